@@ -1,0 +1,396 @@
+//! The edge's one error table: Tessera's failures (by `google.rpc.ErrorInfo` reason) and the
+//! edge's own refusals, turned into HTTP answers shaped by RFC 6750.
+//!
+//! | reason (or refusal) | called with the edge's token | called with the user's token / no token |
+//! |---|---|---|
+//! | token inactive (`active: false`), no token | — | 401 `invalid_token` |
+//! | `AUTH_REQUIRED`, `AUTH_FAILED` | 503 (edge token refused) | 401 `invalid_token` |
+//! | `AUTH_DENIED`, `PRIVILEGE_EXCEEDED`, `ELEVATION_REQUIRED`, `OVER_PRIVILEGED` | 503 | 403 `insufficient_scope` (reason in `tessera_reason`) |
+//! | namespace rule denies | 403 `insufficient_scope` | — |
+//! | `INVALID_CREDENTIALS`, `MFA_REQUIRED` | — | 401 `invalid_credentials` / `mfa_required` |
+//! | `ACCOUNT_LOCKED` | — | 429 `account_locked` |
+//! | `INVALID_ARGUMENT` on field `token` | 401 `invalid_token` | 401 `invalid_token` |
+//! | `INVALID_ARGUMENT` otherwise | 400 `invalid_request` (+ `field`) | 400 `invalid_request` (+ `field`) |
+//! | `RESOURCE_EXHAUSTED` | 503 + `Retry-After` | 503 + `Retry-After` |
+//! | `UNAVAILABLE`, `INTERNAL`, timeouts, anything unknown | 503 (fail closed) | 503 (fail closed) |
+//!
+//! A refusal of the edge's own service token is the operator's problem, not the client's: it is
+//! logged and the client sees 503, failing closed.
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+use tonic::Code;
+use tonic_types::StatusExt;
+use tracing::{error, warn};
+
+/// The reasons Tessera attaches to failures (`google.rpc.ErrorInfo.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No caller credential.
+    AuthRequired,
+    /// Caller token invalid, expired, revoked or used up.
+    AuthFailed,
+    /// Outside the token's namespace or permissions.
+    AuthDenied,
+    /// Wrong username, password or TOTP code.
+    InvalidCredentials,
+    /// The account needs a TOTP code.
+    MfaRequired,
+    /// Too many failures; the account is locked for a while.
+    AccountLocked,
+    /// A child token broader than its parent.
+    PrivilegeExceeded,
+    /// An admin action without elevation.
+    ElevationRequired,
+    /// A service token holding more than its job needs.
+    OverPrivileged,
+    /// Malformed input.
+    InvalidArgument,
+    /// Tessera is overloaded.
+    ResourceExhausted,
+    /// Tessera's database is unreachable, or Tessera itself.
+    Unavailable,
+    /// Anything else, including Tessera's own bugs.
+    Internal,
+}
+
+impl Reason {
+    fn from_wire(reason: &str) -> Option<Self> {
+        Some(match reason {
+            "AUTH_REQUIRED" => Self::AuthRequired,
+            "AUTH_FAILED" => Self::AuthFailed,
+            "AUTH_DENIED" => Self::AuthDenied,
+            "INVALID_CREDENTIALS" => Self::InvalidCredentials,
+            "MFA_REQUIRED" => Self::MfaRequired,
+            "ACCOUNT_LOCKED" => Self::AccountLocked,
+            "PRIVILEGE_EXCEEDED" => Self::PrivilegeExceeded,
+            "ELEVATION_REQUIRED" => Self::ElevationRequired,
+            "OVER_PRIVILEGED" => Self::OverPrivileged,
+            "INVALID_ARGUMENT" => Self::InvalidArgument,
+            "RESOURCE_EXHAUSTED" => Self::ResourceExhausted,
+            "UNAVAILABLE" => Self::Unavailable,
+            "INTERNAL" => Self::Internal,
+            _ => return None,
+        })
+    }
+
+    /// When Tessera attached no ErrorInfo (a proxy or the transport failed), the code decides.
+    fn from_code(code: Code) -> Self {
+        match code {
+            Code::Unauthenticated => Self::AuthFailed,
+            Code::PermissionDenied => Self::AuthDenied,
+            Code::InvalidArgument => Self::InvalidArgument,
+            Code::ResourceExhausted => Self::ResourceExhausted,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => Self::Unavailable,
+            _ => Self::Internal,
+        }
+    }
+
+    /// The lowercase name used in JSON bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthRequired => "auth_required",
+            Self::AuthFailed => "auth_failed",
+            Self::AuthDenied => "auth_denied",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::MfaRequired => "mfa_required",
+            Self::AccountLocked => "account_locked",
+            Self::PrivilegeExceeded => "privilege_exceeded",
+            Self::ElevationRequired => "elevation_required",
+            Self::OverPrivileged => "over_privileged",
+            Self::InvalidArgument => "invalid_argument",
+            Self::ResourceExhausted => "resource_exhausted",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// A failed Tessera call, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TesseraError {
+    /// Why, by ErrorInfo reason, or by gRPC code when there was none.
+    pub reason: Reason,
+    /// The field Tessera named, if any.
+    pub field: Option<String>,
+    /// The gRPC code, for logs.
+    pub code: Code,
+}
+
+impl TesseraError {
+    /// Classifies a failed call, by ErrorInfo reason first and gRPC code when there is none.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        let info = status
+            .get_details_error_info()
+            .filter(|info| info.domain == tessera_proto::ERROR_DOMAIN);
+        let (reason, field) = match info {
+            Some(info) => (
+                Reason::from_wire(&info.reason).unwrap_or(Reason::from_code(status.code())),
+                info.metadata.get("field").cloned(),
+            ),
+            None => (Reason::from_code(status.code()), None),
+        };
+        Self {
+            reason,
+            field,
+            code: status.code(),
+        }
+    }
+}
+
+/// Whose token authenticated the failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalledAs {
+    /// The edge's service token (Introspect, CheckNamespace).
+    Edge,
+    /// The user's own token, or none (Login, Unlock, Revoke, IssueToken).
+    User,
+}
+
+/// An HTTP answer the edge gives itself: a status, an error code and the RFC 6750 challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable error code for the JSON body (`invalid_token`, `insufficient_scope`…).
+    pub error: &'static str,
+    /// Human-readable explanation, never containing a secret.
+    pub description: String,
+    /// The RFC 6750 `error` for `WWW-Authenticate`, when one belongs on the answer.
+    pub challenge: Option<&'static str>,
+    /// Tessera's reason, when Tessera said no.
+    pub tessera_reason: Option<Reason>,
+    /// The field at fault, when known.
+    pub field: Option<String>,
+    /// Seconds for `Retry-After`.
+    pub retry_after: Option<u32>,
+}
+
+impl Answer {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+            challenge: None,
+            tessera_reason: None,
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    fn challenge(mut self, error: &'static str) -> Self {
+        self.challenge = Some(error);
+        self
+    }
+
+    /// 401: a missing, bad, expired, revoked or used-up token (never saying which).
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", description).challenge("invalid_token")
+    }
+
+    /// 400: a malformed credential or request.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+            .challenge("invalid_request")
+    }
+
+    /// 400 for a malformed request that has nothing to do with credentials.
+    pub fn bad_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// 403: a namespace rule or Tessera denied the token this request.
+    pub fn insufficient_scope(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "insufficient_scope", description)
+            .challenge("insufficient_scope")
+    }
+
+    /// 403: a cookie-authenticated state change from another origin.
+    pub fn cross_origin() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "cookie-authenticated requests that change state must come from this origin",
+        )
+    }
+
+    /// 403: session login over plain HTTP without the development flag.
+    pub fn https_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "https_required",
+            "session login needs https (or --insecure-dev-http for development)",
+        )
+    }
+
+    /// 413: a body over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body over {limit} bytes"),
+        )
+    }
+
+    /// 415: the edge's JSON endpoints take JSON only (which also keeps plain forms from other
+    /// sites out).
+    pub fn json_required() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "json_required",
+            "content-type must be application/json",
+        )
+    }
+
+    /// 431: request head over the limit.
+    pub fn headers_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("request headers over {limit} bytes"),
+        )
+    }
+
+    /// 503: the edge cannot get a decision, so it refuses (fail closed).
+    pub fn unavailable(description: impl Into<String>) -> Self {
+        let mut answer = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            description,
+        );
+        answer.retry_after = Some(1);
+        answer
+    }
+
+    /// 502 / 504: the upstream could not be reached or did not answer.
+    pub fn bad_gateway(status: StatusCode, description: impl Into<String>) -> Self {
+        Self::new(status, "upstream_unavailable", description)
+    }
+
+    /// 404 for paths the edge does not serve when it has no upstream.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    }
+
+    /// The table: a failed Tessera call as an HTTP answer.
+    pub fn for_tessera(error: &TesseraError, called_as: CalledAs) -> Self {
+        use Reason::*;
+        let mut answer = match (error.reason, called_as) {
+            (
+                AuthRequired | AuthFailed | AuthDenied | PrivilegeExceeded | ElevationRequired
+                | OverPrivileged,
+                CalledAs::Edge,
+            ) => {
+                error!(
+                    reason = error.reason.as_str(),
+                    "tessera refused the edge's service token"
+                );
+                Self::unavailable("the authentication service cannot decide right now")
+            }
+            (AuthRequired | AuthFailed, CalledAs::User) => {
+                Self::invalid_token("the token is not active")
+            }
+            (
+                AuthDenied | PrivilegeExceeded | ElevationRequired | OverPrivileged,
+                CalledAs::User,
+            ) => Self::insufficient_scope(match error.reason {
+                PrivilegeExceeded => "the request asks for more than the caller holds",
+                ElevationRequired => "this needs an elevated token (root unlock)",
+                OverPrivileged => "the token holds more than this job allows",
+                _ => "insufficient scope",
+            }),
+            (InvalidCredentials, _) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong username, password or code",
+            ),
+            (MfaRequired, _) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "mfa_required",
+                "this account needs a TOTP code",
+            ),
+            (AccountLocked, _) => {
+                let mut locked = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_locked",
+                    "too many failed attempts; try again later",
+                );
+                locked.retry_after = Some(60);
+                locked
+            }
+            (InvalidArgument, _) if error.field.as_deref() == Some("token") => {
+                Self::invalid_token("the token is not active")
+            }
+            (InvalidArgument, _) => {
+                let mut bad = Self::bad_request(match &error.field {
+                    Some(field) => format!("tessera rejected field {field}"),
+                    None => "tessera rejected the request".to_owned(),
+                });
+                bad.field = error.field.clone();
+                bad
+            }
+            (ResourceExhausted, _) => Self::unavailable("the authentication service is busy"),
+            (Unavailable | Internal, _) => {
+                warn!(reason = error.reason.as_str(), code = ?error.code, "tessera gave no decision");
+                Self::unavailable("the authentication service is unavailable")
+            }
+        };
+        answer.tessera_reason = Some(error.reason);
+        answer
+    }
+
+    /// The `WWW-Authenticate` value, when the answer carries a challenge.
+    pub fn www_authenticate(&self) -> Option<String> {
+        let error = self.challenge?;
+        Some(format!(
+            "Bearer realm=\"tessera\", error=\"{error}\", error_description=\"{}\"",
+            self.description.replace(['"', '\\'], "'")
+        ))
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "error": self.error,
+            "error_description": self.description,
+        });
+        if let Some(reason) = self.tessera_reason {
+            body["tessera_reason"] = reason.as_str().into();
+        }
+        if let Some(field) = &self.field {
+            body["field"] = field.as_str().into();
+        }
+        body
+    }
+
+    /// Headers every answer carries: the challenge, `Retry-After`, no caching.
+    pub fn apply_headers(&self, headers: &mut http::HeaderMap) {
+        if let Some(value) = self
+            .www_authenticate()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        } else if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tessera\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        self.apply_headers(response.headers_mut());
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! The router: the edge's own endpoints, the proxy as fallback, and the guard every request passes
+//! first (request-head size limit, removal of client-supplied identity headers).
+//!
+//! Reserved paths (never proxied): `/api/v1/public/ping`, `/auth/verify`, `/auth/tokens`,
+//! `/login`, `/logout` and `/api/auth/session/*`, `/api/auth/root/*`.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::answer::Answer;
+use crate::config::Policy;
+use crate::gate::Gate;
+use crate::identity::strip_identity_headers;
+use crate::login_page::{self, escape};
+use crate::proxy::{self, Proxy};
+use crate::{session, verify};
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct AppState {
+    /// Admission: Tessera and the routes.
+    pub gate: Gate,
+    /// Browser and proxy policy.
+    pub policy: Policy,
+    /// The upstream, when there is one.
+    pub proxy: Option<Proxy>,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+}
+
+/// The edge's router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v1/public/ping", get(ping))
+        .route("/auth/verify", any(verify::verify))
+        .route("/auth/tokens", post(session::issue_token))
+        .route("/login", get(login_page::show).post(login_page::submit))
+        .route("/logout", post(login_page::logout))
+        .route("/api/auth/session/login", post(session::login))
+        .route("/api/auth/session/logout", post(session::logout))
+        .route("/api/auth/session/status", get(session::status))
+        .route("/api/auth/root/unlock", post(session::unlock))
+        .route("/api/auth/root/lock", post(session::lock))
+        .route("/api/auth/root/status", get(session::root_status))
+        .fallback(proxy::handle)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// Size of the request head as it arrived, roughly: request line and header lines.
+pub fn head_size(request: &Request) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    request.method().as_str().len() + target + 12 + headers
+}
+
+/// Runs before every handler: refuses oversized heads (HTTP/2 has no hyper-side byte limit that
+/// answers 431) and drops every client-supplied `x-tessera-*` header.
+async fn guard(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    if head_size(&request) > state.max_header_bytes {
+        return Answer::headers_too_large(state.max_header_bytes).into_response();
+    }
+    strip_identity_headers(request.headers_mut());
+    next.run(request).await
+}
+
+async fn ping() -> Response {
+    let mut response = axum::Json(serde_json::json!({ "status": "ok" })).into_response();
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// A refusal as the client prefers it: JSON for APIs; for a browser navigating (GET asking for
+/// HTML) and getting 401, the same status and challenge with a page linking to `/login`.
+pub fn refusal(
+    answer: Answer,
+    method: &Method,
+    headers: &HeaderMap,
+    target: Option<&PathAndQuery>,
+) -> Response {
+    if answer.status != StatusCode::UNAUTHORIZED || method != Method::GET || !accepts_html(headers)
+    {
+        return answer.into_response();
+    }
+    let next = target.map_or("/", |t| t.as_str());
+    let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let page = login_page::page(
+        "Sign in required",
+        &format!(
+            "<p>You need to sign in to see this page.</p>\
+             <p><a id=\"login-link\" href=\"/login?next={}\">Sign in</a></p>",
+            escape(&next)
+        ),
+    );
+    let mut response = (answer.status, Html(page)).into_response();
+    answer.apply_headers(response.headers_mut());
+    login_page::apply_page_headers(response.headers_mut());
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,421 @@
+//! Command line and environment, parsed once into typed [`Settings`].
+//!
+//! Every flag has an environment variable (`TESSERA_…`) and a doc comment that becomes `--help`.
+//! [`Settings::from_cli`] reads the secret file and the TLS material, parses the routes and fails
+//! fast with a message naming the setting at fault; nothing else in the crate reads the
+//! environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use zeroize::Zeroizing;
+
+use crate::origin::Origin;
+use crate::routes::{NamespaceRules, PublicRoutes};
+use crate::server::ServerLimits;
+use crate::tls;
+
+/// A secret (token or password) that never shows in `Debug` output and is wiped on drop.
+#[derive(Clone)]
+pub struct Secret(Arc<Zeroizing<String>>);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(Arc::new(Zeroizing::new(value)))
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// Parses `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 250ms, 5s, 2m or 1h"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "" | "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        "h" => Duration::from_secs(value.saturating_mul(3600)),
+        _ => {
+            return Err(format!(
+                "{text:?} has unknown unit {unit:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    if duration.is_zero() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    Ok(duration)
+}
+
+/// `tessera-edge-http`: authenticates HTTP requests against Tessera, as a reverse proxy in front of
+/// a web service or as the forward-auth endpoint of nginx, Caddy or Traefik.
+#[derive(Parser)]
+#[command(name = "tessera-edge-http", version, about, long_about = None)]
+pub struct Cli {
+    /// Address to accept HTTP clients on (port 0 picks a free port).
+    #[arg(long, env = "TESSERA_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// gRPC address of the Tessera server, as `host:port` or `http://host:port`.
+    #[arg(long, env = "TESSERA_ADDR", default_value = "http://127.0.0.1:50051")]
+    pub tessera: String,
+
+    /// This edge's own service token: it must hold `introspect` and must not hold admin rights.
+    #[arg(
+        long,
+        env = "TESSERA_SERVICE_TOKEN",
+        hide_env_values = true,
+        required_unless_present = "service_token_file",
+        conflicts_with = "service_token_file"
+    )]
+    pub service_token: Option<String>,
+
+    /// File whose first line is the service token (instead of --service-token).
+    #[arg(long, env = "TESSERA_SERVICE_TOKEN_FILE")]
+    pub service_token_file: Option<PathBuf>,
+
+    /// The web service to proxy admitted requests to, as `http://host:port`. Without it (and
+    /// without --demo-upstream) the edge serves only its own endpoints, /auth/verify among them.
+    #[arg(long, env = "TESSERA_HTTP_UPSTREAM", conflicts_with = "demo_upstream")]
+    pub upstream: Option<String>,
+
+    /// Start a built-in demo web service on a free loopback port and proxy to it (for `tessera
+    /// dev` and trying the edge out: it shows who you are).
+    #[arg(long, env = "TESSERA_HTTP_DEMO_UPSTREAM")]
+    pub demo_upstream: bool,
+
+    /// Path prefix that passes without a token, e.g. `/api/v1/public/` (repeatable; a prefix
+    /// without a trailing slash matches the path itself and what lies below it).
+    /// `/api/v1/public/ping` is always public.
+    #[arg(
+        long = "public-route",
+        env = "TESSERA_HTTP_PUBLIC_ROUTES",
+        value_delimiter = ','
+    )]
+    pub public_routes: Vec<String>,
+
+    /// Namespace rule `[METHOD[,METHOD…]] PATTERN [ACTION]`, e.g. `/jobs/{id}` or
+    /// `POST,DELETE /jobs/{id} write` (repeatable; `;`-separated in the environment). `{…}` marks
+    /// the path segment checked with CheckNamespace, `*` matches any one segment, and a pattern
+    /// also covers every path below it. The first matching rule decides.
+    #[arg(
+        long = "namespace-rule",
+        env = "TESSERA_HTTP_NAMESPACE_RULES",
+        value_delimiter = ';'
+    )]
+    pub namespace_rules: Vec<String>,
+
+    /// PEM certificate chain for serving HTTPS directly (with --tls-key).
+    #[arg(long, env = "TESSERA_HTTP_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "TESSERA_HTTP_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Trust `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` from a TLS-terminating
+    /// proxy in front of the edge. Only set it when nothing else can reach the edge.
+    #[arg(long, env = "TESSERA_HTTP_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// Allow session login over plain HTTP. Development only: a session cookie then crosses the
+    /// network in clear.
+    #[arg(long, env = "TESSERA_HTTP_INSECURE_DEV_HTTP")]
+    pub insecure_dev_http: bool,
+
+    /// Another origin (`https://app.example.com`) whose pages may send cookie-authenticated
+    /// state-changing requests (repeatable); the edge's own origin always may.
+    #[arg(
+        long = "allowed-origin",
+        env = "TESSERA_HTTP_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Pass the client's `Authorization: Bearer` header on to the upstream. By default the edge
+    /// removes it: the upstream learns who is calling from the X-Tessera-* headers instead.
+    #[arg(long, env = "TESSERA_HTTP_FORWARD_AUTHORIZATION")]
+    pub forward_authorization: bool,
+
+    /// Largest request head (request line and headers) in bytes; larger gets 431.
+    #[arg(long, env = "TESSERA_HTTP_MAX_HEADER_BYTES", default_value_t = 16384)]
+    pub max_header_bytes: usize,
+
+    /// Largest JSON or form body the edge's own endpoints accept, in bytes; larger gets 413.
+    #[arg(long, env = "TESSERA_HTTP_MAX_JSON_BYTES", default_value_t = 16384)]
+    pub max_json_bytes: usize,
+
+    /// Most client connections served at once; further connections wait to be accepted.
+    #[arg(long, env = "TESSERA_HTTP_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Time a client has to finish the TLS handshake and send a complete request head.
+    #[arg(long, env = "TESSERA_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Limit for connecting to the upstream.
+    #[arg(long, env = "TESSERA_HTTP_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// Limit for each call to Tessera; past it the request fails closed with 503.
+    #[arg(long, env = "TESSERA_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub tessera_timeout: Duration,
+
+    /// How long to keep retrying the start-up check of the service token while Tessera is
+    /// unreachable.
+    #[arg(long, env = "TESSERA_HTTP_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub startup_timeout: Duration,
+
+    /// When listening, write `{"url": …, "listen_addr": …, "pid": …}` to this file (atomically).
+    #[arg(long, env = "TESSERA_HTTP_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+
+    /// Log filter, e.g. `info` or `tessera_edge_http=debug`.
+    #[arg(long, env = "TESSERA_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// Where admitted requests go.
+#[derive(Debug, Clone)]
+pub enum UpstreamSetting {
+    /// Nowhere: the edge serves its own endpoints only.
+    None,
+    /// A web service at this `http://host:port`.
+    Url(http::Uri),
+    /// The built-in demo service, started by the binary.
+    Demo,
+}
+
+/// How the edge treats browsers and proxies.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Honour `X-Forwarded-*` from the proxy in front.
+    pub trust_proxy: bool,
+    /// The edge terminates TLS itself.
+    pub tls: bool,
+    /// Allow session login over plain HTTP.
+    pub insecure_dev_http: bool,
+    /// Extra origins allowed for cookie-authenticated state changes.
+    pub allowed_origins: Vec<Origin>,
+    /// Keep `Authorization: Bearer` on proxied requests.
+    pub forward_authorization: bool,
+    /// Largest JSON or form body of the edge's own endpoints.
+    pub max_json_bytes: usize,
+}
+
+/// Validated settings of one edge process.
+#[derive(Debug)]
+pub struct Settings {
+    /// Listening address.
+    pub listen: SocketAddr,
+    /// Tessera's gRPC URI (`http://host:port`).
+    pub tessera_uri: String,
+    /// The edge's own token.
+    pub service_token: Secret,
+    /// Where admitted requests go.
+    pub upstream: UpstreamSetting,
+    /// Paths that need no token.
+    pub public_routes: PublicRoutes,
+    /// Paths whose identifier segment goes through CheckNamespace.
+    pub namespace_rules: NamespaceRules,
+    /// TLS for clients, when the edge terminates it.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Browser and proxy policy.
+    pub policy: Policy,
+    /// Listener limits.
+    pub limits: ServerLimits,
+    /// Limit per Tessera call.
+    pub tessera_timeout: Duration,
+    /// Limit for connecting to the upstream.
+    pub upstream_timeout: Duration,
+    /// How long the start-up check retries an unreachable Tessera.
+    pub startup_timeout: Duration,
+    /// Where to announce the listening address.
+    pub ready_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Validates the command line, reading the files it names.
+    pub fn from_cli(cli: Cli) -> anyhow::Result<Self> {
+        let service_token = match (cli.service_token, &cli.service_token_file) {
+            (Some(token), _) => token,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--service-token-file {}", path.display()))?;
+                text.lines().next().unwrap_or_default().trim().to_owned()
+            }
+            (None, None) => bail!("--service-token or --service-token-file is required"),
+        };
+        if service_token.is_empty() || !service_token.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("--service-token must be one word of visible ASCII characters");
+        }
+        let upstream = match (&cli.upstream, cli.demo_upstream) {
+            (Some(text), _) => UpstreamSetting::Url(parse_upstream(text).context("--upstream")?),
+            (None, true) => UpstreamSetting::Demo,
+            (None, false) => UpstreamSetting::None,
+        };
+        let public_routes = PublicRoutes::parse(&cli.public_routes).context("--public-route")?;
+        let namespace_rules =
+            NamespaceRules::parse(&cli.namespace_rules).context("--namespace-rule")?;
+        let tls = match (&cli.tls_cert, &cli.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::server_config(cert, key).context("--tls-cert")?),
+            _ => None,
+        };
+        let allowed_origins = cli
+            .allowed_origins
+            .iter()
+            .map(|text| {
+                Origin::parse(text).with_context(|| {
+                    format!("--allowed-origin {text:?} is not scheme://host[:port]")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if cli.max_header_bytes < 1024 {
+            bail!("--max-header-bytes must be at least 1024");
+        }
+        if cli.max_json_bytes < 256 {
+            bail!("--max-json-bytes must be at least 256");
+        }
+        if cli.max_connections == 0 {
+            bail!("--max-connections must be at least 1");
+        }
+        Ok(Self {
+            listen: cli.listen,
+            tessera_uri: tessera_uri(&cli.tessera).context("--tessera")?,
+            service_token: Secret::new(service_token),
+            upstream,
+            public_routes,
+            namespace_rules,
+            policy: Policy {
+                trust_proxy: cli.trust_proxy,
+                tls: tls.is_some(),
+                insecure_dev_http: cli.insecure_dev_http,
+                allowed_origins,
+                forward_authorization: cli.forward_authorization,
+                max_json_bytes: cli.max_json_bytes,
+            },
+            tls,
+            limits: ServerLimits {
+                max_header_bytes: cli.max_header_bytes,
+                header_timeout: cli.header_timeout,
+                max_connections: cli.max_connections,
+            },
+            tessera_timeout: cli.tessera_timeout,
+            upstream_timeout: cli.upstream_timeout,
+            startup_timeout: cli.startup_timeout,
+            ready_file: cli.ready_file,
+        })
+    }
+}
+
+/// `host:port` or `http(s)://host:port` as a URI tonic accepts.
+fn tessera_uri(text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    let uri = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
+    };
+    let parsed: http::Uri = uri.parse().context("not a URI")?;
+    if parsed.authority().is_none() {
+        bail!("{text:?} names no host");
+    }
+    Ok(uri)
+}
+
+/// An upstream must be plain `http://host:port` with no path: the edge forwards paths unchanged.
+pub fn parse_upstream(text: &str) -> anyhow::Result<http::Uri> {
+    let uri: http::Uri = text.trim().parse().context("not a URI")?;
+    if uri.scheme_str() != Some("http") {
+        bail!("{text:?} must start with http:// (terminate TLS to the upstream elsewhere)");
+    }
+    if uri.authority().is_none() {
+        bail!("{text:?} names no host");
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        bail!("{text:?} must have no path or query: paths are forwarded unchanged");
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn upstream_must_be_plain_http_without_path() {
+        assert!(parse_upstream("http://127.0.0.1:9000").is_ok());
+        assert!(parse_upstream("http://127.0.0.1:9000/").is_ok());
+        assert!(parse_upstream("https://127.0.0.1:9000").is_err());
+        assert!(parse_upstream("http://127.0.0.1:9000/app").is_err());
+        assert!(parse_upstream("127.0.0.1:9000").is_err());
+    }
+
+    #[test]
+    fn tessera_address_gains_a_scheme() {
+        assert_eq!(
+            tessera_uri("127.0.0.1:50051").unwrap(),
+            "http://127.0.0.1:50051"
+        );
+        assert_eq!(
+            tessera_uri("https://t.example:443").unwrap(),
+            "https://t.example:443"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret = Secret::new("tsr_svc_very_secret".to_owned());
+        assert_eq!(format!("{secret:?}"), "Secret(****)");
+    }
+
+    #[test]
+    fn every_flag_has_an_environment_variable_and_help() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default();
+            assert!(
+                env.starts_with("TESSERA_"),
+                "--{id} has no TESSERA_ variable"
+            );
+            assert!(arg.get_help().is_some(), "--{id} has no help");
+        }
+        command.debug_assert();
+    }
+}

@@ -1,0 +1,148 @@
+//! The admission decision every proxied or verified request goes through.
+//!
+//! 1. The path must be unambiguous (see [`crate::routes`]); a public route passes with no token
+//!    (and its credentials, even malformed ones, are not looked at).
+//! 2. A credential is picked in the fixed order (see [`crate::credentials`]); a malformed one is
+//!    400, none is 401.
+//! 3. A cookie-authenticated state change must be same-origin (403 otherwise), checked before
+//!    Tessera is asked.
+//! 4. When a namespace rule matches, CheckNamespace decides first (it never consumes a use, so a
+//!    single-use token refused for scope is not spent): inactive is 401, denied is 403.
+//! 5. Introspect with `peek: false` consumes one use and says who the token acts for; inactive is
+//!    401. A stale elevated cookie falls back to the session cookie beside it.
+//!
+//! Tessera failures go through the one table in [`crate::answer`]; unreachable is 503.
+
+use http::{HeaderMap, Method, Uri};
+
+use crate::answer::{Answer, CalledAs};
+use crate::authority::Authority;
+use crate::config::Policy;
+use crate::credentials::{CredentialError, Presented, Source, Token};
+use crate::identity::Identity;
+use crate::origin::{changes_state, check_same_origin, own_origin};
+use crate::routes::{decoded_segments, NamespaceCheck, NamespaceRules, PublicRoutes};
+
+/// The routes and the authority a request is judged by.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// Tessera.
+    pub authority: Authority,
+    /// Paths needing no token.
+    pub public: PublicRoutes,
+    /// Paths with an identifier to check.
+    pub rules: NamespaceRules,
+}
+
+/// The request as the gate sees it; for forward-auth, the original request the proxy describes.
+#[derive(Debug)]
+pub struct Subject<'a> {
+    /// Method of the request being decided.
+    pub method: &'a Method,
+    /// Raw path of the request being decided; `None` when a forward-auth caller did not say.
+    pub path: Option<&'a str>,
+    /// Headers carrying Origin / Sec-Fetch-Site.
+    pub headers: &'a HeaderMap,
+    /// URI of the request that reached the edge (its authority serves HTTP/2 origin checks).
+    pub uri: &'a Uri,
+    /// The credentials presented, or why they cannot be read (which matters only off public
+    /// routes: a public route ignores credentials entirely).
+    pub presented: &'a Result<Presented, CredentialError>,
+}
+
+/// The gate's verdict.
+#[derive(Debug)]
+pub enum Admission {
+    /// A public route: no token needed, no identity given.
+    Public,
+    /// A good token.
+    Admitted(Admitted),
+}
+
+/// An admitted request.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Who the request acts for.
+    pub identity: Identity,
+    /// Where the accepted token came from.
+    pub source: Source,
+    /// The token itself (for removing it before forwarding).
+    pub token: Token,
+    /// The elevated cookie was presented but is no longer active; the response should clear it.
+    pub stale_elevated: bool,
+}
+
+impl Gate {
+    /// Decides one request.
+    pub async fn admit(&self, policy: &Policy, subject: &Subject<'_>) -> Result<Admission, Answer> {
+        let check = match subject.path {
+            Some(path) => {
+                let segments =
+                    decoded_segments(path).map_err(|e| Answer::bad_request(e.to_string()))?;
+                if self.public.matches(path) {
+                    return Ok(Admission::Public);
+                }
+                self.rules.check(subject.method, &segments)
+            }
+            None => None,
+        };
+        let presented = subject
+            .presented
+            .as_ref()
+            .map_err(|e| Answer::invalid_request(e.to_string()))?;
+        let candidates = presented.candidates();
+        let Some((_, first_source)) = candidates.first() else {
+            return Err(Answer::invalid_token("no token"));
+        };
+        if first_source.is_ambient() && changes_state(subject.method) {
+            let own = own_origin(policy, subject.headers, subject.uri);
+            check_same_origin(policy, subject.headers, own.as_ref())
+                .map_err(|_| Answer::cross_origin())?;
+        }
+        let mut stale_elevated = false;
+        for (token, source) in candidates {
+            match self.admit_token(&token, check.as_ref()).await? {
+                Some(identity) => {
+                    return Ok(Admission::Admitted(Admitted {
+                        identity,
+                        source,
+                        token,
+                        stale_elevated,
+                    }))
+                }
+                None if source == Source::ElevatedCookie => stale_elevated = true,
+                None => break,
+            }
+        }
+        Err(Answer::invalid_token("the token is not active"))
+    }
+
+    /// `Some(identity)` for a good token, `None` for an inactive one.
+    async fn admit_token(
+        &self,
+        token: &Token,
+        check: Option<&NamespaceCheck>,
+    ) -> Result<Option<Identity>, Answer> {
+        if let Some(check) = check {
+            let verdict = self
+                .authority
+                .check_namespace(token, &check.identifier, &check.action)
+                .await
+                .map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
+            if !verdict.active {
+                return Ok(None);
+            }
+            if !verdict.allowed {
+                return Err(Answer::insufficient_scope("insufficient namespace scope"));
+            }
+        }
+        let response = self
+            .authority
+            .introspect(token, false)
+            .await
+            .map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
+        Ok(response
+            .active
+            .then(|| Identity::from_introspection(&response)))
+    }
+}

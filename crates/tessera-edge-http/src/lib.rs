@@ -1,0 +1,31 @@
+//! The HTTP edge: puts Tessera in front of any web service, as a reverse proxy (`--upstream`) or
+//! as the forward-auth endpoint (`/auth/verify`) that nginx `auth_request`, Caddy `forward_auth`
+//! and Traefik `ForwardAuth` call, with cookie sessions and a login page for browsers.
+//!
+//! This crate owns HTTP: credential extraction, the RFC 6750 answers, the session endpoints, the
+//! proxy and the listener. It asks Tessera about every request over gRPC through the generated
+//! client in `tessera-proto` and must not import the store, the server or anything that touches
+//! PostgreSQL: an edge knows the wire contract only.
+//!
+//! Request flow: [`app`] strips client-supplied identity headers, then either serves one of the
+//! edge's own endpoints ([`session`], [`login_page`], [`verify`]) or admits the request through
+//! [`gate`] and hands it to [`proxy`]. Every Tessera failure becomes an HTTP answer in one table,
+//! [`answer`].
+
+pub mod answer;
+pub mod app;
+pub mod authority;
+pub mod config;
+pub mod cookie;
+pub mod credentials;
+pub mod demo;
+pub mod gate;
+pub mod identity;
+pub mod login_page;
+pub mod origin;
+pub mod proxy;
+pub mod routes;
+pub mod server;
+pub mod session;
+pub mod tls;
+pub mod verify;

@@ -1,0 +1,143 @@
+//! The `tessera-edge-http` binary: parse settings, vet the service token, serve.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use tessera_edge_http::app::{router, AppState};
+use tessera_edge_http::authority::Authority;
+use tessera_edge_http::config::{Cli, Settings, UpstreamSetting};
+use tessera_edge_http::gate::Gate;
+use tessera_edge_http::proxy::Proxy;
+use tessera_edge_http::{demo, server};
+use tracing::{info, warn};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tessera-edge-http: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Asks Tessera about the edge's own token, retrying while Tessera is unreachable (it may still
+/// be starting) until `patience` runs out. A token Tessera judges is never retried.
+async fn vet(authority: &Authority, settings: &Settings) -> anyhow::Result<()> {
+    let deadline = Instant::now() + settings.startup_timeout;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match authority.vet_service_token(&settings.service_token).await {
+            Ok(()) => return Ok(()),
+            Err(problem) if problem.is_transient() && Instant::now() + pause < deadline => {
+                warn!(%problem, "tessera not reachable yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(problem) => bail!("refusing to start: {problem}"),
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_cli(cli)?;
+    let authority = Authority::new(
+        &settings.tessera_uri,
+        &settings.service_token,
+        settings.tessera_timeout,
+    )
+    .context("--tessera")?;
+    vet(&authority, &settings).await?;
+
+    let proxy = match &settings.upstream {
+        UpstreamSetting::None => None,
+        UpstreamSetting::Url(uri) => Some(Proxy::new(uri.clone(), settings.upstream_timeout)),
+        UpstreamSetting::Demo => {
+            let address = demo::start()
+                .await
+                .context("cannot start the demo upstream")?;
+            let uri = format!("http://{address}")
+                .parse()
+                .context("demo upstream address")?;
+            Some(Proxy::new(uri, settings.upstream_timeout))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{address}");
+    let state = Arc::new(AppState {
+        gate: Gate {
+            authority,
+            public: settings.public_routes.clone(),
+            rules: settings.namespace_rules.clone(),
+        },
+        policy: settings.policy.clone(),
+        proxy,
+        max_header_bytes: settings.limits.max_header_bytes,
+    });
+    info!(
+        %url,
+        upstream = state.proxy.as_ref().map(|p| p.upstream().to_string()).unwrap_or_default(),
+        "listening"
+    );
+    if let Some(path) = &settings.ready_file {
+        write_ready_file(path, &url, address)
+            .with_context(|| format!("--ready-file {}", path.display()))?;
+    }
+    server::serve(
+        listener,
+        settings.tls.clone(),
+        router(state),
+        settings.limits.clone(),
+        shutdown_signal(),
+    )
+    .await;
+    Ok(())
+}
+
+/// Writes the ready file through a temporary name, so readers never see half of it.
+fn write_ready_file(
+    path: &std::path::Path,
+    url: &str,
+    address: std::net::SocketAddr,
+) -> std::io::Result<()> {
+    let body = serde_json::json!({
+        "url": url,
+        "listen_addr": address.to_string(),
+        "pid": std::process::id(),
+    });
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, body.to_string())?;
+    std::fs::rename(&partial, path)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = interrupt.await;
+        return;
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,241 @@
+//! Which paths need no token (public routes) and which name an identifier that must lie in the
+//! token's namespace (namespace rules), and the path check both rely on.
+//!
+//! Paths that servers read differently are refused outright (400) before any rule is applied:
+//! dot segments (`..`, `%2e%2e`, `..;`), encoded slashes and backslashes, control characters and
+//! invalid UTF-8. Otherwise `/public/../admin` could pass as public here and reach `/admin`
+//! upstream. Public routes then match the raw path exactly (a differently encoded path is simply
+//! not public), while namespace rules match the decoded path case-insensitively (a differently
+//! encoded path is still checked).
+
+use anyhow::{bail, Context};
+use http::Method;
+use percent_encoding::percent_decode_str;
+
+/// Why a request path is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// The path does not start with `/`.
+    #[error("the path must start with /")]
+    NotAbsolute,
+    /// A `.` or `..` segment, plain or encoded.
+    #[error("the path has a dot segment")]
+    DotSegment,
+    /// `%2F` or a backslash inside a segment.
+    #[error("the path has an encoded slash or a backslash")]
+    EncodedSeparator,
+    /// A control character, plain or encoded.
+    #[error("the path has a control character")]
+    ControlCharacter,
+    /// Percent-encoded bytes that are not UTF-8.
+    #[error("the path is not UTF-8")]
+    NotUtf8,
+}
+
+/// The decoded, non-empty segments of `path`, refusing forms servers disagree about.
+pub fn decoded_segments(path: &str) -> Result<Vec<String>, PathError> {
+    if !path.starts_with('/') {
+        return Err(PathError::NotAbsolute);
+    }
+    let mut segments = Vec::new();
+    for raw in path.split('/').skip(1) {
+        let decoded = percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| PathError::NotUtf8)?;
+        if decoded.chars().any(char::is_control) {
+            return Err(PathError::ControlCharacter);
+        }
+        if decoded.contains(['/', '\\']) {
+            return Err(PathError::EncodedSeparator);
+        }
+        // Some servers drop `;params` from a segment before resolving dots (`..;/`).
+        let bare = decoded.split(';').next().unwrap_or_default();
+        if bare == "." || bare == ".." {
+            return Err(PathError::DotSegment);
+        }
+        if !decoded.is_empty() {
+            segments.push(decoded.into_owned());
+        }
+    }
+    Ok(segments)
+}
+
+/// Path prefixes that pass without a token.
+#[derive(Debug, Clone, Default)]
+pub struct PublicRoutes(Vec<String>);
+
+impl PublicRoutes {
+    /// Validates `--public-route` values.
+    pub fn parse(routes: &[String]) -> anyhow::Result<Self> {
+        let mut parsed = Vec::new();
+        for route in routes {
+            let route = route.trim();
+            if route.is_empty() {
+                continue;
+            }
+            if route.contains(['?', '#']) || route.chars().any(char::is_whitespace) {
+                bail!("{route:?} must be a plain path prefix");
+            }
+            decoded_segments(route).with_context(|| format!("{route:?}"))?;
+            if route == "/" {
+                bail!("\"/\" would make every path public");
+            }
+            parsed.push(route.to_owned());
+        }
+        Ok(Self(parsed))
+    }
+
+    /// Whether the raw request path is public. A prefix ending in `/` matches what starts with
+    /// it; any other matches itself and what lies below it (`/health` matches `/health/x`, not
+    /// `/healthz`).
+    pub fn matches(&self, raw_path: &str) -> bool {
+        self.0.iter().any(|route| {
+            if route.ends_with('/') {
+                raw_path.starts_with(route.as_str())
+            } else {
+                raw_path == route
+                    || raw_path
+                        .strip_prefix(route.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    AnyOne,
+    Identifier,
+}
+
+/// One namespace rule: on these methods, paths below this pattern must have their identifier
+/// segment allowed by the token's namespace (and the token must hold `action`, when set).
+#[derive(Debug, Clone)]
+pub struct NamespaceRule {
+    methods: Option<Vec<Method>>,
+    pattern: Vec<Segment>,
+    action: String,
+}
+
+/// What a matching rule asks Tessera.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceCheck {
+    /// The identifier from the path, decoded.
+    pub identifier: String,
+    /// The permission the token must also hold; empty for none.
+    pub action: String,
+}
+
+/// The namespace rules, tried in order; the first match decides.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceRules(Vec<NamespaceRule>);
+
+impl NamespaceRule {
+    /// Parses `[METHOD[,METHOD…]] PATTERN [ACTION]`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (methods, rest) = match words.first() {
+            Some(first) if !first.starts_with('/') => {
+                let methods = first
+                    .split(',')
+                    .map(|m| {
+                        Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                            .with_context(|| format!("{m:?} is not an HTTP method"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                (Some(methods), &words[1..])
+            }
+            _ => (None, &words[..]),
+        };
+        let (pattern, action) = match rest {
+            [pattern] => (*pattern, ""),
+            [pattern, action] => (*pattern, *action),
+            _ => bail!("{text:?} is not `[METHODS] PATTERN [ACTION]`"),
+        };
+        if !pattern.starts_with('/') {
+            bail!("pattern {pattern:?} must start with /");
+        }
+        let segments: Vec<Segment> = pattern
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| match s {
+                "*" => Ok(Segment::AnyOne),
+                s if s.starts_with('{') && s.ends_with('}') && s.len() > 2 => {
+                    Ok(Segment::Identifier)
+                }
+                s if s.contains(['{', '}', '*', '%']) || s == "." || s == ".." => {
+                    bail!("pattern segment {s:?} is neither a literal, `*` nor `{{name}}`")
+                }
+                s => Ok(Segment::Literal(s.to_owned())),
+            })
+            .collect::<anyhow::Result<_>>()?;
+        if segments
+            .iter()
+            .filter(|s| **s == Segment::Identifier)
+            .count()
+            != 1
+        {
+            bail!("pattern {pattern:?} must name exactly one identifier segment such as {{id}}");
+        }
+        if !action
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'*'))
+        {
+            bail!("action {action:?} must be one word");
+        }
+        Ok(Self {
+            methods,
+            pattern: segments,
+            action: action.to_owned(),
+        })
+    }
+
+    fn check(&self, method: &Method, segments: &[String]) -> Option<NamespaceCheck> {
+        if let Some(methods) = &self.methods {
+            if !methods.contains(method) {
+                return None;
+            }
+        }
+        if segments.len() < self.pattern.len() {
+            return None;
+        }
+        let mut identifier = None;
+        for (pattern, segment) in self.pattern.iter().zip(segments) {
+            match pattern {
+                Segment::Literal(literal) if !literal.eq_ignore_ascii_case(segment) => return None,
+                Segment::Identifier => identifier = Some(segment.clone()),
+                _ => {}
+            }
+        }
+        Some(NamespaceCheck {
+            identifier: identifier?,
+            action: self.action.clone(),
+        })
+    }
+}
+
+impl NamespaceRules {
+    /// Parses every `--namespace-rule`.
+    pub fn parse(texts: &[String]) -> anyhow::Result<Self> {
+        texts
+            .iter()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| NamespaceRule::parse(t).with_context(|| format!("rule {t:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(Self)
+    }
+
+    /// The check the first matching rule asks for, given the decoded path segments.
+    pub fn check(&self, method: &Method, segments: &[String]) -> Option<NamespaceCheck> {
+        self.0.iter().find_map(|rule| rule.check(method, segments))
+    }
+
+    /// Whether no rule is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,30 @@
+//! `tessera-edge-line` puts Tessera in front of a newline-delimited TCP service (such as the job
+//! scheduler) so that service needs no auth code of its own: the edge authenticates each
+//! connection with `AUTH <secret>`, checks every command's identifiers against the token's
+//! namespace, filters list replies down to that namespace, and relays the rest untouched.
+//!
+//! The crate owns the line codec, the command rules, the per-connection state machine, the reply
+//! relay and the listener. It talks to Tessera only over the wire contract (`tessera-proto`):
+//! it must not import the server, the store or any database code.
+
+pub mod codec;
+pub mod config;
+pub mod demo;
+pub mod relay;
+pub mod reply;
+pub mod rules;
+pub mod server;
+pub mod session;
+pub mod tessera;
+pub mod tls;
+pub mod upstream;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A byte stream the edge can serve or forward over: plain TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// A boxed [`Io`].
+pub type BoxedIo = Box<dyn Io>;

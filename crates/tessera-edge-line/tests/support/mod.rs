@@ -1,0 +1,563 @@
+//! Harness for the edge's end-to-end tests: the real Tessera (`tessera dev`, started once per test
+//! binary), the real edge binary (one per test), the demo scheduler as upstream (in-process, so a
+//! test can stop and restart it), and a plain line client.
+//!
+//! The Tessera binary is required: without it every test fails with a message saying how to
+//! build it. Nothing listens on a fixed port; every wait polls with a deadline.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tessera_edge_line::config::Secret;
+use tessera_edge_line::demo::{self, DemoOptions, SchedulerState};
+use tessera_edge_line::tessera::BearerAuth;
+use tessera_edge_line::BoxedIo;
+use tessera_proto::v1 as pb;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// How long a single reply may take before a test fails instead of hanging.
+pub const REPLY_DEADLINE: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------------------------------------
+// Tessera
+
+/// The shared `tessera dev` instance.
+pub struct Tessera {
+    pub grpc_addr: String,
+    pub admin_token: String,
+    pub service_token: String,
+    /// Held open for the life of the test process; when it closes, the watchdog stops Tessera.
+    _watchdog: Mutex<std::process::ChildStdin>,
+}
+
+static TESSERA: OnceLock<Result<Tessera, String>> = OnceLock::new();
+
+/// The running Tessera, started on first use. Panics (failing the test) when it cannot start.
+pub fn tessera() -> &'static Tessera {
+    match TESSERA.get_or_init(start_tessera) {
+        Ok(tessera) => tessera,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn tessera_bin() -> PathBuf {
+    match std::env::var_os("TESSERA_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/tessera"),
+    }
+}
+
+fn start_tessera() -> Result<Tessera, String> {
+    let bin = tessera_bin();
+    if !bin.is_file() {
+        return Err(format!(
+            "tessera binary not found at {}: build it with `cargo build -p tessera-server` or set TESSERA_BIN",
+            bin.display()
+        ));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("tessera-edge-line-e2e-")
+        .tempdir()
+        .map_err(|e| format!("tempdir: {e}"))?
+        .keep();
+    // `tessera dev` drops to an unprivileged user for PostgreSQL when run as root; it must be able
+    // to reach its data directory.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    let ready = dir.join("ready.json");
+    let log_path = dir.join("tessera.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(&bin)
+        .arg("dev")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--listen", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    // Stops Tessera (and so its PostgreSQL) when this test process ends, however it ends: the
+    // watchdog's stdin closes with us.
+    let watchdog = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            r#"read _; kill -TERM "$1" 2>/dev/null
+               for _ in $(seq 1 150); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+               kill -KILL "$1" 2>/dev/null; rm -rf "$2""#,
+        )
+        .arg("watchdog")
+        .arg(child.id().to_string())
+        .arg(&dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the watchdog: {e}"))?;
+    let watchdog_stdin = watchdog.stdin.expect("piped stdin");
+
+    let log_tail = || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<char> = text.chars().rev().take(4000).collect();
+        tail.into_iter().rev().collect::<String>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let body = loop {
+        if let Ok(body) = std::fs::read_to_string(&ready) {
+            break body;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "tessera dev exited with {status} before it was ready:\n{}",
+                log_tail()
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "tessera dev was not ready within 240s:\n{}",
+                log_tail()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let ready: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("ready file is not JSON ({e}): {body}"))?;
+    let field = |name: &str| {
+        ready[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("ready file lacks {name}: {body}"))
+    };
+    Ok(Tessera {
+        grpc_addr: field("grpc_addr")?,
+        admin_token: field("admin_token")?,
+        service_token: field("service_token")?,
+        _watchdog: Mutex::new(watchdog_stdin),
+    })
+}
+
+pub type Client =
+    pb::auth_service_client::AuthServiceClient<InterceptedService<Channel, BearerAuth>>;
+
+/// A gRPC client calling as `token`.
+pub async fn grpc(token: &str) -> Client {
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", tessera().grpc_addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to tessera");
+    let auth = BearerAuth::new(&Secret::new(token.to_owned())).expect("bearer");
+    pb::auth_service_client::AuthServiceClient::with_interceptor(channel, auth)
+}
+
+/// A fresh token issued by the admin.
+pub async fn issue(namespace: &str, max_uses: u32) -> pb::IssueTokenResponse {
+    issue_with(pb::IssueTokenRequest {
+        namespace: namespace.to_owned(),
+        max_uses,
+        ttl: "1h".to_owned(),
+        description: "tessera-edge-line test".to_owned(),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A token issued by the admin with every field chosen by the test.
+pub async fn issue_with(request: pb::IssueTokenRequest) -> pb::IssueTokenResponse {
+    grpc(&tessera().admin_token)
+        .await
+        .issue_token(request)
+        .await
+        .expect("issue token")
+        .into_inner()
+}
+
+/// Revokes a token by id, as the admin.
+pub async fn revoke(token_id: &str) {
+    let response = grpc(&tessera().admin_token)
+        .await
+        .revoke(pb::RevokeRequest {
+            target: Some(pb::revoke_request::Target::TokenId(token_id.to_owned())),
+            reason: "tessera-edge-line test".to_owned(),
+        })
+        .await
+        .expect("revoke")
+        .into_inner();
+    assert!(response.revoked_count >= 1, "nothing revoked");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The edge binary
+
+/// A running `tessera-edge-line`, killed on drop.
+pub struct Shim {
+    pub addr: SocketAddr,
+    child: tokio::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Shim {
+    /// Starts the edge in front of `upstream` with the dev service token and extra flags.
+    pub async fn start(upstream: &str, extra: &[&str]) -> Shim {
+        match Self::try_start(&tessera().service_token, upstream, extra).await {
+            Ok(shim) => shim,
+            Err(log) => panic!("tessera-edge-line did not start:\n{log}"),
+        }
+    }
+
+    /// Starts the edge; `Err` carries its log when it exits instead of becoming ready.
+    pub async fn try_start(
+        service_token: &str,
+        upstream: &str,
+        extra: &[&str],
+    ) -> Result<Shim, String> {
+        Self::try_start_via(&tessera().grpc_addr, service_token, upstream, extra).await
+    }
+
+    /// Starts the edge talking to Tessera at `tessera_addr` (e.g. through a [`CutProxy`]).
+    pub async fn try_start_via(
+        tessera_addr: &str,
+        service_token: &str,
+        upstream: &str,
+        extra: &[&str],
+    ) -> Result<Shim, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ready = dir.path().join("ready.json");
+        let log_path = dir.path().join("edge.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera-edge-line"))
+            .args(["--listen", "127.0.0.1:0", "--tessera", tessera_addr])
+            .args([
+                "--service-token",
+                service_token,
+                "--upstream",
+                upstream,
+                "--ready-file",
+            ])
+            .arg(&ready)
+            .args(["--log", "tessera_edge_line=debug,info"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn tessera-edge-line");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(body) = std::fs::read_to_string(&ready) {
+                let ready: serde_json::Value = serde_json::from_str(&body).expect("ready JSON");
+                let addr = ready["listen_addr"]
+                    .as_str()
+                    .expect("listen_addr")
+                    .parse()
+                    .expect("addr");
+                return Ok(Shim { addr, child, dir });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                return Err(format!("exit {status}\n{log}"));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tessera-edge-line not ready within 30s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What the edge has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("edge.log")).unwrap_or_default()
+    }
+
+    /// Whether the edge process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upstream
+
+/// The demo scheduler, in-process, restartable on the same port with the same state.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub state: Arc<SchedulerState>,
+    options: DemoOptions,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Upstream {
+    pub async fn start(options: DemoOptions) -> Upstream {
+        let mut upstream = Upstream {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            state: Arc::new(SchedulerState::default()),
+            options,
+            stop: None,
+            task: None,
+        };
+        upstream.serve().await;
+        upstream
+    }
+
+    async fn serve(&mut self) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket.bind(self.addr).expect("bind upstream");
+        let listener = socket.listen(1024).expect("listen");
+        self.addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = watch::channel(false);
+        self.stop = Some(stop);
+        self.task = Some(tokio::spawn(demo::serve(
+            listener,
+            self.state.clone(),
+            self.options.clone(),
+            stopped,
+        )));
+    }
+
+    /// `host:port` for `--upstream`.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Closes the listener and every connection.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("upstream task");
+        }
+    }
+
+    /// Serves again on the same port, with the state it had.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.serve().await;
+    }
+
+    /// Whether the upstream ever received a line containing `needle`.
+    pub fn received_containing(&self, needle: &str) -> bool {
+        self.state
+            .received()
+            .iter()
+            .any(|line| line.contains(needle))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/// A plain line-protocol client, independent of the edge's codec.
+pub struct LineClient {
+    reader: BufReader<ReadHalf<BoxedIo>>,
+    writer: WriteHalf<BoxedIo>,
+}
+
+impl LineClient {
+    pub async fn connect(addr: SocketAddr) -> LineClient {
+        let stream = TcpStream::connect(addr).await.expect("connect to edge");
+        LineClient::over(Box::new(stream))
+    }
+
+    pub fn over(io: BoxedIo) -> LineClient {
+        let (read, writer) = tokio::io::split(io);
+        LineClient {
+            reader: BufReader::new(read),
+            writer,
+        }
+    }
+
+    /// Connects and authenticates, asserting `OK`.
+    pub async fn authed(addr: SocketAddr, token: &str) -> LineClient {
+        let mut client = LineClient::connect(addr).await;
+        assert_eq!(client.call(&format!("AUTH {token}")).await, "OK");
+        client
+    }
+
+    /// Sends one line (the newline is added). A closed connection is ignored here and shows up
+    /// in the next `recv`.
+    pub async fn send(&mut self, line: &str) {
+        let _ = self.send_raw(format!("{line}\n").as_bytes()).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes).await?;
+        self.writer.flush().await
+    }
+
+    /// The next line, `None` once the edge has closed the connection.
+    pub async fn recv(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match tokio::time::timeout(REPLY_DEADLINE, self.reader.read_line(&mut line)).await {
+            Err(_) => panic!("no reply within {REPLY_DEADLINE:?}"),
+            Ok(Ok(0)) | Ok(Err(_)) => None,
+            Ok(Ok(_)) => Some(line.trim_end_matches(['\r', '\n']).to_owned()),
+        }
+    }
+
+    /// Sends a line and returns the reply, failing if the connection closes instead.
+    pub async fn call(&mut self, line: &str) -> String {
+        self.send(line).await;
+        self.recv()
+            .await
+            .unwrap_or_else(|| panic!("connection closed instead of answering {line:?}"))
+    }
+
+    /// Sends a list command and returns every line up to and including its end.
+    pub async fn list(&mut self, line: &str) -> Vec<String> {
+        let id = line
+            .split_whitespace()
+            .next()
+            .expect("request id")
+            .to_owned();
+        self.send(line).await;
+        let mut lines = Vec::new();
+        loop {
+            let reply = self
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("connection closed during {line:?}: {lines:?}"));
+            let done =
+                reply.starts_with(&format!("{id} OK")) || reply.starts_with(&format!("{id} ERROR"));
+            lines.push(reply);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// Asserts that the edge closes the connection (after any lines it still sends).
+    pub async fn expect_closed(&mut self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Some(line) = self.recv().await {
+            rest.push(line);
+            assert!(rest.len() < 100, "connection stays open: {rest:?}");
+        }
+        rest
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS material
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, as PEM files.
+pub struct TestCert {
+    pub dir: tempfile::TempDir,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCert {
+    pub fn new() -> TestCert {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .expect("certificate");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+        TestCert { dir, cert, key }
+    }
+
+    pub fn cert_arg(&self) -> &str {
+        self.cert.to_str().expect("utf-8 path")
+    }
+
+    pub fn key_arg(&self) -> &str {
+        self.key.to_str().expect("utf-8 path")
+    }
+
+    /// A TLS connection to `addr` that trusts only this certificate.
+    pub async fn connect(&self, addr: SocketAddr) -> std::io::Result<BoxedIo> {
+        let config = tessera_edge_line::tls::client_config(&self.cert).expect("client config");
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let tcp = TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        Ok(Box::new(connector.connect(name, tcp).await?))
+    }
+}
+
+/// Polls `condition` until it holds or the deadline passes.
+pub async fn eventually(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+    let until = Instant::now() + deadline;
+    while !condition() {
+        assert!(
+            Instant::now() < until,
+            "{what} did not happen within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A cuttable TCP path to the real Tessera
+
+/// Forwards TCP to a target until cut: cutting drops every forwarded connection and refuses new
+/// ones (accepted, then closed at once), as a network partition or a dead server would.
+pub struct CutProxy {
+    pub addr: SocketAddr,
+    up: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl CutProxy {
+    pub async fn start(target: String) -> CutProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let (up, is_up) = watch::channel(true);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*is_up.borrow() {
+                    continue;
+                }
+                let target = target.clone();
+                let mut is_up = is_up.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = is_up.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        CutProxy { addr, up, task }
+    }
+
+    pub fn cut(&self) {
+        let _ = self.up.send(false);
+    }
+
+    pub fn restore(&self) {
+        let _ = self.up.send(true);
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

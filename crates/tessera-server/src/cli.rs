@@ -1,0 +1,264 @@
+//! The `tessera` command line: one clap derive tree; every flag is also a `TESSERA_*` environment
+//! variable, and each doc comment is its `--help`. Values are validated here, once, into typed
+//! settings, with errors that name the setting.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tessera_core::{seal::SealingKey, ttl::parse_ttl};
+
+use crate::settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING};
+
+/// Tessera: central authentication and token service (gRPC, PostgreSQL).
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gRPC API against an existing PostgreSQL (runs pending migrations first).
+    Serve(ServeArgs),
+    /// Run everything on this machine: an embedded PostgreSQL in --data-dir, migrations, a
+    /// bootstrapped admin account and service token (printed once), and the gRPC server.
+    Dev(DevArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage accounts directly in the database (run on the server host).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Read a password from standard input and print its argon2id hash, e.g. for
+    /// TESSERA_ROOT_PASSWORD_HASH.
+    HashPassword,
+}
+
+/// Account commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is read from a prompt, or from stdin with --password-stdin,
+    /// never from the command line.
+    Add(UserAddArgs),
+}
+
+/// Where the database is.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL, e.g. postgres://tessera:…@db:5432/tessera.
+    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Most database connections this process holds.
+    #[arg(long, env = "TESSERA_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Do not run pending migrations at start-up.
+    #[arg(long, env = "TESSERA_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+}
+
+/// Flags of `dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Directory for the embedded PostgreSQL and the dev credentials (created if missing).
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = ".tessera")]
+    pub data_dir: PathBuf,
+    /// Directory holding initdb and postgres (default: pg_config, then /usr/lib/postgresql/*/bin).
+    #[arg(long, env = "TESSERA_PG_BIN")]
+    pub pg_bin_dir: Option<PathBuf>,
+    /// When ready, write the connection details as JSON to this file (for scripts and tests).
+    #[arg(long, env = "TESSERA_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Where to listen.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Address for the gRPC API (port 0 picks a free port).
+    #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+}
+
+/// Authentication policy flags shared by `serve` and `dev`.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// Lifetime of a login session, e.g. 12h.
+    #[arg(long, env = "TESSERA_SESSION_TTL", default_value = "12h")]
+    pub session_ttl: String,
+    /// Longest elevation an Unlock may grant (at most 1h).
+    #[arg(long, env = "TESSERA_UNLOCK_TTL_CAP", default_value = "15m")]
+    pub unlock_ttl_cap: String,
+    /// Lifetime of an issued token whose request names none (capped by its parent).
+    #[arg(long, env = "TESSERA_DEFAULT_TOKEN_TTL", default_value = "1h")]
+    pub default_token_ttl: String,
+    /// Failed login attempts before the account locks.
+    #[arg(long, env = "TESSERA_MAX_FAILED_LOGINS", default_value_t = 5)]
+    pub max_failed_logins: u32,
+    /// How long a locked account stays locked.
+    #[arg(long, env = "TESSERA_LOCKOUT", default_value = "15m")]
+    pub lockout: String,
+    /// argon2id hash (PHC string) of the break-glass root password accepted by Unlock; make one
+    /// with `tessera hash-password`.
+    #[arg(long, env = "TESSERA_ROOT_PASSWORD_HASH", hide_env_values = true)]
+    pub root_password_hash: Option<String>,
+    /// Base64 of 32 random bytes sealing TOTP seeds at rest (e.g. `openssl rand -base64 32`).
+    /// Needed once any account enrolls TOTP; `dev` keeps one in its data directory.
+    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
+    pub totp_key: Option<String>,
+    /// Password verifications running at once (default: the number of cores).
+    #[arg(long, env = "TESSERA_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+    /// Password verifications that may wait; past this, Login answers RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "TESSERA_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
+    /// Disable the per-replica decision cache (every Introspect reads PostgreSQL).
+    #[arg(long, env = "TESSERA_NO_CACHE")]
+    pub no_cache: bool,
+    /// Accounts to create at start-up if missing: a JSON list of
+    /// {"username","password","role","display_name"}.
+    #[arg(long, env = "TESSERA_BOOTSTRAP_ACCOUNTS_JSON", hide_env_values = true)]
+    pub bootstrap_accounts_json: Option<String>,
+}
+
+/// Flags of `user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+    /// One of user, admin, owner, superuser, root.
+    #[arg(long, default_value = "user")]
+    pub role: String,
+    /// Human-readable name.
+    #[arg(long, default_value = "")]
+    pub display_name: String,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Enroll TOTP and print the otpauth:// URI to add to an authenticator app.
+    #[arg(long)]
+    pub totp: bool,
+    /// Key sealing TOTP seeds (as for `serve`); required with --totp.
+    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
+    pub totp_key: Option<String>,
+}
+
+impl AuthArgs {
+    /// Validates the flags into settings; errors name the flag.
+    pub fn settings(&self) -> anyhow::Result<AuthSettings> {
+        let duration = |flag: &str, value: &str| {
+            parse_ttl(value).map_err(|e| {
+                anyhow::anyhow!(
+                    "--{flag} (TESSERA_{}): {e}",
+                    flag.replace('-', "_").to_uppercase()
+                )
+            })
+        };
+        let unlock_ttl_cap = duration("unlock-ttl-cap", &self.unlock_ttl_cap)?;
+        if unlock_ttl_cap > UNLOCK_TTL_CEILING {
+            anyhow::bail!(
+                "--unlock-ttl-cap (TESSERA_UNLOCK_TTL_CAP): at most 1h, got {}",
+                self.unlock_ttl_cap
+            );
+        }
+        if self.max_failed_logins == 0 || self.max_failed_logins > 1000 {
+            anyhow::bail!("--max-failed-logins (TESSERA_MAX_FAILED_LOGINS): between 1 and 1000");
+        }
+        let totp_key = self
+            .totp_key
+            .as_deref()
+            .map(|k| {
+                SealingKey::from_base64(k.trim())
+                    .map_err(|e| anyhow::anyhow!("--totp-key (TESSERA_TOTP_KEY): {e}"))
+            })
+            .transpose()?;
+        let root_password_hash = match &self.root_password_hash {
+            Some(phc) if !phc.trim().starts_with("$argon2id$") => {
+                anyhow::bail!("--root-password-hash (TESSERA_ROOT_PASSWORD_HASH): expected an argon2id PHC string from `tessera hash-password`")
+            }
+            other => other.as_ref().map(|phc| Redacted(phc.trim().to_owned())),
+        };
+        let defaults = AuthSettings::default();
+        Ok(AuthSettings {
+            session_ttl: duration("session-ttl", &self.session_ttl)?,
+            unlock_ttl_cap,
+            default_token_ttl: duration("default-token-ttl", &self.default_token_ttl)?,
+            max_failed_logins: self.max_failed_logins as i32,
+            lockout: duration("lockout", &self.lockout)?,
+            hash_workers: self.hash_workers.unwrap_or(defaults.hash_workers).max(1),
+            hash_queue: self.hash_queue,
+            root_password_hash,
+            totp_key: totp_key.map(Redacted),
+            cache_enabled: !self.no_cache,
+            ..defaults
+        })
+    }
+}
+
+impl ListenArgs {
+    /// Serve settings with this address.
+    pub fn settings(&self) -> ServeSettings {
+        ServeSettings {
+            listen: self.listen,
+            ..ServeSettings::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_durations_name_the_flag() {
+        let cli = Cli::try_parse_from(["tessera", "dev", "--unlock-ttl-cap", "2h"]).unwrap();
+        let Command::Dev(dev) = cli.command else {
+            panic!("dev")
+        };
+        let err = dev.auth.settings().unwrap_err().to_string();
+        assert!(err.contains("--unlock-ttl-cap"), "{err}");
+        let cli = Cli::try_parse_from(["tessera", "dev", "--session-ttl", "0s"]).unwrap();
+        let Command::Dev(dev) = cli.command else {
+            panic!("dev")
+        };
+        let err = dev.auth.settings().unwrap_err().to_string();
+        assert!(err.contains("--session-ttl"), "{err}");
+    }
+}

@@ -1,0 +1,284 @@
+//! `tessera.v1.AuthService`: the adapter over [`Authority`].
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use tessera_core::{password::Password, token::TokenKind};
+use tessera_proto::v1 as pb;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use super::{timestamp, Credential};
+use crate::{
+    error::ApiError,
+    service::{view::Lookup, view::TokenView, Authority, IssueRequest, RevokeRequest},
+};
+
+/// The gRPC face of the authority.
+#[derive(Clone)]
+pub struct AuthApi {
+    authority: Authority,
+}
+
+impl AuthApi {
+    /// Wraps the authority.
+    pub fn new(authority: Authority) -> AuthApi {
+        AuthApi { authority }
+    }
+
+    async fn caller<T>(&self, request: &Request<T>) -> Result<TokenView, ApiError> {
+        let credential = request
+            .extensions()
+            .get::<Credential>()
+            .unwrap_or(&Credential::Missing);
+        self.authority.authenticate(credential.bearer()?).await
+    }
+}
+
+fn kind_to_wire(kind: TokenKind) -> pb::TokenType {
+    match kind {
+        TokenKind::Session => pb::TokenType::Session,
+        TokenKind::Elevated => pb::TokenType::Elevated,
+        TokenKind::Api => pb::TokenType::Api,
+        TokenKind::Service => pb::TokenType::Service,
+        TokenKind::Static => pb::TokenType::Static,
+        TokenKind::Master => pb::TokenType::Master,
+    }
+}
+
+fn user_to_wire(user: &tessera_store::users::UserRow) -> pb::User {
+    pb::User {
+        user_id: user.id.to_string(),
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role.clone(),
+        totp_enabled: user.totp_sealed.is_some(),
+    }
+}
+
+type RevocationStream =
+    Pin<Box<dyn Stream<Item = Result<pb::WatchRevocationsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::auth_service_server::AuthService for AuthApi {
+    #[instrument(skip_all, fields(rpc = "Login"))]
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let req = request.into_inner();
+        let outcome = self
+            .authority
+            .login(
+                req.username.trim(),
+                Password::new(req.password),
+                &req.totp_code,
+            )
+            .await?;
+        Ok(Response::new(pb::LoginResponse {
+            token: outcome.token.expose().to_owned(),
+            token_id: outcome.token_id.to_string(),
+            expires_at: Some(timestamp(outcome.expires_at)),
+            user: Some(user_to_wire(&outcome.user)),
+            session_id: outcome.session_id.to_string(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(rpc = "Unlock"))]
+    async fn unlock(
+        &self,
+        request: Request<pb::UnlockRequest>,
+    ) -> Result<Response<pb::UnlockResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        let outcome = self
+            .authority
+            .unlock(
+                &caller,
+                Password::new(req.password),
+                &req.totp_code,
+                &req.ttl,
+            )
+            .await?;
+        Ok(Response::new(pb::UnlockResponse {
+            token: outcome.token.expose().to_owned(),
+            token_id: outcome.token_id.to_string(),
+            expires_at: Some(timestamp(outcome.expires_at)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(rpc = "Revoke"))]
+    async fn revoke(
+        &self,
+        request: Request<pb::RevokeRequest>,
+    ) -> Result<Response<pb::RevokeResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        use pb::revoke_request::Target;
+        let target = match req.target {
+            Some(Target::Token(token)) => RevokeRequest::Token(token),
+            Some(Target::TokenId(id)) => RevokeRequest::TokenId(id),
+            Some(Target::SessionId(id)) => RevokeRequest::SessionId(id),
+            Some(Target::Subject(id)) => RevokeRequest::Subject(id),
+            None => {
+                return Err(ApiError::invalid(
+                    "target",
+                    "name one of token, token_id, session_id or subject",
+                )
+                .into())
+            }
+        };
+        let revoked_count = self.authority.revoke(&caller, target, &req.reason).await?;
+        Ok(Response::new(pb::RevokeResponse { revoked_count }))
+    }
+
+    #[instrument(skip_all, fields(rpc = "IssueToken"))]
+    async fn issue_token(
+        &self,
+        request: Request<pb::IssueTokenRequest>,
+    ) -> Result<Response<pb::IssueTokenResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        match pb::TokenFormat::try_from(req.format) {
+            Ok(pb::TokenFormat::Unspecified | pb::TokenFormat::Opaque) => {}
+            Ok(pb::TokenFormat::Jwt) => {
+                return Err(ApiError::invalid(
+                    "format",
+                    "JWT tokens are not enabled on this server; use OPAQUE",
+                )
+                .into())
+            }
+            Err(_) => return Err(ApiError::invalid("format", "unknown token format").into()),
+        }
+        let kind = match pb::TokenType::try_from(req.token_type) {
+            Ok(pb::TokenType::Unspecified | pb::TokenType::Api) => TokenKind::Api,
+            Ok(pb::TokenType::Service) => TokenKind::Service,
+            _ => {
+                return Err(ApiError::invalid(
+                    "token_type",
+                    "only API and SERVICE tokens can be issued",
+                )
+                .into())
+            }
+        };
+        let issued = self
+            .authority
+            .issue(
+                &caller,
+                IssueRequest {
+                    ttl: req.ttl,
+                    max_uses: req.max_uses,
+                    namespace: req.namespace,
+                    permissions: req.permissions,
+                    description: req.description,
+                    kind,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::IssueTokenResponse {
+            token: issued.token.expose().to_owned(),
+            token_id: issued.token_id.to_string(),
+            expires_at: issued.expires_at.map(timestamp),
+            namespace: issued.namespace.as_str().to_owned(),
+            permissions: issued.permissions.to_vec(),
+            max_uses: issued.max_uses,
+        }))
+    }
+
+    #[instrument(skip_all, fields(rpc = "Introspect"))]
+    async fn introspect(
+        &self,
+        request: Request<pb::IntrospectRequest>,
+    ) -> Result<Response<pb::IntrospectResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        let answer = match self
+            .authority
+            .introspect(&caller, &req.token, req.peek)
+            .await?
+        {
+            Lookup::Inactive(_) => pb::IntrospectResponse::default(),
+            Lookup::Active(view) => pb::IntrospectResponse {
+                active: true,
+                token_id: view.id.to_string(),
+                token_type: kind_to_wire(view.kind).into(),
+                subject: view.subject.map(|s| s.to_string()).unwrap_or_default(),
+                username: view.username.clone().unwrap_or_default(),
+                roles: view
+                    .role
+                    .map(|r| vec![r.as_str().to_owned()])
+                    .unwrap_or_default(),
+                permissions: view.permissions.to_vec(),
+                namespace: view.namespace.as_str().to_owned(),
+                issued_at: Some(timestamp(view.issued_at)),
+                expires_at: view.expires_at.map(timestamp),
+                elevated: view.elevated,
+                uses_remaining: view.uses_remaining,
+                session_id: view.session_id.map(|s| s.to_string()).unwrap_or_default(),
+            },
+        };
+        Ok(Response::new(answer))
+    }
+
+    #[instrument(skip_all, fields(rpc = "CheckNamespace"))]
+    async fn check_namespace(
+        &self,
+        request: Request<pb::CheckNamespaceRequest>,
+    ) -> Result<Response<pb::CheckNamespaceResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        let verdict = self
+            .authority
+            .check_namespace(&caller, &req.token, req.identifiers, &req.action)
+            .await?;
+        let Some(verdict) = verdict else {
+            return Ok(Response::new(pb::CheckNamespaceResponse::default()));
+        };
+        let allowed = verdict.action_held && verdict.results.iter().all(|(_, allowed)| *allowed);
+        Ok(Response::new(pb::CheckNamespaceResponse {
+            active: true,
+            results: verdict
+                .results
+                .into_iter()
+                .map(|(identifier, allowed)| pb::IdentifierDecision {
+                    identifier,
+                    allowed: allowed && verdict.action_held,
+                })
+                .collect(),
+            allowed,
+            namespace: verdict.token.namespace.as_str().to_owned(),
+            token_id: verdict.token.id.to_string(),
+        }))
+    }
+
+    type WatchRevocationsStream = RevocationStream;
+
+    #[instrument(skip_all, fields(rpc = "WatchRevocations"))]
+    async fn watch_revocations(
+        &self,
+        request: Request<pb::WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        let caller = self.caller(&request).await?;
+        if !caller
+            .permissions
+            .permits(tessera_core::permission::INTROSPECT)
+        {
+            return Err(ApiError::AuthDenied(
+                "the caller's token lacks the introspect permission".into(),
+            )
+            .into());
+        }
+        let after = i64::try_from(request.into_inner().after_sequence)
+            .map_err(|_| ApiError::invalid("after_sequence", "after_sequence is out of range"))?;
+        let stream = self.authority.watch_revocations(after)?.map(|item| {
+            item.map(|revocation| pb::WatchRevocationsResponse {
+                sequence: revocation.sequence as u64,
+                token_id: revocation.token_id.to_string(),
+                token_hash: revocation.token_hash.to_hex(),
+                revoked_at: Some(timestamp(revocation.revoked_at)),
+            })
+            .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,130 @@
+//! Wiring: the gRPC server with AuthService, health and reflection, the health prober that follows
+//! PostgreSQL, and the revocation feed.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tessera_core::clock::Clock;
+use tessera_proto::v1::auth_service_server::AuthServiceServer;
+use tessera_store::{feed::RevocationFeed, PgPool};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tracing::{info, warn};
+
+use crate::{
+    error::ApiError,
+    grpc::{extract_credential, AuthApi},
+    service::Authority,
+    settings::{AuthSettings, ServeSettings},
+};
+
+/// The fully qualified name health reports for the auth service.
+pub const AUTH_SERVICE_NAME: &str = "tessera.v1.AuthService";
+
+/// A bound, not yet serving, Tessera server.
+pub struct Server {
+    listener: TcpListener,
+    authority: Authority,
+    serve: ServeSettings,
+}
+
+impl Server {
+    /// Binds `serve.listen` (port 0 picks a free port) and builds the authority over `pool`.
+    pub async fn bind(
+        pool: PgPool,
+        clock: Arc<dyn Clock>,
+        auth: AuthSettings,
+        serve: ServeSettings,
+    ) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(serve.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", serve.listen))?;
+        let feed = RevocationFeed::start(pool.clone());
+        let authority = Authority::new(pool, clock, auth, Some(&feed))
+            .map_err(|e: ApiError| anyhow::anyhow!(e))?;
+        Ok(Server {
+            listener,
+            authority,
+            serve,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The authority behind the server (tests and `dev` bootstrap use it).
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight calls.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        tokio::spawn(follow_database(
+            self.authority.pool().clone(),
+            reporter,
+            self.serve.health_interval,
+        ));
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tessera_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tessera_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let auth = AuthServiceServer::with_interceptor(
+            AuthApi::new(self.authority.clone()),
+            extract_credential,
+        );
+        info!(addr = %self.listener.local_addr()?, "tessera serving gRPC");
+        tonic::transport::Server::builder()
+            .timeout(self.serve.request_timeout)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(auth)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Keeps health in step with PostgreSQL: NOT_SERVING while it is unreachable, SERVING once it is
+/// back, without restarting anything.
+async fn follow_database(
+    pool: PgPool,
+    reporter: tonic_health::server::HealthReporter,
+    interval: std::time::Duration,
+) {
+    let mut serving: Option<bool> = None;
+    loop {
+        let up = tokio::time::timeout(
+            interval.max(std::time::Duration::from_secs(1)),
+            tessera_store::ping(&pool),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if serving != Some(up) {
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            reporter.set_service_status("", status).await;
+            reporter.set_service_status(AUTH_SERVICE_NAME, status).await;
+            if up {
+                info!("postgresql reachable; serving");
+            } else {
+                warn!("postgresql unreachable; health NOT_SERVING, requests fail closed");
+            }
+            serving = Some(up);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

@@ -1,0 +1,383 @@
+//! Login and Unlock: password (argon2id, on the bounded pool), TOTP with replay refusal, and the
+//! account lockout whose attempts are reserved atomically before the slow hash runs.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tessera_core::{
+    namespace::Namespace,
+    password::Password,
+    permission::PermissionSet,
+    token::{TokenHash, TokenKind, TokenSecret},
+    totp::TotpSecret,
+    ttl::parse_ttl,
+};
+use tessera_store::{
+    tokens::{self as token_store, NewToken},
+    users::{self, AttemptReservation, UserRow},
+};
+use time::OffsetDateTime;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::{view::TokenView, Authority};
+use crate::{error::ApiError, settings::Redacted};
+
+/// A successful Login or Unlock.
+#[derive(Debug)]
+pub struct LoginOutcome {
+    /// The new token's secret (shown once).
+    pub token: TokenSecret,
+    /// Its public id.
+    pub token_id: Uuid,
+    /// Its expiry.
+    pub expires_at: OffsetDateTime,
+    /// Its session.
+    pub session_id: Uuid,
+    /// The account.
+    pub user: UserRow,
+}
+
+/// Whether a TOTP check is needed and how it went.
+enum SecondFactor {
+    NotEnrolled,
+    Missing,
+    Wrong,
+    Accepted(i64),
+}
+
+impl Authority {
+    /// Verifies credentials and opens a session. Unknown user, disabled account and wrong password
+    /// answer identically and cost the same hash verification.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: Password,
+        totp_code: &str,
+    ) -> Result<LoginOutcome, ApiError> {
+        if username.is_empty() {
+            return Err(ApiError::invalid("username", "username must not be empty"));
+        }
+        let user = users::find_by_username(&self.pool, username).await?;
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            let hasher = Arc::clone(&self.hasher);
+            self.hash_pool
+                .run(move || hasher.verify_dummy(&password))
+                .await?;
+            self.record_failure(None, username, "unknown_or_disabled")
+                .await?;
+            return Err(ApiError::InvalidCredentials);
+        };
+        self.check_credentials(&user, password, totp_code, "login")
+            .await?;
+
+        let now = self.clock.now();
+        let token = TokenSecret::generate(TokenKind::Session);
+        let token_id = Uuid::new_v4();
+        let expires_at = now + self.settings.session_ttl;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(tessera_store::StoreError::from)?;
+        users::record_success(&mut tx, user.id).await?;
+        token_store::insert(
+            &mut tx,
+            &NewToken {
+                id: token_id,
+                hash: TokenHash::of(token.expose()),
+                kind: TokenKind::Session,
+                subject: Some(user.id),
+                parent_id: None,
+                session_id: Some(token_id),
+                namespace: Namespace::All.as_str().to_owned(),
+                permissions: PermissionSet::all().to_vec(),
+                elevated: false,
+                description: "login session".into(),
+                issued_at: now,
+                expires_at: Some(expires_at),
+                max_uses: None,
+            },
+        )
+        .await?;
+        let mut event = self.event("login", "success");
+        event.actor = Some(user.id);
+        event.username = Some(user.username.clone());
+        event.token_id = Some(token_id);
+        self.audit(&mut tx, event).await?;
+        tx.commit().await.map_err(tessera_store::StoreError::from)?;
+        info!(user_id = %user.id, token_id = %token_id, "login succeeded");
+        Ok(LoginOutcome {
+            token,
+            token_id,
+            expires_at,
+            session_id: token_id,
+            user,
+        })
+    }
+
+    /// Mints a short-lived elevated child of the caller's session.
+    pub async fn unlock(
+        &self,
+        caller: &TokenView,
+        password: Password,
+        totp_code: &str,
+        ttl: &str,
+    ) -> Result<LoginOutcome, ApiError> {
+        if caller.kind != TokenKind::Session {
+            return Err(ApiError::AuthDenied(
+                "unlock needs a login session token".into(),
+            ));
+        }
+        let cap = self.settings.unlock_ttl_cap;
+        let ttl = if ttl.trim().is_empty() {
+            cap
+        } else {
+            let ttl = parse_ttl(ttl).map_err(|e| ApiError::invalid("ttl", e.to_string()))?;
+            if ttl > cap {
+                return Err(ApiError::invalid(
+                    "ttl",
+                    format!(
+                        "ttl {} exceeds the unlock cap of {}",
+                        tessera_core::ttl::format_ttl(ttl),
+                        tessera_core::ttl::format_ttl(cap)
+                    ),
+                ));
+            }
+            ttl
+        };
+        let subject = caller.subject.ok_or(ApiError::AuthFailed)?;
+        let user = users::find_by_id(&self.pool, subject)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or(ApiError::AuthFailed)?;
+
+        self.reserve(&user).await?;
+        let root_match = match &self.settings.root_password_hash {
+            Some(Redacted(phc)) => {
+                let (hasher, phc, candidate) =
+                    (Arc::clone(&self.hasher), phc.clone(), password.clone());
+                self.hash_pool
+                    .run(move || hasher.verify(&phc, &candidate))
+                    .await?
+            }
+            None => false,
+        };
+        if !root_match {
+            if !user.role()?.is_session_root() {
+                self.fail_reserved(&user, "unlock", "wrong_root_password")
+                    .await?;
+                return Err(ApiError::InvalidCredentials);
+            }
+            self.verify_reserved(&user, password, totp_code, "unlock")
+                .await?;
+        }
+
+        let now = self.clock.now();
+        let expires_at = caller
+            .expires_at
+            .map_or(now + ttl, |parent| parent.min(now + ttl));
+        let token = TokenSecret::generate(TokenKind::Elevated);
+        let token_id = Uuid::new_v4();
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(tessera_store::StoreError::from)?;
+        users::record_success(&mut tx, user.id).await?;
+        token_store::insert(
+            &mut tx,
+            &NewToken {
+                id: token_id,
+                hash: TokenHash::of(token.expose()),
+                kind: TokenKind::Elevated,
+                subject: Some(user.id),
+                parent_id: Some(caller.id),
+                session_id: caller.session_id,
+                namespace: Namespace::All.as_str().to_owned(),
+                permissions: PermissionSet::all().to_vec(),
+                elevated: true,
+                description: "unlock".into(),
+                issued_at: now,
+                expires_at: Some(expires_at),
+                max_uses: None,
+            },
+        )
+        .await?;
+        let mut event = self.event("unlock", "success");
+        event.actor = Some(user.id);
+        event.username = Some(user.username.clone());
+        event.token_id = Some(token_id);
+        event.detail = json!({ "via": if root_match { "root_password" } else { "own_password" }, "parent": caller.id });
+        self.audit(&mut tx, event).await?;
+        tx.commit().await.map_err(tessera_store::StoreError::from)?;
+        info!(user_id = %user.id, token_id = %token_id, "unlocked");
+        Ok(LoginOutcome {
+            token,
+            token_id,
+            expires_at,
+            session_id: caller.session_id.unwrap_or(caller.id),
+            user,
+        })
+    }
+
+    /// Reserves an attempt, then verifies password and second factor; every failure is counted.
+    async fn check_credentials(
+        &self,
+        user: &UserRow,
+        password: Password,
+        totp_code: &str,
+        action: &'static str,
+    ) -> Result<(), ApiError> {
+        self.reserve(user).await?;
+        self.verify_reserved(user, password, totp_code, action)
+            .await
+    }
+
+    async fn reserve(&self, user: &UserRow) -> Result<(), ApiError> {
+        let now = self.clock.now();
+        match users::reserve_attempt(&self.pool, user.id, now, self.settings.max_failed_logins)
+            .await?
+        {
+            AttemptReservation::Reserved => Ok(()),
+            AttemptReservation::Locked => {
+                self.record_failure(Some(user.id), &user.username, "account_locked")
+                    .await?;
+                Err(ApiError::AccountLocked)
+            }
+        }
+    }
+
+    /// With an attempt already reserved: checks the password and the second factor.
+    async fn verify_reserved(
+        &self,
+        user: &UserRow,
+        password: Password,
+        totp_code: &str,
+        action: &'static str,
+    ) -> Result<(), ApiError> {
+        let (hasher, phc) = (Arc::clone(&self.hasher), user.password_hash.clone());
+        let password_ok = self
+            .hash_pool
+            .run(move || hasher.verify(&phc, &password))
+            .await?;
+        if !password_ok {
+            self.fail_reserved(user, action, "wrong_password").await?;
+            return Err(ApiError::InvalidCredentials);
+        }
+        match self.second_factor(user, totp_code)? {
+            SecondFactor::NotEnrolled => Ok(()),
+            SecondFactor::Missing => {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(tessera_store::StoreError::from)?;
+                users::release_attempt(&mut conn, user.id).await?;
+                Err(ApiError::MfaRequired)
+            }
+            SecondFactor::Wrong => {
+                self.fail_reserved(user, action, "wrong_totp").await?;
+                Err(ApiError::InvalidCredentials)
+            }
+            SecondFactor::Accepted(step) => {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(tessera_store::StoreError::from)?;
+                if users::accept_totp_step(&mut conn, user.id, step).await? {
+                    Ok(())
+                } else {
+                    drop(conn);
+                    // The same code won a race elsewhere: a replay.
+                    self.fail_reserved(user, action, "totp_replayed").await?;
+                    Err(ApiError::InvalidCredentials)
+                }
+            }
+        }
+    }
+
+    fn second_factor(&self, user: &UserRow, code: &str) -> Result<SecondFactor, ApiError> {
+        let Some(sealed) = &user.totp_sealed else {
+            return Ok(SecondFactor::NotEnrolled);
+        };
+        if code.trim().is_empty() {
+            return Ok(SecondFactor::Missing);
+        }
+        let Some(Redacted(key)) = &self.settings.totp_key else {
+            return Err(ApiError::Internal(
+                "an account has TOTP enrolled but no TOTP key is configured (TESSERA_TOTP_KEY)"
+                    .into(),
+            ));
+        };
+        let seed = key.open(sealed).map_err(|_| {
+            ApiError::Internal(format!(
+                "totp seed of user {} does not open with the configured key",
+                user.id
+            ))
+        })?;
+        let secret = TotpSecret::from_bytes(seed.to_vec());
+        Ok(
+            match secret.verify(code.trim(), self.clock.now(), user.totp_last_step) {
+                Some(step) => SecondFactor::Accepted(step),
+                None => SecondFactor::Wrong,
+            },
+        )
+    }
+
+    /// Counts a failed attempt that was reserved, locking the account at the limit, with audit.
+    async fn fail_reserved(
+        &self,
+        user: &UserRow,
+        action: &'static str,
+        why: &'static str,
+    ) -> Result<(), ApiError> {
+        let lock_until = self.clock.now() + self.settings.lockout;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(tessera_store::StoreError::from)?;
+        let locked = users::record_failure(
+            &mut tx,
+            user.id,
+            self.settings.max_failed_logins,
+            lock_until,
+        )
+        .await?;
+        let mut event = self.event(action, "failure");
+        event.actor = Some(user.id);
+        event.username = Some(user.username.clone());
+        event.detail = json!({ "reason": why });
+        self.audit(&mut tx, event).await?;
+        if let Some(until) = locked {
+            let mut event = self.event("lockout", "success");
+            event.actor = Some(user.id);
+            event.username = Some(user.username.clone());
+            event.detail = json!({ "locked_until": until.unix_timestamp() });
+            self.audit(&mut tx, event).await?;
+            warn!(user_id = %user.id, "account locked after repeated failures");
+        }
+        tx.commit().await.map_err(tessera_store::StoreError::from)?;
+        Ok(())
+    }
+
+    async fn record_failure(
+        &self,
+        actor: Option<Uuid>,
+        username: &str,
+        why: &'static str,
+    ) -> Result<(), ApiError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(tessera_store::StoreError::from)?;
+        let mut event = self.event("login", "failure");
+        event.actor = actor;
+        event.username = Some(username.to_owned());
+        event.detail = json!({ "reason": why });
+        self.audit(&mut conn, event).await
+    }
+}

@@ -1,0 +1,155 @@
+//! What a token is, once read: the decision inputs shared by caller authentication, Introspect,
+//! CheckNamespace and the cache. Never holds the secret.
+
+use tessera_core::{
+    namespace::Namespace,
+    permission::PermissionSet,
+    role::{holds_admin_rights, Role},
+    token::TokenKind,
+};
+use tessera_store::{tokens::TokenRecord, StoreError};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// An active token's facts.
+#[derive(Debug, Clone)]
+pub struct TokenView {
+    /// Public id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: TokenKind,
+    /// Account, when the token acts for one.
+    pub subject: Option<Uuid>,
+    /// The account's login name.
+    pub username: Option<String>,
+    /// The account's role.
+    pub role: Option<Role>,
+    /// Session it derives from.
+    pub session_id: Option<Uuid>,
+    /// Namespace it may touch.
+    pub namespace: Namespace,
+    /// Permissions it holds.
+    pub permissions: PermissionSet,
+    /// Whether it is elevated.
+    pub elevated: bool,
+    /// Issue time.
+    pub issued_at: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Uses left, when limited.
+    pub uses_remaining: Option<u32>,
+}
+
+impl TokenView {
+    /// Whether the token may perform admin actions.
+    pub fn holds_admin_rights(&self) -> bool {
+        holds_admin_rights(self.role, &self.permissions, self.elevated)
+    }
+
+    /// The token's bounds, from which children are derived.
+    pub fn grant(&self) -> tessera_core::grant::Grant {
+        tessera_core::grant::Grant {
+            namespace: self.namespace.clone(),
+            permissions: self.permissions.clone(),
+            expires_at: self.expires_at,
+            uses_remaining: self.uses_remaining,
+            elevated: self.elevated,
+        }
+    }
+
+    /// Whether the token is still usable at `now` as far as the view can tell (time only).
+    pub fn unexpired_at(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// Why a token is inactive: for logs and the audit trail only, never for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InactiveReason {
+    /// Not a well-formed Tessera token (checksum or grammar).
+    Malformed,
+    /// No such token.
+    Unknown,
+    /// Revoked.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+    /// No uses left.
+    UsedUp,
+    /// Its account is disabled.
+    AccountDisabled,
+}
+
+impl InactiveReason {
+    /// A short label for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InactiveReason::Malformed => "malformed",
+            InactiveReason::Unknown => "unknown",
+            InactiveReason::Revoked => "revoked",
+            InactiveReason::Expired => "expired",
+            InactiveReason::UsedUp => "used_up",
+            InactiveReason::AccountDisabled => "account_disabled",
+        }
+    }
+}
+
+/// The outcome of reading a token.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Good right now.
+    Active(TokenView),
+    /// Not good; the reason is for logs only.
+    Inactive(InactiveReason),
+}
+
+/// Decides whether a stored token is active at `now`. `consume` says whether this read asked to
+/// count a use: then a limited-use token is active only if this very statement consumed one.
+pub fn decide(
+    record: Option<TokenRecord>,
+    now: OffsetDateTime,
+    consume: bool,
+) -> Result<Lookup, StoreError> {
+    let Some(record) = record else {
+        return Ok(Lookup::Inactive(InactiveReason::Unknown));
+    };
+    if record.revoked_at.is_some() {
+        return Ok(Lookup::Inactive(InactiveReason::Revoked));
+    }
+    if record.expires_at.is_some_and(|at| at <= now) {
+        return Ok(Lookup::Inactive(InactiveReason::Expired));
+    }
+    if record.user_disabled == Some(true) {
+        return Ok(Lookup::Inactive(InactiveReason::AccountDisabled));
+    }
+    if let Some(left) = record.uses_remaining {
+        let usable = if consume { record.consumed } else { left > 0 };
+        if !usable {
+            return Ok(Lookup::Inactive(InactiveReason::UsedUp));
+        }
+    }
+    let corrupt =
+        |what: &str| StoreError::Corrupt(format!("token {} has an invalid {what}", record.id));
+    let kind = record.kind()?;
+    let role = match &record.role {
+        Some(name) => Some(name.parse::<Role>().map_err(|_| corrupt("role"))?),
+        None => None,
+    };
+    let namespace = Namespace::parse(&record.namespace).map_err(|_| corrupt("namespace"))?;
+    let permissions =
+        PermissionSet::parse(&record.permissions).map_err(|_| corrupt("permission"))?;
+    Ok(Lookup::Active(TokenView {
+        id: record.id,
+        kind,
+        subject: record.subject,
+        username: record.username,
+        role,
+        session_id: record.session_id,
+        namespace,
+        permissions,
+        elevated: record.elevated,
+        issued_at: record.issued_at,
+        expires_at: record.expires_at,
+        uses_remaining: record.uses_remaining.map(|n| n.max(0) as u32),
+    }))
+}

@@ -1,0 +1,89 @@
+//! Typed settings, validated once at start-up from the command line. Library code never reads the
+//! environment: the binary parses flags (each also a `TESSERA_*` variable) into these.
+
+use std::{fmt, net::SocketAddr, time::Duration as StdDuration};
+
+use tessera_core::{password::Argon2Params, seal::SealingKey};
+use time::Duration;
+
+/// A value that must never be printed (a database URL with a password, a hash, a key).
+#[derive(Clone)]
+pub struct Redacted<T>(pub T);
+
+impl<T> fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Everything the authentication service needs, already validated.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Lifetime of a login session.
+    pub session_ttl: Duration,
+    /// Longest an Unlock may last (never above one hour).
+    pub unlock_ttl_cap: Duration,
+    /// Lifetime of an issued token when the request names none (capped by the parent).
+    pub default_token_ttl: Duration,
+    /// Failed attempts before an account locks.
+    pub max_failed_logins: i32,
+    /// How long a lock lasts.
+    pub lockout: Duration,
+    /// argon2id parameters for new password hashes.
+    pub argon2: Argon2Params,
+    /// Threads verifying passwords at once.
+    pub hash_workers: usize,
+    /// Verifications that may wait for a thread before new ones are refused at once.
+    pub hash_queue: usize,
+    /// argon2 PHC hash of the break-glass root password, if configured.
+    pub root_password_hash: Option<Redacted<String>>,
+    /// Key sealing TOTP seeds at rest, if configured.
+    pub totp_key: Option<Redacted<SealingKey>>,
+    /// Whether to keep unlimited-use decisions in the replica's cache.
+    pub cache_enabled: bool,
+    /// Most cached decisions.
+    pub cache_capacity: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::hours(12),
+            unlock_ttl_cap: Duration::minutes(15),
+            default_token_ttl: Duration::hours(1),
+            max_failed_logins: 5,
+            lockout: Duration::minutes(15),
+            argon2: Argon2Params::default(),
+            hash_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hash_queue: 64,
+            root_password_hash: None,
+            totp_key: None,
+            cache_enabled: true,
+            cache_capacity: 100_000,
+        }
+    }
+}
+
+/// The longest Unlock any configuration may allow.
+pub const UNLOCK_TTL_CEILING: Duration = Duration::hours(1);
+
+/// Where and how the gRPC server listens.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Longest a single RPC may run.
+    pub request_timeout: StdDuration,
+    /// How often the health check pings PostgreSQL.
+    pub health_interval: StdDuration,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            request_timeout: StdDuration::from_secs(30),
+            health_interval: StdDuration::from_millis(500),
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Login and Unlock over real gRPC against a real PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tessera_core::{clock::Clock, role::Role, totp::TotpSecret};
+use tessera_proto::v1 as pb;
+use tonic::Code;
+
+fn login_req(username: &str, password: &str, totp: &str) -> pb::LoginRequest {
+    pb::LoginRequest {
+        username: username.into(),
+        password: password.into(),
+        totp_code: totp.into(),
+    }
+}
+
+#[tokio::test]
+async fn login_opens_a_session_that_introspects_as_the_user() {
+    let server = TestServer::start().await;
+    let id = server
+        .add_user("alice", "correct horse battery", Role::User)
+        .await;
+    let session = server.login("alice", "correct horse battery").await;
+    assert!(session.token.starts_with("tsr_ses_"));
+    let user = session.user.clone().unwrap();
+    assert_eq!(user.username, "alice");
+    assert_eq!(user.role, "user");
+    assert_eq!(user.user_id, id.to_string());
+    assert_eq!(session.session_id, session.token_id);
+
+    let seen = server
+        .introspect(&session.token, &session.token)
+        .await
+        .unwrap();
+    assert!(seen.active);
+    assert_eq!(seen.username, "alice");
+    assert_eq!(seen.subject, id.to_string());
+    assert_eq!(seen.roles, vec!["user"]);
+    assert_eq!(seen.namespace, "*");
+    assert_eq!(seen.token_type, pb::TokenType::Session as i32);
+    assert_eq!(seen.session_id, session.session_id);
+    assert!(!seen.elevated);
+    assert_eq!(seen.uses_remaining, None);
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_look_identical() {
+    let server = TestServer::start().await;
+    server
+        .add_user("bob", "correct horse battery", Role::User)
+        .await;
+    let mut client = server.client();
+    let unknown = assert_reason(
+        client.login(login_req("nobody", "whatever123", "")).await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+    let wrong = assert_reason(
+        client.login(login_req("bob", "wrong password", "")).await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+    assert_eq!(unknown.message(), wrong.message());
+    let empty = assert_reason(
+        client.login(login_req("", "x", "")).await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(field_of(&empty), "username");
+}
+
+#[tokio::test]
+async fn unknown_user_costs_the_same_hash_as_a_wrong_password() {
+    let server = TestServer::start().await;
+    server
+        .add_user("carol", "correct horse battery", Role::User)
+        .await;
+    let mut client = server.client();
+    // Warm up, then compare medians of a few attempts each: the unknown-user path must also run a
+    // full argon2 verification (within a generous factor; these machines are noisy).
+    let mut unknown = Vec::new();
+    let mut wrong = Vec::new();
+    for i in 0..4 {
+        let t = std::time::Instant::now();
+        let _ = client
+            .login(login_req(&format!("ghost{i}"), "nope-nope", ""))
+            .await;
+        unknown.push(t.elapsed());
+        let t = std::time::Instant::now();
+        let _ = client.login(login_req("carol", "nope-nope", "")).await;
+        wrong.push(t.elapsed());
+    }
+    unknown.sort();
+    wrong.sort();
+    let (u, w) = (unknown[2].as_secs_f64(), wrong[2].as_secs_f64());
+    assert!(
+        u > w / 3.0 && u < w * 3.0,
+        "unknown {u:.4}s vs wrong {w:.4}s"
+    );
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_never_exceed_the_lockout_limit() {
+    let server = TestServer::start().await;
+    server
+        .add_user("dave", "correct horse battery", Role::User)
+        .await;
+    let attempts = (0..20).map(|_| {
+        let mut client = server.client();
+        tokio::spawn(async move { client.login(login_req("dave", "wrong password", "")).await })
+    });
+    let mut invalid = 0;
+    let mut locked = 0;
+    for attempt in attempts {
+        let status = attempt
+            .await
+            .unwrap()
+            .expect_err("wrong password must fail");
+        match status.code() {
+            Code::Unauthenticated => invalid += 1,
+            Code::ResourceExhausted => locked += 1,
+            other => panic!("unexpected {other:?}: {status:?}"),
+        }
+    }
+    assert!(
+        invalid <= 5,
+        "{invalid} attempts were checked; the limit is 5"
+    );
+    assert_eq!(invalid + locked, 20);
+    assert!(locked >= 15);
+
+    // Locked: even the right password is refused until the lock expires.
+    let mut client = server.client();
+    assert_reason(
+        client
+            .login(login_req("dave", "correct horse battery", ""))
+            .await,
+        Code::ResourceExhausted,
+        "ACCOUNT_LOCKED",
+    );
+    server.clock.advance(time::Duration::minutes(16));
+    client
+        .login(login_req("dave", "correct horse battery", ""))
+        .await
+        .expect("lock expired");
+}
+
+#[tokio::test]
+async fn totp_is_required_once_enrolled_and_a_code_works_only_once() {
+    let server = TestServer::start().await;
+    let id = server
+        .add_user("erin", "correct horse battery", Role::User)
+        .await;
+    let secret: TotpSecret = server.enroll_totp(id).await;
+    let mut client = server.client();
+    assert_reason(
+        client
+            .login(login_req("erin", "correct horse battery", ""))
+            .await,
+        Code::FailedPrecondition,
+        "MFA_REQUIRED",
+    );
+    // Missing code does not count as a failure: five more wrong-free tries are still fine.
+    let now_step = TotpSecret::step_of(server.clock.now());
+    let previous = secret.code_at(now_step - 1);
+    let current = secret.code_at(now_step);
+    let wrong = if current == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    assert_reason(
+        client
+            .login(login_req("erin", "correct horse battery", wrong))
+            .await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+    // A code one step old is accepted once …
+    let first = client
+        .login(login_req("erin", "correct horse battery", &previous))
+        .await;
+    assert!(first.is_ok(), "{first:?}");
+    // … and refused when replayed.
+    assert_reason(
+        client
+            .login(login_req("erin", "correct horse battery", &previous))
+            .await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+    // The current code is newer, so it still works, once.
+    client
+        .login(login_req("erin", "correct horse battery", &current))
+        .await
+        .expect("current code");
+    assert_reason(
+        client
+            .login(login_req("erin", "correct horse battery", &current))
+            .await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+    // A wrong password with a valid code is still just invalid credentials.
+    let next = secret.code_at(now_step + 1);
+    assert_reason(
+        client
+            .login(login_req("erin", "wrong password", &next))
+            .await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+}
+
+#[tokio::test]
+async fn unlock_elevates_a_user_with_the_root_password_for_a_capped_time() {
+    let server = TestServer::start().await;
+    let (_, session) = server.session(Role::User).await;
+    let mut client = server.client();
+    let unlock = |password: &str, ttl: &str| {
+        authed(
+            pb::UnlockRequest {
+                password: password.into(),
+                totp_code: String::new(),
+                ttl: ttl.into(),
+            },
+            &session,
+        )
+    };
+    // A user's own password does not elevate; the root password does.
+    assert_reason(
+        client.unlock(unlock("correct horse battery", "5m")).await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+    let over = assert_reason(
+        client.unlock(unlock(ROOT_PASSWORD, "2h")).await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(field_of(&over), "ttl");
+    let garbled = assert_reason(
+        client.unlock(unlock(ROOT_PASSWORD, "soon")).await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(field_of(&garbled), "ttl");
+
+    let elevated = client
+        .unlock(unlock(ROOT_PASSWORD, "5m"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(elevated.token.starts_with("tsr_elv_"));
+    let seen = server.introspect(&session, &elevated.token).await.unwrap();
+    assert!(seen.active && seen.elevated);
+    assert_eq!(seen.token_type, pb::TokenType::Elevated as i32);
+
+    // Elevation ends with its TTL.
+    server
+        .clock
+        .advance(time::Duration::minutes(5) + time::Duration::seconds(1));
+    assert!(
+        !server
+            .introspect(&session, &elevated.token)
+            .await
+            .unwrap()
+            .active
+    );
+
+    // Locking again = revoking the elevated token.
+    let again = client
+        .unlock(unlock(ROOT_PASSWORD, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    server
+        .revoke(
+            &session,
+            pb::revoke_request::Target::TokenId(again.token_id.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !server
+            .introspect(&session, &again.token)
+            .await
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn unlock_accepts_an_admins_own_password_and_needs_a_session() {
+    let server = TestServer::start().await;
+    let (_, admin) = server.session(Role::Admin).await;
+    let mut client = server.client();
+    let own = client
+        .unlock(authed(
+            pb::UnlockRequest {
+                password: "correct horse battery".into(),
+                totp_code: String::new(),
+                ttl: "1m".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        server
+            .introspect(&admin, &own.token)
+            .await
+            .unwrap()
+            .elevated
+    );
+
+    // An API token is not a session.
+    let api = server
+        .issue(&admin, pb::IssueTokenRequest::default())
+        .await
+        .unwrap();
+    assert_reason(
+        client
+            .unlock(authed(
+                pb::UnlockRequest {
+                    password: ROOT_PASSWORD.into(),
+                    ..Default::default()
+                },
+                &api.token,
+            ))
+            .await,
+        Code::PermissionDenied,
+        "AUTH_DENIED",
+    );
+    // No caller at all.
+    assert_reason(
+        client.unlock(pb::UnlockRequest::default()).await,
+        Code::Unauthenticated,
+        "AUTH_REQUIRED",
+    );
+}
+
+#[tokio::test]
+async fn every_state_change_is_audited() {
+    let server = TestServer::start().await;
+    server
+        .add_user("frank", "correct horse battery", Role::User)
+        .await;
+    let mut client = server.client();
+    let _ = client.login(login_req("frank", "wrong password", "")).await;
+    let session = server.login("frank", "correct horse battery").await;
+    let issued = server
+        .issue(&session.token, pb::IssueTokenRequest::default())
+        .await
+        .unwrap();
+    server
+        .revoke(
+            &session.token,
+            pb::revoke_request::Target::TokenId(issued.token_id),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut conn = server.pool.acquire().await.unwrap();
+    let events = tessera_store::audit::recent(&mut conn, None, 50)
+        .await
+        .unwrap();
+    let seen: Vec<(String, String)> = events
+        .iter()
+        .rev()
+        .map(|e| (e.action.clone(), e.outcome.clone()))
+        .collect();
+    for expected in [
+        ("login", "failure"),
+        ("login", "success"),
+        ("issue", "success"),
+        ("revoke", "success"),
+    ] {
+        assert!(
+            seen.iter().any(|(a, o)| a == expected.0 && o == expected.1),
+            "missing {expected:?} in {seen:?}"
+        );
+    }
+    // No secret in the trail.
+    let text = format!("{:?}", events);
+    assert!(!text.contains(&session.token) && !text.contains("correct horse"));
+}

@@ -1,0 +1,68 @@
+//! Tessera's PostgreSQL store: one module per aggregate (`users`, `tokens`, `revocations`,
+//! `audit`), the migrations runner, the revocation feed that tells every replica about every
+//! revocation, and the embedded PostgreSQL supervisor used by `tessera dev` and the tests.
+//!
+//! SQL lives here and nowhere else. This crate knows the domain types of `tessera-core` but must not
+//! import tonic, prost or anything of the wire: the server crate translates between the two.
+
+pub mod audit;
+pub mod embedded;
+mod error;
+pub mod feed;
+pub mod revocations;
+pub mod testing;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+pub use error::StoreError;
+/// Re-exported so callers can name sqlx errors without depending on sqlx.
+pub use sqlx::Error as SqlxError;
+use sqlx::{migrate::Migrator, postgres::PgPoolOptions};
+pub use sqlx::{PgConnection, PgPool};
+
+/// Every migration in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// How the connection pool behaves; the server fills it from its configuration.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections held open at once.
+    pub max_connections: u32,
+    /// How long a caller waits for a connection before the store answers `Unavailable`: short, so
+    /// an unreachable database fails requests fast and closed instead of queueing them.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Opens a pool lazily: the server starts even while PostgreSQL is down, reports NOT_SERVING and
+/// recovers by itself when the database returns.
+pub fn connect_lazy(url: &str, settings: &PoolSettings) -> Result<PgPool, StoreError> {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(true)
+        .connect_lazy(url)
+        .map_err(StoreError::from)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Whether the database answers right now (used by health checks).
+pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}

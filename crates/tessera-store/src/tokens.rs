@@ -1,0 +1,272 @@
+//! Tokens, stored only as SHA-256 hashes: issuing, the one-statement introspection that also counts
+//! a use, revocation with cascade to every derived token, and the expiry sweep.
+
+use sqlx::{PgConnection, PgPool};
+use tessera_core::token::{TokenHash, TokenKind};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// A token to store. The secret itself never reaches this crate: only its hash.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// Public id.
+    pub id: Uuid,
+    /// SHA-256 of the secret: the lookup key.
+    pub hash: TokenHash,
+    /// Kind.
+    pub kind: TokenKind,
+    /// Account the token acts for.
+    pub subject: Option<Uuid>,
+    /// Token it was derived from.
+    pub parent_id: Option<Uuid>,
+    /// Session it belongs to (a session token's own id for a session).
+    pub session_id: Option<Uuid>,
+    /// Namespace prefix, or `*`.
+    pub namespace: String,
+    /// Permissions, `*` meaning all.
+    pub permissions: Vec<String>,
+    /// Whether it is elevated.
+    pub elevated: bool,
+    /// Free text.
+    pub description: String,
+    /// Issue time.
+    pub issued_at: OffsetDateTime,
+    /// Expiry, when it has one.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Use limit, when it has one.
+    pub max_uses: Option<u32>,
+}
+
+/// Stores a token.
+pub async fn insert(conn: &mut PgConnection, token: &NewToken) -> Result<(), StoreError> {
+    let max_uses = token.max_uses.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    sqlx::query(
+        "INSERT INTO tokens (id, hash, kind, subject, parent_id, session_id, namespace, permissions,
+                             elevated, description, issued_at, expires_at, uses_remaining, max_uses)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+    )
+    .bind(token.id)
+    .bind(&token.hash.as_bytes()[..])
+    .bind(token.kind.as_str())
+    .bind(token.subject)
+    .bind(token.parent_id)
+    .bind(token.session_id)
+    .bind(&token.namespace)
+    .bind(&token.permissions)
+    .bind(token.elevated)
+    .bind(&token.description)
+    .bind(token.issued_at)
+    .bind(token.expires_at)
+    .bind(max_uses)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Everything a decision about a token needs, read in one statement with its account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRecord {
+    /// Public id.
+    pub id: Uuid,
+    /// Kind name; parse with [`TokenRecord::kind`].
+    pub kind: String,
+    /// Account.
+    pub subject: Option<Uuid>,
+    /// Parent token.
+    pub parent_id: Option<Uuid>,
+    /// Session.
+    pub session_id: Option<Uuid>,
+    /// Namespace prefix or `*`.
+    pub namespace: String,
+    /// Permissions.
+    pub permissions: Vec<String>,
+    /// Elevated.
+    pub elevated: bool,
+    /// Issue time.
+    pub issued_at: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Revocation time, when revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Uses left (after this call's use, when one was consumed).
+    pub uses_remaining: Option<i32>,
+    /// Whether this call consumed a use.
+    pub consumed: bool,
+    /// The account's login name.
+    pub username: Option<String>,
+    /// The account's role name.
+    pub role: Option<String>,
+    /// Whether the account is disabled.
+    pub user_disabled: Option<bool>,
+}
+
+impl TokenRecord {
+    /// The token's kind.
+    pub fn kind(&self) -> Result<TokenKind, StoreError> {
+        self.kind
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("token {} has unknown kind", self.id)))
+    }
+}
+
+/// Reads a token by hash in exactly one SQL statement. With `consume`, a limited-use token that is
+/// live loses one use in the same statement; the row lock makes concurrent callers queue, so a
+/// single-use token is consumed exactly once however many present it at the same moment.
+pub async fn lookup(
+    pool: &PgPool,
+    hash: &TokenHash,
+    now: OffsetDateTime,
+    consume: bool,
+) -> Result<Option<TokenRecord>, StoreError> {
+    let record = sqlx::query_as::<_, TokenRecord>(
+        "WITH consumed AS (
+             UPDATE tokens SET uses_remaining = uses_remaining - 1
+             WHERE hash = $1 AND $3 AND uses_remaining > 0 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $2)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = tokens.subject AND users.disabled)
+             RETURNING id, uses_remaining
+         )
+         SELECT t.id, t.kind, t.subject, t.parent_id, t.session_id, t.namespace, t.permissions,
+                t.elevated, t.issued_at, t.expires_at, t.revoked_at,
+                COALESCE(c.uses_remaining, t.uses_remaining) AS uses_remaining,
+                (c.id IS NOT NULL) AS consumed,
+                u.username, u.role, u.disabled AS user_disabled
+         FROM tokens t
+         LEFT JOIN consumed c ON c.id = t.id
+         LEFT JOIN users u ON u.id = t.subject
+         WHERE t.hash = $1",
+    )
+    .bind(&hash.as_bytes()[..])
+    .bind(now)
+    .bind(consume)
+    .fetch_optional(pool)
+    .await?;
+    Ok(record)
+}
+
+/// Public facts about a token, found by id (no secret, no hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenSummary {
+    /// Public id.
+    pub id: Uuid,
+    /// Kind name.
+    pub kind: String,
+    /// Account.
+    pub subject: Option<Uuid>,
+    /// Session.
+    pub session_id: Option<Uuid>,
+}
+
+/// Finds a token's owner and session by public id.
+pub async fn summary(pool: &PgPool, id: Uuid) -> Result<Option<TokenSummary>, StoreError> {
+    Ok(sqlx::query_as::<_, TokenSummary>(
+        "SELECT id, kind, subject, session_id FROM tokens WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// What to revoke: the matching tokens and, through `parent_id`, everything derived from them.
+#[derive(Debug, Clone)]
+pub enum RevokeTarget {
+    /// The token with this hash.
+    Hash(TokenHash),
+    /// The token with this id.
+    Id(Uuid),
+    /// Every token of this session.
+    Session(Uuid),
+    /// Every token of this account.
+    Subject(Uuid),
+}
+
+/// One token newly revoked, with its place in the revocation feed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RevokedToken {
+    /// Feed sequence number.
+    pub sequence: i64,
+    /// Public id.
+    pub token_id: Uuid,
+    /// Hash bytes (32).
+    pub token_hash: Vec<u8>,
+}
+
+/// Advisory lock that serialises writers of the revocation feed, so sequence numbers become visible
+/// in commit order and a subscriber reading "everything after N" can never skip one.
+const FEED_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
+
+/// Revokes the target and every token derived from it, appends each to the revocation feed and
+/// notifies listeners, all inside the caller's transaction (commit makes it visible at once).
+/// Tokens already revoked are left as they were and not counted.
+pub async fn revoke(
+    conn: &mut PgConnection,
+    target: &RevokeTarget,
+    now: OffsetDateTime,
+) -> Result<Vec<RevokedToken>, StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(FEED_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let (hash, id, session, subject) = match target {
+        RevokeTarget::Hash(h) => (Some(h.as_bytes().to_vec()), None, None, None),
+        RevokeTarget::Id(id) => (None, Some(*id), None, None),
+        RevokeTarget::Session(s) => (None, None, Some(*s), None),
+        RevokeTarget::Subject(s) => (None, None, None, Some(*s)),
+    };
+    let revoked = sqlx::query_as::<_, RevokedToken>(
+        "WITH RECURSIVE tree(id) AS (
+             SELECT id FROM tokens
+             WHERE hash = $1 OR id = $2 OR session_id = $3 OR subject = $4
+             UNION
+             SELECT t.id FROM tokens t JOIN tree ON t.parent_id = tree.id
+         ),
+         revoked AS (
+             UPDATE tokens SET revoked_at = $5
+             WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
+             RETURNING id, hash
+         ),
+         feed AS (
+             INSERT INTO revocations (token_id, token_hash, revoked_at)
+             SELECT id, hash, $5 FROM revoked ORDER BY id
+             RETURNING sequence, token_id, token_hash
+         )
+         SELECT sequence, token_id, token_hash FROM feed ORDER BY sequence",
+    )
+    .bind(hash)
+    .bind(id)
+    .bind(session)
+    .bind(subject)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(last) = revoked.last() {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::feed::CHANNEL)
+            .bind(last.sequence.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(revoked)
+}
+
+/// Deletes up to `batch` tokens that expired before `now`; returns how many. Their revocation-feed
+/// entries stay.
+pub async fn sweep_expired(
+    pool: &PgPool,
+    now: OffsetDateTime,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM tokens WHERE id IN (
+             SELECT id FROM tokens WHERE expires_at <= $1
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(now)
+    .bind(batch)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(deleted)
+}

@@ -1,0 +1,242 @@
+//! Accounts: creation, lookup, the login-attempt counter behind lockout, and TOTP state.
+
+use sqlx::{PgConnection, PgPool};
+use tessera_core::role::Role;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// An account as stored. `password_hash` is an argon2id PHC string; `totp_sealed` is the TOTP seed
+/// sealed with the configured key.
+#[derive(Clone, sqlx::FromRow)]
+pub struct UserRow {
+    /// Account id, the `subject` of its tokens.
+    pub id: Uuid,
+    /// Login name.
+    pub username: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Role name; parse with [`UserRow::role`].
+    pub role: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Sealed TOTP seed, when enrolled.
+    pub totp_sealed: Option<Vec<u8>>,
+    /// Highest TOTP step accepted so far.
+    pub totp_last_step: Option<i64>,
+    /// Attempts reserved since the last success.
+    pub failed_logins: i32,
+    /// Locked until this instant, when locked.
+    pub locked_until: Option<OffsetDateTime>,
+    /// Disabled accounts cannot log in and their tokens are inactive.
+    pub disabled: bool,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("totp_enabled", &self.totp_sealed.is_some())
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserRow {
+    /// The account's role.
+    pub fn role(&self) -> Result<Role, StoreError> {
+        self.role
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("user {} has unknown role", self.id)))
+    }
+}
+
+/// A new account.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Account id.
+    pub id: Uuid,
+    /// Login name.
+    pub username: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// argon2id PHC string of the password.
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, totp_sealed, \
+                            totp_last_step, failed_logins, locked_until, disabled";
+
+/// Inserts an account; a taken username is [`StoreError::Conflict`].
+pub async fn insert(conn: &mut PgConnection, user: &NewUser) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO users (id, username, display_name, role, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(user.id)
+    .bind(&user.username)
+    .bind(&user.display_name)
+    .bind(user.role.as_str())
+    .bind(&user.password_hash)
+    .bind(user.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts an account unless the username exists; returns whether it was inserted. Bootstrap uses
+/// it so that start-up is idempotent and never overwrites a password changed since.
+pub async fn insert_if_absent(conn: &mut PgConnection, user: &NewUser) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, username, display_name, role, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(user.id)
+    .bind(&user.username)
+    .bind(&user.display_name)
+    .bind(user.role.as_str())
+    .bind(&user.password_hash)
+    .bind(user.created_at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Looks an account up by login name.
+pub async fn find_by_username(
+    pool: &PgPool,
+    username: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+    Ok(sqlx::query_as::<_, UserRow>(&sql)
+        .bind(username)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Looks an account up by id.
+pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<UserRow>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    Ok(sqlx::query_as::<_, UserRow>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// The outcome of asking for a login attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptReservation {
+    /// The attempt may proceed; it already counts as a failure until
+    /// [`record_success`] or [`release_attempt`] says otherwise.
+    Reserved,
+    /// The account is locked (or enough attempts are already in flight to reach the limit).
+    Locked,
+}
+
+/// Reserves one login attempt before the password is checked, atomically: parallel attempts can
+/// never exceed `max_attempts`, because the slot is taken before the (slow) hash is verified. An
+/// expired lock starts the count over.
+pub async fn reserve_attempt(
+    pool: &PgPool,
+    id: Uuid,
+    now: OffsetDateTime,
+    max_attempts: i32,
+) -> Result<AttemptReservation, StoreError> {
+    let row = sqlx::query(
+        "UPDATE users SET
+             failed_logins = CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END,
+             locked_until  = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END
+         WHERE id = $1
+           AND (locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3))
+         RETURNING failed_logins",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(max_attempts)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some(_) => AttemptReservation::Reserved,
+        None => AttemptReservation::Locked,
+    })
+}
+
+/// A successful login: the count starts over.
+pub async fn record_success(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives a reserved attempt back without counting it (the password was right, but a TOTP code is
+/// still needed).
+pub async fn release_attempt(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET failed_logins = GREATEST(failed_logins - 1, 0) WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A failed attempt (already counted by [`reserve_attempt`]): locks the account until
+/// `lock_until` once the count has reached `max_attempts`. Returns the lock, when one was set now.
+pub async fn record_failure(
+    conn: &mut PgConnection,
+    id: Uuid,
+    max_attempts: i32,
+    lock_until: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, StoreError> {
+    let locked: Option<(Option<OffsetDateTime>,)> = sqlx::query_as(
+        "UPDATE users SET locked_until = $3
+         WHERE id = $1 AND failed_logins >= $2 AND locked_until IS NULL
+         RETURNING locked_until",
+    )
+    .bind(id)
+    .bind(max_attempts)
+    .bind(lock_until)
+    .fetch_optional(conn)
+    .await?;
+    Ok(locked.and_then(|(at,)| at))
+}
+
+/// Accepts TOTP time step `step` if it is newer than every step accepted before: a code works once.
+pub async fn accept_totp_step(
+    conn: &mut PgConnection,
+    id: Uuid,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let accepted = sqlx::query(
+        "UPDATE users SET totp_last_step = $2
+         WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+    )
+    .bind(id)
+    .bind(step)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(accepted == 1)
+}
+
+/// Enrolls (Some) or removes (None) the sealed TOTP seed.
+pub async fn set_totp(
+    conn: &mut PgConnection,
+    id: Uuid,
+    sealed: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = NULL WHERE id = $1")
+        .bind(id)
+        .bind(sealed)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

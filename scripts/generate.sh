@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates the Go and Python clients from proto/ with `buf generate` and the local plugins that
+# scripts/install-tools.sh puts in .tools/ (run it first). Usage: scripts/generate.sh [OUT_ROOT]
+# OUT_ROOT (default: the repository) is where the clients/ tree is written; the drift checks pass a
+# temporary directory and compare it with what is committed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mkdir -p "${1:-$root}" && cd "${1:-$root}" && pwd)
+export PATH="$root/.tools/bin:$root/.tools/node_modules/.bin:$PATH"
+cd "$root"
+
+# --- Go (clients/go) pre-steps ---
+# Start from an empty gen/ so code of a deleted proto file cannot linger.
+rm -rf "$out/clients/go/gen"
+
+buf generate --template buf.gen.yaml --output "$out"
+
+# --- Go (clients/go) post-steps ---
+# protoc-gen-go and protoc-gen-go-grpc already write gofmt-formatted code; nothing to do.
+
+# --- Python (clients/python) post-steps ---

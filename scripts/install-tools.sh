@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the tools the build and tests need, into .tools/ (buf, Go plugins, grpcurl) and the
+# system (PostgreSQL from Debian's packages when missing). Idempotent: a second run does nothing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+export GOBIN="$tools/bin"
+export PATH="$tools/bin:$tools/node_modules/.bin:$PATH"
+
+BUF_VERSION=1.59.0
+PROTOC_GEN_GO_VERSION=v1.36.10
+PROTOC_GEN_GO_GRPC_VERSION=v1.5.1
+GRPCURL_VERSION=v1.9.3
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# PostgreSQL server binaries (initdb, postgres) for the embedded supervisor and the tests.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  echo "install-tools: installing postgresql from Debian's packages"
+  apt_install postgresql postgresql-contrib
+fi
+
+# buf, from the npm registry (the package ships the binary).
+if ! "$tools/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSION"; then
+  echo "install-tools: installing buf $BUF_VERSION"
+  npm install --silent --no-audit --no-fund --prefix "$tools" "@bufbuild/buf@$BUF_VERSION" >/dev/null 2>&1
+fi
+
+# Go code generators and grpcurl, built from the Go module proxy, pinned.
+go_tool() {
+  local bin=$1 pkg=$2 version=$3
+  if [ ! -x "$tools/bin/$bin" ] || [ "$(cat "$tools/bin/.$bin.version" 2>/dev/null)" != "$version" ]; then
+    echo "install-tools: installing $bin $version"
+    go install "$pkg@$version"
+    echo "$version" > "$tools/bin/.$bin.version"
+  fi
+}
+go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
+go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
+go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every test of the repository from a fresh clone: the lint gates, Rust (unit, integration
+# against a real PostgreSQL, end to end with the real binaries), the Python client and the Go client.
+# Installs what it needs first (scripts/install-tools.sh). Usage: scripts/test.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing tools"
+bash scripts/install-tools.sh
+export PATH="$root/.tools/bin:$root/.tools/node_modules/.bin:$PATH"
+
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+stop_test_postgres() {
+  # The Rust tests share one embedded PostgreSQL under target/ (see tessera-store's testing module);
+  # stop it when the run ends.
+  local pidfile="$target_dir/tessera-test-pg/pgdata/postmaster.pid"
+  if [ -f "$pidfile" ]; then
+    kill -INT "$(head -n 1 "$pidfile")" 2>/dev/null || true
+    # Poll the pid file rather than the pid: an orphaned postgres may linger as a zombie.
+    for _ in $(seq 100); do [ -f "$pidfile" ] || break; sleep 0.1; done
+  fi
+}
+trap stop_test_postgres EXIT
+
+step "buf lint"
+buf lint
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo build"
+cargo build --workspace --all-targets --quiet
+
+step "cargo test"
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee "$target_dir/cargo-test.log"
+rust_status=${PIPESTATUS[0]}
+set -e
+
+other_status=0
+for suite in clients/python/run-tests.sh clients/go/run-tests.sh; do
+  if [ -f "$suite" ]; then
+    step "$suite"
+    bash "$suite" || other_status=1
+  fi
+done
+
+if [ "$rust_status" -ne 0 ] || [ "$other_status" -ne 0 ]; then
+  echo "FAILED: rust=$rust_status others=$other_status" >&2
+  exit 1
+fi
+echo
+echo "all tests passed"
