@@ -13,9 +13,19 @@ cd "$root"
 # Start from an empty gen/ so code of a deleted proto file cannot linger.
 rm -rf "$out/clients/go/gen"
 
+# --- Python (clients/python) pre-steps ---
+# The Python generators run from clients/python/.venv at pinned versions; create it if needed.
+bash clients/python/tools/venv.sh >/dev/null
+# Start from an empty generated package tree so code of a deleted proto file cannot linger.
+rm -rf "$out/clients/python/src/tessera"
+
 buf generate --template buf.gen.yaml --output "$out"
 
 # --- Go (clients/go) post-steps ---
 # protoc-gen-go and protoc-gen-go-grpc already write gofmt-formatted code; nothing to do.
 
 # --- Python (clients/python) post-steps ---
+# protoc writes modules only: make every generated directory a regular package, marked typed
+# (PEP 561) so that mypy reads the .pyi stubs of an installed tessera-client.
+find "$out/clients/python/src/tessera" -type d -exec touch {}/__init__.py \;
+touch "$out/clients/python/src/tessera/py.typed"

@@ -43,3 +43,7 @@ go_tool() {
 go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
 go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+
+# nginx, Caddy, Chromium and chromedriver from Debian's packages, which the tessera-edge-http tests
+# drive for real (auth_request, forward_auth, a headless browser). Their services are not started.
+"$root/crates/tessera-edge-http/install-test-deps.sh"

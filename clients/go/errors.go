@@ -213,8 +213,17 @@ func fromStatus(st *status.Status) *Error {
 // statusWithReason builds a status carrying an ErrorInfo of domain "tessera", for the server
 // interceptor, so that Go clients of a guarded service can match errors the same way.
 func statusWithReason(code codes.Code, reason Reason, message string) *status.Status {
+	return statusWithField(code, reason, "", message)
+}
+
+// statusWithField is statusWithReason naming the field at fault (ErrorInfo metadata "field").
+func statusWithField(code codes.Code, reason Reason, field, message string) *status.Status {
+	info := &errdetails.ErrorInfo{Reason: string(reason), Domain: errorDomain}
+	if field != "" {
+		info.Metadata = map[string]string{"field": field}
+	}
 	st := status.New(code, message)
-	if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: string(reason), Domain: errorDomain}); err == nil {
+	if withInfo, err := st.WithDetails(info); err == nil {
 		return withInfo
 	}
 	return st

@@ -150,7 +150,7 @@ func ExampleClient_Middleware() {
 	}
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-	// Output: 401 Bearer
+	// Output: 401 Bearer realm="tessera", error="invalid_token", error_description="no token"
 }
 
 func ExampleFormatTTL() {

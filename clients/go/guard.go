@@ -2,9 +2,11 @@ package tessera
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -88,44 +90,76 @@ func newGuardConfig(opts []GuardOption) *guardConfig {
 type verdict int
 
 const (
-	allowed verdict = iota
-	noToken
-	invalidToken
-	outOfScope
-	unavailable
+	allowed      verdict = iota
+	noToken              // no credential at all (HTTP: also a credential of another scheme)
+	malformed            // a credential that cannot be a bearer token
+	invalidToken         // Tessera says the token is not active
+	outOfScope           // outside the caller's namespace (or without the action's permission)
+	badRequest           // Tessera refused what the request names (INVALID_ARGUMENT, not the token)
+	unavailable          // Tessera gave no decision: fail closed
 )
+
+// decision is a verdict with what the answer needs to say about it.
+type decision struct {
+	verdict verdict
+	detail  string // human-readable, never a secret
+	reason  Reason // Tessera's reason, when Tessera refused the guard's call
+	field   string // the field Tessera named (badRequest)
+}
 
 // authorize decides on token: CheckNamespace first when the request names identifiers (it never
 // consumes a use, so a refused request does not burn one), then Introspect, which counts a use of
 // a limited-use token and yields the identity.
-func (c *Client) authorize(ctx context.Context, cfg *guardConfig, token string, access Access) (Identity, verdict) {
-	if token == "" {
-		return Identity{}, noToken
-	}
+func (c *Client) authorize(ctx context.Context, cfg *guardConfig, token string, access Access) (Identity, decision) {
 	if len(access.Identifiers) > 0 {
-		decision, err := c.CheckNamespace(ctx, NamespaceQuery{Token: token, Identifiers: access.Identifiers, Action: access.Action})
+		ns, err := c.CheckNamespace(ctx, NamespaceQuery{Token: token, Identifiers: access.Identifiers, Action: access.Action})
 		switch {
-		case errors.Is(err, ErrInvalidArgument):
-			// A malformed identifier from the request: nothing it names can be allowed.
-			return Identity{}, outOfScope
 		case err != nil:
-			cfg.logFailure(ctx, "check namespace", err)
-			return Identity{}, unavailable
-		case !decision.Active:
-			return Identity{}, invalidToken
-		case !decision.Allowed:
-			return Identity{}, outOfScope
+			return Identity{}, cfg.failure(ctx, "check namespace", err)
+		case !ns.Active:
+			return Identity{}, decision{verdict: invalidToken, detail: "the token is not active"}
+		case !ns.Allowed:
+			return Identity{}, decision{verdict: outOfScope, detail: "insufficient namespace scope"}
 		}
 	}
 	info, err := c.Introspect(ctx, token)
 	if err != nil {
-		cfg.logFailure(ctx, "introspect", err)
-		return Identity{}, unavailable
+		return Identity{}, cfg.failure(ctx, "introspect", err)
 	}
 	if !info.Active {
-		return Identity{}, invalidToken
+		return Identity{}, decision{verdict: invalidToken, detail: "the token is not active"}
 	}
-	return info.Identity, allowed
+	return info.Identity, decision{verdict: allowed}
+}
+
+// failure classifies a failed call the guard made with its own token, as the HTTP edge does: bad
+// input the request brought (a malformed token, a malformed identifier) is the caller's fault;
+// anything else (Tessera unreachable or busy, the guard's own token refused) fails closed.
+func (cfg *guardConfig) failure(ctx context.Context, step string, err error) decision {
+	var e *Error
+	if errors.As(err, &e) && e.kind() == ReasonInvalidArgument {
+		if e.Field == "token" {
+			return decision{verdict: invalidToken, detail: "the token is not active", reason: e.Reason, field: e.Field}
+		}
+		detail := "tessera rejected the request"
+		if e.Field != "" {
+			detail = "tessera rejected field " + e.Field
+		}
+		return decision{verdict: badRequest, detail: detail, reason: e.Reason, field: e.Field}
+	}
+	cfg.logFailure(ctx, step, err)
+	d := decision{verdict: unavailable, detail: "the authentication service is unavailable", reason: ReasonUnavailable}
+	if errors.As(err, &e) && e.kind() != "" {
+		d.reason = e.kind()
+	}
+	switch d.reason {
+	case ReasonAuthRequired, ReasonAuthFailed, ReasonAuthDenied, ReasonPrivilegeExceeded, ReasonElevationRequired, ReasonOverPrivileged:
+		// Tessera refused the guard's own token: the operator's problem, not the caller's.
+		d.detail = "the authentication service cannot decide right now"
+	case ReasonResourceExhausted:
+		d.detail = "the authentication service is busy"
+	}
+	return d
 }
 
 func (cfg *guardConfig) logFailure(ctx context.Context, step string, err error) {
@@ -136,8 +170,11 @@ func (cfg *guardConfig) logFailure(ctx context.Context, step string, err error) 
 
 // UnaryServerInterceptor guards a Go gRPC server's unary methods: it reads "authorization: Bearer
 // <token>", introspects the token with Tessera and stores the identity in the handler's context
-// (IdentityFromContext). Refusals carry a tessera ErrorInfo reason: Unauthenticated (AUTH_REQUIRED,
-// AUTH_FAILED), PermissionDenied (AUTH_DENIED) and Unavailable (UNAVAILABLE).
+// (IdentityFromContext). Refusals carry a tessera ErrorInfo reason, so the service's Go clients can
+// match them with FromGRPCError and errors.Is: Unauthenticated AUTH_REQUIRED (no token) or
+// AUTH_FAILED (a malformed or inactive token), PermissionDenied AUTH_DENIED (outside the caller's
+// namespace), InvalidArgument INVALID_ARGUMENT (an identifier Tessera refuses, with its field) and
+// Unavailable UNAVAILABLE (Tessera cannot answer, or refuses the guard's own token: fail closed).
 func (c *Client) UnaryServerInterceptor(opts ...GuardOption) grpc.UnaryServerInterceptor {
 	cfg := newGuardConfig(opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -176,27 +213,32 @@ func (c *Client) StreamServerInterceptor(opts ...GuardOption) grpc.StreamServerI
 }
 
 func (c *Client) guardGRPC(ctx context.Context, cfg *guardConfig, access Access) (context.Context, error) {
+	d := decision{verdict: noToken}
 	token, v := grpcBearer(ctx)
 	if v == allowed {
 		var id Identity
-		if id, v = c.authorize(ctx, cfg, token, access); v == allowed {
+		if id, d = c.authorize(ctx, cfg, token, access); d.verdict == allowed {
 			return ContextWithIdentity(ctx, id), nil
 		}
+	} else {
+		d.verdict = v
 	}
-	switch v {
+	switch d.verdict {
 	case noToken:
 		return nil, statusWithReason(codes.Unauthenticated, ReasonAuthRequired, "missing bearer token").Err()
-	case invalidToken:
+	case malformed, invalidToken:
 		return nil, statusWithReason(codes.Unauthenticated, ReasonAuthFailed, "invalid bearer token").Err()
 	case outOfScope:
 		return nil, statusWithReason(codes.PermissionDenied, ReasonAuthDenied, "insufficient namespace scope").Err()
+	case badRequest:
+		return nil, statusWithField(codes.InvalidArgument, ReasonInvalidArgument, d.field, d.detail).Err()
 	default:
 		return nil, statusWithReason(codes.Unavailable, ReasonUnavailable, "authentication service unavailable").Err()
 	}
 }
 
-// grpcBearer reads the caller's token from incoming metadata; two authorization values are refused
-// rather than guessed between.
+// grpcBearer reads the caller's token from incoming metadata the way Tessera's server reads its own:
+// no authorization value is a missing credential; anything but one "Bearer <token>" is a bad one.
 func grpcBearer(ctx context.Context) (string, verdict) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	values := md.Get(authorizationKey)
@@ -204,15 +246,12 @@ func grpcBearer(ctx context.Context) (string, verdict) {
 	case 0:
 		return "", noToken
 	case 1:
-		// A credential of another scheme, or none after "Bearer", is a bad credential, not a
-		// missing one (as the server treats it).
-		token, ok := bearerToken(values[0])
-		if !ok || token == "" {
-			return "", invalidToken
+		if token, ok := bearerToken(values[0]); ok {
+			return token, allowed
 		}
-		return token, allowed
+		return "", malformed
 	default:
-		return "", invalidToken
+		return "", malformed
 	}
 }
 
@@ -225,62 +264,112 @@ type identityStream struct {
 func (s *identityStream) Context() context.Context { return s.ctx }
 
 // Middleware guards an http.Handler: it reads "Authorization: Bearer <token>", introspects the token
-// with Tessera and stores the identity in the request context (IdentityFromContext). Refusals follow
-// RFC 6750 like the HTTP edge: 401 with "WWW-Authenticate: Bearer" when no Authorization header is
-// sent, 401 with error="invalid_token" for a bad token or another scheme, 403 with error="insufficient_scope" outside the caller's
-// namespace (see RequireHTTPAccess), and 503 when Tessera cannot answer.
+// with Tessera and stores the identity in the request context (IdentityFromContext). Refusals are
+// those of Tessera's HTTP edge (RFC 6750, JSON bodies {"error", "error_description"}, Cache-Control:
+// no-store, WWW-Authenticate: Bearer realm="tessera", error="…"):
+//
+//   - 401 error="invalid_token": no bearer token (none, or another scheme), or one Tessera says is
+//     not active (unknown, expired, revoked, used up);
+//   - 400 error="invalid_request": a malformed Authorization header (two of them, "Bearer" without a
+//     token, spaces or quotes in the token), or an identifier Tessera refuses (with "field");
+//   - 403 error="insufficient_scope": outside the caller's namespace (see RequireHTTPAccess);
+//   - 503 with Retry-After: Tessera cannot answer, is busy, or refuses the guard's own token.
 func (c *Client) Middleware(opts ...GuardOption) func(http.Handler) http.Handler {
 	cfg := newGuardConfig(opts)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, v := httpBearer(r)
-			if v == allowed {
+			token, d := httpBearer(r)
+			if d.verdict == allowed {
 				var access Access
 				if cfg.httpAccess != nil {
 					access = cfg.httpAccess(r)
 				}
 				var id Identity
-				if id, v = c.authorize(r.Context(), cfg, token, access); v == allowed {
+				if id, d = c.authorize(r.Context(), cfg, token, access); d.verdict == allowed {
 					next.ServeHTTP(w, r.WithContext(ContextWithIdentity(r.Context(), id)))
 					return
 				}
 			}
-			refuseHTTP(w, v)
+			refuseHTTP(w, d)
 		})
 	}
 }
 
-func httpBearer(r *http.Request) (string, verdict) {
+// maxTokenLen is the longest token the middleware passes to Tessera (as the HTTP edge).
+const maxTokenLen = 4096
+
+// httpBearer reads the bearer token as the HTTP edge does: another scheme is no bearer token at all
+// (it may be meant for the handler), while a Bearer credential that cannot be a token is malformed.
+func httpBearer(r *http.Request) (string, decision) {
 	values := r.Header.Values("Authorization")
+	bad := func(why string) (string, decision) {
+		return "", decision{verdict: malformed, detail: "malformed authorization header: " + why}
+	}
 	switch len(values) {
 	case 0:
-		return "", noToken
+		return "", decision{verdict: noToken, detail: "no token"}
 	case 1:
-		// A credential of another scheme, or none after "Bearer", is a bad credential, not a
-		// missing one (as the server treats it).
-		token, ok := bearerToken(values[0])
-		if !ok || token == "" {
-			return "", invalidToken
-		}
-		return token, allowed
 	default:
-		return "", invalidToken
+		return bad("more than one authorization header")
 	}
+	value := values[0]
+	for i := 0; i < len(value); i++ {
+		if b := value[i]; (b < 0x20 && b != '\t') || b > 0x7e {
+			return bad("not text")
+		}
+	}
+	scheme, separator, rest := value, "", ""
+	if at := strings.IndexAny(value, " \t"); at >= 0 {
+		scheme, separator, rest = value[:at], value[at:at+1], value[at+1:]
+	}
+	if !strings.EqualFold(scheme, "bearer") {
+		return "", decision{verdict: noToken, detail: "no token"}
+	}
+	switch {
+	case separator == "\t":
+		return bad("bearer token after a tab")
+	case rest == "":
+		return bad("bearer without a token")
+	case len(rest) > maxTokenLen:
+		return bad("token too long")
+	case strings.ContainsAny(rest, " \t"):
+		return bad("token contains spaces")
+	case strings.ContainsAny(rest, "\"\\,;"):
+		return bad("token contains characters no token has")
+	}
+	return rest, decision{verdict: allowed}
 }
 
-func refuseHTTP(w http.ResponseWriter, v verdict) {
-	w.Header().Set("Cache-Control", "no-store")
-	switch v {
-	case noToken:
-		w.Header().Set("WWW-Authenticate", `Bearer`)
-		http.Error(w, "missing bearer token", http.StatusUnauthorized)
-	case invalidToken:
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		http.Error(w, "invalid bearer token", http.StatusUnauthorized)
+// refuseHTTP writes the HTTP edge's answer for a refusal.
+func refuseHTTP(w http.ResponseWriter, d decision) {
+	status, code, challenge := http.StatusServiceUnavailable, "temporarily_unavailable", ""
+	switch d.verdict {
+	case noToken, invalidToken:
+		status, code, challenge = http.StatusUnauthorized, "invalid_token", "invalid_token"
+	case malformed:
+		status, code, challenge = http.StatusBadRequest, "invalid_request", "invalid_request"
+	case badRequest:
+		status, code = http.StatusBadRequest, "invalid_request"
 	case outOfScope:
-		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
-		http.Error(w, "insufficient namespace scope", http.StatusForbidden)
+		status, code, challenge = http.StatusForbidden, "insufficient_scope", "insufficient_scope"
 	default:
-		http.Error(w, "authentication service unavailable", http.StatusServiceUnavailable)
+		w.Header().Set("Retry-After", "1")
 	}
+	body := map[string]string{"error": code, "error_description": d.detail}
+	if d.reason != "" {
+		body["tessera_reason"] = strings.ToLower(string(d.reason))
+	}
+	if d.field != "" {
+		body["field"] = d.field
+	}
+	h := w.Header()
+	if challenge != "" {
+		h.Set("WWW-Authenticate", `Bearer realm="tessera", error="`+challenge+`", error_description="`+
+			strings.NewReplacer(`"`, "'", `\`, "'").Replace(d.detail)+`"`)
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
 }

@@ -2,6 +2,7 @@ package tessera_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -160,6 +161,12 @@ func TestServerInterceptorProtectsAGRPCService(t *testing.T) {
 	_, err = runJob(tessera.ContextWithToken(ctx, "tsr_api_forged"), anonymous, "deploy.daily")
 	requireError(t, err, tessera.ErrAuthFailed, tessera.ReasonAuthFailed, codes.Unauthenticated, "")
 
+	_, err = runJob(tessera.ContextWithToken(ctx, "tsr_api_a b"), anonymous, "deploy.daily")
+	requireError(t, err, tessera.ErrAuthFailed, tessera.ReasonAuthFailed, codes.Unauthenticated, "")
+	// An identifier Tessera refuses is the caller's bad request, with the field named.
+	_, err = runJob(ctx, conn, "has space")
+	requireError(t, err, tessera.ErrInvalidArgument, tessera.ReasonInvalidArgument, codes.InvalidArgument, "identifiers")
+
 	// Skipped methods need no token.
 	if resp, err := healthpb.NewHealthClient(anonymous).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health check: %v, %v", resp, err)
@@ -221,10 +228,16 @@ func serveHTTP(t *testing.T, guard *tessera.Client) *httptest.Server {
 	return srv
 }
 
+// httpAnswer is what a test needs of an HTTP answer: the status, the challenge, and either the
+// body (served) or the JSON error fields (refused).
 type httpAnswer struct {
-	status    int
-	challenge string
-	body      string
+	status     int
+	challenge  string
+	body       string // the handler's answer
+	error      string // "error" of a JSON refusal
+	reason     string // "tessera_reason"
+	field      string // "field"
+	retryAfter string
 }
 
 func get(t *testing.T, url, authorization string) httpAnswer {
@@ -242,7 +255,34 @@ func get(t *testing.T, url, authorization string) httpAnswer {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return httpAnswer{resp.StatusCode, resp.Header.Get("WWW-Authenticate"), strings.TrimSpace(string(body))}
+	got := httpAnswer{status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate"), retryAfter: resp.Header.Get("Retry-After")}
+	if resp.StatusCode == http.StatusOK {
+		got.body = strings.TrimSpace(string(body))
+		return got
+	}
+	// Refusals are the HTTP edge's: JSON, never cached.
+	var refusal struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Reason      string `json:"tessera_reason"`
+		Field       string `json:"field"`
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("GET %s: %d with content type %q, want application/json: %s", url, resp.StatusCode, ct, body)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("GET %s: %d with Cache-Control %q, want no-store", url, resp.StatusCode, cc)
+	}
+	if err := json.Unmarshal(body, &refusal); err != nil || refusal.Error == "" || refusal.Description == "" {
+		t.Fatalf("GET %s: %d with body %q (%v), want JSON with error and error_description", url, resp.StatusCode, body, err)
+	}
+	got.error, got.reason, got.field = refusal.Error, refusal.Reason, refusal.Field
+	return got
+}
+
+// challenge is the HTTP edge's WWW-Authenticate value.
+func challenge(code, description string) string {
+	return `Bearer realm="tessera", error="` + code + `", error_description="` + description + `"`
 }
 
 func TestMiddlewareProtectsAnHTTPServer(t *testing.T) {
@@ -250,19 +290,29 @@ func TestMiddlewareProtectsAnHTTPServer(t *testing.T) {
 	alice := dial(t, login(t, "alice", alicePassword).Token.Expose())
 	deploy := issue(t, alice, tessera.IssueParams{TTL: time.Hour, Namespace: "deploy."})
 	bearer := "Bearer " + deploy.Token.Expose()
+	noToken := httpAnswer{status: 401, challenge: challenge("invalid_token", "no token"), error: "invalid_token"}
+	inactive := httpAnswer{status: 401, challenge: challenge("invalid_token", "the token is not active"), error: "invalid_token"}
+	malformed := func(why string) httpAnswer {
+		return httpAnswer{status: 400, challenge: challenge("invalid_request", "malformed authorization header: "+why), error: "invalid_request"}
+	}
 
 	for _, c := range []struct {
 		name, path, authorization string
 		want                      httpAnswer
 	}{
-		{"allowed", "/jobs/deploy.daily", bearer, httpAnswer{200, "", "alice runs deploy.daily"}},
-		{"scheme is case-insensitive", "/jobs/deploy.daily", "bearer " + deploy.Token.Expose(), httpAnswer{200, "", "alice runs deploy.daily"}},
-		{"outside the namespace", "/jobs/backup.nightly", bearer, httpAnswer{403, `Bearer error="insufficient_scope"`, "insufficient namespace scope"}},
-		{"no identifier needed", "/status", bearer, httpAnswer{200, "", "alice runs /status"}},
-		{"no token", "/jobs/deploy.daily", "", httpAnswer{401, "Bearer", "missing bearer token"}},
-		{"another scheme", "/jobs/deploy.daily", "Basic YWxpY2U6cHc=", httpAnswer{401, `Bearer error="invalid_token"`, "invalid bearer token"}},
-		{"forged token", "/jobs/deploy.daily", "Bearer tsr_api_forged", httpAnswer{401, `Bearer error="invalid_token"`, "invalid bearer token"}},
-		{"empty token", "/jobs/deploy.daily", "Bearer ", httpAnswer{401, `Bearer error="invalid_token"`, "invalid bearer token"}},
+		{"allowed", "/jobs/deploy.daily", bearer, httpAnswer{status: 200, body: "alice runs deploy.daily"}},
+		{"scheme is case-insensitive", "/jobs/deploy.daily", "bearer " + deploy.Token.Expose(), httpAnswer{status: 200, body: "alice runs deploy.daily"}},
+		{"no identifier needed", "/status", bearer, httpAnswer{status: 200, body: "alice runs /status"}},
+		{"outside the namespace", "/jobs/backup.nightly", bearer,
+			httpAnswer{status: 403, challenge: challenge("insufficient_scope", "insufficient namespace scope"), error: "insufficient_scope"}},
+		{"an identifier Tessera refuses", "/jobs/has%20space", bearer,
+			httpAnswer{status: 400, error: "invalid_request", reason: "invalid_argument", field: "identifiers"}},
+		{"no token", "/jobs/deploy.daily", "", noToken},
+		{"another scheme is no token", "/jobs/deploy.daily", "Basic YWxpY2U6cHc=", noToken},
+		{"forged token", "/jobs/deploy.daily", "Bearer tsr_api_forged", inactive},
+		{"bearer without a token", "/jobs/deploy.daily", "Bearer ", malformed("bearer without a token")},
+		{"spaces in the token", "/jobs/deploy.daily", "Bearer tsr_api_a b", malformed("token contains spaces")},
+		{"quotes in the token", "/jobs/deploy.daily", `Bearer tsr_api_"x"`, malformed("token contains characters no token has")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := get(t, srv.URL+c.path, c.authorization); got != c.want {
@@ -275,8 +325,8 @@ func TestMiddlewareProtectsAnHTTPServer(t *testing.T) {
 	if _, err := alice.Revoke(testContext(t), tessera.ByToken(deploy.Token.Expose()), "middleware test"); err != nil {
 		t.Fatal(err)
 	}
-	if got := get(t, srv.URL+"/jobs/deploy.daily", bearer); got.status != 401 || got.challenge != `Bearer error="invalid_token"` {
-		t.Fatalf("revoked token: %+v, want 401 invalid_token", got)
+	if got := get(t, srv.URL+"/jobs/deploy.daily", bearer); got != inactive {
+		t.Fatalf("revoked token: %+v, want %+v", got, inactive)
 	}
 
 	// A refused request does not burn a use; an accepted one does.
@@ -288,18 +338,31 @@ func TestMiddlewareProtectsAnHTTPServer(t *testing.T) {
 	if got := get(t, srv.URL+"/jobs/deploy.x", onceBearer); got.status != 200 {
 		t.Fatalf("first use: %+v, want 200", got)
 	}
-	if got := get(t, srv.URL+"/jobs/deploy.x", onceBearer); got.status != 401 {
-		t.Fatalf("second use: %+v, want 401", got)
+	if got := get(t, srv.URL+"/jobs/deploy.x", onceBearer); got != inactive {
+		t.Fatalf("second use: %+v, want %+v", got, inactive)
 	}
 }
 
 func TestMiddlewareFailsClosed(t *testing.T) {
 	token := login(t, "alice", alicePassword).Token.Expose()
+	unavailable := httpAnswer{status: 503, error: "temporarily_unavailable", reason: "unavailable", retryAfter: "1"}
+
 	srv := serveHTTP(t, dialAddr(t, closedAddr(t), server(t).Ready.ServiceToken))
-	if got := get(t, srv.URL+"/jobs/deploy.daily", "Bearer "+token); got.status != http.StatusServiceUnavailable {
-		t.Fatalf("Tessera unreachable: %+v, want 503", got)
+	if got := get(t, srv.URL+"/jobs/deploy.daily", "Bearer "+token); got != unavailable {
+		t.Fatalf("Tessera unreachable: %+v, want %+v", got, unavailable)
 	}
-	if got := get(t, srv.URL+"/status", "Bearer "+token); got.status != http.StatusServiceUnavailable {
-		t.Fatalf("Tessera unreachable, no identifiers: %+v, want 503", got)
+	if got := get(t, srv.URL+"/status", "Bearer "+token); got != unavailable {
+		t.Fatalf("Tessera unreachable, no identifiers: %+v, want %+v", got, unavailable)
+	}
+
+	// The guard's own token may not introspect: the operator's problem, never a pass nor a 401/403
+	// blamed on the caller.
+	weak := issue(t, adminClient(t), tessera.IssueParams{TTL: time.Hour, Permissions: []string{"issue"}})
+	misconfigured := serveHTTP(t, dial(t, weak.Token.Expose()))
+	want := httpAnswer{status: 503, error: "temporarily_unavailable", reason: "auth_denied", retryAfter: "1"}
+	for _, path := range []string{"/jobs/deploy.daily", "/status"} {
+		if got := get(t, misconfigured.URL+path, "Bearer "+token); got != want {
+			t.Fatalf("guard token without introspect, %s: %+v, want %+v", path, got, want)
+		}
 	}
 }

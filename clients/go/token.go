@@ -78,13 +78,14 @@ func withBearer(ctx context.Context, src TokenSource) (context.Context, error) {
 	return metadata.NewOutgoingContext(ctx, md), nil
 }
 
-// bearerToken extracts the token of an "Authorization: Bearer <token>" value (scheme
-// case-insensitive, RFC 6750). ok is false when the value is absent or of another scheme; a Bearer
-// scheme without a token gives ok with an empty token, which the guards refuse as invalid.
+// bearerToken extracts the token of an "authorization: Bearer <token>" value the way Tessera's server
+// does: the scheme case-insensitive, then one space, then a token without whitespace (surrounding
+// spaces ignored). ok is false for anything else, including another scheme or "Bearer" alone.
 func bearerToken(header string) (token string, ok bool) {
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(header), " ")
-	if !strings.EqualFold(scheme, "bearer") {
+	scheme, rest, found := strings.Cut(header, " ")
+	token = strings.TrimSpace(rest)
+	if !found || !strings.EqualFold(scheme, "bearer") || token == "" || strings.ContainsAny(token, " \t\n\r\v\f") {
 		return "", false
 	}
-	return strings.TrimSpace(rest), true
+	return token, true
 }

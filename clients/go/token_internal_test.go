@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -12,6 +13,7 @@ import (
 )
 
 func TestBearerToken(t *testing.T) {
+	// The same shape rules as the server's (crates/tessera-server/src/grpc/mod.rs).
 	for _, c := range []struct {
 		header string
 		token  string
@@ -20,8 +22,9 @@ func TestBearerToken(t *testing.T) {
 		{"Bearer abc", "abc", true},
 		{"bearer abc", "abc", true},
 		{"BEARER  abc ", "abc", true},
-		{"Bearer ", "", true},
-		{"Bearer", "", true},
+		{"Bearer ", "", false},
+		{"Bearer", "", false},
+		{"Bearer a b", "", false},
 		{"", "", false},
 		{"Basic YWxhZGRpbjpvcGVuc2VzYW1l", "", false},
 		{"Bearerabc", "", false},
@@ -33,24 +36,59 @@ func TestBearerToken(t *testing.T) {
 	}
 }
 
-func TestHTTPBearer(t *testing.T) {
+func TestGRPCBearer(t *testing.T) {
 	for _, c := range []struct {
-		headers []string
+		values  []string
 		token   string
 		verdict verdict
 	}{
 		{nil, "", noToken},
 		{[]string{"Bearer abc"}, "abc", allowed},
-		{[]string{"Bearer"}, "", invalidToken},
-		{[]string{"Basic YWxhZGRpbjpvcGVuc2VzYW1l"}, "", invalidToken},
-		{[]string{"Bearer a", "Bearer b"}, "", invalidToken},
+		{[]string{"Bearer"}, "", malformed},
+		{[]string{"Basic YWxhZGRpbjpvcGVuc2VzYW1l"}, "", malformed},
+		{[]string{"Bearer a", "Bearer b"}, "", malformed},
+	} {
+		md := metadata.MD{}
+		for _, v := range c.values {
+			md.Append("authorization", v)
+		}
+		ctx := metadata.NewIncomingContext(context.Background(), md)
+		if token, v := grpcBearer(ctx); token != c.token || v != c.verdict {
+			t.Errorf("metadata %q: %q, verdict %v; want %q, %v", c.values, token, v, c.token, c.verdict)
+		}
+	}
+}
+
+func TestHTTPBearer(t *testing.T) {
+	// The HTTP edge's rules (crates/tessera-edge-http/src/credentials.rs): another scheme is no
+	// bearer token at all; a Bearer credential that cannot be a token is malformed.
+	for _, c := range []struct {
+		headers []string
+		token   string
+		verdict verdict
+		detail  string
+	}{
+		{nil, "", noToken, "no token"},
+		{[]string{"Bearer abc"}, "abc", allowed, ""},
+		{[]string{"bearer abc"}, "abc", allowed, ""},
+		{[]string{"Basic YWxhZGRpbjpvcGVuc2VzYW1l"}, "", noToken, "no token"},
+		{[]string{"Bearer"}, "", malformed, "malformed authorization header: bearer without a token"},
+		{[]string{"Bearer "}, "", malformed, "malformed authorization header: bearer without a token"},
+		{[]string{"Bearer  abc"}, "", malformed, "malformed authorization header: token contains spaces"},
+		{[]string{"Bearer a b"}, "", malformed, "malformed authorization header: token contains spaces"},
+		{[]string{"Bearer\tabc"}, "", malformed, "malformed authorization header: bearer token after a tab"},
+		{[]string{`Bearer a"b`}, "", malformed, "malformed authorization header: token contains characters no token has"},
+		{[]string{"Bearer a;b"}, "", malformed, "malformed authorization header: token contains characters no token has"},
+		{[]string{"Bearer " + strings.Repeat("a", maxTokenLen+1)}, "", malformed, "malformed authorization header: token too long"},
+		{[]string{"Bearer t\u00e9"}, "", malformed, "malformed authorization header: not text"},
+		{[]string{"Bearer a", "Bearer b"}, "", malformed, "malformed authorization header: more than one authorization header"},
 	} {
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)
 		for _, h := range c.headers {
 			r.Header.Add("Authorization", h)
 		}
-		if token, v := httpBearer(r); token != c.token || v != c.verdict {
-			t.Errorf("headers %q: %q, verdict %v; want %q, %v", c.headers, token, v, c.token, c.verdict)
+		if token, d := httpBearer(r); token != c.token || d.verdict != c.verdict || d.detail != c.detail {
+			t.Errorf("headers %q: %q, %+v; want %q, verdict %v, %q", c.headers, token, d, c.token, c.verdict, c.detail)
 		}
 	}
 }

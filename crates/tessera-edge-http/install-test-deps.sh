@@ -12,7 +12,6 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "install-test-deps: nginx, caddy, chromium and chromedriver already present"
     exit 0
 fi
 

@@ -7,7 +7,10 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = [proto_root.join("tessera/v1/auth.proto")];
+    let files = [
+        proto_root.join("tessera/v1/auth.proto"),
+        proto_root.join("tessera/v1/admin.proto"),
+    ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
     let descriptors = protox::compile(&files, [&proto_root])?;

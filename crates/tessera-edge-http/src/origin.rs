@@ -130,29 +130,36 @@ pub enum CrossOrigin {
 }
 
 /// The check for a cookie-authenticated state change. `Sec-Fetch-Site`, which only the browser
-/// can set, decides when present: `same-origin`, or `none` for a user's own navigation. Without it
-/// (older browsers, plain HTTP), `Origin` must be the edge's or an allowed one. With neither, the
-/// request is refused: no browser that sends cookies leaves both out of a state change.
+/// can set, passes the request when it says `same-origin`, or `none` for a user's own navigation.
+/// Any other value passes only when `Origin` names an `--allowed-origin` (a page of another
+/// origin the operator trusts, which browsers mark `same-site` or `cross-site`). Without
+/// `Sec-Fetch-Site` (older browsers, plain HTTP), `Origin` must be the edge's or an allowed one.
+/// With neither, the request is refused: no browser that sends cookies leaves both out of a state
+/// change.
 pub fn check_same_origin(
     policy: &Policy,
     headers: &HeaderMap,
     own: Option<&Origin>,
 ) -> Result<(), CrossOrigin> {
+    let origin = headers
+        .get(ORIGIN)
+        .map(|value| value.to_str().ok().and_then(Origin::parse));
+    let allowed = |origin: &Option<Origin>| {
+        origin
+            .as_ref()
+            .is_some_and(|o| policy.allowed_origins.contains(o))
+    };
     if let Some(site) = headers.get("sec-fetch-site") {
         return match site.as_bytes() {
             b"same-origin" | b"none" => Ok(()),
+            _ if origin.as_ref().is_some_and(allowed) => Ok(()),
             _ => Err(CrossOrigin::FetchSite),
         };
     }
-    let Some(value) = headers.get(ORIGIN) else {
+    let Some(origin) = origin else {
         return Err(CrossOrigin::Unknown);
     };
-    let origin = value
-        .to_str()
-        .ok()
-        .and_then(Origin::parse)
-        .ok_or(CrossOrigin::Origin)?;
-    if Some(&origin) == own || policy.allowed_origins.contains(&origin) {
+    if origin.is_some() && (origin.as_ref() == own || allowed(&origin)) {
         Ok(())
     } else {
         Err(CrossOrigin::Origin)

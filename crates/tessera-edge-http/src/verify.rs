@@ -5,8 +5,8 @@
 //! subrequest and says what the original request was in `X-Forwarded-Method` and
 //! `X-Forwarded-Uri` (Caddy and Traefik do this themselves; with nginx set them, or
 //! `X-Original-Method` / `X-Original-URI`, in the auth location). The answer is 200 with the
-//! identity headers for the proxy to copy upstream, or the same 400/401/403/503 the reverse proxy
-//! would give.
+//! identity headers for the proxy to copy upstream (all of them empty on a public route), or the
+//! same 400/401/403/503 the reverse proxy would give.
 //!
 //! Any method is accepted, since proxies differ in what they send. A client reaching this endpoint
 //! directly learns only whether its own token is good.
@@ -22,6 +22,7 @@ use crate::answer::Answer;
 use crate::app::AppState;
 use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
 use crate::gate::{Admission, Subject};
+use crate::identity::IDENTITY_HEADERS;
 
 fn forwarded<'h>(headers: &'h HeaderMap, names: [&str; 2]) -> Result<Option<&'h str>, Answer> {
     for name in names {
@@ -88,8 +89,16 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Res
             let mut response = StatusCode::OK.into_response();
             let headers = response.headers_mut();
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            if let Admission::Admitted(admitted) = admission {
-                admitted.identity.write_headers(headers);
+            match admission {
+                Admission::Admitted(admitted) => admitted.identity.write_headers(headers),
+                // Every identity header, empty: a proxy that copies a header the answer lacks
+                // may invent a value (Caddy before 2.9 sends its unexpanded placeholder,
+                // `{http.reverse_proxy.header.X-Tessera-Username}`, upstream).
+                Admission::Public => {
+                    for name in IDENTITY_HEADERS {
+                        headers.insert(name, HeaderValue::from_static(""));
+                    }
+                }
             }
             response
         }

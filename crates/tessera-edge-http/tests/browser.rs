@@ -62,7 +62,10 @@ fn find(binary: &str) -> String {
             return path.display().to_string();
         }
     }
-    panic!("{binary} is not installed: run crates/tessera-edge-http/install-test-deps.sh");
+    panic!(
+        "{binary} is not installed: run scripts/install-tools.sh \
+         (or crates/tessera-edge-http/install-test-deps.sh)"
+    );
 }
 
 async fn call(method: Method, url: &str, body: Option<Value>, deadline: Duration) -> Value {

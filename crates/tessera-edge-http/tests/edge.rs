@@ -270,6 +270,108 @@ async fn websocket_query_token_works_and_is_not_forwarded() {
     assert!(socket.next().await.is_some());
 }
 
+/// The identity the upstream's WebSocket hello reports, or the refusal's status.
+async fn websocket_identity(
+    addr: std::net::SocketAddr,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Result<serde_json::Value, StatusCode> {
+    let mut request = format!("ws://{addr}/ws{query}")
+        .into_client_request()
+        .unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((mut socket, _)) => {
+            let hello = match socket.next().await.expect("hello").expect("hello frame") {
+                Message::Text(text) => serde_json::from_str(&text).unwrap(),
+                other => panic!("unexpected {other:?}"),
+            };
+            socket.close(None).await.ok();
+            Ok(hello)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status()),
+        Err(other) => panic!("websocket through the edge: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_taken_in_order_bearer_then_cookie_then_websocket_query() {
+    let tessera = tessera();
+    let upstream = upstream::start().await;
+    let edge = Edge::start(&["--upstream", &upstream.url()]).await;
+    let alice = tessera.login("alice", support::PASSWORD).await;
+    let bob = tessera.login("bob", support::PASSWORD).await;
+    let alice_bearer = bearer(&alice);
+    let bob_cookie = format!("__Host-tessera_session={bob}");
+    let url = edge.at("/order");
+
+    // Bearer first: it wins over a good cookie.
+    let reply = get(
+        &url,
+        &[("authorization", &alice_bearer), ("cookie", &bob_cookie)],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.echoed("x-tessera-username"), vec!["alice"]);
+    // Only the first credential present counts: a bad bearer does not fall back to the cookie.
+    let reply = get(
+        &url,
+        &[
+            ("authorization", "Bearer tsr_api_notarealtoken"),
+            ("cookie", &bob_cookie),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text());
+    // The cookie alone.
+    let reply = get(&url, &[("cookie", &bob_cookie)]).await;
+    assert_eq!(reply.echoed("x-tessera-username"), vec!["bob"]);
+
+    // On a WebSocket upgrade the cookie wins over the query token, which is removed either way.
+    let query = format!("?access_token={alice}&room=1");
+    let hello = websocket_identity(edge.addr, &query, &[("cookie", &bob_cookie)])
+        .await
+        .expect("cookie websocket");
+    assert_eq!(hello["headers"]["x-tessera-username"][0], "bob");
+    assert_eq!(hello["query"], "room=1");
+    let hello = websocket_identity(edge.addr, &query, &[("authorization", &alice_bearer)])
+        .await
+        .expect("bearer websocket");
+    assert_eq!(hello["headers"]["x-tessera-username"][0], "alice");
+    let hello = websocket_identity(edge.addr, &query, &[])
+        .await
+        .expect("query websocket");
+    assert_eq!(hello["headers"]["x-tessera-username"][0], "alice");
+    assert_eq!(hello["query"], "room=1");
+    assert!(hello["headers"]["authorization"].is_null());
+    assert!(hello["headers"]["cookie"].is_null());
+    // The query token is a credential on upgrades only: a plain request with it is refused.
+    assert_eq!(
+        get(&edge.at(&format!("/order{query}")), &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A WebSocket handshake is one request: one use of a limited-use query token.
+    let once = tessera
+        .issue(pb::IssueTokenRequest {
+            ttl: "1h".into(),
+            max_uses: 1,
+            ..Default::default()
+        })
+        .await;
+    let query = format!("?access_token={once}");
+    assert!(websocket_identity(edge.addr, &query, &[]).await.is_ok());
+    assert_eq!(
+        websocket_identity(edge.addr, &query, &[]).await.err(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_stream_both_ways() {
     let tessera = tessera();

@@ -1,6 +1,8 @@
 //! Real nginx (`auth_request`) and real Caddy (`forward_auth`) in front of the edge's
 //! `/auth/verify`, each started as a child process with a generated config on free loopback ports.
-//! `install-test-deps.sh` installs both from Debian's packages.
+//! The configurations are the README's nginx and Caddy blocks, read from README.md, with only the
+//! addresses replaced. `scripts/install-tools.sh` (or `install-test-deps.sh`) installs both from
+//! Debian's packages; when one is missing its test fails saying so.
 
 mod support;
 
@@ -40,7 +42,10 @@ fn find(binary: &str) -> PathBuf {
             return path;
         }
     }
-    panic!("{binary} is not installed: run crates/tessera-edge-http/install-test-deps.sh");
+    panic!(
+        "{binary} is not installed: run scripts/install-tools.sh \
+         (or crates/tessera-edge-http/install-test-deps.sh)"
+    );
 }
 
 impl Proxy {
@@ -86,22 +91,50 @@ const IDENTITY: [&str; 6] = [
     "X-Tessera-Elevated",
 ];
 
+/// The fenced ```` ```language ```` block of the crate's README: the configuration the README
+/// shows is the configuration these tests run.
+fn readme_block(language: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let fence = format!("```{language}\n");
+    let start = readme
+        .find(&fence)
+        .unwrap_or_else(|| panic!("{} has no ```{language} block", path.display()))
+        + fence.len();
+    let end = start + readme[start..].find("```").expect("closing fence");
+    let block = readme[start..end].to_owned();
+    for name in IDENTITY {
+        assert!(
+            block.contains(name),
+            "the README's {language} block does not handle {name}"
+        );
+    }
+    block
+}
+
+/// `text` with its one occurrence of `from` replaced by `to`.
+fn substitute(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "the README block must contain {from:?} exactly once:\n{text}"
+    );
+    text.replace(from, to)
+}
+
+/// The README's nginx `server` block on `port`, asking the edge and proxying to the upstream,
+/// inside a main context that keeps every file nginx writes in `dir`.
 fn nginx_config(dir: &Path, port: u16, edge: u16, upstream: u16) -> String {
+    let server = readme_block("nginx");
+    let server = substitute(&server, "listen 80;", &format!("listen 127.0.0.1:{port};"));
+    let server = substitute(&server, "127.0.0.1:8080", &format!("127.0.0.1:{edge}"));
+    let server = substitute(&server, "127.0.0.1:9000", &format!("127.0.0.1:{upstream}"));
     let user = if nix::unistd::geteuid().is_root() {
         "user root;"
     } else {
         ""
     };
     let d = dir.display();
-    let captures: String = IDENTITY
-        .iter()
-        .map(|name| {
-            let var = name.to_ascii_lowercase().replace('-', "_");
-            format!(
-                "      auth_request_set ${var} $upstream_http_{var};\n      proxy_set_header {name} ${var};\n"
-            )
-        })
-        .collect();
     format!(
         r#"{user}
 worker_processes 1;
@@ -116,60 +149,38 @@ http {{
   fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    location = /_tessera_verify {{
-      internal;
-      proxy_pass http://127.0.0.1:{edge}/auth/verify;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-Method $request_method;
-      proxy_set_header X-Forwarded-Uri $request_uri;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }}
-    location / {{
-      auth_request /_tessera_verify;
-{captures}      proxy_pass http://127.0.0.1:{upstream};
-    }}
-  }}
+{server}
 }}
 "#
     )
 }
 
+/// The README's Caddy site on `port` (plain HTTP), behind global options that keep Caddy's state
+/// in `dir` and its admin endpoint off.
 fn caddy_config(dir: &Path, port: u16, edge: u16, upstream: u16) -> String {
-    // `route` keeps the order as written: strip client-supplied identity headers, then ask the
-    // edge, then proxy. (Outside a route, Caddy's own directive order would run request_header
-    // after forward_auth and delete the identity it copied.)
-    let strip: String = IDENTITY
-        .iter()
-        .map(|name| format!("    request_header -{name}\n"))
-        .collect();
+    let site = readme_block("caddyfile");
+    let site = substitute(
+        &site,
+        "example.com {",
+        &format!("http://127.0.0.1:{port} {{"),
+    );
+    let site = substitute(&site, "127.0.0.1:8080", &format!("127.0.0.1:{edge}"));
+    let site = substitute(&site, "127.0.0.1:9000", &format!("127.0.0.1:{upstream}"));
     format!(
         r#"{{
   admin off
   auto_https off
   storage file_system {d}/data
 }}
-http://127.0.0.1:{port} {{
-  route {{
-{strip}    forward_auth 127.0.0.1:{edge} {{
-      uri /auth/verify
-      copy_headers {copy}
-    }}
-    reverse_proxy 127.0.0.1:{upstream}
-  }}
-}}
-"#,
+{site}"#,
         d = dir.display(),
-        copy = IDENTITY.join(" "),
     )
 }
 
-/// Good token allowed with identity headers (spoofed ones gone); bad and missing refused.
-async fn check_front(proxy: &Proxy, name: &str) {
+/// Good token allowed with identity headers (spoofed ones gone); bad, revoked, used-up and
+/// missing refused; each request one use of a limited-use token; a malformed credential refused
+/// with `malformed` (nginx turns the edge's 400 into 500, Caddy passes it on).
+async fn check_front(proxy: &Proxy, name: &str, malformed: StatusCode) {
     let tessera = tessera();
     let frank = tessera.login("frank", support::PASSWORD).await;
     let good = tessera
@@ -235,12 +246,47 @@ async fn check_front(proxy: &Proxy, name: &str) {
             .contains("Bearer"),
         "{name} should pass the challenge on"
     );
-    let public = get(&proxy.url("/api/v1/public/status"), &[]).await;
+    let public = get(
+        &proxy.url("/api/v1/public/status"),
+        &[("x-tessera-username", "root"), ("x-tessera-roles", "admin")],
+    )
+    .await;
     assert_eq!(
         public.status,
         StatusCode::OK,
         "{name}: public route through the proxy"
     );
+    // No identity on a public route: the headers are absent (nginx) or empty (Caddy).
+    for header in IDENTITY {
+        let values = public.echoed(&header.to_ascii_lowercase());
+        assert!(
+            values.iter().all(String::is_empty),
+            "{name}: {header} reached the upstream on a public route: {}",
+            public.text()
+        );
+    }
+
+    // The proxy asks once per request: a two-use token passes twice, then is used up.
+    let twice = tessera
+        .issue(tessera_proto::v1::IssueTokenRequest {
+            ttl: "1h".into(),
+            max_uses: 2,
+            ..Default::default()
+        })
+        .await;
+    let statuses = [
+        get_with_token(&proxy.url("/app/1"), &twice).await.status,
+        get_with_token(&proxy.url("/app/2"), &twice).await.status,
+        get_with_token(&proxy.url("/app/3"), &twice).await.status,
+    ];
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::OK, StatusCode::UNAUTHORIZED],
+        "{name}"
+    );
+
+    let bare = get(&proxy.url("/app/page"), &[("authorization", "Bearer")]).await;
+    assert_eq!(bare.status, malformed, "{name}: `Bearer` with no token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +311,7 @@ async fn nginx_auth_request_in_front_of_the_edge() {
         .arg(&config)
         .args(["-g", "daemon off;"]);
     let nginx = Proxy::start(command, port, dir.path().join("nginx.out"));
-    check_front(&nginx, "nginx").await;
+    check_front(&nginx, "nginx", StatusCode::INTERNAL_SERVER_ERROR).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,5 +334,5 @@ async fn caddy_forward_auth_in_front_of_the_edge() {
         .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
         .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"));
     let caddy = Proxy::start(command, port, dir.path().join("caddy.out"));
-    check_front(&caddy, "caddy").await;
+    check_front(&caddy, "caddy", StatusCode::BAD_REQUEST).await;
 }

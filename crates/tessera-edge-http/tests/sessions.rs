@@ -17,7 +17,14 @@ const ELEVATED: &str = "__Host-tessera_elevated";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_logs_in_unlocks_issues_tokens_and_logs_out() {
     let upstream = upstream::start().await;
-    let edge = Edge::start(&["--upstream", &upstream.url(), "--insecure-dev-http"]).await;
+    let edge = Edge::start(&[
+        "--upstream",
+        &upstream.url(),
+        "--insecure-dev-http",
+        "--allowed-origin",
+        "http://app.example",
+    ])
+    .await;
     let origin = edge.url.clone();
 
     let wrong = post_json(
@@ -89,6 +96,44 @@ async fn a_session_logs_in_unlocks_issues_tokens_and_logs_out() {
             .status,
         StatusCode::OK
     );
+    // An --allowed-origin page, which browsers mark cross-site, may; its neighbours may not.
+    assert_eq!(
+        post(vec![
+            ("sec-fetch-site", "cross-site".into()),
+            ("origin", "http://app.example".into())
+        ])
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(vec![
+            ("sec-fetch-site", "same-site".into()),
+            ("origin", "http://other.example".into())
+        ])
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    // Safe methods need no origin information; a bearer-authenticated write needs none either.
+    assert_eq!(
+        get(&edge.at("/dashboard"), &[("cookie", &cookie)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let bearer = format!("Bearer {session}");
+    assert_eq!(
+        send(request(
+            Method::POST,
+            &edge.at("/dashboard"),
+            &[("authorization", &bearer)],
+            "{}"
+        ))
+        .await
+        .status,
+        StatusCode::OK
+    );
 
     // Issue a single-use token as the session.
     let issued = post_json(
@@ -108,6 +153,36 @@ async fn a_session_logs_in_unlocks_issues_tokens_and_logs_out() {
         get_with_token(&edge.at("/x"), &once).await.status,
         StatusCode::UNAUTHORIZED
     );
+    // A two-use token confined to a namespace.
+    let issued = post_json(
+        &edge.at("/auth/tokens"),
+        &[("cookie", &cookie), ("origin", &origin)],
+        &json!({"ttl": "10m", "max_uses": 2, "namespace": "deploy.", "description": "ci"}),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text());
+    assert_eq!(issued.json()["max_uses"], 2);
+    assert_eq!(issued.json()["namespace"], "deploy.");
+    let twice = issued.json()["token"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let reply = get_with_token(&edge.at("/x"), &twice).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.echoed("x-tessera-namespace"), vec!["deploy."]);
+        assert_eq!(reply.echoed("x-tessera-username"), vec!["bob"]);
+    }
+    assert_eq!(
+        get_with_token(&edge.at("/x"), &twice).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let both = post_json(
+        &edge.at("/auth/tokens"),
+        &[("cookie", &cookie), ("origin", &origin)],
+        &json!({"remove_on_use": true, "max_uses": 3}),
+    )
+    .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST, "{}", both.text());
+    let anonymous = post_json(&edge.at("/auth/tokens"), &[], &json!({})).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let cross = post_json(
         &edge.at("/auth/tokens"),
         &[("cookie", &cookie), ("origin", "http://evil.example")],
@@ -302,6 +377,31 @@ async fn https_with_rustls_and_behind_a_trusted_proxy() {
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.json()["error"], "https_required");
+    // The HTML form too: the page warns, and its POST is refused without setting a cookie.
+    let page = get(&plain.at("/login"), &[]).await;
+    assert!(
+        page.text().contains("Signing in needs HTTPS"),
+        "{}",
+        page.text()
+    );
+    let form = send(request(
+        Method::POST,
+        &plain.at("/login"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("username=erin&password={}", PASSWORD.replace(' ', "+")),
+    ))
+    .await;
+    assert_eq!(form.status, StatusCode::FORBIDDEN, "{}", form.text());
+    assert!(form.set_cookie(SESSION).is_none());
+    // Without --trust-proxy, X-Forwarded-Proto does not reach the upstream as the client said it.
+    let token = tessera.token().await;
+    let auth = format!("Bearer {token}");
+    let echoed = get(
+        &plain.at("/x"),
+        &[("authorization", &auth), ("x-forwarded-proto", "https")],
+    )
+    .await;
+    assert_eq!(echoed.echoed("x-forwarded-proto"), vec!["http"]);
     let proxied = Edge::start(&["--upstream", &upstream.url(), "--trust-proxy"]).await;
     let refused = post_json(&proxied.at("/api/auth/session/login"), &[], &body).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
@@ -312,6 +412,29 @@ async fn https_with_rustls_and_behind_a_trusted_proxy() {
     )
     .await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text());
+    let echoed = get(
+        &proxied.at("/x"),
+        &[("authorization", &auth), ("x-forwarded-proto", "https")],
+    )
+    .await;
+    assert_eq!(echoed.echoed("x-forwarded-proto"), vec!["https"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_upstream_shows_who_the_edge_says_you_are() {
+    let tessera = tessera();
+    let edge = Edge::start(&["--demo-upstream"]).await;
+    let token = tessera.token().await;
+    let page = get_with_token(&edge.at("/"), &token).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert!(page.text().contains(">admin</td>"), "{}", page.text());
+    let echo = get_with_token(&edge.at("/echo?x=1"), &token).await;
+    assert_eq!(echo.json()["headers"]["x-tessera-username"], "admin");
+    assert_eq!(echo.json()["query"], "x=1");
+    assert_eq!(
+        get(&edge.at("/"), &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +480,17 @@ async fn forward_auth_endpoint_answers_for_the_original_request() {
     )
     .await;
     assert_eq!(public.status, StatusCode::OK);
-    assert!(public.header("x-tessera-username").is_none());
+    // A public route: every identity header present and empty, so no proxy invents one.
+    for name in [
+        "x-tessera-subject",
+        "x-tessera-username",
+        "x-tessera-roles",
+        "x-tessera-namespace",
+        "x-tessera-token-id",
+        "x-tessera-elevated",
+    ] {
+        assert_eq!(public.header(name), Some(""), "{name}");
+    }
     let anonymous = get(&verify, &[("x-forwarded-uri", "/private")]).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert!(anonymous

@@ -4,14 +4,16 @@
 //! namespace, filters list replies down to that namespace, and relays the rest untouched.
 //!
 //! The crate owns the line codec, the command rules, the per-connection state machine, the reply
-//! relay and the listener. It talks to Tessera only over the wire contract (`tessera-proto`):
-//! it must not import the server, the store or any database code.
+//! relay and the listener. It talks to Tessera only over the wire contract (`tessera-proto`), and
+//! borrows from `tessera-core` only pure rules (the namespace match, the token hash the revocation
+//! feed publishes): it must not import the server, the store or any database code.
 
 pub mod codec;
 pub mod config;
 pub mod demo;
 pub mod relay;
 pub mod reply;
+pub mod revocations;
 pub mod rules;
 pub mod server;
 pub mod session;

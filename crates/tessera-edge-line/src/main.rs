@@ -40,6 +40,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .vet_service_token(&settings.service_token)
         .await
         .context("refusing to start")?;
+    // Connections of limited-use tokens that have spent their last use need the revocation feed;
+    // until it is followed their commands fail closed, so give it a moment before serving.
+    let _feed = authority.follow_revocations();
+    if !authority
+        .revocations()
+        .wait_live(settings.tessera_timeout)
+        .await
+    {
+        tracing::warn!("the revocation feed is not followed yet; spent limited-use tokens fail closed until it is");
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

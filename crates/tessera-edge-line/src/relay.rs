@@ -9,14 +9,14 @@
 
 use std::time::Duration;
 
+use tessera_core::namespace::validate_identifier;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use crate::config::Secret;
 use crate::reply::EdgeReply;
 use crate::rules::{ReplyExpectation, ReplyShape};
-use crate::tessera::{Authority, Verdict};
+use crate::tessera::{Authority, Grant, Verdict};
 use crate::upstream::{ends_list, item_id};
 
 /// Most list items checked in one `CheckNamespace` call (and held in memory at once).
@@ -57,24 +57,24 @@ enum Batch {
 pub struct Relay<W> {
     out: BufWriter<W>,
     authority: Authority,
-    token: Secret,
+    grant: Grant,
     write_timeout: Duration,
     upstream_timeout: Duration,
 }
 
 impl<W: AsyncWrite + Unpin> Relay<W> {
-    /// A relay writing to `out` on behalf of the client holding `token`.
+    /// A relay writing to `out` on behalf of the client holding `grant`.
     pub fn new(
         out: W,
         authority: Authority,
-        token: Secret,
+        grant: Grant,
         write_timeout: Duration,
         upstream_timeout: Duration,
     ) -> Self {
         Self {
             out: BufWriter::new(out),
             authority,
-            token,
+            grant,
             write_timeout,
             upstream_timeout,
         }
@@ -185,7 +185,9 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
     }
 
     /// Checks a batch of list items in one call and writes the allowed ones, in order. Items
-    /// without an item id are dropped: what cannot be checked is not shown.
+    /// without an item id, or with one Tessera would refuse to judge (too long, control
+    /// characters), are dropped: what cannot be checked is not shown, and one odd item does not
+    /// cost the client the whole list.
     async fn write_allowed(
         &mut self,
         request_id: &str,
@@ -194,7 +196,8 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
         let items: Vec<(Vec<u8>, String)> = batch
             .drain(..)
             .filter_map(|line| {
-                let id = item_id(&line)?.to_owned();
+                let id = item_id(&line).filter(|id| validate_identifier(id).is_ok())?;
+                let id = id.to_owned();
                 Some((line, id))
             })
             .collect();
@@ -202,7 +205,7 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
             return Ok(Batch::Written);
         }
         let identifiers = items.iter().map(|(_, id)| id.clone()).collect();
-        match self.authority.check(&self.token, identifiers).await {
+        match self.authority.check(&self.grant, identifiers).await {
             Ok(Verdict::Active(decisions)) => {
                 for ((line, _), allowed) in items.iter().zip(decisions) {
                     if allowed {

@@ -20,7 +20,7 @@ use crate::config::{Limits, Secret};
 use crate::relay::{Relay, Slot};
 use crate::reply::{EdgeReply, TesseraFailure};
 use crate::rules::{Plan, Rejection, ReplyExpectation, Rules};
-use crate::tessera::{Authority, Verdict};
+use crate::tessera::{Authority, Grant, Verdict};
 use crate::upstream::{Connector, Link};
 use crate::BoxedIo;
 
@@ -65,9 +65,9 @@ pub fn parse_auth_line(line: &[u8]) -> AuthLine {
 }
 
 /// The AUTH state machine's last step: Tessera's answer decides `OK` or the refusal.
-pub fn auth_outcome(answer: Result<Option<String>, TesseraFailure>) -> Result<String, EdgeReply> {
+pub fn auth_outcome<T>(answer: Result<Option<T>, TesseraFailure>) -> Result<T, EdgeReply> {
     match answer {
-        Ok(Some(token_id)) => Ok(token_id),
+        Ok(Some(grant)) => Ok(grant),
         Ok(None) => Err(EdgeReply::AuthFailed(None)),
         Err(failure) => Err(EdgeReply::for_failure(&failure, None)),
     }
@@ -77,8 +77,8 @@ pub fn auth_outcome(answer: Result<Option<String>, TesseraFailure>) -> Result<St
 pub async fn serve(io: BoxedIo, ctx: Arc<EdgeContext>, deadline: Instant) {
     let (read, mut write) = tokio::io::split(io);
     let mut lines = LineReader::new(read, ctx.limits.max_line);
-    let token = match authenticate(&mut lines, &ctx, deadline).await {
-        Ok(token) => token,
+    let grant = match authenticate(&mut lines, &ctx, deadline).await {
+        Ok(grant) => grant,
         Err(reply) => {
             if let Some(reply) = reply {
                 let line = format!("{}\n", reply.line());
@@ -97,14 +97,14 @@ pub async fn serve(io: BoxedIo, ctx: Arc<EdgeContext>, deadline: Instant) {
     let relay = Relay::new(
         write,
         ctx.authority.clone(),
-        token.clone(),
+        grant.clone(),
         ctx.limits.idle_timeout,
         ctx.limits.upstream_timeout,
     );
     let relay = tokio::spawn(relay.run(queue));
     let mut commands = Commands {
         ctx,
-        token,
+        grant,
         slots,
         link: None,
     };
@@ -148,7 +148,7 @@ async fn authenticate(
     lines: &mut LineReader<ReadHalf<BoxedIo>>,
     ctx: &EdgeContext,
     deadline: Instant,
-) -> Result<Secret, Option<EdgeReply>> {
+) -> Result<Grant, Option<EdgeReply>> {
     let first = match tokio::time::timeout_at(deadline, lines.read_line()).await {
         Err(_) => {
             debug!("no complete AUTH line in time");
@@ -164,9 +164,13 @@ async fn authenticate(
         AuthLine::NotAuth => return Err(Some(EdgeReply::AuthRequired)),
     };
     match auth_outcome(ctx.authority.authenticate(&secret).await) {
-        Ok(token_id) => {
-            info!(%token_id, "client authenticated");
-            Ok(secret)
+        Ok(grant) => {
+            info!(
+                token_id = grant.token_id(),
+                limited_use = grant.is_limited_use(),
+                "client authenticated"
+            );
+            Ok(grant)
         }
         Err(reply) => {
             info!(reply = %reply.line(), "client authentication refused");
@@ -178,7 +182,7 @@ async fn authenticate(
 /// The command side of an authenticated connection.
 struct Commands {
     ctx: Arc<EdgeContext>,
-    token: Secret,
+    grant: Grant,
     slots: mpsc::Sender<Slot>,
     link: Option<Link>,
 }
@@ -247,7 +251,7 @@ impl Commands {
         };
         let request_id = plan.request_id.to_owned();
         let identifiers: Vec<String> = plan.identifiers.iter().map(|id| (*id).to_owned()).collect();
-        match self.ctx.authority.check(&self.token, identifiers).await {
+        match self.ctx.authority.check(&self.grant, identifiers).await {
             Ok(Verdict::Inactive) => {
                 info!(%request_id, "token no longer active");
                 self.reply(EdgeReply::AuthFailed(Some(request_id))).await
@@ -337,14 +341,17 @@ mod tests {
 
     #[test]
     fn tessera_decides_the_auth_outcome() {
-        assert_eq!(auth_outcome(Ok(Some("tok_1".into()))), Ok("tok_1".into()));
-        assert_eq!(auth_outcome(Ok(None)), Err(EdgeReply::AuthFailed(None)));
-        let down = auth_outcome(Err(TesseraFailure::Unavailable {
+        assert_eq!(auth_outcome(Ok(Some("tok_1"))), Ok("tok_1"));
+        assert_eq!(
+            auth_outcome::<()>(Ok(None)),
+            Err(EdgeReply::AuthFailed(None))
+        );
+        let down = auth_outcome::<()>(Err(TesseraFailure::Unavailable {
             reason: "UNAVAILABLE".into(),
         }));
         assert_eq!(down, Err(EdgeReply::AuthUnavailable(None)));
         assert!(down.unwrap_err().closes());
-        let malformed = auth_outcome(Err(TesseraFailure::InvalidArgument {
+        let malformed = auth_outcome::<()>(Err(TesseraFailure::InvalidArgument {
             field: Some("token".into()),
         }));
         assert_eq!(malformed, Err(EdgeReply::AuthFailed(None)));

@@ -73,6 +73,14 @@ async fn a_deploy_token_sees_and_touches_only_deploy() {
     assert_eq!(stat.last().map(String::as_str), Some("15 OK"));
     // Denials leave the connection open.
     assert_eq!(client.call("16 GET deploy.daily").await, "16 OK ./ship.sh");
+    // An item whose id Tessera would refuse to judge (over 512 bytes) is left out, not the list.
+    upstream
+        .state
+        .respond(&format!("x SET deploy.{} v", "z".repeat(600)));
+    assert_eq!(
+        client.list("17 QUERY deploy.").await,
+        ["17 deploy.daily ./ship.sh", "17 OK"]
+    );
 
     // A `*` token sees everything.
     assert_eq!(
@@ -228,6 +236,108 @@ async fn a_single_use_token_opens_one_connection_only() {
     // The connection that used it keeps working: checks do not consume uses.
     assert_eq!(first.call("1 SET deploy.once x").await, "1 OK");
     assert_eq!(first.call("2 GET deploy.once").await, "2 OK x");
+}
+
+/// Sends `GET <id>` until the edge answers `auth_failed` and closes; every earlier answer must be
+/// the job's value. The revocation of a token whose uses are spent reaches the edge through the
+/// revocation feed, so it may take a moment.
+async fn until_refused(client: &mut LineClient, id: &str, value: &str) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for n in 0.. {
+        let reply = client.call(&format!("r{n} GET {id}")).await;
+        if reply == format!("r{n} ERROR auth_failed") {
+            assert!(client.expect_closed().await.is_empty());
+            return n;
+        }
+        assert_eq!(reply, format!("r{n} OK {value}"));
+        assert!(
+            Instant::now() < deadline,
+            "the revocation was never noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    unreachable!()
+}
+
+/// AUTH spends one use. Spending the last one does not end the connections already open (Tessera
+/// calls the token inactive from then on, so the edge judges them from what it learnt at AUTH),
+/// but a revocation still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limited_use_tokens_keep_their_connections_after_the_last_use() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let shim = Shim::start(&upstream.address(), &[]).await;
+    let mut root = LineClient::authed(shim.addr, &issue("*", 0).await.token).await;
+    assert_eq!(root.call("1 SET backup.l x").await, "1 OK");
+    assert_eq!(
+        root.call("2 RULE SET backup.lr backup.* daily").await,
+        "2 OK"
+    );
+
+    let twice = issue("deploy.", 2).await;
+    let mut first = LineClient::authed(shim.addr, &twice.token).await;
+    let mut second = LineClient::authed(shim.addr, &twice.token).await;
+    let mut third = LineClient::connect(shim.addr).await;
+    third.send(&format!("AUTH {}", twice.token)).await;
+    assert_eq!(third.recv().await.as_deref(), Some("ERROR auth_failed"));
+    assert!(third.expect_closed().await.is_empty());
+
+    // Both connections keep their rights, and only those.
+    assert_eq!(first.call("1 SET deploy.l v").await, "1 OK");
+    assert_eq!(second.call("1 GET deploy.l").await, "1 OK v");
+    assert_eq!(first.call("2 GET backup.l").await, denied("2"));
+    assert_eq!(
+        first.call("3 RULE SET deploy.lr backup.* x").await,
+        denied("3")
+    );
+    assert_eq!(first.call("4 RULE SET deploy.lr deploy.* x").await, "4 OK");
+    assert_eq!(second.list("2 QUERY").await, ["2 deploy.l v", "2 OK"]);
+    assert_eq!(
+        second.list("3 LISTRULES").await,
+        ["3 deploy.lr deploy.* x", "3 OK"]
+    );
+    assert!(!upstream.received_containing("backup.* x"));
+
+    // Revoked: each connection is refused and closed.
+    revoke(&twice.token_id).await;
+    let late = until_refused(&mut first, "deploy.l", "v").await;
+    until_refused(&mut second, "deploy.l", "v").await;
+    assert!(late <= 3, "the revocation took {late} commands to arrive");
+}
+
+/// An expired token is refused at AUTH, and a connection whose token expires is closed on its
+/// next command, whether the token is limited-use (judged by the edge) or not (by Tessera).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_tokens_are_refused() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let shim = Shim::start(&upstream.address(), &[]).await;
+    let short = |max_uses| {
+        issue_with(pb::IssueTokenRequest {
+            namespace: "deploy.".to_owned(),
+            max_uses,
+            ttl: "2s".to_owned(),
+            ..Default::default()
+        })
+    };
+    let issued = Instant::now();
+    let once = short(1).await;
+    let unlimited = short(0).await;
+    let mut spent = LineClient::authed(shim.addr, &once.token).await;
+    let mut plain = LineClient::authed(shim.addr, &unlimited.token).await;
+    assert_eq!(spent.call("1 SET deploy.x v").await, "1 OK");
+    assert_eq!(plain.call("1 GET deploy.x").await, "1 OK v");
+
+    tokio::time::sleep(
+        (issued + Duration::from_millis(2500)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    for client in [&mut spent, &mut plain] {
+        assert_eq!(client.call("2 GET deploy.x").await, "2 ERROR auth_failed");
+        assert!(client.expect_closed().await.is_empty());
+    }
+    let mut late = LineClient::connect(shim.addr).await;
+    late.send(&format!("AUTH {}", unlimited.token)).await;
+    assert_eq!(late.recv().await.as_deref(), Some("ERROR auth_failed"));
+    assert!(!upstream.received_containing("2 GET"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -630,6 +740,22 @@ async fn the_edge_refuses_to_start_with_an_unfit_service_token() {
     refused(
         result.err().expect("token without introspect refused"),
         "introspect",
+    );
+
+    // Tessera out of reach: the edge cannot vet its token, so it does not start.
+    let vacant = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let nowhere = vacant.local_addr().expect("addr").to_string();
+    drop(vacant);
+    let result = Shim::try_start_via(
+        &nowhere,
+        &tessera().service_token,
+        &address,
+        &["--tessera-timeout", "2s"],
+    )
+    .await;
+    refused(
+        result.err().expect("unreachable tessera refused"),
+        "cannot check the service token",
     );
 
     let forged = format!("tsr_svc_{}", "B".repeat(49));

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, warn};
 
-use crate::service::view::TokenView;
+use crate::{metrics::CacheStats, service::view::TokenView};
 
 /// Shared handle to the cache.
 #[derive(Clone)]
@@ -35,6 +35,7 @@ struct Inner {
     enabled: bool,
     trusted: AtomicBool,
     epoch: AtomicU64,
+    stats: CacheStats,
 }
 
 /// Taken before a database read; the result may be cached only if no invalidation happened since.
@@ -51,18 +52,49 @@ impl DecisionCache {
                 enabled,
                 trusted: AtomicBool::new(false),
                 epoch: AtomicU64::new(0),
+                stats: CacheStats::default(),
             }),
         }
     }
 
-    /// The cached view for `hash`, if trusted and unexpired at `now`.
+    /// The cached view for `hash`, if trusted and unexpired at `now`. An entry found expired is
+    /// dropped: entries die at their token's expiry.
     pub fn get(&self, hash: &TokenHash, now: OffsetDateTime) -> Option<Arc<TokenView>> {
         if !self.inner.enabled || !self.inner.trusted.load(Ordering::Acquire) {
+            self.inner.stats.misses.inc();
             return None;
         }
-        let entries = self.inner.entries.read().unwrap_or_else(|p| p.into_inner());
-        let view = entries.get(hash)?;
-        view.unexpired_at(now).then(|| Arc::clone(view))
+        let expired = {
+            let entries = self.inner.entries.read().unwrap_or_else(|p| p.into_inner());
+            match entries.get(hash) {
+                Some(view) if view.unexpired_at(now) => {
+                    self.inner.stats.hits.inc();
+                    return Some(Arc::clone(view));
+                }
+                Some(_) => true,
+                None => false,
+            }
+        };
+        if expired {
+            let mut entries = self
+                .inner
+                .entries
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            if entries
+                .get(hash)
+                .is_some_and(|view| !view.unexpired_at(now))
+            {
+                entries.remove(hash);
+            }
+        }
+        self.inner.stats.misses.inc();
+        None
+    }
+
+    /// Hit, miss and revocation-lag counters (for metrics).
+    pub fn stats(&self) -> &CacheStats {
+        &self.inner.stats
     }
 
     /// Marks the start of a database read.
@@ -85,10 +117,15 @@ impl DecisionCache {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         // Checked under the write lock: invalidations take it too, so none can slip in between.
-        if self.inner.epoch.load(Ordering::Acquire) != epoch.0
-            || entries.len() >= self.inner.capacity
-        {
+        if self.inner.epoch.load(Ordering::Acquire) != epoch.0 || self.inner.capacity == 0 {
             return;
+        }
+        if entries.len() >= self.inner.capacity && !entries.contains_key(&hash) {
+            // Full: make room by dropping an arbitrary entry (the map's order is randomly seeded),
+            // so a full cache keeps serving the tokens in use now rather than the first ones seen.
+            if let Some(victim) = entries.keys().next().copied() {
+                entries.remove(&victim);
+            }
         }
         entries.insert(hash, Arc::new(view.clone()));
     }
@@ -155,7 +192,13 @@ impl DecisionCache {
                         }
                     }
                     event = events.recv() => match event {
-                        Ok(revocation) => cache.invalidate([&revocation.token_hash]),
+                        Ok(revocation) => {
+                            cache.invalidate([&revocation.token_hash]);
+                            let lag = OffsetDateTime::now_utc() - revocation.revoked_at;
+                            cache.inner.stats.revocation_lag.observe(
+                                std::time::Duration::try_from(lag).unwrap_or_default(),
+                            );
+                        }
                         Err(RecvError::Lagged(missed)) => {
                             warn!(missed, "decision cache lagged behind the revocation feed; emptied");
                             let live = cache.inner.trusted.load(Ordering::Acquire);
@@ -166,5 +209,81 @@ impl DecisionCache {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_core::{namespace::Namespace, permission::PermissionSet, token::TokenKind};
+    use time::Duration;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn view(expires_at: Option<OffsetDateTime>) -> TokenView {
+        TokenView {
+            id: Uuid::new_v4(),
+            kind: TokenKind::Api,
+            subject: None,
+            username: None,
+            role: None,
+            session_id: None,
+            namespace: Namespace::parse("*").unwrap(),
+            permissions: PermissionSet::parse(["introspect"]).unwrap(),
+            elevated: false,
+            issued_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at,
+            uses_remaining: None,
+        }
+    }
+
+    fn trusted(capacity: usize) -> DecisionCache {
+        let cache = DecisionCache::new(true, capacity);
+        cache.reset(true);
+        cache
+    }
+
+    #[test]
+    fn entries_die_at_expiry() {
+        let cache = trusted(10);
+        let now = OffsetDateTime::now_utc();
+        let hash = TokenHash::of("expiring");
+        cache.insert(hash, &view(Some(now + Duration::seconds(5))), cache.epoch());
+        assert!(cache.get(&hash, now).is_some());
+        assert!(cache.get(&hash, now + Duration::seconds(5)).is_none());
+        assert!(cache.is_empty(), "an expired entry is dropped when found");
+        assert_eq!(cache.stats().hits.get(), 1);
+        assert_eq!(cache.stats().misses.get(), 1);
+    }
+
+    #[test]
+    fn limited_use_stale_and_untrusted_are_never_cached() {
+        let cache = trusted(10);
+        let now = OffsetDateTime::now_utc();
+        let mut limited = view(None);
+        limited.uses_remaining = Some(3);
+        cache.insert(TokenHash::of("limited"), &limited, cache.epoch());
+        let stale = cache.epoch();
+        cache.invalidate([&TokenHash::of("other")]);
+        cache.insert(TokenHash::of("stale"), &view(None), stale);
+        assert!(cache.is_empty());
+        cache.reset(false);
+        cache.insert(TokenHash::of("untrusted"), &view(None), cache.epoch());
+        assert!(cache.is_empty());
+        assert!(cache.get(&TokenHash::of("untrusted"), now).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_makes_room() {
+        let cache = trusted(3);
+        let now = OffsetDateTime::now_utc();
+        for i in 0..10 {
+            cache.insert(TokenHash::of(&format!("t{i}")), &view(None), cache.epoch());
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(
+            cache.get(&TokenHash::of("t9"), now).is_some(),
+            "newest kept"
+        );
     }
 }

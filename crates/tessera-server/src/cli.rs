@@ -16,6 +16,9 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// Where the server is and who is asking (for the remote commands).
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -40,9 +43,23 @@ pub enum Command {
     Dev(DevArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
-    /// Manage accounts directly in the database (run on the server host).
+    /// Manage accounts over gRPC (`user add` also works directly against the database with
+    /// --database-url when you have no token yet).
     #[command(subcommand)]
     User(UserCommand),
+    /// Enroll or remove an account's TOTP second factor (over gRPC).
+    #[command(subcommand)]
+    Totp(crate::remote::TotpCommand),
+    /// Issue, list, show and revoke tokens (over gRPC); check a token's form offline; manage the
+    /// master token on the server host (what, reset, set).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Read the audit trail (over gRPC).
+    #[command(subcommand)]
+    Audit(crate::remote::AuditCommand),
+    /// Manage the JWT signing keys directly in the database (run on the server host).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Read a password from standard input and print its argon2id hash, e.g. for
     /// TESSERA_ROOT_PASSWORD_HASH.
     HashPassword,
@@ -52,8 +69,109 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create an account. The password is read from a prompt, or from stdin with --password-stdin,
-    /// never from the command line.
+    /// never from the command line. With a token (--token-file, TESSERA_TOKEN) it goes over gRPC;
+    /// without one, directly to the database given by --database-url (how the first account is made).
     Add(UserAddArgs),
+    /// List accounts.
+    List,
+    /// Disable an account: it cannot log in and all its tokens are revoked at once.
+    Disable {
+        /// The account.
+        username: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The account.
+        username: String,
+    },
+    /// Change an account's role (user, admin, owner, superuser, root); its tokens are revoked so
+    /// the new role applies at once.
+    Role {
+        /// The account.
+        username: String,
+        /// The new role.
+        role: String,
+    },
+    /// Set an account's password (prompted, or the first line of stdin); clears a lockout and
+    /// revokes the account's tokens.
+    Passwd {
+        /// The account.
+        username: String,
+    },
+}
+
+/// Token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token derived from yours (never broader than it); the secret is printed once.
+    Issue(crate::remote::TokenIssueArgs),
+    /// List your tokens, or another account's with --user (admin rights needed).
+    List {
+        /// The account (default: yours).
+        #[arg(long)]
+        user: Option<String>,
+        /// Include revoked, expired and used-up tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one token by id (never its secret).
+    Show {
+        /// The token id.
+        token_id: String,
+    },
+    /// Revoke a token and everything derived from it.
+    Revoke(crate::remote::TokenRevokeArgs),
+    /// Say whether a string is a well-formed Tessera token (grammar and checksum), offline. Reads
+    /// the token from stdin when none (or `-`) is given.
+    Check {
+        /// The token (omit or `-` to read stdin, which keeps it out of shell history).
+        token: Option<String>,
+    },
+    /// Show the master token's id, prefix and age (run on the server host; never the secret).
+    What(DatabaseArgs),
+    /// Mint a new random master token, revoking the old one at once; prints the new secret once.
+    Reset(DatabaseArgs),
+    /// Set a custom master token read from a prompt or stdin (never argv): it must start with
+    /// `tsr_mst_` and be at least 32 characters. The old one is revoked at once.
+    Set(DatabaseArgs),
+}
+
+/// JWT signing key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key that signs every new JWT from now on. Older keys keep verifying the
+    /// tokens they signed until those expire; running servers pick the change up at once.
+    Rotate(KeysRotateArgs),
+    /// List the signing keys: id, creation, retirement, and which one signs.
+    List(KeysListArgs),
+}
+
+/// Flags of `keys rotate`.
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The servers' --totp-key: it seals the new private key, and only servers holding it can
+    /// sign with it.
+    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
+    pub totp_key: String,
+    /// Rotate even though the current key does not open with --totp-key (the servers' key was
+    /// changed on purpose).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `keys list`.
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print the keys as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the database is.
@@ -105,6 +223,10 @@ pub struct ListenArgs {
     /// Address for the gRPC API (port 0 picks a free port).
     #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Serve Prometheus metrics (GET /metrics) on this separate address, e.g. 127.0.0.1:9464
+    /// (port 0 picks a free port). Off unless given.
+    #[arg(long, env = "TESSERA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Authentication policy flags shared by `serve` and `dev`.
@@ -142,6 +264,17 @@ pub struct AuthArgs {
     /// Disable the per-replica decision cache (every Introspect reads PostgreSQL).
     #[arg(long, env = "TESSERA_NO_CACHE")]
     pub no_cache: bool,
+    /// Most decisions the per-replica cache holds (0 caches nothing); when full, an arbitrary
+    /// entry makes room.
+    #[arg(long, env = "TESSERA_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub cache_capacity: usize,
+    /// Static tokens file (TOML, `[token.<name>] secret, namespace, permissions, expires`), loaded
+    /// at start and reloaded on SIGHUP.
+    #[arg(long, env = "TESSERA_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// How often expired tokens are deleted (in batches), e.g. 5m.
+    #[arg(long, env = "TESSERA_SWEEP_INTERVAL", default_value = "5m")]
+    pub sweep_interval: String,
     /// Accounts to create at start-up if missing: a JSON list of
     /// {"username","password","role","display_name"}.
     #[arg(long, env = "TESSERA_BOOTSTRAP_ACCOUNTS_JSON", hide_env_values = true)]
@@ -151,8 +284,9 @@ pub struct AuthArgs {
 /// Flags of `user add`.
 #[derive(Debug, Args)]
 pub struct UserAddArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+    /// PostgreSQL URL, to create the account directly in the database (when you have no token).
+    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Login name.
     #[arg(long)]
     pub username: String,
@@ -220,6 +354,7 @@ impl AuthArgs {
             root_password_hash,
             totp_key: totp_key.map(Redacted),
             cache_enabled: !self.no_cache,
+            cache_capacity: self.cache_capacity,
             ..defaults
         })
     }
@@ -230,6 +365,7 @@ impl ListenArgs {
     pub fn settings(&self) -> ServeSettings {
         ServeSettings {
             listen: self.listen,
+            metrics_listen: self.metrics_listen,
             ..ServeSettings::default()
         }
     }

@@ -32,6 +32,9 @@ use crate::{
     settings::Redacted,
 };
 
+mod keys;
+pub use keys::{keys_list, keys_rotate};
+
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -44,7 +47,7 @@ pub async fn shutdown_signal() {
     info!("shutting down");
 }
 
-fn pool_for(database: &DatabaseArgs) -> anyhow::Result<PgPool> {
+pub(crate) fn pool_for(database: &DatabaseArgs) -> anyhow::Result<PgPool> {
     let settings = PoolSettings {
         max_connections: database.db_max_connections.max(2),
         ..PoolSettings::default()
@@ -74,6 +77,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(plan) = plan {
         bootstrap::apply(plan, server.authority(), &pool, clock.as_ref()).await?;
     }
+    crate::sweeper::start_background(server.authority(), &args.auth).await?;
     server.serve(shutdown_signal()).await
 }
 
@@ -95,8 +99,39 @@ pub fn hash_password() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `tessera user add`.
-pub async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
+/// `tessera user add`: over gRPC when a token is at hand, else directly in the database.
+pub async fn user_add(args: UserAddArgs, remote: &crate::remote::RemoteArgs) -> anyhow::Result<()> {
+    if remote.token.is_some() || remote.token_file.is_some() {
+        if args.totp {
+            bail!(
+                "over gRPC, enroll TOTP with `tessera totp enroll {}` after creating the account",
+                args.username
+            );
+        }
+        let password = read_password(
+            args.password_stdin,
+            &format!("Password for {}", args.username),
+        )?;
+        let client = crate::remote::Remote::connect(remote).await?;
+        return crate::remote::user_add(
+            &client,
+            args.username.trim(),
+            &args.display_name,
+            &args.role,
+            password.expose().to_owned(),
+        )
+        .await;
+    }
+    let Some(database_url) = args.database_url.clone() else {
+        bail!(
+            "no token and no database: pass --token-file (or TESSERA_TOKEN) to go through a server, \
+             or --database-url (TESSERA_DATABASE_URL) on the server host"
+        );
+    };
+    let database = DatabaseArgs {
+        database_url,
+        db_max_connections: 2,
+    };
     let role: Role = args
         .role
         .parse()
@@ -127,7 +162,7 @@ pub async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
     }
     let hasher = PasswordHasher::new(Argon2Params::default())?;
     let password_hash = tokio::task::spawn_blocking(move || hasher.hash(&password)).await??;
-    let pool = pool_for(&args.database)?;
+    let pool = pool_for(&database)?;
     let id = Uuid::new_v4();
     let mut tx = pool.begin().await.context("connecting to the database")?;
     users::insert(
@@ -161,7 +196,7 @@ pub async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_password(from_stdin: bool, prompt: &str) -> anyhow::Result<Password> {
+pub(crate) fn read_password(from_stdin: bool, prompt: &str) -> anyhow::Result<Password> {
     if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
         std::io::stdin()
@@ -260,6 +295,7 @@ async fn dev_with_postgres(
     if let Some(plan) = plan {
         bootstrap::apply(plan, &authority, &pool, clock.as_ref()).await?;
     }
+    crate::sweeper::start_background(&authority, &args.auth).await?;
     let admin = dev_admin(
         &data_dir.join("dev-admin.json"),
         &authority,
@@ -279,7 +315,11 @@ async fn dev_with_postgres(
         .issue(
             &caller,
             IssueRequest {
-                ttl: "12h".into(),
+                // As long as the admin session it derives from (a child never outlives its parent).
+                ttl: caller
+                    .expires_at
+                    .map(|at| tessera_core::ttl::format_ttl(at - clock.now()))
+                    .unwrap_or_default(),
                 permissions: vec!["introspect".into()],
                 description: "dev service token (introspect only)".into(),
                 kind: TokenKind::Service,

@@ -48,6 +48,15 @@ pub enum ApiError {
         /// What is wrong with it.
         message: String,
     },
+    /// No account by that name.
+    #[error("no account named {0:?}")]
+    UserNotFound(String),
+    /// No token with that id.
+    #[error("no token with id {0}")]
+    TokenNotFound(String),
+    /// The username is taken.
+    #[error("an account named {0:?} already exists")]
+    UserExists(String),
     /// The server is at capacity for this kind of work (e.g. password hashing).
     #[error("{0}")]
     ResourceExhausted(String),
@@ -85,6 +94,9 @@ impl ApiError {
             ApiError::ElevationRequired(_) => (Code::PermissionDenied, "ELEVATION_REQUIRED"),
             ApiError::OverPrivileged(_) => (Code::PermissionDenied, "OVER_PRIVILEGED"),
             ApiError::InvalidArgument { .. } => (Code::InvalidArgument, "INVALID_ARGUMENT"),
+            ApiError::UserNotFound(_) => (Code::NotFound, "USER_NOT_FOUND"),
+            ApiError::TokenNotFound(_) => (Code::NotFound, "TOKEN_NOT_FOUND"),
+            ApiError::UserExists(_) => (Code::AlreadyExists, "USER_EXISTS"),
             ApiError::ResourceExhausted(_) => (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
             ApiError::Unavailable => (Code::Unavailable, "UNAVAILABLE"),
             ApiError::Internal(_) => (Code::Internal, "INTERNAL"),

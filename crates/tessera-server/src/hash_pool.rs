@@ -3,7 +3,7 @@
 //! once (RESOURCE_EXHAUSTED) rather than queued, so a login flood cannot starve Introspect.
 
 use std::sync::{
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc,
 };
 
@@ -18,6 +18,8 @@ pub struct HashPool {
     running: Arc<Semaphore>,
     admitted: Arc<AtomicUsize>,
     limit: usize,
+    workers: usize,
+    rejected: Arc<AtomicU64>,
 }
 
 impl HashPool {
@@ -28,7 +30,43 @@ impl HashPool {
             running: Arc::new(Semaphore::new(workers)),
             admitted: Arc::new(AtomicUsize::new(0)),
             limit: workers + queue,
+            workers,
+            rejected: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Jobs running on a worker now.
+    pub fn running(&self) -> usize {
+        self.workers - self.running.available_permits().min(self.workers)
+    }
+
+    /// Jobs admitted and waiting for a worker (the queue's depth).
+    pub fn queued(&self) -> usize {
+        self.depth().saturating_sub(self.running())
+    }
+
+    /// Jobs admitted at once (workers plus queue) before new ones are refused.
+    pub fn capacity(&self) -> usize {
+        self.limit
+    }
+
+    /// Jobs refused because the pool was full, since start.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Refuses at once, before any other work is done for a request, when the pool is already
+    /// full; `run` still enforces the bound for requests that pass this check.
+    pub fn check_capacity(&self) -> Result<(), ApiError> {
+        if self.depth() >= self.limit {
+            return Err(self.refuse());
+        }
+        Ok(())
+    }
+
+    fn refuse(&self) -> ApiError {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        ApiError::ResourceExhausted("too many password checks in flight; retry shortly".into())
     }
 
     /// Jobs admitted and not yet finished (running or queued).
@@ -45,9 +83,7 @@ impl HashPool {
         let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
         let _slot = Admission(Arc::clone(&self.admitted));
         if admitted >= self.limit {
-            return Err(ApiError::ResourceExhausted(
-                "too many password checks in flight; retry shortly".into(),
-            ));
+            return Err(self.refuse());
         }
         let _permit = self
             .running
@@ -102,6 +138,12 @@ mod tests {
         }
         let refused = pool.run(|| ()).await;
         assert!(matches!(refused, Err(ApiError::ResourceExhausted(_))));
+        assert!(matches!(
+            pool.check_capacity(),
+            Err(ApiError::ResourceExhausted(_))
+        ));
+        assert_eq!(pool.rejected(), 2);
+        assert_eq!(pool.capacity(), 2);
         release_tx.send(()).unwrap();
         release_tx.send(()).unwrap();
         for job in running {

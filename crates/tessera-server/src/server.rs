@@ -4,7 +4,9 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use tessera_core::clock::Clock;
-use tessera_proto::v1::auth_service_server::AuthServiceServer;
+use tessera_proto::v1::{
+    admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
+};
 use tessera_store::{feed::RevocationFeed, PgPool};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -13,7 +15,8 @@ use tracing::{info, warn};
 
 use crate::{
     error::ApiError,
-    grpc::{extract_credential, AuthApi},
+    grpc::{extract_credential, AdminApi, AuthApi},
+    metrics::{MetricsEndpoint, RpcMetricsLayer},
     service::Authority,
     settings::{AuthSettings, ServeSettings},
 };
@@ -21,11 +24,15 @@ use crate::{
 /// The fully qualified name health reports for the auth service.
 pub const AUTH_SERVICE_NAME: &str = "tessera.v1.AuthService";
 
+/// How long in-flight calls may run on after a shutdown signal.
+pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A bound, not yet serving, Tessera server.
 pub struct Server {
     listener: TcpListener,
     authority: Authority,
     serve: ServeSettings,
+    metrics: Option<MetricsEndpoint>,
 }
 
 impl Server {
@@ -39,19 +46,30 @@ impl Server {
         let listener = TcpListener::bind(serve.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", serve.listen))?;
+        let metrics = match serve.metrics_listen {
+            Some(addr) => Some(MetricsEndpoint::bind(addr).await?),
+            None => None,
+        };
         let feed = RevocationFeed::start(pool.clone());
         let authority = Authority::new(pool, clock, auth, Some(&feed))
             .map_err(|e: ApiError| anyhow::anyhow!(e))?;
+        authority.start_signing_keys().await;
         Ok(Server {
             listener,
             authority,
             serve,
+            metrics,
         })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The metrics listener's address, when `--metrics-listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|m| m.local_addr().ok())
     }
 
     /// The authority behind the server (tests and `dev` bootstrap use it).
@@ -82,15 +100,39 @@ impl Server {
             AuthApi::new(self.authority.clone()),
             extract_credential,
         );
+        let admin = AdminServiceServer::with_interceptor(
+            AdminApi::new(self.authority.clone()),
+            extract_credential,
+        );
         info!(addr = %self.listener.local_addr()?, "tessera serving gRPC");
-        tonic::transport::Server::builder()
+        // Once `shutdown` fires, in-flight calls get DRAIN_GRACE to finish; long-lived streams
+        // (WatchRevocations) and idle clients would otherwise hold the process open forever.
+        let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = fired_tx.send(());
+        };
+        let rpc_metrics = RpcMetricsLayer::new(self.metrics.as_ref().map(MetricsEndpoint::stats));
+        let _metrics_task = self.metrics.map(|m| m.spawn(self.authority.clone()));
+        let serving = tonic::transport::Server::builder()
+            .layer(rpc_metrics)
             .timeout(self.serve.request_timeout)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(auth)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
-            .await?;
+            .add_service(admin)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
+        let grace_over = async move {
+            match fired_rx.await {
+                Ok(()) => tokio::time::sleep(DRAIN_GRACE).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = serving => served?,
+            () = grace_over => warn!(grace = ?DRAIN_GRACE, "calls still open after the drain grace; closing them"),
+        }
         Ok(())
     }
 }

@@ -76,6 +76,8 @@ pub struct ServeSettings {
     pub request_timeout: StdDuration,
     /// How often the health check pings PostgreSQL.
     pub health_interval: StdDuration,
+    /// Where to serve Prometheus metrics (`GET /metrics`); `None` serves none.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServeSettings {
@@ -84,6 +86,7 @@ impl Default for ServeSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             request_timeout: StdDuration::from_secs(30),
             health_interval: StdDuration::from_millis(500),
+            metrics_listen: None,
         }
     }
 }

@@ -81,3 +81,45 @@ pub async fn recent(
     .await?;
     Ok(rows)
 }
+
+/// Filters for [`list`]; `None` means no filter.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this acting account.
+    pub actor: Option<Uuid>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// At or after.
+    pub since: Option<OffsetDateTime>,
+    /// Before.
+    pub until: Option<OffsetDateTime>,
+    /// Only ids below this one (keyset paging, newest first).
+    pub before_id: Option<i64>,
+}
+
+/// Events matching `filter`, newest first, at most `limit`.
+pub async fn list(
+    pool: &sqlx::PgPool,
+    filter: &AuditFilter,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    let rows = sqlx::query_as::<_, AuditRow>(
+        "SELECT id, at, action, outcome, actor, username, token_id, detail
+         FROM audit_events
+         WHERE ($1::uuid IS NULL OR actor = $1)
+           AND ($2::text IS NULL OR action = $2)
+           AND ($3::timestamptz IS NULL OR at >= $3)
+           AND ($4::timestamptz IS NULL OR at < $4)
+           AND ($5::bigint IS NULL OR id < $5)
+         ORDER BY id DESC LIMIT $6",
+    )
+    .bind(filter.actor)
+    .bind(filter.action.as_deref())
+    .bind(filter.since)
+    .bind(filter.until)
+    .bind(filter.before_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}

@@ -270,3 +270,143 @@ pub async fn sweep_expired(
     .rows_affected();
     Ok(deleted)
 }
+
+/// A token as listed by administrators: everything but the hash.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenInfo {
+    /// Public id.
+    pub id: Uuid,
+    /// Kind name.
+    pub kind: String,
+    /// Account.
+    pub subject: Option<Uuid>,
+    /// Parent token.
+    pub parent_id: Option<Uuid>,
+    /// Session.
+    pub session_id: Option<Uuid>,
+    /// Namespace.
+    pub namespace: String,
+    /// Permissions.
+    pub permissions: Vec<String>,
+    /// Elevated.
+    pub elevated: bool,
+    /// Free text.
+    pub description: String,
+    /// Issue time.
+    pub issued_at: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Uses left.
+    pub uses_remaining: Option<i32>,
+    /// Use limit at issue.
+    pub max_uses: Option<i32>,
+    /// Revocation time.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+const INFO_COLUMNS: &str = "id, kind, subject, parent_id, session_id, namespace, permissions, elevated, \
+                            description, issued_at, expires_at, uses_remaining, max_uses, revoked_at";
+
+/// An account's tokens, newest first; with `include_inactive` also revoked, expired and used-up ones.
+pub async fn list_for_subject(
+    pool: &PgPool,
+    subject: Uuid,
+    include_inactive: bool,
+    now: OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<TokenInfo>, StoreError> {
+    let sql = format!(
+        "SELECT {INFO_COLUMNS} FROM tokens WHERE subject = $1
+           AND ($2 OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+                       AND (uses_remaining IS NULL OR uses_remaining > 0)))
+         ORDER BY issued_at DESC, id LIMIT $4"
+    );
+    Ok(sqlx::query_as::<_, TokenInfo>(&sql)
+        .bind(subject)
+        .bind(include_inactive)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// One token by id.
+pub async fn info(pool: &PgPool, id: Uuid) -> Result<Option<TokenInfo>, StoreError> {
+    let sql = format!("SELECT {INFO_COLUMNS} FROM tokens WHERE id = $1");
+    Ok(sqlx::query_as::<_, TokenInfo>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// The master token in force (not revoked), if any.
+pub async fn active_master(conn: &mut PgConnection) -> Result<Option<TokenInfo>, StoreError> {
+    let sql = format!(
+        "SELECT {INFO_COLUMNS} FROM tokens WHERE kind = 'master' AND revoked_at IS NULL
+         ORDER BY issued_at DESC LIMIT 1"
+    );
+    Ok(sqlx::query_as::<_, TokenInfo>(&sql)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Revokes every master token in force (through the feed, so every replica drops it at once).
+pub async fn revoke_masters(
+    conn: &mut PgConnection,
+    now: OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM tokens WHERE kind = 'master' AND revoked_at IS NULL")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut count = 0;
+    for id in ids {
+        count += revoke(conn, &RevokeTarget::Id(id), now).await?.len();
+    }
+    Ok(count)
+}
+
+/// A static token row in force, as compared against the tokens file.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaticRow {
+    /// Public id.
+    pub id: Uuid,
+    /// Hash bytes.
+    pub hash: Vec<u8>,
+    /// Namespace.
+    pub namespace: String,
+    /// Permissions.
+    pub permissions: Vec<String>,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// The token's name in the file.
+    pub description: String,
+}
+
+/// Static tokens in force (not revoked).
+pub async fn static_rows(conn: &mut PgConnection) -> Result<Vec<StaticRow>, StoreError> {
+    Ok(sqlx::query_as::<_, StaticRow>(
+        "SELECT id, hash, namespace, permissions, expires_at, description FROM tokens
+         WHERE kind = 'static' AND revoked_at IS NULL",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Revokes (through the feed) and deletes static tokens, so their secrets can be defined anew.
+/// Returns the revoked hashes.
+pub async fn retire_static(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    now: OffsetDateTime,
+) -> Result<Vec<RevokedToken>, StoreError> {
+    let mut revoked = Vec::new();
+    for id in ids {
+        revoked.extend(revoke(conn, &RevokeTarget::Id(*id), now).await?);
+    }
+    sqlx::query("DELETE FROM tokens WHERE kind = 'static' AND id = ANY($1)")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(revoked)
+}

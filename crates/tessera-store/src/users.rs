@@ -240,3 +240,96 @@ pub async fn set_totp(
         .await?;
     Ok(())
 }
+
+/// An account as listed by administrators: no password hash, no seed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserSummary {
+    /// Account id.
+    pub id: Uuid,
+    /// Login name.
+    pub username: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Role name.
+    pub role: String,
+    /// Whether TOTP is enrolled.
+    pub totp_enabled: bool,
+    /// Whether the account is disabled.
+    pub disabled: bool,
+    /// Locked until, when locked.
+    pub locked_until: Option<OffsetDateTime>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, username, display_name, role, totp_sealed IS NOT NULL AS totp_enabled, \
+                               disabled, locked_until, created_at";
+
+/// Accounts by username, after `after` (keyset paging), at most `limit`.
+pub async fn list(
+    pool: &PgPool,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UserSummary>, StoreError> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM users WHERE ($1::text IS NULL OR username > $1) ORDER BY username LIMIT $2"
+    );
+    Ok(sqlx::query_as::<_, UserSummary>(&sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// One account's summary by name.
+pub async fn summary(
+    conn: &mut PgConnection,
+    username: &str,
+) -> Result<Option<UserSummary>, StoreError> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM users WHERE username = $1");
+    Ok(sqlx::query_as::<_, UserSummary>(&sql)
+        .bind(username)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Disables or enables an account.
+pub async fn set_disabled(
+    conn: &mut PgConnection,
+    id: Uuid,
+    disabled: bool,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+        .bind(id)
+        .bind(disabled)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Changes an account's role.
+pub async fn set_role(conn: &mut PgConnection, id: Uuid, role: Role) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+        .bind(id)
+        .bind(role.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces an account's password hash and clears its failed-attempt count and lock.
+pub async fn set_password(
+    conn: &mut PgConnection,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(password_hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

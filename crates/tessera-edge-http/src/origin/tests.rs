@@ -82,6 +82,15 @@ fn same_origin_requests_pass() {
         headers(&[("origin", "https://app.example.com")]),
         // A no-referrer page makes the browser send `Origin: null`; Sec-Fetch-Site still decides.
         headers(&[("sec-fetch-site", "same-origin"), ("origin", "null")]),
+        // A page of an --allowed-origin: the browser says same-site or cross-site.
+        headers(&[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://app.example.com"),
+        ]),
+        headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://APP.example.com:443"),
+        ]),
     ] {
         assert_eq!(check_same_origin(&p, &map, Some(&own)), Ok(()), "{map:?}");
     }
@@ -101,6 +110,21 @@ fn cross_origin_requests_are_refused() {
         ),
         (
             headers(&[("sec-fetch-site", "same-site")]),
+            CrossOrigin::FetchSite,
+        ),
+        (
+            headers(&[
+                ("sec-fetch-site", "same-site"),
+                ("origin", "https://sibling.edge.local"),
+            ]),
+            CrossOrigin::FetchSite,
+        ),
+        // The edge's own origin with a browser saying otherwise: the browser knows better.
+        (
+            headers(&[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://edge.local"),
+            ]),
             CrossOrigin::FetchSite,
         ),
         (

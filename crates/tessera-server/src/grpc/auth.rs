@@ -11,7 +11,7 @@ use tracing::instrument;
 use super::{timestamp, Credential};
 use crate::{
     error::ApiError,
-    service::{view::Lookup, view::TokenView, Authority, IssueRequest, RevokeRequest},
+    service::{view::Lookup, view::TokenView, Authority, IssueFormat, IssueRequest, RevokeRequest},
 };
 
 /// The gRPC face of the authority.
@@ -35,7 +35,7 @@ impl AuthApi {
     }
 }
 
-fn kind_to_wire(kind: TokenKind) -> pb::TokenType {
+pub(super) fn kind_to_wire(kind: TokenKind) -> pb::TokenType {
     match kind {
         TokenKind::Session => pb::TokenType::Session,
         TokenKind::Elevated => pb::TokenType::Elevated,
@@ -139,17 +139,11 @@ impl pb::auth_service_server::AuthService for AuthApi {
     ) -> Result<Response<pb::IssueTokenResponse>, Status> {
         let caller = self.caller(&request).await?;
         let req = request.into_inner();
-        match pb::TokenFormat::try_from(req.format) {
-            Ok(pb::TokenFormat::Unspecified | pb::TokenFormat::Opaque) => {}
-            Ok(pb::TokenFormat::Jwt) => {
-                return Err(ApiError::invalid(
-                    "format",
-                    "JWT tokens are not enabled on this server; use OPAQUE",
-                )
-                .into())
-            }
+        let format = match pb::TokenFormat::try_from(req.format) {
+            Ok(pb::TokenFormat::Unspecified | pb::TokenFormat::Opaque) => IssueFormat::Opaque,
+            Ok(pb::TokenFormat::Jwt) => IssueFormat::Jwt,
             Err(_) => return Err(ApiError::invalid("format", "unknown token format").into()),
-        }
+        };
         let kind = match pb::TokenType::try_from(req.token_type) {
             Ok(pb::TokenType::Unspecified | pb::TokenType::Api) => TokenKind::Api,
             Ok(pb::TokenType::Service) => TokenKind::Service,
@@ -172,6 +166,7 @@ impl pb::auth_service_server::AuthService for AuthApi {
                     permissions: req.permissions,
                     description: req.description,
                     kind,
+                    format,
                 },
             )
             .await?;
@@ -280,5 +275,27 @@ impl pb::auth_service_server::AuthService for AuthApi {
             .map_err(Status::from)
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+    #[instrument(skip_all, fields(rpc = "GetJwks"))]
+    async fn get_jwks(
+        &self,
+        _request: Request<pb::GetJwksRequest>,
+    ) -> Result<Response<pb::GetJwksResponse>, Status> {
+        let jwks = self.authority.jwks();
+        Ok(Response::new(pb::GetJwksResponse {
+            jwks_json: jwks.to_json(),
+            keys: jwks
+                .keys
+                .into_iter()
+                .map(|key| pb::JsonWebKey {
+                    kty: key.kty,
+                    crv: key.crv,
+                    x: key.x,
+                    kid: key.kid,
+                    r#use: key.key_use,
+                    alg: key.alg,
+                })
+                .collect(),
+        }))
     }
 }

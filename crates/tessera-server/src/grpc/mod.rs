@@ -3,8 +3,10 @@
 //! authority and converts the answer back. Caller credentials are lifted out of the metadata once,
 //! by the interceptor below.
 
+mod admin;
 mod auth;
 
+pub use admin::AdminApi;
 pub use auth::AuthApi;
 use tessera_core::token::TokenSecret;
 use time::OffsetDateTime;

@@ -58,6 +58,8 @@ impl Authority {
         if username.is_empty() {
             return Err(ApiError::invalid("username", "username must not be empty"));
         }
+        // A flood is refused before it costs a database round trip.
+        self.hash_pool.check_capacity()?;
         let user = users::find_by_username(&self.pool, username).await?;
         let Some(user) = user.filter(|u| !u.disabled) else {
             let hasher = Arc::clone(&self.hasher);
@@ -147,6 +149,7 @@ impl Authority {
             ttl
         };
         let subject = caller.subject.ok_or(ApiError::AuthFailed)?;
+        self.hash_pool.check_capacity()?;
         let user = users::find_by_id(&self.pool, subject)
             .await?
             .filter(|u| !u.disabled)
@@ -157,8 +160,7 @@ impl Authority {
             Some(Redacted(phc)) => {
                 let (hasher, phc, candidate) =
                     (Arc::clone(&self.hasher), phc.clone(), password.clone());
-                self.hash_pool
-                    .run(move || hasher.verify(&phc, &candidate))
+                self.hash_reserved(&user, move || hasher.verify(&phc, &candidate))
                     .await?
             }
             None => false,
@@ -258,8 +260,7 @@ impl Authority {
     ) -> Result<(), ApiError> {
         let (hasher, phc) = (Arc::clone(&self.hasher), user.password_hash.clone());
         let password_ok = self
-            .hash_pool
-            .run(move || hasher.verify(&phc, &password))
+            .hash_reserved(user, move || hasher.verify(&phc, &password))
             .await?;
         if !password_ok {
             self.fail_reserved(user, action, "wrong_password").await?;
@@ -294,6 +295,27 @@ impl Authority {
                     self.fail_reserved(user, action, "totp_replayed").await?;
                     Err(ApiError::InvalidCredentials)
                 }
+            }
+        }
+    }
+
+    /// Runs a password check for an attempt already reserved. If the check cannot run (the pool
+    /// is full), the attempt is given back: a refusal is not a failed login and must not count
+    /// towards the lockout.
+    async fn hash_reserved<F>(&self, user: &UserRow, job: F) -> Result<bool, ApiError>
+    where
+        F: FnOnce() -> bool + Send + 'static,
+    {
+        match self.hash_pool.run(job).await {
+            Ok(matched) => Ok(matched),
+            Err(err) => {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(tessera_store::StoreError::from)?;
+                users::release_attempt(&mut conn, user.id).await?;
+                Err(err)
             }
         }
     }

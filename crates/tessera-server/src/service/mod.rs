@@ -2,6 +2,8 @@
 //! over the pure domain (`tessera-core`) and the store. No wire types here: the gRPC adapters convert
 //! requests into these calls and results back.
 
+pub mod admin;
+pub mod jwt;
 mod login;
 mod tokens;
 pub mod view;
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tessera_core::{
     clock::Clock,
+    jwt::looks_like_jwt,
     password::{Password, PasswordHasher},
     token::{check_format, TokenFormatError, TokenHash, TokenSecret},
 };
@@ -22,8 +25,9 @@ use tessera_store::{
 };
 use tracing::debug;
 
+pub use self::jwt::SigningKeys;
 pub use self::login::LoginOutcome;
-pub use self::tokens::{IssueRequest, IssuedToken, NamespaceVerdict, RevokeRequest};
+pub use self::tokens::{IssueFormat, IssueRequest, IssuedToken, NamespaceVerdict, RevokeRequest};
 use self::view::{decide, InactiveReason, Lookup, TokenView};
 use crate::{cache::DecisionCache, error::ApiError, hash_pool::HashPool, settings::AuthSettings};
 
@@ -37,6 +41,7 @@ pub struct Authority {
     hash_pool: HashPool,
     cache: DecisionCache,
     feed: Option<RevocationFeed>,
+    keys: SigningKeys,
 }
 
 impl Authority {
@@ -54,6 +59,10 @@ impl Authority {
         if let Some(feed) = feed {
             cache.follow(feed);
         }
+        let keys = SigningKeys::new(
+            pool.clone(),
+            settings.totp_key.as_ref().map(|key| key.0.clone()),
+        );
         Ok(Authority {
             pool,
             clock,
@@ -62,6 +71,7 @@ impl Authority {
             hasher: Arc::new(hasher),
             cache,
             feed: feed.cloned(),
+            keys,
         })
     }
 
@@ -80,6 +90,22 @@ impl Authority {
         self.cache.is_trusted()
     }
 
+    /// The replica's JWT signing keys.
+    pub fn signing_keys(&self) -> &SigningKeys {
+        &self.keys
+    }
+
+    /// Loads the JWT keys (creating a first one when none exists and this replica can seal it)
+    /// and follows key changes from then on.
+    pub async fn start_signing_keys(&self) {
+        self.keys.start(self.clock.now()).await;
+    }
+
+    /// The public keys that verify Tessera JWTs right now.
+    pub fn jwks(&self) -> tessera_core::jwt::Jwks {
+        self.keys.jwks(self.clock.now())
+    }
+
     /// The password-hashing pool.
     pub fn hash_pool(&self) -> &HashPool {
         &self.hash_pool
@@ -96,24 +122,53 @@ impl Authority {
 
     /// Reads a token: from the cache when possible, else in one SQL statement that, with `consume`,
     /// also counts one use of a limited-use token.
+    ///
+    /// A JWT is judged by its own signature first: a forged, foreign or expired one is inactive
+    /// without a database read. A genuine one is then read like any token (by the hash of its
+    /// text), so revocation, use limits and disabled accounts apply to it unchanged.
     pub async fn lookup(&self, secret: &str, consume: bool) -> Result<Lookup, ApiError> {
-        match check_format(secret) {
-            Ok(_) | Err(TokenFormatError::NotTessera) => {}
-            // A typo or a scanner's find: refused without touching the database.
-            Err(_) => return Ok(Lookup::Inactive(InactiveReason::Malformed)),
-        }
-        let hash = TokenHash::of(secret);
         let now = self.clock.now();
-        if let Some(view) = self.cache.get(&hash, now) {
-            return Ok(Lookup::Active((*view).clone()));
+        let jti = if looks_like_jwt(secret) {
+            match self.keys.verify(secret, now).await {
+                Ok(claims) => Some(claims.jti),
+                Err(err) => {
+                    debug!(reason = %err, "jwt refused before the store");
+                    return Ok(Lookup::Inactive(InactiveReason::from(err)));
+                }
+            }
+        } else {
+            match check_format(secret) {
+                Ok(_) | Err(TokenFormatError::NotTessera) => {}
+                // An operator-chosen master token (`tessera token set`) carries no checksum.
+                Err(_) if secret.starts_with(crate::master::MASTER_PREFIX) => {}
+                // A typo or a scanner's find: refused without touching the database.
+                Err(_) => return Ok(Lookup::Inactive(InactiveReason::Malformed)),
+            }
+            None
+        };
+        let hash = TokenHash::of(secret);
+        let lookup = if let Some(view) = self.cache.get(&hash, now) {
+            Lookup::Active((*view).clone())
+        } else {
+            let epoch = self.cache.epoch();
+            let record = token_store::lookup(&self.pool, &hash, now, consume).await?;
+            let lookup = decide(record, now, consume)?;
+            // Master tokens are never cached: a reset from the CLI must bite on the very next call.
+            if let Lookup::Active(view) = &lookup {
+                if view.kind != tessera_core::token::TokenKind::Master {
+                    self.cache.insert(hash, view, epoch);
+                }
+            }
+            lookup
+        };
+        match (&lookup, jti) {
+            // The row is found by the token's own hash, so this only fails if the store was
+            // tampered with; refuse rather than answer for another token.
+            (Lookup::Active(view), Some(jti)) if view.id.to_string() != jti => {
+                Ok(Lookup::Inactive(InactiveReason::Unverified))
+            }
+            _ => Ok(lookup),
         }
-        let epoch = self.cache.epoch();
-        let record = token_store::lookup(&self.pool, &hash, now, consume).await?;
-        let lookup = decide(record, now, consume)?;
-        if let Lookup::Active(view) = &lookup {
-            self.cache.insert(hash, view, epoch);
-        }
-        Ok(lookup)
     }
 
     /// Authenticates the caller's bearer token. Every authenticated call counts as one use of a

@@ -17,6 +17,7 @@ use tracing::{debug, info};
 use uuid::Uuid;
 
 use super::{
+    jwt,
     view::{Lookup, TokenView},
     Authority,
 };
@@ -37,6 +38,18 @@ pub struct IssueRequest {
     pub description: String,
     /// `Api` or `Service`.
     pub kind: TokenKind,
+    /// How the token is encoded.
+    pub format: IssueFormat,
+}
+
+/// How an issued token is encoded. Either way the store keeps only the SHA-256 of its text.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum IssueFormat {
+    /// A `tsr_…` string.
+    #[default]
+    Opaque,
+    /// An EdDSA-signed JWT whose `jti` is the token id.
+    Jwt,
 }
 
 /// A freshly issued token.
@@ -149,8 +162,19 @@ impl Authority {
             ));
         }
 
-        let token = TokenSecret::generate(req.kind);
         let token_id = Uuid::new_v4();
+        let (token, kid) = match req.format {
+            IssueFormat::Opaque => (TokenSecret::generate(req.kind), None),
+            IssueFormat::Jwt => {
+                let signer = self.jwt_signer(now).await?;
+                let expires_at = grant
+                    .expires_at
+                    .ok_or_else(|| ApiError::invalid("ttl", "a JWT needs an expiry; name a ttl"))?;
+                let claims = jwt::claims_for(token_id, caller, &grant, req.kind, now, expires_at);
+                let token = TokenSecret::from_string(signer.sign(&claims));
+                (token, Some(signer.kid().to_owned()))
+            }
+        };
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         token_store::insert(
             &mut tx,
@@ -181,6 +205,8 @@ impl Authority {
             "namespace": grant.namespace.as_str(),
             "permissions": grant.permissions.to_vec(),
             "max_uses": grant.uses_remaining,
+            "format": if kid.is_some() { "jwt" } else { "opaque" },
+            "kid": kid,
         });
         self.audit(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -335,6 +361,28 @@ impl Authority {
         self.cache.invalidate(hashes.iter());
         info!(count = revoked.len(), by = %caller.id, "tokens revoked");
         Ok(revoked.len() as u64)
+    }
+}
+
+impl Authority {
+    async fn jwt_signer(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<std::sync::Arc<tessera_core::jwt::JwtSigningKey>, ApiError> {
+        if let Some(signer) = self.keys.signer(now).await {
+            return Ok(signer);
+        }
+        Err(if self.keys.can_sign() {
+            ApiError::invalid(
+                "format",
+                "no JWT signing key is usable on this server; run `tessera keys rotate` with its --totp-key",
+            )
+        } else {
+            ApiError::invalid(
+                "format",
+                "JWT tokens are not enabled on this server (it has no --totp-key to seal signing keys); use OPAQUE",
+            )
+        })
     }
 }
 

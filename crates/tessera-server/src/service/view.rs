@@ -2,6 +2,7 @@
 //! CheckNamespace and the cache. Never holds the secret.
 
 use tessera_core::{
+    jwt::JwtError,
     namespace::Namespace,
     permission::PermissionSet,
     role::{holds_admin_rights, Role},
@@ -66,8 +67,10 @@ impl TokenView {
 /// Why a token is inactive: for logs and the audit trail only, never for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InactiveReason {
-    /// Not a well-formed Tessera token (checksum or grammar).
+    /// Not a well-formed Tessera token (checksum or grammar) or JWT.
     Malformed,
+    /// A JWT whose algorithm, key, signature, issuer or start time was refused.
+    Unverified,
     /// No such token.
     Unknown,
     /// Revoked.
@@ -85,11 +88,27 @@ impl InactiveReason {
     pub fn as_str(self) -> &'static str {
         match self {
             InactiveReason::Malformed => "malformed",
+            InactiveReason::Unverified => "unverified",
             InactiveReason::Unknown => "unknown",
             InactiveReason::Revoked => "revoked",
             InactiveReason::Expired => "expired",
             InactiveReason::UsedUp => "used_up",
             InactiveReason::AccountDisabled => "account_disabled",
+        }
+    }
+}
+
+impl From<JwtError> for InactiveReason {
+    fn from(err: JwtError) -> Self {
+        match err {
+            JwtError::Malformed => InactiveReason::Malformed,
+            JwtError::Expired => InactiveReason::Expired,
+            JwtError::AlgorithmRefused
+            | JwtError::UnknownKey
+            | JwtError::BadSignature
+            | JwtError::WrongIssuer
+            | JwtError::NotYetValid
+            | JwtError::BadKey => InactiveReason::Unverified,
         }
     }
 }

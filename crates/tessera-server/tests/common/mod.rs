@@ -37,6 +37,8 @@ pub struct TestServer {
     pub pool: PgPool,
     pub authority: Authority,
     pub totp_key: SealingKey,
+    /// The database URL (set when the harness created the database).
+    pub database_url: Option<String>,
     _db: Option<TestDatabase>,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -69,6 +71,7 @@ impl TestServer {
             .expect("test database");
         let pool = db.pool.clone();
         let mut server = Self::start_on(pool, |s| s).await;
+        server.database_url = Some(db.url.clone());
         server._db = Some(db);
         server
     }
@@ -79,6 +82,7 @@ impl TestServer {
             .expect("test database");
         let pool = db.pool.clone();
         let mut server = Self::start_on(pool, adjust).await;
+        server.database_url = Some(db.url.clone());
         server._db = Some(db);
         server
     }
@@ -117,6 +121,7 @@ impl TestServer {
             pool,
             authority,
             totp_key,
+            database_url: None,
             _db: None,
             stop: Some(stop),
         };

@@ -1399,6 +1399,190 @@ func (x *WatchRevocationsResponse) GetRevokedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// GetJwksRequest asks for the JWT verification keys; it has no fields.
+type GetJwksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJwksRequest) Reset() {
+	*x = GetJwksRequest{}
+	mi := &file_tessera_v1_auth_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJwksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJwksRequest) ProtoMessage() {}
+
+func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tessera_v1_auth_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJwksRequest.ProtoReflect.Descriptor instead.
+func (*GetJwksRequest) Descriptor() ([]byte, []int) {
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{16}
+}
+
+// JsonWebKey is one Ed25519 public key in JWK form (RFC 8037).
+type JsonWebKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Key type: "OKP".
+	Kty string `protobuf:"bytes,1,opt,name=kty,proto3" json:"kty,omitempty"`
+	// Curve: "Ed25519".
+	Crv string `protobuf:"bytes,2,opt,name=crv,proto3" json:"crv,omitempty"`
+	// The public key, base64url without padding.
+	X string `protobuf:"bytes,3,opt,name=x,proto3" json:"x,omitempty"`
+	// Key id, matching the `kid` header of the JWTs it verifies.
+	Kid string `protobuf:"bytes,4,opt,name=kid,proto3" json:"kid,omitempty"`
+	// Intended use: "sig".
+	Use string `protobuf:"bytes,5,opt,name=use,proto3" json:"use,omitempty"`
+	// Algorithm: "EdDSA".
+	Alg           string `protobuf:"bytes,6,opt,name=alg,proto3" json:"alg,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JsonWebKey) Reset() {
+	*x = JsonWebKey{}
+	mi := &file_tessera_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JsonWebKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JsonWebKey) ProtoMessage() {}
+
+func (x *JsonWebKey) ProtoReflect() protoreflect.Message {
+	mi := &file_tessera_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JsonWebKey.ProtoReflect.Descriptor instead.
+func (*JsonWebKey) Descriptor() ([]byte, []int) {
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *JsonWebKey) GetKty() string {
+	if x != nil {
+		return x.Kty
+	}
+	return ""
+}
+
+func (x *JsonWebKey) GetCrv() string {
+	if x != nil {
+		return x.Crv
+	}
+	return ""
+}
+
+func (x *JsonWebKey) GetX() string {
+	if x != nil {
+		return x.X
+	}
+	return ""
+}
+
+func (x *JsonWebKey) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *JsonWebKey) GetUse() string {
+	if x != nil {
+		return x.Use
+	}
+	return ""
+}
+
+func (x *JsonWebKey) GetAlg() string {
+	if x != nil {
+		return x.Alg
+	}
+	return ""
+}
+
+// GetJwksResponse carries the key set twice: as the JSON document verifiers load directly, and as
+// structured keys.
+type GetJwksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The JSON Web Key Set document: {"keys":[{"kty":"OKP","crv":"Ed25519","x":…,"kid":…,"use":"sig","alg":"EdDSA"}]}.
+	JwksJson string `protobuf:"bytes,1,opt,name=jwks_json,json=jwksJson,proto3" json:"jwks_json,omitempty"`
+	// The same keys, one message each.
+	Keys          []*JsonWebKey `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJwksResponse) Reset() {
+	*x = GetJwksResponse{}
+	mi := &file_tessera_v1_auth_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJwksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJwksResponse) ProtoMessage() {}
+
+func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tessera_v1_auth_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJwksResponse.ProtoReflect.Descriptor instead.
+func (*GetJwksResponse) Descriptor() ([]byte, []int) {
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetJwksResponse) GetJwksJson() string {
+	if x != nil {
+		return x.JwksJson
+	}
+	return ""
+}
+
+func (x *GetJwksResponse) GetKeys() []*JsonWebKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 var File_tessera_v1_auth_proto protoreflect.FileDescriptor
 
 const file_tessera_v1_auth_proto_rawDesc = "" +
@@ -1505,7 +1689,19 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"token_hash\x18\x03 \x01(\tR\ttokenHash\x129\n" +
 	"\n" +
-	"revoked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt*\xb2\x01\n" +
+	"revoked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\"\x10\n" +
+	"\x0eGetJwksRequest\"t\n" +
+	"\n" +
+	"JsonWebKey\x12\x10\n" +
+	"\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n" +
+	"\x03crv\x18\x02 \x01(\tR\x03crv\x12\f\n" +
+	"\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n" +
+	"\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n" +
+	"\x03use\x18\x05 \x01(\tR\x03use\x12\x10\n" +
+	"\x03alg\x18\x06 \x01(\tR\x03alg\"Z\n" +
+	"\x0fGetJwksResponse\x12\x1b\n" +
+	"\tjwks_json\x18\x01 \x01(\tR\bjwksJson\x12*\n" +
+	"\x04keys\x18\x02 \x03(\v2\x16.tessera.v1.JsonWebKeyR\x04keys*\xb2\x01\n" +
 	"\tTokenType\x12\x1a\n" +
 	"\x16TOKEN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TOKEN_TYPE_SESSION\x10\x01\x12\x17\n" +
@@ -1517,7 +1713,7 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\vTokenFormat\x12\x1c\n" +
 	"\x18TOKEN_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TOKEN_FORMAT_OPAQUE\x10\x01\x12\x14\n" +
-	"\x10TOKEN_FORMAT_JWT\x10\x022\xa1\x04\n" +
+	"\x10TOKEN_FORMAT_JWT\x10\x022\xe5\x04\n" +
 	"\vAuthService\x12<\n" +
 	"\x05Login\x12\x18.tessera.v1.LoginRequest\x1a\x19.tessera.v1.LoginResponse\x12?\n" +
 	"\x06Unlock\x12\x19.tessera.v1.UnlockRequest\x1a\x1a.tessera.v1.UnlockResponse\x12?\n" +
@@ -1527,7 +1723,8 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"Introspect\x12\x1d.tessera.v1.IntrospectRequest\x1a\x1e.tessera.v1.IntrospectResponse\x12W\n" +
 	"\x0eCheckNamespace\x12!.tessera.v1.CheckNamespaceRequest\x1a\".tessera.v1.CheckNamespaceResponse\x12_\n" +
-	"\x10WatchRevocations\x12#.tessera.v1.WatchRevocationsRequest\x1a$.tessera.v1.WatchRevocationsResponse0\x01B\xa9\x01\n" +
+	"\x10WatchRevocations\x12#.tessera.v1.WatchRevocationsRequest\x1a$.tessera.v1.WatchRevocationsResponse0\x01\x12B\n" +
+	"\aGetJwks\x12\x1a.tessera.v1.GetJwksRequest\x1a\x1b.tessera.v1.GetJwksResponseB\xa9\x01\n" +
 	"\x0ecom.tessera.v1B\tAuthProtoP\x01ZCgithub.com/tessera-auth/tessera/clients/go/gen/tessera/v1;tesserav1\xa2\x02\x03TXX\xaa\x02\n" +
 	"Tessera.V1\xca\x02\n" +
 	"Tessera\\V1\xe2\x02\x16Tessera\\V1\\GPBMetadata\xea\x02\vTessera::V1b\x06proto3"
@@ -1545,7 +1742,7 @@ func file_tessera_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_tessera_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tessera_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_tessera_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_tessera_v1_auth_proto_goTypes = []any{
 	(TokenType)(0),                   // 0: tessera.v1.TokenType
 	(TokenFormat)(0),                 // 1: tessera.v1.TokenFormat
@@ -1565,39 +1762,45 @@ var file_tessera_v1_auth_proto_goTypes = []any{
 	(*CheckNamespaceResponse)(nil),   // 15: tessera.v1.CheckNamespaceResponse
 	(*WatchRevocationsRequest)(nil),  // 16: tessera.v1.WatchRevocationsRequest
 	(*WatchRevocationsResponse)(nil), // 17: tessera.v1.WatchRevocationsResponse
-	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*GetJwksRequest)(nil),           // 18: tessera.v1.GetJwksRequest
+	(*JsonWebKey)(nil),               // 19: tessera.v1.JsonWebKey
+	(*GetJwksResponse)(nil),          // 20: tessera.v1.GetJwksResponse
+	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
 }
 var file_tessera_v1_auth_proto_depIdxs = []int32{
-	18, // 0: tessera.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 0: tessera.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 1: tessera.v1.LoginResponse.user:type_name -> tessera.v1.User
-	18, // 2: tessera.v1.UnlockResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 2: tessera.v1.UnlockResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: tessera.v1.IssueTokenRequest.format:type_name -> tessera.v1.TokenFormat
 	0,  // 4: tessera.v1.IssueTokenRequest.token_type:type_name -> tessera.v1.TokenType
-	18, // 5: tessera.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 5: tessera.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 6: tessera.v1.IntrospectResponse.token_type:type_name -> tessera.v1.TokenType
-	18, // 7: tessera.v1.IntrospectResponse.issued_at:type_name -> google.protobuf.Timestamp
-	18, // 8: tessera.v1.IntrospectResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 7: tessera.v1.IntrospectResponse.issued_at:type_name -> google.protobuf.Timestamp
+	21, // 8: tessera.v1.IntrospectResponse.expires_at:type_name -> google.protobuf.Timestamp
 	14, // 9: tessera.v1.CheckNamespaceResponse.results:type_name -> tessera.v1.IdentifierDecision
-	18, // 10: tessera.v1.WatchRevocationsResponse.revoked_at:type_name -> google.protobuf.Timestamp
-	3,  // 11: tessera.v1.AuthService.Login:input_type -> tessera.v1.LoginRequest
-	5,  // 12: tessera.v1.AuthService.Unlock:input_type -> tessera.v1.UnlockRequest
-	7,  // 13: tessera.v1.AuthService.Revoke:input_type -> tessera.v1.RevokeRequest
-	9,  // 14: tessera.v1.AuthService.IssueToken:input_type -> tessera.v1.IssueTokenRequest
-	11, // 15: tessera.v1.AuthService.Introspect:input_type -> tessera.v1.IntrospectRequest
-	13, // 16: tessera.v1.AuthService.CheckNamespace:input_type -> tessera.v1.CheckNamespaceRequest
-	16, // 17: tessera.v1.AuthService.WatchRevocations:input_type -> tessera.v1.WatchRevocationsRequest
-	4,  // 18: tessera.v1.AuthService.Login:output_type -> tessera.v1.LoginResponse
-	6,  // 19: tessera.v1.AuthService.Unlock:output_type -> tessera.v1.UnlockResponse
-	8,  // 20: tessera.v1.AuthService.Revoke:output_type -> tessera.v1.RevokeResponse
-	10, // 21: tessera.v1.AuthService.IssueToken:output_type -> tessera.v1.IssueTokenResponse
-	12, // 22: tessera.v1.AuthService.Introspect:output_type -> tessera.v1.IntrospectResponse
-	15, // 23: tessera.v1.AuthService.CheckNamespace:output_type -> tessera.v1.CheckNamespaceResponse
-	17, // 24: tessera.v1.AuthService.WatchRevocations:output_type -> tessera.v1.WatchRevocationsResponse
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	21, // 10: tessera.v1.WatchRevocationsResponse.revoked_at:type_name -> google.protobuf.Timestamp
+	19, // 11: tessera.v1.GetJwksResponse.keys:type_name -> tessera.v1.JsonWebKey
+	3,  // 12: tessera.v1.AuthService.Login:input_type -> tessera.v1.LoginRequest
+	5,  // 13: tessera.v1.AuthService.Unlock:input_type -> tessera.v1.UnlockRequest
+	7,  // 14: tessera.v1.AuthService.Revoke:input_type -> tessera.v1.RevokeRequest
+	9,  // 15: tessera.v1.AuthService.IssueToken:input_type -> tessera.v1.IssueTokenRequest
+	11, // 16: tessera.v1.AuthService.Introspect:input_type -> tessera.v1.IntrospectRequest
+	13, // 17: tessera.v1.AuthService.CheckNamespace:input_type -> tessera.v1.CheckNamespaceRequest
+	16, // 18: tessera.v1.AuthService.WatchRevocations:input_type -> tessera.v1.WatchRevocationsRequest
+	18, // 19: tessera.v1.AuthService.GetJwks:input_type -> tessera.v1.GetJwksRequest
+	4,  // 20: tessera.v1.AuthService.Login:output_type -> tessera.v1.LoginResponse
+	6,  // 21: tessera.v1.AuthService.Unlock:output_type -> tessera.v1.UnlockResponse
+	8,  // 22: tessera.v1.AuthService.Revoke:output_type -> tessera.v1.RevokeResponse
+	10, // 23: tessera.v1.AuthService.IssueToken:output_type -> tessera.v1.IssueTokenResponse
+	12, // 24: tessera.v1.AuthService.Introspect:output_type -> tessera.v1.IntrospectResponse
+	15, // 25: tessera.v1.AuthService.CheckNamespace:output_type -> tessera.v1.CheckNamespaceResponse
+	17, // 26: tessera.v1.AuthService.WatchRevocations:output_type -> tessera.v1.WatchRevocationsResponse
+	20, // 27: tessera.v1.AuthService.GetJwks:output_type -> tessera.v1.GetJwksResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_tessera_v1_auth_proto_init() }
@@ -1619,7 +1822,7 @@ func file_tessera_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tessera_v1_auth_proto_rawDesc), len(file_tessera_v1_auth_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	AuthService_Introspect_FullMethodName       = "/tessera.v1.AuthService/Introspect"
 	AuthService_CheckNamespace_FullMethodName   = "/tessera.v1.AuthService/CheckNamespace"
 	AuthService_WatchRevocations_FullMethodName = "/tessera.v1.AuthService/WatchRevocations"
+	AuthService_GetJwks_FullMethodName          = "/tessera.v1.AuthService/GetJwks"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -59,6 +60,10 @@ type AuthServiceClient interface {
 	// WatchRevocations streams every revocation in order, resumable after `after_sequence`.
 	// The caller needs the `introspect` permission.
 	WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRevocationsResponse], error)
+	// GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
+	// It needs no credential: the keys are public. Keys retired by `tessera keys rotate` stay in the
+	// set while they still verify tokens.
+	GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error)
 }
 
 type authServiceClient struct {
@@ -148,6 +153,16 @@ func (c *authServiceClient) WatchRevocations(ctx context.Context, in *WatchRevoc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuthService_WatchRevocationsClient = grpc.ServerStreamingClient[WatchRevocationsResponse]
 
+func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJwksResponse)
+	err := c.cc.Invoke(ctx, AuthService_GetJwks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -179,6 +194,10 @@ type AuthServiceServer interface {
 	// WatchRevocations streams every revocation in order, resumable after `after_sequence`.
 	// The caller needs the `introspect` permission.
 	WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error
+	// GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
+	// It needs no credential: the keys are public. Keys retired by `tessera keys rotate` stay in the
+	// set while they still verify tokens.
+	GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -209,6 +228,9 @@ func (UnimplementedAuthServiceServer) CheckNamespace(context.Context, *CheckName
 }
 func (UnimplementedAuthServiceServer) WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchRevocations not implemented")
+}
+func (UnimplementedAuthServiceServer) GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetJwks not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -350,6 +372,24 @@ func _AuthService_WatchRevocations_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuthService_WatchRevocationsServer = grpc.ServerStreamingServer[WatchRevocationsResponse]
 
+func _AuthService_GetJwks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJwksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).GetJwks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_GetJwks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).GetJwks(ctx, req.(*GetJwksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -380,6 +420,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckNamespace",
 			Handler:    _AuthService_CheckNamespace_Handler,
+		},
+		{
+			MethodName: "GetJwks",
+			Handler:    _AuthService_GetJwks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

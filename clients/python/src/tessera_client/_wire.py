@@ -1,0 +1,319 @@
+"""What the sync and async clients share: settings, request building, response conversion, TTLs and
+the retry policy. Nothing here does I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeAlias
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from tessera.v1 import auth_pb2 as pb
+
+from .errors import DeadlineExceeded, TesseraError, Unavailable, from_rpc_error
+from .types import (
+    ElevatedToken,
+    IdentifierDecision,
+    Introspection,
+    IssuedToken,
+    NamespaceCheck,
+    Revocation,
+    Session,
+    TokenFormat,
+    TokenType,
+    User,
+)
+
+#: A lifetime: a :class:`~datetime.timedelta`, or Tessera's own notation such as ``"15m"``,
+#: ``"1h30m"`` or ``"7d"`` (units w, d, h, m, s, largest first).
+TTL: TypeAlias = timedelta | str
+
+#: gRPC channel options, as ``grpc.insecure_channel`` takes them.
+ChannelOptions = Sequence[tuple[str, Any]]
+
+DEFAULT_TIMEOUT = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries with exponential backoff and full jitter, only for ``UNAVAILABLE`` and only on calls
+    that are safe to repeat: ``revoke``, ``check_namespace``, ``introspect(peek=True)`` and
+    (re)connecting ``watch_revocations``. ``login``, ``unlock``, ``issue_token`` and a
+    use-consuming ``introspect`` are never retried. Retries stay within the call's deadline.
+    """
+
+    max_attempts: int = 4
+    """Attempts in all, the first included; 1 disables retries."""
+    initial_backoff: float = 0.1
+    """Seconds before the first retry (the upper bound of its jitter)."""
+    max_backoff: float = 2.0
+    """Seconds the backoff never exceeds."""
+    multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+            raise ValueError("backoffs must be non-negative and multiplier at least 1")
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
+        return random.uniform(0, ceiling)
+
+
+DEFAULT_RETRY = RetryPolicy()
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def unary_failure(error: grpc.RpcError) -> TesseraError:
+    """Classifies the failure of a unary call. These clients never cancel a unary call, so a
+    ``CANCELLED`` one was cancelled by the server's timeout: tonic reports an expired deadline as
+    ``CANCELLED`` ("Timeout expired") when its timer fires before the client's."""
+    classified = from_rpc_error(error)
+    if type(classified) is TesseraError and classified.code is grpc.StatusCode.CANCELLED:
+        return DeadlineExceeded(
+            classified.message,
+            code=classified.code,
+            reason=classified.reason,
+            metadata=classified.metadata,
+        )
+    return classified
+
+
+def retry_delay(
+    policy: RetryPolicy,
+    error: TesseraError,
+    attempt: int,
+    *,
+    retry: bool,
+    deadline: float | None,
+) -> float | None:
+    """Seconds to wait before repeating a call whose attempt number ``attempt`` failed with
+    ``error``, or ``None`` to give up: the call is not safe to repeat, the failure is not
+    ``UNAVAILABLE``, the attempts are spent, or the backoff would pass the deadline."""
+    if not retry or not isinstance(error, Unavailable) or attempt >= policy.max_attempts:
+        return None
+    delay = policy.backoff(attempt)
+    if deadline is not None and time.monotonic() + delay >= deadline:
+        return None
+    return delay
+
+
+def seconds(value: float | timedelta) -> float:
+    """A timeout in seconds, from seconds or a timedelta."""
+    result = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if not result > 0:
+        raise ValueError("timeout must be positive")
+    return result
+
+
+def format_ttl(ttl: TTL | None) -> str:
+    """The wire form of a TTL: ``""`` for none (the server's default), strings as given, and
+    timedeltas rounded up to whole seconds, e.g. ``timedelta(minutes=90)`` -> ``"1h30m"``."""
+    if ttl is None:
+        return ""
+    if isinstance(ttl, str):
+        return ttl.strip()
+    total = math.ceil(ttl / timedelta(seconds=1))
+    if total <= 0:
+        raise ValueError("ttl must be positive")
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def token_hash(token: str) -> str:
+    """The lowercase hex SHA-256 of a token secret: the key of revocations and edge caches."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def channel_credentials(
+    tls: bool | grpc.ChannelCredentials,
+) -> grpc.ChannelCredentials | None:
+    """``None`` for plaintext; the system's roots for ``True``; else the given credentials."""
+    if isinstance(tls, grpc.ChannelCredentials):
+        return tls
+    return grpc.ssl_channel_credentials() if tls else None
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def login_request(username: str, password: str, totp_code: str | None) -> pb.LoginRequest:
+    return pb.LoginRequest(username=username, password=password, totp_code=totp_code or "")
+
+
+def unlock_request(password: str, totp_code: str | None, ttl: TTL | None) -> pb.UnlockRequest:
+    return pb.UnlockRequest(password=password, totp_code=totp_code or "", ttl=format_ttl(ttl))
+
+
+def revoke_request(
+    *,
+    token: str | None,
+    token_id: str | None,
+    session_id: str | None,
+    subject: str | None,
+    reason: str,
+) -> pb.RevokeRequest:
+    targets = {
+        "token": token,
+        "token_id": token_id,
+        "session_id": session_id,
+        "subject": subject,
+    }
+    named = {name: value for name, value in targets.items() if value is not None}
+    if len(named) != 1:
+        raise ValueError("name exactly one of token, token_id, session_id or subject")
+    ((name, value),) = named.items()
+    request = pb.RevokeRequest(reason=reason)
+    setattr(request, name, value)
+    return request
+
+
+def issue_request(
+    *,
+    ttl: TTL | None,
+    max_uses: int | None,
+    namespace: str | None,
+    permissions: Iterable[str],
+    description: str,
+    token_format: TokenFormat,
+    token_type: TokenType,
+) -> pb.IssueTokenRequest:
+    if max_uses is not None and max_uses < 1:
+        raise ValueError("max_uses must be at least 1 (None means unlimited)")
+    if isinstance(permissions, str):
+        raise TypeError("permissions must be a collection of names, not one string")
+    return pb.IssueTokenRequest(
+        ttl=format_ttl(ttl),
+        max_uses=max_uses or 0,
+        namespace=namespace or "",
+        permissions=list(permissions),
+        description=description,
+        format=pb.TokenFormat.ValueType(int(token_format)),
+        token_type=pb.TokenType.ValueType(int(token_type)),
+    )
+
+
+def introspect_request(token: str, peek: bool) -> pb.IntrospectRequest:
+    return pb.IntrospectRequest(token=token, peek=peek)
+
+
+def check_namespace_request(
+    token: str, identifiers: str | Iterable[str], action: str | None
+) -> pb.CheckNamespaceRequest:
+    names = [identifiers] if isinstance(identifiers, str) else list(identifiers)
+    return pb.CheckNamespaceRequest(token=token, identifiers=names, action=action or "")
+
+
+def watch_request(after_sequence: int) -> pb.WatchRevocationsRequest:
+    if after_sequence < 0:
+        raise ValueError("after_sequence must not be negative")
+    return pb.WatchRevocationsRequest(after_sequence=after_sequence)
+
+
+# --- responses ------------------------------------------------------------------------------------
+
+
+def _time(message: Any, name: str) -> datetime | None:
+    if not message.HasField(name):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, name)
+    return stamp.ToDatetime(tzinfo=timezone.utc)
+
+
+def _token_type(value: int) -> TokenType:
+    try:
+        return TokenType(value)
+    except ValueError:  # a kind added to the server later
+        return TokenType.UNSPECIFIED
+
+
+def session(response: pb.LoginResponse) -> Session:
+    user = response.user
+    return Session(
+        token=response.token,
+        token_id=response.token_id,
+        session_id=response.session_id,
+        expires_at=_time(response, "expires_at"),
+        user=User(
+            user_id=user.user_id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            totp_enabled=user.totp_enabled,
+        ),
+    )
+
+
+def elevated(response: pb.UnlockResponse) -> ElevatedToken:
+    return ElevatedToken(
+        token=response.token,
+        token_id=response.token_id,
+        expires_at=_time(response, "expires_at"),
+    )
+
+
+def issued(response: pb.IssueTokenResponse) -> IssuedToken:
+    return IssuedToken(
+        token=response.token,
+        token_id=response.token_id,
+        expires_at=_time(response, "expires_at"),
+        namespace=response.namespace,
+        permissions=tuple(response.permissions),
+        max_uses=response.max_uses if response.HasField("max_uses") else None,
+    )
+
+
+def introspection(response: pb.IntrospectResponse) -> Introspection:
+    if not response.active:
+        return Introspection(active=False)
+    return Introspection(
+        active=True,
+        token_id=response.token_id,
+        token_type=_token_type(response.token_type),
+        subject=response.subject,
+        username=response.username,
+        roles=tuple(response.roles),
+        permissions=tuple(response.permissions),
+        namespace=response.namespace,
+        issued_at=_time(response, "issued_at"),
+        expires_at=_time(response, "expires_at"),
+        elevated=response.elevated,
+        uses_remaining=response.uses_remaining if response.HasField("uses_remaining") else None,
+        session_id=response.session_id,
+    )
+
+
+def namespace_check(response: pb.CheckNamespaceResponse) -> NamespaceCheck:
+    return NamespaceCheck(
+        active=response.active,
+        allowed=response.active and response.allowed,
+        results=tuple(IdentifierDecision(r.identifier, r.allowed) for r in response.results),
+        namespace=response.namespace,
+        token_id=response.token_id,
+    )
+
+
+def revocation(response: pb.WatchRevocationsResponse) -> Revocation:
+    return Revocation(
+        sequence=response.sequence,
+        token_id=response.token_id,
+        token_hash=response.token_hash,
+        revoked_at=_time(response, "revoked_at"),
+    )

@@ -1,0 +1,335 @@
+"""The asyncio client, on ``grpc.aio``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import TypeVar, cast
+
+import grpc
+from google.protobuf.message import Message
+from grpc import aio
+
+from tessera.v1 import auth_pb2 as pb
+from tessera.v1 import auth_pb2_grpc
+
+from . import _wire
+from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
+from .errors import from_rpc_error
+from .types import (
+    ElevatedToken,
+    Introspection,
+    IssuedToken,
+    NamespaceCheck,
+    Revocation,
+    Session,
+    TokenFormat,
+    TokenType,
+)
+
+__all__ = ["AsyncClient", "AsyncRevocationWatch"]
+
+_log = logging.getLogger("tessera_client")
+
+_Req = TypeVar("_Req", bound=Message)
+_Resp = TypeVar("_Resp", bound=Message)
+
+
+class _Connection:
+    """One ``grpc.aio`` channel, opened on first use inside the running event loop, so that a client
+    can be built at import time (say, for an ASGI middleware) and used from the server's loop."""
+
+    def __init__(
+        self,
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        options: ChannelOptions,
+        interceptors: Sequence[aio.ClientInterceptor],
+    ) -> None:
+        self._target = target
+        self._credentials = credentials
+        self._options = options
+        self._interceptors = list(interceptors)
+        self._channel: aio.Channel | None = None
+        self._stub: auth_pb2_grpc.AuthServiceAsyncStub | None = None
+
+    def stub(self) -> auth_pb2_grpc.AuthServiceAsyncStub:
+        if self._stub is None:
+            if self._credentials is not None:
+                self._channel = aio.secure_channel(
+                    self._target,
+                    self._credentials,
+                    options=self._options,
+                    interceptors=self._interceptors,
+                )
+            else:
+                self._channel = aio.insecure_channel(
+                    self._target, options=self._options, interceptors=self._interceptors
+                )
+            self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        channel, self._channel, self._stub = self._channel, None, None
+        if channel is not None:
+            await channel.close()
+
+
+class AsyncClient:
+    """An asyncio Tessera client; the same API as :class:`~tessera_client.Client`, awaited.
+
+    The channel opens on the first call and belongs to the event loop of that call; use a client
+    from one loop only. Arguments as for :class:`~tessera_client.Client` (interceptors are
+    ``grpc.aio`` interceptors).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        tls: bool | grpc.ChannelCredentials = False,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        options: ChannelOptions = (),
+        interceptors: Sequence[aio.ClientInterceptor] = (),
+    ) -> None:
+        self._connection = _Connection(
+            target, _wire.channel_credentials(tls), options, interceptors
+        )
+        self._owns_connection = True
+        self._metadata = _wire.bearer_metadata(token)
+        self._timeout = _wire.seconds(timeout)
+        self._retry = retry
+
+    def with_token(self, token: str | None) -> AsyncClient:
+        """A client sharing this one's channel that sends ``token`` instead. Closing it leaves the
+        shared channel open; close the original."""
+        other = object.__new__(AsyncClient)
+        other._connection = self._connection
+        other._owns_connection = False
+        other._metadata = _wire.bearer_metadata(token)
+        other._timeout = self._timeout
+        other._retry = self._retry
+        return other
+
+    async def close(self) -> None:
+        """Closes the channel (if this client opened it); open watches end."""
+        if self._owns_connection:
+            await self._connection.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- the API ----------------------------------------------------------------------------------
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        totp_code: str | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> Session:
+        """See :meth:`tessera_client.Client.login`."""
+        request = _wire.login_request(username, password, totp_code)
+        stub = self._connection.stub()
+        return _wire.session(await self._unary(stub.Login, request, timeout, False, auth=False))
+
+    async def unlock(
+        self,
+        password: str,
+        *,
+        totp_code: str | None = None,
+        ttl: TTL | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> ElevatedToken:
+        """See :meth:`tessera_client.Client.unlock`."""
+        request = _wire.unlock_request(password, totp_code, ttl)
+        stub = self._connection.stub()
+        return _wire.elevated(await self._unary(stub.Unlock, request, timeout, False))
+
+    async def revoke(
+        self,
+        *,
+        token: str | None = None,
+        token_id: str | None = None,
+        session_id: str | None = None,
+        subject: str | None = None,
+        reason: str = "",
+        timeout: float | timedelta | None = None,
+    ) -> int:
+        """See :meth:`tessera_client.Client.revoke`."""
+        request = _wire.revoke_request(
+            token=token, token_id=token_id, session_id=session_id, subject=subject, reason=reason
+        )
+        stub = self._connection.stub()
+        return (await self._unary(stub.Revoke, request, timeout, True)).revoked_count
+
+    async def issue_token(
+        self,
+        *,
+        ttl: TTL | None = None,
+        max_uses: int | None = None,
+        namespace: str | None = None,
+        permissions: Iterable[str] = (),
+        description: str = "",
+        token_format: TokenFormat = TokenFormat.OPAQUE,
+        token_type: TokenType = TokenType.API,
+        timeout: float | timedelta | None = None,
+    ) -> IssuedToken:
+        """See :meth:`tessera_client.Client.issue_token`."""
+        request = _wire.issue_request(
+            ttl=ttl,
+            max_uses=max_uses,
+            namespace=namespace,
+            permissions=permissions,
+            description=description,
+            token_format=token_format,
+            token_type=token_type,
+        )
+        stub = self._connection.stub()
+        return _wire.issued(await self._unary(stub.IssueToken, request, timeout, False))
+
+    async def introspect(
+        self, token: str, *, peek: bool = False, timeout: float | timedelta | None = None
+    ) -> Introspection:
+        """See :meth:`tessera_client.Client.introspect`."""
+        request = _wire.introspect_request(token, peek)
+        stub = self._connection.stub()
+        return _wire.introspection(await self._unary(stub.Introspect, request, timeout, peek))
+
+    async def check_namespace(
+        self,
+        token: str,
+        identifiers: str | Iterable[str],
+        *,
+        action: str | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> NamespaceCheck:
+        """See :meth:`tessera_client.Client.check_namespace`."""
+        request = _wire.check_namespace_request(token, identifiers, action)
+        stub = self._connection.stub()
+        return _wire.namespace_check(await self._unary(stub.CheckNamespace, request, timeout, True))
+
+    def watch_revocations(self, *, after_sequence: int = 0) -> AsyncRevocationWatch:
+        """Every revocation in order, as an async iterator (``async for``); reconnects after
+        ``UNAVAILABLE`` and resumes after the last sequence yielded. It ends when closed
+        (``aclose()``, an ``async with`` block) or when the server ends the stream."""
+        return AsyncRevocationWatch(self, after_sequence)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    async def _unary(
+        self,
+        method: aio.UnaryUnaryMultiCallable[_Req, _Resp],
+        request: _Req,
+        timeout: float | timedelta | None,
+        retry: bool,
+        *,
+        auth: bool = True,
+    ) -> _Resp:
+        budget = self._timeout if timeout is None else _wire.seconds(timeout)
+        deadline = time.monotonic() + budget
+        metadata = self._metadata if auth else ()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await method(
+                    request, timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
+                )
+            except grpc.RpcError as rpc_error:
+                error = _wire.unary_failure(rpc_error)
+                delay = _wire.retry_delay(
+                    self._retry, error, attempt, retry=retry, deadline=deadline
+                )
+                if delay is None:
+                    raise error from rpc_error
+            _log.info("tessera unavailable; retrying in %.2fs (attempt %d)", delay, attempt)
+            await asyncio.sleep(delay)
+
+
+class AsyncRevocationWatch(AsyncIterator[Revocation]):
+    """An open ``watch_revocations`` stream; ``async for`` it. ``last_sequence`` is the sequence of
+    the last revocation yielded, to resume from later."""
+
+    def __init__(self, client: AsyncClient, after_sequence: int) -> None:
+        _wire.watch_request(after_sequence)  # validates
+        self._client = client
+        self.last_sequence = after_sequence
+        self._call: (
+            aio.UnaryStreamCall[pb.WatchRevocationsRequest, pb.WatchRevocationsResponse] | None
+        ) = None
+        self._closed = False
+        self._failures = 0
+
+    def __aiter__(self) -> AsyncRevocationWatch:
+        return self
+
+    async def __anext__(self) -> Revocation:
+        while True:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._call is None:
+                client = self._client
+                self._call = client._connection.stub().WatchRevocations(
+                    _wire.watch_request(self.last_sequence), metadata=client._metadata
+                )
+            try:
+                message = await self._call.read()
+            except asyncio.CancelledError:
+                await self.aclose()
+                raise
+            except grpc.RpcError as rpc_error:
+                if self._closed:
+                    raise StopAsyncIteration from None
+                error = from_rpc_error(rpc_error)
+                self._failures += 1
+                delay = _wire.retry_delay(
+                    self._client._retry, error, self._failures, retry=True, deadline=None
+                )
+                if delay is None:
+                    await self.aclose()
+                    raise error from rpc_error
+                self._call = None
+                _log.info("revocation watch interrupted; reconnecting in %.2fs", delay)
+                await asyncio.sleep(delay)
+                continue
+            if message is aio.EOF:
+                await self.aclose()
+                raise StopAsyncIteration
+            message = cast(pb.WatchRevocationsResponse, message)
+            self._failures = 0
+            self.last_sequence = message.sequence
+            return _wire.revocation(message)
+
+    async def aclose(self) -> None:
+        """Ends the watch."""
+        self._closed = True
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    async def __aenter__(self) -> AsyncRevocationWatch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,321 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from tessera.v1 import auth_pb2 as pb
+from tessera.v1 import auth_pb2_grpc
+
+from . import _wire
+from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
+from .errors import from_rpc_error
+from .types import (
+    ElevatedToken,
+    Introspection,
+    IssuedToken,
+    NamespaceCheck,
+    Revocation,
+    Session,
+    TokenFormat,
+    TokenType,
+)
+
+__all__ = ["Client", "RevocationWatch"]
+
+_log = logging.getLogger("tessera_client")
+
+_Req = TypeVar("_Req", bound=Message)
+_Resp = TypeVar("_Resp", bound=Message)
+
+
+class Client:
+    """A synchronous Tessera client, safe to share between threads.
+
+    Args:
+        target: ``host:port`` of the Tessera gRPC API.
+        token: Bearer token sent with every call that needs a caller (all but ``login``).
+        tls: ``False`` for plaintext, ``True`` for TLS with the system's roots, or
+            ``grpc.ssl_channel_credentials(...)`` for your own CA or client certificate.
+        timeout: Default deadline of each call, retries included (seconds or a timedelta).
+        retry: Backoff for ``UNAVAILABLE`` on calls safe to repeat; ``NO_RETRY`` to disable.
+        options: gRPC channel options.
+        interceptors: ``grpc`` client interceptors (tracing, metrics).
+
+    Failures raise a :class:`~tessera_client.TesseraError` subclass named after the server's reason.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        tls: bool | grpc.ChannelCredentials = False,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        options: ChannelOptions = (),
+        interceptors: Sequence[
+            grpc.UnaryUnaryClientInterceptor | grpc.UnaryStreamClientInterceptor
+        ] = (),
+    ) -> None:
+        credentials = _wire.channel_credentials(tls)
+        channel = (
+            grpc.secure_channel(target, credentials, options=options)
+            if credentials is not None
+            else grpc.insecure_channel(target, options=options)
+        )
+        self._owned_channel: grpc.Channel | None = channel
+        if interceptors:
+            channel = grpc.intercept_channel(channel, *interceptors)
+        self._channel = channel
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
+        self._metadata = _wire.bearer_metadata(token)
+        self._timeout = _wire.seconds(timeout)
+        self._retry = retry
+
+    def with_token(self, token: str | None) -> Client:
+        """A client for the same server and channel that sends ``token`` instead. Closing it leaves
+        the shared channel open; close the original."""
+        other = object.__new__(Client)
+        other._owned_channel = None
+        other._channel = self._channel
+        other._stub = self._stub
+        other._metadata = _wire.bearer_metadata(token)
+        other._timeout = self._timeout
+        other._retry = self._retry
+        return other
+
+    def close(self) -> None:
+        """Closes the channel (if this client opened it); open watches end."""
+        if self._owned_channel is not None:
+            self._owned_channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- the API ----------------------------------------------------------------------------------
+
+    def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        totp_code: str | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> Session:
+        """Opens a session. Raises :class:`~tessera_client.InvalidCredentials`,
+        :class:`~tessera_client.MfaRequired` (send ``totp_code``) or
+        :class:`~tessera_client.AccountLocked`. Never retried: each attempt counts."""
+        request = _wire.login_request(username, password, totp_code)
+        response = self._unary(self._stub.Login, request, timeout, retry=False, auth=False)
+        return _wire.session(response)
+
+    def unlock(
+        self,
+        password: str,
+        *,
+        totp_code: str | None = None,
+        ttl: TTL | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> ElevatedToken:
+        """Mints an elevated child of this client's session token ("sudo mode"), from the
+        break-glass root password or the caller's own (with ``totp_code`` when enrolled)."""
+        request = _wire.unlock_request(password, totp_code, ttl)
+        return _wire.elevated(self._unary(self._stub.Unlock, request, timeout, retry=False))
+
+    def revoke(
+        self,
+        *,
+        token: str | None = None,
+        token_id: str | None = None,
+        session_id: str | None = None,
+        subject: str | None = None,
+        reason: str = "",
+        timeout: float | timedelta | None = None,
+    ) -> int:
+        """Revokes exactly one target and everything derived from it; returns how many tokens were
+        newly revoked (0 when already revoked). Idempotent, so retried on ``UNAVAILABLE``."""
+        request = _wire.revoke_request(
+            token=token, token_id=token_id, session_id=session_id, subject=subject, reason=reason
+        )
+        return self._unary(self._stub.Revoke, request, timeout, retry=True).revoked_count
+
+    def issue_token(
+        self,
+        *,
+        ttl: TTL | None = None,
+        max_uses: int | None = None,
+        namespace: str | None = None,
+        permissions: Iterable[str] = (),
+        description: str = "",
+        token_format: TokenFormat = TokenFormat.OPAQUE,
+        token_type: TokenType = TokenType.API,
+        timeout: float | timedelta | None = None,
+    ) -> IssuedToken:
+        """Derives a token from this client's; every bound defaults to the caller's own and asking
+        for more raises :class:`~tessera_client.PrivilegeExceeded`."""
+        request = _wire.issue_request(
+            ttl=ttl,
+            max_uses=max_uses,
+            namespace=namespace,
+            permissions=permissions,
+            description=description,
+            token_format=token_format,
+            token_type=token_type,
+        )
+        return _wire.issued(self._unary(self._stub.IssueToken, request, timeout, retry=False))
+
+    def introspect(
+        self, token: str, *, peek: bool = False, timeout: float | timedelta | None = None
+    ) -> Introspection:
+        """What ``token`` holds; an inactive token gives ``active=False`` (not an exception).
+        Counts one use of a limited-use token unless ``peek``; only a peek is retried."""
+        request = _wire.introspect_request(token, peek)
+        return _wire.introspection(self._unary(self._stub.Introspect, request, timeout, retry=peek))
+
+    def check_namespace(
+        self,
+        token: str,
+        identifiers: str | Iterable[str],
+        *,
+        action: str | None = None,
+        timeout: float | timedelta | None = None,
+    ) -> NamespaceCheck:
+        """Whether ``token`` may touch each identifier (and holds ``action``, if given). Never
+        consumes a use."""
+        request = _wire.check_namespace_request(token, identifiers, action)
+        response = self._unary(self._stub.CheckNamespace, request, timeout, retry=True)
+        return _wire.namespace_check(response)
+
+    def watch_revocations(self, *, after_sequence: int = 0) -> RevocationWatch:
+        """Every revocation in order, as an iterator that blocks for the next one. After an
+        ``UNAVAILABLE`` it reconnects with backoff and resumes after the last sequence it yielded.
+        It ends when closed (``close()``, from any thread, or a ``with`` block) or when the
+        server ends the stream."""
+        return RevocationWatch(self, after_sequence)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _unary(
+        self,
+        method: grpc.UnaryUnaryMultiCallable[_Req, _Resp],
+        request: _Req,
+        timeout: float | timedelta | None,
+        *,
+        retry: bool,
+        auth: bool = True,
+    ) -> _Resp:
+        budget = self._timeout if timeout is None else _wire.seconds(timeout)
+        deadline = time.monotonic() + budget
+        metadata = self._metadata if auth else ()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return method(
+                    request, timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
+                )
+            except grpc.RpcError as rpc_error:
+                error = _wire.unary_failure(rpc_error)
+                delay = _wire.retry_delay(
+                    self._retry, error, attempt, retry=retry, deadline=deadline
+                )
+                if delay is None:
+                    raise error from rpc_error
+            _log.info("tessera unavailable; retrying in %.2fs (attempt %d)", delay, attempt)
+            time.sleep(delay)
+
+
+class RevocationWatch(Iterator[Revocation]):
+    """An open ``watch_revocations`` stream; iterate it for :class:`~tessera_client.Revocation`s.
+
+    ``last_sequence`` is the sequence of the last revocation yielded: persist it to resume later
+    with ``watch_revocations(after_sequence=...)``.
+    """
+
+    def __init__(self, client: Client, after_sequence: int) -> None:
+        _wire.watch_request(after_sequence)  # validates
+        self._client = client
+        self.last_sequence = after_sequence
+        self._lock = threading.Lock()
+        self._call: Iterator[pb.WatchRevocationsResponse] | None = None
+        self._closed = False
+        self._failures = 0
+
+    def __iter__(self) -> RevocationWatch:
+        return self
+
+    def __next__(self) -> Revocation:
+        while True:
+            call = self._open()
+            try:
+                message = next(call)
+            except StopIteration:
+                self.close()
+                raise
+            except grpc.RpcError as rpc_error:
+                if self._closed:
+                    raise StopIteration from None
+                error = from_rpc_error(rpc_error)
+                self._failures += 1
+                delay = _wire.retry_delay(
+                    self._client._retry, error, self._failures, retry=True, deadline=None
+                )
+                if delay is None:
+                    self.close()
+                    raise error from rpc_error
+                with self._lock:
+                    self._call = None
+                _log.info("revocation watch interrupted; reconnecting in %.2fs", delay)
+                time.sleep(delay)
+                continue
+            self._failures = 0
+            self.last_sequence = message.sequence
+            return _wire.revocation(message)
+
+    def _open(self) -> Iterator[pb.WatchRevocationsResponse]:
+        with self._lock:
+            if self._closed:
+                raise StopIteration
+            if self._call is None:
+                client = self._client
+                self._call = client._stub.WatchRevocations(
+                    _wire.watch_request(self.last_sequence), metadata=client._metadata
+                )
+            return self._call
+
+    def close(self) -> None:
+        """Ends the watch; a thread blocked in ``next()`` gets ``StopIteration``."""
+        with self._lock:
+            self._closed = True
+            call, self._call = self._call, None
+        if isinstance(call, grpc.RpcContext):
+            call.cancel()
+
+    def __enter__(self) -> RevocationWatch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

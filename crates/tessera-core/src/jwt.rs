@@ -1,0 +1,383 @@
+//! JWTs on request: compact JWS signed with Ed25519 (`alg: EdDSA`, RFC 8037), a `kid` naming the
+//! key, and a JWKS (RFC 7517) document for verifiers outside Tessera.
+//!
+//! Verification trusts nothing in the token but the `kid`: the algorithm must be exactly `EdDSA`
+//! (so `none`, and HS256 keyed with the public key, are refused before any key is touched), keys
+//! embedded in the header (`jwk`, `jku`, `x5u`, …) are ignored, a `crit` header is refused, the
+//! signature is checked strictly over the bytes as received, and only then are the claims parsed.
+//! The issuer and the expiry are checked against the caller's clock. No I/O happens here: the
+//! server looks keys up and still checks revocation in its store.
+
+use std::fmt;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use rand::{rngs::OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+/// The only algorithm Tessera signs with or accepts.
+pub const ALGORITHM: &str = "EdDSA";
+/// The `iss` of every Tessera JWT.
+pub const ISSUER: &str = "tessera";
+/// Longest text treated as a JWT; anything longer is refused unread.
+pub const MAX_LEN: usize = 8 * 1024;
+/// Seconds a replica whose clock runs behind the issuer's still accepts `nbf`/`iat` from the
+/// future. `exp` gets no leeway: expiry is enforced to the second.
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
+/// The claims of a Tessera JWT. The store's row stays the authority on what the token may do;
+/// these let a verifier without database access read the same facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Always [`ISSUER`].
+    pub iss: String,
+    /// The account the token acts for (a UUID), when it acts for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The token's public id (a UUID), as in the store.
+    pub jti: String,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// Not before, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Expiry, Unix seconds. Required: Tessera never issues a JWT that lives forever.
+    pub exp: i64,
+    /// Namespace prefix the token may touch, or `*`.
+    pub namespace: String,
+    /// Permissions the token holds; `*` means all.
+    pub permissions: Vec<String>,
+    /// Token kind, e.g. `api` or `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Use limit the token was issued with; the store counts the uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+    /// Session the token derives from (a UUID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// Why a JWT was refused. For logs only: callers see just "inactive".
+#[derive(Debug, Clone, Copy, Error, PartialEq, Eq)]
+pub enum JwtError {
+    /// Not three base64url segments of JSON, too long, or claims of the wrong shape.
+    #[error("malformed JWT")]
+    Malformed,
+    /// `alg` is not `EdDSA` (e.g. `none` or `HS256`), or a `crit` header demands an extension.
+    #[error("JWT algorithm or header refused")]
+    AlgorithmRefused,
+    /// No `kid`, or not one of Tessera's keys.
+    #[error("JWT signed with an unknown key")]
+    UnknownKey,
+    /// The signature does not verify with the named key.
+    #[error("JWT signature invalid")]
+    BadSignature,
+    /// `iss` is not Tessera.
+    #[error("JWT issuer is not tessera")]
+    WrongIssuer,
+    /// Past `exp`.
+    #[error("JWT expired")]
+    Expired,
+    /// Before `nbf` (or issued in the future) beyond the allowed skew.
+    #[error("JWT not yet valid")]
+    NotYetValid,
+    /// A signing key's bytes are not an Ed25519 key.
+    #[error("not an Ed25519 key")]
+    BadKey,
+}
+
+/// An Ed25519 private key with its `kid`. `Debug` never shows the key; memory is wiped on drop.
+#[derive(Clone)]
+pub struct JwtSigningKey {
+    kid: String,
+    key: SigningKey,
+}
+
+impl JwtSigningKey {
+    /// A fresh random key named `kid`.
+    pub fn generate(kid: impl Into<String>) -> JwtSigningKey {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(seed.as_mut());
+        JwtSigningKey {
+            kid: kid.into(),
+            key: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// From the 32-byte seed made by [`JwtSigningKey::seed`].
+    pub fn from_seed(kid: impl Into<String>, seed: &[u8]) -> Result<JwtSigningKey, JwtError> {
+        let seed: &[u8; 32] = seed.try_into().map_err(|_| JwtError::BadKey)?;
+        Ok(JwtSigningKey {
+            kid: kid.into(),
+            key: SigningKey::from_bytes(seed),
+        })
+    }
+
+    /// The private seed, to be sealed before it is stored anywhere.
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.key.to_bytes())
+    }
+
+    /// The key's id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> JwtPublicKey {
+        JwtPublicKey {
+            kid: self.kid.clone(),
+            key: self.key.verifying_key(),
+        }
+    }
+
+    /// Signs `claims` into a compact JWT: `header.payload.signature`.
+    pub fn sign(&self, claims: &Claims) -> String {
+        let header = Header {
+            alg: ALGORITHM,
+            typ: "JWT",
+            kid: &self.kid,
+        };
+        // Serialising these plain structs cannot fail.
+        let header = serde_json::to_vec(&header).unwrap_or_default();
+        let payload = serde_json::to_vec(claims).unwrap_or_default();
+        let mut token = String::with_capacity(256);
+        token.push_str(&URL_SAFE_NO_PAD.encode(header));
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(payload));
+        let signature = self.key.sign(token.as_bytes());
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        token
+    }
+}
+
+impl fmt::Debug for JwtSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JwtSigningKey({}, …)", self.kid)
+    }
+}
+
+/// An Ed25519 public key with its `kid`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtPublicKey {
+    kid: String,
+    key: VerifyingKey,
+}
+
+impl JwtPublicKey {
+    /// From the 32 raw bytes of [`JwtPublicKey::to_bytes`].
+    pub fn from_bytes(kid: impl Into<String>, bytes: &[u8]) -> Result<JwtPublicKey, JwtError> {
+        let bytes: &[u8; 32] = bytes.try_into().map_err(|_| JwtError::BadKey)?;
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| JwtError::BadKey)?;
+        if key.is_weak() {
+            return Err(JwtError::BadKey);
+        }
+        Ok(JwtPublicKey {
+            kid: kid.into(),
+            key,
+        })
+    }
+
+    /// The key's id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The raw 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The key as a JWK (OKP, Ed25519, `use: sig`, `alg: EdDSA`).
+    pub fn to_jwk(&self) -> Jwk {
+        Jwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: URL_SAFE_NO_PAD.encode(self.key.to_bytes()),
+            kid: self.kid.clone(),
+            key_use: "sig".into(),
+            alg: ALGORITHM.into(),
+        }
+    }
+}
+
+impl fmt::Debug for JwtPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "JwtPublicKey({}, {})",
+            self.kid,
+            URL_SAFE_NO_PAD.encode(self.key.to_bytes())
+        )
+    }
+}
+
+/// One JSON Web Key (RFC 7517 / RFC 8037).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// Key type: `OKP`.
+    pub kty: String,
+    /// Curve: `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+    /// Key id.
+    pub kid: String,
+    /// Intended use: `sig`.
+    #[serde(rename = "use")]
+    pub key_use: String,
+    /// Algorithm: `EdDSA`.
+    pub alg: String,
+}
+
+/// A JSON Web Key Set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+impl Jwks {
+    /// The set of `keys`.
+    pub fn of<'a>(keys: impl IntoIterator<Item = &'a JwtPublicKey>) -> Jwks {
+        Jwks {
+            keys: keys.into_iter().map(JwtPublicKey::to_jwk).collect(),
+        }
+    }
+
+    /// The document as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"keys":[]}"#.into())
+    }
+}
+
+/// A fresh key id: the creation date and 64 random bits, e.g. `20261130-9f3ac1d2e4b5a6c7`.
+pub fn new_kid(now: OffsetDateTime) -> String {
+    let mut random = [0u8; 8];
+    OsRng.fill_bytes(&mut random);
+    format!(
+        "{:04}{:02}{:02}-{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        hex::encode(random)
+    )
+}
+
+/// Whether `text` has the shape of a compact JWS with a JSON header: three base64url segments,
+/// the first starting `eyJ` (`{"`). Such text is judged as a JWT and nothing else.
+pub fn looks_like_jwt(text: &str) -> bool {
+    text.starts_with("eyJ")
+        && text.bytes().filter(|&b| b == b'.').count() == 2
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// A JWT whose header has been read and accepted, not yet verified.
+#[derive(Debug)]
+pub struct UnverifiedJwt<'a> {
+    kid: String,
+    signing_input: &'a str,
+    payload: &'a str,
+    signature: Signature,
+}
+
+impl<'a> UnverifiedJwt<'a> {
+    /// Splits `text` and vets its header: `alg` must be exactly `EdDSA`, `kid` a non-empty
+    /// string, `typ` (when present) `JWT`, and no `crit`.
+    pub fn parse(text: &'a str) -> Result<UnverifiedJwt<'a>, JwtError> {
+        if text.len() > MAX_LEN || !looks_like_jwt(text) {
+            return Err(JwtError::Malformed);
+        }
+        let (signing_input, signature) = text.rsplit_once('.').ok_or(JwtError::Malformed)?;
+        let (header, payload) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| JwtError::Malformed)?;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(|_| JwtError::Malformed)?;
+        if header.get("alg").and_then(|v| v.as_str()) != Some(ALGORITHM)
+            || header.contains_key("crit")
+        {
+            return Err(JwtError::AlgorithmRefused);
+        }
+        if let Some(typ) = header.get("typ") {
+            if !typ.as_str().is_some_and(|t| t.eq_ignore_ascii_case("JWT")) {
+                return Err(JwtError::Malformed);
+            }
+        }
+        let kid = match header.get("kid").and_then(|v| v.as_str()) {
+            Some(kid) if !kid.is_empty() && kid.len() <= 128 => kid.to_owned(),
+            _ => return Err(JwtError::UnknownKey),
+        };
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| JwtError::BadSignature)?;
+        let signature = Signature::from_slice(&signature).map_err(|_| JwtError::BadSignature)?;
+        Ok(UnverifiedJwt {
+            kid,
+            signing_input,
+            payload,
+            signature,
+        })
+    }
+
+    /// The key the token claims to be signed with.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Checks the signature with `key` (which must carry the token's `kid`), then the issuer and
+    /// the time bounds at `now`, and returns the claims.
+    pub fn verify(self, key: &JwtPublicKey, now: OffsetDateTime) -> Result<Claims, JwtError> {
+        if key.kid != self.kid {
+            return Err(JwtError::UnknownKey);
+        }
+        key.key
+            .verify_strict(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| JwtError::BadSignature)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(self.payload)
+            .map_err(|_| JwtError::Malformed)?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
+        if claims.iss != ISSUER {
+            return Err(JwtError::WrongIssuer);
+        }
+        let now = now.unix_timestamp();
+        if now >= claims.exp {
+            return Err(JwtError::Expired);
+        }
+        let not_before = claims.nbf.unwrap_or(claims.iat).max(claims.iat);
+        if now + CLOCK_SKEW_SECS < not_before {
+            return Err(JwtError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+/// Parses and verifies `text` with the key that `keys` returns for its `kid`.
+pub fn verify(
+    text: &str,
+    keys: impl FnOnce(&str) -> Option<JwtPublicKey>,
+    now: OffsetDateTime,
+) -> Result<Claims, JwtError> {
+    let jwt = UnverifiedJwt::parse(text)?;
+    let key = keys(jwt.kid()).ok_or(JwtError::UnknownKey)?;
+    jwt.verify(&key, now)
+}
+
+#[cfg(test)]
+mod tests;

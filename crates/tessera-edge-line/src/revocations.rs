@@ -1,0 +1,253 @@
+//! The revocation feed, for the one case where Tessera can no longer answer for a connection.
+//!
+//! A connection is opened with `AUTH`, which spends one use of a limited-use token. Once a
+//! limited-use token's last use is spent, Tessera calls it inactive on every later call
+//! (`CheckNamespace` included, and it never says why), although the connection it opened is
+//! still entitled to run. For such a connection the edge judges later commands from what
+//! `Introspect` said at AUTH (namespace, expiry), and learns of a revocation from Tessera's
+//! `WatchRevocations` stream, which this module follows. While the stream is down those commands
+//! fail closed.
+//!
+//! Only tokens that some connection is watching are remembered, so memory stays bounded by the
+//! open connections, not by Tessera's revocation history. A token is watched (by the hash of its
+//! secret, the key the feed publishes) *before* it is introspected at AUTH: any revocation the
+//! feed delivers later is then recorded, and one committed earlier made the AUTH fail anyway.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tessera_proto::v1 as pb;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::tessera::Client;
+
+/// First and longest pause between attempts to (re)open the stream.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+#[derive(Debug)]
+struct Entry {
+    holders: usize,
+    revoked: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    live: watch::Sender<bool>,
+    /// Hex token hashes and token ids being watched.
+    watched: Mutex<HashMap<String, Entry>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            live: watch::Sender::new(false),
+            watched: Mutex::default(),
+        }
+    }
+}
+
+impl Shared {
+    fn set_live(&self, live: bool) {
+        self.live.send_replace(live);
+    }
+
+    fn watched(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.watched.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a revocation of a watched token; others are ignored.
+    fn revoked(&self, keys: [&str; 2]) -> bool {
+        let watched = self.watched();
+        let mut hit = false;
+        for key in keys {
+            if let Some(entry) = watched.get(key) {
+                entry.revoked.store(true, Ordering::Release);
+                hit = true;
+            }
+        }
+        hit
+    }
+}
+
+/// Follows `WatchRevocations` and tells watched tokens when they are revoked.
+#[derive(Debug, Clone, Default)]
+pub struct RevocationWatch {
+    shared: Arc<Shared>,
+}
+
+impl RevocationWatch {
+    /// A watch that is not following the feed yet (and so is not live).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the feed is being followed right now.
+    pub fn is_live(&self) -> bool {
+        *self.shared.live.borrow()
+    }
+
+    /// Waits up to `limit` for the feed to be followed; whether it is.
+    pub async fn wait_live(&self, limit: Duration) -> bool {
+        let mut live = self.shared.live.subscribe();
+        tokio::time::timeout(limit, live.wait_for(|live| *live))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Starts watching a token by a key the feed publishes: the lowercase hex SHA-256 of its
+    /// secret, or its public id.
+    pub fn watch(&self, key: String) -> Watched {
+        let mut watched = Watched {
+            shared: self.shared.clone(),
+            keys: Vec::new(),
+        };
+        watched.also(key);
+        watched
+    }
+
+    /// Records a revocation as if the feed had delivered it (for tests of the edge's logic).
+    pub fn record(&self, token_hash: &str, token_id: &str) -> bool {
+        self.shared.revoked([token_hash, token_id])
+    }
+
+    /// Follows the feed on `client` until the task is aborted, reconnecting after failures and
+    /// resuming after the last revocation seen, so none is missed or repeated.
+    pub fn spawn(&self, mut client: Client) -> JoinHandle<()> {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let mut after_sequence = 0u64;
+            let mut retry = RETRY_FIRST;
+            loop {
+                let request = pb::WatchRevocationsRequest { after_sequence };
+                match client.watch_revocations(request).await {
+                    Ok(response) => {
+                        let mut stream = response.into_inner();
+                        shared.set_live(true);
+                        info!(after_sequence, "following the revocation feed");
+                        loop {
+                            match stream.message().await {
+                                Ok(Some(revocation)) => {
+                                    retry = RETRY_FIRST;
+                                    after_sequence = after_sequence.max(revocation.sequence);
+                                    if shared
+                                        .revoked([&revocation.token_hash, &revocation.token_id])
+                                    {
+                                        info!(token_id = %revocation.token_id, "watched token revoked");
+                                    }
+                                }
+                                Ok(None) => {
+                                    debug!("tessera ended the revocation feed");
+                                    break;
+                                }
+                                Err(status) => {
+                                    warn!(code = ?status.code(), message = status.message(), "revocation feed failed");
+                                    break;
+                                }
+                            }
+                        }
+                        shared.set_live(false);
+                    }
+                    Err(status) => {
+                        debug!(code = ?status.code(), message = status.message(), "cannot open the revocation feed");
+                    }
+                }
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_MAX);
+            }
+        })
+    }
+}
+
+/// A token some connection is watching; stops watching when dropped.
+pub struct Watched {
+    shared: Arc<Shared>,
+    keys: Vec<(String, Arc<AtomicBool>)>,
+}
+
+impl std::fmt::Debug for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watched")
+            .field("revoked", &self.is_revoked())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watched {
+    /// Watches the same token under another key as well (its public id, once known).
+    pub fn also(&mut self, key: String) {
+        if key.is_empty() || self.keys.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        let revoked = {
+            let mut watched = self.shared.watched();
+            let entry = watched.entry(key.clone()).or_insert_with(|| Entry {
+                holders: 0,
+                revoked: Arc::new(AtomicBool::new(false)),
+            });
+            entry.holders += 1;
+            entry.revoked.clone()
+        };
+        self.keys.push((key, revoked));
+    }
+
+    /// Whether the feed has reported the token revoked since watching began.
+    pub fn is_revoked(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|(_, revoked)| revoked.load(Ordering::Acquire))
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let mut watched = self.shared.watched();
+        for (key, _) in self.keys.drain(..) {
+            if let Some(entry) = watched.get_mut(&key) {
+                entry.holders -= 1;
+                if entry.holders == 0 {
+                    watched.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_watched_tokens_are_remembered_and_only_while_watched() {
+        let watch = RevocationWatch::new();
+        assert!(!watch.is_live());
+        assert!(!watch.record("h-other", "id-other"), "nobody watches it");
+
+        let mut first = watch.watch("h1".into());
+        first.also("id1".into());
+        let second = watch.watch("h1".into());
+        assert!(!first.is_revoked());
+        // The feed names the token by id only: both watchers of the token hear it.
+        assert!(watch.record("h-unknown", "id1"));
+        assert!(first.is_revoked());
+        assert!(
+            !second.is_revoked(),
+            "watched only by hash, which was not named"
+        );
+        assert!(watch.record("h1", ""));
+        assert!(second.is_revoked());
+
+        drop(first);
+        drop(second);
+        assert!(
+            watch.shared.watched().is_empty(),
+            "entries leave with their watchers"
+        );
+        let again = watch.watch("h1".into());
+        assert!(!again.is_revoked(), "a fresh watch starts clean");
+    }
+}
