@@ -1,6 +1,8 @@
 //! A real browser: headless Chromium, driven through chromedriver's W3C WebDriver HTTP API, signs
 //! in on `/login` with a password and a TOTP code over HTTPS, reaches a protected page, signs out,
-//! and is refused after. `install-test-deps.sh` installs both from Debian's packages.
+//! and is refused after; then signs in over plain HTTP on an edge started with
+//! `--insecure-dev-http`. `scripts/install-tools.sh` (or `install-test-deps.sh`) installs both from
+//! Debian's packages; when one is missing the test fails saying so.
 //!
 //! Set `TESSERA_SCREENSHOT_DIR` to keep a PNG of each step.
 
@@ -352,4 +354,16 @@ async fn chromium_signs_in_with_totp_reaches_a_protected_page_and_is_refused_aft
     )
     .await;
     assert_eq!(direct.status, StatusCode::UNAUTHORIZED);
+
+    // Development over plain HTTP (`--insecure-dev-http`, as the README's scripts/dev.sh recipe
+    // runs it): the browser keeps the `__Host-` Secure cookie on http://127.0.0.1.
+    let plain = Edge::start(&["--upstream", &upstream.url(), "--insecure-dev-http"]).await;
+    let base = format!("http://127.0.0.1:{}", plain.addr.port());
+    browser.go(&format!("{base}/login?next=/private")).await;
+    browser.type_into("#username", "bob").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#submit").await;
+    browser.wait_for_text("Hello, bob").await;
+    browser.screenshot("7-plain-http-dev").await;
+    assert!(browser.current_url().await.ends_with("/private"));
 }

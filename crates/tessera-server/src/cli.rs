@@ -11,7 +11,14 @@ use crate::settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING}
 
 /// Tessera: central authentication and token service (gRPC, PostgreSQL).
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about, long_about = None)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: central authentication and token service (gRPC over PostgreSQL)",
+    after_help = "Start here: `tessera dev` runs everything locally and prints how to connect.\n\
+                  Operators: `tessera user list`, `tessera token issue`, … talk to --server with TESSERA_TOKEN.\n\
+                  Every flag is also a TESSERA_* environment variable."
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -251,8 +258,9 @@ pub struct AuthArgs {
     /// with `tessera hash-password`.
     #[arg(long, env = "TESSERA_ROOT_PASSWORD_HASH", hide_env_values = true)]
     pub root_password_hash: Option<String>,
-    /// Base64 of 32 random bytes sealing TOTP seeds at rest (e.g. `openssl rand -base64 32`).
-    /// Needed once any account enrolls TOTP; `dev` keeps one in its data directory.
+    /// Base64 of 32 random bytes sealing TOTP seeds and JWT signing keys at rest (e.g.
+    /// `openssl rand -base64 32`). Needed once any account enrolls TOTP, and to issue JWTs
+    /// (without it a replica still verifies them); `dev` keeps one in its data directory.
     #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
     pub totp_key: Option<String>,
     /// Password verifications running at once (default: the number of cores).

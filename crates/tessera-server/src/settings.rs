@@ -37,7 +37,7 @@ pub struct AuthSettings {
     pub hash_queue: usize,
     /// argon2 PHC hash of the break-glass root password, if configured.
     pub root_password_hash: Option<Redacted<String>>,
-    /// Key sealing TOTP seeds at rest, if configured.
+    /// Key sealing TOTP seeds and JWT signing keys at rest, if configured.
     pub totp_key: Option<Redacted<SealingKey>>,
     /// Whether to keep unlimited-use decisions in the replica's cache.
     pub cache_enabled: bool,

@@ -121,6 +121,12 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<StaticToken>> {
                 "secret must not contain whitespace or control characters".into(),
             ));
         }
+        if tessera_core::jwt::looks_like_jwt(&entry.secret) {
+            return Err(problem(
+                "secret is shaped like a JWT, which Introspect verifies as one; pick another"
+                    .into(),
+            ));
+        }
         if entry.namespace.trim().is_empty() {
             return Err(problem(
                 "namespace is empty (use \"*\" for every identifier)".into(),
