@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{auth::kind_to_wire, timestamp, Credential};
+use super::{auth::kind_to_wire, timestamp};
 use crate::{
     error::ApiError,
     service::{admin::CreateUser, view::TokenView, Authority},
@@ -31,11 +31,7 @@ impl AdminApi {
     }
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<TokenView, ApiError> {
-        let credential = request
-            .extensions()
-            .get::<Credential>()
-            .unwrap_or(&Credential::Missing);
-        self.authority.authenticate(credential.bearer()?).await
+        super::authenticate(&self.authority, request).await
     }
 }
 

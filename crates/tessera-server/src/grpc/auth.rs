@@ -8,7 +8,7 @@ use tessera_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use super::{timestamp, Credential};
+use super::timestamp;
 use crate::{
     error::ApiError,
     service::{view::Lookup, view::TokenView, Authority, IssueFormat, IssueRequest, RevokeRequest},
@@ -27,11 +27,7 @@ impl AuthApi {
     }
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<TokenView, ApiError> {
-        let credential = request
-            .extensions()
-            .get::<Credential>()
-            .unwrap_or(&Credential::Missing);
-        self.authority.authenticate(credential.bearer()?).await
+        super::authenticate(&self.authority, request).await
     }
 }
 

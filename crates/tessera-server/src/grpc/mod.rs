@@ -34,6 +34,18 @@ impl Credential {
     }
 }
 
+/// Authenticates the caller of `request` from the credential the interceptor lifted out.
+pub(crate) async fn authenticate<T>(
+    authority: &crate::service::Authority,
+    request: &Request<T>,
+) -> Result<crate::service::view::TokenView, crate::error::ApiError> {
+    let credential = request
+        .extensions()
+        .get::<Credential>()
+        .unwrap_or(&Credential::Missing);
+    authority.authenticate(credential.bearer()?).await
+}
+
 /// Interceptor: reads `authorization: Bearer <token>` into a [`Credential`] request extension.
 /// Resolving it needs the database, so that happens in the authority, once per call.
 pub fn extract_credential(mut request: Request<()>) -> Result<Request<()>, Status> {
