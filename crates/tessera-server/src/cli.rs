@@ -263,7 +263,7 @@ pub struct AuthArgs {
     /// (without it a replica still verifies them); `dev` keeps one in its data directory.
     #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
     pub totp_key: Option<String>,
-    /// Password verifications running at once (default: the number of cores).
+    /// Password verifications running at once (default: half the cores, at least 1).
     #[arg(long, env = "TESSERA_HASH_WORKERS")]
     pub hash_workers: Option<usize>,
     /// Password verifications that may wait; past this, Login answers RESOURCE_EXHAUSTED at once.

@@ -1,14 +1,19 @@
-//! A bounded pool for password hashing: argon2 is deliberately slow, so it runs on blocking threads,
-//! at most `workers` at once, with at most `queue` more waiting. Past that, new work is refused at
-//! once (RESOURCE_EXHAUSTED) rather than queued, so a login flood cannot starve Introspect.
+//! A bounded pool for password hashing: argon2 is deliberately slow, so it runs on dedicated
+//! threads, at most `workers` at once, with at most `queue` more waiting. Past that, new work is
+//! refused at once (RESOURCE_EXHAUSTED) rather than queued, so a login flood cannot starve Introspect.
+//!
+//! The hashing threads run at the lowest scheduling priority (nice 19): bounding the queue keeps a
+//! flood from piling up, and the priority keeps the hashes that do run from taking CPU time the
+//! async workers serving Introspect need (with one worker per core, a flood would otherwise keep
+//! every core busy hashing). Idle CPU still goes to hashing, so capacity is unchanged when the
+//! server is otherwise quiet.
 
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc,
+    mpsc, Arc, Mutex,
 };
 
 use tokio::sync::Semaphore;
-use tracing::Instrument;
 
 use crate::error::ApiError;
 
@@ -20,6 +25,46 @@ pub struct HashPool {
     limit: usize,
     workers: usize,
     rejected: Arc<AtomicU64>,
+    threads: Arc<Mutex<mpsc::Sender<Job>>>,
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Nice value of the hashing threads (higher is lower priority).
+pub const HASHING_NICE: i32 = 19;
+
+/// Starts `workers` hashing threads taking jobs from one channel; they end when every sender
+/// (every clone of the pool) is gone.
+fn start_threads(workers: usize) -> mpsc::Sender<Job> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for index in 0..workers {
+        let receiver = Arc::clone(&receiver);
+        let spawned = std::thread::Builder::new()
+            .name(format!("tessera-argon2-{index}"))
+            .spawn(move || {
+                // Linux: applies to this thread only. Failure (e.g. a sandbox forbidding it)
+                // leaves the default priority, which is still correct, only less isolated.
+                let current = rustix::process::getpriority_process(None).unwrap_or(0);
+                if current < HASHING_NICE {
+                    let _ = rustix::process::setpriority_process(None, HASHING_NICE);
+                }
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking job drops its answer channel (the caller sees an error); the
+                    // thread lives on for the next one.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "could not start a password hashing thread");
+        }
+    }
+    sender
 }
 
 impl HashPool {
@@ -32,6 +77,7 @@ impl HashPool {
             limit: workers + queue,
             workers,
             rejected: Arc::new(AtomicU64::new(0)),
+            threads: Arc::new(Mutex::new(start_threads(workers))),
         }
     }
 
@@ -55,13 +101,19 @@ impl HashPool {
         self.rejected.load(Ordering::Relaxed)
     }
 
-    /// Refuses at once, before any other work is done for a request, when the pool is already
-    /// full; `run` still enforces the bound for requests that pass this check.
-    pub fn check_capacity(&self) -> Result<(), ApiError> {
-        if self.depth() >= self.limit {
+    /// Takes a place in the pool for one request, or refuses at once when it is full. Take it
+    /// before any other work (database reads, attempt reservations), so a refused request has cost
+    /// nothing and is answered in microseconds; the place is held until the ticket is dropped.
+    pub fn admit(&self) -> Result<Ticket, ApiError> {
+        let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
+        let slot = Admission(Arc::clone(&self.admitted));
+        if admitted >= self.limit {
             return Err(self.refuse());
         }
-        Ok(())
+        Ok(Ticket {
+            pool: self.clone(),
+            _slot: slot,
+        })
     }
 
     fn refuse(&self) -> ApiError {
@@ -74,27 +126,51 @@ impl HashPool {
         self.admitted.load(Ordering::Relaxed)
     }
 
-    /// Runs `job` on a blocking thread, carrying the current span; refuses at once when full.
+    /// Runs `job` on a hashing thread, carrying the current span; refuses at once when full.
     pub async fn run<T, F>(&self, job: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let _slot = Admission(Arc::clone(&self.admitted));
-        if admitted >= self.limit {
-            return Err(self.refuse());
-        }
+        self.admit()?.run(job).await
+    }
+}
+
+/// A place in the pool ([`HashPool::admit`]): its holder's hashes run without being refused.
+pub struct Ticket {
+    pool: HashPool,
+    _slot: Admission,
+}
+
+impl Ticket {
+    /// Runs `job` on a hashing thread once one is free, carrying the current span.
+    pub async fn run<T, F>(&self, job: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let _permit = self
+            .pool
             .running
             .acquire()
             .await
             .map_err(|_| ApiError::Internal("hash pool closed".into()))?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(job))
-            .in_current_span()
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let submitted = self
+            .pool
+            .threads
+            .lock()
+            .map_err(|_| ApiError::Internal("hash pool poisoned".into()))?
+            .send(Box::new(move || {
+                let _ = answer.send(span.in_scope(job));
+            }));
+        if submitted.is_err() {
+            return Err(ApiError::Internal("hashing threads are gone".into()));
+        }
+        answered
             .await
-            .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))
+            .map_err(|_| ApiError::Internal("hashing task failed".into()))
     }
 }
 
@@ -138,10 +214,7 @@ mod tests {
         }
         let refused = pool.run(|| ()).await;
         assert!(matches!(refused, Err(ApiError::ResourceExhausted(_))));
-        assert!(matches!(
-            pool.check_capacity(),
-            Err(ApiError::ResourceExhausted(_))
-        ));
+        assert!(matches!(pool.admit(), Err(ApiError::ResourceExhausted(_))));
         assert_eq!(pool.rejected(), 2);
         assert_eq!(pool.capacity(), 2);
         release_tx.send(()).unwrap();
@@ -149,6 +222,20 @@ mod tests {
         for job in running {
             job.await.unwrap().unwrap();
         }
+        assert_eq!(pool.depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn hashes_run_at_low_priority_and_survive_a_panic() {
+        let pool = HashPool::new(1, 1);
+        let nice = pool
+            .run(|| rustix::process::getpriority_process(None).unwrap_or(0))
+            .await
+            .unwrap();
+        assert!(nice >= HASHING_NICE, "hashing thread runs at nice {nice}");
+        let panicked = pool.run(|| panic!("argon2 exploded")).await;
+        assert!(matches!(panicked, Err(ApiError::Internal(_))));
+        assert_eq!(pool.run(|| 7).await.unwrap(), 7, "the thread lives on");
         assert_eq!(pool.depth(), 0);
     }
 }

@@ -54,7 +54,10 @@ impl Default for AuthSettings {
             max_failed_logins: 5,
             lockout: Duration::minutes(15),
             argon2: Argon2Params::default(),
-            hash_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            // Half the cores: argon2 (19 MiB per hash) hammers memory and caches, so hashing on
+            // every core slows Introspect under a login flood however low its priority
+            // (BENCHMARKS.md: p99 ×3 with one worker per core, ×1.2–1.7 with half).
+            hash_workers: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             hash_queue: 64,
             root_password_hash: None,
             totp_key: None,

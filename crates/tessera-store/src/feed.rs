@@ -77,6 +77,9 @@ async fn run(pool: PgPool, events: broadcast::Sender<Revocation>, state: watch::
             Err(err) => {
                 if matches!(*state.borrow(), FeedState::Live { .. }) {
                     warn!(error = %err, "revocation feed lost its connection; caches distrusted until it returns");
+                    // A feed that was live starts over from the shortest wait: the backoff only
+                    // grows while reconnecting keeps failing.
+                    backoff = Duration::from_millis(100);
                 } else {
                     debug!(error = %err, "revocation feed still down");
                 }
@@ -87,9 +90,6 @@ async fn run(pool: PgPool, events: broadcast::Sender<Revocation>, state: watch::
         }
         if state.is_closed() && events.receiver_count() == 0 {
             return;
-        }
-        if matches!(*state.borrow(), FeedState::Live { .. }) {
-            backoff = Duration::from_millis(100);
         }
     }
 }

@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::{view::TokenView, Authority};
-use crate::{error::ApiError, settings::Redacted};
+use crate::{error::ApiError, hash_pool::Ticket, settings::Redacted};
 
 /// A successful Login or Unlock.
 #[derive(Debug)]
@@ -59,18 +59,16 @@ impl Authority {
             return Err(ApiError::invalid("username", "username must not be empty"));
         }
         // A flood is refused before it costs a database round trip.
-        self.hash_pool.check_capacity()?;
+        let ticket = self.hash_pool.admit()?;
         let user = users::find_by_username(&self.pool, username).await?;
         let Some(user) = user.filter(|u| !u.disabled) else {
             let hasher = Arc::clone(&self.hasher);
-            self.hash_pool
-                .run(move || hasher.verify_dummy(&password))
-                .await?;
+            ticket.run(move || hasher.verify_dummy(&password)).await?;
             self.record_failure(None, username, "unknown_or_disabled")
                 .await?;
             return Err(ApiError::InvalidCredentials);
         };
-        self.check_credentials(&user, password, totp_code, "login")
+        self.check_credentials(&ticket, &user, password, totp_code, "login")
             .await?;
 
         let now = self.clock.now();
@@ -149,7 +147,7 @@ impl Authority {
             ttl
         };
         let subject = caller.subject.ok_or(ApiError::AuthFailed)?;
-        self.hash_pool.check_capacity()?;
+        let ticket = self.hash_pool.admit()?;
         let user = users::find_by_id(&self.pool, subject)
             .await?
             .filter(|u| !u.disabled)
@@ -160,7 +158,7 @@ impl Authority {
             Some(Redacted(phc)) => {
                 let (hasher, phc, candidate) =
                     (Arc::clone(&self.hasher), phc.clone(), password.clone());
-                self.hash_reserved(&user, move || hasher.verify(&phc, &candidate))
+                self.hash_reserved(&ticket, &user, move || hasher.verify(&phc, &candidate))
                     .await?
             }
             None => false,
@@ -171,7 +169,7 @@ impl Authority {
                     .await?;
                 return Err(ApiError::InvalidCredentials);
             }
-            self.verify_reserved(&user, password, totp_code, "unlock")
+            self.verify_reserved(&ticket, &user, password, totp_code, "unlock")
                 .await?;
         }
 
@@ -226,13 +224,14 @@ impl Authority {
     /// Reserves an attempt, then verifies password and second factor; every failure is counted.
     async fn check_credentials(
         &self,
+        ticket: &Ticket,
         user: &UserRow,
         password: Password,
         totp_code: &str,
         action: &'static str,
     ) -> Result<(), ApiError> {
         self.reserve(user).await?;
-        self.verify_reserved(user, password, totp_code, action)
+        self.verify_reserved(ticket, user, password, totp_code, action)
             .await
     }
 
@@ -253,6 +252,7 @@ impl Authority {
     /// With an attempt already reserved: checks the password and the second factor.
     async fn verify_reserved(
         &self,
+        ticket: &Ticket,
         user: &UserRow,
         password: Password,
         totp_code: &str,
@@ -260,7 +260,7 @@ impl Authority {
     ) -> Result<(), ApiError> {
         let (hasher, phc) = (Arc::clone(&self.hasher), user.password_hash.clone());
         let password_ok = self
-            .hash_reserved(user, move || hasher.verify(&phc, &password))
+            .hash_reserved(ticket, user, move || hasher.verify(&phc, &password))
             .await?;
         if !password_ok {
             self.fail_reserved(user, action, "wrong_password").await?;
@@ -299,14 +299,19 @@ impl Authority {
         }
     }
 
-    /// Runs a password check for an attempt already reserved. If the check cannot run (the pool
-    /// is full), the attempt is given back: a refusal is not a failed login and must not count
-    /// towards the lockout.
-    async fn hash_reserved<F>(&self, user: &UserRow, job: F) -> Result<bool, ApiError>
+    /// Runs a password check for an attempt already reserved. If the check cannot run (its
+    /// hashing thread failed), the attempt is given back: no password was checked, so it must not
+    /// count towards the lockout.
+    async fn hash_reserved<F>(
+        &self,
+        ticket: &Ticket,
+        user: &UserRow,
+        job: F,
+    ) -> Result<bool, ApiError>
     where
         F: FnOnce() -> bool + Send + 'static,
     {
-        match self.hash_pool.run(job).await {
+        match ticket.run(job).await {
             Ok(matched) => Ok(matched),
             Err(err) => {
                 let mut conn = self

@@ -1,0 +1,108 @@
+//! `tessera-bench`: runs every scenario of issue 8 and prints the table (Markdown) on stdout.
+//!
+//!     cargo run --release -p tessera-bench            # full run, a few minutes
+//!     cargo run --release -p tessera-bench -- --smoke # every scenario briefly
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::Parser;
+use tessera_bench::Options;
+
+/// Tessera's load generator: starts PostgreSQL and Tessera replicas, measures baseline and target
+/// interleaved, prints one table of ratios with the environment.
+#[derive(Debug, Parser)]
+#[command(name = "tessera-bench", version, about)]
+struct Args {
+    /// Every scenario briefly (under a minute): proves the generator works, not the ratios.
+    #[arg(long)]
+    smoke: bool,
+    /// Interleaved rounds of baseline and target (default 5; smoke 3).
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Seconds per measured phase (default 2).
+    #[arg(long)]
+    phase_secs: Option<f64>,
+    /// Calls in flight in closed-loop phases, and pgbench clients (default 16).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Revocations in the cross-replica lag scenario (default 500).
+    #[arg(long)]
+    revocations: Option<usize>,
+    /// Directory of the PostgreSQL binaries, pgbench included (default: as `tessera dev` finds them).
+    #[arg(long, env = "TESSERA_PG_BIN")]
+    pg_bin: Option<PathBuf>,
+    /// Run only these scenarios (comma-separated): throughput, latency, uncached, flood,
+    /// revocation, kill.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Experiment: replicas' pools skip the round trip that checks a connection before each use
+    /// (production keeps it; see BENCHMARKS.md).
+    #[arg(long)]
+    no_pool_ping: bool,
+    /// argon2 workers per replica (default: the server's default, half the cores).
+    #[arg(long)]
+    hash_workers: Option<usize>,
+    /// Exit with status 2 when a goal is missed.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TESSERA_BENCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut options = if args.smoke {
+        Options::smoke()
+    } else {
+        Options::full()
+    };
+    if let Some(rounds) = args.rounds {
+        options.rounds = rounds;
+    }
+    if let Some(seconds) = args.phase_secs {
+        options.phase = Duration::from_secs_f64(seconds.max(0.1));
+    }
+    if let Some(concurrency) = args.concurrency {
+        options.concurrency = concurrency.max(1);
+    }
+    if let Some(revocations) = args.revocations {
+        options.revocations = revocations.max(1);
+    }
+    options.pg_bin = args.pg_bin;
+    options.only = args.only;
+    options.pool_ping = !args.no_pool_ping;
+    options.hash_workers = args.hash_workers;
+    eprintln!("tessera-bench: {}", options_line(&options));
+    match tessera_bench::run(options).await {
+        Ok(report) => {
+            println!("{report}");
+            let missed = report.missed();
+            if !missed.is_empty() {
+                eprintln!("tessera-bench: {} goal(s) missed", missed.len());
+                if args.strict {
+                    return std::process::ExitCode::from(2);
+                }
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("tessera-bench: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn options_line(options: &Options) -> String {
+    format!(
+        "{} run, {} rounds of {:?}",
+        if options.smoke { "smoke" } else { "full" },
+        options.rounds,
+        options.phase
+    )
+}

@@ -1,0 +1,49 @@
+//! The benchmark's smoke mode, as CI runs it: every scenario runs end to end against a real
+//! PostgreSQL and real replicas and reports a figure. Performance ratios are not asserted here (a
+//! short run on a busy CI machine proves nothing about them); the safety properties are: exactly
+//! one SQL statement per uncached Introspect, a replica never accepting a token after its own
+//! Revoke returned, and a replica whose listener was killed refusing a revoked token within 1 s.
+
+use std::time::Duration;
+
+use tessera_bench::{Options, Verdict};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_run_measures_every_scenario() {
+    let report = tessera_bench::run(Options::smoke())
+        .await
+        .expect("smoke run");
+    println!("{report}");
+    for prefix in [
+        "cached Introspect throughput",
+        "cached CheckNamespace",
+        "cached Introspect p99, open loop",
+        "uncached Introspect throughput",
+        "SQL statements per uncached Introspect",
+        "SQL statements per Introspect with the cache off",
+        "login flood at 2 × hashing capacity",
+        "login flood: refused logins",
+        "revoke on A, Introspect on B",
+        "A accepts the token after its Revoke returned",
+        "B's listening connection killed",
+    ] {
+        assert!(report.row(prefix).is_some(), "no row {prefix:?}");
+    }
+    for must_hold in [
+        "SQL statements per uncached Introspect",
+        "A accepts the token after its Revoke returned",
+        "B's listening connection killed",
+    ] {
+        let row = report.row(must_hold).unwrap();
+        assert_eq!(row.verdict, Verdict::Met, "{row:?}");
+    }
+    let cache_off = report
+        .row("SQL statements per Introspect with the cache off")
+        .unwrap();
+    assert_eq!(cache_off.result, "2.00", "{cache_off:?}");
+    assert!(
+        report.elapsed < Duration::from_secs(120),
+        "smoke run took {:?}",
+        report.elapsed
+    );
+}
