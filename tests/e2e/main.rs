@@ -186,3 +186,97 @@ async fn bad_bootstrap_json_stops_start_up_naming_the_entry() -> anyhow::Result<
     assert!(!err.contains("long-enough"), "{err}");
     Ok(())
 }
+
+/// Reads a `listen_addr` from an edge's ready file once it exists.
+fn edge_addr(dev: &DevServer, name: &str) -> anyhow::Result<String> {
+    let file = dev
+        .data_dir
+        .path()
+        .join("data/edges")
+        .join(format!("{name}.ready.json"));
+    for _ in 0..600 {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let value: serde_json::Value = serde_json::from_str(&text)?;
+            return Ok(value["listen_addr"].as_str().unwrap_or_default().to_owned());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    anyhow::bail!("{name} never became ready; tessera log:\n{}", dev.log())
+}
+
+/// One HTTP/1.1 request over a plain socket; returns the status code and the body.
+fn http_get(addr: &str, path: &str, bearer: Option<&str>) -> anyhow::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let status = reply.split_whitespace().nth(1).unwrap_or("0").parse()?;
+    Ok((status, reply))
+}
+
+/// `tessera dev --edges`: both shims start beside the server, with their demo upstreams, and
+/// enforce tokens from this server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_with_edges_serves_the_http_and_line_edges() -> anyhow::Result<()> {
+    let dev = DevServer::start(&[
+        ("TESSERA_DEV_EDGES", "true"),
+        ("TESSERA_DEV_HTTP_EDGE", "127.0.0.1:0"),
+        ("TESSERA_DEV_LINE_EDGE", "127.0.0.1:0"),
+        ("TESSERA_DEV_LINE_DEMO", "127.0.0.1:0"),
+    ])?;
+    let http = edge_addr(&dev, "http-edge")?;
+    let line = edge_addr(&dev, "line-edge")?;
+
+    assert_eq!(http_get(&http, "/api/v1/public/ping", None)?.0, 200);
+    assert_eq!(http_get(&http, "/", None)?.0, 401);
+    let (status, body) = http_get(&http, "/", Some(&dev.ready.admin_token))?;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&dev.ready.admin_username),
+        "identity reaches the demo app"
+    );
+
+    let mut client = dev.client().await?;
+    let token = client
+        .issue_token(authed(
+            pb::IssueTokenRequest {
+                namespace: "deploy.".into(),
+                ..Default::default()
+            },
+            &dev.ready.admin_token,
+        ))
+        .await?
+        .into_inner()
+        .token;
+    let reply = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::net::TcpStream::connect(&line)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "AUTH {token}\n1 SET deploy.daily 0 * * * *\n2 GET backup.x\n"
+        )?;
+        let mut reader = BufReader::new(stream);
+        let mut lines = Vec::new();
+        for _ in 0..3 {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            lines.push(line.trim_end().to_owned());
+        }
+        Ok(lines.join("\n"))
+    })
+    .await??;
+    assert_eq!(
+        reply,
+        "OK\n1 OK\n2 ERROR auth_denied insufficient namespace scope"
+    );
+    Ok(())
+}

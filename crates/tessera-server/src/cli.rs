@@ -222,6 +222,8 @@ pub struct DevArgs {
     pub listen: ListenArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub edges: crate::dev_edges::EdgeArgs,
 }
 
 /// Where to listen.

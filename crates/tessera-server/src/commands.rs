@@ -363,7 +363,37 @@ async fn dev_with_postgres(
         write_private(path, serde_json::to_string_pretty(&info)?.as_bytes())
             .with_context(|| format!("writing --ready-file {}", path.display()))?;
     }
-    server.serve(shutdown_signal()).await
+    // Serve first: the edges check their service token against this server as they start.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async move {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            _ = stop_rx => {}
+        }
+    }));
+    let edges = if args.edges.edges {
+        match crate::dev_edges::Edges::start(&args.edges, addr, service.token.expose(), data_dir)
+            .await
+        {
+            Ok(edges) => {
+                println!("{}", edges.banner(addr, session.token.expose()));
+                Some(edges)
+            }
+            Err(err) => {
+                let _ = stop_tx.send(());
+                let _ = serving.await;
+                return Err(err);
+            }
+        }
+    } else {
+        None
+    };
+    let served = serving.await.context("the gRPC server task failed");
+    drop(stop_tx);
+    if let Some(edges) = edges {
+        edges.stop().await;
+    }
+    served?
 }
 
 async fn dev_admin(

@@ -1,0 +1,200 @@
+//! `tessera dev --edges`: the HTTP edge in front of its demo web app and the line-protocol edge in
+//! front of the demo job scheduler, started beside the server with the dev service token, so one
+//! command shows every way in. The edge binaries are looked up next to this one (a `cargo build`
+//! of the workspace puts them there).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use tokio::process::{Child, Command};
+
+/// Flags of `dev` for the edges.
+#[derive(Debug, Clone, Args)]
+pub struct EdgeArgs {
+    /// Also start the HTTP edge (with a demo web app behind it) and the line-protocol edge (with
+    /// the demo job scheduler behind it), and print how to reach them.
+    #[arg(long, env = "TESSERA_DEV_EDGES")]
+    pub edges: bool,
+    /// Where the HTTP edge listens (with --edges).
+    #[arg(long, env = "TESSERA_DEV_HTTP_EDGE", default_value = "127.0.0.1:8080")]
+    pub http_edge_listen: SocketAddr,
+    /// Where the line-protocol edge listens (with --edges).
+    #[arg(long, env = "TESSERA_DEV_LINE_EDGE", default_value = "127.0.0.1:7070")]
+    pub line_edge_listen: SocketAddr,
+    /// Where the demo job scheduler behind the line edge listens (with --edges).
+    #[arg(long, env = "TESSERA_DEV_LINE_DEMO", default_value = "127.0.0.1:7001")]
+    pub line_demo_listen: SocketAddr,
+}
+
+/// The running edges; stopped by [`Edges::stop`] (or killed when dropped).
+pub struct Edges {
+    children: Vec<Child>,
+    /// The HTTP edge's address.
+    pub http: String,
+    /// The line edge's address.
+    pub line: String,
+    /// The demo scheduler's address.
+    pub demo: String,
+    /// Where their logs go.
+    pub logs: PathBuf,
+}
+
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe().context("locating the tessera binary")?;
+    let path = me.with_file_name(name);
+    if !path.is_file() {
+        bail!(
+            "--edges needs {} next to tessera; build it with `cargo build -p tessera-edge-http -p tessera-edge-line` (scripts/dev.sh does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Waits for `child` to write its ready file; returns the `listen_addr` it reports.
+async fn ready(child: &mut Child, file: &Path, what: &str, log: &Path) -> anyhow::Result<String> {
+    for _ in 0..600 {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+                return Ok(value["listen_addr"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = tail
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            bail!(
+                "{what} exited ({status}) before it was ready; its log ({}):\n{}",
+                log.display(),
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{what} was not ready within 60 s; see {}", log.display())
+}
+
+impl Edges {
+    /// Starts the demo scheduler, the line edge and the HTTP edge against `grpc_addr`.
+    pub async fn start(
+        args: &EdgeArgs,
+        grpc_addr: SocketAddr,
+        service_token: &str,
+        data_dir: &Path,
+    ) -> anyhow::Result<Edges> {
+        let (http_bin, line_bin, demo_bin) = (
+            sibling("tessera-edge-http")?,
+            sibling("tessera-edge-line")?,
+            sibling("tessera-line-demo")?,
+        );
+        let run = data_dir.join("edges");
+        std::fs::create_dir_all(&run).with_context(|| format!("creating {}", run.display()))?;
+        let tessera = format!("http://{grpc_addr}");
+        let mut edges = Edges {
+            children: Vec::new(),
+            http: String::new(),
+            line: String::new(),
+            demo: String::new(),
+            logs: run.clone(),
+        };
+        let spawn = |bin: &Path,
+                     name: &str,
+                     args: Vec<String>|
+         -> anyhow::Result<(Child, PathBuf, PathBuf)> {
+            let ready = run.join(format!("{name}.ready.json"));
+            let log = run.join(format!("{name}.log"));
+            let _ = std::fs::remove_file(&ready);
+            let out = std::fs::File::create(&log)?;
+            let child = Command::new(bin)
+                .args(args)
+                .arg("--ready-file")
+                .arg(&ready)
+                .env("TESSERA_SERVICE_TOKEN", service_token)
+                .stdin(Stdio::null())
+                .stdout(out.try_clone()?)
+                .stderr(out)
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("starting {}", bin.display()))?;
+            Ok((child, ready, log))
+        };
+
+        let (mut demo, file, log) = spawn(
+            &demo_bin,
+            "line-demo",
+            vec!["--listen".into(), args.line_demo_listen.to_string()],
+        )?;
+        edges.demo = ready(&mut demo, &file, "tessera-line-demo", &log).await?;
+        edges.children.push(demo);
+
+        let (mut line, file, log) = spawn(
+            &line_bin,
+            "line-edge",
+            vec![
+                "--tessera".into(),
+                tessera.clone(),
+                "--upstream".into(),
+                edges.demo.clone(),
+                "--listen".into(),
+                args.line_edge_listen.to_string(),
+            ],
+        )?;
+        edges.line = ready(&mut line, &file, "tessera-edge-line", &log).await?;
+        edges.children.push(line);
+
+        let (mut http, file, log) = spawn(
+            &http_bin,
+            "http-edge",
+            vec![
+                "--tessera".into(),
+                tessera,
+                "--demo-upstream".into(),
+                "--insecure-dev-http".into(),
+                "--listen".into(),
+                args.http_edge_listen.to_string(),
+            ],
+        )?;
+        edges.http = ready(&mut http, &file, "tessera-edge-http", &log).await?;
+        edges.children.push(http);
+        Ok(edges)
+    }
+
+    /// How to reach the edges, for the dev banner.
+    pub fn banner(&self, grpc_addr: SocketAddr, admin_token: &str) -> String {
+        format!(
+            "\nEdges (logs in {logs}):\
+             \n  HTTP edge   http://{http}/login   sign in as the admin above; a demo app sits behind it\
+             \n              forward-auth: http://{http}/auth/verify   public: http://{http}/api/v1/public/ping\
+             \n  line edge   {line}   in front of the demo job scheduler at {demo}\
+             \n              TOKEN=$(tessera --server http://{grpc_addr} --token {admin_token} token issue --namespace deploy. --json | jq -r .token)\
+             \n              printf 'AUTH %s\\n1 SET deploy.daily 0 * * * *\\n2 GET backup.x\\n' \"$TOKEN\" | nc {line_host} {line_port}\
+             \n              (or: socat - TCP:{line})\n",
+            logs = self.logs.display(),
+            http = self.http,
+            line = self.line,
+            demo = self.demo,
+            line_host = self.line.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1"),
+            line_port = self.line.rsplit_once(':').map(|(_, p)| p).unwrap_or("7070"),
+        )
+    }
+
+    /// Stops every edge and waits for it.
+    pub async fn stop(mut self) {
+        for child in self.children.iter_mut().rev() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+}
