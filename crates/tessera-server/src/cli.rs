@@ -236,6 +236,20 @@ pub struct ListenArgs {
     /// (port 0 picks a free port). Off unless given.
     #[arg(long, env = "TESSERA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve gRPC over TLS with this PEM certificate chain (leaf first); needs --tls-key. The pair
+    /// is reloaded on SIGHUP and when either file changes, without a restart.
+    #[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TESSERA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: PEM CA certificates that sign client certificates. Every client must then
+    /// present one; its subject is recorded with the client's calls. Needs --tls-cert.
+    #[arg(long, env = "TESSERA_CLIENT_CA", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// How often the --tls-cert and --tls-key files are checked for changes, e.g. 10s.
+    #[arg(long, env = "TESSERA_TLS_WATCH_INTERVAL", default_value = "10s")]
+    pub tls_watch_interval: String,
 }
 
 /// Authentication policy flags shared by `serve` and `dev`.
@@ -371,13 +385,27 @@ impl AuthArgs {
 }
 
 impl ListenArgs {
-    /// Serve settings with this address.
-    pub fn settings(&self) -> ServeSettings {
-        ServeSettings {
+    /// Serve settings with this address and, when a certificate is given, TLS.
+    pub fn settings(&self) -> anyhow::Result<ServeSettings> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.client_ca.clone(),
+                watch_interval: parse_ttl(&self.tls_watch_interval)
+                    .map_err(|e| {
+                        anyhow::anyhow!("--tls-watch-interval (TESSERA_TLS_WATCH_INTERVAL): {e}")
+                    })?
+                    .unsigned_abs(),
+            }),
+            _ => None,
+        };
+        Ok(ServeSettings {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
+            tls,
             ..ServeSettings::default()
-        }
+        })
     }
 }
 

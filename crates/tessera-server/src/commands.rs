@@ -71,7 +71,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         pool.clone(),
         Arc::clone(&clock),
         auth,
-        args.listen.settings(),
+        args.listen.settings()?,
     )
     .await?;
     if let Some(plan) = plan {
@@ -288,7 +288,7 @@ async fn dev_with_postgres(
         pool.clone(),
         Arc::clone(&clock),
         auth.clone(),
-        args.listen.settings(),
+        args.listen.settings()?,
     )
     .await?;
     let authority = server.authority().clone();

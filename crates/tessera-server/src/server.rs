@@ -19,6 +19,7 @@ use crate::{
     metrics::{MetricsEndpoint, RpcMetricsLayer},
     service::Authority,
     settings::{AuthSettings, ServeSettings},
+    tls::{self, ReloadingCert},
 };
 
 /// The fully qualified name health reports for the auth service.
@@ -30,6 +31,7 @@ pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 /// A bound, not yet serving, Tessera server.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     authority: Authority,
     serve: ServeSettings,
     metrics: Option<MetricsEndpoint>,
@@ -43,9 +45,22 @@ impl Server {
         auth: AuthSettings,
         serve: ServeSettings,
     ) -> anyhow::Result<Server> {
+        // Certificates first: a bad file should stop start-up before anything listens.
+        let tls = match &serve.tls {
+            Some(files) => {
+                let cert = ReloadingCert::load(files.clone())?;
+                let config = cert.server_config()?;
+                cert.spawn_watcher()?;
+                Some(config)
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(serve.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", serve.listen))?;
+        if tls.is_none() && !serve.listen.ip().is_loopback() {
+            warn!(addr = %serve.listen, "serving gRPC in plaintext on a non-loopback address; tokens cross the network readable (give --tls-cert and --tls-key)");
+        }
         let metrics = match serve.metrics_listen {
             Some(addr) => Some(MetricsEndpoint::bind(addr).await?),
             None => None,
@@ -56,6 +71,7 @@ impl Server {
         authority.start_signing_keys().await;
         Ok(Server {
             listener,
+            tls,
             authority,
             serve,
             metrics,
@@ -104,7 +120,7 @@ impl Server {
             AdminApi::new(self.authority.clone()),
             extract_credential,
         );
-        info!(addr = %self.listener.local_addr()?, "tessera serving gRPC");
+        info!(addr = %self.listener.local_addr()?, tls = self.tls.is_some(), "tessera serving gRPC");
         // Once `shutdown` fires, in-flight calls get DRAIN_GRACE to finish; long-lived streams
         // (WatchRevocations) and idle clients would otherwise hold the process open forever.
         let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
@@ -112,21 +128,29 @@ impl Server {
             shutdown.await;
             let _ = fired_tx.send(());
         };
-        // Nagle off on every accepted socket: with it on, a grpc-go client waits out its delayed
-        // ACK (~40 ms) on every unary call. tonic's `Server::tcp_nodelay` only applies to
-        // listeners it binds itself, so the accepted stream is configured here.
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let rpc_metrics = RpcMetricsLayer::new(self.metrics.as_ref().map(MetricsEndpoint::stats));
         let _metrics_task = self.metrics.map(|m| m.spawn(self.authority.clone()));
-        let serving = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .layer(rpc_metrics)
+            .layer(tls::ClientCertificateLayer)
             .timeout(self.serve.request_timeout)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(auth)
-            .add_service(admin)
-            .serve_with_incoming_shutdown(incoming, signal);
+            .add_service(admin);
+        let serving: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match self.tls {
+            Some(config) => Box::pin(
+                router.serve_with_incoming_shutdown(tls::incoming(self.listener, config), signal),
+            ),
+            // Nagle off on every accepted socket: with it on, a grpc-go client waits out its
+            // delayed ACK (~40 ms) on every unary call. tonic's `Server::tcp_nodelay` only applies
+            // to listeners it binds itself, so the accepted stream is configured here.
+            None => Box::pin(router.serve_with_incoming_shutdown(
+                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
+                signal,
+            )),
+        };
         let grace_over = async move {
             match fired_rx.await {
                 Ok(()) => tokio::time::sleep(DRAIN_GRACE).await,

@@ -81,6 +81,8 @@ pub struct ServeSettings {
     pub health_interval: StdDuration,
     /// Where to serve Prometheus metrics (`GET /metrics`); `None` serves none.
     pub metrics_listen: Option<SocketAddr>,
+    /// TLS for the gRPC listener; `None` serves plaintext.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for ServeSettings {
@@ -90,6 +92,7 @@ impl Default for ServeSettings {
             request_timeout: StdDuration::from_secs(30),
             health_interval: StdDuration::from_millis(500),
             metrics_listen: None,
+            tls: None,
         }
     }
 }

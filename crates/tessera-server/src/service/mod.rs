@@ -187,8 +187,15 @@ impl Authority {
     async fn audit(
         &self,
         conn: &mut sqlx_conn::PgConnection,
-        event: AuditEvent,
+        mut event: AuditEvent,
     ) -> Result<(), ApiError> {
+        // Under mutual TLS the client's certificate says which service made the call.
+        if let Some(certificate) = crate::tls::current_client_certificate() {
+            if !event.detail.is_object() {
+                event.detail = serde_json::json!({});
+            }
+            event.detail["client_certificate"] = certificate.0.into();
+        }
         audit::record(conn, &event).await.map_err(ApiError::from)
     }
 
