@@ -166,6 +166,27 @@ async fn grpc_over_tls_with_a_private_ca_and_rotation_without_restart() -> anyho
         .output()?;
     assert!(!refused.status.success(), "grpcurl -plaintext was answered");
 
+    // The binary's own probe (container health checks): TLS with the CA, refused without it.
+    let probe = |ca: Option<&Path>| -> anyhow::Result<std::process::Output> {
+        let mut command = Command::new(tessera_e2e::binary("tessera")?);
+        command.args(["health", "--server", &format!("https://{addr}")]);
+        command.args(["--tls-server-name", "localhost"]);
+        if let Some(ca) = ca {
+            command.arg("--ca").arg(ca);
+        }
+        Ok(command.output()?)
+    };
+    let healthy = probe(Some(&ca_file))?;
+    assert!(
+        healthy.status.success() && String::from_utf8_lossy(&healthy.stdout).contains("SERVING"),
+        "tessera health --ca: {}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    assert!(
+        !probe(None)?.status.success(),
+        "a certificate from an unknown CA was trusted"
+    );
+
     // Rotate to a certificate from another CA: new connections get it without a restart.
     let second = pki("second");
     install(certs.path(), &second);

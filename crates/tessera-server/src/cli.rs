@@ -70,6 +70,9 @@ pub enum Command {
     /// Read a password from standard input and print its argon2id hash, e.g. for
     /// TESSERA_ROOT_PASSWORD_HASH.
     HashPassword,
+    /// Ask --server's gRPC health service whether Tessera is SERVING (exit 0) or not (exit 1),
+    /// for container health checks and exec probes; `https://` servers are checked over TLS.
+    Health(crate::health_probe::HealthArgs),
 }
 
 /// Account commands.

@@ -13,6 +13,7 @@ pub mod dev_edges;
 pub mod error;
 pub mod grpc;
 pub mod hash_pool;
+pub mod health_probe;
 pub mod master;
 pub mod metrics;
 pub mod remote;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use tessera_server::{
     cli::{Cli, Command, KeysCommand, LogFormat, TokenCommand, UserCommand},
-    commands, master,
+    commands, health_probe, master,
     remote::{self, AuditCommand, Remote, RemoteArgs, TotpCommand},
 };
 use tracing_subscriber::EnvFilter;
@@ -40,6 +40,7 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(KeysCommand::Rotate(args)) => commands::keys_rotate(args).await,
         Command::Keys(KeysCommand::List(args)) => commands::keys_list(args).await,
         Command::HashPassword => commands::hash_password(),
+        Command::Health(args) => health_probe::probe(&cli.remote.server, &args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
