@@ -12,6 +12,7 @@ BUF_VERSION=1.59.0
 PROTOC_GEN_GO_VERSION=v1.36.10
 PROTOC_GEN_GO_GRPC_VERSION=v1.5.1
 GRPCURL_VERSION=v1.9.3
+HELM_VERSION=v3.19.0
 
 apt_updated=0
 apt_install() {
@@ -43,6 +44,18 @@ go_tool() {
 go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
 go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+# helm for deploy/check.sh (lint and template the chart); a few minutes to build the first time.
+go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+
+# deploy/check.sh: systemd-analyze verifies the units, PyYAML reads rendered manifests.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  echo "install-tools: installing systemd (systemd-analyze) from Debian's packages"
+  apt_install systemd
+fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "install-tools: installing PyYAML"
+  python3 -m pip install --quiet --disable-pip-version-check pyyaml
+fi
 
 # nginx, Caddy, Chromium and chromedriver from Debian's packages, which the tessera-edge-http tests
 # drive for real (auth_request, forward_auth, a headless browser). Their services are not started.

@@ -37,6 +37,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo build"
 cargo build --workspace --all-targets --quiet
 
+step "deploy/ checks (helm, manifests, systemd, compose, Dockerfile)"
+bash deploy/check.sh "$target_dir"
+
 step "cargo test"
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$target_dir/cargo-test.log"
