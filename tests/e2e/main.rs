@@ -1,5 +1,6 @@
 //! End-to-end: the real `tessera dev` binary, its embedded PostgreSQL, real gRPC and grpcurl.
 
+mod cluster;
 mod latency;
 mod tls;
 
