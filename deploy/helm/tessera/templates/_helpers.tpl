@@ -39,15 +39,6 @@ http://{{ include "tessera.fullname" . }}:{{ .Values.grpc.port }}
     secretKeyRef:
       name: {{ .Values.database.urlSecret.name }}
       key: {{ .Values.database.urlSecret.key }}
-{{- with .Values.database.feedUrlSecret }}
-{{- if .name }}
-- name: TESSERA_FEED_DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ .name }}
-      key: {{ .key }}
-{{- end }}
-{{- end }}
 - name: TESSERA_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
 {{- end -}}
