@@ -3,6 +3,8 @@
 
 #[path = "edge/bypass.rs"]
 mod bypass;
+#[path = "edge/routing.rs"]
+mod routing;
 
 mod support;
 
