@@ -261,13 +261,23 @@ impl AsyncRead for Chunked {
     }
 }
 
+/// Inputs for the codec fuzz target: a short run by default (CI), more with
+/// `TESSERA_LINE_FUZZ_CASES=1000000` for a long one.
+fn codec_cases() -> u32 {
+    std::env::var("TESSERA_LINE_FUZZ_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(10_000)
+}
+
 #[test]
 fn the_line_codec_survives_arbitrary_bytes() {
+    let rules = Rules::scheduler();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
     let mut runner = TestRunner::new(Config {
-        cases: 10_000,
+        cases: codec_cases(),
         failure_persistence: None,
         ..Config::default()
     });
@@ -288,7 +298,6 @@ fn the_line_codec_survives_arbitrary_bytes() {
             if keep_cr {
                 lines = lines.keep_carriage_returns();
             }
-            let rules = Rules::scheduler();
             runtime.block_on(async {
                 loop {
                     match lines.read_line().await {
