@@ -180,3 +180,33 @@ async fn a_rules_file_changes_the_grammar() {
         "{refused}"
     );
 }
+
+/// The generic dialect: no quoting at all, command words in any case, forwarded as the rules
+/// file spells them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generic_dialect_refuses_quotes_and_forwards_the_rules_spelling() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "dialect = \"generic\"\n[[command]]\nname = \"SET\"\narguments = 2\nidentifiers = [1]\n\
+         [[command]]\nname = \"GET\"\nidentifiers = [1]\n",
+    )
+    .expect("write rules");
+    let shim = Shim::start(
+        &upstream.address(),
+        &["--rules", rules.to_str().expect("path")],
+    )
+    .await;
+    let mut client = LineClient::authed(shim.addr, &issue("deploy.", 0).await.token).await;
+    assert_eq!(client.call("1 set deploy.g 4").await, "1 OK");
+    assert_eq!(client.call("2 Get deploy.g").await, "2 OK planned 4");
+    assert_eq!(client.call("3 get backup.g").await, denied("3"));
+    assert_eq!(
+        client.call("4 GET \"deploy.g\"").await,
+        "ERROR invalid_line quotes and backslashes are not allowed"
+    );
+    assert!(upstream.received_containing(" SET deploy.g 4"));
+    assert!(!upstream.received_containing("set"));
+}
