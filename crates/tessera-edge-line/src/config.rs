@@ -123,8 +123,9 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_UPSTREAM_AUTH_FILE")]
     pub upstream_auth_file: Option<PathBuf>,
 
-    /// Rules file (TOML) saying which arguments are identifiers and which replies are filtered
-    /// lists; default: the built-in job scheduler grammar.
+    /// Rules file (TOML): the upstream's grammar (`dialect = "ztick"` or `"generic"`), its
+    /// commands, which arguments are identifiers and which replies are filtered lists; default:
+    /// the built-in ztick grammar.
     #[arg(long, env = "TESSERA_LINE_RULES")]
     pub rules: Option<PathBuf>,
 
