@@ -84,7 +84,7 @@ Tessera line edge is running.
 
   tessera (gRPC)     $tessera_addr
   admin session      $admin_token
-  demo scheduler     $demo_listen   (tessera-line-demo: no auth of its own)
+  ztick model        $demo_listen   (tessera-line-demo: ztick's grammar, no auth of its own)
   line edge          $edge_listen   (tessera-edge-line, in front of the scheduler)
 
   deploy. token      $deploy_token
@@ -94,10 +94,10 @@ Talk to it (socat, nc, or any TCP client; one command per line):
 
   socat - TCP:$edge_listen          # or: nc $edge_host $edge_port
   AUTH $deploy_token
-  1 SET deploy.daily ./ship.sh      -> 1 OK
-  2 GET deploy.daily                -> 2 OK ./ship.sh
-  3 QUERY                           -> 3 deploy.daily ./ship.sh / 3 OK (only deploy.*)
-  4 GET backup.nightly              -> 4 ERROR auth_denied insufficient namespace scope
+  1 SET deploy.daily 2030-03-30 02:00:00   -> 1 OK
+  2 GET deploy.daily                       -> 2 OK planned 1901066400000000000
+  3 QUERY                                  -> 3 deploy.daily planned 1901066400000000000 / 3 OK (only deploy.*)
+  4 GET backup.nightly                     -> 4 ERROR auth_denied insufficient namespace scope
 
 Logs: $work/{tessera,demo,edge}.log. Stop with Ctrl-C.
 EOF

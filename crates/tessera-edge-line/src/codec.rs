@@ -40,6 +40,7 @@ pub struct LineReader<R> {
     scanned: usize,
     max_line: usize,
     failed: bool,
+    keep_cr: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -53,7 +54,15 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             scanned: 0,
             max_line,
             failed: false,
+            keep_cr: false,
         }
+    }
+
+    /// Leaves a `\r` before the `\n` in the line (counted against the limit), for callers whose
+    /// grammar must see every byte.
+    pub fn keep_carriage_returns(mut self) -> Self {
+        self.keep_cr = true;
+        self
     }
 
     /// The underlying reader; bytes buffered but not yet returned as a line are dropped.
@@ -103,7 +112,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         };
         let newline = self.start + self.scanned + offset;
         let mut line = &self.buf[self.start..newline];
-        if let [rest @ .., b'\r'] = line {
+        if let (false, [rest @ .., b'\r']) = (self.keep_cr, line) {
             line = rest;
         }
         if line.len() > self.max_line {

@@ -123,8 +123,9 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_UPSTREAM_AUTH_FILE")]
     pub upstream_auth_file: Option<PathBuf>,
 
-    /// Rules file (TOML) saying which arguments are identifiers and which replies are filtered
-    /// lists; default: the built-in job scheduler grammar.
+    /// Rules file (TOML): the upstream's grammar (`dialect = "ztick"` or `"generic"`), its
+    /// commands, which arguments are identifiers and which replies are filtered lists; default:
+    /// the built-in ztick grammar.
     #[arg(long, env = "TESSERA_LINE_RULES")]
     pub rules: Option<PathBuf>,
 
@@ -132,9 +133,10 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_AUTH_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub auth_timeout: Duration,
 
-    /// Longest client line in bytes; a longer one gets `ERROR line_too_long` and the connection closes.
-    #[arg(long, env = "TESSERA_LINE_MAX_LINE", default_value_t = 8192)]
-    pub max_line: usize,
+    /// Longest client line in bytes; a longer one gets `ERROR line_too_long` and the connection
+    /// closes. Default: the rules file's `max_line` (4095 for ztick, its 4096-byte buffer).
+    #[arg(long, env = "TESSERA_LINE_MAX_LINE")]
+    pub max_line: Option<usize>,
 
     /// Longest upstream reply line in bytes; a longer one drops the upstream connection.
     #[arg(long, env = "TESSERA_LINE_MAX_REPLY_LINE", default_value_t = 65536)]
@@ -279,13 +281,11 @@ impl Settings {
             }
             _ => None,
         };
-        if cli.max_line < 64 {
-            bail!(
-                "--max-line {} is too small to hold an AUTH line (at least 64)",
-                cli.max_line
-            );
+        let max_line = cli.max_line.unwrap_or_else(|| rules.max_line());
+        if max_line < 64 {
+            bail!("--max-line {max_line} is too small to hold an AUTH line (at least 64)");
         }
-        if cli.max_reply_line < cli.max_line {
+        if cli.max_reply_line < max_line {
             bail!("--max-reply-line must be at least --max-line");
         }
         if cli.max_connections == 0 {
@@ -309,7 +309,7 @@ impl Settings {
                 auth_timeout: cli.auth_timeout,
                 idle_timeout: cli.idle_timeout,
                 upstream_timeout: cli.upstream_timeout,
-                max_line: cli.max_line,
+                max_line,
                 max_reply_line: cli.max_reply_line,
                 max_connections: cli.max_connections,
                 max_pipeline: cli.max_pipeline,

@@ -1,38 +1,66 @@
-//! A tiny in-memory job scheduler that speaks the default grammar, for tests and demos (the edge's
-//! integration tests and `tessera-line-demo`, which `tessera dev` can put behind the edge). It
-//! stores jobs and rules and answers; it schedules nothing.
+//! A faithful model of ztick (`awf-project/ztick`), the job scheduler the edge is built to front:
+//! its parser ([`parser`]), its command builder ([`commands`]), its replies and its connection
+//! loop. The edge's tests run against it, so it must disagree with the edge wherever ztick would;
+//! it is not a second copy of the edge's grammar. `tessera-line-demo` serves it over TCP.
 //!
-//! `<id> SET <job> <value…>`, `<id> GET <job>`, `<id> REMOVE <job>`, `<id> QUERY [prefix]`,
-//! `<id> RULE SET <rule> <pattern> <action…>`, `<id> REMOVERULE <rule>`, `<id> LISTRULES`,
-//! `<id> STAT`. Lists answer one `<id> <item> …` line per item, then `<id> OK`. Unknown commands
-//! get no reply at all. With an AUTH secret configured, the first line must be `AUTH <secret>`.
+//! Modelled from ztick's source: a fixed 4096-byte read buffer per connection (a line that does
+//! not fit closes the connection); lines that do not parse are skipped without a reply; commands it
+//! cannot build get `<id> ERROR` for `QUERY`, `REMOVE`, `REMOVERULE` and `RULE SET` and silence
+//! otherwise (wrong case, missing arguments, unknown words); one command is answered at a time, in
+//! order; single replies are `<id> OK[ body]` or `<id> ERROR`; lists are one `<id> <line>` per
+//! body line, then `<id> OK` (or just `<id> ERROR`). With a secret configured, the first command
+//! must be `AUTH <secret>` within 5 seconds (`OK`, else `ERROR` and the connection closes).
+//!
+//! Not modelled: scheduling and runners (nothing executes), persistence, ztick's own namespaces
+//! (the one secret sees everything, like a `*` token), TLS on the model's side.
+
+pub mod commands;
+pub mod parser;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::codec::LineReader;
 use crate::BoxedIo;
+use commands::Instruction;
+use parser::{ParseError, Parsed};
 
 /// Lines remembered for inspection.
 const RECEIVED_KEPT: usize = 10_000;
 
+/// ztick's per-connection read buffer.
+pub const BUFFER: usize = 4096;
+
+/// ztick closes a connection that has not authenticated within this time.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+struct Rule {
+    pattern: Vec<u8>,
+    runner: Vec<Vec<u8>>,
+}
+
 /// Jobs, rules and what the scheduler has been sent; survives restarts of [`serve`].
 #[derive(Debug, Default)]
 pub struct SchedulerState {
-    jobs: Mutex<BTreeMap<String, String>>,
-    rules: Mutex<BTreeMap<String, String>>,
+    jobs: Mutex<BTreeMap<Vec<u8>, i64>>,
+    rules: Mutex<BTreeMap<Vec<u8>, Rule>>,
     received: Mutex<VecDeque<String>>,
     connections: AtomicUsize,
 }
 
+fn join(parts: &[&[u8]]) -> Vec<u8> {
+    parts.join(&b' ')
+}
+
 impl SchedulerState {
-    /// The most recent command lines received (AUTH lines excluded), oldest first.
+    /// The most recent command lines received (AUTH lines excluded), oldest first, as sent.
     pub fn received(&self) -> Vec<String> {
         self.received
             .lock()
@@ -47,88 +75,104 @@ impl SchedulerState {
         self.connections.load(Ordering::Relaxed)
     }
 
-    /// The reply lines for one command line (none for unknown commands).
-    pub fn respond(&self, line: &str) -> Vec<String> {
-        {
-            let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
-            if received.len() == RECEIVED_KEPT {
-                received.pop_front();
-            }
-            received.push_back(line.to_owned());
+    fn remember(&self, raw: &[u8]) {
+        let mut received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        if received.len() == RECEIVED_KEPT {
+            received.pop_front();
         }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let [id, command, args @ ..] = words.as_slice() else {
-            return Vec::new();
-        };
-        let ok = |body: &str| {
-            vec![if body.is_empty() {
-                format!("{id} OK")
+        received.push_back(String::from_utf8_lossy(raw).into_owned());
+    }
+
+    /// Parses one line (a newline is added) as ztick would and returns its reply lines; none
+    /// where ztick is silent. For tests that plant data behind the edge's back.
+    pub fn respond(&self, line: &str) -> Vec<String> {
+        let mut input = line.as_bytes().to_vec();
+        input.push(b'\n');
+        match parser::parse(&input) {
+            Ok(parsed) => {
+                self.remember(line.as_bytes());
+                self.answer(&parsed)
+                    .iter()
+                    .map(|reply| String::from_utf8_lossy(reply).into_owned())
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// ztick's reply lines (without newlines) to one parsed command; empty where it is silent.
+    pub fn answer(&self, parsed: &Parsed) -> Vec<Vec<u8>> {
+        let id = parsed.request_id.as_slice();
+        let Some(instruction) = commands::build(&parsed.args) else {
+            return if commands::errors_when_unbuilt(&parsed.args) {
+                vec![join(&[id, b"ERROR"])]
             } else {
-                format!("{id} OK {body}")
-            }]
+                Vec::new()
+            };
         };
-        let error = |body: &str| vec![format!("{id} ERROR {body}")];
+        let status = |ok: bool| vec![join(&[id, if ok { b"OK" } else { b"ERROR" }])];
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
-        match (command.to_ascii_uppercase().as_str(), args) {
-            ("SET", [job, value @ ..]) if !value.is_empty() => {
-                jobs.insert((*job).to_owned(), value.join(" "));
-                ok("")
+        let body: Vec<u8> = match instruction {
+            Instruction::Set { job, execution } => {
+                jobs.insert(job, execution);
+                return status(true);
             }
-            ("SET", _) => error("usage SET <job> <value>"),
-            ("GET", [job]) => match jobs.get(*job) {
-                Some(value) => ok(value),
-                None => error("not_found"),
-            },
-            ("REMOVE", [job]) => match jobs.remove(*job) {
-                Some(_) => ok(""),
-                None => error("not_found"),
-            },
-            ("QUERY", [] | [_]) => {
-                let prefix = args.first().copied().unwrap_or("");
-                list(
-                    id,
-                    jobs.range(prefix.to_owned()..)
-                        .take_while(|(k, _)| k.starts_with(prefix)),
-                )
+            Instruction::Get { job } => {
+                return match jobs.get(&job) {
+                    Some(ns) => vec![join(&[id, b"OK planned", ns.to_string().as_bytes()])],
+                    None => status(false),
+                };
             }
-            ("RULE", [sub, rule, pattern, action @ ..])
-                if sub.eq_ignore_ascii_case("SET") && !action.is_empty() =>
-            {
-                rules.insert(
-                    (*rule).to_owned(),
-                    format!("{pattern} {}", action.join(" ")),
-                );
-                ok("")
+            Instruction::RuleSet {
+                rule,
+                pattern,
+                runner,
+            } => {
+                rules.insert(rule, Rule { pattern, runner });
+                return status(true);
             }
-            ("RULE", _) => error("usage RULE SET <rule> <pattern> <action>"),
-            ("REMOVERULE", [rule]) => match rules.remove(*rule) {
-                Some(_) => ok(""),
-                None => error("not_found"),
-            },
-            ("LISTRULES", []) => list(id, rules.iter()),
-            ("STAT", []) => {
-                let mut lines = vec![
-                    format!("{id} jobs {}", jobs.len()),
-                    format!("{id} rules {}", rules.len()),
-                    format!("{id} connections {}", self.connections()),
-                ];
-                lines.push(format!("{id} OK"));
-                lines
-            }
-            ("GET" | "REMOVE" | "QUERY" | "REMOVERULE" | "LISTRULES" | "STAT", _) => error("usage"),
-            _ => Vec::new(),
-        }
+            Instruction::Remove { job } => return status(jobs.remove(&job).is_some()),
+            Instruction::RemoveRule { rule } => return status(rules.remove(&rule).is_some()),
+            Instruction::Query { pattern } => jobs
+                .iter()
+                .filter(|(job, _)| job.starts_with(&pattern))
+                .flat_map(|(job, ns)| {
+                    let mut line = join(&[job, b"planned", ns.to_string().as_bytes()]);
+                    line.push(b'\n');
+                    line
+                })
+                .collect(),
+            Instruction::ListRules => rules
+                .iter()
+                .flat_map(|(rule, Rule { pattern, runner })| {
+                    let mut parts: Vec<&[u8]> = vec![rule, pattern];
+                    parts.extend(runner.iter().map(Vec::as_slice));
+                    let mut line = join(&parts);
+                    line.push(b'\n');
+                    line
+                })
+                .collect(),
+            Instruction::Stat => format!(
+                "connections {}\njobs_total {}\nrules_total {}\npersistence memory\n",
+                self.connections(),
+                jobs.len(),
+                rules.len()
+            )
+            .into_bytes(),
+        };
+        // ztick splits the body on newlines and skips empty ones, whatever the items hold.
+        let mut lines: Vec<Vec<u8>> = body
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| join(&[id, line]))
+            .collect();
+        lines.push(join(&[id, b"OK"]));
+        lines
     }
 }
 
-fn list<'a>(id: &str, items: impl Iterator<Item = (&'a String, &'a String)>) -> Vec<String> {
-    let mut lines: Vec<String> = items.map(|(k, v)| format!("{id} {k} {v}")).collect();
-    lines.push(format!("{id} OK"));
-    lines
-}
-
-/// How the demo scheduler accepts connections.
+/// How the model accepts connections.
 #[derive(Debug, Clone, Default)]
 pub struct DemoOptions {
     /// When set, every connection must open with `AUTH <secret>`.
@@ -180,35 +224,74 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
+/// ztick's connection loop: a fixed buffer, every complete command parsed and answered in turn.
 async fn serve_connection(
-    io: BoxedIo,
+    mut io: BoxedIo,
     state: &SchedulerState,
     auth: Option<&str>,
 ) -> std::io::Result<()> {
-    let (read, write) = tokio::io::split(io);
-    let mut lines = LineReader::new(read, 64 * 1024);
-    let mut out = BufWriter::new(write);
-    if let Some(secret) = auth {
-        let Ok(Some(first)) = lines.read_line().await else {
+    let mut buf = vec![0u8; BUFFER];
+    let mut filled = 0;
+    let mut authenticated = auth.is_none();
+    let auth_deadline = tokio::time::Instant::now() + AUTH_TIMEOUT;
+    loop {
+        // A full buffer without a complete command: ztick's read of zero bytes ends the connection.
+        if filled == buf.len() {
             return Ok(());
+        }
+        let read = if authenticated {
+            io.read(&mut buf[filled..]).await?
+        } else {
+            match tokio::time::timeout_at(auth_deadline, io.read(&mut buf[filled..])).await {
+                Ok(read) => read?,
+                Err(_) => return Ok(()),
+            }
         };
-        let expected = format!("AUTH {secret}");
-        if first.as_slice() != expected.as_bytes() {
-            out.write_all(b"ERROR auth_failed\n").await?;
-            return out.flush().await;
+        if read == 0 {
+            return Ok(());
         }
-        out.write_all(b"OK\n").await?;
-        out.flush().await?;
-    }
-    while let Ok(Some(line)) = lines.read_line().await {
-        let line = String::from_utf8_lossy(&line);
-        for reply in state.respond(&line) {
-            out.write_all(reply.as_bytes()).await?;
-            out.write_all(b"\n").await?;
+        filled += read;
+        let mut consumed = 0;
+        let mut out = Vec::new();
+        loop {
+            let data = &buf[consumed..filled];
+            let parsed = match parser::parse(data) {
+                Ok(parsed) => parsed,
+                Err(ParseError::Incomplete) => break,
+                Err(ParseError::Invalid) => match data.iter().position(|&b| b == b'\n') {
+                    Some(newline) => {
+                        consumed += newline + 1;
+                        continue;
+                    }
+                    None => break,
+                },
+            };
+            let raw = &data[..parsed.consumed - 1];
+            consumed += parsed.consumed;
+            if !authenticated {
+                let secret = auth.unwrap_or_default().as_bytes();
+                if parsed.request_id == b"AUTH" && parsed.args[0] == secret {
+                    authenticated = true;
+                    out.extend_from_slice(b"OK\n");
+                    continue;
+                }
+                out.extend_from_slice(b"ERROR\n");
+                io.write_all(&out).await?;
+                return io.flush().await;
+            }
+            state.remember(raw);
+            for reply in state.answer(&parsed) {
+                out.extend_from_slice(&reply);
+                out.push(b'\n');
+            }
         }
-        out.flush().await?;
+        if !out.is_empty() {
+            io.write_all(&out).await?;
+            io.flush().await?;
+        }
+        buf.copy_within(consumed..filled, 0);
+        filled -= consumed;
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -216,36 +299,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_scheduler_grammar() {
+    fn ztick_replies() {
         let s = SchedulerState::default();
-        assert_eq!(s.respond("1 SET deploy.a run nightly"), vec!["1 OK"]);
-        assert_eq!(s.respond("2 SET backup.b run"), vec!["2 OK"]);
-        assert_eq!(s.respond("3 GET deploy.a"), vec!["3 OK run nightly"]);
-        assert_eq!(s.respond("4 GET deploy.zz"), vec!["4 ERROR not_found"]);
+        assert_eq!(
+            s.respond("1 SET deploy.a 1700000000000000000"),
+            vec!["1 OK"]
+        );
+        assert_eq!(
+            s.respond("2 SET backup.b 2030-03-30 02:00:00"),
+            vec!["2 OK"]
+        );
+        assert_eq!(
+            s.respond("3 GET deploy.a"),
+            vec!["3 OK planned 1700000000000000000"]
+        );
+        assert_eq!(s.respond("4 GET deploy.zz"), vec!["4 ERROR"]);
         assert_eq!(
             s.respond("5 QUERY deploy."),
-            vec!["5 deploy.a run nightly", "5 OK"]
+            vec!["5 deploy.a planned 1700000000000000000", "5 OK"]
         );
+        assert_eq!(s.respond("6 QUERY").len(), 3);
         assert_eq!(
-            s.respond("6 QUERY"),
-            vec!["6 backup.b run", "6 deploy.a run nightly", "6 OK"]
+            s.respond("7 RULE SET r1 deploy. shell \"/bin/echo hi\""),
+            vec!["7 OK"]
         );
-        assert_eq!(s.respond("7 RULE SET r1 deploy.* hourly"), vec!["7 OK"]);
         assert_eq!(
             s.respond("8 LISTRULES"),
-            vec!["8 r1 deploy.* hourly", "8 OK"]
+            vec!["8 r1 deploy. shell /bin/echo hi", "8 OK"]
         );
         assert_eq!(s.respond("9 REMOVERULE r1"), vec!["9 OK"]);
         assert_eq!(s.respond("10 REMOVE deploy.a"), vec!["10 OK"]);
         assert_eq!(
-            s.respond("11 STAT"),
-            vec!["11 jobs 1", "11 rules 0", "11 connections 0", "11 OK"]
+            s.respond("11 STAT").last().map(String::as_str),
+            Some("11 OK")
         );
-        assert!(
-            s.respond("12 FROB x").is_empty(),
-            "unknown commands get no reply"
-        );
-        assert!(s.respond("13").is_empty());
-        assert_eq!(s.received().len(), 13);
+        // Silence where ztick is silent; ERROR where it answers one.
+        assert!(s.respond("12 FROB x").is_empty());
+        assert!(s.respond("13 get deploy.a").is_empty());
+        assert!(s.respond("14 SET deploy.a").is_empty());
+        assert_eq!(s.respond("15 REMOVE"), vec!["15 ERROR"]);
+        assert_eq!(s.respond("16 RULE SET x"), vec!["16 ERROR"]);
+        assert!(s.respond("17").is_empty(), "a request id alone is skipped");
+    }
+
+    #[test]
+    fn a_job_named_ok_is_an_item_line() {
+        let s = SchedulerState::default();
+        s.respond("1 SET OK 5");
+        assert_eq!(s.respond("A QUERY"), vec!["A OK planned 5", "A OK"]);
     }
 }

@@ -1,9 +1,11 @@
 //! `tessera-edge-line` puts Tessera in front of a newline-delimited TCP service (such as the job
 //! scheduler) so that service needs no auth code of its own: the edge authenticates each
-//! connection with `AUTH <secret>`, checks every command's identifiers against the token's
-//! namespace, filters list replies down to that namespace, and relays the rest untouched.
+//! connection with `AUTH <secret>`, parses every command with the upstream's own grammar (ztick's
+//! by default), checks its identifiers against the token's namespace, forwards a canonical
+//! re-serialisation under a request id of its own, and filters list replies down to that
+//! namespace. It never forwards bytes it did not parse.
 //!
-//! The crate owns the line codec, the command rules, the per-connection state machine, the reply
+//! The crate owns the line codec, the upstream grammar, the command rules, the per-connection state machine, the reply
 //! relay and the listener. It talks to Tessera only over the wire contract (`tessera-proto`), and
 //! borrows from `tessera-core` only pure rules (the namespace match, the token hash the revocation
 //! feed publishes): it must not import the server, the store or any database code.
@@ -11,6 +13,7 @@
 pub mod codec;
 pub mod config;
 pub mod demo;
+pub mod grammar;
 pub mod relay;
 pub mod reply;
 pub mod revocations;

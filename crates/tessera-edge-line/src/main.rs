@@ -54,12 +54,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let ctx = Arc::new(EdgeContext {
-        rules: settings.rules,
+        rules: settings.rules.clone(),
         authority,
         upstream: Connector::new(
             settings.upstream,
             settings.limits.upstream_timeout,
             settings.limits.max_reply_line,
+            settings.rules.dialect(),
         ),
         limits: settings.limits,
     });

@@ -5,7 +5,9 @@
 //! through the queue, so a refusal never overtakes the reply to an earlier command, and filters
 //! list replies: items are gathered into batches and checked with one `CheckNamespace` call per
 //! batch, and only the allowed ones are written. An upstream that vanishes or stalls mid-reply
-//! ends that reply with `<id> ERROR upstream unavailable` instead of a hang.
+//! ends that reply with `<id> ERROR upstream unavailable` instead of a hang; a desync ends it with
+//! `<id> ERROR upstream_desync …`. Upstream lines arrive without the edge's own request id and
+//! leave with the client's.
 
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use tracing::{debug, info};
 use crate::reply::EdgeReply;
 use crate::rules::{ReplyExpectation, ReplyShape};
 use crate::tessera::{Authority, Grant, Verdict};
-use crate::upstream::{ends_list, item_id};
+use crate::upstream::{item_id, RouteEvent};
 
 /// Most list items checked in one `CheckNamespace` call (and held in memory at once).
 pub const FILTER_BATCH: usize = 512;
@@ -34,7 +36,7 @@ pub enum Slot {
         /// Its reply shape and filtering.
         expect: ReplyExpectation,
         /// Reply lines; closed early when the upstream goes away.
-        lines: mpsc::Receiver<Vec<u8>>,
+        lines: mpsc::Receiver<RouteEvent>,
     },
 }
 
@@ -134,17 +136,37 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
         self.write_line(reply.line().as_bytes()).await
     }
 
+    /// Writes an upstream reply's text under the client's request id.
+    async fn write_routed(&mut self, request_id: &str, rest: &[u8]) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(request_id.len() + 1 + rest.len());
+        line.extend_from_slice(request_id.as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(rest);
+        self.write_line(&line).await
+    }
+
+    /// The error for a reply that will not come.
+    async fn write_lost(&mut self, request_id: &str, desync: bool) -> std::io::Result<()> {
+        let request_id = request_id.to_owned();
+        self.write_reply(&if desync {
+            EdgeReply::UpstreamDesync(request_id)
+        } else {
+            EdgeReply::UpstreamUnavailable(request_id)
+        })
+        .await
+    }
+
     async fn relay_single(
         &mut self,
         request_id: &str,
-        mut lines: mpsc::Receiver<Vec<u8>>,
+        mut lines: mpsc::Receiver<RouteEvent>,
     ) -> std::io::Result<Flow> {
         match next_line(self.upstream_timeout, &mut lines).await {
-            Some(line) => self.write_line(&line).await?,
-            None => {
-                self.write_reply(&EdgeReply::UpstreamUnavailable(request_id.to_owned()))
-                    .await?
+            Some(RouteEvent::End(rest) | RouteEvent::Item(rest)) => {
+                self.write_routed(request_id, &rest).await?
             }
+            Some(RouteEvent::Desync) => self.write_lost(request_id, true).await?,
+            None => self.write_lost(request_id, false).await?,
         }
         Ok(Flow::Continue)
     }
@@ -153,13 +175,13 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
         &mut self,
         request_id: &str,
         filter: bool,
-        mut lines: mpsc::Receiver<Vec<u8>>,
+        mut lines: mpsc::Receiver<RouteEvent>,
     ) -> std::io::Result<Flow> {
         let mut batch: Vec<Vec<u8>> = Vec::new();
         loop {
-            let line = next_line(self.upstream_timeout, &mut lines).await;
+            let event = next_line(self.upstream_timeout, &mut lines).await;
             // A vanished or stalled upstream ends the list as surely as its final line.
-            let last = line.as_deref().is_none_or(ends_list);
+            let last = !matches!(event, Some(RouteEvent::Item(_)));
             if last || batch.len() >= FILTER_BATCH {
                 match self.write_allowed(request_id, &mut batch).await? {
                     Batch::Written => {}
@@ -168,18 +190,21 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
                     Batch::Abandoned => return Ok(Flow::Continue),
                 }
             }
-            match line {
+            match event {
                 None => {
-                    self.write_reply(&EdgeReply::UpstreamUnavailable(request_id.to_owned()))
-                        .await?;
+                    self.write_lost(request_id, false).await?;
                     return Ok(Flow::Continue);
                 }
-                Some(line) if last => {
-                    self.write_line(&line).await?;
+                Some(RouteEvent::Desync) => {
+                    self.write_lost(request_id, true).await?;
                     return Ok(Flow::Continue);
                 }
-                Some(line) if filter => batch.push(line),
-                Some(line) => self.write_line(&line).await?,
+                Some(RouteEvent::End(rest)) => {
+                    self.write_routed(request_id, &rest).await?;
+                    return Ok(Flow::Continue);
+                }
+                Some(RouteEvent::Item(rest)) if filter => batch.push(rest),
+                Some(RouteEvent::Item(rest)) => self.write_routed(request_id, &rest).await?,
             }
         }
     }
@@ -195,10 +220,10 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
     ) -> std::io::Result<Batch> {
         let items: Vec<(Vec<u8>, String)> = batch
             .drain(..)
-            .filter_map(|line| {
-                let id = item_id(&line).filter(|id| validate_identifier(id).is_ok())?;
+            .filter_map(|rest| {
+                let id = item_id(&rest).filter(|id| validate_identifier(id).is_ok())?;
                 let id = id.to_owned();
-                Some((line, id))
+                Some((rest, id))
             })
             .collect();
         if items.is_empty() {
@@ -207,9 +232,9 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
         let identifiers = items.iter().map(|(_, id)| id.clone()).collect();
         match self.authority.check(&self.grant, identifiers).await {
             Ok(Verdict::Active(decisions)) => {
-                for ((line, _), allowed) in items.iter().zip(decisions) {
+                for ((rest, _), allowed) in items.iter().zip(decisions) {
                     if allowed {
-                        self.write_line(line).await?;
+                        self.write_routed(request_id, rest).await?;
                     }
                 }
                 Ok(Batch::Written)
@@ -241,7 +266,7 @@ async fn within<T>(
 }
 
 /// The next routed reply line; `None` when the upstream went away or stalled past `limit`.
-async fn next_line(limit: Duration, lines: &mut mpsc::Receiver<Vec<u8>>) -> Option<Vec<u8>> {
+async fn next_line(limit: Duration, lines: &mut mpsc::Receiver<RouteEvent>) -> Option<RouteEvent> {
     tokio::time::timeout(limit, lines.recv())
         .await
         .ok()

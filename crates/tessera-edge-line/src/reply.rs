@@ -13,6 +13,10 @@
 //! | identifier outside the namespace | `<id> ERROR auth_denied insufficient namespace scope` | open |
 //! | Tessera refuses an identifier (INVALID_ARGUMENT) | `<id> ERROR invalid_argument …` | open |
 //! | upstream down | `<id> ERROR upstream unavailable` | open |
+//! | upstream reply matched no command (link reset) | `<id> ERROR upstream_desync upstream link reset` | open |
+//! | command the rules refuse | `<id> ERROR unknown_command …`, `<id> ERROR missing_argument …` | open |
+//! | line the grammar cannot read exactly | `ERROR invalid_line <why>` | open |
+//! | forwarded form longer than the upstream reads | `<id> ERROR line_too_long` | open |
 //!
 //! A refusal of the edge's own service token (AUTH_FAILED, AUTH_DENIED, OVER_PRIVILEGED…) is the
 //! operator's problem, not the client's: it is logged and the client sees "auth service
@@ -91,18 +95,20 @@ pub enum EdgeReply {
     AuthDenied(String),
     /// Tessera refused an identifier as malformed.
     InvalidArgument(String, String),
-    /// A command whose identifier argument is missing.
-    MissingIdentifier(String),
-    /// A command the rules do not allow through.
-    UnknownCommand(String),
+    /// A command the rules refuse: the request id and the text after `ERROR `.
+    Refused(String, String),
+    /// A command whose canonical form is longer than the upstream reads.
+    CommandTooLong(String),
     /// The upstream cannot be reached or dropped the command.
     UpstreamUnavailable(String),
+    /// The upstream sent a reply the edge could not match; the link was reset.
+    UpstreamDesync(String),
     /// `AUTH` on an already authenticated connection.
     AlreadyAuthenticated,
     /// A line longer than the limit.
     LineTooLong,
-    /// A line that is not UTF-8 or carries control characters.
-    InvalidLine,
+    /// A line the grammar cannot read exactly as the upstream would, and why.
+    InvalidLine(String),
     /// No line from the client for too long.
     IdleTimeout,
     /// The connection limit is reached.
@@ -141,14 +147,13 @@ impl EdgeReply {
             }
             Self::AuthDenied(id) => format!("{id} ERROR auth_denied insufficient namespace scope"),
             Self::InvalidArgument(id, field) => format!("{id} ERROR invalid_argument {field}"),
-            Self::MissingIdentifier(id) => {
-                format!("{id} ERROR invalid_argument missing identifier")
-            }
-            Self::UnknownCommand(id) => format!("{id} ERROR unknown_command"),
+            Self::Refused(id, body) => format!("{id} ERROR {body}"),
+            Self::CommandTooLong(id) => format!("{id} ERROR line_too_long"),
             Self::UpstreamUnavailable(id) => format!("{id} ERROR upstream unavailable"),
+            Self::UpstreamDesync(id) => format!("{id} ERROR upstream_desync upstream link reset"),
             Self::AlreadyAuthenticated => "ERROR already_authenticated".to_owned(),
             Self::LineTooLong => "ERROR line_too_long".to_owned(),
-            Self::InvalidLine => "ERROR invalid_line".to_owned(),
+            Self::InvalidLine(why) => format!("ERROR invalid_line {why}"),
             Self::IdleTimeout => "ERROR idle_timeout".to_owned(),
             Self::Busy => "ERROR busy too many connections".to_owned(),
         }
@@ -160,11 +165,12 @@ impl EdgeReply {
             Self::AuthOk
             | Self::AuthDenied(_)
             | Self::InvalidArgument(..)
-            | Self::MissingIdentifier(_)
-            | Self::UnknownCommand(_)
+            | Self::Refused(..)
+            | Self::CommandTooLong(_)
             | Self::UpstreamUnavailable(_)
+            | Self::UpstreamDesync(_)
             | Self::AlreadyAuthenticated
-            | Self::InvalidLine
+            | Self::InvalidLine(_)
             | Self::AuthUnavailable(Some(_)) => false,
             Self::AuthRequired
             | Self::AuthFailed(_)

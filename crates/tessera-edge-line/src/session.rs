@@ -2,9 +2,10 @@
 //!
 //! The first line must be `AUTH <secret>` and arrive complete before the AUTH deadline (bytes
 //! dripping in slowly do not extend it). The secret is introspected once, using one use of a
-//! limited-use token. After `OK`, every line is planned by the rules, checked with
-//! `CheckNamespace` (so a revoked token is noticed on its next command), and either refused by the
-//! edge or forwarded on the connection's own upstream link. Replies are written by the
+//! limited-use token. After `OK`, every line is parsed with the upstream's grammar and planned by
+//! the rules, checked with `CheckNamespace` (so a revoked token is noticed on its next command),
+//! and either refused by the edge or re-serialised and forwarded on the connection's own upstream
+//! link under an upstream request id of the edge's choosing. Replies are written by the
 //! [`Relay`](crate::relay::Relay) in command order.
 
 use std::ops::ControlFlow;
@@ -19,7 +20,7 @@ use crate::codec::{LineError, LineReader};
 use crate::config::{Limits, Secret};
 use crate::relay::{Relay, Slot};
 use crate::reply::{EdgeReply, TesseraFailure};
-use crate::rules::{Plan, Rejection, ReplyExpectation, Rules};
+use crate::rules::{ForwardPlan, Plan, Rules};
 use crate::tessera::{Authority, Grant, Verdict};
 use crate::upstream::{Connector, Link};
 use crate::BoxedIo;
@@ -76,7 +77,9 @@ pub fn auth_outcome<T>(answer: Result<Option<T>, TesseraFailure>) -> Result<T, E
 /// Serves one client until it leaves or is closed. `deadline` bounds the wait for a complete AUTH.
 pub async fn serve(io: BoxedIo, ctx: Arc<EdgeContext>, deadline: Instant) {
     let (read, mut write) = tokio::io::split(io);
-    let mut lines = LineReader::new(read, ctx.limits.max_line);
+    // A CR is the upstream's byte like any other (ztick keeps it in the last token), so the
+    // grammar sees it and refuses the line rather than the reader quietly dropping it.
+    let mut lines = LineReader::new(read, ctx.limits.max_line).keep_carriage_returns();
     let grant = match authenticate(&mut lines, &ctx, deadline).await {
         Ok(grant) => grant,
         Err(reply) => {
@@ -233,25 +236,38 @@ impl Commands {
     async fn handle(&mut self, line: &[u8]) -> ControlFlow<()> {
         let plan = match self.ctx.rules.plan(line) {
             Plan::Blank => return ControlFlow::Continue(()),
-            Plan::Malformed => return self.reply(EdgeReply::InvalidLine).await,
+            Plan::Invalid(why) => return self.reply(EdgeReply::InvalidLine(why)).await,
             Plan::Reauth => return self.reply(EdgeReply::AlreadyAuthenticated).await,
             Plan::Reject {
                 request_id,
                 rejection,
             } => {
-                let request_id = request_id.to_owned();
+                debug!(%request_id, reason = %rejection.reply_body(), "command refused by the rules");
                 return self
-                    .reply(match rejection {
-                        Rejection::MissingIdentifier => EdgeReply::MissingIdentifier(request_id),
-                        Rejection::UnknownCommand => EdgeReply::UnknownCommand(request_id),
-                    })
+                    .reply(EdgeReply::Refused(request_id, rejection.reply_body()))
                     .await;
             }
             Plan::Forward(plan) => plan,
         };
-        let request_id = plan.request_id.to_owned();
-        let identifiers: Vec<String> = plan.identifiers.iter().map(|id| (*id).to_owned()).collect();
-        match self.ctx.authority.check(&self.grant, identifiers).await {
+        let request_id = plan.request_id.clone();
+        // The edge's own ids are short and bounded, so the longest one decides whether the
+        // canonical form fits what the upstream reads.
+        let longest = plan.upstream_line(self.ctx.rules.dialect(), &format!("e{}", u64::MAX));
+        if self
+            .ctx
+            .rules
+            .dialect()
+            .upstream_max_line()
+            .is_some_and(|limit| longest.len() > limit)
+        {
+            return self.reply(EdgeReply::CommandTooLong(request_id)).await;
+        }
+        match self
+            .ctx
+            .authority
+            .check(&self.grant, plan.identifiers.clone())
+            .await
+        {
             Ok(Verdict::Inactive) => {
                 info!(%request_id, "token no longer active");
                 self.reply(EdgeReply::AuthFailed(Some(request_id))).await
@@ -260,7 +276,7 @@ impl Commands {
                 debug!(%request_id, "command outside the token's namespace");
                 self.reply(EdgeReply::AuthDenied(request_id)).await
             }
-            Ok(_) => self.forward(request_id, line, plan.expect).await,
+            Ok(_) => self.forward(plan).await,
             Err(failure) => {
                 self.reply(EdgeReply::for_failure(&failure, Some(&request_id)))
                     .await
@@ -269,12 +285,8 @@ impl Commands {
     }
 
     /// Sends an allowed command upstream, connecting first when there is no live link.
-    async fn forward(
-        &mut self,
-        request_id: String,
-        line: &[u8],
-        expect: Option<ReplyExpectation>,
-    ) -> ControlFlow<()> {
+    async fn forward(&mut self, plan: ForwardPlan) -> ControlFlow<()> {
+        let request_id = plan.request_id.clone();
         let mut link = match self.link.take().filter(Link::is_open) {
             Some(link) => link,
             None => match self.ctx.upstream.connect().await {
@@ -285,25 +297,30 @@ impl Commands {
                 }
             },
         };
-        if let Some(expect) = expect {
-            let Some(lines) = link.expect(&request_id, expect.shape) else {
-                // The upstream went away after the liveness check; the next command reconnects.
-                return self.reply(EdgeReply::UpstreamUnavailable(request_id)).await;
-            };
-            let slot = Slot::Upstream {
-                request_id: request_id.clone(),
-                expect,
-                lines,
-            };
-            if self.slots.send(slot).await.is_err() {
-                return ControlFlow::Break(());
+        let upstream_id = match plan.expect {
+            Some(expect) => {
+                let Some((upstream_id, lines)) = link.expect(expect.shape) else {
+                    // The upstream went away after the liveness check; the next command reconnects.
+                    return self.reply(EdgeReply::UpstreamUnavailable(request_id)).await;
+                };
+                let slot = Slot::Upstream {
+                    request_id: request_id.clone(),
+                    expect,
+                    lines,
+                };
+                if self.slots.send(slot).await.is_err() {
+                    return ControlFlow::Break(());
+                }
+                upstream_id
             }
-        }
-        if let Err(error) = link.send(line).await {
+            None => link.unrouted_id(),
+        };
+        let line = plan.upstream_line(self.ctx.rules.dialect(), &upstream_id);
+        if let Err(error) = link.send(&line).await {
             warn!(%error, "upstream write failed");
             // Dropping the link closes its routes: the relay answers this command's slot.
             drop(link);
-            if expect.is_none() {
+            if plan.expect.is_none() {
                 return self.reply(EdgeReply::UpstreamUnavailable(request_id)).await;
             }
             return ControlFlow::Continue(());

@@ -1,11 +1,14 @@
 //! One connection to the upstream line service, and the routing of its replies.
 //!
 //! Each client connection owns at most one [`Link`], so the upstream sees that client's commands
-//! in the order they were sent. Before a command that expects a reply is written, the session
-//! registers a route for its request id ([`Link::expect`]); a reader task hands every reply line to
-//! the oldest route with that request id and drops lines nobody asked for (replies to commands the
-//! rules do not name). When the upstream goes away every open route is closed, which the relay
-//! turns into `<id> ERROR upstream unavailable`; the next command connects afresh.
+//! in the order they were sent. Every command goes upstream under a request id the edge generates
+//! (`e1`, `e2`, … per link), never the client's, so no client can choose an id that collides with
+//! another command's or with a reply word. The upstream (ztick) answers one command at a time, in
+//! order, so a reply must carry exactly the id of the oldest command still owed an answer; a
+//! single reply must read `<id> OK…` or `<id> ERROR…`, and a list ends with exactly `<id> OK` or
+//! `<id> ERROR` (an item line always has more after the id: a job named `OK` cannot end a list).
+//! Anything else is a desync: the link is dropped, every command in flight is failed with
+//! `<id> ERROR upstream_desync …`, and the next command connects afresh.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,8 +20,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::codec::{ascii_tokens, LineReader};
+use crate::codec::LineReader;
 use crate::config::UpstreamSettings;
+use crate::grammar::Dialect;
 use crate::rules::ReplyShape;
 use crate::BoxedIo;
 
@@ -58,68 +62,119 @@ pub enum UpstreamError {
     },
 }
 
-/// The request id (first token) of a reply line.
-pub fn reply_request_id(line: &[u8]) -> Option<&[u8]> {
-    ascii_tokens(line).next()
+/// One routed reply line, its upstream request id removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteEvent {
+    /// A list item: the text after `<id> `.
+    Item(Vec<u8>),
+    /// The last line of the reply: the text after `<id> ` (`OK…` or `ERROR…`).
+    End(Vec<u8>),
+    /// The upstream sent a line the edge could not match: the link is being reset.
+    Desync,
 }
 
-/// Whether a list reply line ends the list (`<id> OK …` or `<id> ERROR …`).
-pub fn ends_list(line: &[u8]) -> bool {
-    matches!(ascii_tokens(line).nth(1), Some(b"OK" | b"ERROR"))
+/// Splits a reply line into its request id and the rest (`None` without a space after the id).
+pub fn split_reply(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = line.iter().position(|&b| b == b' ')?;
+    Some((&line[..space], &line[space + 1..]))
 }
 
-/// The item id (second token) of a list item line.
-pub fn item_id(line: &[u8]) -> Option<&str> {
-    ascii_tokens(line)
-        .nth(1)
+/// Whether a single reply's text (after the id) has the status the protocol promises.
+pub fn is_status(rest: &[u8]) -> bool {
+    [&b"OK"[..], b"ERROR"]
+        .iter()
+        .any(|status| rest == *status || rest.starts_with(&[*status, b" "].concat()))
+}
+
+/// Whether a list reply's text (after the id) is the list's terminal line.
+pub fn ends_list(rest: &[u8]) -> bool {
+    rest == b"OK" || rest == b"ERROR"
+}
+
+/// The item id (first word) of a list item's text.
+pub fn item_id(rest: &[u8]) -> Option<&str> {
+    rest.split(|&b| b == b' ')
+        .next()
         .and_then(|id| std::str::from_utf8(id).ok())
 }
 
 #[derive(Debug)]
 struct Route {
-    request_id: String,
+    upstream_id: String,
     shape: ReplyShape,
-    lines: mpsc::Sender<Vec<u8>>,
+    lines: mpsc::Sender<RouteEvent>,
 }
 
-/// Open routes of one upstream connection.
+/// What to do with one reply line.
+#[derive(Debug)]
+enum Dispatch {
+    /// Hand the event to this route.
+    Deliver(mpsc::Sender<RouteEvent>, RouteEvent),
+    /// The line matches nothing owed: reset the link.
+    Desync,
+}
+
+/// Open routes of one upstream connection, in command order.
 #[derive(Debug, Default)]
 pub(crate) struct Routes {
     closed: bool,
+    next_id: u64,
     pending: VecDeque<Route>,
 }
 
 impl Routes {
-    /// Registers a route; `None` once the connection is gone.
-    fn open(&mut self, request_id: &str, shape: ReplyShape) -> Option<mpsc::Receiver<Vec<u8>>> {
+    /// A fresh upstream request id.
+    fn generate_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("e{}", self.next_id)
+    }
+
+    /// Registers a route under a fresh id; `None` once the connection is gone.
+    fn open(&mut self, shape: ReplyShape) -> Option<(String, mpsc::Receiver<RouteEvent>)> {
         if self.closed {
             return None;
         }
+        let upstream_id = self.generate_id();
         let (lines, receiver) = mpsc::channel(ROUTE_BUFFER);
         self.pending.push_back(Route {
-            request_id: request_id.to_owned(),
+            upstream_id: upstream_id.clone(),
             shape,
             lines,
         });
-        Some(receiver)
+        Some((upstream_id, receiver))
     }
 
-    /// Where a reply line goes: the oldest route with its request id, retired by its last line.
-    fn dispatch(&mut self, line: &[u8]) -> Option<mpsc::Sender<Vec<u8>>> {
-        let request_id = reply_request_id(line)?;
-        let index = self
-            .pending
-            .iter()
-            .position(|route| route.request_id.as_bytes() == request_id)?;
-        let last = match self.pending[index].shape {
-            ReplyShape::Single => true,
-            ReplyShape::List => ends_list(line),
+    /// Matches a reply line against the oldest owed reply, retiring it on its last line.
+    fn dispatch(&mut self, line: &[u8]) -> Dispatch {
+        let Some(((id, rest), head)) = split_reply(line).zip(self.pending.front()) else {
+            return Dispatch::Desync;
         };
-        if last {
-            self.pending.remove(index).map(|route| route.lines)
-        } else {
-            Some(self.pending[index].lines.clone())
+        if id != head.upstream_id.as_bytes() {
+            return Dispatch::Desync;
         }
+        let event = match head.shape {
+            ReplyShape::Single if is_status(rest) => RouteEvent::End(rest.to_vec()),
+            ReplyShape::Single => return Dispatch::Desync,
+            ReplyShape::List if ends_list(rest) => RouteEvent::End(rest.to_vec()),
+            ReplyShape::List => RouteEvent::Item(rest.to_vec()),
+        };
+        let sender = if matches!(event, RouteEvent::End(_)) {
+            self.pending.pop_front().map(|route| route.lines)
+        } else {
+            Some(head.lines.clone())
+        };
+        match sender {
+            Some(sender) => Dispatch::Deliver(sender, event),
+            None => Dispatch::Desync,
+        }
+    }
+
+    /// Fails every owed reply as a desync and refuses new ones.
+    fn desync(&mut self) {
+        for route in self.pending.drain(..) {
+            let _ = route.lines.try_send(RouteEvent::Desync);
+        }
+        self.close();
     }
 
     fn close(&mut self) {
@@ -140,15 +195,22 @@ pub struct Connector {
     settings: UpstreamSettings,
     timeout: Duration,
     max_reply_line: usize,
+    dialect: Dialect,
 }
 
 impl Connector {
-    /// A connector for the configured upstream.
-    pub fn new(settings: UpstreamSettings, timeout: Duration, max_reply_line: usize) -> Self {
+    /// A connector for the configured upstream, speaking `dialect` (for its AUTH line).
+    pub fn new(
+        settings: UpstreamSettings,
+        timeout: Duration,
+        max_reply_line: usize,
+        dialect: Dialect,
+    ) -> Self {
         Self {
             settings,
             timeout,
             max_reply_line,
+            dialect,
         }
     }
 
@@ -191,16 +253,18 @@ impl Connector {
         let mut lines = LineReader::new(read, self.max_reply_line);
         if let Some(secret) = &self.settings.auth {
             let exchange = async {
-                let hello = zeroize::Zeroizing::new(format!("AUTH {}\n", secret.expose()));
-                writer.write_all(hello.as_bytes()).await?;
+                // Quoted by the upstream's grammar, so a secret with a space stays one token.
+                let mut hello =
+                    zeroize::Zeroizing::new(self.dialect.serialize(&["AUTH", secret.expose()]));
+                hello.push(b'\n');
+                writer.write_all(&hello).await?;
                 writer.flush().await?;
                 lines.read_line().await.map_err(std::io::Error::other)
             };
             let answer = tokio::time::timeout(self.timeout, exchange)
                 .await
                 .map_err(|_| timeout_error())?;
-            let accepted =
-                matches!(&answer, Ok(Some(line)) if ascii_tokens(line).next() == Some(b"OK"));
+            let accepted = matches!(&answer, Ok(Some(line)) if line == b"OK");
             if !accepted {
                 warn!(upstream = %address, "upstream refused the AUTH secret");
                 return Err(UpstreamError::AuthRefused { address });
@@ -226,12 +290,16 @@ async fn read_replies(
     loop {
         match lines.read_line().await {
             Ok(Some(line)) => {
-                let target = lock(&routes).dispatch(&line);
-                match target {
+                let dispatch = lock(&routes).dispatch(&line);
+                match dispatch {
                     // A relay that gave up on this command has dropped its receiver; the line
                     // still retired the route above, so later replies stay matched.
-                    Some(route) => drop(route.send(line).await),
-                    None => debug!(upstream = %address, "dropping a reply nobody asked for"),
+                    Dispatch::Deliver(route, event) => drop(route.send(event).await),
+                    Dispatch::Desync => {
+                        warn!(upstream = %address, "upstream reply matches no command in flight; resetting the link");
+                        lock(&routes).desync();
+                        return;
+                    }
                 }
             }
             Ok(None) => {
@@ -269,9 +337,15 @@ impl Link {
         !lock(&self.routes).closed
     }
 
-    /// Registers the reply a command is about to be owed; `None` once the connection is gone.
-    pub fn expect(&self, request_id: &str, shape: ReplyShape) -> Option<mpsc::Receiver<Vec<u8>>> {
-        lock(&self.routes).open(request_id, shape)
+    /// Registers the reply a command is about to be owed, under a fresh upstream request id;
+    /// `None` once the connection is gone.
+    pub fn expect(&self, shape: ReplyShape) -> Option<(String, mpsc::Receiver<RouteEvent>)> {
+        lock(&self.routes).open(shape)
+    }
+
+    /// A fresh upstream request id for a command that is owed no reply.
+    pub fn unrouted_id(&self) -> String {
+        lock(&self.routes).generate_id()
     }
 
     /// Writes one command line (the terminator is added), within the upstream timeout.
@@ -299,74 +373,4 @@ impl Drop for Link {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reply_lines_parse() {
-        assert_eq!(reply_request_id(b"7 OK"), Some(&b"7"[..]));
-        assert_eq!(reply_request_id(b"  "), None);
-        assert!(ends_list(b"7 OK"));
-        assert!(ends_list(b"7 ERROR no such prefix"));
-        assert!(!ends_list(b"7 deploy.a run"));
-        assert!(!ends_list(b"7"));
-        assert_eq!(item_id(b"7 deploy.a run"), Some("deploy.a"));
-        assert_eq!(item_id(b"7\tdeploy.b"), Some("deploy.b"));
-        assert_eq!(item_id(b"7"), None);
-        assert_eq!(item_id(b"7 \xff"), None);
-    }
-
-    #[test]
-    fn replies_go_to_the_oldest_route_with_their_id() {
-        let mut routes = Routes::default();
-        let mut first = routes.open("1", ReplyShape::Single).expect("open");
-        let mut list = routes.open("2", ReplyShape::List).expect("open");
-        let mut again = routes.open("1", ReplyShape::Single).expect("open");
-
-        for line in [
-            &b"2 deploy.a x"[..],
-            b"1 OK a",
-            b"2 deploy.b y",
-            b"1 OK b",
-            b"2 OK",
-        ] {
-            let route = routes.dispatch(line).expect("routed");
-            route.try_send(line.to_vec()).expect("room");
-        }
-        assert!(routes.dispatch(b"9 OK").is_none(), "nobody asked for 9");
-        assert!(
-            routes.dispatch(b"1 OK late").is_none(),
-            "both 1s are answered"
-        );
-        assert!(routes.pending.is_empty());
-
-        assert_eq!(first.try_recv().unwrap(), b"1 OK a");
-        assert_eq!(again.try_recv().unwrap(), b"1 OK b");
-        let items: Vec<Vec<u8>> = std::iter::from_fn(|| list.try_recv().ok()).collect();
-        assert_eq!(
-            items,
-            vec![
-                b"2 deploy.a x".to_vec(),
-                b"2 deploy.b y".to_vec(),
-                b"2 OK".to_vec()
-            ]
-        );
-        // Retired routes dropped their senders: the relay sees the end.
-        assert!(matches!(
-            first.try_recv(),
-            Err(mpsc::error::TryRecvError::Disconnected)
-        ));
-    }
-
-    #[test]
-    fn closing_ends_every_route_and_refuses_new_ones() {
-        let mut routes = Routes::default();
-        let mut waiting = routes.open("1", ReplyShape::List).expect("open");
-        routes.close();
-        assert!(matches!(
-            waiting.try_recv(),
-            Err(mpsc::error::TryRecvError::Disconnected)
-        ));
-        assert!(routes.open("2", ReplyShape::Single).is_none());
-    }
-}
+mod tests;

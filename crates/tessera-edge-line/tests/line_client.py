@@ -43,7 +43,10 @@ class Line:
         while True:
             reply = self.recv()
             lines.append(reply)
-            if reply.startswith(f"{request_id} OK") or reply.startswith(f"{request_id} ERROR"):
+            # Exactly "<id> OK" ends a list: an item may be named OK.
+            if reply in (f"{request_id} OK", f"{request_id} ERROR") or reply.startswith(
+                f"{request_id} ERROR "
+            ):
                 return lines
 
 
@@ -61,17 +64,22 @@ def main() -> None:
 
     root = Line(address)
     expect(root.call(f"AUTH {star_token}"), "OK")
-    expect(root.call("1 SET backup.nightly tar"), "1 OK")
+    expect(root.call("1 SET backup.nightly 1700000000000000000"), "1 OK")
 
     deploy = Line(address)
     expect(deploy.call(f"AUTH {deploy_token}"), "OK")
-    expect(deploy.call("1 SET deploy.daily ship"), "1 OK")
-    expect(deploy.call("2 GET deploy.daily"), "2 OK ship")
-    expect(deploy.listing("3 QUERY deploy."), ["3 deploy.daily ship", "3 OK"])
-    expect(deploy.listing("4 QUERY"), ["4 deploy.daily ship", "4 OK"])
+    daily = "deploy.daily planned 1901066400000000000"
+    expect(deploy.call("1 SET deploy.daily 2030-03-30 02:00:00"), "1 OK")
+    expect(deploy.call("2 GET deploy.daily"), "2 OK planned 1901066400000000000")
+    expect(deploy.listing("3 QUERY deploy."), [f"3 {daily}", "3 OK"])
+    expect(deploy.listing("4 QUERY"), [f"4 {daily}", "4 OK"])
     expect(deploy.call("5 GET backup.nightly"), f"5 {DENIED}")
-    expect(deploy.call("6 RULE SET deploy.r backup.* daily"), f"6 {DENIED}")
-    expect(root.listing("2 QUERY"), ["2 backup.nightly tar", "2 deploy.daily ship", "2 OK"])
+    expect(deploy.call("6 RULE SET deploy.r backup. shell /bin/true"), f"6 {DENIED}")
+    expect(deploy.call('7 "SET" backup.q 1'), f"7 {DENIED}")
+    expect(
+        root.listing("2 QUERY"),
+        ["2 backup.nightly planned 1700000000000000000", f"2 {daily}", "2 OK"],
+    )
     print("walkthrough ok")
 
 

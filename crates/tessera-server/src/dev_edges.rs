@@ -177,9 +177,9 @@ impl Edges {
             "\nEdges (logs in {logs}):\
              \n  HTTP edge   http://{http}/login   sign in as the admin above; a demo app sits behind it\
              \n              forward-auth: http://{http}/auth/verify   public: http://{http}/api/v1/public/ping\
-             \n  line edge   {line}   in front of the demo job scheduler at {demo}\
+             \n  line edge   {line}   in front of the ztick model (tessera-line-demo) at {demo}\
              \n              TOKEN=$(tessera --server http://{grpc_addr} --token {admin_token} token issue --namespace deploy. --json | jq -r .token)\
-             \n              printf 'AUTH %s\\n1 SET deploy.daily 0 * * * *\\n2 GET backup.x\\n' \"$TOKEN\" | nc {line_host} {line_port}\
+             \n              printf 'AUTH %s\\n1 SET deploy.daily 2030-03-30 02:00:00\\n2 GET deploy.daily\\n3 GET backup.x\\n' \"$TOKEN\" | nc {line_host} {line_port}\
              \n              (or: socat - TCP:{line})\n",
             logs = self.logs.display(),
             http = self.http,

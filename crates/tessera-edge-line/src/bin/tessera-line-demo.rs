@@ -1,4 +1,5 @@
-//! `tessera-line-demo`: the in-memory demo job scheduler, to put `tessera-edge-line` in front of.
+//! `tessera-line-demo`: an in-memory model of the ztick job scheduler, to put `tessera-edge-line`
+//! in front of.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,10 +9,12 @@ use anyhow::Context;
 use clap::Parser;
 use tessera_edge_line::demo::{self, DemoOptions, SchedulerState};
 
-/// A tiny in-memory job scheduler speaking the line grammar `tessera-edge-line` enforces by default
-/// (SET, GET, REMOVE, QUERY, RULE SET, REMOVERULE, LISTRULES, STAT). For demos and tests only.
+/// An in-memory model of ztick (awf-project/ztick), the job scheduler `tessera-edge-line` fronts by
+/// default: ztick's parser (space-separated, quoted strings with \" and \\, case-sensitive
+/// commands), its argument counts, its 4096-byte line buffer and its replies, including silence
+/// where ztick is silent. Stores jobs and rules; runs nothing. For demos and tests only.
 #[derive(Parser)]
-#[command(name = "tessera-line-demo", version, about, long_about = None)]
+#[command(name = "tessera-line-demo", version)]
 struct Cli {
     /// Address to listen on (port 0 picks a free port).
     #[arg(
@@ -21,7 +24,8 @@ struct Cli {
     )]
     listen: SocketAddr,
 
-    /// Require `AUTH <secret>` as the first line of every connection.
+    /// Require `AUTH <secret>` as the first line of every connection, within 5 seconds (as ztick
+    /// does with an auth file; the secret sees every namespace).
     #[arg(long, env = "TESSERA_LINE_DEMO_AUTH", hide_env_values = true)]
     auth: Option<String>,
 

@@ -11,126 +11,219 @@ const FILTERED_LIST: Option<ReplyExpectation> = Some(ReplyExpectation {
     filter_items: true,
 });
 
-fn forward<'a>(request_id: &'a str, ids: &[&'a str], expect: Option<ReplyExpectation>) -> Plan<'a> {
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+fn forward(
+    request_id: &str,
+    words: &[&str],
+    ids: &[&str],
+    expect: Option<ReplyExpectation>,
+) -> Plan {
     Plan::Forward(ForwardPlan {
-        request_id,
-        identifiers: ids.to_vec(),
+        request_id: request_id.to_owned(),
+        words: strings(words),
+        identifiers: strings(ids),
         expect,
     })
 }
 
+fn reject(request_id: &str, rejection: Rejection) -> Plan {
+    Plan::Reject {
+        request_id: request_id.to_owned(),
+        rejection,
+    }
+}
+
 #[test]
-fn scheduler_commands_name_their_identifiers() {
+fn ztick_commands_name_their_identifiers() {
     let rules = Rules::scheduler();
     assert_eq!(
-        rules.plan(b"1 SET deploy.a run now"),
-        forward("1", &["deploy.a"], SINGLE)
+        rules.plan(b"1 SET deploy.a 2030-03-30 02:00:00"),
+        forward(
+            "1",
+            &["SET", "deploy.a", "2030-03-30", "02:00:00"],
+            &["deploy.a"],
+            SINGLE
+        )
     );
     assert_eq!(
         rules.plan(b"2 GET deploy.a"),
-        forward("2", &["deploy.a"], SINGLE)
+        forward("2", &["GET", "deploy.a"], &["deploy.a"], SINGLE)
     );
     assert_eq!(
         rules.plan(b"3 REMOVE backup.x"),
-        forward("3", &["backup.x"], SINGLE)
+        forward("3", &["REMOVE", "backup.x"], &["backup.x"], SINGLE)
     );
     assert_eq!(
         rules.plan(b"4 REMOVERULE r1"),
-        forward("4", &["r1"], SINGLE)
+        forward("4", &["REMOVERULE", "r1"], &["r1"], SINGLE)
     );
     assert_eq!(
-        rules.plan(b"5 RULE SET deploy.r backup.* daily"),
-        forward("5", &["deploy.r", "backup.*"], SINGLE)
-    );
-}
-
-#[test]
-fn list_commands_are_filtered_but_stat_is_not() {
-    let rules = Rules::scheduler();
-    assert_eq!(rules.plan(b"6 QUERY"), forward("6", &[], FILTERED_LIST));
-    assert_eq!(
-        rules.plan(b"7 QUERY deploy."),
-        forward("7", &[], FILTERED_LIST)
-    );
-    assert_eq!(rules.plan(b"8 LISTRULES"), forward("8", &[], FILTERED_LIST));
-    assert_eq!(
-        rules.plan(b"9 STAT"),
+        rules.plan(b"5 RULE SET deploy.r backup. shell /bin/true"),
         forward(
-            "9",
-            &[],
-            Some(ReplyExpectation {
-                shape: ReplyShape::List,
-                filter_items: false
-            })
+            "5",
+            &["RULE", "SET", "deploy.r", "backup.", "shell", "/bin/true"],
+            &["deploy.r", "backup."],
+            SINGLE
         )
     );
+    assert_eq!(
+        rules.plan(b"6 QUERY"),
+        forward("6", &["QUERY"], &[], FILTERED_LIST)
+    );
+    let stat = Some(ReplyExpectation {
+        shape: ReplyShape::List,
+        filter_items: false,
+    });
+    assert_eq!(rules.plan(b"9 STAT"), forward("9", &["STAT"], &[], stat));
 }
 
 #[test]
-fn case_and_whitespace_cannot_dodge_a_check() {
+fn identifiers_are_checked_as_ztick_reads_them() {
     let rules = Rules::scheduler();
     assert_eq!(
-        rules.plan(b"1 set backup.x 1"),
-        forward("1", &["backup.x"], SINGLE)
+        rules.plan(br#"b1 "SET" backup.q1f 1911612800000000000"#),
+        forward(
+            "b1",
+            &["SET", "backup.q1f", "1911612800000000000"],
+            &["backup.q1f"],
+            SINGLE
+        )
     );
     assert_eq!(
-        rules.plan(b"1\tSet \t backup.x"),
-        forward("1", &["backup.x"], SINGLE)
+        rules.plan(br#"d1 "REMOVE" "backup.victim""#),
+        forward(
+            "d1",
+            &["REMOVE", "backup.victim"],
+            &["backup.victim"],
+            SINGLE
+        )
     );
-    assert_eq!(
-        rules.plan("1 SET\u{a0}backup.x 1".as_bytes()),
-        forward("1", &["backup.x"], SINGLE)
-    );
-    assert_eq!(
-        rules.plan(b"  2 rule   set a b"),
-        forward("2", &["a", "b"], SINGLE)
-    );
+    assert!(matches!(
+        rules.plan(b"b2\tX SET backup.q2f 1"),
+        Plan::Invalid(_)
+    ));
+    assert!(matches!(
+        rules.plan("b3\u{a0}X SET backup.q 1".as_bytes()),
+        Plan::Invalid(_)
+    ));
+    assert!(matches!(
+        rules.plan(br#""b4 GET deploy.a"#),
+        Plan::Invalid(_)
+    ));
+    assert!(matches!(rules.plan(b"1 GET deploy.a\r"), Plan::Invalid(_)));
 }
 
 #[test]
-fn missing_identifier_is_refused_not_forwarded() {
+fn what_ztick_would_ignore_is_refused_by_name() {
     let rules = Rules::scheduler();
-    let missing = |id| Plan::Reject {
-        request_id: id,
-        rejection: Rejection::MissingIdentifier,
+    assert_eq!(
+        rules.plan(b"1 get deploy.a"),
+        reject(
+            "1",
+            Rejection::WrongCase {
+                command: "GET".into()
+            }
+        )
+    );
+    assert_eq!(
+        rules.plan(b"2 RULE set a b"),
+        reject(
+            "2",
+            Rejection::WrongCase {
+                command: "RULE SET".into()
+            }
+        )
+    );
+    assert_eq!(
+        rules.plan(b"3 SET deploy.a"),
+        reject(
+            "3",
+            Rejection::MissingArguments {
+                command: "SET".into(),
+                needed: 2
+            }
+        )
+    );
+    assert_eq!(
+        rules.plan(b"4 GET"),
+        reject(
+            "4",
+            Rejection::MissingArguments {
+                command: "GET".into(),
+                needed: 1
+            }
+        )
+    );
+    assert_eq!(
+        rules.plan(b"5 RULE SET only-id"),
+        reject(
+            "5",
+            Rejection::MissingArguments {
+                command: "RULE SET".into(),
+                needed: 2
+            }
+        )
+    );
+    assert_eq!(
+        rules.plan(b"6 FROB x"),
+        reject("6", Rejection::UnknownCommand)
+    );
+    assert_eq!(rules.plan(b"7"), reject("7", Rejection::MissingCommand));
+    assert!(Rejection::WrongCase {
+        command: "GET".into()
+    }
+    .reply_body()
+    .contains("case-sensitive"));
+}
+
+#[test]
+fn unknown_commands_can_be_forwarded_re_serialised() {
+    let rules = Rules::from_toml("unknown = \"forward\"\n").expect("rules");
+    let Plan::Forward(plan) = rules.plan(br#"1 FROB "a b""#) else {
+        panic!("forwarded")
     };
-    assert_eq!(rules.plan(b"1 GET"), missing("1"));
-    assert_eq!(rules.plan(b"2 RULE SET only-id"), missing("2"));
-}
-
-#[test]
-fn unknown_commands_are_forwarded_without_awaiting_a_reply() {
-    let rules = Rules::scheduler();
-    assert_eq!(rules.plan(b"1 FROB x y"), forward("1", &[], None));
-    assert_eq!(rules.plan(b"2 RULE REMOVE x"), forward("2", &[], None));
-    assert_eq!(rules.plan(b"3"), forward("3", &[], None));
-}
-
-#[test]
-fn unknown_commands_can_be_rejected() {
-    let rules =
-        Rules::from_toml("unknown = \"reject\"\n[[command]]\nname = \"GET\"\nidentifiers = [1]\n")
-            .expect("rules");
+    assert_eq!(plan.expect, None);
     assert_eq!(
-        rules.plan(b"1 SET a b"),
-        Plan::Reject {
-            request_id: "1",
-            rejection: Rejection::UnknownCommand
-        }
+        plan.upstream_line(Dialect::Ztick, "e1"),
+        br#"e1 FROB "a b""#.to_vec()
     );
-    assert_eq!(rules.plan(b"2 get a"), forward("2", &["a"], SINGLE));
 }
 
 #[test]
-fn blank_malformed_and_auth_lines() {
+fn the_generic_dialect_matches_any_case_and_forwards_the_rules_spelling() {
+    let rules =
+        Rules::from_toml("dialect = \"generic\"\n[[command]]\nname = \"GET\"\nidentifiers = [1]\n")
+            .expect("rules");
+    assert_eq!(rules.max_line(), 8192);
+    assert_eq!(
+        rules.plan(b"2 get a"),
+        forward("2", &["GET", "a"], &["a"], SINGLE)
+    );
+    assert!(matches!(rules.plan(br#"2 "GET" a"#), Plan::Invalid(_)));
+}
+
+#[test]
+fn blank_request_ids_and_auth_lines() {
     let rules = Rules::scheduler();
     assert_eq!(rules.plan(b""), Plan::Blank);
-    assert_eq!(rules.plan(b" \t "), Plan::Blank);
-    assert_eq!(rules.plan(b"1 GET \xff"), Plan::Malformed);
-    assert_eq!(rules.plan(b"1 GET a\x00b"), Plan::Malformed);
-    assert_eq!(rules.plan(b"1 GET a\rb"), Plan::Malformed);
+    assert_eq!(rules.plan(b"   "), Plan::Blank);
+    assert!(matches!(rules.plan(b" \t "), Plan::Invalid(_)));
+    assert!(matches!(rules.plan(b"1 GET \xff"), Plan::Invalid(_)));
+    assert!(matches!(rules.plan(b"1 GET a\x00b"), Plan::Invalid(_)));
+    assert!(matches!(
+        rules.plan(br#""a b" GET deploy.a"#),
+        Plan::Invalid(_)
+    ));
+    assert!(matches!(
+        rules.plan(br#""" GET deploy.a"#),
+        Plan::Invalid(_)
+    ));
     assert_eq!(rules.plan(b"AUTH tsr_ses_x"), Plan::Reauth);
     assert_eq!(rules.plan(b"auth x"), Plan::Reauth);
+    assert_eq!(rules.plan(br#""AUTH" x"#), Plan::Reauth);
 }
 
 #[test]
@@ -144,7 +237,14 @@ fn bad_rules_files_say_what_is_wrong() {
     assert!(err("[[command]]\nname = \"auth\"\n").contains("reserved"));
     assert!(err("[[command]]\nname = \"  \"\n").contains("empty name"));
     assert!(err("[[command]]\nname = \"GET\"\nidentifers = [1]\n").contains("identifers"));
+    assert!(err("[[command]]\nname = \"G\\tET\"\n").contains("plain words"));
+    assert!(
+        err("[[command]]\nname = \"GET\"\narguments = 0\nidentifiers = [1]\n")
+            .contains("arguments")
+    );
     assert!(err("unknown = \"drop\"\n").contains("unknown"));
+    assert!(err("dialect = \"redis\"\n").contains("redis"));
+    assert!(err("max_line = 5000\n").contains("4095"));
     assert!(err("[[command]]\nname = \"GET\"\nreply = \"many\"\n").contains("many"));
 }
 
@@ -162,31 +262,14 @@ fn loading_names_the_file() {
 }
 
 proptest! {
-    /// Any bytes at all: planning never panics, and whatever is forwarded is checked with words
-    /// that really are in the line.
+    /// Any bytes at all: planning never panics, and what is forwarded re-reads as the same tokens.
     #[test]
     fn planning_arbitrary_lines_is_total(line in proptest::collection::vec(any::<u8>(), 0..200)) {
         let rules = Rules::scheduler();
         if let Plan::Forward(plan) = rules.plan(&line) {
-            let text = std::str::from_utf8(&line).expect("forwarded lines are UTF-8");
-            let words: Vec<&str> = text.split_whitespace().collect();
-            prop_assert_eq!(words[0], plan.request_id);
-            for id in plan.identifiers {
-                prop_assert!(words.contains(&id));
-            }
+            let forwarded = plan.upstream_line(Dialect::Ztick, "e1");
+            let tokens = Dialect::Ztick.tokenize(&forwarded).expect("canonical lines parse");
+            prop_assert_eq!(&tokens[1..], plan.words.as_slice());
         }
-    }
-
-    /// A checked command stays checked whatever case and spacing it is written in.
-    #[test]
-    fn spelling_variants_keep_the_identifier(
-        upper in proptest::collection::vec(any::<bool>(), 3),
-        gap in "[ \t]{1,3}",
-        id in "[a-z.]{1,12}",
-    ) {
-        let get: String = "GET".chars().zip(upper).map(|(c, u)| if u { c } else { c.to_ascii_lowercase() }).collect();
-        let line = format!("9{gap}{get}{gap}{id}");
-        let rules = Rules::scheduler();
-        prop_assert_eq!(rules.plan(line.as_bytes()), forward("9", &[id.as_str()], SINGLE));
     }
 }

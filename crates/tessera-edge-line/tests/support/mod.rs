@@ -1,5 +1,5 @@
 //! Harness for the edge's end-to-end tests: the real Tessera (`tessera dev`, started once per test
-//! binary), the real edge binary (one per test), the demo scheduler as upstream (in-process, so a
+//! binary), the real edge binary (one per test), the ztick model as upstream (in-process, so a
 //! test can stop and restart it), and a plain line client.
 //!
 //! The Tessera binary is required: without it every test fails with a message saying how to
@@ -351,6 +351,15 @@ impl Upstream {
         self.serve().await;
     }
 
+    /// How many received lines contain `needle`.
+    pub fn received_count(&self, needle: &str) -> usize {
+        self.state
+            .received()
+            .iter()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+
     /// Whether the upstream ever received a line containing `needle`.
     pub fn received_containing(&self, needle: &str) -> bool {
         self.state
@@ -433,8 +442,10 @@ impl LineClient {
                 .recv()
                 .await
                 .unwrap_or_else(|| panic!("connection closed during {line:?}: {lines:?}"));
-            let done =
-                reply.starts_with(&format!("{id} OK")) || reply.starts_with(&format!("{id} ERROR"));
+            // Exactly `<id> OK` ends a list (an item may be named OK); errors may carry a reason.
+            let done = reply == format!("{id} OK")
+                || reply == format!("{id} ERROR")
+                || reply.starts_with(&format!("{id} ERROR "));
             lines.push(reply);
             if done {
                 return lines;

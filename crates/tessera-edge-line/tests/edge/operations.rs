@@ -1,0 +1,212 @@
+//! Operating the edge: client TLS, its service token, Tessera outages, rules files.
+
+use std::time::{Duration, Instant};
+
+use crate::denied;
+use crate::support::*;
+use tessera_edge_line::demo::DemoOptions;
+use tessera_proto::v1 as pb;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_clients_are_served_and_plaintext_ones_dropped() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let cert = TestCert::new();
+    let shim = Shim::start(
+        &upstream.address(),
+        &["--tls-cert", cert.cert_arg(), "--tls-key", cert.key_arg()],
+    )
+    .await;
+    let token = issue("deploy.", 0).await.token;
+
+    let mut plain = LineClient::connect(shim.addr).await;
+    plain.send(&format!("AUTH {token}")).await;
+    let said = plain.expect_closed().await;
+    assert!(
+        !said.iter().any(|l| l == "OK"),
+        "a plaintext client was served: {said:?}"
+    );
+
+    let mut secure = LineClient::over(cert.connect(shim.addr).await.expect("tls connect"));
+    assert_eq!(secure.call(&format!("AUTH {token}")).await, "OK");
+    assert_eq!(secure.call("1 SET deploy.tls 9").await, "1 OK");
+    assert_eq!(secure.call("2 GET deploy.tls").await, "2 OK planned 9");
+    assert_eq!(secure.call("3 GET backup.tls").await, denied("3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_refuses_to_start_with_an_unfit_service_token() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let address = upstream.address();
+    let refused =
+        |log: String, why: &str| assert!(log.contains(why), "expected {why:?} in:\n{log}");
+
+    let admin = Shim::try_start(&tessera().admin_token, &address, &[]).await;
+    refused(admin.err().expect("admin token refused"), "admin rights");
+
+    let no_introspect = issue_with(pb::IssueTokenRequest {
+        namespace: "*".to_owned(),
+        permissions: vec!["issue".to_owned()],
+        ttl: "1h".to_owned(),
+        ..Default::default()
+    })
+    .await;
+    let result = Shim::try_start(&no_introspect.token, &address, &[]).await;
+    refused(
+        result.err().expect("token without introspect refused"),
+        "introspect",
+    );
+
+    // Tessera out of reach: the edge cannot vet its token, so it does not start.
+    let vacant = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let nowhere = vacant.local_addr().expect("addr").to_string();
+    drop(vacant);
+    let result = Shim::try_start_via(
+        &nowhere,
+        &tessera().service_token,
+        &address,
+        &["--tessera-timeout", "2s"],
+    )
+    .await;
+    refused(
+        result.err().expect("unreachable tessera refused"),
+        "cannot check the service token",
+    );
+
+    let forged = format!("tsr_svc_{}", "B".repeat(49));
+    let result = Shim::try_start(&forged, &address, &[]).await;
+    refused(result.err().expect("forged token refused"), "not active");
+
+    let service = issue_with(pb::IssueTokenRequest {
+        namespace: "*".to_owned(),
+        permissions: vec!["introspect".to_owned()],
+        ttl: "1h".to_owned(),
+        token_type: pb::TokenType::Service as i32,
+        ..Default::default()
+    })
+    .await;
+    let fit = Shim::try_start(&service.token, &address, &[]).await;
+    assert!(
+        fit.is_ok(),
+        "an introspect-only service token must be accepted: {:?}",
+        fit.err()
+    );
+    revoke(&service.token_id).await;
+    let result = Shim::try_start(&service.token, &address, &[]).await;
+    refused(result.err().expect("revoked token refused"), "not active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tessera_unavailable_fails_closed_and_recovers() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let proxy = CutProxy::start(tessera().grpc_addr.clone()).await;
+    let shim = Shim::try_start_via(
+        &proxy.addr.to_string(),
+        &tessera().service_token,
+        &upstream.address(),
+        &["--tessera-timeout", "2s"],
+    )
+    .await
+    .expect("edge starts through the proxy");
+    let token = issue("deploy.", 0).await.token;
+    let mut client = LineClient::authed(shim.addr, &token).await;
+    assert_eq!(client.call("1 SET deploy.a x").await, "1 OK");
+
+    proxy.cut();
+    assert_eq!(
+        client.call("2 GET deploy.a").await,
+        "2 ERROR auth_unavailable auth service unavailable"
+    );
+    let mut newcomer = LineClient::connect(shim.addr).await;
+    newcomer.send(&format!("AUTH {token}")).await;
+    assert_eq!(
+        newcomer.recv().await.as_deref(),
+        Some("ERROR auth_unavailable auth service unavailable")
+    );
+    assert!(newcomer.expect_closed().await.is_empty());
+    assert!(
+        !upstream.received_containing("GET deploy.a"),
+        "forwarded without a decision"
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = 3;
+    loop {
+        let reply = client.call(&format!("{n} GET deploy.a")).await;
+        if reply == format!("{n} OK planned 0") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tessera never came back: {reply}"
+        );
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rules_file_changes_the_grammar() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, "[[command]]\nname = \"GET\"\nidentifiers = [1]\n")
+        .expect("write rules");
+    let shim = Shim::start(
+        &upstream.address(),
+        &["--rules", rules.to_str().expect("path")],
+    )
+    .await;
+    let mut client = LineClient::authed(shim.addr, &issue("deploy.", 0).await.token).await;
+    assert_eq!(
+        client.call("1 SET deploy.a x").await,
+        "1 ERROR unknown_command"
+    );
+    assert_eq!(client.call("2 GET deploy.a").await, "2 ERROR");
+    assert_eq!(client.call("3 GET backup.a").await, denied("3"));
+
+    std::fs::write(&rules, "[[command]]\nname = \"GET\"\nidentifiers = [0]\n")
+        .expect("write rules");
+    let refused = Shim::try_start(
+        &tessera().service_token,
+        &upstream.address(),
+        &["--rules", rules.to_str().unwrap()],
+    )
+    .await
+    .err()
+    .expect("invalid rules refused");
+    assert!(
+        refused.contains("rules.toml") && refused.contains("count from 1"),
+        "{refused}"
+    );
+}
+
+/// The generic dialect: no quoting at all, command words in any case, forwarded as the rules
+/// file spells them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generic_dialect_refuses_quotes_and_forwards_the_rules_spelling() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "dialect = \"generic\"\n[[command]]\nname = \"SET\"\narguments = 2\nidentifiers = [1]\n\
+         [[command]]\nname = \"GET\"\nidentifiers = [1]\n",
+    )
+    .expect("write rules");
+    let shim = Shim::start(
+        &upstream.address(),
+        &["--rules", rules.to_str().expect("path")],
+    )
+    .await;
+    let mut client = LineClient::authed(shim.addr, &issue("deploy.", 0).await.token).await;
+    assert_eq!(client.call("1 set deploy.g 4").await, "1 OK");
+    assert_eq!(client.call("2 Get deploy.g").await, "2 OK planned 4");
+    assert_eq!(client.call("3 get backup.g").await, denied("3"));
+    assert_eq!(
+        client.call("4 GET \"deploy.g\"").await,
+        "ERROR invalid_line quotes and backslashes are not allowed"
+    );
+    assert!(upstream.received_containing(" SET deploy.g 4"));
+    assert!(!upstream.received_containing("set"));
+}
