@@ -58,10 +58,12 @@ def test_repeated_failures_lock_the_account(service: Client) -> None:
     for _ in range(MAX_FAILED_LOGINS):
         with pytest.raises(tc.InvalidCredentials):
             service.login("locked-sync", "wrong password")
-    with pytest.raises(tc.AccountLocked) as locked:
+    # Locked: even the right password is refused, with the same answer as a wrong one, so a
+    # lockout does not reveal that the account exists.
+    with pytest.raises(tc.InvalidCredentials) as locked:
         service.login("locked-sync", PASSWORD)
-    assert locked.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert locked.value.reason == "ACCOUNT_LOCKED"
+    assert locked.value.code is grpc.StatusCode.UNAUTHENTICATED
+    assert locked.value.reason == "INVALID_CREDENTIALS"
 
 
 def test_totp_accounts_need_a_code(tessera: Tessera, service: Client) -> None:

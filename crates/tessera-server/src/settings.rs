@@ -43,6 +43,8 @@ pub struct AuthSettings {
     pub cache_enabled: bool,
     /// Most cached decisions.
     pub cache_capacity: usize,
+    /// Most WatchRevocations streams open at once per caller.
+    pub watch_streams_per_caller: usize,
 }
 
 impl Default for AuthSettings {
@@ -63,6 +65,7 @@ impl Default for AuthSettings {
             totp_key: None,
             cache_enabled: true,
             cache_capacity: 100_000,
+            watch_streams_per_caller: 8,
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct ServeSettings {
     pub health_interval: StdDuration,
     /// Where to serve Prometheus metrics (`GET /metrics`); `None` serves none.
     pub metrics_listen: Option<SocketAddr>,
+    /// Most concurrent HTTP/2 streams per client connection.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for ServeSettings {
@@ -90,6 +95,7 @@ impl Default for ServeSettings {
             request_timeout: StdDuration::from_secs(30),
             health_interval: StdDuration::from_millis(500),
             metrics_listen: None,
+            max_concurrent_streams: 256,
         }
     }
 }
