@@ -112,7 +112,7 @@ async def test_issue_introspect_and_check_namespace(
     with pytest.raises(tc.PrivilegeExceeded):
         await deploy.issue_token(permissions=["admin"])
     with pytest.raises(tc.OverPrivileged):
-        await admin.issue_token(token_type=TokenType.SERVICE)
+        await admin.issue_token(token_type=TokenType.SERVICE, permissions=["introspect", "admin"])
     with pytest.raises(tc.AuthDenied):
         await service.issue_token()  # the service token holds only introspect
     with pytest.raises(tc.InvalidArgument) as bad:
