@@ -58,10 +58,12 @@ def test_repeated_failures_lock_the_account(service: Client) -> None:
     for _ in range(MAX_FAILED_LOGINS):
         with pytest.raises(tc.InvalidCredentials):
             service.login("locked-sync", "wrong password")
-    with pytest.raises(tc.AccountLocked) as locked:
+    # Locked: even the right password is refused, with the same answer as a wrong one, so a
+    # lockout does not reveal that the account exists.
+    with pytest.raises(tc.InvalidCredentials) as locked:
         service.login("locked-sync", PASSWORD)
-    assert locked.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert locked.value.reason == "ACCOUNT_LOCKED"
+    assert locked.value.code is grpc.StatusCode.UNAUTHENTICATED
+    assert locked.value.reason == "INVALID_CREDENTIALS"
 
 
 def test_totp_accounts_need_a_code(tessera: Tessera, service: Client) -> None:
@@ -128,7 +130,8 @@ def test_issue_token_derives_within_the_callers_bounds(tessera: Tessera, service
 
 def test_service_tokens_must_not_hold_admin_rights(admin: Client) -> None:
     with pytest.raises(tc.OverPrivileged):
-        admin.issue_token(token_type=TokenType.SERVICE, ttl="5m")
+        # Admin is never inherited (least privilege): over-privilege has to be asked for.
+        admin.issue_token(token_type=TokenType.SERVICE, ttl="5m", permissions=["introspect", "admin"])
     machine = admin.issue_token(token_type=TokenType.SERVICE, ttl="5m", permissions=["introspect"])
     assert machine.token.startswith("tsr_svc_")
 

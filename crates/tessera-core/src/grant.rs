@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::{
     namespace::Namespace,
-    permission::{PermissionSet, ADMIN},
+    permission::{PermissionSet, ADMIN, ISSUE},
     ttl::format_ttl,
 };
 
@@ -52,8 +52,14 @@ fn exceeded(field: &'static str, reason: String) -> PrivilegeExceeded {
     PrivilegeExceeded { field, reason }
 }
 
+/// What a derived token never gets unless it names them: the rights to act on accounts and to mint
+/// further tokens.
+pub const NOT_INHERITED: [&str; 2] = [ADMIN, ISSUE];
+
 /// Derives a child's grant from `parent`'s at `now`. Unasked bounds default to the parent's (the
-/// lifetime to `default_ttl`, cut to the parent's expiry); asked bounds beyond the parent's fail.
+/// lifetime to `default_ttl`, cut to the parent's expiry), except permissions: by default the
+/// child gets the parent's minus `admin` and `issue` ([`NOT_INHERITED`]), which must be asked for
+/// by name. Asked bounds beyond the parent's fail.
 pub fn derive_child(
     parent: &Grant,
     request: &ChildRequest,
@@ -74,10 +80,10 @@ pub fn derive_child(
         }
     };
     let permissions = match &request.permissions {
-        None => parent.permissions.clone(),
+        None => parent.permissions.without(&NOT_INHERITED),
         Some(p) if p.is_subset_of(&parent.permissions) => p.clone(),
         Some(p) => {
-            let extra: Vec<String> = if p.is_all() {
+            let extra: Vec<String> = if p.to_vec().first().map(String::as_str) == Some("*") {
                 vec!["*".into()]
             } else {
                 p.iter()
@@ -159,7 +165,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(child.namespace, parent().namespace);
-        assert_eq!(child.permissions, parent().permissions);
+        assert_eq!(
+            child.permissions,
+            PermissionSet::only(["introspect"]),
+            "issue is not inherited"
+        );
         assert_eq!(
             child.expires_at,
             parent().expires_at,
@@ -274,15 +284,25 @@ mod tests {
                 .unwrap()
                 .elevated
         );
+        let default = derive_child(
+            &elevated,
+            &ChildRequest::default(),
+            now(),
+            Duration::hours(1),
+        )
+        .unwrap();
         assert!(
-            derive_child(
-                &elevated,
-                &ChildRequest::default(),
-                now(),
-                Duration::hours(1)
-            )
-            .unwrap()
-            .elevated
+            !default.elevated && !default.permissions.permits(ADMIN),
+            "admin is never inherited by default"
+        );
+        let asked = ChildRequest {
+            permissions: Some(PermissionSet::only(["admin"])),
+            ..Default::default()
+        };
+        assert!(
+            derive_child(&elevated, &asked, now(), Duration::hours(1))
+                .unwrap()
+                .elevated
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod password;
 pub mod permission;
 pub mod role;
 pub mod seal;
+pub mod text;
 pub mod token;
 pub mod totp;
 pub mod ttl;

@@ -4,6 +4,11 @@
 //! mint child tokens) and `admin` (may act on other accounts, given an admin role or elevation).
 //! Other names (for example `read`, `write`, `jobs.run`) are carried for the services behind
 //! Tessera and checked through CheckNamespace's `action`. `*` means every permission.
+//!
+//! `*` may be narrowed by exclusions written `-name`: `["*", "-admin", "-issue"]` holds every
+//! permission but `admin` and `issue`. That is what a derived token gets by default from a `*`
+//! parent (least privilege: admin and issue must be asked for by name). An exclusion without `*`
+//! means nothing and is refused.
 
 use std::collections::BTreeSet;
 
@@ -20,11 +25,22 @@ pub const ALL: &str = "*";
 
 const MAX_NAME: usize = 64;
 
-/// A set of permissions, or all of them.
+/// A set of permissions: some names, or all of them but some excluded names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PermissionSet {
     all: bool,
+    /// With `all`: the names excluded; without: the names held.
     names: BTreeSet<String>,
+}
+
+/// The prefix of an exclusion in the text form (`-admin`).
+pub const EXCLUDE: char = '-';
+
+fn well_formed(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= MAX_NAME
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._:-".contains(c))
 }
 
 /// Why a permission name was refused.
@@ -53,43 +69,57 @@ impl PermissionSet {
         }
     }
 
-    /// Parses names; `*` anywhere makes the set all permissions.
+    /// Parses names; `*` anywhere makes the set all permissions, less any `-name` exclusions.
+    /// A name both held and excluded is excluded.
     pub fn parse<I, S>(names: I) -> Result<PermissionSet, PermissionError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut set = PermissionSet::default();
+        let mut all = false;
+        let mut held = BTreeSet::new();
+        let mut excluded = BTreeSet::new();
         for name in names {
             let name = name.as_ref().trim();
             if name == ALL {
-                set.all = true;
+                all = true;
                 continue;
             }
-            let mut chars = name.chars();
-            let well_formed = name.len() <= MAX_NAME
-                && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-                && chars
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._:-".contains(c));
-            if !well_formed {
+            let (target, bare) = match name.strip_prefix(EXCLUDE) {
+                Some(bare) => (&mut excluded, bare),
+                None => (&mut held, name),
+            };
+            if !well_formed(bare) {
                 return Err(PermissionError(name.chars().take(MAX_NAME).collect()));
             }
-            set.names.insert(name.to_owned());
+            target.insert(bare.to_owned());
         }
-        if set.all {
-            set.names.clear();
+        if !excluded.is_empty() && !all {
+            let first = excluded.into_iter().next().unwrap_or_default();
+            return Err(PermissionError(format!("{EXCLUDE}{first}")));
         }
-        Ok(set)
+        Ok(if all {
+            PermissionSet {
+                all,
+                names: excluded,
+            }
+        } else {
+            PermissionSet { all, names: held }
+        })
     }
 
     /// Whether `permission` is held.
     pub fn permits(&self, permission: &str) -> bool {
-        self.all || self.names.contains(permission)
+        if self.all {
+            !self.names.contains(permission)
+        } else {
+            self.names.contains(permission)
+        }
     }
 
-    /// Whether this is every permission.
+    /// Whether this is every permission, without exclusions.
     pub fn is_all(&self) -> bool {
-        self.all
+        self.all && self.names.is_empty()
     }
 
     /// Whether nothing is held.
@@ -99,21 +129,43 @@ impl PermissionSet {
 
     /// Whether everything held here is held by `other` too.
     pub fn is_subset_of(&self, other: &PermissionSet) -> bool {
-        other.all || (!self.all && self.names.is_subset(&other.names))
+        match (self.all, other.all) {
+            // Every name other excludes must be excluded here as well.
+            (true, true) => other.names.is_subset(&self.names),
+            (false, true) => self.names.is_disjoint(&other.names),
+            (true, false) => false,
+            (false, false) => self.names.is_subset(&other.names),
+        }
     }
 
-    /// The names, sorted; `["*"]` for all.
+    /// This set without `names` (the least-privilege default for a derived token).
+    pub fn without(&self, names: &[&str]) -> PermissionSet {
+        let mut set = self.clone();
+        for name in names {
+            if set.all {
+                set.names.insert((*name).to_owned());
+            } else {
+                set.names.remove(*name);
+            }
+        }
+        set
+    }
+
+    /// The text form, sorted: the names; or `*` followed by each `-exclusion`.
     pub fn to_vec(&self) -> Vec<String> {
         if self.all {
-            vec![ALL.to_owned()]
+            std::iter::once(ALL.to_owned())
+                .chain(self.names.iter().map(|name| format!("{EXCLUDE}{name}")))
+                .collect()
         } else {
             self.names.iter().cloned().collect()
         }
     }
 
-    /// The names held, sorted (empty for all: use [`PermissionSet::is_all`]).
+    /// The names held, sorted (empty when the set is `*`, with or without exclusions: use
+    /// [`PermissionSet::permits`] for those).
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str)
+        self.names.iter().filter(|_| !self.all).map(String::as_str)
     }
 }
 
@@ -130,6 +182,39 @@ mod tests {
         let all = PermissionSet::parse(["read", "*"]).unwrap();
         assert!(all.is_all() && all.permits(ADMIN));
         assert_eq!(all.to_vec(), vec!["*"]);
+    }
+
+    #[test]
+    fn exclusions_narrow_all() {
+        let set = PermissionSet::parse(["*", "-admin", "-issue"]).unwrap();
+        assert!(set.permits(INTROSPECT) && set.permits("read"));
+        assert!(!set.permits(ADMIN) && !set.permits(ISSUE));
+        assert!(!set.is_all());
+        assert_eq!(set.to_vec(), vec!["*", "-admin", "-issue"]);
+        assert_eq!(PermissionSet::parse(set.to_vec()).unwrap(), set);
+        assert_eq!(PermissionSet::all().without(&[ADMIN, ISSUE]), set);
+        assert_eq!(
+            PermissionSet::only(["read", "admin"]).without(&[ADMIN, ISSUE]),
+            PermissionSet::only(["read"])
+        );
+        assert!(
+            PermissionSet::parse(["-admin"]).is_err(),
+            "an exclusion needs *"
+        );
+        assert!(PermissionSet::parse(["*", "-Admin"]).is_err());
+
+        let all = PermissionSet::all();
+        let one = PermissionSet::only(["read"]);
+        assert!(set.is_subset_of(&all) && !all.is_subset_of(&set));
+        assert!(one.is_subset_of(&set));
+        assert!(!PermissionSet::only(["admin"]).is_subset_of(&set));
+        assert!(PermissionSet::parse(["*", "-admin", "-issue", "-read"])
+            .unwrap()
+            .is_subset_of(&set));
+        assert!(!PermissionSet::parse(["*", "-admin"])
+            .unwrap()
+            .is_subset_of(&set));
+        assert!(!set.is_subset_of(&one));
     }
 
     #[test]

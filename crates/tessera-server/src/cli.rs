@@ -253,6 +253,9 @@ pub struct ListenArgs {
     /// How often the --tls-cert and --tls-key files are checked for changes, e.g. 10s.
     #[arg(long, env = "TESSERA_TLS_WATCH_INTERVAL", default_value = "10s")]
     pub tls_watch_interval: String,
+    /// Most concurrent gRPC streams (calls) on one client connection; HTTP/2 refuses more.
+    #[arg(long, env = "TESSERA_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
 }
 
 /// Authentication policy flags shared by `serve` and `dev`.
@@ -295,6 +298,10 @@ pub struct AuthArgs {
     /// entry makes room.
     #[arg(long, env = "TESSERA_CACHE_CAPACITY", default_value_t = 100_000)]
     pub cache_capacity: usize,
+    /// Most WatchRevocations streams open at once per caller (an account, or a token without
+    /// one); more answer RESOURCE_EXHAUSTED.
+    #[arg(long, env = "TESSERA_WATCH_STREAMS_PER_CALLER", default_value_t = 8)]
+    pub watch_streams_per_caller: usize,
     /// Static tokens file (TOML, `[token.<name>] secret, namespace, permissions, expires`), loaded
     /// at start and reloaded on SIGHUP.
     #[arg(long, env = "TESSERA_TOKENS_FILE")]
@@ -382,6 +389,7 @@ impl AuthArgs {
             totp_key: totp_key.map(Redacted),
             cache_enabled: !self.no_cache,
             cache_capacity: self.cache_capacity,
+            watch_streams_per_caller: self.watch_streams_per_caller,
             ..defaults
         })
     }
@@ -407,6 +415,7 @@ impl ListenArgs {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             tls,
+            max_concurrent_streams: self.max_concurrent_streams,
             ..ServeSettings::default()
         })
     }

@@ -134,6 +134,9 @@ impl Server {
             .layer(rpc_metrics)
             .layer(tls::ClientCertificateLayer)
             .timeout(self.serve.request_timeout)
+            // A cap per connection, so one client cannot hold open thousands of streams; the
+            // per-caller WatchRevocations limit (AuthSettings) covers many connections.
+            .max_concurrent_streams(self.serve.max_concurrent_streams)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

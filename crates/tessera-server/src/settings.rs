@@ -43,6 +43,8 @@ pub struct AuthSettings {
     pub cache_enabled: bool,
     /// Most cached decisions.
     pub cache_capacity: usize,
+    /// Most WatchRevocations streams open at once per caller.
+    pub watch_streams_per_caller: usize,
 }
 
 impl Default for AuthSettings {
@@ -63,6 +65,7 @@ impl Default for AuthSettings {
             totp_key: None,
             cache_enabled: true,
             cache_capacity: 100_000,
+            watch_streams_per_caller: 8,
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct ServeSettings {
     pub metrics_listen: Option<SocketAddr>,
     /// TLS for the gRPC listener; `None` serves plaintext.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Most concurrent HTTP/2 streams per client connection.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for ServeSettings {
@@ -93,6 +98,7 @@ impl Default for ServeSettings {
             health_interval: StdDuration::from_millis(500),
             metrics_listen: None,
             tls: None,
+            max_concurrent_streams: 256,
         }
     }
 }

@@ -15,12 +15,14 @@ use pb::revoke_request::Target;
 #[tokio::test]
 async fn revoking_a_session_revokes_everything_derived_and_watchers_see_each() {
     let server = TestServer::start().await;
-    let (_, watcher_session) = server.session(Role::User).await;
+    // The feed is for edges: a service token with introspect, issued by an admin account.
+    let (_, watcher_session) = server.session(Role::Admin).await;
     let watcher = server
         .issue(
             &watcher_session,
             pb::IssueTokenRequest {
                 permissions: vec!["introspect".into()],
+                token_type: pb::TokenType::Service as i32,
                 ..Default::default()
             },
         )

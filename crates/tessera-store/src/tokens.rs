@@ -8,6 +8,10 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+mod revoke;
+
+pub use revoke::{revoke, RevokeTarget, RevokedToken};
+
 /// A token to store. The secret itself never reaches this crate: only its hash.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -39,13 +43,17 @@ pub struct NewToken {
     pub max_uses: Option<u32>,
 }
 
-/// Stores a token.
+/// Stores a token that derives from no other (a session, a static or a master token), stamped with
+/// its account's current credential generation. A session's caller must hold its account row
+/// locked (see [`crate::users::record_success`]) so that generation cannot move before commit.
 pub async fn insert(conn: &mut PgConnection, token: &NewToken) -> Result<(), StoreError> {
     let max_uses = token.max_uses.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     sqlx::query(
         "INSERT INTO tokens (id, hash, kind, subject, parent_id, session_id, namespace, permissions,
-                             elevated, description, issued_at, expires_at, uses_remaining, max_uses)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+                             elevated, description, issued_at, expires_at, uses_remaining, max_uses,
+                             generation)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13,
+                 COALESCE((SELECT generation FROM users WHERE id = $4), 0))",
     )
     .bind(token.id)
     .bind(&token.hash.as_bytes()[..])
@@ -63,6 +71,88 @@ pub async fn insert(conn: &mut PgConnection, token: &NewToken) -> Result<(), Sto
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// How a child insert went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildInsert {
+    /// Stored; the parent gave up the child's uses.
+    Inserted,
+    /// The parent is revoked, expired, used up, or its account is disabled or its credentials
+    /// changed: it can have no child.
+    ParentInactive,
+    /// The parent is active but has fewer uses left than the child asks for.
+    NotEnoughUses,
+}
+
+/// Stores a token derived from `token.parent_id`, in the caller's transaction, under the
+/// invariant "no token is active whose ancestor is revoked".
+///
+/// The parent row is locked (`UPDATE`) and re-checked in the same statement that takes the
+/// child's uses out of it: a concurrent [`revoke`] either locked the parent first (then this waits,
+/// sees `revoked_at` and refuses) or waits for this transaction and then finds the child in its
+/// tree. The child inherits the parent's credential generation. A limited-use parent must
+/// have `max_uses` left; they move to the child, so a tree never holds more uses than its root.
+pub async fn insert_child(
+    conn: &mut PgConnection,
+    token: &NewToken,
+    now: OffsetDateTime,
+) -> Result<ChildInsert, StoreError> {
+    let parent = token
+        .parent_id
+        .ok_or_else(|| StoreError::Corrupt("a child token needs a parent".into()))?;
+    let max_uses = token.max_uses.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    let generation: Option<i64> = sqlx::query_scalar(
+        "UPDATE tokens SET uses_remaining = uses_remaining - COALESCE($2, 0)
+         WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+           AND (uses_remaining IS NULL OR ($2 IS NOT NULL AND uses_remaining >= $2 AND $2 > 0))
+           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = tokens.subject
+                           AND (u.disabled OR u.generation <> tokens.generation))
+         RETURNING generation",
+    )
+    .bind(parent)
+    .bind(max_uses)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(generation) = generation else {
+        let live: Option<bool> = sqlx::query_scalar(
+            "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+                    AND (uses_remaining IS NULL OR uses_remaining > 0)
+             FROM tokens WHERE id = $1",
+        )
+        .bind(parent)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Ok(match (live, max_uses) {
+            (Some(true), Some(_)) => ChildInsert::NotEnoughUses,
+            _ => ChildInsert::ParentInactive,
+        });
+    };
+    sqlx::query(
+        "INSERT INTO tokens (id, hash, kind, subject, parent_id, session_id, namespace, permissions,
+                             elevated, description, issued_at, expires_at, uses_remaining, max_uses,
+                             generation)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)",
+    )
+    .bind(token.id)
+    .bind(&token.hash.as_bytes()[..])
+    .bind(token.kind.as_str())
+    .bind(token.subject)
+    .bind(parent)
+    .bind(token.session_id)
+    .bind(&token.namespace)
+    .bind(&token.permissions)
+    .bind(token.elevated)
+    .bind(&token.description)
+    .bind(token.issued_at)
+    .bind(token.expires_at)
+    .bind(max_uses)
+    .bind(generation)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ChildInsert::Inserted)
 }
 
 /// Everything a decision about a token needs, read in one statement with its account.
@@ -100,6 +190,9 @@ pub struct TokenRecord {
     pub role: Option<String>,
     /// Whether the account is disabled.
     pub user_disabled: Option<bool>,
+    /// Whether the account's credentials (password, role, enabled state) changed after the token
+    /// was issued: its generation stamp is behind the account's.
+    pub credentials_changed: bool,
 }
 
 impl TokenRecord {
@@ -125,14 +218,16 @@ pub async fn lookup(
              UPDATE tokens SET uses_remaining = uses_remaining - 1
              WHERE hash = $1 AND $3 AND uses_remaining > 0 AND revoked_at IS NULL
                AND (expires_at IS NULL OR expires_at > $2)
-               AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = tokens.subject AND users.disabled)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = tokens.subject
+                               AND (users.disabled OR users.generation <> tokens.generation))
              RETURNING id, uses_remaining
          )
          SELECT t.id, t.kind, t.subject, t.parent_id, t.session_id, t.namespace, t.permissions,
                 t.elevated, t.issued_at, t.expires_at, t.revoked_at,
                 COALESCE(c.uses_remaining, t.uses_remaining) AS uses_remaining,
                 (c.id IS NOT NULL) AS consumed,
-                u.username, u.role, u.disabled AS user_disabled
+                u.username, u.role, u.disabled AS user_disabled,
+                COALESCE(u.generation <> t.generation, false) AS credentials_changed
          FROM tokens t
          LEFT JOIN consumed c ON c.id = t.id
          LEFT JOIN users u ON u.id = t.subject
@@ -167,88 +262,6 @@ pub async fn summary(pool: &PgPool, id: Uuid) -> Result<Option<TokenSummary>, St
     .bind(id)
     .fetch_optional(pool)
     .await?)
-}
-
-/// What to revoke: the matching tokens and, through `parent_id`, everything derived from them.
-#[derive(Debug, Clone)]
-pub enum RevokeTarget {
-    /// The token with this hash.
-    Hash(TokenHash),
-    /// The token with this id.
-    Id(Uuid),
-    /// Every token of this session.
-    Session(Uuid),
-    /// Every token of this account.
-    Subject(Uuid),
-}
-
-/// One token newly revoked, with its place in the revocation feed.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RevokedToken {
-    /// Feed sequence number.
-    pub sequence: i64,
-    /// Public id.
-    pub token_id: Uuid,
-    /// Hash bytes (32).
-    pub token_hash: Vec<u8>,
-}
-
-/// Advisory lock that serialises writers of the revocation feed, so sequence numbers become visible
-/// in commit order and a subscriber reading "everything after N" can never skip one.
-const FEED_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
-
-/// Revokes the target and every token derived from it, appends each to the revocation feed and
-/// notifies listeners, all inside the caller's transaction (commit makes it visible at once).
-/// Tokens already revoked are left as they were and not counted.
-pub async fn revoke(
-    conn: &mut PgConnection,
-    target: &RevokeTarget,
-    now: OffsetDateTime,
-) -> Result<Vec<RevokedToken>, StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(FEED_LOCK)
-        .execute(&mut *conn)
-        .await?;
-    let (hash, id, session, subject) = match target {
-        RevokeTarget::Hash(h) => (Some(h.as_bytes().to_vec()), None, None, None),
-        RevokeTarget::Id(id) => (None, Some(*id), None, None),
-        RevokeTarget::Session(s) => (None, None, Some(*s), None),
-        RevokeTarget::Subject(s) => (None, None, None, Some(*s)),
-    };
-    let revoked = sqlx::query_as::<_, RevokedToken>(
-        "WITH RECURSIVE tree(id) AS (
-             SELECT id FROM tokens
-             WHERE hash = $1 OR id = $2 OR session_id = $3 OR subject = $4
-             UNION
-             SELECT t.id FROM tokens t JOIN tree ON t.parent_id = tree.id
-         ),
-         revoked AS (
-             UPDATE tokens SET revoked_at = $5
-             WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
-             RETURNING id, hash
-         ),
-         feed AS (
-             INSERT INTO revocations (token_id, token_hash, revoked_at)
-             SELECT id, hash, $5 FROM revoked ORDER BY id
-             RETURNING sequence, token_id, token_hash
-         )
-         SELECT sequence, token_id, token_hash FROM feed ORDER BY sequence",
-    )
-    .bind(hash)
-    .bind(id)
-    .bind(session)
-    .bind(subject)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
-    if let Some(last) = revoked.last() {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(crate::feed::CHANNEL)
-            .bind(last.sequence.to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(revoked)
 }
 
 /// Deletes up to `batch` tokens that expired before `now`; returns how many. Their revocation-feed

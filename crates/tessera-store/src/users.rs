@@ -31,6 +31,9 @@ pub struct UserRow {
     pub locked_until: Option<OffsetDateTime>,
     /// Disabled accounts cannot log in and their tokens are inactive.
     pub disabled: bool,
+    /// Credential generation: bumped by a password reset, a disable or a role change. Tokens
+    /// stamped with an older one are inactive.
+    pub generation: i64,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -72,7 +75,7 @@ pub struct NewUser {
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, totp_sealed, \
-                            totp_last_step, failed_logins, locked_until, disabled";
+                            totp_last_step, failed_logins, locked_until, disabled, generation";
 
 /// Inserts an account; a taken username is [`StoreError::Conflict`].
 pub async fn insert(conn: &mut PgConnection, user: &NewUser) -> Result<(), StoreError> {
@@ -169,13 +172,26 @@ pub async fn reserve_attempt(
     })
 }
 
-/// A successful login: the count starts over.
-pub async fn record_success(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// A successful login: the count starts over. Succeeds only while the account is enabled and
+/// still at `generation` (the one read before the password was checked); returns false when a
+/// reset, disable or role change got in between, and the login must then fail. The row stays
+/// locked until the caller's transaction ends, so such a change waits for the new session to
+/// commit and then revokes it with the rest.
+pub async fn record_success(
+    conn: &mut PgConnection,
+    id: Uuid,
+    generation: i64,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL
+         WHERE id = $1 AND generation = $2 AND NOT disabled",
+    )
+    .bind(id)
+    .bind(generation)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
 }
 
 /// Gives a reserved attempt back without counting it (the password was right, but a TOTP code is
@@ -294,38 +310,58 @@ pub async fn summary(
         .await?)
 }
 
-/// Disables or enables an account.
+/// Disables or enables an account. Disabling bumps the credential generation, which makes every
+/// token of the account inactive at once; the caller then revokes them in the same transaction so
+/// every cache drops them. Enabling leaves the generation alone (nothing live to keep or kill).
 pub async fn set_disabled(
     conn: &mut PgConnection,
     id: Uuid,
     disabled: bool,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
-        .bind(id)
-        .bind(disabled)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET disabled = $2,
+                          generation = generation + CASE WHEN $2 THEN 1 ELSE 0 END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(disabled)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// Changes an account's role.
-pub async fn set_role(conn: &mut PgConnection, id: Uuid, role: Role) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+/// Changes an account's role; returns whether it changed. A change bumps the credential
+/// generation (the caller must then revoke the account's tokens in the same transaction). The
+/// row is locked before it is compared, so two concurrent changes cannot both see the old role.
+pub async fn set_role(conn: &mut PgConnection, id: Uuid, role: Role) -> Result<bool, StoreError> {
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT role FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if current.as_deref() == Some(role.as_str()) || current.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE users SET role = $2, generation = generation + 1 WHERE id = $1")
         .bind(id)
         .bind(role.as_str())
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
-/// Replaces an account's password hash and clears its failed-attempt count and lock.
+/// Replaces an account's password hash, clears its failed-attempt count and lock, and bumps the
+/// credential generation: every token issued before is inactive from the commit on, including a
+/// session whose login was checking the old password at that very moment.
 pub async fn set_password(
     conn: &mut PgConnection,
     id: Uuid,
     password_hash: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1",
+        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL,
+                          generation = generation + 1
+         WHERE id = $1",
     )
     .bind(id)
     .bind(password_hash)

@@ -30,7 +30,10 @@ impl AdminApi {
         AdminApi { authority }
     }
 
-    async fn caller<T>(&self, request: &Request<T>) -> Result<TokenView, ApiError> {
+    async fn caller<T: super::limits::Bounded>(
+        &self,
+        request: &Request<T>,
+    ) -> Result<TokenView, ApiError> {
         super::authenticate(&self.authority, request).await
     }
 }

@@ -26,7 +26,10 @@ impl AuthApi {
         AuthApi { authority }
     }
 
-    async fn caller<T>(&self, request: &Request<T>) -> Result<TokenView, ApiError> {
+    async fn caller<T: super::limits::Bounded>(
+        &self,
+        request: &Request<T>,
+    ) -> Result<TokenView, ApiError> {
         super::authenticate(&self.authority, request).await
     }
 }
@@ -62,7 +65,9 @@ impl pb::auth_service_server::AuthService for AuthApi {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
+        use super::limits::Bounded;
         let req = request.into_inner();
+        req.check_bounds()?;
         let outcome = self
             .authority
             .login(
@@ -250,26 +255,20 @@ impl pb::auth_service_server::AuthService for AuthApi {
         request: Request<pb::WatchRevocationsRequest>,
     ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
         let caller = self.caller(&request).await?;
-        if !caller
-            .permissions
-            .permits(tessera_core::permission::INTROSPECT)
-        {
-            return Err(ApiError::AuthDenied(
-                "the caller's token lacks the introspect permission".into(),
-            )
-            .into());
-        }
         let after = i64::try_from(request.into_inner().after_sequence)
             .map_err(|_| ApiError::invalid("after_sequence", "after_sequence is out of range"))?;
-        let stream = self.authority.watch_revocations(after)?.map(|item| {
-            item.map(|revocation| pb::WatchRevocationsResponse {
-                sequence: revocation.sequence as u64,
-                token_id: revocation.token_id.to_string(),
-                token_hash: revocation.token_hash.to_hex(),
-                revoked_at: Some(timestamp(revocation.revoked_at)),
-            })
-            .map_err(Status::from)
-        });
+        let stream = self
+            .authority
+            .watch_revocations(&caller, after)?
+            .map(|item| {
+                item.map(|revocation| pb::WatchRevocationsResponse {
+                    sequence: revocation.sequence as u64,
+                    token_id: revocation.token_id.to_string(),
+                    token_hash: revocation.token_hash.to_hex(),
+                    revoked_at: Some(timestamp(revocation.revoked_at)),
+                })
+                .map_err(Status::from)
+            });
         Ok(Response::new(Box::pin(stream)))
     }
     #[instrument(skip_all, fields(rpc = "GetJwks"))]

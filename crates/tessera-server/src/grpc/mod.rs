@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+pub mod limits;
 
 pub use admin::AdminApi;
 pub use auth::AuthApi;
@@ -34,11 +35,13 @@ impl Credential {
     }
 }
 
-/// Authenticates the caller of `request` from the credential the interceptor lifted out.
-pub(crate) async fn authenticate<T>(
+/// Checks the request's bounds (before anything costs a hash or a database read), then
+/// authenticates its caller from the credential the interceptor lifted out.
+pub(crate) async fn authenticate<T: limits::Bounded>(
     authority: &crate::service::Authority,
     request: &Request<T>,
 ) -> Result<crate::service::view::TokenView, crate::error::ApiError> {
+    request.get_ref().check_bounds()?;
     let credential = request
         .extensions()
         .get::<Credential>()
@@ -51,6 +54,8 @@ pub(crate) async fn authenticate<T>(
 pub fn extract_credential(mut request: Request<()>) -> Result<Request<()>, Status> {
     let credential = match request.metadata().get("authorization") {
         None => Credential::Missing,
+        // An absurdly long header is malformed, not something to hash and look up.
+        Some(value) if value.len() > limits::TOKEN + "Bearer ".len() => Credential::Malformed,
         Some(value) => match value.to_str().ok().and_then(parse_bearer) {
             Some(token) => Credential::Bearer(TokenSecret::from_string(token.to_owned())),
             None => Credential::Malformed,

@@ -258,8 +258,8 @@ impl Authority {
         let role = parse_role(role)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
-        users::set_role(&mut tx, account.id, role).await?;
-        let dropped = if account.role != role.as_str() {
+        let changed = users::set_role(&mut tx, account.id, role).await?;
+        let dropped = if changed {
             self.revoke_account_tokens(&mut tx, account.id).await?
         } else {
             Vec::new()

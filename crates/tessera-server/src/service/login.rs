@@ -80,7 +80,15 @@ impl Authority {
             .begin()
             .await
             .map_err(tessera_store::StoreError::from)?;
-        users::record_success(&mut tx, user.id).await?;
+        // Locks the account row and checks it is still the one whose password was verified: a
+        // reset, disable or role change either waits for this session (and then revokes it) or
+        // won the race, and then this login fails like a wrong password.
+        if !users::record_success(&mut tx, user.id, user.generation).await? {
+            drop(tx);
+            self.record_failure(Some(user.id), &user.username, "credentials_changed")
+                .await?;
+            return Err(ApiError::InvalidCredentials);
+        }
         token_store::insert(
             &mut tx,
             &NewToken {
@@ -153,7 +161,9 @@ impl Authority {
             .filter(|u| !u.disabled)
             .ok_or(ApiError::AuthFailed)?;
 
-        self.reserve(&user).await?;
+        if !self.reserve(&user).await? {
+            return self.refuse_locked(&ticket, &user, password, "unlock").await;
+        }
         let root_match = match &self.settings.root_password_hash {
             Some(Redacted(phc)) => {
                 let (hasher, phc, candidate) =
@@ -184,8 +194,10 @@ impl Authority {
             .begin()
             .await
             .map_err(tessera_store::StoreError::from)?;
-        users::record_success(&mut tx, user.id).await?;
-        token_store::insert(
+        if !users::record_success(&mut tx, user.id, user.generation).await? {
+            return Err(ApiError::AuthFailed);
+        }
+        let inserted = token_store::insert_child(
             &mut tx,
             &NewToken {
                 id: token_id,
@@ -202,8 +214,13 @@ impl Authority {
                 expires_at: Some(expires_at),
                 max_uses: None,
             },
+            now,
         )
         .await?;
+        if inserted != token_store::ChildInsert::Inserted {
+            // The session was revoked (or its account changed) while the password was checked.
+            return Err(ApiError::AuthFailed);
+        }
         let mut event = self.event("unlock", "success");
         event.actor = Some(user.id);
         event.username = Some(user.username.clone());
@@ -230,23 +247,42 @@ impl Authority {
         totp_code: &str,
         action: &'static str,
     ) -> Result<(), ApiError> {
-        self.reserve(user).await?;
+        if !self.reserve(user).await? {
+            return self.refuse_locked(ticket, user, password, action).await;
+        }
         self.verify_reserved(ticket, user, password, totp_code, action)
             .await
     }
 
-    async fn reserve(&self, user: &UserRow) -> Result<(), ApiError> {
+    /// Takes a login attempt; false when the account is locked.
+    async fn reserve(&self, user: &UserRow) -> Result<bool, ApiError> {
         let now = self.clock.now();
-        match users::reserve_attempt(&self.pool, user.id, now, self.settings.max_failed_logins)
-            .await?
-        {
-            AttemptReservation::Reserved => Ok(()),
-            AttemptReservation::Locked => {
-                self.record_failure(Some(user.id), &user.username, "account_locked")
-                    .await?;
-                Err(ApiError::AccountLocked)
-            }
-        }
+        Ok(
+            match users::reserve_attempt(&self.pool, user.id, now, self.settings.max_failed_logins)
+                .await?
+            {
+                AttemptReservation::Reserved => true,
+                AttemptReservation::Locked => false,
+            },
+        )
+    }
+
+    /// A locked account answers exactly like a wrong password: the same INVALID_CREDENTIALS, after
+    /// the same argon2 work (its result is ignored: even the right password is refused while
+    /// locked). Otherwise the fast answer and its distinct reason would tell an attacker which
+    /// accounts exist. The audit trail keeps the real reason.
+    async fn refuse_locked<T>(
+        &self,
+        ticket: &Ticket,
+        user: &UserRow,
+        password: Password,
+        action: &'static str,
+    ) -> Result<T, ApiError> {
+        let (hasher, phc) = (Arc::clone(&self.hasher), user.password_hash.clone());
+        ticket.run(move || hasher.verify(&phc, &password)).await?;
+        self.record_failure_as(action, Some(user.id), &user.username, "account_locked")
+            .await?;
+        Err(ApiError::InvalidCredentials)
     }
 
     /// With an attempt already reserved: checks the password and the second factor.
@@ -396,12 +432,22 @@ impl Authority {
         username: &str,
         why: &'static str,
     ) -> Result<(), ApiError> {
+        self.record_failure_as("login", actor, username, why).await
+    }
+
+    async fn record_failure_as(
+        &self,
+        action: &'static str,
+        actor: Option<Uuid>,
+        username: &str,
+        why: &'static str,
+    ) -> Result<(), ApiError> {
         let mut conn = self
             .pool
             .acquire()
             .await
             .map_err(tessera_store::StoreError::from)?;
-        let mut event = self.event("login", "failure");
+        let mut event = self.event(action, "failure");
         event.actor = actor;
         event.username = Some(username.to_owned());
         event.detail = json!({ "reason": why });

@@ -42,6 +42,7 @@ pub struct Authority {
     cache: DecisionCache,
     feed: Option<RevocationFeed>,
     keys: SigningKeys,
+    watchers: watch::Watchers,
 }
 
 impl Authority {
@@ -72,6 +73,7 @@ impl Authority {
             cache,
             feed: feed.cloned(),
             keys,
+            watchers: watch::Watchers::default(),
         })
     }
 

@@ -9,7 +9,7 @@ use tessera_core::{
     ttl::parse_ttl,
 };
 use tessera_store::{
-    tokens::{self as token_store, NewToken, RevokeTarget},
+    tokens::{self as token_store, ChildInsert, NewToken, RevokeTarget},
     StoreError,
 };
 use time::OffsetDateTime;
@@ -176,7 +176,7 @@ impl Authority {
             }
         };
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
-        token_store::insert(
+        let inserted = token_store::insert_child(
             &mut tx,
             &NewToken {
                 id: token_id,
@@ -193,8 +193,20 @@ impl Authority {
                 expires_at: grant.expires_at,
                 max_uses: grant.uses_remaining,
             },
+            now,
         )
         .await?;
+        match inserted {
+            ChildInsert::Inserted => {}
+            // Revoked, expired or used up since it authenticated this call (the view may even
+            // come from the cache): the same answer as if it had been refused up front.
+            ChildInsert::ParentInactive => return Err(ApiError::AuthFailed),
+            ChildInsert::NotEnoughUses => {
+                return Err(ApiError::PrivilegeExceeded(
+                    "max_uses: the caller's token has fewer uses left than asked for".into(),
+                ))
+            }
+        }
         let mut event = self.event("issue", "success");
         event.actor = caller.subject;
         event.username = caller.username.clone();

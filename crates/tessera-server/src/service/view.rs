@@ -81,6 +81,8 @@ pub enum InactiveReason {
     UsedUp,
     /// Its account is disabled.
     AccountDisabled,
+    /// Its account's password, role or enabled state changed after it was issued.
+    CredentialsChanged,
 }
 
 impl InactiveReason {
@@ -94,6 +96,7 @@ impl InactiveReason {
             InactiveReason::Expired => "expired",
             InactiveReason::UsedUp => "used_up",
             InactiveReason::AccountDisabled => "account_disabled",
+            InactiveReason::CredentialsChanged => "credentials_changed",
         }
     }
 }
@@ -141,6 +144,9 @@ pub fn decide(
     if record.user_disabled == Some(true) {
         return Ok(Lookup::Inactive(InactiveReason::AccountDisabled));
     }
+    if record.credentials_changed {
+        return Ok(Lookup::Inactive(InactiveReason::CredentialsChanged));
+    }
     if let Some(left) = record.uses_remaining {
         let usable = if consume { record.consumed } else { left > 0 };
         if !usable {
@@ -154,7 +160,7 @@ pub fn decide(
         Some(name) => Some(name.parse::<Role>().map_err(|_| corrupt("role"))?),
         None => None,
     };
-    let namespace = Namespace::parse(&record.namespace).map_err(|_| corrupt("namespace"))?;
+    let namespace = Namespace::from_stored(&record.namespace).map_err(|_| corrupt("namespace"))?;
     let permissions =
         PermissionSet::parse(&record.permissions).map_err(|_| corrupt("permission"))?;
     Ok(Lookup::Active(TokenView {

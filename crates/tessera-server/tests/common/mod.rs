@@ -87,9 +87,32 @@ impl TestServer {
         server
     }
 
+    /// A server with adjusted auth and serve settings (the listen address stays port 0).
+    pub async fn start_serving(
+        adjust: impl FnOnce(AuthSettings) -> AuthSettings,
+        serve: impl FnOnce(ServeSettings) -> ServeSettings,
+    ) -> TestServer {
+        let db = TestDatabase::new(&tessera_store::MIGRATOR)
+            .await
+            .expect("test database");
+        let pool = db.pool.clone();
+        let mut server = Self::start_on_serving(pool, adjust, serve).await;
+        server.database_url = Some(db.url.clone());
+        server._db = Some(db);
+        server
+    }
+
     pub async fn start_on(
         pool: PgPool,
         adjust: impl FnOnce(AuthSettings) -> AuthSettings,
+    ) -> TestServer {
+        Self::start_on_serving(pool, adjust, |s| s).await
+    }
+
+    async fn start_on_serving(
+        pool: PgPool,
+        adjust: impl FnOnce(AuthSettings) -> AuthSettings,
+        serve: impl FnOnce(ServeSettings) -> ServeSettings,
     ) -> TestServer {
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
         let totp_key = SealingKey::generate();
@@ -97,7 +120,7 @@ impl TestServer {
         let serve = ServeSettings {
             listen: "127.0.0.1:0".parse().unwrap(),
             health_interval: Duration::from_millis(100),
-            ..ServeSettings::default()
+            ..serve(ServeSettings::default())
         };
         let server = Server::bind(pool.clone(), Arc::new(clock.clone()), settings, serve)
             .await

@@ -27,11 +27,11 @@ type CreateUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Login name: 1–64 characters of letters, digits and . _ @ -.
 	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	// Human-readable name (optional).
+	// Human-readable name (optional); at most 128 bytes, no control characters.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// One of user, admin, owner, superuser, root; empty means user.
+	// One of user, admin, owner, superuser, root; empty means user. At most 32 bytes.
 	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
-	// The password (at least 8 characters).
+	// The password (at least 8 characters, at most 1024 bytes).
 	Password      string `protobuf:"bytes,4,opt,name=password,proto3" json:"password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -146,7 +146,7 @@ type ListUsersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many (default 50, at most 500).
 	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// From `next_page_token` of the previous page; empty for the first.
+	// From `next_page_token` of the previous page; empty for the first. At most 128 bytes.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -327,7 +327,7 @@ func (x *ListUsersResponse) GetNextPageToken() string {
 // SetUserDisabledRequest names the account and the new state.
 type SetUserDisabledRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account.
+	// The account's login name; at most 64 bytes.
 	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
 	// True to disable, false to enable.
 	Disabled      bool `protobuf:"varint,2,opt,name=disabled,proto3" json:"disabled,omitempty"`
@@ -428,9 +428,9 @@ func (x *SetUserDisabledResponse) GetUser() *UserSummary {
 // SetRoleRequest names the account and its new role.
 type SetRoleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account.
+	// The account's login name; at most 64 bytes.
 	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	// One of user, admin, owner, superuser, root.
+	// One of user, admin, owner, superuser, root; at most 32 bytes.
 	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -529,9 +529,9 @@ func (x *SetRoleResponse) GetUser() *User {
 // SetPasswordRequest names the account and its new password.
 type SetPasswordRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account.
+	// The account's login name; at most 64 bytes.
 	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	// The new password (at least 8 characters).
+	// The new password (at least 8 characters, at most 1024 bytes).
 	Password      string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -621,7 +621,7 @@ func (*SetPasswordResponse) Descriptor() ([]byte, []int) {
 // BeginTotpEnrollmentRequest names the account.
 type BeginTotpEnrollmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account.
+	// The account's login name; at most 64 bytes.
 	Username      string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -722,11 +722,11 @@ func (x *BeginTotpEnrollmentResponse) GetOtpauthUri() string {
 // ConfirmTotpEnrollmentRequest proves the owner's authenticator holds the secret.
 type ConfirmTotpEnrollmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account.
+	// The account's login name; at most 64 bytes.
 	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	// The secret from BeginTotpEnrollment.
+	// The secret from BeginTotpEnrollment; at most 128 bytes.
 	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	// A current code from the authenticator.
+	// A current code from the authenticator; at most 16 bytes.
 	Code          string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -832,7 +832,7 @@ func (x *ConfirmTotpEnrollmentResponse) GetUser() *User {
 // RemoveTotpRequest names the account.
 type RemoveTotpRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account.
+	// The account's login name; at most 64 bytes.
 	Username      string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1087,7 +1087,7 @@ func (x *TokenInfo) GetRevokedAt() *timestamppb.Timestamp {
 // ListTokensRequest names whose tokens to list.
 type ListTokensRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account; empty for the caller's own.
+	// The account; empty for the caller's own. At most 64 bytes.
 	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
 	// Also list revoked and expired tokens.
 	IncludeInactive bool `protobuf:"varint,2,opt,name=include_inactive,json=includeInactive,proto3" json:"include_inactive,omitempty"`
@@ -1188,7 +1188,7 @@ func (x *ListTokensResponse) GetTokens() []*TokenInfo {
 // GetTokenRequest names a token by id.
 type GetTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The token's id.
+	// The token's id; at most 64 bytes.
 	TokenId       string `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1389,9 +1389,9 @@ func (x *AuditEvent) GetDetailJson() string {
 // ListAuditEventsRequest filters the audit trail.
 type ListAuditEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only events by this account id.
+	// Only events by this account id; at most 64 bytes.
 	Actor string `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	// Only events with this action.
+	// Only events with this action; at most 64 bytes.
 	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
 	// Only events at or after this time.
 	Since *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
@@ -1399,7 +1399,7 @@ type ListAuditEventsRequest struct {
 	Until *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
 	// At most this many (default 50, at most 500).
 	PageSize uint32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// From `next_page_token` of the previous page; empty for the first.
+	// From `next_page_token` of the previous page; empty for the first. At most 128 bytes.
 	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

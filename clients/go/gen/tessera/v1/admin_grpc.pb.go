@@ -44,6 +44,11 @@ const (
 // Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
 // Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
 // NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+//
+// String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+// policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+// A password reset, a disable or a role change ends every token of the account, including sessions
+// being opened at that moment.
 type AdminServiceClient interface {
 	// CreateUser creates an account with a password (hashed with argon2id, never stored in clear).
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
@@ -199,6 +204,11 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 // Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
 // Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
 // NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+//
+// String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+// policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+// A password reset, a disable or a role change ends every token of the account, including sessions
+// being opened at that moment.
 type AdminServiceServer interface {
 	// CreateUser creates an account with a password (hashed with argon2id, never stored in clear).
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)

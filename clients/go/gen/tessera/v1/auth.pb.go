@@ -229,11 +229,11 @@ func (x *User) GetTotpEnabled() bool {
 // LoginRequest carries the credentials of one login attempt.
 type LoginRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Login name.
+	// Login name; at most 64 bytes, no control or format characters.
 	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	// Password, verified with argon2id.
+	// Password, verified with argon2id; at most 1024 bytes, any characters.
 	Password string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
-	// Current TOTP code; required when the account has TOTP enrolled.
+	// Current TOTP code; required when the account has TOTP enrolled. At most 16 bytes.
 	TotpCode      string `protobuf:"bytes,3,opt,name=totp_code,json=totpCode,proto3" json:"totp_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -376,10 +376,12 @@ func (x *LoginResponse) GetSessionId() string {
 type UnlockRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The break-glass root password, or the caller's own password where the role allows elevation.
+	// At most 1024 bytes.
 	Password string `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
-	// TOTP code, when the caller's own password is used and the account has TOTP enrolled.
+	// TOTP code, when the caller's own password is used and the account has TOTP enrolled. At most
+	// 16 bytes.
 	TotpCode string `protobuf:"bytes,2,opt,name=totp_code,json=totpCode,proto3" json:"totp_code,omitempty"`
-	// Lifetime such as "5m"; empty means the configured cap. Never above the cap.
+	// Lifetime such as "5m"; empty means the configured cap. Never above the cap. At most 32 bytes.
 	Ttl           string `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -513,7 +515,7 @@ type RevokeRequest struct {
 	//	*RevokeRequest_SessionId
 	//	*RevokeRequest_Subject
 	Target isRevokeRequest_Target `protobuf_oneof:"target"`
-	// Why, recorded in the audit trail.
+	// Why, recorded in the audit trail; at most 512 bytes, no control characters.
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -604,22 +606,22 @@ type isRevokeRequest_Target interface {
 }
 
 type RevokeRequest_Token struct {
-	// A token secret.
+	// A token secret; at most 4096 bytes.
 	Token string `protobuf:"bytes,1,opt,name=token,proto3,oneof"`
 }
 
 type RevokeRequest_TokenId struct {
-	// A public token id.
+	// A public token id (UUID); at most 64 bytes.
 	TokenId string `protobuf:"bytes,2,opt,name=token_id,json=tokenId,proto3,oneof"`
 }
 
 type RevokeRequest_SessionId struct {
-	// A session id: the session and everything derived from it.
+	// A session id: the session and everything derived from it. At most 64 bytes.
 	SessionId string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3,oneof"`
 }
 
 type RevokeRequest_Subject struct {
-	// A subject (user id): every token of that account.
+	// A subject (user id): every token of that account. At most 64 bytes.
 	Subject string `protobuf:"bytes,4,opt,name=subject,proto3,oneof"`
 }
 
@@ -682,15 +684,22 @@ func (x *RevokeResponse) GetRevokedCount() uint64 {
 type IssueTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Lifetime: "30s", "15m", "1h", "7d" or combinations such as "1h30m". Empty means one hour,
-	// capped by the caller's remaining life.
+	// capped by the caller's remaining life. At most 32 bytes.
 	Ttl string `protobuf:"bytes,1,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	// How many successful introspections the token allows; 0 means no limit of its own, 1 single-use.
+	// When the caller is limited, these uses are taken out of the caller's remaining ones (and 0
+	// takes all of them): a token and its descendants are never accepted more often than its limit.
 	MaxUses uint32 `protobuf:"varint,2,opt,name=max_uses,json=maxUses,proto3" json:"max_uses,omitempty"`
-	// Namespace prefix such as "deploy." or "*" for all; empty means the caller's namespace.
+	// "*" for all; a prefix ending in ".", "/" or ":" such as "deploy."; or any other text for that
+	// exact identifier only ("deploy" allows "deploy", not "deployment.prod"). A "*" inside is
+	// refused. Empty means the caller's namespace. At most 512 bytes, no whitespace, control or
+	// format characters.
 	Namespace string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// Permissions such as "introspect"; empty means the caller's permissions.
+	// Permissions such as "introspect"; "*" for all, "-name" to exclude one from "*". Empty means the
+	// caller's permissions minus `admin` and `issue`, which must be named to be granted. At most 64
+	// entries of at most 64 bytes each.
 	Permissions []string `protobuf:"bytes,4,rep,name=permissions,proto3" json:"permissions,omitempty"`
-	// Free text for listings and audit.
+	// Free text for listings and audit; at most 512 bytes, no control characters.
 	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
 	// Encoding of the token; opaque by default.
 	Format TokenFormat `protobuf:"varint,6,opt,name=format,proto3,enum=tessera.v1.TokenFormat" json:"format,omitempty"`
@@ -873,7 +882,7 @@ func (x *IssueTokenResponse) GetMaxUses() uint32 {
 // IntrospectRequest names the token to examine.
 type IntrospectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The token secret to examine.
+	// The token secret to examine; at most 4096 bytes.
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// When true, do not count a use of a limited-use token.
 	Peek          bool `protobuf:"varint,2,opt,name=peek,proto3" json:"peek,omitempty"`
@@ -940,9 +949,10 @@ type IntrospectResponse struct {
 	Username string `protobuf:"bytes,5,opt,name=username,proto3" json:"username,omitempty"`
 	// Roles of the subject.
 	Roles []string `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
-	// Permissions the token holds ("*" means all).
+	// Permissions the token holds ("*" means all, less any "-name" listed after it).
 	Permissions []string `protobuf:"bytes,7,rep,name=permissions,proto3" json:"permissions,omitempty"`
-	// Namespace prefix the token may touch ("*" means all).
+	// Namespace the token may touch: "*" for all, a prefix ending in ".", "/" or ":", or an exact
+	// identifier.
 	Namespace string `protobuf:"bytes,8,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// When the token was issued.
 	IssuedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
@@ -1082,11 +1092,12 @@ func (x *IntrospectResponse) GetSessionId() string {
 // CheckNamespaceRequest asks whether a token may touch each identifier.
 type CheckNamespaceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The token secret to check.
+	// The token secret to check; at most 4096 bytes.
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	// One or many identifiers, such as job names. No whitespace or control characters.
+	// One or many identifiers, such as job names: at most 1000 per call, each at most 512 bytes with
+	// no whitespace, control or format characters. Compared byte for byte, never normalised.
 	Identifiers []string `protobuf:"bytes,2,rep,name=identifiers,proto3" json:"identifiers,omitempty"`
-	// Optional permission the token must also hold, such as "write".
+	// Optional permission the token must also hold, such as "write"; at most 64 bytes.
 	Action        string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

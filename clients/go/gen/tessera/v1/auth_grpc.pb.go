@@ -41,15 +41,25 @@ const (
 // MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
 // INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
 // the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+//
+// Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+// bytes") and a character policy; both are checked before the caller is authenticated and before
+// any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+// characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+// format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+// names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
 type AuthServiceClient interface {
 	// Login verifies a username, password and (when enrolled) TOTP code and opens a session.
-	// Unknown user and wrong password answer identically. Repeated failures lock the account.
+	// Unknown user, wrong password and a locked account answer identically (INVALID_CREDENTIALS,
+	// after the same password-hashing work). Repeated failures lock the account all the same.
 	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error)
 	// Unlock mints a short-lived elevated child of the caller's session ("sudo mode").
 	Unlock(ctx context.Context, in *UnlockRequest, opts ...grpc.CallOption) (*UnlockResponse, error)
-	// Revoke revokes a token and every token derived from it, in one transaction.
+	// Revoke revokes a token and every token derived from it, in one transaction, including tokens
+	// being derived at that moment: when it returns, none of them is active on any replica.
 	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeResponse, error)
-	// IssueToken derives a token from the caller's; it never exceeds the caller's scope.
+	// IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
+	// inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
 	IssueToken(ctx context.Context, in *IssueTokenRequest, opts ...grpc.CallOption) (*IssueTokenResponse, error)
 	// Introspect says whether a token is active and what it holds (RFC 7662 shape).
 	// The caller needs the `introspect` permission. Counts one use of a limited-use token unless `peek`.
@@ -58,7 +68,10 @@ type AuthServiceClient interface {
 	// The caller needs the `introspect` permission. Never consumes a use.
 	CheckNamespace(ctx context.Context, in *CheckNamespaceRequest, opts ...grpc.CallOption) (*CheckNamespaceResponse, error)
 	// WatchRevocations streams every revocation in order, resumable after `after_sequence`.
-	// The caller needs the `introspect` permission.
+	// For edges and replicas: the caller needs the `introspect` permission on a SERVICE token of an
+	// admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
+	// with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
+	// limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
 	WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRevocationsResponse], error)
 	// GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
 	// It needs no credential: the keys are public. Keys retired by `tessera keys rotate` stay in the
@@ -175,15 +188,25 @@ func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opt
 // MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
 // INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
 // the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+//
+// Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+// bytes") and a character policy; both are checked before the caller is authenticated and before
+// any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+// characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+// format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+// names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
 type AuthServiceServer interface {
 	// Login verifies a username, password and (when enrolled) TOTP code and opens a session.
-	// Unknown user and wrong password answer identically. Repeated failures lock the account.
+	// Unknown user, wrong password and a locked account answer identically (INVALID_CREDENTIALS,
+	// after the same password-hashing work). Repeated failures lock the account all the same.
 	Login(context.Context, *LoginRequest) (*LoginResponse, error)
 	// Unlock mints a short-lived elevated child of the caller's session ("sudo mode").
 	Unlock(context.Context, *UnlockRequest) (*UnlockResponse, error)
-	// Revoke revokes a token and every token derived from it, in one transaction.
+	// Revoke revokes a token and every token derived from it, in one transaction, including tokens
+	// being derived at that moment: when it returns, none of them is active on any replica.
 	Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error)
-	// IssueToken derives a token from the caller's; it never exceeds the caller's scope.
+	// IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
+	// inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
 	IssueToken(context.Context, *IssueTokenRequest) (*IssueTokenResponse, error)
 	// Introspect says whether a token is active and what it holds (RFC 7662 shape).
 	// The caller needs the `introspect` permission. Counts one use of a limited-use token unless `peek`.
@@ -192,7 +215,10 @@ type AuthServiceServer interface {
 	// The caller needs the `introspect` permission. Never consumes a use.
 	CheckNamespace(context.Context, *CheckNamespaceRequest) (*CheckNamespaceResponse, error)
 	// WatchRevocations streams every revocation in order, resumable after `after_sequence`.
-	// The caller needs the `introspect` permission.
+	// For edges and replicas: the caller needs the `introspect` permission on a SERVICE token of an
+	// admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
+	// with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
+	// limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
 	WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error
 	// GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
 	// It needs no credential: the keys are public. Keys retired by `tessera keys rotate` stay in the

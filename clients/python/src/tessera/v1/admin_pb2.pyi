@@ -33,11 +33,11 @@ class CreateUserRequest(_message.Message):
     username: _builtins.str
     """Login name: 1–64 characters of letters, digits and . _ @ -."""
     display_name: _builtins.str
-    """Human-readable name (optional)."""
+    """Human-readable name (optional); at most 128 bytes, no control characters."""
     role: _builtins.str
-    """One of user, admin, owner, superuser, root; empty means user."""
+    """One of user, admin, owner, superuser, root; empty means user. At most 32 bytes."""
     password: _builtins.str
-    """The password (at least 8 characters)."""
+    """The password (at least 8 characters, at most 1024 bytes)."""
     def __init__(
         self,
         *,
@@ -89,7 +89,7 @@ class ListUsersRequest(_message.Message):
     page_size: _builtins.int
     """At most this many (default 50, at most 500)."""
     page_token: _builtins.str
-    """From `next_page_token` of the previous page; empty for the first."""
+    """From `next_page_token` of the previous page; empty for the first. At most 128 bytes."""
     def __init__(
         self,
         *,
@@ -181,7 +181,7 @@ class SetUserDisabledRequest(_message.Message):
     USERNAME_FIELD_NUMBER: _builtins.int
     DISABLED_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The account."""
+    """The account's login name; at most 64 bytes."""
     disabled: _builtins.bool
     """True to disable, false to enable."""
     def __init__(
@@ -231,9 +231,9 @@ class SetRoleRequest(_message.Message):
     USERNAME_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The account."""
+    """The account's login name; at most 64 bytes."""
     role: _builtins.str
-    """One of user, admin, owner, superuser, root."""
+    """One of user, admin, owner, superuser, root; at most 32 bytes."""
     def __init__(
         self,
         *,
@@ -281,9 +281,9 @@ class SetPasswordRequest(_message.Message):
     USERNAME_FIELD_NUMBER: _builtins.int
     PASSWORD_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The account."""
+    """The account's login name; at most 64 bytes."""
     password: _builtins.str
-    """The new password (at least 8 characters)."""
+    """The new password (at least 8 characters, at most 1024 bytes)."""
     def __init__(
         self,
         *,
@@ -323,7 +323,7 @@ class BeginTotpEnrollmentRequest(_message.Message):
 
     USERNAME_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The account."""
+    """The account's login name; at most 64 bytes."""
     def __init__(
         self,
         *,
@@ -373,11 +373,11 @@ class ConfirmTotpEnrollmentRequest(_message.Message):
     SECRET_FIELD_NUMBER: _builtins.int
     CODE_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The account."""
+    """The account's login name; at most 64 bytes."""
     secret: _builtins.str
-    """The secret from BeginTotpEnrollment."""
+    """The secret from BeginTotpEnrollment; at most 128 bytes."""
     code: _builtins.str
-    """A current code from the authenticator."""
+    """A current code from the authenticator; at most 16 bytes."""
     def __init__(
         self,
         *,
@@ -425,7 +425,7 @@ class RemoveTotpRequest(_message.Message):
 
     USERNAME_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The account."""
+    """The account's login name; at most 64 bytes."""
     def __init__(
         self,
         *,
@@ -561,7 +561,7 @@ class ListTokensRequest(_message.Message):
     USERNAME_FIELD_NUMBER: _builtins.int
     INCLUDE_INACTIVE_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The account; empty for the caller's own."""
+    """The account; empty for the caller's own. At most 64 bytes."""
     include_inactive: _builtins.bool
     """Also list revoked and expired tokens."""
     def __init__(
@@ -610,7 +610,7 @@ class GetTokenRequest(_message.Message):
 
     TOKEN_ID_FIELD_NUMBER: _builtins.int
     token_id: _builtins.str
-    """The token's id."""
+    """The token's id; at most 64 bytes."""
     def __init__(
         self,
         *,
@@ -713,13 +713,13 @@ class ListAuditEventsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     actor: _builtins.str
-    """Only events by this account id."""
+    """Only events by this account id; at most 64 bytes."""
     action: _builtins.str
-    """Only events with this action."""
+    """Only events with this action; at most 64 bytes."""
     page_size: _builtins.int
     """At most this many (default 50, at most 500)."""
     page_token: _builtins.str
-    """From `next_page_token` of the previous page; empty for the first."""
+    """From `next_page_token` of the previous page; empty for the first. At most 128 bytes."""
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp:
         """Only events at or after this time."""

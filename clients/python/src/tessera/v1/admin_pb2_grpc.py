@@ -34,6 +34,11 @@ class AdminServiceStub:
     Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
     Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
     NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+
+    String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+    policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+    A password reset, a disable or a role change ends every token of the account, including sessions
+    being opened at that moment.
     """
 
     def __init__(self, channel):
@@ -108,6 +113,11 @@ class AdminServiceServicer:
     Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
     Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
     NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+
+    String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+    policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+    A password reset, a disable or a role change ends every token of the account, including sessions
+    being opened at that moment.
     """
 
     def CreateUser(self, request, context):
@@ -262,6 +272,11 @@ class AdminService:
     Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
     Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
     NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+
+    String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+    policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+    A password reset, a disable or a role change ends every token of the account, including sessions
+    being opened at that moment.
     """
 
     @staticmethod

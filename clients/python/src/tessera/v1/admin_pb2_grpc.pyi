@@ -35,6 +35,11 @@ class AdminServiceStub:
     Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
     Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
     NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+
+    String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+    policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+    A password reset, a disable or a role change ends every token of the account, including sessions
+    being opened at that moment.
     """
 
     @_typing.overload
@@ -74,6 +79,11 @@ class AdminServiceAsyncStub(AdminServiceStub):
     Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
     Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
     NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+
+    String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+    policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+    A password reset, a disable or a role change ends every token of the account, including sessions
+    being opened at that moment.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -109,6 +119,11 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     Listing one's own tokens needs no privilege; anyone else's, and the audit trail, need admin rights.
     Errors follow AuthService's table (google.rpc.ErrorInfo, domain "tessera"); an unknown account is
     NOT_FOUND with reason USER_NOT_FOUND, an existing username ALREADY_EXISTS with reason USER_EXISTS.
+
+    String fields have the maxima written next to them (bytes of UTF-8) and AuthService's character
+    policy; they are checked before authentication or any other work (INVALID_ARGUMENT with `field`).
+    A password reset, a disable or a role change ends every token of the account, including sessions
+    being opened at that moment.
     """
 
     @_abc_1.abstractmethod

@@ -132,11 +132,11 @@ class LoginRequest(_message.Message):
     PASSWORD_FIELD_NUMBER: _builtins.int
     TOTP_CODE_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """Login name."""
+    """Login name; at most 64 bytes, no control or format characters."""
     password: _builtins.str
-    """Password, verified with argon2id."""
+    """Password, verified with argon2id; at most 1024 bytes, any characters."""
     totp_code: _builtins.str
-    """Current TOTP code; required when the account has TOTP enrolled."""
+    """Current TOTP code; required when the account has TOTP enrolled. At most 16 bytes."""
     def __init__(
         self,
         *,
@@ -204,11 +204,15 @@ class UnlockRequest(_message.Message):
     TOTP_CODE_FIELD_NUMBER: _builtins.int
     TTL_FIELD_NUMBER: _builtins.int
     password: _builtins.str
-    """The break-glass root password, or the caller's own password where the role allows elevation."""
+    """The break-glass root password, or the caller's own password where the role allows elevation.
+    At most 1024 bytes.
+    """
     totp_code: _builtins.str
-    """TOTP code, when the caller's own password is used and the account has TOTP enrolled."""
+    """TOTP code, when the caller's own password is used and the account has TOTP enrolled. At most
+    16 bytes.
+    """
     ttl: _builtins.str
-    """Lifetime such as "5m"; empty means the configured cap. Never above the cap."""
+    """Lifetime such as "5m"; empty means the configured cap. Never above the cap. At most 32 bytes."""
     def __init__(
         self,
         *,
@@ -270,15 +274,15 @@ class RevokeRequest(_message.Message):
     SUBJECT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     token: _builtins.str
-    """A token secret."""
+    """A token secret; at most 4096 bytes."""
     token_id: _builtins.str
-    """A public token id."""
+    """A public token id (UUID); at most 64 bytes."""
     session_id: _builtins.str
-    """A session id: the session and everything derived from it."""
+    """A session id: the session and everything derived from it. At most 64 bytes."""
     subject: _builtins.str
-    """A subject (user id): every token of that account."""
+    """A subject (user id): every token of that account. At most 64 bytes."""
     reason: _builtins.str
-    """Why, recorded in the audit trail."""
+    """Why, recorded in the audit trail; at most 512 bytes, no control characters."""
     def __init__(
         self,
         *,
@@ -337,21 +341,31 @@ class IssueTokenRequest(_message.Message):
     TOKEN_TYPE_FIELD_NUMBER: _builtins.int
     ttl: _builtins.str
     """Lifetime: "30s", "15m", "1h", "7d" or combinations such as "1h30m". Empty means one hour,
-    capped by the caller's remaining life.
+    capped by the caller's remaining life. At most 32 bytes.
     """
     max_uses: _builtins.int
-    """How many successful introspections the token allows; 0 means no limit of its own, 1 single-use."""
+    """How many successful introspections the token allows; 0 means no limit of its own, 1 single-use.
+    When the caller is limited, these uses are taken out of the caller's remaining ones (and 0
+    takes all of them): a token and its descendants are never accepted more often than its limit.
+    """
     namespace: _builtins.str
-    """Namespace prefix such as "deploy." or "*" for all; empty means the caller's namespace."""
+    """"*" for all; a prefix ending in ".", "/" or ":" such as "deploy."; or any other text for that
+    exact identifier only ("deploy" allows "deploy", not "deployment.prod"). A "*" inside is
+    refused. Empty means the caller's namespace. At most 512 bytes, no whitespace, control or
+    format characters.
+    """
     description: _builtins.str
-    """Free text for listings and audit."""
+    """Free text for listings and audit; at most 512 bytes, no control characters."""
     format: Global___TokenFormat.ValueType
     """Encoding of the token; opaque by default."""
     token_type: Global___TokenType.ValueType
     """TOKEN_TYPE_API (default) or TOKEN_TYPE_SERVICE for a machine's least-privileged token."""
     @_builtins.property
     def permissions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Permissions such as "introspect"; empty means the caller's permissions."""
+        """Permissions such as "introspect"; "*" for all, "-name" to exclude one from "*". Empty means the
+        caller's permissions minus `admin` and `issue`, which must be named to be granted. At most 64
+        entries of at most 64 bytes each.
+        """
 
     def __init__(
         self,
@@ -429,7 +443,7 @@ class IntrospectRequest(_message.Message):
     TOKEN_FIELD_NUMBER: _builtins.int
     PEEK_FIELD_NUMBER: _builtins.int
     token: _builtins.str
-    """The token secret to examine."""
+    """The token secret to examine; at most 4096 bytes."""
     peek: _builtins.bool
     """When true, do not count a use of a limited-use token."""
     def __init__(
@@ -476,7 +490,9 @@ class IntrospectResponse(_message.Message):
     username: _builtins.str
     """Login name of the subject."""
     namespace: _builtins.str
-    """Namespace prefix the token may touch ("*" means all)."""
+    """Namespace the token may touch: "*" for all, a prefix ending in ".", "/" or ":", or an exact
+    identifier.
+    """
     elevated: _builtins.bool
     """Whether the token is elevated (from Unlock)."""
     uses_remaining: _builtins.int
@@ -489,7 +505,7 @@ class IntrospectResponse(_message.Message):
 
     @_builtins.property
     def permissions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Permissions the token holds ("*" means all)."""
+        """Permissions the token holds ("*" means all, less any "-name" listed after it)."""
 
     @_builtins.property
     def issued_at(self) -> _timestamp_pb2.Timestamp:
@@ -536,12 +552,14 @@ class CheckNamespaceRequest(_message.Message):
     IDENTIFIERS_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
     token: _builtins.str
-    """The token secret to check."""
+    """The token secret to check; at most 4096 bytes."""
     action: _builtins.str
-    """Optional permission the token must also hold, such as "write"."""
+    """Optional permission the token must also hold, such as "write"; at most 64 bytes."""
     @_builtins.property
     def identifiers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """One or many identifiers, such as job names. No whitespace or control characters."""
+        """One or many identifiers, such as job names: at most 1000 per call, each at most 512 bytes with
+        no whitespace, control or format characters. Compared byte for byte, never normalised.
+        """
 
     def __init__(
         self,

@@ -34,6 +34,13 @@ class AuthServiceStub:
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
     INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
     the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+
+    Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+    bytes") and a character policy; both are checked before the caller is authenticated and before
+    any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+    characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+    format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+    names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
     """
 
     def __init__(self, channel):
@@ -93,11 +100,19 @@ class AuthServiceServicer:
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
     INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
     the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+
+    Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+    bytes") and a character policy; both are checked before the caller is authenticated and before
+    any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+    characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+    format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+    names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
     """
 
     def Login(self, request, context):
         """Login verifies a username, password and (when enrolled) TOTP code and opens a session.
-        Unknown user and wrong password answer identically. Repeated failures lock the account.
+        Unknown user, wrong password and a locked account answer identically (INVALID_CREDENTIALS,
+        after the same password-hashing work). Repeated failures lock the account all the same.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,14 +126,16 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Revoke(self, request, context):
-        """Revoke revokes a token and every token derived from it, in one transaction.
+        """Revoke revokes a token and every token derived from it, in one transaction, including tokens
+        being derived at that moment: when it returns, none of them is active on any replica.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def IssueToken(self, request, context):
-        """IssueToken derives a token from the caller's; it never exceeds the caller's scope.
+        """IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
+        inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,7 +159,10 @@ class AuthServiceServicer:
 
     def WatchRevocations(self, request, context):
         """WatchRevocations streams every revocation in order, resumable after `after_sequence`.
-        The caller needs the `introspect` permission.
+        For edges and replicas: the caller needs the `introspect` permission on a SERVICE token of an
+        admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
+        with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
+        limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -217,6 +237,13 @@ class AuthService:
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
     INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
     the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+
+    Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+    bytes") and a character policy; both are checked before the caller is authenticated and before
+    any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+    characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+    format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+    names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
     """
 
     @staticmethod

@@ -35,6 +35,13 @@ class AuthServiceStub:
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
     INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
     the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+
+    Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+    bytes") and a character policy; both are checked before the caller is authenticated and before
+    any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+    characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+    format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+    names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
     """
 
     @_typing.overload
@@ -43,14 +50,19 @@ class AuthServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AuthServiceAsyncStub: ...
     Login: _grpc.UnaryUnaryMultiCallable[_auth_pb2.LoginRequest, _auth_pb2.LoginResponse]
     """Login verifies a username, password and (when enrolled) TOTP code and opens a session.
-    Unknown user and wrong password answer identically. Repeated failures lock the account.
+    Unknown user, wrong password and a locked account answer identically (INVALID_CREDENTIALS,
+    after the same password-hashing work). Repeated failures lock the account all the same.
     """
     Unlock: _grpc.UnaryUnaryMultiCallable[_auth_pb2.UnlockRequest, _auth_pb2.UnlockResponse]
     """Unlock mints a short-lived elevated child of the caller's session ("sudo mode")."""
     Revoke: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeRequest, _auth_pb2.RevokeResponse]
-    """Revoke revokes a token and every token derived from it, in one transaction."""
+    """Revoke revokes a token and every token derived from it, in one transaction, including tokens
+    being derived at that moment: when it returns, none of them is active on any replica.
+    """
     IssueToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.IssueTokenRequest, _auth_pb2.IssueTokenResponse]
-    """IssueToken derives a token from the caller's; it never exceeds the caller's scope."""
+    """IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
+    inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
+    """
     Introspect: _grpc.UnaryUnaryMultiCallable[_auth_pb2.IntrospectRequest, _auth_pb2.IntrospectResponse]
     """Introspect says whether a token is active and what it holds (RFC 7662 shape).
     The caller needs the `introspect` permission. Counts one use of a limited-use token unless `peek`.
@@ -61,7 +73,10 @@ class AuthServiceStub:
     """
     WatchRevocations: _grpc.UnaryStreamMultiCallable[_auth_pb2.WatchRevocationsRequest, _auth_pb2.WatchRevocationsResponse]
     """WatchRevocations streams every revocation in order, resumable after `after_sequence`.
-    The caller needs the `introspect` permission.
+    For edges and replicas: the caller needs the `introspect` permission on a SERVICE token of an
+    admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
+    with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
+    limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
     """
     GetJwks: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetJwksRequest, _auth_pb2.GetJwksResponse]
     """GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
@@ -79,19 +94,31 @@ class AuthServiceAsyncStub(AuthServiceStub):
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
     INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
     the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+
+    Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+    bytes") and a character policy; both are checked before the caller is authenticated and before
+    any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+    characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+    format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+    names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Login: _aio.UnaryUnaryMultiCallable[_auth_pb2.LoginRequest, _auth_pb2.LoginResponse]  # type: ignore[assignment]
     """Login verifies a username, password and (when enrolled) TOTP code and opens a session.
-    Unknown user and wrong password answer identically. Repeated failures lock the account.
+    Unknown user, wrong password and a locked account answer identically (INVALID_CREDENTIALS,
+    after the same password-hashing work). Repeated failures lock the account all the same.
     """
     Unlock: _aio.UnaryUnaryMultiCallable[_auth_pb2.UnlockRequest, _auth_pb2.UnlockResponse]  # type: ignore[assignment]
     """Unlock mints a short-lived elevated child of the caller's session ("sudo mode")."""
     Revoke: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeRequest, _auth_pb2.RevokeResponse]  # type: ignore[assignment]
-    """Revoke revokes a token and every token derived from it, in one transaction."""
+    """Revoke revokes a token and every token derived from it, in one transaction, including tokens
+    being derived at that moment: when it returns, none of them is active on any replica.
+    """
     IssueToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.IssueTokenRequest, _auth_pb2.IssueTokenResponse]  # type: ignore[assignment]
-    """IssueToken derives a token from the caller's; it never exceeds the caller's scope."""
+    """IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
+    inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
+    """
     Introspect: _aio.UnaryUnaryMultiCallable[_auth_pb2.IntrospectRequest, _auth_pb2.IntrospectResponse]  # type: ignore[assignment]
     """Introspect says whether a token is active and what it holds (RFC 7662 shape).
     The caller needs the `introspect` permission. Counts one use of a limited-use token unless `peek`.
@@ -102,7 +129,10 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """
     WatchRevocations: _aio.UnaryStreamMultiCallable[_auth_pb2.WatchRevocationsRequest, _auth_pb2.WatchRevocationsResponse]  # type: ignore[assignment]
     """WatchRevocations streams every revocation in order, resumable after `after_sequence`.
-    The caller needs the `introspect` permission.
+    For edges and replicas: the caller needs the `introspect` permission on a SERVICE token of an
+    admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
+    with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
+    limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
     """
     GetJwks: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetJwksRequest, _auth_pb2.GetJwksResponse]  # type: ignore[assignment]
     """GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
@@ -119,6 +149,13 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
     INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
     the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+
+    Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
+    bytes") and a character policy; both are checked before the caller is authenticated and before
+    any hashing or database work, and a violation is INVALID_ARGUMENT naming the field. Control
+    characters are refused everywhere except in passwords; names and identifiers also refuse Unicode
+    format characters (category Cf: bidi controls, zero-width characters). Nothing is normalised:
+    names and identifiers are compared byte for byte. The bearer token is held to `token`'s maximum.
     """
 
     @_abc_1.abstractmethod
@@ -128,7 +165,8 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.LoginResponse, _abc.Awaitable[_auth_pb2.LoginResponse]]:
         """Login verifies a username, password and (when enrolled) TOTP code and opens a session.
-        Unknown user and wrong password answer identically. Repeated failures lock the account.
+        Unknown user, wrong password and a locked account answer identically (INVALID_CREDENTIALS,
+        after the same password-hashing work). Repeated failures lock the account all the same.
         """
 
     @_abc_1.abstractmethod
@@ -145,7 +183,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.RevokeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.RevokeResponse, _abc.Awaitable[_auth_pb2.RevokeResponse]]:
-        """Revoke revokes a token and every token derived from it, in one transaction."""
+        """Revoke revokes a token and every token derived from it, in one transaction, including tokens
+        being derived at that moment: when it returns, none of them is active on any replica.
+        """
 
     @_abc_1.abstractmethod
     def IssueToken(
@@ -153,7 +193,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.IssueTokenRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.IssueTokenResponse, _abc.Awaitable[_auth_pb2.IssueTokenResponse]]:
-        """IssueToken derives a token from the caller's; it never exceeds the caller's scope."""
+        """IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
+        inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
+        """
 
     @_abc_1.abstractmethod
     def Introspect(
@@ -182,7 +224,10 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_auth_pb2.WatchRevocationsResponse], _abc.AsyncIterator[_auth_pb2.WatchRevocationsResponse]]:
         """WatchRevocations streams every revocation in order, resumable after `after_sequence`.
-        The caller needs the `introspect` permission.
+        For edges and replicas: the caller needs the `introspect` permission on a SERVICE token of an
+        admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
+        with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
+        limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
         """
 
     @_abc_1.abstractmethod

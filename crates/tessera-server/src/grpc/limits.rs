@@ -1,0 +1,268 @@
+//! The documented maximum and character policy of every string field of `auth.proto` and
+//! `admin.proto`, checked at the adapter before any hashing or database work (the caller is not
+//! even authenticated yet), answered INVALID_ARGUMENT with the field named.
+//!
+//! Lengths are in bytes of UTF-8. Policies (see `tessera_core::text`): `Any` for secrets, `Text`
+//! (no control characters) for free text, `Name` (no control, no Unicode format characters) for
+//! names and identifiers. Namespace and identifier grammar is checked afterwards by the domain.
+//! The same numbers are written in the proto comments and the README; change all three together.
+
+use tessera_core::text::{self, CharPolicy};
+use tessera_proto::v1 as pb;
+
+use crate::error::ApiError;
+
+/// Login names (the same limit account creation enforces).
+pub const USERNAME: usize = 64;
+/// Passwords (argon2 hashes any length; this bounds the work and the request).
+pub const PASSWORD: usize = 1024;
+/// TOTP codes (six digits; room for spaces a user may type).
+pub const TOTP_CODE: usize = 16;
+/// TTLs such as `1h30m`.
+pub const TTL: usize = 32;
+/// A token presented as a value or as the bearer (opaque tokens are 57 bytes; JWTs well under).
+pub const TOKEN: usize = 4096;
+/// Token, session and account ids (UUIDs are 36 bytes).
+pub const ID: usize = 64;
+/// Revoke reasons.
+pub const REASON: usize = 512;
+/// Token descriptions.
+pub const DESCRIPTION: usize = 512;
+/// Namespaces (and each identifier).
+pub const NAMESPACE: usize = tessera_core::namespace::MAX_LEN;
+/// Each identifier of CheckNamespace.
+pub const IDENTIFIER: usize = tessera_core::namespace::MAX_LEN;
+/// Identifiers per CheckNamespace call.
+pub const IDENTIFIERS: usize = 1000;
+/// Each permission name (or CheckNamespace action).
+pub const PERMISSION: usize = 64;
+/// Permissions per token.
+pub const PERMISSIONS: usize = 64;
+/// Display names.
+pub const DISPLAY_NAME: usize = 128;
+/// Role names.
+pub const ROLE: usize = 32;
+/// Page tokens (as handed out by the previous page).
+pub const PAGE_TOKEN: usize = 128;
+/// TOTP secrets in base32.
+pub const TOTP_SECRET: usize = 128;
+/// Audit action filters.
+pub const AUDIT_ACTION: usize = 64;
+
+fn field(name: &'static str, value: &str, max: usize, policy: CharPolicy) -> Result<(), ApiError> {
+    text::check(value, max, policy).map_err(|e| ApiError::invalid(name, format!("{name} {e}")))
+}
+
+fn list(
+    name: &'static str,
+    values: &[String],
+    count: usize,
+    max: usize,
+    policy: CharPolicy,
+) -> Result<(), ApiError> {
+    if values.len() > count {
+        return Err(ApiError::invalid(
+            name,
+            format!("at most {count} {name} per call"),
+        ));
+    }
+    for (index, value) in values.iter().enumerate() {
+        text::check(value, max, policy)
+            .map_err(|e| ApiError::invalid(name, format!("{name}[{index}] {e}")))?;
+    }
+    Ok(())
+}
+
+use CharPolicy::{Any, Name, Text};
+
+/// A request whose string fields have documented bounds.
+pub trait Bounded {
+    /// Checks every string field; the first one out of bounds is named in the error.
+    fn check_bounds(&self) -> Result<(), ApiError>;
+}
+
+impl Bounded for pb::LoginRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)?;
+        field("password", &self.password, PASSWORD, Any)?;
+        field("totp_code", &self.totp_code, TOTP_CODE, Text)
+    }
+}
+
+impl Bounded for pb::UnlockRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("password", &self.password, PASSWORD, Any)?;
+        field("totp_code", &self.totp_code, TOTP_CODE, Text)?;
+        field("ttl", &self.ttl, TTL, Text)
+    }
+}
+
+impl Bounded for pb::RevokeRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        use pb::revoke_request::Target;
+        match &self.target {
+            Some(Target::Token(token)) => field("token", token, TOKEN, Name)?,
+            Some(Target::TokenId(id)) => field("token_id", id, ID, Name)?,
+            Some(Target::SessionId(id)) => field("session_id", id, ID, Name)?,
+            Some(Target::Subject(id)) => field("subject", id, ID, Name)?,
+            None => {}
+        }
+        field("reason", &self.reason, REASON, Text)
+    }
+}
+
+impl Bounded for pb::IssueTokenRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("ttl", &self.ttl, TTL, Text)?;
+        field("namespace", &self.namespace, NAMESPACE, Name)?;
+        list(
+            "permissions",
+            &self.permissions,
+            PERMISSIONS,
+            PERMISSION,
+            Name,
+        )?;
+        field("description", &self.description, DESCRIPTION, Text)
+    }
+}
+
+impl Bounded for pb::IntrospectRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("token", &self.token, TOKEN, Name)
+    }
+}
+
+impl Bounded for pb::CheckNamespaceRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("token", &self.token, TOKEN, Name)?;
+        list(
+            "identifiers",
+            &self.identifiers,
+            IDENTIFIERS,
+            IDENTIFIER,
+            Name,
+        )?;
+        field("action", &self.action, PERMISSION, Name)
+    }
+}
+
+impl Bounded for pb::WatchRevocationsRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+impl Bounded for pb::GetJwksRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+impl Bounded for pb::CreateUserRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)?;
+        field("display_name", &self.display_name, DISPLAY_NAME, Text)?;
+        field("role", &self.role, ROLE, Name)?;
+        field("password", &self.password, PASSWORD, Any)
+    }
+}
+
+impl Bounded for pb::ListUsersRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("page_token", &self.page_token, PAGE_TOKEN, Name)
+    }
+}
+
+impl Bounded for pb::SetUserDisabledRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)
+    }
+}
+
+impl Bounded for pb::SetRoleRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)?;
+        field("role", &self.role, ROLE, Name)
+    }
+}
+
+impl Bounded for pb::SetPasswordRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)?;
+        field("password", &self.password, PASSWORD, Any)
+    }
+}
+
+impl Bounded for pb::BeginTotpEnrollmentRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)
+    }
+}
+
+impl Bounded for pb::ConfirmTotpEnrollmentRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)?;
+        field("secret", &self.secret, TOTP_SECRET, Name)?;
+        field("code", &self.code, TOTP_CODE, Text)
+    }
+}
+
+impl Bounded for pb::RemoveTotpRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)
+    }
+}
+
+impl Bounded for pb::ListTokensRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("username", &self.username, USERNAME, Name)
+    }
+}
+
+impl Bounded for pb::GetTokenRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("token_id", &self.token_id, ID, Name)
+    }
+}
+
+impl Bounded for pb::ListAuditEventsRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("actor", &self.actor, ID, Name)?;
+        field("action", &self.action, AUDIT_ACTION, Name)?;
+        field("page_token", &self.page_token, PAGE_TOKEN, Name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_field_out_of_bounds_is_named() {
+        let long = pb::LoginRequest {
+            username: "u".repeat(USERNAME + 1),
+            ..Default::default()
+        };
+        let ApiError::InvalidArgument { field, .. } = long.check_bounds().unwrap_err() else {
+            panic!("not INVALID_ARGUMENT");
+        };
+        assert_eq!(field, "username");
+        let nul = pb::IssueTokenRequest {
+            description: "a\0b".into(),
+            ..Default::default()
+        };
+        assert!(nul.check_bounds().is_err());
+        let bidi = pb::CheckNamespaceRequest {
+            identifiers: vec!["ok".into(), "a\u{202E}b".into()],
+            ..Default::default()
+        };
+        let err = bidi.check_bounds().unwrap_err();
+        assert!(err.to_string().contains("identifiers[1]"), "{err}");
+        let password = pb::LoginRequest {
+            username: "alice".into(),
+            password: "any\0thing\u{202E}".into(),
+            ..Default::default()
+        };
+        assert!(password.check_bounds().is_ok(), "passwords are opaque");
+    }
+}
