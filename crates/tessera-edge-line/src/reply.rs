@@ -310,6 +310,30 @@ mod tests {
             EdgeReply::UpstreamUnavailable("6".into()).line(),
             "6 ERROR upstream unavailable"
         );
+        assert_eq!(
+            EdgeReply::UpstreamDesync("7".into()).line(),
+            "7 ERROR upstream_desync upstream link reset"
+        );
+        assert_eq!(
+            EdgeReply::Refused("8".into(), "unknown_command".into()).line(),
+            "8 ERROR unknown_command"
+        );
+        assert_eq!(
+            EdgeReply::InvalidLine("unclosed quote".into()).line(),
+            "ERROR invalid_line unclosed quote"
+        );
+        assert_eq!(
+            EdgeReply::CommandTooLong("9".into()).line(),
+            "9 ERROR line_too_long"
+        );
+        for open in [
+            EdgeReply::UpstreamDesync("7".into()),
+            EdgeReply::Refused("8".into(), "x".into()),
+            EdgeReply::InvalidLine("x".into()),
+            EdgeReply::CommandTooLong("9".into()),
+        ] {
+            assert!(!open.closes(), "{open:?}");
+        }
         assert!(EdgeReply::AuthFailed(Some("4".into())).closes());
         assert!(!EdgeReply::AuthDenied("5".into()).closes());
         assert!(EdgeReply::LineTooLong.closes());

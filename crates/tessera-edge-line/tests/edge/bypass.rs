@@ -183,10 +183,14 @@ async fn an_item_named_ok_does_not_leak_the_rest_of_the_list() {
 async fn what_ztick_would_ignore_is_answered_at_once() {
     let (upstream, shim, _root, mut deploy) = setup(&["--upstream-timeout", "10s"]).await;
     assert_eq!(deploy.call("w SET deploy.a 1").await, "w OK");
-    // A normal round trip (Tessera check and upstream), for scale.
-    let started = Instant::now();
-    assert_eq!(deploy.call("n GET deploy.a").await, "n OK planned 1");
-    let round_trip = started.elapsed();
+    // Normal round trips (Tessera check and upstream), for scale: the slowest of five, so a busy
+    // machine slows the yardstick as much as what it measures.
+    let mut round_trip = Duration::ZERO;
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(deploy.call("n GET deploy.a").await, "n OK planned 1");
+        round_trip = round_trip.max(started.elapsed());
+    }
 
     let backslashes = "\\".repeat(3000);
     let cases: Vec<(String, String)> = vec![
