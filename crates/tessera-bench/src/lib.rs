@@ -55,6 +55,7 @@ pub struct Options {
 pub const SCENARIOS: &[&str] = &[
     "throughput",
     "latency",
+    "clients",
     "uncached",
     "flood",
     "revocation",

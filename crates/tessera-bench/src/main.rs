@@ -31,7 +31,7 @@ struct Args {
     /// Directory of the PostgreSQL binaries, pgbench included (default: as `tessera dev` finds them).
     #[arg(long, env = "TESSERA_PG_BIN")]
     pg_bin: Option<PathBuf>,
-    /// Run only these scenarios (comma-separated): throughput, latency, uncached, flood,
+    /// Run only these scenarios (comma-separated): throughput, latency, clients, uncached, flood,
     /// revocation, kill.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,

@@ -54,6 +54,8 @@ const REPLICA_A_THREADS: &str = "tessera-bench-a";
 /// Open calls allowed in open-loop phases.
 const MAX_IN_FLIGHT: usize = 2_000;
 
+mod clients;
+
 pub async fn run(options: Options) -> anyhow::Result<Report> {
     let started = Instant::now();
     let postgres = Postgres::start(options.pg_bin.as_deref(), None).await?;
@@ -321,6 +323,7 @@ struct Bench {
     on_a: Arc<Clients>,
     on_b: Arc<Clients>,
     caller: Caller,
+    caller_token: String,
     hot: String,
     identifiers: Arc<Vec<String>>,
     flood_user: (String, String),
@@ -405,6 +408,7 @@ impl Bench {
             on_a,
             on_b,
             caller: Caller(MetadataValue::try_from(format!("Bearer {caller}"))?),
+            caller_token: caller,
             hot,
             identifiers: Arc::new(
                 (0..IDENTIFIERS)
@@ -464,6 +468,9 @@ impl Bench {
         }
         if wanted("latency") {
             self.open_loop_latency().await?;
+        }
+        if wanted("clients") {
+            self.clients().await?;
         }
         if wanted("uncached") {
             self.uncached(postgres).await?;

@@ -1,0 +1,197 @@
+//! Every client language as a benchmark client: the grpc-go load generator of `clients/go`
+//! (`cmd/tessera-load`, through the Go client as a Go service calls Tessera) drives the cached
+//! scenarios, and sequential calls from tonic and grpc-go are compared (a Nagle stall shows as a
+//! ~40 ms median on one of them).
+
+use std::{path::PathBuf, process::Command, time::Instant};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use super::{introspect, list, median, per_second, ratio_row, Bench, IDENTIFIERS};
+use crate::report::{rate, Row, Verdict};
+
+/// Sequential calls per client in the latency comparison.
+const SEQUENTIAL_CALLS: usize = 50;
+
+/// One phase as `tessera-load` prints it.
+#[derive(Debug, Deserialize)]
+struct Phase {
+    call: String,
+    calls: u64,
+    errors: u64,
+    per_second: f64,
+    p50_us: f64,
+    first_error: Option<String>,
+}
+
+/// Where the repository is (the Go module lives in `clients/go`).
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// Builds `tessera-load` with the machine's Go into the target directory.
+fn build_go_load() -> anyhow::Result<PathBuf> {
+    let root = workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let out = target.join("tessera-load");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg("./cmd/tessera-load")
+        .current_dir(root.join("clients/go"))
+        .output()
+        .context("running go build (is Go installed?)")?;
+    if !built.status.success() {
+        bail!(
+            "go build ./cmd/tessera-load: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    Ok(out)
+}
+
+impl Bench {
+    fn go_load(&self, binary: &PathBuf, args: &[String]) -> anyhow::Result<Vec<Phase>> {
+        let output = Command::new(binary)
+            .arg("-addr")
+            .arg(self.a.addr.to_string())
+            .arg("-caller")
+            .arg(&self.caller_token)
+            .arg("-target")
+            .arg(&self.hot)
+            .args(args)
+            .output()
+            .context("running tessera-load")?;
+        if !output.status.success() {
+            bail!(
+                "tessera-load failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let phases = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(serde_json::from_str::<Phase>)
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading tessera-load's output")?;
+        if let Some(bad) = phases.iter().find(|p| p.errors > 0 || p.calls == 0) {
+            bail!(
+                "grpc-go {} phase failed: {} errors, first: {}",
+                bad.call,
+                bad.errors,
+                bad.first_error.as_deref().unwrap_or("none")
+            );
+        }
+        Ok(phases)
+    }
+
+    /// Cached Introspect and CheckNamespace against Check, and sequential latency, from grpc-go.
+    pub(super) async fn clients(&mut self) -> anyhow::Result<()> {
+        let binary = match build_go_load() {
+            Ok(binary) => binary,
+            Err(err) => {
+                self.rows.push(Row {
+                    scenario: "grpc-go client rows".into(),
+                    baseline: String::new(),
+                    target: String::new(),
+                    result: format!("not run: {err:#}"),
+                    goal: String::new(),
+                    verdict: Verdict::Info,
+                });
+                return Ok(());
+            }
+        };
+        let (n, rounds) = (self.options.concurrency, self.options.rounds);
+        let phase = format!("{}ms", self.options.phase.as_millis());
+        let args = [
+            "-calls".to_owned(),
+            "check,introspect,checknamespace".to_owned(),
+            "-rounds".to_owned(),
+            rounds.to_string(),
+            "-phase".to_owned(),
+            phase,
+            "-concurrency".to_owned(),
+            n.to_string(),
+            "-conns".to_owned(),
+            self.options.connections.to_string(),
+            "-ids".to_owned(),
+            IDENTIFIERS.to_string(),
+        ];
+        let phases = tokio::task::block_in_place(|| self.go_load(&binary, &args))?;
+        let series = |call: &str| -> Vec<f64> {
+            phases
+                .iter()
+                .filter(|p| p.call == call)
+                .map(|p| p.per_second)
+                .collect()
+        };
+        let (checks, introspects, namespaces) = (
+            series("check"),
+            series("introspect"),
+            series("checknamespace"),
+        );
+        let ratio = |target: &[f64]| {
+            median(
+                &target
+                    .iter()
+                    .zip(&checks)
+                    .map(|(t, c)| t / c)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        self.rows.push(ratio_row(
+            &format!("grpc-go client: cached Introspect / Check ({n} in flight)"),
+            format!("Check {}", rate(median(&checks))),
+            rate(median(&introspects)),
+            ratio(&introspects),
+            Some(0.9),
+            None,
+        ));
+        self.rows.push(ratio_row(
+            &format!("grpc-go client: CheckNamespace ({IDENTIFIERS} ids) / Check"),
+            format!("Check {}", rate(median(&checks))),
+            rate(median(&namespaces)),
+            ratio(&namespaces),
+            Some(0.85),
+            None,
+        ));
+        self.details.push(format!(
+            "grpc-go (clients/go tessera-load) per round (calls/s): Check [{}]; Introspect [{}]; CheckNamespace [{}]",
+            list(&checks, per_second),
+            list(&introspects, per_second),
+            list(&namespaces, per_second)
+        ));
+
+        // Sequential: one call at a time, the tonic client first, then grpc-go.
+        let client = self.on_a.auth(0);
+        let mut took = Vec::with_capacity(SEQUENTIAL_CALLS);
+        for _ in 0..SEQUENTIAL_CALLS {
+            let start = Instant::now();
+            introspect(client.clone(), self.caller.clone(), self.hot.clone()).await?;
+            took.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+        let tonic_p50 = median(&took);
+        let sequential = [
+            "-calls".to_owned(),
+            "introspect".to_owned(),
+            "-sequential".to_owned(),
+            SEQUENTIAL_CALLS.to_string(),
+        ];
+        let go = tokio::task::block_in_place(|| self.go_load(&binary, &sequential))?;
+        let go_p50 = go.first().map(|p| p.p50_us).unwrap_or(f64::NAN);
+        self.rows.push(ratio_row(
+            &format!("grpc-go sequential Introspect p50 / tonic p50 ({SEQUENTIAL_CALLS} calls)"),
+            format!("tonic {go_tonic:.0} µs", go_tonic = tonic_p50),
+            format!("grpc-go {go_p50:.0} µs"),
+            go_p50 / tonic_p50,
+            None,
+            Some(1.5),
+        ));
+        Ok(())
+    }
+}
