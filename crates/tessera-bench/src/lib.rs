@@ -44,8 +44,9 @@ pub struct Options {
     /// Run only these scenarios (empty: all): throughput, latency, uncached, flood, revocation,
     /// kill. For profiling one of them; the table then has only their rows.
     pub only: Vec<String>,
-    /// Replicas' pools check each connection with a round trip before use, as production does
-    /// (`tessera_store::connect_lazy`). `false` only to measure what that check costs.
+    /// Replicas' pools are production's (`tessera_store::connect_lazy`: a connection idle for a
+    /// second or more is checked with a round trip before use). `false` never checks, only to
+    /// measure what the remaining checks cost.
     pub pool_ping: bool,
     /// argon2 workers of the replicas (default: the server's default, half the cores).
     pub hash_workers: Option<usize>,

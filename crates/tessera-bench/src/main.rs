@@ -35,8 +35,8 @@ struct Args {
     /// revocation, kill.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Experiment: replicas' pools skip the round trip that checks a connection before each use
-    /// (production keeps it; see BENCHMARKS.md).
+    /// Experiment: replicas' pools never check a connection before use (production checks only
+    /// connections idle for a second or more; see BENCHMARKS.md).
     #[arg(long)]
     no_pool_ping: bool,
     /// argon2 workers per replica (default: the server's default, half the cores).
