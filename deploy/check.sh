@@ -88,6 +88,26 @@ if command -v nginx >/dev/null; then
   out=$(nginx -t -q -c "$scratch/nginx.conf" 2>&1) || fail "nginx -t on deploy/compose/nginx.conf: $out"
 fi
 
+echo "deploy check: alert rules and dashboard"
+promtool=$(command -v promtool || true)
+[ -n "$promtool" ] || fail "promtool missing (scripts/install-tools.sh installs Debian's prometheus package)"
+(cd deploy/observability && "$promtool" check rules alerts.yaml >/dev/null && "$promtool" test rules alerts.test.yaml >/dev/null) \
+  || fail "promtool rejected deploy/observability/alerts.yaml or its tests"
+# Every metric the rules and the dashboard name must be one the server exports.
+python3 - <<'PY' || fail "the rules or the dashboard use a metric the server does not export"
+import json, re, sys
+exported = set(re.findall(r"tessera_[a-z_]+", open("crates/tessera-server/src/metrics.rs").read()))
+def used(text):
+    return {re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"tessera_[a-z_]+", text)}
+rules = open("deploy/observability/alerts.yaml").read()
+dashboard = json.load(open("deploy/observability/grafana-dashboard.json"))
+exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+missing = (used(rules) | used(exprs)) - exported - {"tessera_rpc_duration_seconds_bucket"}
+for name in sorted(missing):
+    print(f"deploy check: {name} is not exported by crates/tessera-server/src/metrics.rs", file=sys.stderr)
+sys.exit(1 if missing else 0)
+PY
+
 echo "deploy check: Dockerfile"
 runtime=$(awk '/^FROM /{stage=$0} END{print stage}' deploy/Dockerfile)
 case "$runtime" in *distroless*nonroot*) ;; *) fail "the runtime stage is not distroless nonroot: $runtime";; esac

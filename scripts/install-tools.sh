@@ -52,6 +52,11 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
   echo "install-tools: installing systemd (systemd-analyze) from Debian's packages"
   apt_install systemd
 fi
+# promtool (Debian ships it in the prometheus package) checks deploy/observability's alert rules.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "install-tools: installing prometheus (promtool) from Debian's packages"
+  apt_install prometheus
+fi
 if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "install-tools: installing PyYAML"
   python3 -m pip install --quiet --disable-pip-version-check pyyaml

@@ -467,6 +467,14 @@ pub fn render(stats: &RpcStats, authority: &Authority) -> String {
          tessera_logins_rejected_total{{reason=\"overloaded\"}} {}",
         pool.rejected()
     );
+    if let Some(not_after) = crate::tls::certificate_not_after() {
+        let _ = writeln!(
+            out,
+            "# HELP tessera_tls_certificate_expiry_timestamp_seconds When the gRPC listener's certificate expires (Unix time).\n\
+             # TYPE tessera_tls_certificate_expiry_timestamp_seconds gauge\n\
+             tessera_tls_certificate_expiry_timestamp_seconds {not_after}"
+        );
+    }
     out.push_str(
         "# HELP tessera_revocation_lag_seconds From a revocation's commit to this replica dropping its cache entry.\n\
          # TYPE tessera_revocation_lag_seconds histogram\n",

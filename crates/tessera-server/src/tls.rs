@@ -31,6 +31,27 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 use tracing::{debug, info, warn};
 
+/// The serving certificate's expiry (Unix seconds), 0 without TLS: one process serves one gRPC
+/// listener, and the metrics endpoint reads it for the certificate-expiry alert.
+static NOT_AFTER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// When the certificate being served expires (Unix seconds), when serving TLS.
+pub fn certificate_not_after() -> Option<i64> {
+    match NOT_AFTER.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        at => Some(at),
+    }
+}
+
+fn record_not_after(key: &CertifiedKey) {
+    if let Some(leaf) = key.cert.first() {
+        if let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf.as_ref()) {
+            let at = cert.validity().not_after.timestamp();
+            NOT_AFTER.store(at, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// How long a client may take to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -86,6 +107,7 @@ impl ReloadingCert {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let stamp = stamp(&files);
         let key = certified_key(&files, &provider)?;
+        record_not_after(&key);
         Ok(Arc::new(ReloadingCert {
             files,
             provider,
@@ -98,6 +120,7 @@ impl ReloadingCert {
         let stamp = stamp(&self.files);
         match certified_key(&self.files, &self.provider) {
             Ok(key) => {
+                record_not_after(&key);
                 *self.current.write().expect("certificate lock") = Loaded { key, stamp };
                 info!(cert = %self.files.cert.display(), "tls certificate reloaded");
                 true

@@ -112,3 +112,18 @@ fn client_subject_reads_the_distinguished_name() {
     let subject = client_subject(cert.der()).unwrap();
     assert!(subject.contains("CN=billing"), "{subject}");
 }
+
+#[test]
+fn the_served_certificate_expiry_is_exported() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(2031, 3, 30);
+    let pair = Pair {
+        cert: params.self_signed(&key).unwrap().pem(),
+        key: key.serialize_pem(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ReloadingCert::load(files(dir.path(), &pair)).unwrap();
+    // 2031-03-30T00:00:00Z
+    assert_eq!(certificate_not_after(), Some(1_932_595_200));
+}
