@@ -90,3 +90,15 @@ fn nonsense_originals_are_400() {
     let h = headers(&[("x-forwarded-method", "G E T")]);
     assert!(original(&h, &Method::GET, FrontProxy::Auto).is_err());
 }
+
+#[test]
+fn descriptions_have_a_bounded_length() {
+    let at_limit = format!("/{}", "a".repeat(MAX_FORWARDED_URI - 1));
+    let over = format!("/{}", "a".repeat(MAX_FORWARDED_URI));
+    for (target, ok) in [(at_limit, true), (over, false)] {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-uri", HeaderValue::from_str(&target).unwrap());
+        let decided = original(&h, &Method::GET, FrontProxy::Caddy);
+        assert_eq!(decided.is_ok(), ok, "{} bytes", target.len());
+    }
+}
