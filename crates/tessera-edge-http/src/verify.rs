@@ -12,6 +12,10 @@
 //! * unset (`auto`): either family, and a request on which both are present and disagree is
 //!   refused (400), since one of them came from the client.
 //!
+//! A request carrying an identity header spelled with `_` is refused (400) on every route, public
+//! ones included: the proxy, not the edge, forwards it upstream, where CGI-style servers would read
+//! it as an identity header.
+//!
 //! The answer is 200 with the identity headers for the proxy to copy upstream (all of them empty
 //! on a public route), or the same 400/401/403/503 the reverse proxy would give.
 //!
@@ -137,6 +141,14 @@ pub fn original(
 /// `/auth/verify`.
 pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
+    if parts.extensions.get::<ForgedIdentity>().is_some() {
+        // The front proxy forwards the client's own headers upstream: the edge cannot strip the
+        // `_` spelling from what the upstream gets, so it refuses even on a public route.
+        return Answer::bad_request(
+            "x-tessera-* headers are set by the edge; a client may not send them",
+        )
+        .into_response();
+    }
     let (method, target) = match original(&parts.headers, &parts.method, state.policy.front_proxy) {
         Ok(original) => original,
         Err(answer) => return answer.into_response(),

@@ -428,5 +428,23 @@ async fn caddy_forward_auth_in_front_of_the_edge() {
         .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"));
     let caddy = Proxy::start(command, port, dir.path().join("caddy.out"));
     check_front(&caddy, "caddy", StatusCode::BAD_REQUEST).await;
+    // Caddy passes `X_Tessera_*` spellings on to the edge and upstream alike (`request_header`
+    // removes only the `-` spelling): the edge refuses them on every route.
+    let frank = tessera().login("frank", support::PASSWORD).await;
+    let auth = format!("Bearer {frank}");
+    for (path, headers) in [
+        ("/app/page", vec![("authorization", auth.as_str())]),
+        ("/api/v1/public/status", vec![]),
+    ] {
+        let mut headers = headers;
+        headers.push(("X_Tessera_Username", "root"));
+        let reply = get(&caddy.url(path), &headers).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "caddy {path}: {}",
+            reply.text()
+        );
+    }
     check_spoofed_description(&caddy, "caddy", "x-original-uri").await;
 }

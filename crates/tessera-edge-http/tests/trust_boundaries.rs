@@ -97,6 +97,16 @@ async fn identity_headers_spelled_with_underscores_never_reach_a_wsgi_upstream()
     )
     .await;
     assert_eq!(verify.status, StatusCode::BAD_REQUEST, "{}", verify.text());
+    // … even on a public route, since there the proxy would pass it on unasked.
+    let public = get(
+        &edge.at("/auth/verify"),
+        &[
+            ("x-forwarded-uri", "/open/page"),
+            ("X_Tessera_Username", "root"),
+        ],
+    )
+    .await;
+    assert_eq!(public.status, StatusCode::BAD_REQUEST, "{}", public.text());
 }
 
 /// M4: a lower-case `post` meets the `POST` rule and reaches the upstream as `POST`.
