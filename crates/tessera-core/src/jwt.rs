@@ -1,17 +1,32 @@
 //! JWTs on request: compact JWS signed with Ed25519 (`alg: EdDSA`, RFC 8037), a `kid` naming the
 //! key, and a JWKS (RFC 7517) document for verifiers outside Tessera.
 //!
-//! Verification trusts nothing in the token but the `kid`: the algorithm must be exactly `EdDSA`
-//! (so `none`, and HS256 keyed with the public key, are refused before any key is touched), keys
-//! embedded in the header (`jwk`, `jku`, `x5u`, …) are ignored, a `crit` header is refused, the
-//! signature is checked strictly over the bytes as received, and only then are the claims parsed.
-//! The issuer and the expiry are checked against the caller's clock. No I/O happens here: the
-//! server looks keys up and still checks revocation in its store.
+//! Encoding, signing and signature verification are the `jsonwebtoken` crate's, with its RustCrypto
+//! backend only (ed25519-dalek underneath, the same implementation that holds the keys here).
+//! Tessera's rules sit on top:
+//!
+//! * before the library sees the token: a size bound, the algorithm exactly `EdDSA` (so `none`,
+//!   and HS256 keyed with the public key, are refused before any key is touched), no `crit`
+//!   header, a `kid` to look the key up by (keys embedded in the header — `jwk`, `jku`, `x5u`,
+//!   … — are never used), and a signature of the right length;
+//! * the library: `Validation` pinned to `EdDSA` alone, the signature checked over the bytes as
+//!   received, then `iss` must be Tessera's;
+//! * after it: `exp` and `nbf` against the caller's injectable clock, with Tessera's leeway (none
+//!   on `exp`, [`CLOCK_SKEW_SECS`] on `nbf`/`iat`) — the library's own time checks read the
+//!   system clock and are switched off.
+//!
+//! No I/O happens here: the server looks keys up and still checks revocation in its store.
 
 use std::fmt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+// The forgery tests (`jwt/tests.rs`) sign with raw keys to build tokens the library never would.
+#[cfg(test)]
+use ed25519_dalek::Signer as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::{rngs::OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -90,7 +105,8 @@ pub enum JwtError {
     BadKey,
 }
 
-/// An Ed25519 private key with its `kid`. `Debug` never shows the key; memory is wiped on drop.
+/// An Ed25519 private key with its `kid`. `Debug` never shows the key; the seed's memory is wiped
+/// on drop (the PKCS#8 copy `jsonwebtoken` signs with is built per signature and dropped at once).
 #[derive(Clone)]
 pub struct JwtSigningKey {
     kid: String,
@@ -135,24 +151,18 @@ impl JwtSigningKey {
         }
     }
 
-    /// Signs `claims` into a compact JWT: `header.payload.signature`.
+    /// Signs `claims` into a compact JWT: `header.payload.signature`, header
+    /// `{"typ":"JWT","alg":"EdDSA","kid":…}`.
     pub fn sign(&self, claims: &Claims) -> String {
-        let header = Header {
-            alg: ALGORITHM,
-            typ: "JWT",
-            kid: &self.kid,
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        // The key is a valid Ed25519 key and the claims plain data, so neither step can fail; an
+        // empty string would in any case never verify.
+        let Ok(der) = self.key.to_pkcs8_der() else {
+            return String::new();
         };
-        // Serialising these plain structs cannot fail.
-        let header = serde_json::to_vec(&header).unwrap_or_default();
-        let payload = serde_json::to_vec(claims).unwrap_or_default();
-        let mut token = String::with_capacity(256);
-        token.push_str(&URL_SAFE_NO_PAD.encode(header));
-        token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(payload));
-        let signature = self.key.sign(token.as_bytes());
-        token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
-        token
+        let key = EncodingKey::from_ed_der(der.as_bytes());
+        jsonwebtoken::encode(&header, claims, &key).unwrap_or_default()
     }
 }
 
@@ -279,36 +289,32 @@ pub fn looks_like_jwt(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-#[derive(Serialize)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
-}
-
 /// A JWT whose header has been read and accepted, not yet verified.
 #[derive(Debug)]
 pub struct UnverifiedJwt<'a> {
     kid: String,
-    signing_input: &'a str,
-    payload: &'a str,
-    signature: Signature,
+    text: &'a str,
 }
+
+/// Length of an Ed25519 signature.
+const SIGNATURE_LEN: usize = 64;
 
 impl<'a> UnverifiedJwt<'a> {
     /// Splits `text` and vets its header: `alg` must be exactly `EdDSA`, `kid` a non-empty
-    /// string, `typ` (when present) `JWT`, and no `crit`.
+    /// string, `typ` (when present) `JWT`, and no `crit`; the signature must be 64 bytes.
     pub fn parse(text: &'a str) -> Result<UnverifiedJwt<'a>, JwtError> {
         if text.len() > MAX_LEN || !looks_like_jwt(text) {
             return Err(JwtError::Malformed);
         }
         let (signing_input, signature) = text.rsplit_once('.').ok_or(JwtError::Malformed)?;
-        let (header, payload) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
+        let (header, _) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
         let header = URL_SAFE_NO_PAD
             .decode(header)
             .map_err(|_| JwtError::Malformed)?;
         let header: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&header).map_err(|_| JwtError::Malformed)?;
+        // The library would also refuse other algorithms, but only after choosing a verifier
+        // for the one named; refusing here keeps `none` and HS256 away from any key.
         if header.get("alg").and_then(|v| v.as_str()) != Some(ALGORITHM)
             || header.contains_key("crit")
         {
@@ -326,13 +332,10 @@ impl<'a> UnverifiedJwt<'a> {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| JwtError::BadSignature)?;
-        let signature = Signature::from_slice(&signature).map_err(|_| JwtError::BadSignature)?;
-        Ok(UnverifiedJwt {
-            kid,
-            signing_input,
-            payload,
-            signature,
-        })
+        if signature.len() != SIGNATURE_LEN {
+            return Err(JwtError::BadSignature);
+        }
+        Ok(UnverifiedJwt { kid, text })
     }
 
     /// The key the token claims to be signed with.
@@ -346,16 +349,10 @@ impl<'a> UnverifiedJwt<'a> {
         if key.kid != self.kid {
             return Err(JwtError::UnknownKey);
         }
-        key.key
-            .verify_strict(self.signing_input.as_bytes(), &self.signature)
-            .map_err(|_| JwtError::BadSignature)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(self.payload)
-            .map_err(|_| JwtError::Malformed)?;
-        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
-        if claims.iss != ISSUER {
-            return Err(JwtError::WrongIssuer);
-        }
+        let decoding = DecodingKey::from_ed_der(&key.key.to_bytes());
+        let claims = jsonwebtoken::decode::<Claims>(self.text, &decoding, &validation())
+            .map_err(|error| refusal(error.kind()))?
+            .claims;
         let now = now.unix_timestamp();
         if now >= claims.exp {
             return Err(JwtError::Expired);
@@ -365,6 +362,35 @@ impl<'a> UnverifiedJwt<'a> {
             return Err(JwtError::NotYetValid);
         }
         Ok(claims)
+    }
+}
+
+/// What `jsonwebtoken` checks: the signature with EdDSA and nothing else, and the issuer. Time is
+/// checked by the caller against its own clock.
+fn validation() -> Validation {
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.algorithms = vec![Algorithm::EdDSA];
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    validation
+}
+
+/// The library's refusal in Tessera's terms.
+fn refusal(kind: &ErrorKind) -> JwtError {
+    match kind {
+        ErrorKind::InvalidSignature => JwtError::BadSignature,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::MissingAlgorithm => JwtError::AlgorithmRefused,
+        ErrorKind::InvalidIssuer => JwtError::WrongIssuer,
+        ErrorKind::ExpiredSignature => JwtError::Expired,
+        ErrorKind::ImmatureSignature => JwtError::NotYetValid,
+        ErrorKind::InvalidEddsaKey | ErrorKind::InvalidKeyFormat => JwtError::BadKey,
+        _ => JwtError::Malformed,
     }
 }
 

@@ -1,13 +1,17 @@
-//! Time-based one-time passwords (RFC 6238): HMAC-SHA1, 30-second steps, 6 digits, one step of
-//! clock skew either way, and each accepted step usable once.
+//! Time-based one-time passwords (RFC 6238): HMAC-SHA1, 30-second steps, 6 digits.
+//!
+//! The primitives — the HOTP truncation, base32 and the `otpauth://` URI — are the `totp-rs`
+//! crate's. Tessera's rules sit on top: one step of clock skew either way, every candidate step
+//! compared in constant time (so timing does not tell which matched), and each accepted step
+//! usable once (the caller records the step [`TotpSecret::verify`] returns and passes it back).
+//! Seeds are sealed at rest by [`crate::seal`] with a key from config, never by this module.
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
 use rand::{rngs::OsRng, RngCore};
-use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
+use totp_rs::{Algorithm, Secret, TOTP};
 use zeroize::Zeroizing;
 
 /// Seconds per step.
@@ -15,7 +19,6 @@ pub const STEP_SECONDS: i64 = 30;
 /// Digits per code.
 pub const DIGITS: usize = 6;
 const SEED_LEN: usize = 20;
-const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /// A TOTP seed. `Debug` never shows it.
 #[derive(Clone)]
@@ -39,49 +42,38 @@ impl TotpSecret {
         &self.0
     }
 
+    /// The generator for this seed, with an account label for the URI; `totp-rs`'s `zeroize`
+    /// feature wipes its copy of the seed when it is dropped. `new_unchecked` because
+    /// seeds enrolled before this crate was used may be shorter than `totp-rs`'s 128-bit minimum
+    /// for new ones; new seeds are 160 bits.
+    fn generator(&self, issuer: Option<&str>, account: &str) -> TOTP {
+        TOTP::new_unchecked(
+            Algorithm::SHA1,
+            DIGITS,
+            1,
+            STEP_SECONDS.unsigned_abs(),
+            self.0.to_vec(),
+            issuer.map(str::to_owned),
+            account.to_owned(),
+        )
+    }
+
     /// The seed in unpadded base32, as authenticator apps take it.
     pub fn to_base32(&self) -> String {
-        let mut out = String::new();
-        let (mut buffer, mut bits) = (0u32, 0u32);
-        for &byte in self.0.iter() {
-            buffer = (buffer << 8) | u32::from(byte);
-            bits += 8;
-            while bits >= 5 {
-                bits -= 5;
-                out.push(BASE32[((buffer >> bits) & 31) as usize] as char);
-            }
-        }
-        if bits > 0 {
-            out.push(BASE32[((buffer << (5 - bits)) & 31) as usize] as char);
-        }
-        out
+        self.generator(None, "").get_secret_base32()
     }
 
     /// From base32 (case and padding ignored); `None` if not base32 or empty.
     pub fn from_base32(text: &str) -> Option<TotpSecret> {
-        let mut out = Vec::new();
-        let (mut buffer, mut bits) = (0u32, 0u32);
-        for c in text.trim().trim_end_matches('=').bytes() {
-            let value = BASE32.iter().position(|&b| b == c.to_ascii_uppercase())? as u32;
-            buffer = (buffer << 5) | value;
-            bits += 5;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((buffer >> bits) as u8);
-            }
-        }
-        (!out.is_empty()).then(|| TotpSecret::from_bytes(out))
+        let text = Zeroizing::new(text.trim().trim_end_matches('=').to_ascii_uppercase());
+        let bytes = Secret::Encoded(text.to_string()).to_bytes().ok()?;
+        (!bytes.is_empty()).then(|| TotpSecret::from_bytes(bytes))
     }
 
-    /// The `otpauth://` URI an authenticator app scans.
+    /// The `otpauth://` URI an authenticator app scans (issuer and account percent-encoded; SHA1,
+    /// 6 digits and 30 seconds are the URI format's defaults, so `totp-rs` leaves them out).
     pub fn otpauth_uri(&self, issuer: &str, account: &str) -> String {
-        format!(
-            "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECONDS}",
-            percent(issuer),
-            percent(account),
-            self.to_base32(),
-            percent(issuer),
-        )
+        self.generator(Some(issuer), account).get_url()
     }
 
     /// The step `at` falls in.
@@ -89,24 +81,16 @@ impl TotpSecret {
         at.unix_timestamp().div_euclid(STEP_SECONDS)
     }
 
-    /// The code for `step`.
+    /// The code for `step` (steps before 1970 have none and give an empty string, which no code
+    /// matches).
     pub fn code_at(&self, step: i64) -> String {
-        let mut mac = Hmac::<Sha1>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(&step.to_be_bytes());
-        let digest = mac.finalize().into_bytes();
-        let offset = usize::from(digest[19] & 0x0f);
-        let value = u32::from_be_bytes([
-            digest[offset],
-            digest[offset + 1],
-            digest[offset + 2],
-            digest[offset + 3],
-        ]) & 0x7fff_ffff;
-        format!(
-            "{:0width$}",
-            value % 10u32.pow(DIGITS as u32),
-            width = DIGITS
-        )
+        let Some(seconds) = u64::try_from(step)
+            .ok()
+            .and_then(|s| s.checked_mul(STEP_SECONDS.unsigned_abs()))
+        else {
+            return String::new();
+        };
+        self.generator(None, "").generate(seconds)
     }
 
     /// Checks `code` at `now`, allowing one step of skew either way, and only steps newer than
@@ -132,18 +116,6 @@ impl fmt::Debug for TotpSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TotpSecret(…)")
     }
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

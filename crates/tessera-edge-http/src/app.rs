@@ -21,6 +21,7 @@ use crate::gate::Gate;
 use crate::identity::strip_identity_headers;
 use crate::login_page::{self, escape};
 use crate::proxy::{self, Proxy};
+use crate::routes::canonical_method;
 use crate::{session, verify};
 
 /// Everything a request handler needs.
@@ -70,12 +71,20 @@ pub fn head_size(request: &Request) -> usize {
 }
 
 /// Runs before every handler: refuses oversized heads (HTTP/2 has no hyper-side byte limit that
-/// answers 431) and drops every client-supplied `x-tessera-*` header.
+/// answers 431), makes the method canonical (or refuses it) so every later check and the upstream
+/// see the same method, and drops every client-supplied identity header in any spelling (marking
+/// the request when one was spelled with `_`, for the gate to refuse).
 async fn guard(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     if head_size(&request) > state.max_header_bytes {
         return Answer::headers_too_large(state.max_header_bytes).into_response();
     }
-    strip_identity_headers(request.headers_mut());
+    match canonical_method(request.method()) {
+        Ok(method) => *request.method_mut() = method,
+        Err(error) => return Answer::bad_request(error.to_string()).into_response(),
+    }
+    if let Some(forged) = strip_identity_headers(request.headers_mut()) {
+        request.extensions_mut().insert(forged);
+    }
     next.run(request).await
 }
 

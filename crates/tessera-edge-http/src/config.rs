@@ -18,6 +18,7 @@ use crate::origin::Origin;
 use crate::routes::{NamespaceRules, PublicRoutes};
 use crate::server::ServerLimits;
 use crate::tls;
+use crate::verify::FrontProxy;
 
 /// A secret (token or password) that never shows in `Debug` output and is wiped on drop.
 #[derive(Clone)]
@@ -153,8 +154,16 @@ pub struct Cli {
     )]
     pub allowed_origins: Vec<String>,
 
-    /// Pass the client's `Authorization: Bearer` header on to the upstream. By default the edge
-    /// removes it: the upstream learns who is calling from the X-Tessera-* headers instead.
+    /// The proxy in front of `/auth/verify` (forward-auth mode): `nginx` reads the request
+    /// description only from `X-Original-Method`/`X-Original-URI`, `caddy` and `traefik` only from
+    /// `X-Forwarded-Method`/`X-Forwarded-Uri`. `auto` reads either and refuses (400) a request on
+    /// which both are present and disagree, since one of them then came from the client.
+    #[arg(long, env = "TESSERA_HTTP_FRONT_PROXY", value_enum, default_value_t = FrontProxy::Auto)]
+    pub front_proxy: FrontProxy,
+
+    /// Pass the client's `Authorization` header on to the upstream. By default the edge removes
+    /// it on every route, public ones included: the upstream learns who is calling from the
+    /// X-Tessera-* headers instead, and a bearer token never reaches it.
     #[arg(long, env = "TESSERA_HTTP_FORWARD_AUTHORIZATION")]
     pub forward_authorization: bool,
 
@@ -222,6 +231,8 @@ pub struct Policy {
     pub forward_authorization: bool,
     /// Largest JSON or form body of the edge's own endpoints.
     pub max_json_bytes: usize,
+    /// Whose headers describe the request on `/auth/verify`.
+    pub front_proxy: FrontProxy,
 }
 
 /// Validated settings of one edge process.
@@ -314,6 +325,7 @@ impl Settings {
                 allowed_origins,
                 forward_authorization: cli.forward_authorization,
                 max_json_bytes: cli.max_json_bytes,
+                front_proxy: cli.front_proxy,
             },
             tls,
             limits: ServerLimits {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use axum::extract::Request;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use http::HeaderMap;
 use tokio::net::TcpListener;
@@ -76,6 +77,10 @@ pub fn router() -> Router {
 pub async fn start() -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let address = listener.local_addr()?;
+    // Every socket of the edge's process sends small writes at once (no Nagle delay).
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router()).await {
             tracing::warn!(error = %error, "demo upstream stopped");

@@ -2,6 +2,9 @@
 //!
 //! 1. The path must be unambiguous (see [`crate::routes`]); a public route passes with no token
 //!    (and its credentials, even malformed ones, are not looked at).
+//!    A request carrying an identity header spelled with `_` is refused on every other route (400):
+//!    the front proxy cannot replace that spelling, and the upstream would merge it with the real
+//!    one.
 //! 2. A credential is picked in the fixed order (see [`crate::credentials`]); a malformed one is
 //!    400, none is 401.
 //! 3. A cookie-authenticated state change must be same-origin (403 otherwise), checked before
@@ -48,6 +51,8 @@ pub struct Subject<'a> {
     /// The credentials presented, or why they cannot be read (which matters only off public
     /// routes: a public route ignores credentials entirely).
     pub presented: &'a Result<Presented, CredentialError>,
+    /// The client sent an identity header spelled with `_` (already stripped).
+    pub forged_identity: bool,
 }
 
 /// The gate's verdict.
@@ -86,6 +91,11 @@ impl Gate {
             }
             None => None,
         };
+        if subject.forged_identity {
+            return Err(Answer::bad_request(
+                "x-tessera-* headers are set by the edge; a client may not send them",
+            ));
+        }
         let presented = subject
             .presented
             .as_ref()

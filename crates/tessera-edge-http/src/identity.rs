@@ -1,8 +1,12 @@
 //! Who a request acts for, as the upstream learns it: the `X-Tessera-*` identity headers.
 //!
-//! Every header whose name starts with `x-tessera-` is removed from every incoming request before
-//! anything else looks at it, so an upstream can trust these headers whenever the edge is the only
-//! way in.
+//! Every header whose name, with `_` read as `-` and case folded, starts with `x-tessera-` is
+//! removed from every incoming request before anything else looks at it, so an upstream can trust
+//! these headers whenever the edge is the only way in. The underscore spelling matters because
+//! CGI, WSGI, Rack and PHP fold `X_Tessera_Username` and `X-Tessera-Username` into the same
+//! `HTTP_X_TESSERA_USERNAME`; a front proxy in forward-auth mode replaces only the `-` spelling,
+//! so a request carrying the `_` spelling is refused on authenticated routes (see
+//! [`crate::gate`]) rather than left for the upstream to merge.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tessera_proto::v1 as pb;
@@ -105,16 +109,34 @@ fn header_value(text: &str) -> HeaderValue {
     })
 }
 
-/// Removes every `x-tessera-*` header a client sent.
-pub fn strip_identity_headers(headers: &mut HeaderMap) {
+/// Whether `name` is an identity header in any spelling: `_` read as `-`, case folded (header
+/// names reach here lowercased already).
+pub fn is_identity_header(name: &str) -> bool {
+    name.len() >= IDENTITY_PREFIX.len()
+        && name
+            .bytes()
+            .zip(IDENTITY_PREFIX.bytes())
+            .all(|(got, want)| got.to_ascii_lowercase() == want || (got == b'_' && want == b'-'))
+}
+
+/// A client sent an identity header spelled with `_`, which no front proxy replaces; put into the
+/// request's extensions so the gate refuses the request on authenticated routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForgedIdentity;
+
+/// Removes every identity header a client sent, in every spelling; `Some(ForgedIdentity)` when
+/// one of them used `_` in its name.
+pub fn strip_identity_headers(headers: &mut HeaderMap) -> Option<ForgedIdentity> {
     let spoofed: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(IDENTITY_PREFIX))
+        .filter(|name| is_identity_header(name.as_str()))
         .cloned()
         .collect();
+    let forged = spoofed.iter().any(|name| name.as_str().contains('_'));
     for name in spoofed {
         headers.remove(name);
     }
+    forged.then_some(ForgedIdentity)
 }
 
 /// Seconds since the epoch as RFC 3339 text.
@@ -176,9 +198,23 @@ mod tests {
         headers.insert("x-tessera-roles", HeaderValue::from_static("root"));
         headers.insert("X-TESSERA-Anything-New", HeaderValue::from_static("1"));
         headers.insert("x-tesseract", HeaderValue::from_static("kept"));
-        strip_identity_headers(&mut headers);
+        assert_eq!(strip_identity_headers(&mut headers), None);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key("x-tesseract"));
+    }
+
+    #[test]
+    fn underscore_spellings_are_stripped_and_reported() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x_tessera_username", HeaderValue::from_static("root"));
+        headers.insert("X-Tessera_Roles", HeaderValue::from_static("admin"));
+        headers.insert("x_tessera-", HeaderValue::from_static("1"));
+        headers.insert("x_tesser", HeaderValue::from_static("kept"));
+        headers.insert("x-tessera", HeaderValue::from_static("kept"));
+        assert_eq!(strip_identity_headers(&mut headers), Some(ForgedIdentity));
+        let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["x-tessera", "x_tesser"]);
     }
 
     #[test]

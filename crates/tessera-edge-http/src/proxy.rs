@@ -1,7 +1,8 @@
 //! The reverse proxy: every request no edge endpoint claims is admitted by the [`crate::gate`] and
 //! forwarded to the upstream, bodies streamed both ways, WebSocket upgrades spliced through.
 //!
-//! On the way up the edge drops hop-by-hop headers, its own cookies, the Tessera bearer (unless
+//! On the way up the edge drops hop-by-hop headers, its own cookies, the client's `Authorization`
+//! on every route, public or not, whatever credential admitted the request (unless
 //! `--forward-authorization`) and the `access_token` query parameter of a WebSocket upgrade, and
 //! adds the identity and `X-Forwarded-*` headers. On the way down it drops hop-by-hop headers and
 //! any attempt of the upstream to set the edge's cookies.
@@ -22,8 +23,9 @@ use crate::answer::Answer;
 use crate::app::{refusal, AppState};
 use crate::config::Policy;
 use crate::cookie::{clear_cookie, strip_edge_cookies, strip_edge_set_cookies, ELEVATED_COOKIE};
-use crate::credentials::{is_websocket_upgrade, take_query_token, Presented, Source};
+use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
 use crate::gate::{Admission, Subject};
+use crate::identity::ForgedIdentity;
 use crate::origin;
 use crate::server::ClientAddr;
 
@@ -174,6 +176,7 @@ pub async fn handle(State(state): State<std::sync::Arc<AppState>>, request: Requ
         headers: &parts.headers,
         uri: &parts.uri,
         presented: &presented,
+        forged_identity: parts.extensions.get::<ForgedIdentity>().is_some(),
     };
     let admitted = match state.gate.admit(&state.policy, &subject).await {
         Ok(Admission::Public) => None,
@@ -210,11 +213,13 @@ pub async fn handle(State(state): State<std::sync::Arc<AppState>>, request: Requ
     strip_edge_cookies(&mut headers);
     set_forwarded(&state.policy, &mut headers, &parts.uri, client_addr);
     headers.remove(HOST);
+    // A bearer is a credential for Tessera, not for the upstream: it goes on no route, public
+    // or not, and whether or not it is the credential that admitted the request.
+    if !state.policy.forward_authorization {
+        headers.remove(header::AUTHORIZATION);
+    }
     let mut stale_elevated = false;
     if let Some(admitted) = &admitted {
-        if admitted.source == Source::Bearer && !state.policy.forward_authorization {
-            headers.remove(header::AUTHORIZATION);
-        }
         admitted.identity.write_headers(&mut headers);
         stale_elevated = admitted.stale_elevated;
     }
@@ -308,6 +313,7 @@ mod tests {
             allowed_origins: Vec::new(),
             forward_authorization: false,
             max_json_bytes: 1024,
+            front_proxy: crate::verify::FrontProxy::Auto,
         }
     }
 

@@ -60,6 +60,43 @@ pub fn decoded_segments(path: &str) -> Result<Vec<String>, PathError> {
     Ok(segments)
 }
 
+/// Why a request method is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("method {0:?} is not canonical: send it in upper case")]
+pub struct MethodError(String);
+
+/// The methods whose meaning everyone agrees on; the only ones the edge rewrites to upper case.
+const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::PATCH,
+];
+
+/// The method as the edge decides and forwards it. Methods are case-sensitive on the wire, but
+/// Werkzeug, Django and others route `post` as `POST`: a standard method in any case becomes its
+/// upper-case form, so rules, the same-origin check and the upstream all see one spelling. Any
+/// other method must already be upper case (`PROPFIND`); lower-case extension methods are refused,
+/// since upstreams disagree on what they mean.
+pub fn canonical_method(method: &Method) -> Result<Method, MethodError> {
+    let text = method.as_str();
+    if let Some(standard) = STANDARD_METHODS
+        .iter()
+        .find(|standard| standard.as_str().eq_ignore_ascii_case(text))
+    {
+        return Ok(standard.clone());
+    }
+    if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Err(MethodError(text.to_owned()));
+    }
+    Ok(method.clone())
+}
+
 /// Path prefixes that pass without a token.
 #[derive(Debug, Clone, Default)]
 pub struct PublicRoutes(Vec<String>);
@@ -193,7 +230,11 @@ impl NamespaceRule {
 
     fn check(&self, method: &Method, segments: &[String]) -> Option<NamespaceCheck> {
         if let Some(methods) = &self.methods {
-            if !methods.contains(method) {
+            // Defence in depth: the guard already made the method canonical.
+            if !methods
+                .iter()
+                .any(|m| m.as_str().eq_ignore_ascii_case(method.as_str()))
+            {
                 return None;
             }
         }

@@ -2,11 +2,22 @@
 //! Traefik `ForwardAuth`.
 //!
 //! The proxy in front copies the client's headers (Authorization, Cookie, Origin…) onto this
-//! subrequest and says what the original request was in `X-Forwarded-Method` and
-//! `X-Forwarded-Uri` (Caddy and Traefik do this themselves; with nginx set them, or
-//! `X-Original-Method` / `X-Original-URI`, in the auth location). The answer is 200 with the
-//! identity headers for the proxy to copy upstream (all of them empty on a public route), or the
-//! same 400/401/403/503 the reverse proxy would give.
+//! subrequest and says what the original request was. The client's headers and the proxy's
+//! description arrive side by side, so the edge reads the description only from the header family
+//! the configured front proxy sets (`--front-proxy`, see [`FrontProxy`]):
+//!
+//! * nginx: `X-Original-Method` and `X-Original-URI`, set in the auth location (nginx sets
+//!   nothing by itself; the README's block also clears client-sent `X-Forwarded-Uri/-Method`);
+//! * Caddy and Traefik: `X-Forwarded-Method` and `X-Forwarded-Uri`, which both set themselves;
+//! * unset (`auto`): either family, and a request on which both are present and disagree is
+//!   refused (400), since one of them came from the client.
+//!
+//! A request carrying an identity header spelled with `_` is refused (400) on every route, public
+//! ones included: the proxy, not the edge, forwards it upstream, where CGI-style servers would read
+//! it as an identity header.
+//!
+//! The answer is 200 with the identity headers for the proxy to copy upstream (all of them empty
+//! on a public route), or the same 400/401/403/503 the reverse proxy would give.
 //!
 //! Any method is accepted, since proxies differ in what they send. A client reaching this endpoint
 //! directly learns only whether its own token is good.
@@ -22,32 +33,106 @@ use crate::answer::Answer;
 use crate::app::AppState;
 use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
 use crate::gate::{Admission, Subject};
-use crate::identity::IDENTITY_HEADERS;
+use crate::identity::{ForgedIdentity, IDENTITY_HEADERS};
+use crate::routes::canonical_method;
 
-fn forwarded<'h>(headers: &'h HeaderMap, names: [&str; 2]) -> Result<Option<&'h str>, Answer> {
-    for name in names {
-        if let Some(value) = headers.get(name) {
-            return value
-                .to_str()
-                .map(Some)
-                .map_err(|_| Answer::bad_request(format!("{name} is not text")));
-        }
-    }
-    Ok(None)
+/// Longest request description (`X-*-Uri`) accepted, in bytes; the request head limit caps it too.
+pub const MAX_FORWARDED_URI: usize = 8192;
+
+/// The proxy in front of `/auth/verify`, which decides whose headers describe the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FrontProxy {
+    /// Not said: read either family, refuse (400) when both are present and disagree.
+    #[default]
+    Auto,
+    /// nginx `auth_request`: `X-Original-Method` / `X-Original-URI` only.
+    Nginx,
+    /// Caddy `forward_auth`: `X-Forwarded-Method` / `X-Forwarded-Uri` only.
+    Caddy,
+    /// Traefik `ForwardAuth`: `X-Forwarded-Method` / `X-Forwarded-Uri` only.
+    Traefik,
 }
 
-/// The original request's method and path-with-query, as the proxy describes it.
-fn original(headers: &HeaderMap, own_method: &Method) -> Result<(Method, Option<String>), Answer> {
-    let method = match forwarded(headers, ["x-forwarded-method", "x-original-method"])? {
-        Some(text) => Method::from_bytes(text.trim().as_bytes())
-            .map_err(|_| Answer::bad_request("x-forwarded-method is not a method"))?,
+/// One family of headers describing the original request: (method header, target header).
+type Family = (&'static str, &'static str);
+const ORIGINAL: Family = ("x-original-method", "x-original-uri");
+const FORWARDED: Family = ("x-forwarded-method", "x-forwarded-uri");
+
+impl FrontProxy {
+    fn families(self) -> &'static [Family] {
+        match self {
+            Self::Auto => &[ORIGINAL, FORWARDED],
+            Self::Nginx => &[ORIGINAL],
+            Self::Caddy | Self::Traefik => &[FORWARDED],
+        }
+    }
+}
+
+/// The one value of `name`, trimmed; two copies of it are refused, since the proxy sets one.
+fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Answer> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Answer::bad_request(format!(
+            "{name} is given more than once"
+        )));
+    }
+    value
+        .to_str()
+        .map(|text| Some(text.trim()))
+        .map_err(|_| Answer::bad_request(format!("{name} is not text")))
+}
+
+/// The value the families agree on for one part of the description (`part` picks the method or
+/// the target header of each family).
+fn agreed<'h>(
+    headers: &'h HeaderMap,
+    families: &[Family],
+    part: fn(Family) -> &'static str,
+) -> Result<Option<&'h str>, Answer> {
+    let mut found: Option<(&'static str, &'h str)> = None;
+    for family in families {
+        let name = part(*family);
+        if let Some(value) = single(headers, name)? {
+            match found {
+                Some((first, earlier)) if earlier != value => {
+                    return Err(Answer::bad_request(format!(
+                        "{first} and {name} disagree: set --front-proxy to the proxy in front"
+                    )))
+                }
+                Some(_) => {}
+                None => found = Some((name, value)),
+            }
+        }
+    }
+    Ok(found.map(|(_, value)| value))
+}
+
+/// The original request's method (canonical) and path-with-query, as the front proxy describes
+/// it; absent headers mean the request to `/auth/verify` itself.
+pub fn original(
+    headers: &HeaderMap,
+    own_method: &Method,
+    front: FrontProxy,
+) -> Result<(Method, Option<String>), Answer> {
+    let families = front.families();
+    let method = match agreed(headers, families, |f| f.0)? {
+        Some(text) => Method::from_bytes(text.as_bytes())
+            .map_err(|_| Answer::bad_request("the forwarded method is not a method"))?,
         None => own_method.clone(),
     };
-    let target = forwarded(headers, ["x-forwarded-uri", "x-original-uri"])?
-        .map(|text| text.trim().to_owned());
+    let method = canonical_method(&method).map_err(|e| Answer::bad_request(e.to_string()))?;
+    let target = agreed(headers, families, |f| f.1)?.map(str::to_owned);
     if let Some(target) = &target {
         if !target.starts_with('/') {
-            return Err(Answer::bad_request("x-forwarded-uri must be a path"));
+            return Err(Answer::bad_request("the forwarded uri must be a path"));
+        }
+        if target.len() > MAX_FORWARDED_URI {
+            return Err(Answer::bad_request(format!(
+                "the forwarded uri is over {MAX_FORWARDED_URI} bytes"
+            )));
         }
     }
     Ok((method, target))
@@ -56,7 +141,15 @@ fn original(headers: &HeaderMap, own_method: &Method) -> Result<(Method, Option<
 /// `/auth/verify`.
 pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    let (method, target) = match original(&parts.headers, &parts.method) {
+    if parts.extensions.get::<ForgedIdentity>().is_some() {
+        // The front proxy forwards the client's own headers upstream: the edge cannot strip the
+        // `_` spelling from what the upstream gets, so it refuses even on a public route.
+        return Answer::bad_request(
+            "x-tessera-* headers are set by the edge; a client may not send them",
+        )
+        .into_response();
+    }
+    let (method, target) = match original(&parts.headers, &parts.method, state.policy.front_proxy) {
         Ok(original) => original,
         Err(answer) => return answer.into_response(),
     };
@@ -83,6 +176,7 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Res
         headers: &parts.headers,
         uri: &parts.uri,
         presented: &presented,
+        forged_identity: parts.extensions.get::<ForgedIdentity>().is_some(),
     };
     match state.gate.admit(&state.policy, &subject).await {
         Ok(admission) => {
@@ -107,38 +201,4 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Res
 }
 
 #[cfg(test)]
-mod tests {
-    use http::HeaderValue;
-
-    use super::*;
-
-    #[test]
-    fn original_request_comes_from_forwarded_headers() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-method", HeaderValue::from_static("POST"));
-        headers.insert("x-forwarded-uri", HeaderValue::from_static("/jobs/a?x=1"));
-        let (method, target) = original(&headers, &Method::GET).unwrap();
-        assert_eq!(method, Method::POST);
-        assert_eq!(target.as_deref(), Some("/jobs/a?x=1"));
-    }
-
-    #[test]
-    fn nginx_style_names_work_and_absent_means_the_request_itself() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-original-uri", HeaderValue::from_static("/x"));
-        let (method, target) = original(&headers, &Method::GET).unwrap();
-        assert_eq!((method, target.as_deref()), (Method::GET, Some("/x")));
-        let (method, target) = original(&HeaderMap::new(), &Method::HEAD).unwrap();
-        assert_eq!((method, target), (Method::HEAD, None));
-    }
-
-    #[test]
-    fn nonsense_originals_are_400() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-uri", HeaderValue::from_static("http://evil/x"));
-        assert!(original(&headers, &Method::GET).is_err());
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-method", HeaderValue::from_static("G E T"));
-        assert!(original(&headers, &Method::GET).is_err());
-    }
-}
+mod tests;

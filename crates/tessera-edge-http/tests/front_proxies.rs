@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use support::http_client::{get, get_with_token, Reply};
 use support::{closed_port, tessera, upstream, Edge};
+use tempfile::TempDir;
 
 /// A proxy process, stopped on drop.
 struct Proxy {
@@ -122,10 +123,23 @@ fn substitute(text: &str, from: &str, to: &str) -> String {
     text.replace(from, to)
 }
 
+/// The lines of the README's nginx block that clear client-sent copies of the other proxy family.
+const NGINX_CLEARING: [&str; 2] = [
+    "        proxy_set_header X-Forwarded-Method \"\";\n",
+    "        proxy_set_header X-Forwarded-Uri \"\";\n",
+];
+
 /// The README's nginx `server` block on `port`, asking the edge and proxying to the upstream,
-/// inside a main context that keeps every file nginx writes in `dir`.
-fn nginx_config(dir: &Path, port: u16, edge: u16, upstream: u16) -> String {
-    let server = readme_block("nginx");
+/// inside a main context that keeps every file nginx writes in `dir`. Without `clearing`, the
+/// lines that clear client-sent `X-Forwarded-Method/-Uri` are left out, as in a config that
+/// follows nginx's own `auth_request` examples.
+fn nginx_config(dir: &Path, port: u16, edge: u16, upstream: u16, clearing: bool) -> String {
+    let mut server = readme_block("nginx");
+    if !clearing {
+        for line in NGINX_CLEARING {
+            server = substitute(&server, line, "");
+        }
+    }
     let server = substitute(&server, "listen 80;", &format!("listen 127.0.0.1:{port};"));
     let server = substitute(&server, "127.0.0.1:8080", &format!("127.0.0.1:{edge}"));
     let server = substitute(&server, "127.0.0.1:9000", &format!("127.0.0.1:{upstream}"));
@@ -218,6 +232,11 @@ async fn check_front(proxy: &Proxy, name: &str, malformed: StatusCode) {
         "{name}: roles come from tessera"
     );
     assert_eq!(reply.echoed("x-tessera-token-id").len(), 1, "{name}");
+    assert_eq!(
+        reply.echoed("authorization"),
+        Vec::<String>::new(),
+        "{name}: the bearer reached the upstream"
+    );
 
     for bad in ["tsr_api_definitelynotatoken", "garbage"] {
         let refused = get_with_token(&proxy.url("/app/page"), bad).await;
@@ -289,16 +308,61 @@ async fn check_front(proxy: &Proxy, name: &str, malformed: StatusCode) {
     assert_eq!(bare.status, malformed, "{name}: `Bearer` with no token");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nginx_auth_request_in_front_of_the_edge() {
-    let upstream = upstream::start().await;
-    let edge = Edge::start(&["--public-route", "/api/v1/public/"]).await;
+/// A client adds the other proxy family's description, naming a public route: it must turn
+/// neither a 401 into a 200 nor a namespace 403 into a 200 (issue 12, H4).
+async fn check_spoofed_description(proxy: &Proxy, name: &str, spoof: &str) {
+    let tessera = tessera();
+    let lie = [(spoof, "/api/v1/public/x")];
+    let anonymous = get(&proxy.url("/app/page"), &lie).await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{name}: {spoof} turned a 401 into {}",
+        anonymous.status
+    );
+    let deploy = tessera
+        .issue(tessera_proto::v1::IssueTokenRequest {
+            ttl: "1h".into(),
+            namespace: "deploy.".into(),
+            ..Default::default()
+        })
+        .await;
+    let auth = format!("Bearer {deploy}");
+    let inside = get(&proxy.url("/jobs/deploy.a"), &[("authorization", &auth)]).await;
+    assert_eq!(inside.status, StatusCode::OK, "{name}: {}", inside.text());
+    let outside = get(
+        &proxy.url("/jobs/backup.a"),
+        &[("authorization", &auth), lie[0]],
+    )
+    .await;
+    assert_eq!(
+        outside.status,
+        StatusCode::FORBIDDEN,
+        "{name}: {spoof} turned a namespace 403 into {}",
+        outside.status
+    );
+}
+
+const EDGE_ARGS: [&str; 4] = [
+    "--public-route",
+    "/api/v1/public/",
+    "--namespace-rule",
+    "/jobs/{id}",
+];
+
+fn start_nginx(edge: &Edge, upstream: &upstream::Upstream, clearing: bool) -> (Proxy, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();
     let config = dir.path().join("nginx.conf");
     std::fs::write(
         &config,
-        nginx_config(dir.path(), port, edge.addr.port(), upstream.addr.port()),
+        nginx_config(
+            dir.path(),
+            port,
+            edge.addr.port(),
+            upstream.addr.port(),
+            clearing,
+        ),
     )
     .unwrap();
     let mut command = Command::new(find("nginx"));
@@ -311,13 +375,42 @@ async fn nginx_auth_request_in_front_of_the_edge() {
         .arg(&config)
         .args(["-g", "daemon off;"]);
     let nginx = Proxy::start(command, port, dir.path().join("nginx.out"));
+    (nginx, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_auth_request_in_front_of_the_edge() {
+    let upstream = upstream::start().await;
+    let edge = Edge::start(&[&EDGE_ARGS[..], &["--front-proxy", "nginx"]].concat()).await;
+    let (nginx, _dir) = start_nginx(&edge, &upstream, true);
     check_front(&nginx, "nginx", StatusCode::INTERNAL_SERVER_ERROR).await;
+    check_spoofed_description(&nginx, "nginx", "x-forwarded-uri").await;
+}
+
+/// Defence in depth: an nginx config that forgets to clear the client's `X-Forwarded-Uri` is still
+/// safe, because an edge told `--front-proxy nginx` never reads it; and an edge told nothing
+/// refuses the disagreeing pair (nginx turns that 400 into 500: still closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_without_clearing_client_copies_is_still_not_fooled() {
+    let upstream = upstream::start().await;
+    let edge = Edge::start(&[&EDGE_ARGS[..], &["--front-proxy", "nginx"]].concat()).await;
+    let (nginx, _dir) = start_nginx(&edge, &upstream, false);
+    check_spoofed_description(&nginx, "nginx, not clearing", "x-forwarded-uri").await;
+
+    let auto = Edge::start(&EDGE_ARGS).await;
+    let (nginx, _dir) = start_nginx(&auto, &upstream, false);
+    let spoofed = get(
+        &nginx.url("/app/page"),
+        &[("x-forwarded-uri", "/api/v1/public/x")],
+    )
+    .await;
+    assert_eq!(spoofed.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_forward_auth_in_front_of_the_edge() {
     let upstream = upstream::start().await;
-    let edge = Edge::start(&["--public-route", "/api/v1/public/"]).await;
+    let edge = Edge::start(&[&EDGE_ARGS[..], &["--front-proxy", "caddy"]].concat()).await;
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();
     let config = dir.path().join("Caddyfile");
@@ -335,4 +428,23 @@ async fn caddy_forward_auth_in_front_of_the_edge() {
         .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"));
     let caddy = Proxy::start(command, port, dir.path().join("caddy.out"));
     check_front(&caddy, "caddy", StatusCode::BAD_REQUEST).await;
+    // Caddy passes `X_Tessera_*` spellings on to the edge and upstream alike (`request_header`
+    // removes only the `-` spelling): the edge refuses them on every route.
+    let frank = tessera().login("frank", support::PASSWORD).await;
+    let auth = format!("Bearer {frank}");
+    for (path, headers) in [
+        ("/app/page", vec![("authorization", auth.as_str())]),
+        ("/api/v1/public/status", vec![]),
+    ] {
+        let mut headers = headers;
+        headers.push(("X_Tessera_Username", "root"));
+        let reply = get(&caddy.url(path), &headers).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "caddy {path}: {}",
+            reply.text()
+        );
+    }
+    check_spoofed_description(&caddy, "caddy", "x-original-uri").await;
 }

@@ -42,6 +42,7 @@ fn app_with(insecure_dev_http: bool) -> Router {
             allowed_origins: Vec::new(),
             forward_authorization: false,
             max_json_bytes: 1024,
+            front_proxy: crate::verify::FrontProxy::Auto,
         },
         proxy: Some(Proxy::new(upstream, Duration::from_secs(2))),
         max_header_bytes: 4096,
@@ -324,4 +325,28 @@ async fn logout_without_a_session_clears_cookies() {
     assert!(cleared
         .iter()
         .all(|c| c.to_str().unwrap().contains("Max-Age=0")));
+}
+
+#[tokio::test]
+async fn lower_case_extension_methods_are_400_before_anything_else() {
+    let request = get("/open/x")
+        .method(Method::from_bytes(b"propfind").unwrap())
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(app(), request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("not canonical"), "{body}");
+}
+
+#[tokio::test]
+async fn underscore_identity_headers_are_400_on_protected_routes_before_tessera_is_asked() {
+    // Tessera is a closed port here: asking it would be 503.
+    let request = get("/private")
+        .header(AUTHORIZATION, "Bearer tsr_api_x")
+        .header("x_tessera_username", "root")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(app(), request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("x-tessera-"), "{body}");
 }

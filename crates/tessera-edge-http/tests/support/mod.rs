@@ -11,6 +11,7 @@ pub mod forwarder;
 pub mod http_client;
 pub mod totp;
 pub mod upstream;
+pub mod wsgi;
 
 use std::io::Read;
 use std::net::SocketAddr;
