@@ -1,5 +1,7 @@
 //! End-to-end: the real `tessera dev` binary, its embedded PostgreSQL, real gRPC and grpcurl.
 
+mod dev_instance;
+
 use std::process::Command;
 
 use tessera_e2e::{authed, grpcurl, DevServer};

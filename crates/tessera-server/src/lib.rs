@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod dev;
 pub mod dev_edges;
 pub mod error;
 pub mod grpc;

@@ -22,7 +22,7 @@ async fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => commands::serve(args).await,
-        Command::Dev(args) => commands::dev(args).await,
+        Command::Dev(args) => tessera_server::dev::dev(args).await,
         Command::Migrate(args) => commands::migrate(args).await,
         Command::User(UserCommand::Add(args)) => commands::user_add(args, &cli.remote).await,
         Command::User(command) => remote_user(command, &cli.remote).await,
