@@ -282,3 +282,38 @@ async fn dev_with_edges_serves_the_http_and_line_edges() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The README's failing call: a wrong password, and grpcurl prints the reason from the error
+/// details (reflection serves google.rpc.ErrorInfo), not a base64 blob.
+#[tokio::test]
+async fn grpcurl_shows_the_reason_of_a_failed_login() -> anyhow::Result<()> {
+    let dev = DevServer::start(&[])?;
+    let out = Command::new(grpcurl()?)
+        .args([
+            "-plaintext",
+            "-d",
+            r#"{"username":"admin","password":"wrong-password"}"#,
+        ])
+        .arg(&dev.ready.grpc_addr)
+        .arg("tessera.v1.AuthService/Login")
+        .output()?;
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("INVALID_CREDENTIALS"), "{text}");
+    assert!(text.contains("google.rpc.ErrorInfo"), "{text}");
+    Ok(())
+}
+
+/// Logs written to a file carry no ANSI colour codes.
+#[tokio::test]
+async fn logs_to_a_file_are_plain_text() -> anyhow::Result<()> {
+    let dev = DevServer::start(&[])?;
+    let log = dev.log();
+    assert!(log.contains("tessera serving gRPC"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log:?}"
+    );
+    Ok(())
+}

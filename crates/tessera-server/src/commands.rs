@@ -96,7 +96,12 @@ pub fn hash_password() -> anyhow::Result<()> {
 
 /// `tessera user add`: over gRPC when a token is at hand, else directly in the database.
 pub async fn user_add(args: UserAddArgs, remote: &crate::remote::RemoteArgs) -> anyhow::Result<()> {
-    if remote.token.is_some() || remote.token_file.is_some() {
+    let explicit = remote.explicit_token()?;
+    let logged_in = args.database_url.is_none()
+        && crate::session::Credentials::load(remote)?
+            .active_token(&remote.address()?)
+            .is_some();
+    if explicit.is_some() || logged_in {
         if args.totp {
             bail!(
                 "over gRPC, enroll TOTP with `tessera totp enroll {}` after creating the account",

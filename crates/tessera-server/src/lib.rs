@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod remote;
 pub mod server;
 pub mod service;
+pub mod session;
 pub mod settings;
 pub mod static_tokens;
 pub mod sweeper;

@@ -14,26 +14,81 @@ use tessera_proto::v1::{
 use tonic::{metadata::MetadataValue, transport::Channel, Request};
 use tonic_types::StatusExt as _;
 
-/// How to reach the server and who is asking; shared by every remote command.
-#[derive(Debug, Clone, Args)]
+mod address;
+pub use address::ServerAddress;
+
+/// Where `--server` points when neither the flag nor TESSERA_SERVER says.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
+
+/// How to reach the server and who is asking; every remote command (and its subcommands) takes
+/// these, and only those commands show them.
+#[derive(Debug, Clone, Default, Args)]
 pub struct RemoteArgs {
-    /// Tessera's gRPC address.
-    #[arg(
-        long,
-        env = "TESSERA_SERVER",
-        default_value = "http://127.0.0.1:50051",
-        global = true
-    )]
-    pub server: String,
-    /// Bearer token to act with (prefer TESSERA_TOKEN or --token-file: argv is visible to other users).
+    /// Tessera's gRPC address: host:port, http://host:port (plaintext) or https://host:port (TLS)
+    /// [default: http://127.0.0.1:50051].
+    #[arg(long, env = "TESSERA_SERVER", global = true)]
+    pub server: Option<String>,
+    /// Bearer token to act with (prefer TESSERA_TOKEN or --token-file: argv is visible to other
+    /// users). Without one, the session stored by `tessera login` for --server is used.
     #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// File whose first line is the bearer token.
     #[arg(long, env = "TESSERA_TOKEN_FILE", global = true)]
     pub token_file: Option<PathBuf>,
+    /// Where `tessera login` keeps sessions [default: ~/.config/tessera/credentials.json].
+    #[arg(long, env = "TESSERA_CREDENTIALS_FILE", global = true)]
+    pub credentials_file: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// The same flags written before the command (`tessera --server … user list`), hidden.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LeadingRemoteArgs {
+    #[arg(long = "server", hide = true)]
+    pub server: Option<String>,
+    #[arg(long = "token", hide = true)]
+    pub token: Option<String>,
+    #[arg(long = "token-file", hide = true)]
+    pub token_file: Option<PathBuf>,
+    #[arg(long = "credentials-file", hide = true)]
+    pub credentials_file: Option<PathBuf>,
+    #[arg(long = "json", hide = true)]
+    pub json: bool,
+}
+
+impl RemoteArgs {
+    /// These flags, completed by the ones written before the command.
+    pub fn or(mut self, leading: &LeadingRemoteArgs) -> RemoteArgs {
+        self.server = self.server.or_else(|| leading.server.clone());
+        self.token = self.token.or_else(|| leading.token.clone());
+        self.token_file = self.token_file.or_else(|| leading.token_file.clone());
+        self.credentials_file = self
+            .credentials_file
+            .or_else(|| leading.credentials_file.clone());
+        self.json |= leading.json;
+        self
+    }
+
+    /// The checked `--server`.
+    pub fn address(&self) -> anyhow::Result<ServerAddress> {
+        let text = self.server.as_deref().unwrap_or(DEFAULT_SERVER);
+        ServerAddress::parse(text).map_err(|e| anyhow::anyhow!("--server (TESSERA_SERVER): {e}"))
+    }
+
+    /// The token given explicitly (--token, TESSERA_TOKEN, --token-file), if any.
+    pub fn explicit_token(&self) -> anyhow::Result<Option<String>> {
+        Ok(match (&self.token, &self.token_file) {
+            (Some(token), _) => Some(token.trim().to_owned()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --token-file {}", path.display()))?;
+                Some(text.lines().next().unwrap_or_default().trim().to_owned())
+            }
+            (None, None) => None,
+        })
+    }
 }
 
 /// `tessera totp …`.
@@ -68,7 +123,8 @@ pub struct AuditTailArgs {
     /// Only events by this account id.
     #[arg(long)]
     pub actor: Option<String>,
-    /// Only this action (login, unlock, issue, revoke, lockout, user.create, …).
+    /// Only this action (login, unlock, issue, revoke, lockout, user.create, …; a name the server
+    /// never writes is refused with the list).
     #[arg(long)]
     pub action: Option<String>,
     /// Only events newer than this, e.g. 1h.
@@ -136,22 +192,30 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Connects to `--server`, reading the token from --token, TESSERA_TOKEN or --token-file.
+    /// Connects to `--server`, acting with --token, TESSERA_TOKEN or --token-file, else with the
+    /// session `tessera login` stored for that server (its elevated token while one lasts).
     pub async fn connect(args: &RemoteArgs) -> anyhow::Result<Remote> {
-        let token = match (&args.token, &args.token_file) {
-            (Some(token), _) => Some(token.trim().to_owned()),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading --token-file {}", path.display()))?;
-                Some(text.lines().next().unwrap_or_default().trim().to_owned())
-            }
-            (None, None) => None,
+        let address = args.address()?;
+        let token = match args.explicit_token()? {
+            Some(token) => Some(token),
+            None => crate::session::Credentials::load(args)?.active_token(&address),
         };
-        let endpoint = if args.server.contains("://") {
-            args.server.clone()
-        } else {
-            format!("http://{}", args.server)
-        };
+        Self::connect_with(&address, token, args.json).await
+    }
+
+    /// Connects to `address` acting with `token`.
+    pub async fn connect_with(
+        address: &ServerAddress,
+        token: Option<String>,
+        json: bool,
+    ) -> anyhow::Result<Remote> {
+        if address.tls {
+            bail!(
+                "--server {address}: this tessera build has no TLS client; reach the server over \
+                 http:// on a trusted network (or through a TLS tunnel such as stunnel)"
+            );
+        }
+        let endpoint = address.uri();
         let channel = Channel::from_shared(endpoint.clone())
             .with_context(|| format!("--server {endpoint:?} is not a URL"))?
             .connect_timeout(Duration::from_secs(5))
@@ -162,11 +226,16 @@ impl Remote {
         Ok(Remote {
             channel,
             token,
-            json: args.json,
+            json,
         })
     }
 
-    fn request<T>(&self, message: T) -> anyhow::Result<Request<T>> {
+    /// Whether a token is at hand.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    pub(crate) fn request<T>(&self, message: T) -> anyhow::Result<Request<T>> {
         let mut request = Request::new(message);
         if let Some(token) = &self.token {
             let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|_| {
@@ -177,11 +246,11 @@ impl Remote {
         Ok(request)
     }
 
-    fn admin(&self) -> AdminServiceClient<Channel> {
+    pub(crate) fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel.clone())
     }
 
-    fn auth(&self) -> AuthServiceClient<Channel> {
+    pub(crate) fn auth(&self) -> AuthServiceClient<Channel> {
         AuthServiceClient::new(self.channel.clone())
     }
 
@@ -203,10 +272,13 @@ pub fn explain(status: tonic::Status) -> anyhow::Error {
     let info = details.error_info();
     let reason = info.map(|i| i.reason.as_str()).unwrap_or("");
     let hint = match reason {
-        "AUTH_REQUIRED" => "pass a token with --token-file, TESSERA_TOKEN or --token",
-        "AUTH_FAILED" => "the token is invalid, expired, revoked or used up; log in again",
+        "AUTH_REQUIRED" => "log in with `tessera login`, or pass a token with --token-file, TESSERA_TOKEN or --token",
+        "AUTH_FAILED" => "the token is invalid, expired, revoked or used up; log in again with `tessera login`",
+        "INVALID_CREDENTIALS" => "wrong username, password or TOTP code",
+        "MFA_REQUIRED" => "the account has TOTP: give the current code",
+        "ACCOUNT_LOCKED" => "too many failed attempts; wait for the lockout to pass, or ask an admin (`tessera user passwd`)",
         "AUTH_DENIED" => "the token lacks the permission or namespace this needs",
-        "ELEVATION_REQUIRED" => "use an admin account's session, or an elevated token from Unlock",
+        "ELEVATION_REQUIRED" => "elevate first with `tessera unlock`, or use an admin account's session",
         "PRIVILEGE_EXCEEDED" => "ask for no more than your own token holds",
         "OVER_PRIVILEGED" => {
             "name only the permissions the service needs, e.g. --permission introspect"
@@ -298,6 +370,24 @@ fn token_json(token: &pb::TokenInfo) -> Value {
     })
 }
 
+/// Why a listed token is (in)active, as far as the listing tells.
+fn token_state(token: &pb::TokenInfo) -> &'static str {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if token.revoked_at.is_some() {
+        "revoked"
+    } else if token
+        .expires_at
+        .as_ref()
+        .is_some_and(|at| at.seconds <= now)
+    {
+        "expired"
+    } else if token.uses_remaining == Some(0) {
+        "used up"
+    } else {
+        "active"
+    }
+}
+
 fn token_rows(tokens: &[pb::TokenInfo]) -> String {
     let rows: Vec<Vec<String>> = tokens
         .iter()
@@ -316,11 +406,8 @@ fn token_rows(tokens: &[pb::TokenInfo]) -> String {
                 } else {
                     t.parent_id.clone()
                 },
-                if t.revoked_at.is_some() {
-                    "revoked".into()
-                } else {
-                    t.description.clone()
-                },
+                token_state(t).into(),
+                t.description.clone(),
             ]
         })
         .collect();
@@ -333,6 +420,7 @@ fn token_rows(tokens: &[pb::TokenInfo]) -> String {
             "EXPIRES",
             "USES LEFT",
             "PARENT",
+            "STATE",
             "DESCRIPTION",
         ],
         &rows,
@@ -734,8 +822,43 @@ pub fn token_check(token: Option<String>, json_out: bool) -> anyhow::Result<()> 
     }
 }
 
+/// Every action the server writes to the audit trail; `audit tail --action` takes one of these.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "bootstrap",
+    "issue",
+    "keys_rotate",
+    "lockout",
+    "login",
+    "master.reset",
+    "master.set",
+    "revoke",
+    "static_tokens.load",
+    "totp.enroll",
+    "totp.remove",
+    "unlock",
+    "user.create",
+    "user.disable",
+    "user.enable",
+    "user.password",
+    "user.role",
+];
+
+/// Refuses an action the server never writes: a typo would otherwise list nothing, silently.
+pub fn check_audit_action(action: &str) -> anyhow::Result<()> {
+    if AUDIT_ACTIONS.contains(&action) {
+        return Ok(());
+    }
+    bail!(
+        "--action {action:?} is not an audit action; known actions: {}",
+        AUDIT_ACTIONS.join(", ")
+    )
+}
+
 /// `tessera audit tail`.
 pub async fn audit_tail(remote: &Remote, args: AuditTailArgs) -> anyhow::Result<()> {
+    if let Some(action) = &args.action {
+        check_audit_action(action)?;
+    }
     let since = match &args.since {
         Some(ago) => {
             let ago = parse_ttl(ago).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
