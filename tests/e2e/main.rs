@@ -1,6 +1,7 @@
 //! End-to-end: the real `tessera dev` binary, its embedded PostgreSQL, real gRPC and grpcurl.
 
 mod dev_instance;
+mod readme;
 
 use std::process::Command;
 
