@@ -106,6 +106,7 @@ def tessera() -> Iterator[Tessera]:
                 admin_token=ready["admin_token"],
                 service_token=ready["service_token"],
                 totp_secrets=secrets,
+                data_dir=data_dir,
             )
         finally:
             _stop(server)

@@ -36,6 +36,7 @@ class Tessera:
     admin_token: str
     service_token: str
     totp_secrets: dict[str, bytes]
+    data_dir: Path
 
     def client(self, token: str | None = None) -> Client:
         return Client(self.addr, token=token)

@@ -10,6 +10,7 @@ guards ASGI and WSGI apps.
 """
 
 from ._wire import NO_RETRY, TTL, RetryPolicy, format_ttl, token_hash
+from .admin import Admin, AuditEvent, TokenInfo, TotpEnrollment, UserSummary
 from .aio import AsyncClient, AsyncRevocationWatch
 from .client import Client, RevocationWatch
 from .errors import (
@@ -28,7 +29,10 @@ from .errors import (
     PrivilegeExceeded,
     ResourceExhausted,
     TesseraError,
+    TokenNotFound,
     Unavailable,
+    UserExists,
+    UserNotFound,
     from_rpc_error,
 )
 from .types import (
@@ -49,8 +53,10 @@ __all__ = [
     "NO_RETRY",
     "TTL",
     "AccountLocked",
+    "Admin",
     "AsyncClient",
     "AsyncRevocationWatch",
+    "AuditEvent",
     "AuthDenied",
     "AuthFailed",
     "AuthRequired",
@@ -75,9 +81,15 @@ __all__ = [
     "Session",
     "TesseraError",
     "TokenFormat",
+    "TokenInfo",
+    "TokenNotFound",
     "TokenType",
+    "TotpEnrollment",
     "Unavailable",
     "User",
+    "UserExists",
+    "UserNotFound",
+    "UserSummary",
     "format_ttl",
     "from_rpc_error",
     "token_hash",

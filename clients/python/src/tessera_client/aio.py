@@ -98,6 +98,7 @@ class AsyncClient:
         options: ChannelOptions = (),
         interceptors: Sequence[aio.ClientInterceptor] = (),
     ) -> None:
+        target, tls = _wire.parse_target(target, tls)
         self._connection = _Connection(
             target, _wire.channel_credentials(tls), options, interceptors
         )

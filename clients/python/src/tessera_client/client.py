@@ -18,6 +18,7 @@ from tessera.v1 import auth_pb2_grpc
 
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
+from .admin import Admin
 from .errors import from_rpc_error
 from .types import (
     ElevatedToken,
@@ -42,7 +43,8 @@ class Client:
     """A synchronous Tessera client, safe to share between threads.
 
     Args:
-        target: ``host:port`` of the Tessera gRPC API.
+        target: the Tessera gRPC API as ``host:port``, ``http://host:port`` (plaintext) or
+            ``https://host:port`` (TLS); anything else raises :class:`ValueError` here.
         token: Bearer token sent with every call that needs a caller (all but ``login``).
         tls: ``False`` for plaintext, ``True`` for TLS with the system's roots, or
             ``grpc.ssl_channel_credentials(...)`` for your own CA or client certificate.
@@ -67,6 +69,7 @@ class Client:
             grpc.UnaryUnaryClientInterceptor | grpc.UnaryStreamClientInterceptor
         ] = (),
     ) -> None:
+        target, tls = _wire.parse_target(target, tls)
         credentials = _wire.channel_credentials(tls)
         channel = (
             grpc.secure_channel(target, credentials, options=options)
@@ -93,6 +96,12 @@ class Client:
         other._timeout = self._timeout
         other._retry = self._retry
         return other
+
+    @property
+    def admin(self) -> Admin:
+        """AdminService (accounts, TOTP enrollment, tokens, audit) with this client's channel,
+        token, deadline and retry policy."""
+        return Admin(self._channel, self._metadata, self._timeout, self._retry)
 
     def close(self) -> None:
         """Closes the channel (if this client opened it); open watches end."""
