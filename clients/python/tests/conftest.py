@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera_client import Client
+from tessera_auth_client import Client
 
 from .support import (
     BOOTSTRAP_USERS,

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tessera_client import Client
+from tessera_auth_client import Client
 
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse battery"

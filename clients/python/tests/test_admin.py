@@ -9,7 +9,7 @@ import urllib.parse
 import grpc
 import pytest
 
-from tessera_client import (
+from tessera_auth_client import (
     Client,
     InvalidCredentials,
     TokenNotFound,

@@ -1,11 +1,12 @@
 """Tessera's Python client: typed wrappers over the generated gRPC stubs (package ``tessera.v1``).
 
->>> from tessera_client import Client
+>>> from tessera_auth_client import Client
 >>> with Client("localhost:50051", token=service_token) as tessera:
 ...     if tessera.introspect(user_token).active: ...
 
 :class:`Client` is synchronous, :class:`AsyncClient` runs on ``grpc.aio``; both raise a
-:class:`TesseraError` subclass named after the server's reason. :mod:`tessera_client.middleware`
+:class:`TesseraError` subclass named after the server's reason.
+:mod:`tessera_auth_client.middleware`
 guards ASGI and WSGI apps.
 """
 

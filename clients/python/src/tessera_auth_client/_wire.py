@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import grpc
 from google.protobuf import timestamp_pb2
 
-from tessera.v1 import auth_pb2 as pb
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 
 from .errors import DeadlineExceeded, TesseraError, Unavailable, from_rpc_error
 from .types import (

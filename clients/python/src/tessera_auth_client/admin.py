@@ -1,7 +1,8 @@
 """AdminService: accounts, TOTP enrollment, tokens and the audit trail.
 
 Every write needs admin rights (an admin role's session, or an elevated token from ``unlock``;
-otherwise :class:`~tessera_client.ElevationRequired`) and is audited. Reached as ``client.admin``,
+otherwise :class:`~tessera_auth_client.ElevationRequired`) and is audited. Reached as
+``client.admin``,
 with that client's channel, token, deadline and retry policy.
 """
 
@@ -18,15 +19,15 @@ import grpc
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
-from tessera.v1 import admin_pb2 as apb
-from tessera.v1 import admin_pb2_grpc
-from tessera.v1 import auth_pb2 as pb
+from tessera_auth_client._proto.tessera.v1 import admin_pb2 as apb
+from tessera_auth_client._proto.tessera.v1 import admin_pb2_grpc
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 
 from . import _wire
 from ._wire import RetryPolicy
 from .types import TokenType, User
 
-_log = logging.getLogger("tessera_client")
+_log = logging.getLogger("tessera_auth_client")
 _Resp = TypeVar("_Resp", bound=Message)
 
 
@@ -146,7 +147,7 @@ class Admin:
     def create_user(
         self, username: str, password: str, *, role: str = "user", display_name: str = ""
     ) -> User:
-        """Creates an account. Raises :class:`~tessera_client.UserExists`."""
+        """Creates an account. Raises :class:`~tessera_auth_client.UserExists`."""
         request = apb.CreateUserRequest(
             username=username, password=password, role=role, display_name=display_name
         )
@@ -166,7 +167,7 @@ class Admin:
 
     def set_user_disabled(self, username: str, disabled: bool) -> UserSummary:
         """Disables an account (it cannot log in; its tokens are revoked at once), or enables it.
-        Raises :class:`~tessera_client.UserNotFound`."""
+        Raises :class:`~tessera_auth_client.UserNotFound`."""
         request = apb.SetUserDisabledRequest(username=username, disabled=disabled)
         return _summary(self._call(self._stub.SetUserDisabled, request, retry=True).user)
 
@@ -204,7 +205,7 @@ class Admin:
         return [_token(t) for t in self._call(self._stub.ListTokens, request, retry=True).tokens]
 
     def get_token(self, token_id: str) -> TokenInfo:
-        """One token by id. Raises :class:`~tessera_client.TokenNotFound`."""
+        """One token by id. Raises :class:`~tessera_auth_client.TokenNotFound`."""
         request = apb.GetTokenRequest(token_id=token_id)
         return _token(self._call(self._stub.GetToken, request, retry=True).token)
 

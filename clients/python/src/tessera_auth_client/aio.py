@@ -14,8 +14,8 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
-from tessera.v1 import auth_pb2 as pb
-from tessera.v1 import auth_pb2_grpc
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
+from tessera_auth_client._proto.tessera.v1 import auth_pb2_grpc
 
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
@@ -33,7 +33,7 @@ from .types import (
 
 __all__ = ["AsyncClient", "AsyncRevocationWatch"]
 
-_log = logging.getLogger("tessera_client")
+_log = logging.getLogger("tessera_auth_client")
 
 _Req = TypeVar("_Req", bound=Message)
 _Resp = TypeVar("_Resp", bound=Message)
@@ -80,10 +80,10 @@ class _Connection:
 
 
 class AsyncClient:
-    """An asyncio Tessera client; the same API as :class:`~tessera_client.Client`, awaited.
+    """An asyncio Tessera client; the same API as :class:`~tessera_auth_client.Client`, awaited.
 
     The channel opens on the first call and belongs to the event loop of that call; use a client
-    from one loop only. Arguments as for :class:`~tessera_client.Client` (interceptors are
+    from one loop only. Arguments as for :class:`~tessera_auth_client.Client` (interceptors are
     ``grpc.aio`` interceptors).
     """
 
@@ -144,7 +144,7 @@ class AsyncClient:
         totp_code: str | None = None,
         timeout: float | timedelta | None = None,
     ) -> Session:
-        """See :meth:`tessera_client.Client.login`."""
+        """See :meth:`tessera_auth_client.Client.login`."""
         request = _wire.login_request(username, password, totp_code)
         stub = self._connection.stub()
         return _wire.session(await self._unary(stub.Login, request, timeout, False, auth=False))
@@ -157,7 +157,7 @@ class AsyncClient:
         ttl: TTL | None = None,
         timeout: float | timedelta | None = None,
     ) -> ElevatedToken:
-        """See :meth:`tessera_client.Client.unlock`."""
+        """See :meth:`tessera_auth_client.Client.unlock`."""
         request = _wire.unlock_request(password, totp_code, ttl)
         stub = self._connection.stub()
         return _wire.elevated(await self._unary(stub.Unlock, request, timeout, False))
@@ -172,7 +172,7 @@ class AsyncClient:
         reason: str = "",
         timeout: float | timedelta | None = None,
     ) -> int:
-        """See :meth:`tessera_client.Client.revoke`."""
+        """See :meth:`tessera_auth_client.Client.revoke`."""
         request = _wire.revoke_request(
             token=token, token_id=token_id, session_id=session_id, subject=subject, reason=reason
         )
@@ -191,7 +191,7 @@ class AsyncClient:
         token_type: TokenType = TokenType.API,
         timeout: float | timedelta | None = None,
     ) -> IssuedToken:
-        """See :meth:`tessera_client.Client.issue_token`."""
+        """See :meth:`tessera_auth_client.Client.issue_token`."""
         request = _wire.issue_request(
             ttl=ttl,
             max_uses=max_uses,
@@ -207,7 +207,7 @@ class AsyncClient:
     async def introspect(
         self, token: str, *, peek: bool = False, timeout: float | timedelta | None = None
     ) -> Introspection:
-        """See :meth:`tessera_client.Client.introspect`."""
+        """See :meth:`tessera_auth_client.Client.introspect`."""
         request = _wire.introspect_request(token, peek)
         stub = self._connection.stub()
         return _wire.introspection(await self._unary(stub.Introspect, request, timeout, peek))
@@ -220,7 +220,7 @@ class AsyncClient:
         action: str | None = None,
         timeout: float | timedelta | None = None,
     ) -> NamespaceCheck:
-        """See :meth:`tessera_client.Client.check_namespace`."""
+        """See :meth:`tessera_auth_client.Client.check_namespace`."""
         request = _wire.check_namespace_request(token, identifiers, action)
         stub = self._connection.stub()
         return _wire.namespace_check(await self._unary(stub.CheckNamespace, request, timeout, True))
