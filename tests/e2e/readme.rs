@@ -96,3 +96,65 @@ fn the_configuration_table_lists_exactly_the_flags_of_serve_and_dev() -> anyhow:
     );
     Ok(())
 }
+
+/// `scripts/dev.sh` builds the whole workspace once, showing cargo's progress: no `--quiet`, and no
+/// per-package builds whose different feature sets rebuild dependencies the workspace build has.
+#[test]
+fn dev_sh_builds_the_workspace_once_with_progress() {
+    let script = std::fs::read_to_string(workspace_root().join("scripts/dev.sh")).unwrap();
+    let builds: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("cargo build"))
+        .collect();
+    assert_eq!(builds, ["cargo build --workspace --bins"], "{script}");
+}
+
+/// The banner's line-protocol example runs as printed, with nothing but bash and the tessera CLI
+/// (no nc, no socat), against `tessera dev --edges`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_banner_line_example_runs_as_printed() -> anyhow::Result<()> {
+    let dev = DevServer::start(&[
+        ("TESSERA_DEV_EDGES", "true"),
+        ("TESSERA_DEV_HTTP_EDGE", "127.0.0.1:0"),
+        ("TESSERA_DEV_LINE_EDGE", "127.0.0.1:0"),
+        ("TESSERA_DEV_LINE_DEMO", "127.0.0.1:0"),
+    ])?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let example = loop {
+        let log = dev.log();
+        if let Some(at) = log.find("    TOKEN=$(") {
+            let lines: Vec<&str> = log[at..].lines().take(2).map(str::trim).collect();
+            if lines.len() == 2 && lines[1].starts_with("bash -c") {
+                break lines.join("\n");
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no line example in:\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        !example.contains(" nc ") && !example.contains("socat"),
+        "{example}"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &example])
+            .env_remove("TESSERA_TOKEN")
+            .output()
+    })
+    .await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim_end(),
+        "OK\n1 OK\n2 ERROR auth_denied insufficient namespace scope"
+    );
+    Ok(())
+}
