@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from tessera_auth_client import (
+    AsyncClient,
     Client,
     InvalidCredentials,
     TokenNotFound,
@@ -73,3 +74,21 @@ def test_the_three_address_forms_work_and_others_are_refused_at_construction(
     with Client(f"https://{tessera.addr}", timeout=3) as client, pytest.raises(Exception) as caught:
         client.login("admin", "x")
     assert "UNAVAILABLE" in str(caught.value).upper() or isinstance(caught.value, grpc.RpcError)
+
+
+@pytest.mark.asyncio
+async def test_async_admin_has_the_same_calls(tessera: Tessera) -> None:
+    name = f"pyaadm{time.time_ns()}"
+    async with AsyncClient(tessera.addr, token=tessera.admin_token) as client:
+        user = await client.admin.create_user(name, "py-admin-password-1")
+        assert user.username == name
+        with pytest.raises(UserExists):
+            await client.admin.create_user(name, "py-admin-password-1")
+        assert any(u.user.username == name for u in await client.admin.list_users())
+        with pytest.raises(UserNotFound):
+            await client.admin.set_role(name + "-missing", "admin")
+        assert (await client.admin.set_user_disabled(name, True)).disabled
+        with pytest.raises(TokenNotFound):
+            await client.admin.get_token("00000000-0000-4000-8000-000000000000")
+        events = await client.admin.list_audit_events(action="user.create", limit=100)
+        assert any(e.username == name for e in events)

@@ -11,7 +11,7 @@ guards ASGI and WSGI apps.
 """
 
 from ._wire import NO_RETRY, TTL, RetryPolicy, format_ttl, token_hash
-from .admin import Admin, AuditEvent, TokenInfo, TotpEnrollment, UserSummary
+from .admin import Admin, AsyncAdmin, AuditEvent, TokenInfo, TotpEnrollment, UserSummary
 from .aio import AsyncClient, AsyncRevocationWatch
 from .client import Client, RevocationWatch
 from .errors import (
@@ -55,6 +55,7 @@ __all__ = [
     "TTL",
     "AccountLocked",
     "Admin",
+    "AsyncAdmin",
     "AsyncClient",
     "AsyncRevocationWatch",
     "AuditEvent",

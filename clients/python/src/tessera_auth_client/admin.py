@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -26,6 +26,9 @@ from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 from . import _wire
 from ._wire import RetryPolicy
 from .types import TokenType, User
+
+if TYPE_CHECKING:
+    from .aio import AsyncClient
 
 _log = logging.getLogger("tessera_auth_client")
 _Resp = TypeVar("_Resp", bound=Message)
@@ -263,4 +266,101 @@ class Admin:
             time.sleep(delay)
 
 
-__all__ = ["Admin", "AuditEvent", "TokenInfo", "TotpEnrollment", "UserSummary"]
+class AsyncAdmin:
+    """The AdminService calls, awaited; get one from ``AsyncClient.admin``. Same methods and
+    failures as :class:`Admin`."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def _call(self, name: str, request: Any, *, retry: bool) -> Any:
+        stub = self._client._connection.admin_stub()
+        return await self._client._unary(getattr(stub, name), request, None, retry)
+
+    async def create_user(
+        self, username: str, password: str, *, role: str = "user", display_name: str = ""
+    ) -> User:
+        request = apb.CreateUserRequest(
+            username=username, password=password, role=role, display_name=display_name
+        )
+        return _user((await self._call("CreateUser", request, retry=False)).user)
+
+    async def list_users(self) -> list[UserSummary]:
+        users: list[UserSummary] = []
+        page = ""
+        while True:
+            request = apb.ListUsersRequest(page_size=500, page_token=page)
+            response = await self._call("ListUsers", request, retry=True)
+            users.extend(_summary(u) for u in response.users)
+            page = response.next_page_token
+            if not page:
+                return users
+
+    async def set_user_disabled(self, username: str, disabled: bool) -> UserSummary:
+        request = apb.SetUserDisabledRequest(username=username, disabled=disabled)
+        return _summary((await self._call("SetUserDisabled", request, retry=True)).user)
+
+    async def set_role(self, username: str, role: str) -> User:
+        request = apb.SetRoleRequest(username=username, role=role)
+        return _user((await self._call("SetRole", request, retry=True)).user)
+
+    async def set_password(self, username: str, password: str) -> None:
+        request = apb.SetPasswordRequest(username=username, password=password)
+        await self._call("SetPassword", request, retry=False)
+
+    async def begin_totp_enrollment(self, username: str) -> TotpEnrollment:
+        request = apb.BeginTotpEnrollmentRequest(username=username)
+        response = await self._call("BeginTotpEnrollment", request, retry=False)
+        return TotpEnrollment(secret=response.secret, otpauth_uri=response.otpauth_uri)
+
+    async def confirm_totp_enrollment(self, username: str, secret: str, code: str) -> User:
+        request = apb.ConfirmTotpEnrollmentRequest(username=username, secret=secret, code=code)
+        return _user((await self._call("ConfirmTotpEnrollment", request, retry=False)).user)
+
+    async def remove_totp(self, username: str) -> User:
+        request = apb.RemoveTotpRequest(username=username)
+        return _user((await self._call("RemoveTotp", request, retry=True)).user)
+
+    async def list_tokens(
+        self, username: str | None = None, *, include_inactive: bool = False
+    ) -> list[TokenInfo]:
+        request = apb.ListTokensRequest(username=username or "", include_inactive=include_inactive)
+        return [_token(t) for t in (await self._call("ListTokens", request, retry=True)).tokens]
+
+    async def get_token(self, token_id: str) -> TokenInfo:
+        request = apb.GetTokenRequest(token_id=token_id)
+        return _token((await self._call("GetToken", request, retry=True)).token)
+
+    async def list_audit_events(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        request = apb.ListAuditEventsRequest(
+            actor=actor or "",
+            action=action or "",
+            since=_stamp(since),
+            until=_stamp(until),
+            page_size=limit,
+        )
+        response = await self._call("ListAuditEvents", request, retry=True)
+        return [
+            AuditEvent(
+                id=e.id,
+                at=_wire._time(e, "at"),
+                action=e.action,
+                outcome=e.outcome,
+                actor=e.actor,
+                username=e.username,
+                token_id=e.token_id,
+                detail_json=e.detail_json,
+            )
+            for e in response.events
+        ]
+
+
+__all__ = ["Admin", "AsyncAdmin", "AuditEvent", "TokenInfo", "TotpEnrollment", "UserSummary"]

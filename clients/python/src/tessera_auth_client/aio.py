@@ -14,11 +14,12 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
+from tessera_auth_client._proto.tessera.v1 import admin_pb2_grpc, auth_pb2_grpc
 from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
-from tessera_auth_client._proto.tessera.v1 import auth_pb2_grpc
 
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
+from .admin import AsyncAdmin
 from .errors import from_rpc_error
 from .types import (
     ElevatedToken,
@@ -56,6 +57,7 @@ class _Connection:
         self._interceptors = list(interceptors)
         self._channel: aio.Channel | None = None
         self._stub: auth_pb2_grpc.AuthServiceAsyncStub | None = None
+        self._admin_stub: admin_pb2_grpc.AdminServiceAsyncStub | None = None
 
     def stub(self) -> auth_pb2_grpc.AuthServiceAsyncStub:
         if self._stub is None:
@@ -73,7 +75,15 @@ class _Connection:
             self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
         return self._stub
 
+    def admin_stub(self) -> admin_pb2_grpc.AdminServiceAsyncStub:
+        self.stub()
+        if self._admin_stub is None:
+            assert self._channel is not None
+            self._admin_stub = admin_pb2_grpc.AdminServiceStub(self._channel)
+        return self._admin_stub
+
     async def close(self) -> None:
+        self._admin_stub = None
         channel, self._channel, self._stub = self._channel, None, None
         if channel is not None:
             await channel.close()
@@ -106,6 +116,12 @@ class AsyncClient:
         self._metadata = _wire.bearer_metadata(token)
         self._timeout = _wire.seconds(timeout)
         self._retry = retry
+
+    @property
+    def admin(self) -> AsyncAdmin:
+        """AdminService (accounts, TOTP enrollment, tokens, audit), awaited, with this client's
+        channel, token, deadline and retry policy."""
+        return AsyncAdmin(self)
 
     def with_token(self, token: str | None) -> AsyncClient:
         """A client sharing this one's channel that sends ``token`` instead. Closing it leaves the
