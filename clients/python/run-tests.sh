@@ -53,8 +53,10 @@ step "mypy --strict, ruff"
 )
 
 if [ -z "${TESSERA_BIN:-}" ]; then
-  step "building the server (cargo build -p tessera-server)"
-  cargo build --quiet -p tessera-server --bin tessera
+  # The whole workspace, as scripts/dev.sh and scripts/test.sh build it: a -p subset unifies
+  # features differently and would rebuild shared dependencies.
+  step "building the server (cargo build --workspace --bins)"
+  cargo build --workspace --bins
   TESSERA_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/tessera"
 fi
 TESSERA_BIN=$(realpath "$TESSERA_BIN")
