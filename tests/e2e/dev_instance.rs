@@ -187,3 +187,64 @@ async fn dev_runs_from_a_checkout_in_a_closed_folder() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A postmaster left running by a crashed run (an older tessera without the parent-death signal,
+/// say) is recovered: the next `tessera dev` stops it, starts its own (tied to it), serves, and
+/// leaves nothing behind when it stops.
+#[tokio::test]
+async fn a_stale_postmaster_from_a_crashed_run_is_recovered() -> anyhow::Result<()> {
+    let mut dev = DevServer::start(&[])?;
+    let data = std::fs::canonicalize(dev.data_path())?;
+    assert!(dev.stop()?.success());
+    assert!(wait_no_processes_of(&data, Duration::from_secs(10)).is_empty());
+
+    // The orphan: postgres on the same cluster, in its own session, parented to nobody here.
+    let bin = std::fs::read_dir("/usr/lib/postgresql")?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path().join("bin/postgres"))
+        .find(|path| path.is_file())
+        .expect("postgres binary");
+    let postgres = [
+        bin.to_str().unwrap(),
+        "-D",
+        data.join("pgdata").to_str().unwrap(),
+        "-k",
+        data.join("run").to_str().unwrap(),
+        "-c",
+        "listen_addresses=",
+    ]
+    .map(str::to_owned);
+    let mut orphan = if nix::unistd::geteuid().is_root() {
+        Command::new("setsid")
+            .args(["runuser", "-u", "postgres", "--"])
+            .args(&postgres)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?
+    } else {
+        Command::new("setsid")
+            .args(&postgres)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !data.join("pgdata/postmaster.pid").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the orphan postgres never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let dir = std::mem::replace(&mut dev.data_dir, tempfile::tempdir()?);
+    drop(dev);
+    let mut again = DevServer::start_in(dir, &[], &[])?;
+    assert!(serving(&again.ready.grpc_addr).await?);
+    assert!(again.log().contains("recovering"), "{}", again.log());
+    assert!(again.stop()?.success());
+    let left = wait_no_processes_of(&data, Duration::from_secs(10));
+    let _ = orphan.wait();
+    assert!(left.is_empty(), "left running: {left:?}\n{}", again.log());
+    Ok(())
+}
