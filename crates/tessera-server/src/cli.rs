@@ -235,7 +235,10 @@ pub struct ServeArgs {
 /// Flags of `dev`.
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// Directory for the embedded PostgreSQL and the dev credentials (created if missing).
+    /// Directory for the embedded PostgreSQL and the dev credentials (created if missing). One
+    /// `tessera dev` per directory. Run as root, when PostgreSQL's user cannot reach it (a checkout
+    /// in /root), the cluster lives in /var/lib/tessera/embedded/<name>-<hash> instead, kept across
+    /// runs (its `cluster-location` file says where).
     #[arg(long, env = "TESSERA_DATA_DIR", default_value = ".tessera")]
     pub data_dir: PathBuf,
     /// Directory holding initdb and postgres (default: pg_config, then /usr/lib/postgresql/*/bin).
