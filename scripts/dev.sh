@@ -14,10 +14,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 edges=(--edges)
-if [ "${TESSERA_DEV_EDGES:-1}" = 0 ]; then
-  edges=()
-  cargo build --quiet -p tessera-server --bin tessera
-else
-  cargo build --quiet -p tessera-server --bin tessera -p tessera-edge-http -p tessera-edge-line
-fi
+if [ "${TESSERA_DEV_EDGES:-1}" = 0 ]; then edges=(); fi
+# One build of the whole workspace, the same package set `cargo build --workspace` and the tests
+# use, so nothing is compiled twice with different features. Cargo shows its progress (the first
+# run compiles every dependency and takes minutes; later runs take seconds).
+echo "dev: building the workspace (cargo build --workspace --bins)" >&2
+cargo build --workspace --bins
 exec "$root/target/debug/tessera" dev "${edges[@]}" "$@"

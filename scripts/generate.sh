@@ -17,7 +17,7 @@ rm -rf "$out/clients/go/gen"
 # The Python generators run from clients/python/.venv at pinned versions; create it if needed.
 bash clients/python/tools/venv.sh >/dev/null
 # Start from an empty generated package tree so code of a deleted proto file cannot linger.
-rm -rf "$out/clients/python/src/tessera"
+rm -rf "$out/clients/python/src/tessera_auth_client/_proto"
 
 buf generate --template buf.gen.yaml --output "$out"
 
@@ -25,7 +25,12 @@ buf generate --template buf.gen.yaml --output "$out"
 # protoc-gen-go and protoc-gen-go-grpc already write gofmt-formatted code; nothing to do.
 
 # --- Python (clients/python) post-steps ---
-# protoc writes modules only: make every generated directory a regular package, marked typed
-# (PEP 561) so that mypy reads the .pyi stubs of an installed tessera-client.
-find "$out/clients/python/src/tessera" -type d -exec touch {}/__init__.py \;
-touch "$out/clients/python/src/tessera/py.typed"
+# protoc writes modules only: make every generated directory a regular package. The generators
+# import each other as top-level `tessera.v1`; the stubs live inside tessera_auth_client instead
+# (a top-level `tessera` would clash with another project's package), so point those imports there.
+proto="$out/clients/python/src/tessera_auth_client/_proto"
+find "$proto" -type d -exec touch {}/__init__.py \;
+find "$proto" -name '*.py' -o -name '*.pyi' | while read -r file; do
+  sed -i -e 's/^from tessera\.v1 import /from tessera_auth_client._proto.tessera.v1 import /' \
+    -e "s/'tessera\.v1\.\([a-z_]*_pb2\)'/'tessera_auth_client._proto.tessera.v1.\1'/" "$file"
+done

@@ -26,6 +26,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   apt_install postgresql postgresql-contrib
 fi
 
+# jq, which the README's walkthrough uses to pick fields out of grpcurl's answers.
+if ! command -v jq >/dev/null 2>&1; then
+  echo "install-tools: installing jq from Debian's packages"
+  apt_install jq
+fi
+
 # buf, from the npm registry (the package ships the binary).
 if ! "$tools/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSION"; then
   echo "install-tools: installing buf $BUF_VERSION"

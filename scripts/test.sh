@@ -16,7 +16,10 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 stop_test_postgres() {
   # The Rust tests share one embedded PostgreSQL under target/ (see tessera-store's testing module);
   # stop it when the run ends.
-  local pidfile="$target_dir/tessera-test-pg/pgdata/postmaster.pid"
+  local cluster="$target_dir/tessera-test-pg"
+  # As root with a checkout postgres cannot reach, the cluster lives elsewhere; this file says where.
+  if [ -f "$cluster/cluster-location" ]; then cluster=$(cat "$cluster/cluster-location"); fi
+  local pidfile="$cluster/pgdata/postmaster.pid"
   if [ -f "$pidfile" ]; then
     kill -INT "$(head -n 1 "$pidfile")" 2>/dev/null || true
     # Poll the pid file rather than the pid: an orphaned postgres may linger as a zombie.

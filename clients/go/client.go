@@ -31,6 +31,7 @@ type Option func(*dialConfig)
 
 type dialConfig struct {
 	creds     credentials.TransportCredentials
+	security  string // "tls" or "insecure" once WithTLS or WithInsecure chose
 	src       TokenSource
 	timeout   time.Duration
 	block     bool
@@ -45,13 +46,17 @@ func WithTLS(cfg *tls.Config) Option {
 			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 		c.creds = credentials.NewTLS(cfg)
+		c.security = "tls"
 	}
 }
 
 // WithInsecure dials without transport security, for a server on loopback such as `tessera dev`.
 // Bearer tokens then cross the wire in the clear.
 func WithInsecure() Option {
-	return func(c *dialConfig) { c.creds = insecure.NewCredentials() }
+	return func(c *dialConfig) {
+		c.creds = insecure.NewCredentials()
+		c.security = "insecure"
+	}
 }
 
 // WithToken sends token as the bearer token of every call.
@@ -86,8 +91,10 @@ func WithGRPCOptions(opts ...grpc.DialOption) Option {
 	return func(c *dialConfig) { c.grpcOpts = append(c.grpcOpts, opts...) }
 }
 
-// Dial creates a client for the Tessera server at addr ("host:port", or any gRPC target such as
-// "dns:///tessera.internal:50051"). Close the client when done.
+// Dial creates a client for the Tessera server at addr, in the address form every Tessera client
+// shares: "host:port" (TLS unless WithInsecure), "http://host:port" (plaintext, like WithInsecure)
+// or "https://host:port" (TLS). Anything else fails here, with ErrInvalidArgument, not at the first
+// call. Close the client when done.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	cfg := dialConfig{}
 	for _, opt := range opts {
@@ -96,9 +103,21 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	if cfg.configErr != nil {
 		return nil, cfg.configErr
 	}
-	if cfg.creds == nil {
+	target, scheme, err := parseAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case scheme == "http" && cfg.security == "tls":
+		return nil, newError(ReasonInvalidArgument, "addr", "http:// means plaintext but WithTLS was given; use https://"+target)
+	case scheme == "https" && cfg.security == "insecure":
+		return nil, newError(ReasonInvalidArgument, "addr", "https:// means TLS but WithInsecure was given; use http://"+target)
+	case scheme == "http":
+		WithInsecure()(&cfg)
+	case cfg.creds == nil:
 		WithTLS(nil)(&cfg)
 	}
+	addr = target
 	grpcOpts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(cfg.creds),
 		grpc.WithChainUnaryInterceptor(UnaryClientInterceptor(cfg.src)),

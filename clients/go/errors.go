@@ -30,6 +30,9 @@ const (
 	ReasonElevationRequired  Reason = "ELEVATION_REQUIRED"
 	ReasonOverPrivileged     Reason = "OVER_PRIVILEGED"
 	ReasonInvalidArgument    Reason = "INVALID_ARGUMENT"
+	ReasonUserNotFound       Reason = "USER_NOT_FOUND"
+	ReasonUserExists         Reason = "USER_EXISTS"
+	ReasonTokenNotFound      Reason = "TOKEN_NOT_FOUND"
 	ReasonResourceExhausted  Reason = "RESOURCE_EXHAUSTED"
 	ReasonUnavailable        Reason = "UNAVAILABLE"
 	ReasonInternal           Reason = "INTERNAL"
@@ -58,6 +61,12 @@ var (
 	ErrOverPrivileged = newSentinel(ReasonOverPrivileged, "over-privileged service token")
 	// ErrInvalidArgument: malformed input; Error.Field names the field.
 	ErrInvalidArgument = newSentinel(ReasonInvalidArgument, "invalid argument")
+	// ErrUserNotFound: an admin call named an account that does not exist.
+	ErrUserNotFound = newSentinel(ReasonUserNotFound, "user not found")
+	// ErrUserExists: CreateUser named a username that is taken.
+	ErrUserExists = newSentinel(ReasonUserExists, "user exists")
+	// ErrTokenNotFound: an admin call named a token id that does not exist (or is not yours).
+	ErrTokenNotFound = newSentinel(ReasonTokenNotFound, "token not found")
 	// ErrResourceExhausted: the server is at capacity for this kind of work; retry later.
 	ErrResourceExhausted = newSentinel(ReasonResourceExhausted, "resource exhausted")
 	// ErrUnavailable: Tessera or its database cannot be reached; nothing was decided.
@@ -151,6 +160,9 @@ var reasonCodes = map[Reason]codes.Code{
 	ReasonElevationRequired:  codes.PermissionDenied,
 	ReasonOverPrivileged:     codes.PermissionDenied,
 	ReasonInvalidArgument:    codes.InvalidArgument,
+	ReasonUserNotFound:       codes.NotFound,
+	ReasonUserExists:         codes.AlreadyExists,
+	ReasonTokenNotFound:      codes.NotFound,
 	ReasonResourceExhausted:  codes.ResourceExhausted,
 	ReasonUnavailable:        codes.Unavailable,
 	ReasonInternal:           codes.Internal,

@@ -49,8 +49,10 @@ step "go vet"
 go vet ./...
 
 if [ -z "${TESSERA_BIN:-}" ]; then
-  step "building the server (cargo build -p tessera-server)"
-  (cd "$root" && cargo build --quiet -p tessera-server --bin tessera)
+  # The whole workspace, as scripts/dev.sh and scripts/test.sh build it: a -p subset unifies
+  # features differently and would rebuild shared dependencies.
+  step "building the server (cargo build --workspace --bins)"
+  (cd "$root" && cargo build --workspace --bins)
 fi
 
 step "go test"

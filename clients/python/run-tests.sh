@@ -17,18 +17,18 @@ bash scripts/install-tools.sh
 export PATH="$root/.tools/bin:$root/.tools/node_modules/.bin:$PATH"
 venv=$(bash "$here/tools/venv.sh")
 
-step "generated code is up to date (clients/python/src/tessera)"
+step "generated code is up to date (clients/python/src/tessera_auth_client/_proto)"
 fresh=$(mktemp -d)
 trap 'rm -rf "$fresh"' EXIT
 bash scripts/generate.sh "$fresh" >/dev/null
-if ! diff -ru -x __pycache__ "$fresh/clients/python/src/tessera" clients/python/src/tessera; then
-  echo "clients/python/src/tessera differs from what buf generates: run scripts/generate.sh and commit the result" >&2
+if ! diff -ru -x __pycache__ "$fresh/clients/python/src/tessera_auth_client/_proto" clients/python/src/tessera_auth_client/_proto; then
+  echo "clients/python/src/tessera_auth_client/_proto differs from what buf generates: run scripts/generate.sh and commit the result" >&2
   exit 1
 fi
-if [ -n "$(git ls-files -- clients/python/src/tessera)" ]; then
+if [ -n "$(git ls-files -- clients/python/src/tessera_auth_client/_proto)" ]; then
   # Once committed, what is in the tree must also be what is committed.
-  git diff --exit-code -- clients/python/src/tessera
-  untracked=$(git ls-files --others --exclude-standard -- clients/python/src/tessera)
+  git diff --exit-code -- clients/python/src/tessera_auth_client/_proto
+  untracked=$(git ls-files --others --exclude-standard -- clients/python/src/tessera_auth_client/_proto)
   if [ -n "$untracked" ]; then
     echo "generated files not committed: $untracked" >&2
     exit 1
@@ -48,13 +48,15 @@ step "mypy --strict, ruff"
 (
   cd "$here"
   "$venv/bin/mypy"
-  "$venv/bin/ruff" format --check --quiet src/tessera_client tests tools
-  "$venv/bin/ruff" check --quiet src/tessera_client tests tools
+  "$venv/bin/ruff" format --check --quiet src/tessera_auth_client tests tools
+  "$venv/bin/ruff" check --quiet src/tessera_auth_client tests tools
 )
 
 if [ -z "${TESSERA_BIN:-}" ]; then
-  step "building the server (cargo build -p tessera-server)"
-  cargo build --quiet -p tessera-server --bin tessera
+  # The whole workspace, as scripts/dev.sh and scripts/test.sh build it: a -p subset unifies
+  # features differently and would rebuild shared dependencies.
+  step "building the server (cargo build --workspace --bins)"
+  cargo build --workspace --bins
   TESSERA_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/tessera"
 fi
 TESSERA_BIN=$(realpath "$TESSERA_BIN")

@@ -4,15 +4,17 @@
 # (or in .tools/bin, see scripts/install-tools.sh) it also issues two tokens to try: one for the
 # `deploy.` namespace and one for everything. Extra arguments go to `tessera dev`.
 #
-#   EDGE_LISTEN  where the edge listens   (default 127.0.0.1:7070)
-#   DEMO_LISTEN  where the demo listens   (default 127.0.0.1:7001)
+#   EDGE_LISTEN  where the edge listens   (default 127.0.0.1:7170)
+#   DEMO_LISTEN  where the demo listens   (default 127.0.0.1:7101)
 #
-# Stop with Ctrl-C: all three stop, Tessera's data stays in .tessera/ (or --data-dir).
+# The defaults stay clear of scripts/dev.sh's own edges (7070, 7001) and its data dir, so both can
+# run at once. Stop with Ctrl-C: all three stop, Tessera's data stays in .tessera-line/ (or
+# --data-dir).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-edge_listen=${EDGE_LISTEN:-127.0.0.1:7070}
-demo_listen=${DEMO_LISTEN:-127.0.0.1:7001}
+edge_listen=${EDGE_LISTEN:-127.0.0.1:7170}
+demo_listen=${DEMO_LISTEN:-127.0.0.1:7101}
 work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-line-dev.XXXXXX")
 pids=()
 cleanup() {
@@ -41,9 +43,11 @@ wait_ready() {
   exit 1
 }
 
-cargo build --quiet -p tessera-server --bin tessera -p tessera-edge-line
-
-scripts/dev.sh --listen 127.0.0.1:0 --ready-file "$work/tessera.json" "$@" >"$work/tessera.log" 2>&1 &
+# scripts/dev.sh builds the workspace (its progress goes to the log); Tessera alone, without
+# dev.sh's own edges, in its own data dir.
+echo "line-dev: building and starting Tessera (log: $work/tessera.log)" >&2
+TESSERA_DEV_EDGES=0 scripts/dev.sh --data-dir .tessera-line --listen 127.0.0.1:0 \
+  --ready-file "$work/tessera.json" "$@" >"$work/tessera.log" 2>&1 &
 pids+=($!)
 wait_ready "$work/tessera.json" "${pids[-1]}" "$work/tessera.log" "tessera dev"
 tessera_addr=$(field "$work/tessera.json" grpc_addr)
@@ -90,9 +94,9 @@ Tessera line edge is running.
   deploy. token      $deploy_token
   * token            $star_token
 
-Talk to it (socat, nc, or any TCP client; one command per line):
+Talk to it (bash alone does it; or socat, nc, any TCP client; one command per line):
 
-  socat - TCP:$edge_listen          # or: nc $edge_host $edge_port
+  bash -c 'exec 3<>/dev/tcp/$edge_host/$edge_port; cat <&3 & cat >&3'   # or: socat - TCP:$edge_listen
   AUTH $deploy_token
   1 SET deploy.daily 2030-03-30 02:00:00   -> 1 OK
   2 GET deploy.daily                       -> 2 OK planned 1901066400000000000

@@ -1,7 +1,9 @@
 //! End-to-end: the real `tessera dev` binary, its embedded PostgreSQL, real gRPC and grpcurl.
 
 mod cluster;
+mod dev_instance;
 mod latency;
+mod readme;
 mod tls;
 
 use std::process::Command;
@@ -281,6 +283,41 @@ async fn dev_with_edges_serves_the_http_and_line_edges() -> anyhow::Result<()> {
     assert_eq!(
         reply,
         "OK\n1 OK\n2 ERROR auth_denied insufficient namespace scope"
+    );
+    Ok(())
+}
+
+/// The README's failing call: a wrong password, and grpcurl prints the reason from the error
+/// details (reflection serves google.rpc.ErrorInfo), not a base64 blob.
+#[tokio::test]
+async fn grpcurl_shows_the_reason_of_a_failed_login() -> anyhow::Result<()> {
+    let dev = DevServer::start(&[])?;
+    let out = Command::new(grpcurl()?)
+        .args([
+            "-plaintext",
+            "-d",
+            r#"{"username":"admin","password":"wrong-password"}"#,
+        ])
+        .arg(&dev.ready.grpc_addr)
+        .arg("tessera.v1.AuthService/Login")
+        .output()?;
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("INVALID_CREDENTIALS"), "{text}");
+    assert!(text.contains("google.rpc.ErrorInfo"), "{text}");
+    Ok(())
+}
+
+/// Logs written to a file carry no ANSI colour codes.
+#[tokio::test]
+async fn logs_to_a_file_are_plain_text() -> anyhow::Result<()> {
+    let dev = DevServer::start(&[])?;
+    let log = dev.log();
+    assert!(log.contains("tessera serving gRPC"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log:?}"
     );
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct Ready {
     pub admin_token: String,
     /// A service token holding only `introspect`.
     pub service_token: String,
+    /// The `tessera dev` process.
+    pub pid: u32,
 }
 
 /// The workspace root (where `Cargo.lock` is).
@@ -73,7 +75,20 @@ impl DevServer {
         let data_dir = tempfile::Builder::new()
             .prefix("tessera-e2e-")
             .tempdir_in("/tmp")?;
+        DevServer::start_in(data_dir, &[], envs)
+    }
+
+    /// Starts `tessera dev` with its data in `<dir>/data`, extra arguments and environment
+    /// variables, and waits until it is ready (`dir` is removed on drop).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<DevServer> {
+        let data_dir = dir;
         let ready_file = data_dir.path().join("ready.json");
+        // A previous run's file would read as ready at once.
+        let _ = std::fs::remove_file(&ready_file);
         let log = std::fs::File::create(data_dir.path().join("tessera.log"))?;
         let mut command = Command::new(binary("tessera")?);
         command
@@ -84,6 +99,7 @@ impl DevServer {
             .arg("127.0.0.1:0")
             .arg("--ready-file")
             .arg(&ready_file)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -109,6 +125,31 @@ impl DevServer {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 bail!("tessera dev was not ready within 90 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The data dir given to `tessera dev`.
+    pub fn data_path(&self) -> PathBuf {
+        self.data_dir.path().join("data")
+    }
+
+    /// Sends `signal` to the `tessera dev` process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, signal);
+    }
+
+    /// Waits up to `within` for the process to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("tessera dev still running after {within:?}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -177,4 +218,63 @@ pub fn grpcurl() -> anyhow::Result<PathBuf> {
         })
         .unwrap_or(None);
     found.context("grpcurl not found: run scripts/install-tools.sh")
+}
+
+/// Pids of the processes (other than this one) that belong to a data dir: run inside it (postgres
+/// and its backends have their data dir as working directory) or name it on their command line
+/// (the postmaster's `-D`, the edges' `--ready-file`).
+pub fn processes_of(dir: &Path) -> Vec<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+            // A zombie is already gone; it only waits for its parent to read its status.
+            let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+            if state
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+            {
+                return false;
+            }
+            let in_dir =
+                std::fs::read_link(proc_dir.join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir));
+            let names_dir = std::fs::read(proc_dir.join("cmdline"))
+                .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains(&needle));
+            in_dir || names_dir
+        })
+        .collect()
+}
+
+/// Polls until no process belongs to `dir` or `within` passes; returns the ones left.
+pub fn wait_no_processes_of(dir: &Path, within: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = processes_of(dir);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether the server at `addr` reports SERVING for `tessera.v1.AuthService`.
+pub async fn serving(addr: &str) -> anyhow::Result<bool> {
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let channel = Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: "tessera.v1.AuthService".into(),
+        })
+        .await?
+        .into_inner()
+        .status;
+    Ok(status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
 }

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera_client import Client
+from tessera_auth_client import Client
 
 from .support import (
     BOOTSTRAP_USERS,
@@ -106,6 +106,7 @@ def tessera() -> Iterator[Tessera]:
                 admin_token=ready["admin_token"],
                 service_token=ready["service_token"],
                 totp_secrets=secrets,
+                data_dir=data_dir,
             )
         finally:
             _stop(server)

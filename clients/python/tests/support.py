@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tessera_client import Client
+from tessera_auth_client import Client
 
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse battery"
@@ -36,6 +36,7 @@ class Tessera:
     admin_token: str
     service_token: str
     totp_secrets: dict[str, bytes]
+    data_dir: Path
 
     def client(self, token: str | None = None) -> Client:
         return Client(self.addr, token=token)

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from grpc import aio
 
-import tessera_client as tc
-from tessera_client import AsyncClient, RetryPolicy, TokenType
+import tessera_auth_client as tc
+from tessera_auth_client import AsyncClient, RetryPolicy, TokenType
 
 from .support import (
     HASH_QUEUE,

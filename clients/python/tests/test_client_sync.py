@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 import pytest
 
-import tessera_client as tc
-from tessera_client import Client, RetryPolicy, TokenType
+import tessera_auth_client as tc
+from tessera_auth_client import Client, RetryPolicy, TokenType
 
 from .support import (
     HASH_QUEUE,

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import uvicorn
 
-from tessera_client import NO_RETRY, AsyncClient, Client
-from tessera_client.middleware import (
+from tessera_auth_client import NO_RETRY, AsyncClient, Client
+from tessera_auth_client.middleware import (
     IDENTITY_KEY,
     Message,
     Receive,

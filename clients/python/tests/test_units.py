@@ -10,9 +10,9 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-import tessera_client as tc
-from tessera_client import Introspection, RetryPolicy, format_ttl
-from tessera_client.middleware import bearer_token
+import tessera_auth_client as tc
+from tessera_auth_client import Introspection, RetryPolicy, format_ttl
+from tessera_auth_client.middleware import bearer_token
 
 
 class FakeRpcError(grpc.RpcError):
@@ -152,7 +152,7 @@ def test_token_hash_matches_the_servers_key() -> None:
 
 
 def test_a_cancelled_unary_call_is_a_server_side_timeout() -> None:
-    from tessera_client._wire import unary_failure
+    from tessera_auth_client._wire import unary_failure
 
     timed_out = unary_failure(FakeRpcError(grpc.StatusCode.CANCELLED, "Timeout expired", ()))
     assert type(timed_out) is tc.DeadlineExceeded and timed_out.code is grpc.StatusCode.CANCELLED

@@ -353,6 +353,14 @@ fn tessera_uri(text: &str) -> anyhow::Result<String> {
     if parsed.authority().is_none() {
         bail!("{text:?} names no host");
     }
+    // The one address form of every Tessera client (see the CLI's `--server`).
+    if !matches!(parsed.scheme_str(), Some("http" | "https"))
+        || parsed.port_u16().is_none()
+        || !matches!(parsed.path(), "" | "/")
+        || parsed.query().is_some()
+    {
+        bail!("{text:?}: use host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051");
+    }
     Ok(uri)
 }
 
@@ -404,6 +412,10 @@ mod tests {
             tessera_uri("https://t.example:443").unwrap(),
             "https://t.example:443"
         );
+        for bad in ["ftp://t:1", "http://t", "http://t:1/x", "t"] {
+            let err = tessera_uri(bad).unwrap_err().to_string();
+            assert!(err.contains("http://127.0.0.1:50051"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -351,8 +351,17 @@ fn tessera_uri(address: &str) -> anyhow::Result<String> {
     } else {
         format!("http://{address}")
     };
-    uri.parse::<tonic::transport::Uri>()
+    let parsed = uri
+        .parse::<tonic::transport::Uri>()
         .with_context(|| format!("--tessera {address:?} is not an address"))?;
+    // The one address form of every Tessera client (see the CLI's `--server`).
+    if !matches!(parsed.scheme_str(), Some("http" | "https"))
+        || parsed.port_u16().is_none()
+        || !matches!(parsed.path(), "" | "/")
+        || parsed.query().is_some()
+    {
+        anyhow::bail!("--tessera {address:?}: use host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051");
+    }
     Ok(uri)
 }
 
@@ -395,6 +404,10 @@ mod tests {
             "http://127.0.0.1:50051"
         );
         assert_eq!(tessera_uri("https://t:1").unwrap(), "https://t:1");
+        for bad in ["ftp://t:1", "http://t", "http://t:1/x", "t"] {
+            let err = tessera_uri(bad).unwrap_err().to_string();
+            assert!(err.contains("http://127.0.0.1:50051"), "{bad}: {err}");
+        }
     }
 
     fn cli(args: &[&str]) -> Cli {

@@ -16,16 +16,17 @@ use crate::settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING}
     version,
     about = "Tessera: central authentication and token service (gRPC over PostgreSQL)",
     after_help = "Start here: `tessera dev` runs everything locally and prints how to connect.\n\
-                  Operators: `tessera user list`, `tessera token issue`, … talk to --server with TESSERA_TOKEN.\n\
+                  Operators: `tessera login`, then `tessera user list`, `tessera token issue`, … (each takes --server).\n\
                   Every flag is also a TESSERA_* environment variable."
 )]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
-    /// Where the server is and who is asking (for the remote commands).
+    /// The remote commands' flags also before the command (`tessera --server … user list`),
+    /// as older scripts write them; hidden so each command's help shows only its own flags.
     #[command(flatten)]
-    pub remote: crate::remote::RemoteArgs,
+    pub remote: crate::remote::LeadingRemoteArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -50,20 +51,29 @@ pub enum Command {
     Dev(DevArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Log in: asks for the password (and a TOTP code when the account has one) and keeps the
+    /// session in a credentials file (0600, one entry per server) that later commands use.
+    Login(crate::session::LoginArgs),
+    /// Revoke the stored session of --server and forget it.
+    Logout(Remote),
+    /// Elevate the stored session for a while (sudo mode): asks for your password, or the
+    /// break-glass root password; admin commands use the elevated token until it ends.
+    Unlock(crate::session::UnlockArgs),
+    /// End the elevation now (revokes the elevated token).
+    Lock(Remote),
+    /// Who you are on --server: account, role, session expiry, elevated until.
+    #[command(visible_alias = "whoami")]
+    Status(Remote),
     /// Manage accounts over gRPC (`user add` also works directly against the database with
     /// --database-url when you have no token yet).
-    #[command(subcommand)]
-    User(UserCommand),
+    User(Group<UserCommand>),
     /// Enroll or remove an account's TOTP second factor (over gRPC).
-    #[command(subcommand)]
-    Totp(crate::remote::TotpCommand),
+    Totp(Group<crate::remote::TotpCommand>),
     /// Issue, list, show and revoke tokens (over gRPC); check a token's form offline; manage the
     /// master token on the server host (what, reset, set).
-    #[command(subcommand)]
-    Token(TokenCommand),
+    Token(Group<TokenCommand>),
     /// Read the audit trail (over gRPC).
-    #[command(subcommand)]
-    Audit(crate::remote::AuditCommand),
+    Audit(Group<crate::remote::AuditCommand>),
     /// Manage the JWT signing keys directly in the database (run on the server host).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -73,6 +83,22 @@ pub enum Command {
     /// Ask --server's gRPC health service whether Tessera is SERVING (exit 0) or not (exit 1),
     /// for container health checks and exec probes; `https://` servers are checked over TLS.
     Health(crate::health_probe::HealthArgs),
+}
+
+/// A remote command group: where the server is and who asks, then the command.
+#[derive(Debug, Args)]
+pub struct Group<C: Subcommand> {
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
+    #[command(subcommand)]
+    pub command: C,
+}
+
+/// A remote command without flags of its own.
+#[derive(Debug, Args)]
+pub struct Remote {
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
 }
 
 /// Account commands.
@@ -212,7 +238,10 @@ pub struct ServeArgs {
 /// Flags of `dev`.
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// Directory for the embedded PostgreSQL and the dev credentials (created if missing).
+    /// Directory for the embedded PostgreSQL and the dev credentials (created if missing). One
+    /// `tessera dev` per directory. Run as root, when PostgreSQL's user cannot reach it (a checkout
+    /// in /root), the cluster lives in /var/lib/tessera/embedded/<name>-<hash> instead, kept across
+    /// runs (its `cluster-location` file says where).
     #[arg(long, env = "TESSERA_DATA_DIR", default_value = ".tessera")]
     pub data_dir: PathBuf,
     /// Directory holding initdb and postgres (default: pg_config, then /usr/lib/postgresql/*/bin).

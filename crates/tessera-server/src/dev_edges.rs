@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// Flags of `dev` for the edges.
 #[derive(Debug, Clone, Args)]
@@ -32,9 +32,13 @@ pub struct EdgeArgs {
     pub line_demo_listen: SocketAddr,
 }
 
-/// The running edges; stopped by [`Edges::stop`] (or killed when dropped).
+/// The running edges; stopped by [`Edges::stop`] (or killed when dropped). They share one
+/// process group (stopped together, and apart from the terminal's Ctrl-C, which reaches `tessera
+/// dev` alone so it stops them in order) and each gets SIGTERM should `tessera dev` die.
 pub struct Edges {
     children: Vec<Child>,
+    /// The edges' process group (the first child's pid), once one runs.
+    group: Option<i32>,
     /// The HTTP edge's address.
     pub http: String,
     /// The line edge's address.
@@ -104,6 +108,7 @@ impl Edges {
         let tessera = format!("http://{grpc_addr}");
         let mut edges = Edges {
             children: Vec::new(),
+            group: None,
             http: String::new(),
             line: String::new(),
             demo: String::new(),
@@ -111,14 +116,16 @@ impl Edges {
         };
         let spawn = |bin: &Path,
                      name: &str,
-                     args: Vec<String>|
+                     args: Vec<String>,
+                     group: Option<i32>|
          -> anyhow::Result<(Child, PathBuf, PathBuf)> {
             let ready = run.join(format!("{name}.ready.json"));
             let log = run.join(format!("{name}.log"));
             let _ = std::fs::remove_file(&ready);
             let out = std::fs::File::create(&log)?;
-            let child = Command::new(bin)
+            let child = tessera_store::embedded::tied_command(bin, "TERM")
                 .args(args)
+                .process_group(group.unwrap_or(0))
                 .arg("--ready-file")
                 .arg(&ready)
                 .env("TESSERA_SERVICE_TOKEN", service_token)
@@ -135,7 +142,9 @@ impl Edges {
             &demo_bin,
             "line-demo",
             vec!["--listen".into(), args.line_demo_listen.to_string()],
+            None,
         )?;
+        edges.group = demo.id().and_then(|pid| i32::try_from(pid).ok());
         edges.demo = ready(&mut demo, &file, "tessera-line-demo", &log).await?;
         edges.children.push(demo);
 
@@ -150,6 +159,7 @@ impl Edges {
                 "--listen".into(),
                 args.line_edge_listen.to_string(),
             ],
+            edges.group,
         )?;
         edges.line = ready(&mut line, &file, "tessera-edge-line", &log).await?;
         edges.children.push(line);
@@ -165,36 +175,29 @@ impl Edges {
                 "--listen".into(),
                 args.http_edge_listen.to_string(),
             ],
+            edges.group,
         )?;
         edges.http = ready(&mut http, &file, "tessera-edge-http", &log).await?;
         edges.children.push(http);
         Ok(edges)
     }
 
-    /// How to reach the edges, for the dev banner.
-    pub fn banner(&self, grpc_addr: SocketAddr, admin_token: &str) -> String {
-        format!(
-            "\nEdges (logs in {logs}):\
-             \n  HTTP edge   http://{http}/login   sign in as the admin above; a demo app sits behind it\
-             \n              forward-auth: http://{http}/auth/verify   public: http://{http}/api/v1/public/ping\
-             \n  line edge   {line}   in front of the ztick model (tessera-line-demo) at {demo}\
-             \n              TOKEN=$(tessera --server http://{grpc_addr} --token {admin_token} token issue --namespace deploy. --json | jq -r .token)\
-             \n              printf 'AUTH %s\\n1 SET deploy.daily 2030-03-30 02:00:00\\n2 GET deploy.daily\\n3 GET backup.x\\n' \"$TOKEN\" | nc {line_host} {line_port}\
-             \n              (or: socat - TCP:{line})\n",
-            logs = self.logs.display(),
-            http = self.http,
-            line = self.line,
-            demo = self.demo,
-            line_host = self.line.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1"),
-            line_port = self.line.rsplit_once(':').map(|(_, p)| p).unwrap_or("7070"),
-        )
-    }
-
-    /// Stops every edge and waits for it.
+    /// Stops every edge (SIGTERM to the group, SIGKILL after a grace) and waits for it.
     pub async fn stop(mut self) {
+        if let Some(group) = self.group {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(group),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
         for child in self.children.iter_mut().rev() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
+            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
         }
     }
 }

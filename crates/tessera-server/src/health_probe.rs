@@ -4,9 +4,9 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use anyhow::{bail, Context};
+use crate::remote::{ClientTls, ServerAddress};
+use anyhow::bail;
 use clap::Args;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
@@ -14,7 +14,10 @@ use tonic_health::pb::{
 /// Flags of `tessera health`.
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// PEM CA certificates to verify an `https://` server with (default: the system's roots).
+    /// The server: host:port, http://host:port (plaintext) or https://host:port (TLS).
+    #[arg(long, env = "TESSERA_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// PEM CA certificates to verify an https:// server with [default: the system's roots].
     #[arg(long, env = "TESSERA_CA")]
     pub ca: Option<PathBuf>,
     /// The name to expect in the server's certificate, when it differs from the --server host
@@ -25,66 +28,31 @@ pub struct HealthArgs {
     #[arg(long, default_value = "tessera.v1.AuthService")]
     pub service: String,
     /// Give up after this long, e.g. 3s.
-    #[arg(long, default_value = "3s", value_parser = humantime_secs)]
+    #[arg(long, default_value = "3s", value_parser = seconds)]
     pub timeout: Duration,
 }
 
-fn humantime_secs(value: &str) -> Result<Duration, String> {
+fn seconds(value: &str) -> Result<Duration, String> {
     tessera_core::ttl::parse_ttl(value)
         .map(|d| d.unsigned_abs())
         .map_err(|e| e.to_string())
 }
 
-/// Builds the endpoint for `server`: `host:port` and `http://` are plaintext, `https://` is TLS
-/// verified with `ca` (or the system's roots).
-pub fn endpoint(
-    server: &str,
-    ca: Option<&PathBuf>,
-    server_name: Option<&str>,
-) -> anyhow::Result<Endpoint> {
-    let (url, tls) = if let Some(rest) = server.strip_prefix("https://") {
-        (format!("https://{rest}"), true)
-    } else if server.starts_with("http://") {
-        (server.to_owned(), false)
-    } else if server.contains("://") {
-        bail!("--server {server:?}: use host:port, http://host:port (plaintext) or https://host:port (TLS)");
-    } else {
-        (format!("http://{server}"), false)
-    };
-    let mut endpoint = Channel::from_shared(url.clone()).with_context(|| {
-        format!("--server {server:?} is not an address like 127.0.0.1:50051 or https://tessera.example:50051")
-    })?;
-    if tls {
-        let mut config = ClientTlsConfig::new();
-        config = match ca {
-            Some(path) => {
-                let pem = std::fs::read(path)
-                    .with_context(|| format!("--ca: cannot read {}", path.display()))?;
-                config.ca_certificate(Certificate::from_pem(pem))
-            }
-            None => config.with_native_roots(),
-        };
-        if let Some(name) = server_name {
-            config = config.domain_name(name);
-        }
-        endpoint = endpoint
-            .tls_config(config)
-            .with_context(|| format!("tls settings for {url}"))?;
-    } else if ca.is_some() {
-        bail!("--ca is set but --server {server:?} is plaintext: use https://");
-    }
-    Ok(endpoint)
-}
-
 /// Runs the probe: Ok when the service is SERVING.
-pub async fn probe(server: &str, args: &HealthArgs) -> anyhow::Result<()> {
-    let endpoint = endpoint(server, args.ca.as_ref(), args.tls_server_name.as_deref())?
+pub async fn probe(args: &HealthArgs) -> anyhow::Result<()> {
+    let address = ServerAddress::parse(&args.server)
+        .map_err(|e| anyhow::anyhow!("--server (TESSERA_SERVER): {e}"))?;
+    let tls = ClientTls {
+        ca: args.ca.clone(),
+        server_name: args.tls_server_name.clone(),
+    };
+    let channel = address
+        .endpoint(&tls)?
         .connect_timeout(args.timeout)
-        .timeout(args.timeout);
-    let channel = endpoint
+        .timeout(args.timeout)
         .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach Tessera at {server}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot reach Tessera at {address}: {e}"))?;
     let answer = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: args.service.clone(),
@@ -99,29 +67,5 @@ pub async fn probe(server: &str, args: &HealthArgs) -> anyhow::Result<()> {
         }
         Ok(other) => bail!("{} (is PostgreSQL reachable?)", other.as_str_name()),
         Err(_) => bail!("unknown health status {}", answer.status),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn address_forms() {
-        assert_eq!(
-            endpoint("127.0.0.1:50051", None, None)
-                .unwrap()
-                .uri()
-                .to_string(),
-            "http://127.0.0.1:50051/"
-        );
-        assert!(endpoint("http://localhost:1", None, None).is_ok());
-        assert!(endpoint("https://localhost:1", None, None).is_ok());
-        let err = endpoint("ftp://x:1", None, None).unwrap_err().to_string();
-        assert!(err.contains("https://host:port"), "{err}");
-        let err = endpoint("http://x:1", Some(&PathBuf::from("/ca.pem")), None)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("use https://"), "{err}");
     }
 }

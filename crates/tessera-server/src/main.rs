@@ -1,10 +1,13 @@
 //! The `tessera` binary: see `tessera --help`.
 
+use std::io::IsTerminal as _;
+
 use clap::Parser;
 use tessera_server::{
     cli::{Cli, Command, KeysCommand, LogFormat, TokenCommand, UserCommand},
     commands, health_probe, master,
     remote::{self, AuditCommand, Remote, RemoteArgs, TotpCommand},
+    session,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -13,34 +16,58 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Colour only for a person at a terminal; a log file or pipe gets plain text.
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),
     }
+    let leading = cli.remote;
     let result = match cli.command {
         Command::Serve(args) => commands::serve(args).await,
-        Command::Dev(args) => commands::dev(args).await,
+        Command::Dev(args) => tessera_server::dev::dev(args).await,
         Command::Migrate(args) => commands::migrate(args).await,
-        Command::User(UserCommand::Add(args)) => commands::user_add(args, &cli.remote).await,
-        Command::User(command) => remote_user(command, &cli.remote).await,
-        Command::Totp(command) => remote_totp(command, &cli.remote).await,
-        Command::Audit(AuditCommand::Tail(args)) => {
-            async { remote::audit_tail(&Remote::connect(&cli.remote).await?, args).await }.await
+        Command::Login(mut args) => {
+            args.remote = args.remote.or(&leading);
+            session::login(args).await
         }
-        Command::Token(TokenCommand::Check { token }) => {
-            remote::token_check(token, cli.remote.json)
+        Command::Logout(args) => session::logout(args.remote.or(&leading)).await,
+        Command::Unlock(mut args) => {
+            args.remote = args.remote.or(&leading);
+            session::unlock(args).await
         }
-        Command::Token(TokenCommand::What(db)) => master::what(db, cli.remote.json).await,
-        Command::Token(TokenCommand::Reset(db)) => master::reset(db, cli.remote.json).await,
-        Command::Token(TokenCommand::Set(db)) => master::set(db, cli.remote.json).await,
-        Command::Token(command) => remote_token(command, &cli.remote).await,
+        Command::Lock(args) => session::lock(args.remote.or(&leading)).await,
+        Command::Status(args) => session::status(args.remote.or(&leading)).await,
+        Command::User(group) => {
+            let remote = group.remote.or(&leading);
+            match group.command {
+                UserCommand::Add(args) => commands::user_add(args, &remote).await,
+                command => remote_user(command, &remote).await,
+            }
+        }
+        Command::Totp(group) => remote_totp(group.command, &group.remote.or(&leading)).await,
+        Command::Audit(group) => {
+            let remote = group.remote.or(&leading);
+            let AuditCommand::Tail(args) = group.command;
+            async { remote::audit_tail(&Remote::connect(&remote).await?, args).await }.await
+        }
+        Command::Token(group) => {
+            let remote = group.remote.or(&leading);
+            match group.command {
+                TokenCommand::Check { token } => remote::token_check(token, remote.json),
+                TokenCommand::What(db) => master::what(db, remote.json).await,
+                TokenCommand::Reset(db) => master::reset(db, remote.json).await,
+                TokenCommand::Set(db) => master::set(db, remote.json).await,
+                command => remote_token(command, &remote).await,
+            }
+        }
         Command::Keys(KeysCommand::Rotate(args)) => commands::keys_rotate(args).await,
         Command::Keys(KeysCommand::List(args)) => commands::keys_list(args).await,
         Command::HashPassword => commands::hash_password(),
-        Command::Health(args) => health_probe::probe(&cli.remote.server, &args).await,
+        Command::Health(args) => health_probe::probe(&args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,130 +2,27 @@
 //! readable table by default and `--json` on request. Errors print the server's reason and a hint,
 //! and the process exits non-zero.
 
-use std::{io::IsTerminal as _, path::PathBuf, time::Duration};
+use std::{io::IsTerminal as _, time::Duration};
 
-use anyhow::{bail, Context as _};
-use clap::{Args, Subcommand};
+use anyhow::Context as _;
 use serde_json::{json, Value};
-use tessera_core::{token::check_format, ttl::parse_ttl};
 use tessera_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
 };
 use tonic::{metadata::MetadataValue, transport::Channel, Request};
 use tonic_types::StatusExt as _;
 
-/// How to reach the server and who is asking; shared by every remote command.
-#[derive(Debug, Clone, Args)]
-pub struct RemoteArgs {
-    /// Tessera's gRPC address.
-    #[arg(
-        long,
-        env = "TESSERA_SERVER",
-        default_value = "http://127.0.0.1:50051",
-        global = true
-    )]
-    pub server: String,
-    /// Bearer token to act with (prefer TESSERA_TOKEN or --token-file: argv is visible to other users).
-    #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, global = true)]
-    pub token: Option<String>,
-    /// File whose first line is the bearer token.
-    #[arg(long, env = "TESSERA_TOKEN_FILE", global = true)]
-    pub token_file: Option<PathBuf>,
-    /// Print JSON instead of a table.
-    #[arg(long, global = true)]
-    pub json: bool,
-}
-
-/// `tessera totp …`.
-#[derive(Debug, Subcommand)]
-pub enum TotpCommand {
-    /// Enroll TOTP for an account: prints the otpauth:// URI and a QR code, then asks for a first
-    /// code from the authenticator to confirm (or takes it from --code).
-    Enroll {
-        /// The account.
-        username: String,
-        /// The confirming code, instead of a prompt.
-        #[arg(long)]
-        code: Option<String>,
-    },
-    /// Remove an account's TOTP.
-    Remove {
-        /// The account.
-        username: String,
-    },
-}
-
-/// `tessera audit …`.
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Show the most recent audit events, newest first.
-    Tail(AuditTailArgs),
-}
-
-/// Filters of `audit tail`.
-#[derive(Debug, Args)]
-pub struct AuditTailArgs {
-    /// Only events by this account id.
-    #[arg(long)]
-    pub actor: Option<String>,
-    /// Only this action (login, unlock, issue, revoke, lockout, user.create, …).
-    #[arg(long)]
-    pub action: Option<String>,
-    /// Only events newer than this, e.g. 1h.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// How many events.
-    #[arg(long, short = 'n', default_value_t = 20)]
-    pub limit: u32,
-}
-
-/// Flags of `token issue`.
-#[derive(Debug, Args)]
-pub struct TokenIssueArgs {
-    /// Lifetime, e.g. 15m, 7d (default: the server's, capped by your token).
-    #[arg(long)]
-    pub ttl: Option<String>,
-    /// Use limit (1 = single-use).
-    #[arg(long)]
-    pub max_uses: Option<u32>,
-    /// Single-use (same as --max-uses 1).
-    #[arg(long, conflicts_with = "max_uses")]
-    pub single_use: bool,
-    /// Namespace prefix the token may touch, or * (default: yours).
-    #[arg(long)]
-    pub namespace: Option<String>,
-    /// A permission to grant (repeatable; default: yours).
-    #[arg(long = "permission", short = 'p')]
-    pub permissions: Vec<String>,
-    /// Free text shown in listings.
-    #[arg(long, default_value = "")]
-    pub description: String,
-    /// Issue a least-privileged service token (refused if it would hold admin rights).
-    #[arg(long)]
-    pub service: bool,
-    /// Issue a signed JWT instead of an opaque token.
-    #[arg(long)]
-    pub jwt: bool,
-}
-
-/// What `token revoke` names.
-#[derive(Debug, Args)]
-pub struct TokenRevokeArgs {
-    /// The token id to revoke (with everything derived from it).
-    pub token_id: Option<String>,
-    /// Revoke every token of this session id instead.
-    #[arg(long, conflicts_with_all = ["token_id", "user", "secret_stdin"])]
-    pub session: Option<String>,
-    /// Revoke every token of this account id instead.
-    #[arg(long, conflicts_with_all = ["token_id", "secret_stdin"])]
-    pub user: Option<String>,
-    /// Read a token secret from standard input and revoke that token.
-    #[arg(long, conflicts_with = "token_id")]
-    pub secret_stdin: bool,
-    /// Why (kept in the audit trail).
-    #[arg(long, default_value = "")]
-    pub reason: String,
-}
+mod address;
+mod args;
+mod audit;
+mod tokens;
+pub use address::{ClientTls, ServerAddress};
+pub use args::{
+    AuditCommand, AuditTailArgs, LeadingRemoteArgs, RemoteArgs, TokenIssueArgs, TokenRevokeArgs,
+    TotpCommand, DEFAULT_SERVER,
+};
+pub use audit::{audit_tail, check_audit_action, AUDIT_ACTIONS};
+pub use tokens::{token_check, token_issue, token_list, token_revoke, token_show};
 
 /// A connected client pair with the caller's token.
 pub struct Remote {
@@ -136,24 +33,28 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Connects to `--server`, reading the token from --token, TESSERA_TOKEN or --token-file.
+    /// Connects to `--server`, acting with --token, TESSERA_TOKEN or --token-file, else with the
+    /// session `tessera login` stored for that server (its elevated token while one lasts).
     pub async fn connect(args: &RemoteArgs) -> anyhow::Result<Remote> {
-        let token = match (&args.token, &args.token_file) {
-            (Some(token), _) => Some(token.trim().to_owned()),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading --token-file {}", path.display()))?;
-                Some(text.lines().next().unwrap_or_default().trim().to_owned())
-            }
-            (None, None) => None,
+        let address = args.address()?;
+        let token = match args.explicit_token()? {
+            Some(token) => Some(token),
+            None => crate::session::Credentials::load(args)?.active_token(&address),
         };
-        let endpoint = if args.server.contains("://") {
-            args.server.clone()
-        } else {
-            format!("http://{}", args.server)
-        };
-        let channel = Channel::from_shared(endpoint.clone())
-            .with_context(|| format!("--server {endpoint:?} is not a URL"))?
+        Self::connect_with(&address, &args.client_tls(), token, args.json).await
+    }
+
+    /// Connects to `address` (over TLS verified per `tls` for https://) acting with `token`.
+    pub async fn connect_with(
+        address: &ServerAddress,
+        tls: &ClientTls,
+        token: Option<String>,
+        json: bool,
+    ) -> anyhow::Result<Remote> {
+        let endpoint = address.uri();
+        let channel = address
+            .endpoint(tls)
+            .with_context(|| format!("--server {endpoint}"))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .connect()
@@ -162,11 +63,16 @@ impl Remote {
         Ok(Remote {
             channel,
             token,
-            json: args.json,
+            json,
         })
     }
 
-    fn request<T>(&self, message: T) -> anyhow::Result<Request<T>> {
+    /// Whether a token is at hand.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    pub(crate) fn request<T>(&self, message: T) -> anyhow::Result<Request<T>> {
         let mut request = Request::new(message);
         if let Some(token) = &self.token {
             let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|_| {
@@ -177,11 +83,11 @@ impl Remote {
         Ok(request)
     }
 
-    fn admin(&self) -> AdminServiceClient<Channel> {
+    pub(crate) fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel.clone())
     }
 
-    fn auth(&self) -> AuthServiceClient<Channel> {
+    pub(crate) fn auth(&self) -> AuthServiceClient<Channel> {
         AuthServiceClient::new(self.channel.clone())
     }
 
@@ -203,10 +109,13 @@ pub fn explain(status: tonic::Status) -> anyhow::Error {
     let info = details.error_info();
     let reason = info.map(|i| i.reason.as_str()).unwrap_or("");
     let hint = match reason {
-        "AUTH_REQUIRED" => "pass a token with --token-file, TESSERA_TOKEN or --token",
-        "AUTH_FAILED" => "the token is invalid, expired, revoked or used up; log in again",
+        "AUTH_REQUIRED" => "log in with `tessera login`, or pass a token with --token-file, TESSERA_TOKEN or --token",
+        "AUTH_FAILED" => "the token is invalid, expired, revoked or used up; log in again with `tessera login`",
+        "INVALID_CREDENTIALS" => "wrong username, password or TOTP code",
+        "MFA_REQUIRED" => "the account has TOTP: give the current code",
+        "ACCOUNT_LOCKED" => "too many failed attempts; wait for the lockout to pass, or ask an admin (`tessera user passwd`)",
         "AUTH_DENIED" => "the token lacks the permission or namespace this needs",
-        "ELEVATION_REQUIRED" => "use an admin account's session, or an elevated token from Unlock",
+        "ELEVATION_REQUIRED" => "elevate first with `tessera unlock`, or use an admin account's session",
         "PRIVILEGE_EXCEEDED" => "ask for no more than your own token holds",
         "OVER_PRIVILEGED" => {
             "name only the permissions the service needs, e.g. --permission introspect"
@@ -285,58 +194,6 @@ fn user_json(user: &pb::User) -> Value {
         "user_id": user.user_id, "username": user.username, "display_name": user.display_name,
         "role": user.role, "totp_enabled": user.totp_enabled,
     })
-}
-
-fn token_json(token: &pb::TokenInfo) -> Value {
-    json!({
-        "token_id": token.token_id, "kind": kind_name(token.token_type), "subject": token.subject,
-        "parent_id": token.parent_id, "session_id": token.session_id, "namespace": token.namespace,
-        "permissions": token.permissions, "elevated": token.elevated, "description": token.description,
-        "issued_at": time_text(token.issued_at.as_ref()), "expires_at": token.expires_at.as_ref().map(|t| time_text(Some(t))),
-        "uses_remaining": token.uses_remaining, "max_uses": token.max_uses,
-        "revoked_at": token.revoked_at.as_ref().map(|t| time_text(Some(t))),
-    })
-}
-
-fn token_rows(tokens: &[pb::TokenInfo]) -> String {
-    let rows: Vec<Vec<String>> = tokens
-        .iter()
-        .map(|t| {
-            vec![
-                t.token_id.clone(),
-                kind_name(t.token_type).into(),
-                t.namespace.clone(),
-                t.permissions.join(","),
-                time_text(t.expires_at.as_ref()),
-                t.uses_remaining
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                if t.parent_id.is_empty() {
-                    "-".into()
-                } else {
-                    t.parent_id.clone()
-                },
-                if t.revoked_at.is_some() {
-                    "revoked".into()
-                } else {
-                    t.description.clone()
-                },
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "TOKEN ID",
-            "KIND",
-            "NAMESPACE",
-            "PERMISSIONS",
-            "EXPIRES",
-            "USES LEFT",
-            "PARENT",
-            "DESCRIPTION",
-        ],
-        &rows,
-    )
 }
 
 /// Reads a secret from stdin (first line) or, on a terminal, a hidden prompt.
@@ -573,222 +430,6 @@ pub async fn totp_remove(remote: &Remote, username: &str) -> anyhow::Result<()> 
         .unwrap_or_default();
     remote.print(user_json(&user), || {
         format!("TOTP removed from {}\n", user.username)
-    });
-    Ok(())
-}
-
-/// `tessera token issue`.
-pub async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Result<()> {
-    if let Some(ttl) = &args.ttl {
-        parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
-    }
-    let issued = remote
-        .auth()
-        .issue_token(remote.request(pb::IssueTokenRequest {
-            ttl: args.ttl.unwrap_or_default(),
-            max_uses: if args.single_use {
-                1
-            } else {
-                args.max_uses.unwrap_or(0)
-            },
-            namespace: args.namespace.unwrap_or_default(),
-            permissions: args.permissions,
-            description: args.description,
-            format: if args.jwt {
-                pb::TokenFormat::Jwt
-            } else {
-                pb::TokenFormat::Opaque
-            } as i32,
-            token_type: if args.service {
-                pb::TokenType::Service
-            } else {
-                pb::TokenType::Api
-            } as i32,
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner();
-    remote.print(
-        json!({
-            "token": issued.token, "token_id": issued.token_id,
-            "expires_at": issued.expires_at.as_ref().map(|t| time_text(Some(t))),
-            "namespace": issued.namespace, "permissions": issued.permissions, "max_uses": issued.max_uses,
-        }),
-        || {
-            format!(
-                "token     {}\ntoken id  {}\nexpires   {}\nnamespace {}\nperms     {}\nmax uses  {}\n(the token is shown only now)\n",
-                issued.token,
-                issued.token_id,
-                time_text(issued.expires_at.as_ref()),
-                issued.namespace,
-                issued.permissions.join(","),
-                issued.max_uses.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into()),
-            )
-        },
-    );
-    Ok(())
-}
-
-/// `tessera token list`.
-pub async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> anyhow::Result<()> {
-    let tokens = remote
-        .admin()
-        .list_tokens(remote.request(pb::ListTokensRequest {
-            username: user.unwrap_or_default(),
-            include_inactive: all,
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .tokens;
-    remote.print(
-        Value::Array(tokens.iter().map(token_json).collect()),
-        || token_rows(&tokens),
-    );
-    Ok(())
-}
-
-/// `tessera token show`.
-pub async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
-    let token = remote
-        .admin()
-        .get_token(remote.request(pb::GetTokenRequest {
-            token_id: token_id.into(),
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .token
-        .unwrap_or_default();
-    let value = token_json(&token);
-    remote.print(value.clone(), || {
-        let mut out = String::new();
-        if let Value::Object(map) = &value {
-            for (key, v) in map {
-                let text = match v {
-                    Value::String(s) if s.is_empty() => "-".to_owned(),
-                    Value::String(s) => s.clone(),
-                    Value::Null => "-".to_owned(),
-                    other => other.to_string(),
-                };
-                out.push_str(&format!("{key:<15} {text}\n"));
-            }
-        }
-        out
-    });
-    Ok(())
-}
-
-/// `tessera token revoke`.
-pub async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<()> {
-    use pb::revoke_request::Target;
-    let target = if args.secret_stdin {
-        Target::Token(read_secret("Token to revoke")?)
-    } else if let Some(session) = args.session {
-        Target::SessionId(session)
-    } else if let Some(user) = args.user {
-        Target::Subject(user)
-    } else if let Some(id) = args.token_id {
-        Target::TokenId(id)
-    } else {
-        bail!("name what to revoke: a token id, --session, --user or --secret-stdin");
-    };
-    let revoked = remote
-        .auth()
-        .revoke(remote.request(pb::RevokeRequest {
-            target: Some(target),
-            reason: args.reason,
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .revoked_count;
-    remote.print(json!({"revoked_count": revoked}), || {
-        format!("revoked {revoked} token(s)\n")
-    });
-    Ok(())
-}
-
-/// `tessera token check`: offline grammar and checksum check.
-pub fn token_check(token: Option<String>, json_out: bool) -> anyhow::Result<()> {
-    let token = match token {
-        Some(t) if t != "-" => t,
-        _ => read_secret("Token to check")?,
-    };
-    let verdict = check_format(token.trim());
-    if json_out {
-        println!(
-            "{}",
-            json!({"well_formed": verdict.is_ok(), "kind": verdict.ok().map(|k| k.as_str()),
-                   "problem": verdict.err().map(|e| e.to_string())})
-        );
-    }
-    match verdict {
-        Ok(kind) => {
-            if !json_out {
-                println!("well-formed Tessera {kind} token (checksum ok; whether it is active only the server can say)");
-            }
-            Ok(())
-        }
-        Err(problem) => bail!("not a well-formed Tessera token: {problem}"),
-    }
-}
-
-/// `tessera audit tail`.
-pub async fn audit_tail(remote: &Remote, args: AuditTailArgs) -> anyhow::Result<()> {
-    let since = match &args.since {
-        Some(ago) => {
-            let ago = parse_ttl(ago).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
-            let at = time::OffsetDateTime::now_utc() - ago;
-            Some(prost_types::Timestamp {
-                seconds: at.unix_timestamp(),
-                nanos: 0,
-            })
-        }
-        None => None,
-    };
-    let events = remote
-        .admin()
-        .list_audit_events(remote.request(pb::ListAuditEventsRequest {
-            actor: args.actor.unwrap_or_default(),
-            action: args.action.unwrap_or_default(),
-            since,
-            until: None,
-            page_size: args.limit.clamp(1, 500),
-            page_token: String::new(),
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .events;
-    let value = Value::Array(
-        events
-            .iter()
-            .map(|e| {
-                json!({"id": e.id, "at": time_text(e.at.as_ref()), "action": e.action, "outcome": e.outcome,
-                       "actor": e.actor, "username": e.username, "token_id": e.token_id,
-                       "detail": serde_json::from_str::<Value>(&e.detail_json).unwrap_or(Value::Null)})
-            })
-            .collect(),
-    );
-    remote.print(value, || {
-        let rows: Vec<Vec<String>> = events
-            .iter()
-            .map(|e| {
-                vec![
-                    time_text(e.at.as_ref()),
-                    e.action.clone(),
-                    e.outcome.clone(),
-                    if e.username.is_empty() {
-                        "-".into()
-                    } else {
-                        e.username.clone()
-                    },
-                    e.detail_json.clone(),
-                ]
-            })
-            .collect();
-        table(&["AT", "ACTION", "OUTCOME", "USERNAME", "DETAIL"], &rows)
     });
     Ok(())
 }

@@ -104,14 +104,8 @@ impl Server {
             reporter,
             self.serve.health_interval,
         ));
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(tessera_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(tessera_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
         let auth = AuthServiceServer::with_interceptor(
             AuthApi::new(self.authority.clone()),
             extract_credential,
@@ -166,6 +160,16 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Reflection over Tessera's services, health, and the `google.rpc` error details
+/// (`ErrorInfo`, …), so grpcurl decodes a failure's details and shows its reason
+/// (`INVALID_CREDENTIALS`) instead of a base64 blob.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tessera_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
 }
 
 /// Keeps health in step with PostgreSQL: NOT_SERVING while it is unreachable, SERVING once it is

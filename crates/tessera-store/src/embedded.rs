@@ -5,6 +5,10 @@
 //! logging to `<data_dir>/postgres.log`. As root it runs both as the `postgres` (else `nobody`)
 //! account, because they refuse root.
 //!
+//! When run as root and that account cannot reach the data dir (a checkout in `/root`, a
+//! `mktemp -d` folder), the cluster lives in a per-data-dir folder under [`RELOCATION_ROOT`]
+//! instead, found again on every run (see `relocation`).
+//!
 //! A server that is already running on the data directory (left by a crashed `tessera dev`, or
 //! the test suite's shared cluster) is reused rather than fought over. Ownership decides shutdown:
 //! [`EmbeddedPostgres::stop`] and `Drop` stop only a server this supervisor started, so a reuser
@@ -17,6 +21,7 @@ mod database;
 mod error;
 mod privileges;
 mod process;
+mod relocation;
 #[cfg(test)]
 mod tests;
 
@@ -36,7 +41,9 @@ pub use binaries::find_bin_dir;
 use cluster::Layout;
 pub(crate) use database::{create_database, validate_database_name};
 pub use error::EmbeddedError;
+pub use process::tied_command;
 use process::Postmaster;
+pub use relocation::{POINTER_FILE, RELOCATION_ROOT};
 
 /// The cluster's superuser (`initdb -U`); local connections are trusted, the socket is private.
 pub const SUPERUSER: &str = "tessera";
@@ -70,6 +77,7 @@ pub struct EmbeddedPostgres {
     socket_dir: PathBuf,
     log_path: PathBuf,
     pid: Pid,
+    relocated_from: Option<PathBuf>,
     /// Present while this supervisor started the server and has not stopped or detached it.
     child: Option<Child>,
 }
@@ -79,6 +87,18 @@ impl EmbeddedPostgres {
     /// initialised), or reuses the one already running there, and returns once it accepts
     /// connections.
     pub async fn start(opts: EmbeddedOptions) -> Result<EmbeddedPostgres, EmbeddedError> {
+        Self::launch(opts, false).await
+    }
+
+    /// Like [`Self::start`], but a server it starts is tied to this process: it gets a fast
+    /// shutdown when the process dies, whatever the signal (see [`tied_command`]). For a
+    /// supervisor that owns the data dir outright (`tessera dev`), not for a cluster meant to
+    /// outlive its starter (the tests' shared one).
+    pub async fn start_tied(opts: EmbeddedOptions) -> Result<EmbeddedPostgres, EmbeddedError> {
+        Self::launch(opts, true).await
+    }
+
+    async fn launch(opts: EmbeddedOptions, tied: bool) -> Result<EmbeddedPostgres, EmbeddedError> {
         let layout = blocking(move || Layout::prepare(&opts)).await?;
         let _lock =
             process::lock_data_dir(&layout.data_dir.join("supervisor.lock"), LOCK_TIMEOUT).await?;
@@ -101,7 +121,7 @@ impl EmbeddedPostgres {
             .await?;
         }
 
-        let mut child = cluster::spawn_postgres(&layout, &log)?;
+        let mut child = cluster::spawn_postgres(&layout, &log, tied)?;
         let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
             let status = child.wait().await.ok();
             return Err(EmbeddedError::StartFailed {
@@ -127,6 +147,7 @@ impl EmbeddedPostgres {
             socket_dir: layout.socket_dir,
             log_path: layout.log_path,
             pid,
+            relocated_from: layout.relocated_from,
             child,
         }
     }
@@ -159,6 +180,12 @@ impl EmbeddedPostgres {
     /// The supervisor's data directory (absolute, symlinks resolved).
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The data dir that was asked for, when the unprivileged user could not reach it and the
+    /// cluster lives in [`Self::data_dir`] under [`RELOCATION_ROOT`] instead.
+    pub fn relocated_from(&self) -> Option<&Path> {
+        self.relocated_from.as_deref()
     }
 
     /// The server's log file.

@@ -178,8 +178,14 @@ async fn test_server() -> Result<TestServer, TestDbError> {
             admin_url: url,
         });
     }
+    shared_cluster(&target_dir()?).await
+}
+
+/// Starts (or reuses) the shared cluster of the target dir `target`; works from a checkout the
+/// unprivileged postgres user cannot reach too (the supervisor places the cluster elsewhere).
+async fn shared_cluster(target: &Path) -> Result<TestServer, TestDbError> {
     let postgres = EmbeddedPostgres::start(EmbeddedOptions {
-        data_dir: target_dir()?.join(SHARED_CLUSTER_DIR),
+        data_dir: target.join(SHARED_CLUSTER_DIR),
         bin_dir: std::env::var_os("TESSERA_PG_BIN")
             .filter(|dir| !dir.is_empty())
             .map(PathBuf::from),

@@ -13,6 +13,7 @@ use tokio::time::timeout;
 use tracing::info;
 
 use super::privileges::{self, RunAs};
+use super::relocation;
 use super::{find_bin_dir, process, EmbeddedError, EmbeddedOptions};
 use super::{LOG_TAIL_LINES, PORT, SUPERUSER};
 
@@ -40,6 +41,8 @@ pub(super) struct Layout {
     pub(super) socket_dir: PathBuf,
     pub(super) log_path: PathBuf,
     pub(super) run_as: Option<RunAs>,
+    /// The data dir asked for, when the cluster had to live elsewhere (see `relocation`).
+    pub(super) relocated_from: Option<PathBuf>,
 }
 
 impl Layout {
@@ -53,28 +56,37 @@ impl Layout {
         if let Some(parent) = requested.parent() {
             fs::create_dir_all(parent).map_err(|err| EmbeddedError::io("create", parent, err))?;
         }
-        match DirBuilder::new().mode(0o700).create(&requested) {
-            // Only a directory we just created is handed over; an existing one (perhaps a home
-            // directory) keeps its owner and merely has to be traversable.
-            Ok(()) => {
-                if let Some(user) = &run_as {
+        let created = create_private_dir(&requested)?;
+        let requested = fs::canonicalize(&requested)
+            .map_err(|err| EmbeddedError::io("resolve", &requested, err))?;
+        let mut relocated_from = None;
+        let data_dir = match &run_as {
+            None => requested,
+            Some(user) => {
+                // Only a directory we just created is handed over; an existing one (perhaps a
+                // home directory) keeps its owner and merely has to be traversable.
+                if created {
                     privileges::chown_tree(&requested, user)?;
                 }
+                match privileges::check_traversable(&requested, user) {
+                    Ok(()) => requested,
+                    // A checkout in /root or a `mktemp -d` folder: the cluster goes where the
+                    // unprivileged user can reach it, same place every run, so its data is kept.
+                    Err(EmbeddedError::NotTraversable { dir, .. }) => {
+                        let moved = relocation::relocate(&requested, &dir, user)?;
+                        relocated_from = Some(requested);
+                        moved
+                    }
+                    Err(other) => return Err(other),
+                }
             }
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(err) => return Err(EmbeddedError::io("create", &requested, err)),
-        }
-        let data_dir = fs::canonicalize(&requested)
-            .map_err(|err| EmbeddedError::io("resolve", &requested, err))?;
+        };
         match data_dir.to_str() {
             None => return Err(invalid_data_dir(&data_dir, "the path is not valid utf-8")),
             Some(text) if text.contains([',', '"']) => {
                 return Err(invalid_data_dir(&data_dir, "the path contains ',' or '\"'"))
             }
             Some(_) => {}
-        }
-        if let Some(user) = &run_as {
-            privileges::check_traversable(&data_dir, user)?;
         }
 
         let socket_dir = data_dir.join("run");
@@ -116,6 +128,7 @@ impl Layout {
             socket_dir,
             data_dir,
             run_as,
+            relocated_from,
         })
     }
 
@@ -130,13 +143,18 @@ impl Layout {
             .map_err(|err| EmbeddedError::io("open", &self.log_path, err))
     }
 
-    /// A postgres command running as the right user, writing to the log.
-    fn command(&self, program: &str, log: &File) -> Result<Command, EmbeddedError> {
+    /// A postgres command running as the right user, writing to the log; `tied` makes it stop
+    /// (fast shutdown) when this process dies.
+    fn command(&self, program: &str, log: &File, tied: bool) -> Result<Command, EmbeddedError> {
         let log_handle = || {
             log.try_clone()
                 .map_err(|err| EmbeddedError::io("reopen", &self.log_path, err))
         };
-        let mut command = Command::new(self.bin_dir.join(program));
+        let mut command = if tied {
+            process::tied_command(&self.bin_dir.join(program), "INT")
+        } else {
+            Command::new(self.bin_dir.join(program))
+        };
         command
             // The unprivileged user may not be able to enter the caller's working directory.
             .current_dir(&self.data_dir)
@@ -148,6 +166,15 @@ impl Layout {
             command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
         }
         Ok(command)
+    }
+}
+
+/// Creates `dir` with mode 0700; true when it did not exist before.
+fn create_private_dir(dir: &Path) -> Result<bool, EmbeddedError> {
+    match DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(EmbeddedError::io("create", dir, err)),
     }
 }
 
@@ -176,7 +203,7 @@ pub(super) async fn initdb(layout: &Layout, log: &File) -> Result<(), EmbeddedEr
     info!(data_dir = %layout.data_dir.display(), "initializing postgresql data directory");
     let program = layout.bin_dir.join("initdb");
     let mut child = layout
-        .command("initdb", log)?
+        .command("initdb", log, false)?
         .arg("-D")
         .arg(&partial)
         .args([
@@ -224,9 +251,13 @@ pub(super) async fn initdb(layout: &Layout, log: &File) -> Result<(), EmbeddedEr
     Ok(())
 }
 
-pub(super) fn spawn_postgres(layout: &Layout, log: &File) -> Result<Child, EmbeddedError> {
+pub(super) fn spawn_postgres(
+    layout: &Layout,
+    log: &File,
+    tied: bool,
+) -> Result<Child, EmbeddedError> {
     layout
-        .command("postgres", log)?
+        .command("postgres", log, tied)?
         .arg("-D")
         .arg(&layout.pgdata)
         .arg("-k")

@@ -86,6 +86,38 @@ pub(super) fn is_running(pid: Pid) -> bool {
     }
 }
 
+/// Where util-linux's `setpriv` is, if installed.
+fn setpriv() -> Option<PathBuf> {
+    ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+}
+
+/// A command for `program` that receives `signal` (a name such as `INT`, `TERM`) when the
+/// thread that spawns it exits, however this process dies (even SIGKILL), so no child outlives
+/// its supervisor. The Linux parent-death signal is set by util-linux's `setpriv` between fork
+/// and exec, since this workspace forbids the `unsafe` a `pre_exec` hook needs. Without
+/// `setpriv` the command runs bare (a warning says so) and only orderly exits stop the child.
+/// Spawn from a thread that lives as long as the child should (a runtime worker, not a
+/// `spawn_blocking` thread).
+pub fn tied_command(program: &Path, signal: &str) -> tokio::process::Command {
+    match setpriv() {
+        Some(setpriv) => {
+            let mut command = tokio::process::Command::new(setpriv);
+            command
+                .arg(format!("--pdeathsig={signal}"))
+                .arg("--")
+                .arg(program);
+            command
+        }
+        None => {
+            tracing::warn!(program = %program.display(), "setpriv (util-linux) not found; this child may outlive a crash of its parent");
+            tokio::process::Command::new(program)
+        }
+    }
+}
+
 /// Sends `signal`; a process that is already gone is not an error.
 pub(super) fn send(pid: Pid, signal: Signal) -> Result<(), EmbeddedError> {
     // kill(0) and kill(-1) would signal our own process group or every process we may signal.

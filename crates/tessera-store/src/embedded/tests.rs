@@ -191,27 +191,52 @@ async fn a_bin_dir_without_initdb_is_a_clear_error() {
     assert!(message.contains("apt-get install postgresql"), "{message}");
 }
 
+/// A checkout in /root (0700) or a `mktemp -d` folder: the cluster moves where postgres can
+/// reach it, says where, and is found again (data kept) on the next start.
 #[tokio::test]
-async fn as_root_a_closed_ancestor_is_named_with_the_fix() {
+async fn as_root_a_closed_ancestor_moves_the_cluster_and_keeps_it() {
     if !geteuid().is_root() {
         eprintln!("skipped: only root drops privileges");
         return;
     }
     let closed = tempfile::tempdir().unwrap();
     fs::set_permissions(closed.path(), fs::Permissions::from_mode(0o700)).unwrap();
-    let err = EmbeddedPostgres::start(EmbeddedOptions {
-        data_dir: closed.path().join("data"),
+    let requested = closed.path().join("checkout/.tessera");
+    let opts = EmbeddedOptions {
+        data_dir: requested.clone(),
         bin_dir: None,
-    })
-    .await
-    .unwrap_err();
-    match &err {
-        EmbeddedError::NotTraversable { dir, .. } => {
-            assert_eq!(dir, &fs::canonicalize(closed.path()).unwrap());
-        }
-        other => panic!("unexpected error {other:?}"),
-    }
-    assert!(err.to_string().contains("/tmp or /var/lib"), "{err}");
+    };
+    let pg = EmbeddedPostgres::start(opts.clone()).await.unwrap();
+    let requested = fs::canonicalize(&requested).unwrap();
+    assert_eq!(pg.relocated_from(), Some(requested.as_path()));
+    let cluster = pg.data_dir().to_path_buf();
+    assert!(
+        cluster.starts_with(RELOCATION_ROOT),
+        "{}",
+        cluster.display()
+    );
+    let meta = fs::metadata(&cluster).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    assert_ne!(
+        meta.uid(),
+        0,
+        "the cluster folder belongs to postgres's user"
+    );
+    let pointer = fs::read_to_string(requested.join(POINTER_FILE)).unwrap();
+    assert_eq!(pointer.trim(), cluster.display().to_string());
+    pg.ensure_database("kept_across_runs").await.unwrap();
+    pg.stop().await.unwrap();
+
+    let again = EmbeddedPostgres::start(opts).await.unwrap();
+    assert!(!again.reused());
+    assert_eq!(again.data_dir(), cluster);
+    let mut conn = PgConnection::connect_with(&again.connect_options("kept_across_runs"))
+        .await
+        .unwrap();
+    conn.execute("SELECT 1").await.unwrap();
+    let _ = conn.close().await;
+    again.stop().await.unwrap();
+    fs::remove_dir_all(&cluster).unwrap();
 }
 
 #[test]
@@ -234,4 +259,32 @@ fn urls_encode_the_socket_dir_and_parse_back() {
             .unwrap();
     assert_eq!(options.get_socket(), Some(&PathBuf::from("/tmp/a b/run")));
     assert_eq!(options.get_database(), Some("db"));
+}
+
+/// A tied server dies with its starter however the starter goes: here the starting thread ends
+/// without stopping it (as a SIGKILLed `tessera dev` would), and the parent-death signal stops it.
+#[tokio::test]
+async fn a_tied_server_stops_when_its_starter_dies() {
+    let scratch = scratch();
+    let opts = options(&scratch);
+    let pid = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let pg = EmbeddedPostgres::start_tied(opts).await.unwrap();
+            let pid = pg.pid();
+            // Ownership given up, so nothing but the parent-death signal can stop it.
+            pg.detach();
+            pid
+        })
+    })
+    .join()
+    .unwrap();
+    let pid = Pid::from_raw(i32::try_from(pid).unwrap());
+    assert!(
+        process::wait_gone(pid, Duration::from_secs(30)).await,
+        "postgres outlived the thread that started it"
+    );
 }

@@ -81,3 +81,29 @@ async fn test_databases_are_fresh_migrated_and_isolated() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// The harness from a checkout inside a 0700 folder (as root: /root, any `mktemp -d`): the shared
+/// cluster still starts, and a test database works on it.
+#[tokio::test]
+async fn the_shared_cluster_starts_from_a_checkout_in_a_closed_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let closed = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(closed.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let target = closed.path().join("checkout/target");
+    let server = shared_cluster(&target).await.unwrap();
+    let mut conn = admin_connection(&server.admin).await.unwrap();
+    conn.execute("SELECT 1").await.unwrap();
+    let _ = conn.close().await;
+
+    // Stop it and remove its folder: reuse the running cluster, then shut it down for good.
+    let options = EmbeddedOptions {
+        data_dir: target.join(SHARED_CLUSTER_DIR),
+        bin_dir: None,
+    };
+    let postgres = EmbeddedPostgres::start(options).await.unwrap();
+    let cluster = postgres.data_dir().to_path_buf();
+    postgres.shutdown().await.unwrap();
+    if cluster.starts_with(embedded::RELOCATION_ROOT) {
+        std::fs::remove_dir_all(&cluster).unwrap();
+    }
+}

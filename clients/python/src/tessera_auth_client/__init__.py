@@ -1,15 +1,17 @@
 """Tessera's Python client: typed wrappers over the generated gRPC stubs (package ``tessera.v1``).
 
->>> from tessera_client import Client
+>>> from tessera_auth_client import Client
 >>> with Client("localhost:50051", token=service_token) as tessera:
 ...     if tessera.introspect(user_token).active: ...
 
 :class:`Client` is synchronous, :class:`AsyncClient` runs on ``grpc.aio``; both raise a
-:class:`TesseraError` subclass named after the server's reason. :mod:`tessera_client.middleware`
+:class:`TesseraError` subclass named after the server's reason.
+:mod:`tessera_auth_client.middleware`
 guards ASGI and WSGI apps.
 """
 
 from ._wire import NO_RETRY, TTL, RetryPolicy, format_ttl, token_hash
+from .admin import Admin, AsyncAdmin, AuditEvent, TokenInfo, TotpEnrollment, UserSummary
 from .aio import AsyncClient, AsyncRevocationWatch
 from .client import Client, RevocationWatch
 from .errors import (
@@ -28,7 +30,10 @@ from .errors import (
     PrivilegeExceeded,
     ResourceExhausted,
     TesseraError,
+    TokenNotFound,
     Unavailable,
+    UserExists,
+    UserNotFound,
     from_rpc_error,
 )
 from .types import (
@@ -49,8 +54,11 @@ __all__ = [
     "NO_RETRY",
     "TTL",
     "AccountLocked",
+    "Admin",
+    "AsyncAdmin",
     "AsyncClient",
     "AsyncRevocationWatch",
+    "AuditEvent",
     "AuthDenied",
     "AuthFailed",
     "AuthRequired",
@@ -75,9 +83,15 @@ __all__ = [
     "Session",
     "TesseraError",
     "TokenFormat",
+    "TokenInfo",
+    "TokenNotFound",
     "TokenType",
+    "TotpEnrollment",
     "Unavailable",
     "User",
+    "UserExists",
+    "UserNotFound",
+    "UserSummary",
     "format_ttl",
     "from_rpc_error",
     "token_hash",

@@ -14,11 +14,12 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
-from tessera.v1 import auth_pb2 as pb
-from tessera.v1 import auth_pb2_grpc
+from tessera_auth_client._proto.tessera.v1 import admin_pb2_grpc, auth_pb2_grpc
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
+from .admin import AsyncAdmin
 from .errors import from_rpc_error
 from .types import (
     ElevatedToken,
@@ -33,7 +34,7 @@ from .types import (
 
 __all__ = ["AsyncClient", "AsyncRevocationWatch"]
 
-_log = logging.getLogger("tessera_client")
+_log = logging.getLogger("tessera_auth_client")
 
 _Req = TypeVar("_Req", bound=Message)
 _Resp = TypeVar("_Resp", bound=Message)
@@ -56,6 +57,7 @@ class _Connection:
         self._interceptors = list(interceptors)
         self._channel: aio.Channel | None = None
         self._stub: auth_pb2_grpc.AuthServiceAsyncStub | None = None
+        self._admin_stub: admin_pb2_grpc.AdminServiceAsyncStub | None = None
 
     def stub(self) -> auth_pb2_grpc.AuthServiceAsyncStub:
         if self._stub is None:
@@ -73,17 +75,25 @@ class _Connection:
             self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
         return self._stub
 
+    def admin_stub(self) -> admin_pb2_grpc.AdminServiceAsyncStub:
+        self.stub()
+        if self._admin_stub is None:
+            assert self._channel is not None
+            self._admin_stub = admin_pb2_grpc.AdminServiceStub(self._channel)
+        return self._admin_stub
+
     async def close(self) -> None:
+        self._admin_stub = None
         channel, self._channel, self._stub = self._channel, None, None
         if channel is not None:
             await channel.close()
 
 
 class AsyncClient:
-    """An asyncio Tessera client; the same API as :class:`~tessera_client.Client`, awaited.
+    """An asyncio Tessera client; the same API as :class:`~tessera_auth_client.Client`, awaited.
 
     The channel opens on the first call and belongs to the event loop of that call; use a client
-    from one loop only. Arguments as for :class:`~tessera_client.Client` (interceptors are
+    from one loop only. Arguments as for :class:`~tessera_auth_client.Client` (interceptors are
     ``grpc.aio`` interceptors).
     """
 
@@ -98,6 +108,7 @@ class AsyncClient:
         options: ChannelOptions = (),
         interceptors: Sequence[aio.ClientInterceptor] = (),
     ) -> None:
+        target, tls = _wire.parse_target(target, tls)
         self._connection = _Connection(
             target, _wire.channel_credentials(tls), options, interceptors
         )
@@ -105,6 +116,12 @@ class AsyncClient:
         self._metadata = _wire.bearer_metadata(token)
         self._timeout = _wire.seconds(timeout)
         self._retry = retry
+
+    @property
+    def admin(self) -> AsyncAdmin:
+        """AdminService (accounts, TOTP enrollment, tokens, audit), awaited, with this client's
+        channel, token, deadline and retry policy."""
+        return AsyncAdmin(self)
 
     def with_token(self, token: str | None) -> AsyncClient:
         """A client sharing this one's channel that sends ``token`` instead. Closing it leaves the
@@ -143,7 +160,7 @@ class AsyncClient:
         totp_code: str | None = None,
         timeout: float | timedelta | None = None,
     ) -> Session:
-        """See :meth:`tessera_client.Client.login`."""
+        """See :meth:`tessera_auth_client.Client.login`."""
         request = _wire.login_request(username, password, totp_code)
         stub = self._connection.stub()
         return _wire.session(await self._unary(stub.Login, request, timeout, False, auth=False))
@@ -156,7 +173,7 @@ class AsyncClient:
         ttl: TTL | None = None,
         timeout: float | timedelta | None = None,
     ) -> ElevatedToken:
-        """See :meth:`tessera_client.Client.unlock`."""
+        """See :meth:`tessera_auth_client.Client.unlock`."""
         request = _wire.unlock_request(password, totp_code, ttl)
         stub = self._connection.stub()
         return _wire.elevated(await self._unary(stub.Unlock, request, timeout, False))
@@ -171,7 +188,7 @@ class AsyncClient:
         reason: str = "",
         timeout: float | timedelta | None = None,
     ) -> int:
-        """See :meth:`tessera_client.Client.revoke`."""
+        """See :meth:`tessera_auth_client.Client.revoke`."""
         request = _wire.revoke_request(
             token=token, token_id=token_id, session_id=session_id, subject=subject, reason=reason
         )
@@ -190,7 +207,7 @@ class AsyncClient:
         token_type: TokenType = TokenType.API,
         timeout: float | timedelta | None = None,
     ) -> IssuedToken:
-        """See :meth:`tessera_client.Client.issue_token`."""
+        """See :meth:`tessera_auth_client.Client.issue_token`."""
         request = _wire.issue_request(
             ttl=ttl,
             max_uses=max_uses,
@@ -206,7 +223,7 @@ class AsyncClient:
     async def introspect(
         self, token: str, *, peek: bool = False, timeout: float | timedelta | None = None
     ) -> Introspection:
-        """See :meth:`tessera_client.Client.introspect`."""
+        """See :meth:`tessera_auth_client.Client.introspect`."""
         request = _wire.introspect_request(token, peek)
         stub = self._connection.stub()
         return _wire.introspection(await self._unary(stub.Introspect, request, timeout, peek))
@@ -219,7 +236,7 @@ class AsyncClient:
         action: str | None = None,
         timeout: float | timedelta | None = None,
     ) -> NamespaceCheck:
-        """See :meth:`tessera_client.Client.check_namespace`."""
+        """See :meth:`tessera_auth_client.Client.check_namespace`."""
         request = _wire.check_namespace_request(token, identifiers, action)
         stub = self._connection.stub()
         return _wire.namespace_check(await self._unary(stub.CheckNamespace, request, timeout, True))

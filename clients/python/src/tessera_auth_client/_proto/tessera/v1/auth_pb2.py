@@ -29,7 +29,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tessera/v1/aut
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tessera.v1.auth_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tessera_auth_client._proto.tessera.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016com.tessera.v1B\tAuthProtoP\001ZCgithub.com/tessera-auth/tessera/clients/go/gen/tessera/v1;tesserav1\242\002\003TXX\252\002\nTessera.V1\312\002\nTessera\\V1\342\002\026Tessera\\V1\\GPBMetadata\352\002\013Tessera::V1'

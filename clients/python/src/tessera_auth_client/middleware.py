@@ -1,7 +1,7 @@
 """Bearer-token guards for Python web apps: an ASGI middleware and a WSGI decorator.
 
 Both read ``Authorization: Bearer <token>``, introspect the token with Tessera and hand the
-:class:`~tessera_client.Introspection` to the handler (see :func:`identity`). They answer like
+:class:`~tessera_auth_client.Introspection` to the handler (see :func:`identity`). They answer like
 Tessera's HTTP edge (RFC 6750): no or inactive token -> 401 ``invalid_token``; missing permission
 -> 403 ``insufficient_scope``; Tessera unreachable, overloaded or refusing the guard's own token
 -> 503, failing closed. Each request counts one use of a limited-use token unless
@@ -33,11 +33,11 @@ __all__ = [
     "require_token",
 ]
 
-_log = logging.getLogger("tessera_client.middleware")
+_log = logging.getLogger("tessera_auth_client.middleware")
 
-#: Where the guards put the caller's :class:`~tessera_client.Introspection`: the ASGI scope (also
-#: as ``scope["state"]["tessera_identity"]``, i.e. Starlette's ``request.state.tessera_identity``)
-#: or the WSGI environ.
+#: Where the guards put the caller's :class:`~tessera_auth_client.Introspection`: the ASGI scope
+#: (also as ``scope["state"]["tessera_identity"]``, i.e. Starlette's
+#: ``request.state.tessera_identity``) or the WSGI environ.
 IDENTITY_KEY = "tessera.identity"
 
 Scope = MutableMapping[str, Any]
@@ -152,8 +152,9 @@ class TesseraAuthMiddleware:
 
     Args:
         app: The ASGI app to protect (HTTP and WebSocket; lifespan passes through).
-        client: An :class:`~tessera_client.AsyncClient` whose token holds ``introspect`` (a service
-            token). It may be built at import time; its channel opens in the server's loop.
+        client: An :class:`~tessera_auth_client.AsyncClient` whose token holds ``introspect`` (a
+            service token). It may be built at import time; its channel opens in the server's
+            loop.
         permission: A permission the caller's token must hold as well (403 otherwise).
         consume_use: Count one use of a limited-use token per request (the default); ``False``
             peeks.
@@ -232,7 +233,7 @@ def require_token(
 ) -> Callable[[WSGIApplication], WSGIApplication]:
     """Decorates a WSGI app so that it runs only for requests with an active bearer token; the
     identity is in ``environ["tessera.identity"]`` (see :func:`identity`). Arguments as for
-    :class:`TesseraAuthMiddleware`, with a sync :class:`~tessera_client.Client`."""
+    :class:`TesseraAuthMiddleware`, with a sync :class:`~tessera_auth_client.Client`."""
     policy = _Policy(permission, consume_use, realm)
 
     def decorate(app: WSGIApplication) -> WSGIApplication:

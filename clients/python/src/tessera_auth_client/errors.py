@@ -125,6 +125,18 @@ class InvalidArgument(TesseraError):
     """Malformed input; :attr:`field` names the request field at fault."""
 
 
+class UserNotFound(TesseraError):
+    """An admin call named an account that does not exist."""
+
+
+class UserExists(TesseraError):
+    """``create_user`` named a username that is taken."""
+
+
+class TokenNotFound(TesseraError):
+    """An admin call named a token id that does not exist (or is not the caller's)."""
+
+
 class ResourceExhausted(TesseraError):
     """The server is at capacity for this kind of work (e.g. password hashing); retry later."""
 
@@ -154,6 +166,9 @@ _BY_REASON: dict[str, type[TesseraError]] = {
     "ELEVATION_REQUIRED": ElevationRequired,
     "OVER_PRIVILEGED": OverPrivileged,
     "INVALID_ARGUMENT": InvalidArgument,
+    "USER_NOT_FOUND": UserNotFound,
+    "USER_EXISTS": UserExists,
+    "TOKEN_NOT_FOUND": TokenNotFound,
     "RESOURCE_EXHAUSTED": ResourceExhausted,
     "UNAVAILABLE": Unavailable,
     "INTERNAL": Internal,

@@ -13,11 +13,12 @@ from typing import TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from tessera.v1 import auth_pb2 as pb
-from tessera.v1 import auth_pb2_grpc
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
+from tessera_auth_client._proto.tessera.v1 import auth_pb2_grpc
 
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
+from .admin import Admin
 from .errors import from_rpc_error
 from .types import (
     ElevatedToken,
@@ -32,7 +33,7 @@ from .types import (
 
 __all__ = ["Client", "RevocationWatch"]
 
-_log = logging.getLogger("tessera_client")
+_log = logging.getLogger("tessera_auth_client")
 
 _Req = TypeVar("_Req", bound=Message)
 _Resp = TypeVar("_Resp", bound=Message)
@@ -42,7 +43,8 @@ class Client:
     """A synchronous Tessera client, safe to share between threads.
 
     Args:
-        target: ``host:port`` of the Tessera gRPC API.
+        target: the Tessera gRPC API as ``host:port``, ``http://host:port`` (plaintext) or
+            ``https://host:port`` (TLS); anything else raises :class:`ValueError` here.
         token: Bearer token sent with every call that needs a caller (all but ``login``).
         tls: ``False`` for plaintext, ``True`` for TLS with the system's roots, or
             ``grpc.ssl_channel_credentials(...)`` for your own CA or client certificate.
@@ -51,7 +53,8 @@ class Client:
         options: gRPC channel options.
         interceptors: ``grpc`` client interceptors (tracing, metrics).
 
-    Failures raise a :class:`~tessera_client.TesseraError` subclass named after the server's reason.
+    Failures raise a :class:`~tessera_auth_client.TesseraError` subclass named after the server's
+    reason.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Client:
             grpc.UnaryUnaryClientInterceptor | grpc.UnaryStreamClientInterceptor
         ] = (),
     ) -> None:
+        target, tls = _wire.parse_target(target, tls)
         credentials = _wire.channel_credentials(tls)
         channel = (
             grpc.secure_channel(target, credentials, options=options)
@@ -94,6 +98,12 @@ class Client:
         other._retry = self._retry
         return other
 
+    @property
+    def admin(self) -> Admin:
+        """AdminService (accounts, TOTP enrollment, tokens, audit) with this client's channel,
+        token, deadline and retry policy."""
+        return Admin(self._channel, self._metadata, self._timeout, self._retry)
+
     def close(self) -> None:
         """Closes the channel (if this client opened it); open watches end."""
         if self._owned_channel is not None:
@@ -120,9 +130,9 @@ class Client:
         totp_code: str | None = None,
         timeout: float | timedelta | None = None,
     ) -> Session:
-        """Opens a session. Raises :class:`~tessera_client.InvalidCredentials`,
-        :class:`~tessera_client.MfaRequired` (send ``totp_code``) or
-        :class:`~tessera_client.AccountLocked`. Never retried: each attempt counts."""
+        """Opens a session. Raises :class:`~tessera_auth_client.InvalidCredentials`,
+        :class:`~tessera_auth_client.MfaRequired` (send ``totp_code``) or
+        :class:`~tessera_auth_client.AccountLocked`. Never retried: each attempt counts."""
         request = _wire.login_request(username, password, totp_code)
         response = self._unary(self._stub.Login, request, timeout, retry=False, auth=False)
         return _wire.session(response)
@@ -170,7 +180,7 @@ class Client:
         timeout: float | timedelta | None = None,
     ) -> IssuedToken:
         """Derives a token from this client's; every bound defaults to the caller's own and asking
-        for more raises :class:`~tessera_client.PrivilegeExceeded`."""
+        for more raises :class:`~tessera_auth_client.PrivilegeExceeded`."""
         request = _wire.issue_request(
             ttl=ttl,
             max_uses=max_uses,
@@ -244,7 +254,8 @@ class Client:
 
 
 class RevocationWatch(Iterator[Revocation]):
-    """An open ``watch_revocations`` stream; iterate it for :class:`~tessera_client.Revocation`s.
+    """An open ``watch_revocations`` stream; iterate it for
+    :class:`~tessera_auth_client.Revocation`s.
 
     ``last_sequence`` is the sequence of the last revocation yielded: persist it to resume later
     with ``watch_revocations(after_sequence=...)``.

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from tessera.v1 import auth_pb2 as tessera_dot_v1_dot_auth__pb2
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as tessera_dot_v1_dot_auth__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import grpc
 from google.protobuf import timestamp_pb2
 
-from tessera.v1 import auth_pb2 as pb
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 
 from .errors import DeadlineExceeded, TesseraError, Unavailable, from_rpc_error
 from .types import (
@@ -149,6 +149,53 @@ def channel_credentials(
     if isinstance(tls, grpc.ChannelCredentials):
         return tls
     return grpc.ssl_channel_credentials() if tls else None
+
+
+#: The address forms every Tessera client accepts, as an error shows them.
+ADDRESS_FORMS = (
+    "host:port, http://host:port (plaintext) or https://host:port (TLS), "
+    "e.g. http://127.0.0.1:50051"
+)
+
+
+def parse_target(
+    target: str, tls: bool | grpc.ChannelCredentials
+) -> tuple[str, bool | grpc.ChannelCredentials]:
+    """Reads ``host:port``, ``http://host:port`` (plaintext) or ``https://host:port`` (TLS: the
+    given credentials, else the system's roots) into the ``host:port`` gRPC dials and the transport
+    security. Raises :class:`ValueError`, showing an accepted form, for anything else."""
+
+    def refuse(why: str) -> ValueError:
+        return ValueError(f"{target!r} is not a Tessera address ({why}); use {ADDRESS_FORMS}")
+
+    rest = target.strip()
+    scheme = ""
+    for prefix in ("https://", "http://"):
+        if rest.startswith(prefix):
+            scheme, rest = prefix[:-3], rest[len(prefix) :]
+            break
+    else:
+        if "://" in rest or ":///" in rest:
+            raise refuse("unknown scheme")
+    rest = rest.removesuffix("/")
+    if any(c in rest for c in "/?#@ \t"):
+        raise refuse("only host and port, no path, query or user")
+    host, sep, port = rest.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host_ok = len(host) > 2
+    else:
+        host_ok = bool(host) and ":" not in host
+    if not sep or not host_ok:
+        raise refuse("the host or port is missing")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise refuse("the port must be a number from 1 to 65535")
+    if scheme == "http":
+        if tls:
+            raise refuse("http:// means plaintext, but tls was given; use https://")
+        return rest, False
+    if scheme == "https":
+        return rest, tls if isinstance(tls, grpc.ChannelCredentials) else True
+    return rest, tls
 
 
 # --- requests -------------------------------------------------------------------------------------

@@ -155,5 +155,5 @@ class Revocation:
     """Monotonic; resume a watch after the last one seen."""
     token_id: str
     token_hash: str
-    """Lowercase hex SHA-256 of the token secret (see :func:`tessera_client.token_hash`)."""
+    """Lowercase hex SHA-256 of the token secret (see :func:`tessera_auth_client.token_hash`)."""
     revoked_at: datetime | None

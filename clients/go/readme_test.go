@@ -1,0 +1,66 @@
+package tessera_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReadmeQuickStartRunsAsWritten runs the README's quick start program, word for word, against
+// the dev server, as a module that uses this checkout of the client.
+func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
+	s := server(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	from := strings.Index(text, "## Quick start")
+	if from < 0 {
+		t.Fatal("README.md has no Quick start")
+	}
+	start := strings.Index(text[from:], "```go\n")
+	end := strings.Index(text[from+start+6:], "\n```")
+	if start < 0 || end < 0 {
+		t.Fatal("no go block in the Quick start")
+	}
+	program := text[from+start+6 : from+start+6+end+1]
+
+	here, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mod := "module quickstart\n\ngo 1.24\n\nrequire github.com/tessera-auth/tessera/clients/go v0.0.0\n\n" +
+		"replace github.com/tessera-auth/tessera/clients/go => " + here + "\n"
+	sum, err := os.ReadFile("go.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"go.mod": mod, "go.sum": string(sum), "main.go": program} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "run", "-mod=mod", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"TESSERA_ADDR=http://"+s.Ready.GRPCAddr,
+		"TESSERA_ADMIN_PASSWORD="+s.Ready.AdminPassword,
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the quick start failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"wrong password: true", "active: true namespace: deploy.", "accounts:", "unknown user: true"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

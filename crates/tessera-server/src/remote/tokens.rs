@@ -1,0 +1,235 @@
+//! `tessera token issue|list|show|revoke|check`.
+
+use anyhow::bail;
+use serde_json::{json, Value};
+use tessera_core::{token::check_format, ttl::parse_ttl};
+use tessera_proto::v1 as pb;
+
+use super::{
+    explain, kind_name, read_secret, table, time_text, Remote, TokenIssueArgs, TokenRevokeArgs,
+};
+
+fn token_json(token: &pb::TokenInfo) -> Value {
+    json!({
+        "token_id": token.token_id, "kind": kind_name(token.token_type), "subject": token.subject,
+        "parent_id": token.parent_id, "session_id": token.session_id, "namespace": token.namespace,
+        "permissions": token.permissions, "elevated": token.elevated, "description": token.description,
+        "issued_at": time_text(token.issued_at.as_ref()), "expires_at": token.expires_at.as_ref().map(|t| time_text(Some(t))),
+        "uses_remaining": token.uses_remaining, "max_uses": token.max_uses,
+        "revoked_at": token.revoked_at.as_ref().map(|t| time_text(Some(t))),
+    })
+}
+
+/// Why a listed token is (in)active, as far as the listing tells.
+fn token_state(token: &pb::TokenInfo) -> &'static str {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if token.revoked_at.is_some() {
+        "revoked"
+    } else if token
+        .expires_at
+        .as_ref()
+        .is_some_and(|at| at.seconds <= now)
+    {
+        "expired"
+    } else if token.uses_remaining == Some(0) {
+        "used up"
+    } else {
+        "active"
+    }
+}
+
+fn token_rows(tokens: &[pb::TokenInfo]) -> String {
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            vec![
+                t.token_id.clone(),
+                kind_name(t.token_type).into(),
+                t.namespace.clone(),
+                t.permissions.join(","),
+                time_text(t.expires_at.as_ref()),
+                t.uses_remaining
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                if t.parent_id.is_empty() {
+                    "-".into()
+                } else {
+                    t.parent_id.clone()
+                },
+                token_state(t).into(),
+                t.description.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "TOKEN ID",
+            "KIND",
+            "NAMESPACE",
+            "PERMISSIONS",
+            "EXPIRES",
+            "USES LEFT",
+            "PARENT",
+            "STATE",
+            "DESCRIPTION",
+        ],
+        &rows,
+    )
+}
+
+/// `tessera token issue`.
+pub async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Result<()> {
+    if let Some(ttl) = &args.ttl {
+        parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+    }
+    let issued = remote
+        .auth()
+        .issue_token(remote.request(pb::IssueTokenRequest {
+            ttl: args.ttl.unwrap_or_default(),
+            max_uses: if args.single_use {
+                1
+            } else {
+                args.max_uses.unwrap_or(0)
+            },
+            namespace: args.namespace.unwrap_or_default(),
+            permissions: args.permissions,
+            description: args.description,
+            format: if args.jwt {
+                pb::TokenFormat::Jwt
+            } else {
+                pb::TokenFormat::Opaque
+            } as i32,
+            token_type: if args.service {
+                pb::TokenType::Service
+            } else {
+                pb::TokenType::Api
+            } as i32,
+        })?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    remote.print(
+        json!({
+            "token": issued.token, "token_id": issued.token_id,
+            "expires_at": issued.expires_at.as_ref().map(|t| time_text(Some(t))),
+            "namespace": issued.namespace, "permissions": issued.permissions, "max_uses": issued.max_uses,
+        }),
+        || {
+            format!(
+                "token     {}\ntoken id  {}\nexpires   {}\nnamespace {}\nperms     {}\nmax uses  {}\n(the token is shown only now)\n",
+                issued.token,
+                issued.token_id,
+                time_text(issued.expires_at.as_ref()),
+                issued.namespace,
+                issued.permissions.join(","),
+                issued.max_uses.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into()),
+            )
+        },
+    );
+    Ok(())
+}
+
+/// `tessera token list`.
+pub async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> anyhow::Result<()> {
+    let tokens = remote
+        .admin()
+        .list_tokens(remote.request(pb::ListTokensRequest {
+            username: user.unwrap_or_default(),
+            include_inactive: all,
+        })?)
+        .await
+        .map_err(explain)?
+        .into_inner()
+        .tokens;
+    remote.print(
+        Value::Array(tokens.iter().map(token_json).collect()),
+        || token_rows(&tokens),
+    );
+    Ok(())
+}
+
+/// `tessera token show`.
+pub async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
+    let token = remote
+        .admin()
+        .get_token(remote.request(pb::GetTokenRequest {
+            token_id: token_id.into(),
+        })?)
+        .await
+        .map_err(explain)?
+        .into_inner()
+        .token
+        .unwrap_or_default();
+    let value = token_json(&token);
+    remote.print(value.clone(), || {
+        let mut out = String::new();
+        if let Value::Object(map) = &value {
+            for (key, v) in map {
+                let text = match v {
+                    Value::String(s) if s.is_empty() => "-".to_owned(),
+                    Value::String(s) => s.clone(),
+                    Value::Null => "-".to_owned(),
+                    other => other.to_string(),
+                };
+                out.push_str(&format!("{key:<15} {text}\n"));
+            }
+        }
+        out
+    });
+    Ok(())
+}
+
+/// `tessera token revoke`.
+pub async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<()> {
+    use pb::revoke_request::Target;
+    let target = if args.secret_stdin {
+        Target::Token(read_secret("Token to revoke")?)
+    } else if let Some(session) = args.session {
+        Target::SessionId(session)
+    } else if let Some(user) = args.user {
+        Target::Subject(user)
+    } else if let Some(id) = args.token_id {
+        Target::TokenId(id)
+    } else {
+        bail!("name what to revoke: a token id, --session, --user or --secret-stdin");
+    };
+    let revoked = remote
+        .auth()
+        .revoke(remote.request(pb::RevokeRequest {
+            target: Some(target),
+            reason: args.reason,
+        })?)
+        .await
+        .map_err(explain)?
+        .into_inner()
+        .revoked_count;
+    remote.print(json!({"revoked_count": revoked}), || {
+        format!("revoked {revoked} token(s)\n")
+    });
+    Ok(())
+}
+
+/// `tessera token check`: offline grammar and checksum check.
+pub fn token_check(token: Option<String>, json_out: bool) -> anyhow::Result<()> {
+    let token = match token {
+        Some(t) if t != "-" => t,
+        _ => read_secret("Token to check")?,
+    };
+    let verdict = check_format(token.trim());
+    if json_out {
+        println!(
+            "{}",
+            json!({"well_formed": verdict.is_ok(), "kind": verdict.ok().map(|k| k.as_str()),
+                   "problem": verdict.err().map(|e| e.to_string())})
+        );
+    }
+    match verdict {
+        Ok(kind) => {
+            if !json_out {
+                println!("well-formed Tessera {kind} token (checksum ok; whether it is active only the server can say)");
+            }
+            Ok(())
+        }
+        Err(problem) => bail!("not a well-formed Tessera token: {problem}"),
+    }
+}

@@ -1,0 +1,413 @@
+//! `tessera login`, `logout`, `unlock`, `lock` and `status`: the CLI's own session, kept like
+//! `vault login` or `gh auth login` do, in a credentials file readable only by its owner
+//! (0600 in a 0700 directory), one entry per server. Remote commands act with the stored session
+//! (or its elevated token while one lasts) when no token is given explicitly.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead as _, IsTerminal as _, Write as _},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tessera_proto::v1 as pb;
+use tonic_types::StatusExt as _;
+
+use crate::remote::{explain, Remote, RemoteArgs, ServerAddress};
+
+/// Flags of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The account (asked for when omitted).
+    #[arg(long, short = 'u', env = "TESSERA_USERNAME")]
+    pub username: Option<String>,
+    /// Read the password (and then a TOTP code, if the account asks for one) from standard input,
+    /// one per line, instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Flags of `unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// How long the elevation lasts, e.g. 5m (default and maximum: the server's cap).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// Read the password (and then a TOTP code) from standard input, one per line.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// One server's stored session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredSession {
+    pub username: String,
+    #[serde(default)]
+    pub role: String,
+    pub token: String,
+    pub token_id: String,
+    /// Unix seconds; 0 when the server gave none.
+    #[serde(default)]
+    pub expires_at: i64,
+    #[serde(default)]
+    pub elevated: Option<StoredElevation>,
+}
+
+/// The elevated token from `unlock`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredElevation {
+    pub token: String,
+    pub token_id: String,
+    pub expires_at: i64,
+}
+
+/// The credentials file: sessions by canonical server address.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Credentials {
+    #[serde(default)]
+    servers: BTreeMap<String, StoredSession>,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Credentials {
+    /// `--credentials-file`, else `$XDG_CONFIG_HOME/tessera/credentials.json`, else
+    /// `~/.config/tessera/credentials.json`.
+    pub fn path(args: &RemoteArgs) -> anyhow::Result<PathBuf> {
+        if let Some(path) = &args.credentials_file {
+            return Ok(path.clone());
+        }
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
+            .context("no HOME to keep credentials in; pass --credentials-file")?;
+        Ok(config.join("tessera/credentials.json"))
+    }
+
+    /// Reads the file; a missing one is empty.
+    pub fn load(args: &RemoteArgs) -> anyhow::Result<Credentials> {
+        let path = Self::path(args)?;
+        let mut credentials: Credentials = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not a credentials file; delete it and log in again",
+                    path.display()
+                )
+            })?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Credentials::default(),
+            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+        };
+        credentials.path = path;
+        Ok(credentials)
+    }
+
+    /// Writes the file, 0600 in a 0700 directory, atomically.
+    pub fn save(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        if let Some(dir) = self.path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        crate::commands::write_private(&self.path, serde_json::to_string_pretty(self)?.as_bytes())
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+
+    /// The session stored for `address`.
+    pub fn session(&self, address: &ServerAddress) -> Option<&StoredSession> {
+        self.servers.get(&address.to_string())
+    }
+
+    /// The token to act with: the elevated one while it lasts, else the session.
+    pub fn active_token(&self, address: &ServerAddress) -> Option<String> {
+        let session = self.session(address)?;
+        match &session.elevated {
+            Some(elevated) if elevated.expires_at > now() => Some(elevated.token.clone()),
+            _ => Some(session.token.clone()),
+        }
+    }
+
+    fn file(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads one secret: a hidden prompt on a terminal, else the next line of stdin.
+fn ask(prompt: &str, from_stdin: bool, hidden: bool) -> anyhow::Result<String> {
+    if !from_stdin && std::io::stdin().is_terminal() {
+        if hidden {
+            return Ok(rpassword::prompt_password(format!("{prompt}: "))?);
+        }
+        eprint!("{prompt}: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        bail!("no {} given", prompt.to_lowercase());
+    }
+    Ok(line)
+}
+
+fn reason(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+fn time_text(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+/// `tessera login`.
+pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let address = args.remote.address()?;
+    let mut credentials = Credentials::load(&args.remote)?;
+    let username = match &args.username {
+        Some(name) => name.trim().to_owned(),
+        None => ask("Username", args.password_stdin, false)?,
+    };
+    let password = ask(
+        &format!("Password for {username}"),
+        args.password_stdin,
+        true,
+    )?;
+    let remote =
+        Remote::connect_with(&address, &args.remote.client_tls(), None, args.remote.json).await?;
+    let mut request = pb::LoginRequest {
+        username: username.clone(),
+        password,
+        totp_code: String::new(),
+    };
+    let answer = match remote.auth().login(request.clone()).await {
+        Ok(answer) => answer,
+        Err(status) if reason(&status) == "MFA_REQUIRED" => {
+            request.totp_code = ask("TOTP code", args.password_stdin, false)?;
+            remote.auth().login(request).await.map_err(explain)?
+        }
+        Err(status) => return Err(explain(status)),
+    }
+    .into_inner();
+    let user = answer.user.unwrap_or_default();
+    let session = StoredSession {
+        username: user.username.clone(),
+        role: user.role.clone(),
+        token: answer.token,
+        token_id: answer.token_id,
+        expires_at: answer.expires_at.map(|t| t.seconds).unwrap_or_default(),
+        elevated: None,
+    };
+    let expires = time_text(session.expires_at);
+    credentials.servers.insert(address.to_string(), session);
+    credentials.save()?;
+    if args.remote.json {
+        println!(
+            "{}",
+            json!({"server": address.to_string(), "username": user.username, "role": user.role,
+                   "expires_at": expires, "credentials_file": credentials.file()})
+        );
+    } else {
+        println!(
+            "logged in to {address} as {} ({}) until {expires}; session kept in {}",
+            user.username,
+            user.role,
+            credentials.file().display()
+        );
+    }
+    Ok(())
+}
+
+/// `tessera logout`.
+pub async fn logout(args: RemoteArgs) -> anyhow::Result<()> {
+    let address = args.address()?;
+    let mut credentials = Credentials::load(&args)?;
+    let Some(session) = credentials.servers.remove(&address.to_string()) else {
+        bail!("not logged in to {address}");
+    };
+    // Revoking the session revokes everything derived from it (the elevated token too). A
+    // session the server already ended is simply forgotten.
+    let remote = Remote::connect_with(
+        &address,
+        &args.client_tls(),
+        Some(session.token.clone()),
+        args.json,
+    )
+    .await?;
+    let revoked = remote
+        .auth()
+        .revoke(remote.request(pb::RevokeRequest {
+            target: Some(pb::revoke_request::Target::Token(session.token.clone())),
+            reason: "tessera logout".into(),
+        })?)
+        .await;
+    credentials.save()?;
+    match revoked {
+        Ok(_) => println!("logged out of {address}; session revoked"),
+        Err(status) if reason(&status) == "AUTH_FAILED" => {
+            println!("logged out of {address} (the session had already ended)")
+        }
+        Err(status) => return Err(explain(status)),
+    }
+    Ok(())
+}
+
+/// `tessera unlock`.
+pub async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
+    let address = args.remote.address()?;
+    let mut credentials = Credentials::load(&args.remote)?;
+    let Some(session) = credentials.session(&address).cloned() else {
+        bail!("not logged in to {address}; run `tessera login --server {address}` first");
+    };
+    if let Some(ttl) = &args.ttl {
+        tessera_core::ttl::parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+    }
+    let password = ask(
+        "Your password (or the break-glass root password)",
+        args.password_stdin,
+        true,
+    )?;
+    let remote = Remote::connect_with(
+        &address,
+        &args.remote.client_tls(),
+        Some(session.token.clone()),
+        args.remote.json,
+    )
+    .await?;
+    let mut request = pb::UnlockRequest {
+        password,
+        totp_code: String::new(),
+        ttl: args.ttl.clone().unwrap_or_default(),
+    };
+    let answer = match remote.auth().unlock(remote.request(request.clone())?).await {
+        Ok(answer) => answer,
+        Err(status) if reason(&status) == "MFA_REQUIRED" => {
+            request.totp_code = ask("TOTP code", args.password_stdin, false)?;
+            remote
+                .auth()
+                .unlock(remote.request(request)?)
+                .await
+                .map_err(explain)?
+        }
+        Err(status) => return Err(explain(status)),
+    }
+    .into_inner();
+    let elevated = StoredElevation {
+        token: answer.token,
+        token_id: answer.token_id,
+        expires_at: answer.expires_at.map(|t| t.seconds).unwrap_or_default(),
+    };
+    let until = time_text(elevated.expires_at);
+    if let Some(stored) = credentials.servers.get_mut(&address.to_string()) {
+        stored.elevated = Some(elevated);
+    }
+    credentials.save()?;
+    println!("elevated on {address} until {until}; `tessera lock` ends it sooner");
+    Ok(())
+}
+
+/// `tessera lock`.
+pub async fn lock(args: RemoteArgs) -> anyhow::Result<()> {
+    let address = args.address()?;
+    let mut credentials = Credentials::load(&args)?;
+    let Some(stored) = credentials.servers.get_mut(&address.to_string()) else {
+        bail!("not logged in to {address}");
+    };
+    let Some(elevated) = stored.elevated.take() else {
+        println!("not elevated on {address}");
+        return Ok(());
+    };
+    let session = stored.token.clone();
+    let remote =
+        Remote::connect_with(&address, &args.client_tls(), Some(session), args.json).await?;
+    let revoked = remote
+        .auth()
+        .revoke(remote.request(pb::RevokeRequest {
+            target: Some(pb::revoke_request::Target::TokenId(elevated.token_id)),
+            reason: "tessera lock".into(),
+        })?)
+        .await;
+    credentials.save()?;
+    match revoked {
+        Ok(_) => println!("locked: the elevated token on {address} is revoked"),
+        Err(status) if reason(&status) == "AUTH_FAILED" => {
+            println!("locked (the session had already ended)")
+        }
+        Err(status) => return Err(explain(status)),
+    }
+    Ok(())
+}
+
+/// `tessera status` / `whoami`: what the file says, confirmed by the server.
+pub async fn status(args: RemoteArgs) -> anyhow::Result<()> {
+    let address = args.address()?;
+    let credentials = Credentials::load(&args)?;
+    let Some(session) = credentials.session(&address).cloned() else {
+        bail!(
+            "not logged in to {address}; run `tessera login --server {address}` (sessions are kept in {})",
+            credentials.file().display()
+        );
+    };
+    let remote = Remote::connect_with(
+        &address,
+        &args.client_tls(),
+        Some(session.token.clone()),
+        args.json,
+    )
+    .await?;
+    let tokens = remote
+        .admin()
+        .list_tokens(remote.request(pb::ListTokensRequest {
+            username: String::new(),
+            include_inactive: false,
+        })?)
+        .await
+        .map_err(explain)?
+        .into_inner()
+        .tokens;
+    let elevated = session
+        .elevated
+        .as_ref()
+        .filter(|e| e.expires_at > now() && tokens.iter().any(|t| t.token_id == e.token_id));
+    let elevated_until = elevated.map(|e| time_text(e.expires_at));
+    if args.json {
+        println!(
+            "{}",
+            json!({"server": address.to_string(), "username": session.username, "role": session.role,
+                   "session_expires_at": time_text(session.expires_at), "elevated_until": elevated_until,
+                   "credentials_file": credentials.file()})
+        );
+    } else {
+        println!(
+            "server          {address}\nuser            {}\nrole            {}\nsession until   {}\nelevated until  {}\ncredentials     {}",
+            session.username,
+            session.role,
+            time_text(session.expires_at),
+            elevated_until.unwrap_or_else(|| "not elevated (`tessera unlock`)".into()),
+            credentials.file().display()
+        );
+    }
+    Ok(())
+}
