@@ -492,8 +492,9 @@ async fn a_locked_account_answers_like_a_wrong_password() {
     wrong.sort();
     let (l, w) = (locked[2].as_secs_f64(), wrong[2].as_secs_f64());
     eprintln!("M5: locked median {l:.4}s, wrong-password median {w:.4}s");
+    // Before the fix a locked account answered in a sixth of the time; allow for a busy machine.
     assert!(
-        l > w * 0.4,
+        l > w * 0.35,
         "a locked account answers too fast: {l:.4}s vs {w:.4}s"
     );
     server.clock.advance(time::Duration::minutes(16));
