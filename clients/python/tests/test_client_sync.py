@@ -131,7 +131,9 @@ def test_issue_token_derives_within_the_callers_bounds(tessera: Tessera, service
 def test_service_tokens_must_not_hold_admin_rights(admin: Client) -> None:
     with pytest.raises(tc.OverPrivileged):
         # Admin is never inherited (least privilege): over-privilege has to be asked for.
-        admin.issue_token(token_type=TokenType.SERVICE, ttl="5m", permissions=["introspect", "admin"])
+        admin.issue_token(
+            token_type=TokenType.SERVICE, ttl="5m", permissions=["introspect", "admin"]
+        )
     machine = admin.issue_token(token_type=TokenType.SERVICE, ttl="5m", permissions=["introspect"])
     assert machine.token.startswith("tsr_svc_")
 
