@@ -25,6 +25,7 @@ pub struct HashPool {
     limit: usize,
     workers: usize,
     rejected: Arc<AtomicU64>,
+    finished: Arc<AtomicU64>,
     threads: Arc<Mutex<mpsc::Sender<Job>>>,
 }
 
@@ -77,6 +78,7 @@ impl HashPool {
             limit: workers + queue,
             workers,
             rejected: Arc::new(AtomicU64::new(0)),
+            finished: Arc::new(AtomicU64::new(0)),
             threads: Arc::new(Mutex::new(start_threads(workers))),
         }
     }
@@ -99,6 +101,12 @@ impl HashPool {
     /// Jobs refused because the pool was full, since start.
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Jobs run to completion since start (every password hash or verification). Answers that
+    /// must cost the same, such as a locked account's and a wrong password's, are checked by it.
+    pub fn finished(&self) -> u64 {
+        self.finished.load(Ordering::Relaxed)
     }
 
     /// Takes a place in the pool for one request, or refuses at once when it is full. Take it
@@ -156,6 +164,7 @@ impl Ticket {
             .await
             .map_err(|_| ApiError::Internal("hash pool closed".into()))?;
         let span = tracing::Span::current();
+        let finished = Arc::clone(&self.pool.finished);
         let (answer, answered) = tokio::sync::oneshot::channel();
         let submitted = self
             .pool
@@ -163,7 +172,10 @@ impl Ticket {
             .lock()
             .map_err(|_| ApiError::Internal("hash pool poisoned".into()))?
             .send(Box::new(move || {
-                let _ = answer.send(span.in_scope(job));
+                let result = span.in_scope(job);
+                // Counted before answering, so the caller sees its own job in the count.
+                finished.fetch_add(1, Ordering::Relaxed);
+                let _ = answer.send(result);
             }));
         if submitted.is_err() {
             return Err(ApiError::Internal("hashing threads are gone".into()));

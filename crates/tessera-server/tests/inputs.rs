@@ -436,21 +436,30 @@ async fn namespaces_are_star_prefix_or_exact() {
     }
 }
 
+/// One refused login: how long it took and how many argon2 jobs the server ran for it.
 async fn timed_login(
-    client: &mut pb::auth_service_client::AuthServiceClient<tonic::transport::Channel>,
+    server: &TestServer,
     user: &str,
     password: &str,
-) -> (Duration, tonic::Status) {
+) -> (Duration, u64, tonic::Status) {
+    let hashes = server.authority.hash_pool().finished();
     let started = Instant::now();
-    let status = client
+    let status = server
+        .client()
         .login(login_req(user, password))
         .await
         .expect_err("refused");
-    (started.elapsed(), status)
+    let took = started.elapsed();
+    (
+        took,
+        server.authority.hash_pool().finished() - hashes,
+        status,
+    )
 }
 
-/// M5: a locked account answers like a wrong password, in code, reason and time (the same argon2
-/// work), and stays locked.
+/// M5: a locked account answers like a wrong password, in code, reason and work (the same one
+/// argon2 verification, which is what sets the time: it used to answer without hashing, 6x
+/// faster), and stays locked.
 #[tokio::test]
 async fn a_locked_account_answers_like_a_wrong_password() {
     let server = TestServer::start().await;
@@ -460,14 +469,13 @@ async fn a_locked_account_answers_like_a_wrong_password() {
     server
         .add_user("grace", "correct horse battery", Role::User)
         .await;
-    let mut client = server.client();
     for _ in 0..5 {
-        timed_login(&mut client, "frank", "wrong password").await;
+        timed_login(&server, "frank", "wrong password").await;
     }
     let mut locked = Vec::new();
     let mut wrong = Vec::new();
     for _ in 0..5 {
-        let (took, status) = timed_login(&mut client, "frank", "correct horse battery").await;
+        let (took, hashes, status) = timed_login(&server, "frank", "correct horse battery").await;
         assert_eq!(
             (status.code(), status.message()),
             (Code::Unauthenticated, "invalid username, password or code")
@@ -477,25 +485,31 @@ async fn a_locked_account_answers_like_a_wrong_password() {
             Code::Unauthenticated,
             "INVALID_CREDENTIALS",
         );
+        assert_eq!(
+            hashes, 1,
+            "a locked account's refusal costs one argon2 verification"
+        );
         locked.push(took);
         // grace stays below the limit: one wrong password, then a right one resets her count.
-        let (took, status) = timed_login(&mut client, "grace", "wrong password").await;
+        let (took, hashes, status) = timed_login(&server, "grace", "wrong password").await;
         assert_reason(
             Err::<(), _>(status),
             Code::Unauthenticated,
             "INVALID_CREDENTIALS",
         );
+        assert_eq!(hashes, 1, "a wrong password costs one argon2 verification");
         wrong.push(took);
         server.login("grace", "correct horse battery").await;
     }
     locked.sort();
     wrong.sort();
-    let (l, w) = (locked[2].as_secs_f64(), wrong[2].as_secs_f64());
-    eprintln!("M5: locked median {l:.4}s, wrong-password median {w:.4}s");
-    assert!(
-        l > w * 0.4,
-        "a locked account answers too fast: {l:.4}s vs {w:.4}s"
+    // Wall-clock medians for the record only: on a loaded machine they are too noisy to assert.
+    eprintln!(
+        "M5: locked median {:.4}s, wrong-password median {:.4}s",
+        locked[2].as_secs_f64(),
+        wrong[2].as_secs_f64()
     );
+    // The lock itself holds: the right password was refused above; it works once the lock ends.
     server.clock.advance(time::Duration::minutes(16));
     server.login("frank", "correct horse battery").await;
 }

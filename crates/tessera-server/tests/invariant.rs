@@ -224,9 +224,15 @@ async fn sessions_die_with(change: Change, default_trials: usize) {
         let name = format!("race{trial}");
         server.add_user(&name, "old password 1", Role::Admin).await;
         let stop = Arc::new(AtomicBool::new(false));
+        let opened = Arc::new(AtomicU64::new(0));
         let mut loops = Vec::new();
         for _ in 0..2 {
-            let (client, name, stop) = (server.client(), name.clone(), Arc::clone(&stop));
+            let (client, name, stop, opened) = (
+                server.client(),
+                name.clone(),
+                Arc::clone(&stop),
+                Arc::clone(&opened),
+            );
             loops.push(tokio::spawn(async move {
                 let mut client = client;
                 let mut sessions = Vec::new();
@@ -239,7 +245,10 @@ async fn sessions_die_with(change: Change, default_trials: usize) {
                         })
                         .await;
                     match answer {
-                        Ok(r) => sessions.push((r.into_inner().token, Instant::now())),
+                        Ok(r) => {
+                            sessions.push((r.into_inner().token, Instant::now()));
+                            opened.fetch_add(1, Ordering::SeqCst);
+                        }
                         Err(status) => {
                             assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
                             break;
@@ -249,7 +258,13 @@ async fn sessions_die_with(change: Change, default_trials: usize) {
                 sessions
             }));
         }
-        tokio::task::yield_now().await;
+        // Change once a login has gone through, so the next ones are checking the password
+        // while the change commits.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while opened.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "no login ever succeeded");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let mut admin_client = AdminServiceClient::new(server.channel.clone());
         match change {
             Change::Password => admin_client
@@ -309,10 +324,10 @@ async fn no_session_survives_a_concurrent_password_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_session_survives_a_concurrent_disable() {
-    sessions_die_with(Change::Disable, 100).await;
+    sessions_die_with(Change::Disable, 200).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_session_survives_a_concurrent_role_change() {
-    sessions_die_with(Change::Role, 100).await;
+    sessions_die_with(Change::Role, 200).await;
 }

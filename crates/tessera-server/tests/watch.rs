@@ -95,6 +95,30 @@ async fn the_stream_ends_when_its_callers_token_is_revoked() {
 }
 
 #[tokio::test]
+async fn the_stream_ends_when_its_callers_token_expires() {
+    let server = TestServer::start().await;
+    let (_, session) = server.session(Role::Admin).await;
+    let short = server
+        .issue(
+            &session,
+            pb::IssueTokenRequest {
+                ttl: "1s".into(),
+                permissions: vec!["introspect".into()],
+                token_type: pb::TokenType::Service as i32,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut stream = watch(&server.channel, &short.token).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(15), stream.next())
+        .await
+        .expect("the stream ended once its token expired");
+    let status = ended.expect("ended with a status").expect_err("no event");
+    assert_reason(Err::<(), _>(status), Code::Unauthenticated, "AUTH_FAILED");
+}
+
+#[tokio::test]
 async fn each_caller_holds_a_bounded_number_of_streams() {
     let server = TestServer::start_with(|s| tessera_server::settings::AuthSettings {
         watch_streams_per_caller: 3,

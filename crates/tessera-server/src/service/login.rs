@@ -280,8 +280,9 @@ impl Authority {
     ) -> Result<T, ApiError> {
         let (hasher, phc) = (Arc::clone(&self.hasher), user.password_hash.clone());
         ticket.run(move || hasher.verify(&phc, &password)).await?;
-        self.record_failure_as(action, Some(user.id), &user.username, "account_locked")
-            .await?;
+        // The same bookkeeping as a wrong password (its UPDATE finds the lock already set), so
+        // the database work takes the same time too.
+        self.fail_reserved(user, action, "account_locked").await?;
         Err(ApiError::InvalidCredentials)
     }
 
@@ -432,22 +433,12 @@ impl Authority {
         username: &str,
         why: &'static str,
     ) -> Result<(), ApiError> {
-        self.record_failure_as("login", actor, username, why).await
-    }
-
-    async fn record_failure_as(
-        &self,
-        action: &'static str,
-        actor: Option<Uuid>,
-        username: &str,
-        why: &'static str,
-    ) -> Result<(), ApiError> {
         let mut conn = self
             .pool
             .acquire()
             .await
             .map_err(tessera_store::StoreError::from)?;
-        let mut event = self.event(action, "failure");
+        let mut event = self.event("login", "failure");
         event.actor = actor;
         event.username = Some(username.to_owned());
         event.detail = json!({ "reason": why });
