@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from tessera_client import Client
+from tessera_auth_client import Client
 
 from .support import Tessera
 
