@@ -28,8 +28,8 @@ stop_test_postgres() {
 }
 trap stop_test_postgres EXIT
 
-step "buf lint"
-buf lint
+step "protos: buf lint, buf breaking, generated-code drift (Go, Python)"
+bash scripts/check-protos.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

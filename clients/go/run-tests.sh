@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Gates of the Go client: tools, buf lint, buf breaking (against the last landed main), generated-code
-# drift, go.mod tidiness, gofmt, go vet, and go test against the real Tessera server (the tests start
-# `tessera dev` themselves). Installs what it needs first; runs from any directory.
+# Gates of the Go client: go.mod tidiness, gofmt, go vet, and go test against the real Tessera
+# server (the tests start `tessera dev` themselves). The proto gates (lint, breaking, generated-code
+# drift) are scripts/check-protos.sh, which scripts/test.sh runs for every language. Installs what it needs first; runs from any directory.
 # Usage: clients/go/run-tests.sh [go test flags…]   e.g. -run TestWatch -v
 # Env: TESSERA_BIN       the server binary (default: target/debug/tessera, built here when unset)
-#      TESSERA_BREAKING_AGAINST  a git revision for `buf breaking` (see buf-breaking.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -12,26 +11,9 @@ cd "$root"
 
 step() { printf '\n==> go client: %s\n' "$*"; }
 
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-
 step "installing tools"
 bash scripts/install-tools.sh
 export PATH="$root/.tools/bin:$root/.tools/node_modules/.bin:$PATH"
-
-step "buf lint"
-buf lint
-
-step "buf breaking (against the last landed main)"
-bash "$here/buf-breaking.sh"
-
-step "generated code is up to date (clients/go/gen)"
-fresh="$scratch/fresh"
-bash scripts/generate.sh "$fresh" >/dev/null
-if ! diff -ru "$fresh/clients/go/gen" clients/go/gen; then
-  echo "clients/go/gen differs from what buf generates from proto/: run scripts/generate.sh" >&2
-  exit 1
-fi
 
 cd "$here"
 

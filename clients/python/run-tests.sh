@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Gates of the Python client: generated-code drift, `pip install` of the package, mypy --strict,
-# ruff, and pytest against the real Tessera server (the tests start `tessera dev` themselves).
+# Gates of the Python client: `pip install` of the package, mypy --strict, ruff, and pytest against
+# the real Tessera server (the tests start `tessera dev` themselves). The proto gates (generated-code
+# drift among them) are scripts/check-protos.sh, which scripts/test.sh runs for every language.
 # Installs what it needs first: the repository's tools (scripts/install-tools.sh) and a venv in
 # clients/python/.venv with the versions requirements-dev.txt pins.
 # Usage: clients/python/run-tests.sh [pytest args…]   e.g. -k watch -v
@@ -16,24 +17,6 @@ step "installing tools"
 bash scripts/install-tools.sh
 export PATH="$root/.tools/bin:$root/.tools/node_modules/.bin:$PATH"
 venv=$(bash "$here/tools/venv.sh")
-
-step "generated code is up to date (clients/python/src/tessera_auth_client/_proto)"
-fresh=$(mktemp -d)
-trap 'rm -rf "$fresh"' EXIT
-bash scripts/generate.sh "$fresh" >/dev/null
-if ! diff -ru -x __pycache__ "$fresh/clients/python/src/tessera_auth_client/_proto" clients/python/src/tessera_auth_client/_proto; then
-  echo "clients/python/src/tessera_auth_client/_proto differs from what buf generates: run scripts/generate.sh and commit the result" >&2
-  exit 1
-fi
-if [ -n "$(git ls-files -- clients/python/src/tessera_auth_client/_proto)" ]; then
-  # Once committed, what is in the tree must also be what is committed.
-  git diff --exit-code -- clients/python/src/tessera_auth_client/_proto
-  untracked=$(git ls-files --others --exclude-standard -- clients/python/src/tessera_auth_client/_proto)
-  if [ -n "$untracked" ]; then
-    echo "generated files not committed: $untracked" >&2
-    exit 1
-  fi
-fi
 
 step "pip install ./clients/python"
 # The tests import the installed package, not the source tree; `pip check` then holds its

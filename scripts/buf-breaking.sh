@@ -11,7 +11,7 @@
 # commit (or a shallow clone without it), or a baseline without proto/. Needs buf, which
 # scripts/install-tools.sh puts in .tools/. Exit: 0 compatible or skipped, non-zero when breaking.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/.tools/bin:$root/.tools/node_modules/.bin:$PATH"
 cd "$root"
 
