@@ -1,11 +1,10 @@
 //! Issue 12, L1: WatchRevocations is for edges and replicas only, ends when its caller's token is
 //! revoked, and is bounded per caller and per connection.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures::StreamExt;
 use tessera_core::role::Role;
 use tessera_proto::v1 as pb;

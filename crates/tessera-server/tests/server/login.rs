@@ -1,10 +1,9 @@
 //! Login and Unlock over real gRPC against a real PostgreSQL.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tessera_core::{clock::Clock, role::Role, totp::TotpSecret};
 use tessera_proto::v1 as pb;
 use tonic::Code;

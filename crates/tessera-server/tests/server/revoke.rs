@@ -1,10 +1,9 @@
 //! Revoke and WatchRevocations over real gRPC against a real PostgreSQL.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures::StreamExt;
 use tessera_core::role::Role;
 use tessera_proto::v1 as pb;

@@ -2,11 +2,10 @@
 //! least privilege by default (M1), the namespace rule (L3) and a lockout that does not enumerate
 //! accounts (M5). Real server, real sockets, real PostgreSQL.
 
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use tessera_core::role::Role;
 use tessera_proto::v1::{self as pb, admin_service_client::AdminServiceClient};
 use tonic::Code;

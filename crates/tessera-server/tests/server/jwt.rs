@@ -3,12 +3,11 @@
 //! forgeries a verifier must refuse (alg none, HS256 keyed with the public key, tampered claims,
 //! foreign keys).
 
-mod common;
 
 use std::{process::Command, time::Duration};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-use common::*;
+use crate::common::*;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};

@@ -1,11 +1,10 @@
 //! Fail closed: with PostgreSQL stopped, Introspect answers UNAVAILABLE (never active: true) and
 //! health says NOT_SERVING; when PostgreSQL returns, both recover without restarting Tessera.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
 use tessera_store::embedded::{EmbeddedOptions, EmbeddedPostgres};

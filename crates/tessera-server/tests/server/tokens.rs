@@ -1,8 +1,7 @@
 //! IssueToken, Introspect and CheckNamespace over real gRPC against a real PostgreSQL.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
 use tonic::Code;
@@ -131,7 +130,7 @@ async fn bad_input_is_refused_with_the_field_named() {
         "INVALID_ARGUMENT",
     );
     assert_eq!(field_of(&status), "permissions");
-    // JWT is a supported format now (tests/jwt.rs); an unknown one is still refused by name.
+    // JWT is a supported format now (the `jwt` suite); an unknown one is still refused by name.
     let unknown_format = pb::IssueTokenRequest {
         format: 99,
         ..Default::default()

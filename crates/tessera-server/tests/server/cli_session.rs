@@ -2,7 +2,6 @@
 //! 0600 file, `unlock`/`lock`, `status`/`whoami`, `logout`; one address form for `--server`; help
 //! that shows each command only its own flags; `token list --all` and `audit tail --action`.
 
-mod common;
 
 use std::{
     io::Write as _,
@@ -11,7 +10,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use common::{TestServer, ROOT_PASSWORD};
+use crate::common::{TestServer, ROOT_PASSWORD};
 use tessera_core::{role::Role, totp::TotpSecret};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tessera");

@@ -2,14 +2,13 @@
 //! atomically, so an N-use token and everything derived from it are accepted at most N times,
 //! whatever the shape of the tree and however the calls interleave.
 
-mod common;
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
     Arc,
 };
 
-use common::*;
+use crate::common::*;
 use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
 use tokio::sync::Mutex;

@@ -2,7 +2,6 @@
 //! server and PostgreSQL — accounts, TOTP enrollment, tokens, audit, the master token, the static
 //! tokens file with SIGHUP reloads, and the expiry sweeper.
 
-mod common;
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -11,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use tessera_core::{role::Role, totp::TotpSecret};
 use tessera_proto::v1 as pb;

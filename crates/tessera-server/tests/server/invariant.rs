@@ -4,7 +4,6 @@
 //! Trial counts default to what runs in well under a minute on a busy two-core machine; set
 //! `TESSERA_RACE_TRIALS` to run more by hand (the figures were taken that way).
 
-mod common;
 
 use std::{
     sync::{
@@ -14,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 use tessera_core::{password::Argon2Params, role::Role};
 use tessera_proto::v1::{self as pb, admin_service_client::AdminServiceClient};
 use tonic::Code;

@@ -1,0 +1,19 @@
+//! tessera-server's integration tests, linked into one binary: each module is one suite (a real
+//! Tessera over real gRPC against a real PostgreSQL, or the real `tessera` binary), and linking a
+//! binary per suite cost more than running them on a small machine. Pick a suite with its module
+//! path, e.g. `cargo test -p tessera-server --test server revoke::`.
+
+mod common;
+
+mod cli_session;
+mod inputs;
+mod invariant;
+mod jwt;
+mod login;
+mod metrics;
+mod operator;
+mod outage;
+mod revoke;
+mod tokens;
+mod uses;
+mod watch;
