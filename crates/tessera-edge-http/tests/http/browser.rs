@@ -6,7 +6,6 @@
 //!
 //! Set `TESSERA_SCREENSHOT_DIR` to keep a PNG of each step.
 
-mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,8 +15,8 @@ use axum::body::Body;
 use base64::Engine;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::http_client::{request, send_tls, send_within};
-use support::{closed_port, eventually, tessera, totp, upstream, Edge, PASSWORD};
+use crate::support::http_client::{request, send_tls, send_within};
+use crate::support::{closed_port, eventually, tessera, totp, upstream, Edge, PASSWORD};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 

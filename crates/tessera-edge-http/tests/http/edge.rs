@@ -2,7 +2,6 @@
 //! pass, what the upstream sees, WebSockets, streaming, namespace rules, failing closed, and the
 //! start-up check of the service token.
 
-mod support;
 
 use std::time::Duration;
 
@@ -10,9 +9,9 @@ use axum::body::{Body, Bytes};
 use futures::{SinkExt, StreamExt};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
-use support::forwarder::Forwarder;
-use support::http_client::{get, get_with_token, request, send};
-use support::{closed_port, eventually, tessera, upstream, Edge};
+use crate::support::forwarder::Forwarder;
+use crate::support::http_client::{get, get_with_token, request, send};
+use crate::support::{closed_port, eventually, tessera, upstream, Edge};
 use tessera_proto::v1 as pb;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -143,7 +142,7 @@ async fn identity_headers_arrive_and_spoofed_ones_never_do() {
     let tessera = tessera();
     let upstream = upstream::start().await;
     let edge = Edge::start(&["--upstream", &upstream.url(), "--public-route", "/open/"]).await;
-    let alice = tessera.login("alice", support::PASSWORD).await;
+    let alice = tessera.login("alice", crate::support::PASSWORD).await;
     let spoofed = [
         ("x-tessera-username", "root"),
         ("X-Tessera-Roles", "admin,owner"),
@@ -304,8 +303,8 @@ async fn credentials_are_taken_in_order_bearer_then_cookie_then_websocket_query(
     let tessera = tessera();
     let upstream = upstream::start().await;
     let edge = Edge::start(&["--upstream", &upstream.url()]).await;
-    let alice = tessera.login("alice", support::PASSWORD).await;
-    let bob = tessera.login("bob", support::PASSWORD).await;
+    let alice = tessera.login("alice", crate::support::PASSWORD).await;
+    let bob = tessera.login("bob", crate::support::PASSWORD).await;
     let alice_bearer = bearer(&alice);
     let bob_cookie = format!("__Host-tessera_session={bob}");
     let url = edge.at("/order");
@@ -598,7 +597,7 @@ async fn tessera_unreachable_fails_closed_with_503_and_recovers() {
 async fn the_edge_refuses_to_start_with_a_bad_service_token() {
     let tessera = tessera();
     let uri = tessera.uri();
-    let expect_refusal = |result: Result<Edge, support::EdgeFailure>, why: &str| match result {
+    let expect_refusal = |result: Result<Edge, crate::support::EdgeFailure>, why: &str| match result {
         Ok(_) => panic!("the edge started although {why}"),
         Err(failure) => {
             let status = failure.status.expect("the edge exited");

@@ -4,15 +4,14 @@
 //! addresses replaced. `scripts/install-tools.sh` (or `install-test-deps.sh`) installs both from
 //! Debian's packages; when one is missing its test fails saying so.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use support::http_client::{get, get_with_token, Reply};
-use support::{closed_port, tessera, upstream, Edge};
+use crate::support::http_client::{get, get_with_token, Reply};
+use crate::support::{closed_port, tessera, upstream, Edge};
 use tempfile::TempDir;
 
 /// A proxy process, stopped on drop.
@@ -196,7 +195,7 @@ fn caddy_config(dir: &Path, port: u16, edge: u16, upstream: u16) -> String {
 /// with `malformed` (nginx turns the edge's 400 into 500, Caddy passes it on).
 async fn check_front(proxy: &Proxy, name: &str, malformed: StatusCode) {
     let tessera = tessera();
-    let frank = tessera.login("frank", support::PASSWORD).await;
+    let frank = tessera.login("frank", crate::support::PASSWORD).await;
     let good = tessera
         .issue_as(
             &frank,
@@ -430,7 +429,7 @@ async fn caddy_forward_auth_in_front_of_the_edge() {
     check_front(&caddy, "caddy", StatusCode::BAD_REQUEST).await;
     // Caddy passes `X_Tessera_*` spellings on to the edge and upstream alike (`request_header`
     // removes only the `-` spelling): the edge refuses them on every route.
-    let frank = tessera().login("frank", support::PASSWORD).await;
+    let frank = tessera().login("frank", crate::support::PASSWORD).await;
     let auth = format!("Bearer {frank}");
     for (path, headers) in [
         ("/app/page", vec![("authorization", auth.as_str())]),

@@ -4,7 +4,7 @@
 //! microseconds.
 //!
 //! `cargo test` runs a short pass (proptest's default, 256 cases per property); a long run is
-//! `PROPTEST_CASES=100000 cargo test -p tessera-edge-http --release --test fuzz_inputs`.
+//! `PROPTEST_CASES=100000 cargo test -p tessera-edge-http --release --test http fuzz_inputs::`.
 
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};

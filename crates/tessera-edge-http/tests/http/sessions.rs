@@ -1,15 +1,14 @@
 //! The session surface (login, status, root unlock and lock, issuing tokens, logout), HTTPS with
 //! rustls and behind a trusted proxy, the forward-auth endpoint called directly, and bad input.
 
-mod support;
 
 use axum::body::Body;
 use http::{Method, StatusCode};
 use serde_json::json;
-use support::http_client::{
+use crate::support::http_client::{
     get, get_with_token, post_json, raw, raw_status, request, send, send_tls,
 };
-use support::{tessera, upstream, Edge, PASSWORD};
+use crate::support::{tessera, upstream, Edge, PASSWORD};
 
 const SESSION: &str = "__Host-tessera_session";
 const ELEVATED: &str = "__Host-tessera_elevated";

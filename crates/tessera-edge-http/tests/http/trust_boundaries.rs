@@ -3,12 +3,11 @@
 //! WSGI server (Python's `wsgiref`, which folds `_` and `-` in header names as every WSGI, CGI,
 //! Rack and PHP server does).
 
-mod support;
 
 use axum::body::Body;
 use http::{Method, StatusCode};
-use support::http_client::{get, request, send, Reply};
-use support::{tessera, wsgi, Edge};
+use crate::support::http_client::{get, request, send, Reply};
+use crate::support::{tessera, wsgi, Edge};
 use tessera_proto::v1 as pb;
 
 fn bearer(token: &str) -> String {
@@ -37,7 +36,7 @@ async fn identity_headers_spelled_with_underscores_never_reach_a_wsgi_upstream()
     let tessera = tessera();
     let upstream = wsgi::start();
     let edge = Edge::start(&["--upstream", &upstream.url, "--public-route", "/open/"]).await;
-    let frank = tessera.login("frank", support::PASSWORD).await;
+    let frank = tessera.login("frank", crate::support::PASSWORD).await;
     let auth = bearer(&frank);
 
     // Authenticated route: refused before Tessera is asked, rather than left for WSGI to merge.
