@@ -15,6 +15,9 @@ use zeroize::Zeroizing;
 
 /// The prefix every Tessera token starts with.
 pub const PREFIX: &str = "tsr_";
+/// Prefix of every master token. An operator-chosen one (`tessera token set`) has this prefix but
+/// no checksum, so a checksum failure under this prefix is not a typo.
+pub const MASTER_PREFIX: &str = "tsr_mst_";
 /// Characters of randomness in a token.
 pub const BODY_LEN: usize = 43;
 /// Characters of checksum in a token.

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use serde_json::json;
 use tessera_core::{
     clock::{Clock, SystemClock},
-    token::{TokenHash, TokenKind, TokenSecret},
+    token::{TokenHash, TokenKind, TokenSecret, MASTER_PREFIX},
     ttl::format_ttl,
 };
 use tessera_store::{
@@ -18,8 +18,6 @@ use uuid::Uuid;
 
 use crate::{cli::DatabaseArgs, commands::pool_for, remote::read_secret};
 
-/// The prefix every master token carries, custom ones included.
-pub const MASTER_PREFIX: &str = "tsr_mst_";
 /// The shortest custom master token accepted.
 pub const MIN_CUSTOM_LEN: usize = 32;
 

@@ -142,7 +142,7 @@ impl Authority {
             match check_format(secret) {
                 Ok(_) | Err(TokenFormatError::NotTessera) => {}
                 // An operator-chosen master token (`tessera token set`) carries no checksum.
-                Err(_) if secret.starts_with(crate::master::MASTER_PREFIX) => {}
+                Err(_) if secret.starts_with(tessera_core::token::MASTER_PREFIX) => {}
                 // A typo or a scanner's find: refused without touching the database.
                 Err(_) => return Ok(Lookup::Inactive(InactiveReason::Malformed)),
             }
