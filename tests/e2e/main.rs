@@ -3,6 +3,7 @@
 mod cluster;
 mod dev_instance;
 mod latency;
+mod pgbouncer;
 mod readme;
 mod tls;
 
