@@ -2,6 +2,7 @@
 
 mod cluster;
 mod dev_instance;
+mod drain;
 mod latency;
 mod pgbouncer;
 mod readme;

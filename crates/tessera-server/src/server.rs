@@ -138,8 +138,8 @@ impl Server {
         let signal = async move {
             shutdown.await;
             info!(grace = ?grace, "draining: health NOT_SERVING, streams ending, no new connections");
-            drain.start();
             set_health(&reporter, ServingStatus::NotServing).await;
+            drain.start();
             let _ = fired_tx.send(());
         };
         let rpc_metrics = RpcMetricsLayer::new(self.metrics.as_ref().map(MetricsEndpoint::stats));
