@@ -4,6 +4,7 @@ mod cluster;
 mod dev_instance;
 mod drain;
 mod latency;
+mod pg_tls;
 mod pgbouncer;
 mod readme;
 mod tls;
