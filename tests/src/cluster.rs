@@ -173,6 +173,35 @@ impl Drop for Replica {
     }
 }
 
+/// Replicas started at the same moment on one database, e.g. for a client given every address
+/// (`cluster.urls()`) while one of them is killed (`cluster.replicas[0].kill()`).
+pub struct Cluster {
+    /// The replicas, in start order.
+    pub replicas: Vec<Replica>,
+}
+
+impl Cluster {
+    /// Starts `count` replicas of `spec` at once (logs `<dir>/r<i>.log`) and waits for all.
+    pub fn start(spec: &ReplicaSpec, dir: &Path, count: usize) -> anyhow::Result<Cluster> {
+        let starting = (0..count)
+            .map(|i| Replica::spawn(spec, dir, &format!("r{i}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let replicas = starting
+            .into_iter()
+            .map(Replica::ready)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Cluster { replicas })
+    }
+
+    /// Every replica's `http://` address, in start order.
+    pub fn urls(&self) -> Vec<String> {
+        self.replicas
+            .iter()
+            .map(|replica| format!("http://{}", replica.addr))
+            .collect()
+    }
+}
+
 /// The JSON objects among a log's lines.
 pub fn json_lines(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
     text.lines()
