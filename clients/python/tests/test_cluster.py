@@ -15,10 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tessera_auth_client import Client, TesseraError, Unavailable, tls_credentials
+from tessera_auth_client import (
+    NO_RETRY,
+    Client,
+    InvalidCredentials,
+    TesseraError,
+    Unavailable,
+    tls_credentials,
+)
 
 from .conftest import _binary
-from .support import Tessera
+from .support import Tessera, closed_port
 
 
 @dataclass(frozen=True)
@@ -223,3 +230,14 @@ def test_failover_when_a_replica_dies_mid_load(
         f"python failover: {failover * 1000:.1f} ms from kill to the next successful call, "
         f"{ambiguous} call(s) in flight failed, {accepted_after_revoke} revoked tokens accepted"
     )
+
+
+def test_a_login_moves_on_only_from_an_address_it_never_reached(tessera: Tessera) -> None:
+    """Login is never retried blindly: it moves to the next address only because gRPC had no
+    connection to the first to send it on."""
+    dead = f"http://127.0.0.1:{closed_port()}"
+    live = f"http://{tessera.addr}"
+    with Client([dead, live], timeout=10, retry=NO_RETRY) as client:
+        with pytest.raises(InvalidCredentials):
+            client.login("nobody-failover", "not the password")
+        assert client.address == tessera.addr
