@@ -194,6 +194,9 @@ func TestMutualTLSNeedsAClientCertificate(t *testing.T) {
 	if _, err := tessera.DialReplicas(ctx, []string{"https://" + mutual.addr, "http://" + mutual.addr}); err == nil {
 		t.Fatal("mixed http:// and https:// replicas were accepted")
 	}
+	if _, err := tessera.DialReplicas(ctx, nil); err == nil {
+		t.Fatal("no address was accepted")
+	}
 }
 
 // TestFailoverWhenAReplicaDiesMidLoad issues, checks, revokes and checks again in a loop through a
