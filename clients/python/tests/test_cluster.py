@@ -17,6 +17,7 @@ import pytest
 
 from tessera_auth_client import (
     NO_RETRY,
+    AsyncClient,
     Client,
     InvalidCredentials,
     TesseraError,
@@ -241,3 +242,29 @@ def test_a_login_moves_on_only_from_an_address_it_never_reached(tessera: Tessera
         with pytest.raises(InvalidCredentials):
             client.login("nobody-failover", "not the password")
         assert client.address == tessera.addr
+
+
+@pytest.mark.asyncio
+async def test_async_client_fails_over_when_a_replica_dies(
+    tessera: Tessera, pki: Pki, replicas: tuple[Replica, Replica]
+) -> None:
+    first, second = replicas
+    creds = tls_credentials(ca_file=pki.ca, cert_file=pki.client_cert, key_file=pki.client_key)
+    admin = AsyncClient([first.url, second.url], token=tessera.admin_token, tls=creds, timeout=10)
+    service = admin.with_token(tessera.service_token)
+    failed = 0
+    try:
+        for round_ in range(20):
+            if round_ == 5:
+                first.kill()
+            try:
+                issued = await admin.issue_token(ttl="10m")
+            except Unavailable:
+                failed += 1
+                continue
+            await admin.revoke(token_id=issued.token_id, reason="async failover test")
+            assert not (await service.introspect(issued.token, peek=True)).active
+        assert admin.address == second.addr
+    finally:
+        await admin.close()
+    assert failed <= 1
