@@ -50,13 +50,32 @@ else
 fi
 
 echo "deploy check: compose file"
-python3 - deploy/compose/compose.yaml <<'PY'
+python3 - deploy/compose/compose.yaml deploy/compose/compose.pgbouncer.yaml <<'PY'
 import os, sys, yaml
 path = sys.argv[1]
 here = os.path.dirname(path)
 doc = yaml.safe_load(open(path))
 services = doc["services"]
 errors = []
+# The PgBouncer override: its services must resolve against the base file's.
+override = yaml.safe_load(open(sys.argv[2]))
+for name, svc in override["services"].items():
+    if name not in services and "image" not in svc:
+        errors.append(f"override: new service {name} has no image")
+    deps = svc.get("depends_on") or {}
+    for dep in (deps if isinstance(deps, list) else deps.keys()):
+        if dep not in services and dep not in override["services"]:
+            errors.append(f"override: {name} depends_on unknown service {dep}")
+    for vol in svc.get("volumes") or []:
+        src = vol.split(":", 1)[0]
+        if src.startswith(".") and not os.path.exists(os.path.join(here, src)):
+            errors.append(f"override: {name} mounts missing file {src}")
+    build = svc.get("build") or {}
+    if build and not os.path.exists(os.path.join(here, build["context"], "Dockerfile")):
+        errors.append(f"override: {name} builds from a missing Dockerfile")
+    env = svc.get("environment") or {}
+    if "TESSERA_DATABASE_URL" in env and "TESSERA_DIRECT_DATABASE_URL" not in env:
+        errors.append(f"override: {name} goes through pgbouncer without a direct URL for LISTEN")
 for name, svc in services.items():
     deps = svc.get("depends_on") or []
     for dep in (deps if isinstance(deps, list) else deps.keys()):

@@ -26,6 +26,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   apt_install postgresql postgresql-contrib
 fi
 
+# PgBouncer, which the PgBouncer end-to-end test puts between the replicas and PostgreSQL
+# (transaction pooling). The package's own service is not used; the test runs its own instance.
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "install-tools: installing pgbouncer from Debian's packages"
+  apt_install pgbouncer
+fi
+
 # jq, which the README's walkthrough uses to pick fields out of grpcurl's answers.
 if ! command -v jq >/dev/null 2>&1; then
   echo "install-tools: installing jq from Debian's packages"

@@ -96,6 +96,11 @@ func WithGRPCOptions(opts ...grpc.DialOption) Option {
 // or "https://host:port" (TLS). Anything else fails here, with ErrInvalidArgument, not at the first
 // call. Close the client when done.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
+	return dial(ctx, addr, "", opts...)
+}
+
+// dial checks addr and the options like Dial, then connects to grpcTarget (empty: addr's host:port).
+func dial(ctx context.Context, addr, grpcTarget string, opts ...Option) (*Client, error) {
 	cfg := dialConfig{}
 	for _, opt := range opts {
 		opt(&cfg)
@@ -118,6 +123,9 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		WithTLS(nil)(&cfg)
 	}
 	addr = target
+	if grpcTarget != "" {
+		addr = grpcTarget
+	}
 	grpcOpts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(cfg.creds),
 		grpc.WithChainUnaryInterceptor(UnaryClientInterceptor(cfg.src)),

@@ -3,103 +3,18 @@
 //! bootstrap account is created once, and a revocation made on one replica is refused by the
 //! others within a bounded lag (their caches follow LISTEN/NOTIFY).
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use tessera_e2e::{authed, binary};
+use tessera_e2e::{
+    authed,
+    cluster::{Replica, ReplicaSpec, ROOT_PASSWORD},
+};
 use tessera_proto::v1 as pb;
 use tessera_proto::v1::auth_service_client::AuthServiceClient;
 use tessera_store::testing::TestDatabase;
 use tonic::transport::Channel;
 
-const ROOT_PASSWORD: &str = "cluster-root-password-1";
-
-/// One `tessera serve` replica.
-struct Replica {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Replica {
-    fn spawn(database_url: &str, dir: &Path, name: &str) -> anyhow::Result<(Child, PathBuf)> {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log)?;
-        let accounts = format!(
-            r#"[{{"username":"root","password":"{ROOT_PASSWORD}","role":"root","display_name":"Root"}}]"#
-        );
-        let child = Command::new(binary("tessera")?)
-            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
-            .env("TESSERA_DATABASE_URL", database_url)
-            // Every replica must seal TOTP seeds with the same key.
-            .env(
-                "TESSERA_TOTP_KEY",
-                "dGVzc2VyYS1jbHVzdGVyLXRlc3QtdG90cC1rZXktMzI=",
-            )
-            .env("TESSERA_BOOTSTRAP_ACCOUNTS_JSON", accounts)
-            .env("TESSERA_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .spawn()
-            .context("spawning tessera serve")?;
-        Ok((child, log))
-    }
-
-    /// Waits for the replica's "serving" log line and reads its address from it.
-    fn ready(mut child: Child, log: PathBuf) -> anyhow::Result<Replica> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            for line in text.lines() {
-                let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
-                    continue;
-                };
-                if entry["fields"]["message"] == "tessera serving gRPC" {
-                    if let Some(addr) = entry["fields"]["addr"].as_str() {
-                        return Ok(Replica {
-                            child,
-                            addr: addr.to_owned(),
-                            log,
-                        });
-                    }
-                }
-            }
-            if let Some(status) = child.try_wait()? {
-                bail!("tessera serve exited with {status}:\n{text}");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                bail!("tessera serve not serving within 120 s:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    async fn client(&self) -> anyhow::Result<AuthServiceClient<Channel>> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))?
-            .connect()
-            .await?;
-        Ok(AuthServiceClient::new(channel))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn active(
+pub(crate) async fn active(
     client: &mut AuthServiceClient<Channel>,
     service: &str,
     token: &str,
@@ -122,13 +37,14 @@ async fn three_replicas_migrate_once_and_share_revocations() -> anyhow::Result<(
     // An empty migrator: the database starts bare, as on a first deployment.
     let db = TestDatabase::new(&sqlx::migrate::Migrator::DEFAULT).await?;
     let dir = tempfile::tempdir()?;
+    let spec = ReplicaSpec::new(&db.url);
     let spawned = ["a", "b", "c"]
-        .map(|name| Replica::spawn(&db.url, dir.path(), name))
+        .map(|name| Replica::spawn(&spec, dir.path(), name))
         .into_iter()
         .collect::<anyhow::Result<Vec<_>>>()?;
     let replicas = spawned
         .into_iter()
-        .map(|(child, log)| Replica::ready(child, log))
+        .map(Replica::ready)
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     // Each migration applied once, successfully; one bootstrapped root account.

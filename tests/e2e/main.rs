@@ -2,7 +2,10 @@
 
 mod cluster;
 mod dev_instance;
+mod drain;
 mod latency;
+mod pg_tls;
+mod pgbouncer;
 mod readme;
 mod tls;
 

@@ -2,6 +2,8 @@
 //! temporary data directory, waits for its ready file, and hands out connected clients. Dropping
 //! the harness stops the process with SIGTERM, which also stops its PostgreSQL.
 
+pub mod cluster;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},

@@ -107,6 +107,7 @@ def tessera() -> Iterator[Tessera]:
                 service_token=ready["service_token"],
                 totp_secrets=secrets,
                 data_dir=data_dir,
+                database_url=ready["database_url"],
             )
         finally:
             _stop(server)

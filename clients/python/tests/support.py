@@ -37,6 +37,7 @@ class Tessera:
     service_token: str
     totp_secrets: dict[str, bytes]
     data_dir: Path
+    database_url: str = ""
 
     def client(self, token: str | None = None) -> Client:
         return Client(self.addr, token=token)

@@ -161,3 +161,14 @@ def test_a_cancelled_unary_call_is_a_server_side_timeout() -> None:
     )
     denied = unary_failure(failure(grpc.StatusCode.PERMISSION_DENIED, "AUTH_DENIED"))
     assert type(denied) is tc.AuthDenied
+
+
+def test_several_addresses_are_each_checked() -> None:
+    from tessera_auth_client import _wire
+
+    parsed = _wire.parse_targets(["http://127.0.0.1:1", "127.0.0.1:2"], False)
+    assert parsed == [("127.0.0.1:1", False), ("127.0.0.1:2", False)]
+    with pytest.raises(ValueError, match="no Tessera address"):
+        _wire.parse_targets([], False)
+    with pytest.raises(ValueError, match="not a Tessera address"):
+        _wire.parse_targets(["http://127.0.0.1:1", "ftp://x:2"], False)

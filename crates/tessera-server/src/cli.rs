@@ -233,6 +233,11 @@ pub struct ServeArgs {
     /// Do not run pending migrations at start-up.
     #[arg(long, env = "TESSERA_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
+    /// PostgreSQL URL of a direct session (not PgBouncer's transaction pooling) for what needs one:
+    /// the LISTENs that bring revocations and JWT key changes to this replica, and the migration
+    /// lock. Default: --database-url.
+    #[arg(long, env = "TESSERA_DIRECT_DATABASE_URL", hide_env_values = true)]
+    pub direct_database_url: Option<String>,
 }
 
 /// Flags of `dev`.
@@ -285,6 +290,10 @@ pub struct ListenArgs {
     /// Most concurrent gRPC streams (calls) on one client connection; HTTP/2 refuses more.
     #[arg(long, env = "TESSERA_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
     pub max_concurrent_streams: u32,
+    /// On SIGTERM: health turns NOT_SERVING, WatchRevocations streams end (UNAVAILABLE, reconnect
+    /// elsewhere), no new connections are taken, and in-flight calls get this long to finish, e.g. 10s.
+    #[arg(long, env = "TESSERA_SHUTDOWN_GRACE", default_value = "10s")]
+    pub shutdown_grace: String,
 }
 
 /// Authentication policy flags shared by `serve` and `dev`.
@@ -440,11 +449,15 @@ impl ListenArgs {
             }),
             _ => None,
         };
+        let shutdown_grace = parse_ttl(&self.shutdown_grace)
+            .map_err(|e| anyhow::anyhow!("--shutdown-grace (TESSERA_SHUTDOWN_GRACE): {e}"))?
+            .unsigned_abs();
         Ok(ServeSettings {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             tls,
             max_concurrent_streams: self.max_concurrent_streams,
+            shutdown_grace,
             ..ServeSettings::default()
         })
     }

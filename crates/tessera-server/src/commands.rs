@@ -51,19 +51,39 @@ pub(crate) fn pool_for(database: &DatabaseArgs) -> anyhow::Result<PgPool> {
         .context("--database-url (TESSERA_DATABASE_URL) is not a valid PostgreSQL URL")
 }
 
+/// Direct sessions a replica holds at most: the revocation feed's LISTEN and its catch-up reads,
+/// the JWT key changes' LISTEN, and the migration lock at start-up.
+const DIRECT_CONNECTIONS: u32 = 4;
+
 /// `tessera serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let auth = args.auth.settings()?;
     let plan = bootstrap_plan(&args.auth)?;
     let pool = pool_for(&args.database)?;
+    let direct = match &args.direct_database_url {
+        Some(url) => tessera_store::connect_lazy(
+            url,
+            &PoolSettings {
+                max_connections: DIRECT_CONNECTIONS,
+                ..PoolSettings::default()
+            },
+        )
+        .context(
+            "--direct-database-url (TESSERA_DIRECT_DATABASE_URL) is not a valid PostgreSQL URL",
+        )?,
+        None => pool.clone(),
+    };
     if !args.skip_migrations {
-        tessera_store::migrate(&pool)
-            .await
-            .context("running migrations (is PostgreSQL reachable at --database-url?)")?;
+        // The migration lock is a session-level advisory lock: a direct session, never a
+        // transaction-pooled connection that another client may be handed between statements.
+        tessera_store::migrate(&direct).await.context(
+            "running migrations (is PostgreSQL reachable at --direct-database-url, or --database-url?)",
+        )?;
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let server = Server::bind(
+    let server = Server::bind_with_direct(
         pool.clone(),
+        direct,
         Arc::clone(&clock),
         auth,
         args.listen.settings()?,

@@ -63,6 +63,9 @@ pub enum ApiError {
     /// PostgreSQL is unreachable: fail closed.
     #[error("the token store is unavailable")]
     Unavailable,
+    /// This replica is draining (SIGTERM): go to another one.
+    #[error("{}", crate::drain::DRAIN_MESSAGE)]
+    ShuttingDown,
     /// A bug or an unexpected state; details go to the log only.
     #[error("internal error")]
     Internal(String),
@@ -98,7 +101,7 @@ impl ApiError {
             ApiError::TokenNotFound(_) => (Code::NotFound, "TOKEN_NOT_FOUND"),
             ApiError::UserExists(_) => (Code::AlreadyExists, "USER_EXISTS"),
             ApiError::ResourceExhausted(_) => (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
-            ApiError::Unavailable => (Code::Unavailable, "UNAVAILABLE"),
+            ApiError::Unavailable | ApiError::ShuttingDown => (Code::Unavailable, "UNAVAILABLE"),
             ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
         }
     }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod dev;
 pub mod dev_edges;
+pub mod drain;
 pub mod error;
 pub mod grpc;
 pub mod hash_pool;

@@ -25,9 +25,6 @@ use crate::{
 /// The fully qualified name health reports for the auth service.
 pub const AUTH_SERVICE_NAME: &str = "tessera.v1.AuthService";
 
-/// How long in-flight calls may run on after a shutdown signal.
-pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// A bound, not yet serving, Tessera server.
 pub struct Server {
     listener: TcpListener,
@@ -41,6 +38,19 @@ impl Server {
     /// Binds `serve.listen` (port 0 picks a free port) and builds the authority over `pool`.
     pub async fn bind(
         pool: PgPool,
+        clock: Arc<dyn Clock>,
+        auth: AuthSettings,
+        serve: ServeSettings,
+    ) -> anyhow::Result<Server> {
+        Server::bind_with_direct(pool.clone(), pool, clock, auth, serve).await
+    }
+
+    /// As [`Server::bind`], with the LISTENs (revocation feed, JWT key changes) on `direct`: a
+    /// pool of direct PostgreSQL sessions, when `pool` goes through a transaction pooler such as
+    /// PgBouncer, where LISTEN does not work.
+    pub async fn bind_with_direct(
+        pool: PgPool,
+        direct: PgPool,
         clock: Arc<dyn Clock>,
         auth: AuthSettings,
         serve: ServeSettings,
@@ -65,9 +75,10 @@ impl Server {
             Some(addr) => Some(MetricsEndpoint::bind(addr).await?),
             None => None,
         };
-        let feed = RevocationFeed::start(pool.clone());
+        let feed = RevocationFeed::start(direct.clone());
         let authority = Authority::new(pool, clock, auth, Some(&feed))
-            .map_err(|e: ApiError| anyhow::anyhow!(e))?;
+            .map_err(|e: ApiError| anyhow::anyhow!(e))?
+            .listening_on(direct);
         authority.start_signing_keys().await;
         Ok(Server {
             listener,
@@ -99,10 +110,12 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
+        let drain = self.authority.drain().clone();
         tokio::spawn(follow_database(
             self.authority.pool().clone(),
-            reporter,
+            reporter.clone(),
             self.serve.health_interval,
+            drain.clone(),
         ));
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -115,11 +128,18 @@ impl Server {
             extract_credential,
         );
         info!(addr = %self.listener.local_addr()?, tls = self.tls.is_some(), "tessera serving gRPC");
-        // Once `shutdown` fires, in-flight calls get DRAIN_GRACE to finish; long-lived streams
-        // (WatchRevocations) and idle clients would otherwise hold the process open forever.
+        // Draining, in order: health says NOT_SERVING (load balancers and probes stop sending
+        // work here), WatchRevocations streams end with UNAVAILABLE (watchers reconnect
+        // elsewhere), then the listener closes and every connection gets a GOAWAY, so new calls
+        // go to another replica while in-flight ones finish. What is still open after the grace
+        // period (a client that ignores GOAWAY, a health Watch) is cut.
+        let grace = self.serve.shutdown_grace;
         let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
+            info!(grace = ?grace, "draining: health NOT_SERVING, streams ending, no new connections");
+            set_health(&reporter, ServingStatus::NotServing).await;
+            drain.start();
             let _ = fired_tx.send(());
         };
         let rpc_metrics = RpcMetricsLayer::new(self.metrics.as_ref().map(MetricsEndpoint::stats));
@@ -150,13 +170,16 @@ impl Server {
         };
         let grace_over = async move {
             match fired_rx.await {
-                Ok(()) => tokio::time::sleep(DRAIN_GRACE).await,
+                Ok(()) => tokio::time::sleep(grace).await,
                 Err(_) => std::future::pending().await,
             }
         };
         tokio::select! {
-            served = serving => served?,
-            () = grace_over => warn!(grace = ?DRAIN_GRACE, "calls still open after the drain grace; closing them"),
+            served = serving => {
+                served?;
+                info!("drained; every call finished");
+            }
+            () = grace_over => warn!(grace = ?grace, "calls still open after the shutdown grace; closing them"),
         }
         Ok(())
     }
@@ -178,9 +201,15 @@ async fn follow_database(
     pool: PgPool,
     reporter: tonic_health::server::HealthReporter,
     interval: std::time::Duration,
+    drain: crate::drain::Drain,
 ) {
     let mut serving: Option<bool> = None;
     loop {
+        if drain.is_draining() {
+            // Draining owns health from now on: NOT_SERVING until the process ends.
+            set_health(&reporter, ServingStatus::NotServing).await;
+            return;
+        }
         let up = tokio::time::timeout(
             interval.max(std::time::Duration::from_secs(1)),
             tessera_store::ping(&pool),
@@ -193,8 +222,7 @@ async fn follow_database(
             } else {
                 ServingStatus::NotServing
             };
-            reporter.set_service_status("", status).await;
-            reporter.set_service_status(AUTH_SERVICE_NAME, status).await;
+            set_health(&reporter, status).await;
             if up {
                 info!("postgresql reachable; serving");
             } else {
@@ -204,4 +232,10 @@ async fn follow_database(
         }
         tokio::time::sleep(interval).await;
     }
+}
+
+/// Sets the overall status and the auth service's together.
+async fn set_health(reporter: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    reporter.set_service_status(AUTH_SERVICE_NAME, status).await;
 }

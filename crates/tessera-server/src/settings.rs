@@ -88,6 +88,8 @@ pub struct ServeSettings {
     pub tls: Option<crate::tls::TlsFiles>,
     /// Most concurrent HTTP/2 streams per client connection.
     pub max_concurrent_streams: u32,
+    /// How long in-flight calls may run on after SIGTERM before they are cut.
+    pub shutdown_grace: StdDuration,
 }
 
 impl Default for ServeSettings {
@@ -99,6 +101,7 @@ impl Default for ServeSettings {
             metrics_listen: None,
             tls: None,
             max_concurrent_streams: 256,
+            shutdown_grace: crate::drain::DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }

@@ -10,7 +10,7 @@
 guards ASGI and WSGI apps.
 """
 
-from ._wire import NO_RETRY, TTL, RetryPolicy, format_ttl, token_hash
+from ._wire import NO_RETRY, TTL, RetryPolicy, format_ttl, tls_credentials, token_hash
 from .admin import Admin, AsyncAdmin, AuditEvent, TokenInfo, TotpEnrollment, UserSummary
 from .aio import AsyncClient, AsyncRevocationWatch
 from .client import Client, RevocationWatch
@@ -94,5 +94,6 @@ __all__ = [
     "UserSummary",
     "format_ttl",
     "from_rpc_error",
+    "tls_credentials",
     "token_hash",
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import grpc
@@ -149,6 +151,53 @@ def channel_credentials(
     if isinstance(tls, grpc.ChannelCredentials):
         return tls
     return grpc.ssl_channel_credentials() if tls else None
+
+
+def tls_credentials(
+    *,
+    ca_file: str | os.PathLike[str] | None = None,
+    cert_file: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> grpc.ChannelCredentials:
+    """TLS credentials for ``tls=``: trust the PEM CA certificates in ``ca_file`` (default: the
+    system's roots) and, for a server that asks for client certificates (``--client-ca``), present
+    the PEM chain ``cert_file`` with its key ``key_file``. Unreadable files raise here."""
+    if (cert_file is None) != (key_file is None):
+        raise ValueError("give cert_file and key_file together")
+
+    def read(path: str | os.PathLike[str] | None) -> bytes | None:
+        return None if path is None else Path(path).read_bytes()
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(ca_file),
+        private_key=read(key_file),
+        certificate_chain=read(cert_file),
+    )
+
+
+def never_sent(error: grpc.RpcError) -> bool:
+    """Whether a failed call certainly never reached a server: gRPC found no connection to send it
+    on (refused, unreachable, or still backing off after such a failure). Only then may a call that
+    is not safe to repeat (login, a consuming introspect, ...) go to another address."""
+    details = error.details() if isinstance(error, grpc.Call) else None
+    return error_code(error) is grpc.StatusCode.UNAVAILABLE and bool(
+        details and "failed to connect to all addresses" in details
+    )
+
+
+def error_code(error: grpc.RpcError) -> grpc.StatusCode | None:
+    return error.code() if isinstance(error, grpc.Call) else None
+
+
+def parse_targets(
+    target: str | Sequence[str], tls: bool | grpc.ChannelCredentials
+) -> list[tuple[str, bool | grpc.ChannelCredentials]]:
+    """One address or several (replicas to fail over between, in order of preference), each read
+    by :func:`parse_target`."""
+    targets = [target] if isinstance(target, str) else list(target)
+    if not targets:
+        raise ValueError(f"no Tessera address given; use {ADDRESS_FORMS}")
+    return [parse_target(one, tls) for one in targets]
 
 
 #: The address forms every Tessera client accepts, as an error shows them.

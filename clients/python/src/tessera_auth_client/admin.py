@@ -274,8 +274,11 @@ class AsyncAdmin:
         self._client = client
 
     async def _call(self, name: str, request: Any, *, retry: bool) -> Any:
-        stub = self._client._connection.admin_stub()
-        return await self._client._unary(getattr(stub, name), request, None, retry)
+        connection = self._client._connection
+        # The AdminService stub of whichever replica is in use when the call is (re)sent.
+        return await self._client._unary(
+            lambda _auth_stub: getattr(connection.admin_stub(), name), request, None, retry
+        )
 
     async def create_user(
         self, username: str, password: str, *, role: str = "user", display_name: str = ""

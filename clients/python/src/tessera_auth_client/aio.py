@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TypeVar, cast
@@ -20,7 +20,7 @@ from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
 from .admin import AsyncAdmin
-from .errors import from_rpc_error
+from .errors import Unavailable, from_rpc_error
 from .types import (
     ElevatedToken,
     Introspection,
@@ -40,7 +40,7 @@ _Req = TypeVar("_Req", bound=Message)
 _Resp = TypeVar("_Resp", bound=Message)
 
 
-class _Connection:
+class _Endpoint:
     """One ``grpc.aio`` channel, opened on first use inside the running event loop, so that a client
     can be built at import time (say, for an ASGI middleware) and used from the server's loop."""
 
@@ -51,7 +51,7 @@ class _Connection:
         options: ChannelOptions,
         interceptors: Sequence[aio.ClientInterceptor],
     ) -> None:
-        self._target = target
+        self.target = target
         self._credentials = credentials
         self._options = options
         self._interceptors = list(interceptors)
@@ -63,14 +63,14 @@ class _Connection:
         if self._stub is None:
             if self._credentials is not None:
                 self._channel = aio.secure_channel(
-                    self._target,
+                    self.target,
                     self._credentials,
                     options=self._options,
                     interceptors=self._interceptors,
                 )
             else:
                 self._channel = aio.insecure_channel(
-                    self._target, options=self._options, interceptors=self._interceptors
+                    self.target, options=self._options, interceptors=self._interceptors
                 )
             self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
         return self._stub
@@ -89,6 +89,43 @@ class _Connection:
             await channel.close()
 
 
+class _Connection:
+    """The addresses of one deployment in order of preference, and the one in use; calls stay on
+    one until it fails with ``UNAVAILABLE``, then the next takes over."""
+
+    def __init__(
+        self,
+        targets: list[tuple[str, grpc.ChannelCredentials | None]],
+        options: ChannelOptions,
+        interceptors: Sequence[aio.ClientInterceptor],
+    ) -> None:
+        self._endpoints = [_Endpoint(t, c, options, interceptors) for t, c in targets]
+        self._current = 0
+
+    def __len__(self) -> int:
+        return len(self._endpoints)
+
+    def current(self) -> _Endpoint:
+        return self._endpoints[self._current]
+
+    def stub(self) -> auth_pb2_grpc.AuthServiceAsyncStub:
+        return self.current().stub()
+
+    def admin_stub(self) -> admin_pb2_grpc.AdminServiceAsyncStub:
+        return self.current().admin_stub()
+
+    def failed(self, endpoint: _Endpoint) -> _Endpoint:
+        """Moves on from ``endpoint`` unless another call already did; returns the one in use.
+        One event loop runs every call, so no lock is needed."""
+        if self._endpoints[self._current] is endpoint:
+            self._current = (self._current + 1) % len(self._endpoints)
+        return self._endpoints[self._current]
+
+    async def close(self) -> None:
+        for endpoint in self._endpoints:
+            await endpoint.close()
+
+
 class AsyncClient:
     """An asyncio Tessera client; the same API as :class:`~tessera_auth_client.Client`, awaited.
 
@@ -99,7 +136,7 @@ class AsyncClient:
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         *,
         token: str | None = None,
         tls: bool | grpc.ChannelCredentials = False,
@@ -108,10 +145,11 @@ class AsyncClient:
         options: ChannelOptions = (),
         interceptors: Sequence[aio.ClientInterceptor] = (),
     ) -> None:
-        target, tls = _wire.parse_target(target, tls)
-        self._connection = _Connection(
-            target, _wire.channel_credentials(tls), options, interceptors
-        )
+        targets = [
+            (address, _wire.channel_credentials(security))
+            for address, security in _wire.parse_targets(target, tls)
+        ]
+        self._connection = _Connection(targets, options, interceptors)
         self._owns_connection = True
         self._metadata = _wire.bearer_metadata(token)
         self._timeout = _wire.seconds(timeout)
@@ -162,8 +200,9 @@ class AsyncClient:
     ) -> Session:
         """See :meth:`tessera_auth_client.Client.login`."""
         request = _wire.login_request(username, password, totp_code)
-        stub = self._connection.stub()
-        return _wire.session(await self._unary(stub.Login, request, timeout, False, auth=False))
+        return _wire.session(
+            await self._unary(lambda stub: stub.Login, request, timeout, False, auth=False)
+        )
 
     async def unlock(
         self,
@@ -175,8 +214,7 @@ class AsyncClient:
     ) -> ElevatedToken:
         """See :meth:`tessera_auth_client.Client.unlock`."""
         request = _wire.unlock_request(password, totp_code, ttl)
-        stub = self._connection.stub()
-        return _wire.elevated(await self._unary(stub.Unlock, request, timeout, False))
+        return _wire.elevated(await self._unary(lambda stub: stub.Unlock, request, timeout, False))
 
     async def revoke(
         self,
@@ -192,8 +230,7 @@ class AsyncClient:
         request = _wire.revoke_request(
             token=token, token_id=token_id, session_id=session_id, subject=subject, reason=reason
         )
-        stub = self._connection.stub()
-        return (await self._unary(stub.Revoke, request, timeout, True)).revoked_count
+        return (await self._unary(lambda stub: stub.Revoke, request, timeout, True)).revoked_count
 
     async def issue_token(
         self,
@@ -217,16 +254,18 @@ class AsyncClient:
             token_format=token_format,
             token_type=token_type,
         )
-        stub = self._connection.stub()
-        return _wire.issued(await self._unary(stub.IssueToken, request, timeout, False))
+        return _wire.issued(
+            await self._unary(lambda stub: stub.IssueToken, request, timeout, False)
+        )
 
     async def introspect(
         self, token: str, *, peek: bool = False, timeout: float | timedelta | None = None
     ) -> Introspection:
         """See :meth:`tessera_auth_client.Client.introspect`."""
         request = _wire.introspect_request(token, peek)
-        stub = self._connection.stub()
-        return _wire.introspection(await self._unary(stub.Introspect, request, timeout, peek))
+        return _wire.introspection(
+            await self._unary(lambda stub: stub.Introspect, request, timeout, peek)
+        )
 
     async def check_namespace(
         self,
@@ -238,8 +277,9 @@ class AsyncClient:
     ) -> NamespaceCheck:
         """See :meth:`tessera_auth_client.Client.check_namespace`."""
         request = _wire.check_namespace_request(token, identifiers, action)
-        stub = self._connection.stub()
-        return _wire.namespace_check(await self._unary(stub.CheckNamespace, request, timeout, True))
+        return _wire.namespace_check(
+            await self._unary(lambda stub: stub.CheckNamespace, request, timeout, True)
+        )
 
     def watch_revocations(self, *, after_sequence: int = 0) -> AsyncRevocationWatch:
         """Every revocation in order, as an async iterator (``async for``); reconnects after
@@ -249,9 +289,16 @@ class AsyncClient:
 
     # --- plumbing ---------------------------------------------------------------------------------
 
+    @property
+    def address(self) -> str:
+        """The ``host:port`` calls go to now (with several addresses, it changes on failover)."""
+        return self._connection.current().target
+
     async def _unary(
         self,
-        method: aio.UnaryUnaryMultiCallable[_Req, _Resp],
+        method: Callable[
+            [auth_pb2_grpc.AuthServiceAsyncStub], aio.UnaryUnaryMultiCallable[_Req, _Resp]
+        ],
         request: _Req,
         timeout: float | timedelta | None,
         retry: bool,
@@ -262,19 +309,34 @@ class AsyncClient:
         deadline = time.monotonic() + budget
         metadata = self._metadata if auth else ()
         attempt = 0
+        failovers_left = len(self._connection) - 1
         while True:
             attempt += 1
+            endpoint = self._connection.current()
             try:
-                return await method(
+                return await method(endpoint.stub())(
                     request, timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
                 )
             except grpc.RpcError as rpc_error:
                 error = _wire.unary_failure(rpc_error)
+                if isinstance(error, Unavailable) and len(self._connection) > 1:
+                    now = self._connection.failed(endpoint)
+                    # As in Client: a call not safe to repeat moves on only if it never left.
+                    if failovers_left > 0 and (retry or _wire.never_sent(rpc_error)):
+                        failovers_left -= 1
+                        attempt -= 1
+                        _log.info(
+                            "tessera at %s unavailable; failing over to %s",
+                            endpoint.target,
+                            now.target,
+                        )
+                        continue
                 delay = _wire.retry_delay(
                     self._retry, error, attempt, retry=retry, deadline=deadline
                 )
                 if delay is None:
                     raise error from rpc_error
+                failovers_left = len(self._connection) - 1
             _log.info("tessera unavailable; retrying in %.2fs (attempt %d)", delay, attempt)
             await asyncio.sleep(delay)
 
@@ -292,6 +354,7 @@ class AsyncRevocationWatch(AsyncIterator[Revocation]):
         ) = None
         self._closed = False
         self._failures = 0
+        self._endpoint: _Endpoint | None = None
 
     def __aiter__(self) -> AsyncRevocationWatch:
         return self
@@ -302,7 +365,8 @@ class AsyncRevocationWatch(AsyncIterator[Revocation]):
                 raise StopAsyncIteration
             if self._call is None:
                 client = self._client
-                self._call = client._connection.stub().WatchRevocations(
+                self._endpoint = client._connection.current()
+                self._call = self._endpoint.stub().WatchRevocations(
                     _wire.watch_request(self.last_sequence), metadata=client._metadata
                 )
             try:
@@ -314,6 +378,15 @@ class AsyncRevocationWatch(AsyncIterator[Revocation]):
                 if self._closed:
                     raise StopAsyncIteration from None
                 error = from_rpc_error(rpc_error)
+                connection = self._client._connection
+                if isinstance(error, Unavailable) and len(connection) > 1:
+                    # The replica went away (or is draining): resume on the next one at once.
+                    if self._endpoint is not None:
+                        connection.failed(self._endpoint)
+                    if self._failures == 0:
+                        self._failures += 1
+                        self._call = None
+                        continue
                 self._failures += 1
                 delay = _wire.retry_delay(
                     self._client._retry, error, self._failures, retry=True, deadline=None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TypeVar
@@ -19,7 +19,7 @@ from tessera_auth_client._proto.tessera.v1 import auth_pb2_grpc
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
 from .admin import Admin
-from .errors import from_rpc_error
+from .errors import Unavailable, from_rpc_error
 from .types import (
     ElevatedToken,
     Introspection,
@@ -44,10 +44,15 @@ class Client:
 
     Args:
         target: the Tessera gRPC API as ``host:port``, ``http://host:port`` (plaintext) or
-            ``https://host:port`` (TLS); anything else raises :class:`ValueError` here.
+            ``https://host:port`` (TLS); anything else raises :class:`ValueError` here. A list of
+            addresses (replicas, in order of preference) fails over: after ``UNAVAILABLE`` the next
+            address takes over. Calls safe to repeat move on at once; ``login``, ``unlock``,
+            ``issue_token`` and a consuming ``introspect`` only when gRPC had no connection to send
+            them on, never after they may have reached a server.
         token: Bearer token sent with every call that needs a caller (all but ``login``).
         tls: ``False`` for plaintext, ``True`` for TLS with the system's roots, or
-            ``grpc.ssl_channel_credentials(...)`` for your own CA or client certificate.
+            :func:`~tessera_auth_client.tls_credentials` (your CA file, a client certificate
+            for mutual TLS) or any ``grpc.ChannelCredentials``.
         timeout: Default deadline of each call, retries included (seconds or a timedelta).
         retry: Backoff for ``UNAVAILABLE`` on calls safe to repeat; ``NO_RETRY`` to disable.
         options: gRPC channel options.
@@ -59,7 +64,7 @@ class Client:
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         *,
         token: str | None = None,
         tls: bool | grpc.ChannelCredentials = False,
@@ -70,29 +75,41 @@ class Client:
             grpc.UnaryUnaryClientInterceptor | grpc.UnaryStreamClientInterceptor
         ] = (),
     ) -> None:
-        target, tls = _wire.parse_target(target, tls)
-        credentials = _wire.channel_credentials(tls)
-        channel = (
-            grpc.secure_channel(target, credentials, options=options)
-            if credentials is not None
-            else grpc.insecure_channel(target, options=options)
-        )
-        self._owned_channel: grpc.Channel | None = channel
-        if interceptors:
-            channel = grpc.intercept_channel(channel, *interceptors)
-        self._channel = channel
-        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
+        endpoints = []
+        for address, security in _wire.parse_targets(target, tls):
+            credentials = _wire.channel_credentials(security)
+            owned = (
+                grpc.secure_channel(address, credentials, options=options)
+                if credentials is not None
+                else grpc.insecure_channel(address, options=options)
+            )
+            channel = grpc.intercept_channel(owned, *interceptors) if interceptors else owned
+            endpoints.append(_Endpoint(address, owned, channel))
+        self._replicas = _Replicas(endpoints)
+        self._owns_channels = True
         self._metadata = _wire.bearer_metadata(token)
         self._timeout = _wire.seconds(timeout)
         self._retry = retry
 
+    @property
+    def _channel(self) -> grpc.Channel:
+        return self._replicas.current().channel
+
+    @property
+    def _stub(self) -> auth_pb2_grpc.AuthServiceStub:
+        return self._replicas.current().stub
+
+    @property
+    def address(self) -> str:
+        """The ``host:port`` calls go to now (with several addresses, it changes on failover)."""
+        return self._replicas.current().address
+
     def with_token(self, token: str | None) -> Client:
-        """A client for the same server and channel that sends ``token`` instead. Closing it leaves
-        the shared channel open; close the original."""
+        """A client for the same servers and channels that sends ``token`` instead. Closing it
+        leaves the shared channels open; close the original."""
         other = object.__new__(Client)
-        other._owned_channel = None
-        other._channel = self._channel
-        other._stub = self._stub
+        other._replicas = self._replicas
+        other._owns_channels = False
         other._metadata = _wire.bearer_metadata(token)
         other._timeout = self._timeout
         other._retry = self._retry
@@ -105,9 +122,9 @@ class Client:
         return Admin(self._channel, self._metadata, self._timeout, self._retry)
 
     def close(self) -> None:
-        """Closes the channel (if this client opened it); open watches end."""
-        if self._owned_channel is not None:
-            self._owned_channel.close()
+        """Closes the channels (if this client opened them); open watches end."""
+        if self._owns_channels:
+            self._replicas.close()
 
     def __enter__(self) -> Client:
         return self
@@ -134,7 +151,7 @@ class Client:
         :class:`~tessera_auth_client.MfaRequired` (send ``totp_code``) or
         :class:`~tessera_auth_client.AccountLocked`. Never retried: each attempt counts."""
         request = _wire.login_request(username, password, totp_code)
-        response = self._unary(self._stub.Login, request, timeout, retry=False, auth=False)
+        response = self._unary(lambda stub: stub.Login, request, timeout, retry=False, auth=False)
         return _wire.session(response)
 
     def unlock(
@@ -148,7 +165,7 @@ class Client:
         """Mints an elevated child of this client's session token ("sudo mode"), from the
         break-glass root password or the caller's own (with ``totp_code`` when enrolled)."""
         request = _wire.unlock_request(password, totp_code, ttl)
-        return _wire.elevated(self._unary(self._stub.Unlock, request, timeout, retry=False))
+        return _wire.elevated(self._unary(lambda stub: stub.Unlock, request, timeout, retry=False))
 
     def revoke(
         self,
@@ -165,7 +182,7 @@ class Client:
         request = _wire.revoke_request(
             token=token, token_id=token_id, session_id=session_id, subject=subject, reason=reason
         )
-        return self._unary(self._stub.Revoke, request, timeout, retry=True).revoked_count
+        return self._unary(lambda stub: stub.Revoke, request, timeout, retry=True).revoked_count
 
     def issue_token(
         self,
@@ -190,7 +207,9 @@ class Client:
             token_format=token_format,
             token_type=token_type,
         )
-        return _wire.issued(self._unary(self._stub.IssueToken, request, timeout, retry=False))
+        return _wire.issued(
+            self._unary(lambda stub: stub.IssueToken, request, timeout, retry=False)
+        )
 
     def introspect(
         self, token: str, *, peek: bool = False, timeout: float | timedelta | None = None
@@ -198,7 +217,9 @@ class Client:
         """What ``token`` holds; an inactive token gives ``active=False`` (not an exception).
         Counts one use of a limited-use token unless ``peek``; only a peek is retried."""
         request = _wire.introspect_request(token, peek)
-        return _wire.introspection(self._unary(self._stub.Introspect, request, timeout, retry=peek))
+        return _wire.introspection(
+            self._unary(lambda stub: stub.Introspect, request, timeout, retry=peek)
+        )
 
     def check_namespace(
         self,
@@ -211,7 +232,7 @@ class Client:
         """Whether ``token`` may touch each identifier (and holds ``action``, if given). Never
         consumes a use."""
         request = _wire.check_namespace_request(token, identifiers, action)
-        response = self._unary(self._stub.CheckNamespace, request, timeout, retry=True)
+        response = self._unary(lambda stub: stub.CheckNamespace, request, timeout, retry=True)
         return _wire.namespace_check(response)
 
     def watch_revocations(self, *, after_sequence: int = 0) -> RevocationWatch:
@@ -225,7 +246,9 @@ class Client:
 
     def _unary(
         self,
-        method: grpc.UnaryUnaryMultiCallable[_Req, _Resp],
+        method: Callable[
+            [auth_pb2_grpc.AuthServiceStub], grpc.UnaryUnaryMultiCallable[_Req, _Resp]
+        ],
         request: _Req,
         timeout: float | timedelta | None,
         *,
@@ -236,19 +259,36 @@ class Client:
         deadline = time.monotonic() + budget
         metadata = self._metadata if auth else ()
         attempt = 0
+        # Each other address is tried at once after an UNAVAILABLE; after a full round the
+        # retry policy's backoff applies.
+        failovers_left = len(self._replicas) - 1
         while True:
             attempt += 1
+            endpoint = self._replicas.current()
             try:
-                return method(
+                return method(endpoint.stub)(
                     request, timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
                 )
             except grpc.RpcError as rpc_error:
                 error = _wire.unary_failure(rpc_error)
+                if isinstance(error, Unavailable) and len(self._replicas) > 1:
+                    now = self._replicas.failed(endpoint)
+                    # A call that is not safe to repeat moves on only when it surely never left.
+                    if failovers_left > 0 and (retry or _wire.never_sent(rpc_error)):
+                        failovers_left -= 1
+                        attempt -= 1
+                        _log.info(
+                            "tessera at %s unavailable; failing over to %s",
+                            endpoint.address,
+                            now.address,
+                        )
+                        continue
                 delay = _wire.retry_delay(
                     self._retry, error, attempt, retry=retry, deadline=deadline
                 )
                 if delay is None:
                     raise error from rpc_error
+                failovers_left = len(self._replicas) - 1
             _log.info("tessera unavailable; retrying in %.2fs (attempt %d)", delay, attempt)
             time.sleep(delay)
 
@@ -269,6 +309,7 @@ class RevocationWatch(Iterator[Revocation]):
         self._call: Iterator[pb.WatchRevocationsResponse] | None = None
         self._closed = False
         self._failures = 0
+        self._endpoint: _Endpoint | None = None
 
     def __iter__(self) -> RevocationWatch:
         return self
@@ -285,6 +326,16 @@ class RevocationWatch(Iterator[Revocation]):
                 if self._closed:
                     raise StopIteration from None
                 error = from_rpc_error(rpc_error)
+                if isinstance(error, Unavailable) and len(self._client._replicas) > 1:
+                    # The replica went away (or is draining): resume on the next one at once.
+                    endpoint, self._endpoint = self._endpoint, None
+                    if endpoint is not None:
+                        self._client._replicas.failed(endpoint)
+                    if self._failures == 0:
+                        self._failures += 1
+                        with self._lock:
+                            self._call = None
+                        continue
                 self._failures += 1
                 delay = _wire.retry_delay(
                     self._client._retry, error, self._failures, retry=True, deadline=None
@@ -307,7 +358,8 @@ class RevocationWatch(Iterator[Revocation]):
                 raise StopIteration
             if self._call is None:
                 client = self._client
-                self._call = client._stub.WatchRevocations(
+                self._endpoint = client._replicas.current()
+                self._call = self._endpoint.stub.WatchRevocations(
                     _wire.watch_request(self.last_sequence), metadata=client._metadata
                 )
             return self._call
@@ -330,3 +382,40 @@ class RevocationWatch(Iterator[Revocation]):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Endpoint:
+    """One address: its channel (the one to close) and what calls go through."""
+
+    def __init__(self, address: str, owned: grpc.Channel, channel: grpc.Channel) -> None:
+        self.address = address
+        self.owned = owned
+        self.channel = channel
+        self.stub = auth_pb2_grpc.AuthServiceStub(channel)
+
+
+class _Replicas:
+    """The addresses of one Tessera deployment in order of preference, and the one in use. Calls
+    stay on one address until it fails with ``UNAVAILABLE``; then the next one takes over."""
+
+    def __init__(self, endpoints: list[_Endpoint]) -> None:
+        self._endpoints = endpoints
+        self._current = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._endpoints)
+
+    def current(self) -> _Endpoint:
+        return self._endpoints[self._current]
+
+    def failed(self, endpoint: _Endpoint) -> _Endpoint:
+        """Moves on from ``endpoint`` unless another caller already did; returns the one in use."""
+        with self._lock:
+            if self._endpoints[self._current] is endpoint:
+                self._current = (self._current + 1) % len(self._endpoints)
+            return self._endpoints[self._current]
+
+    def close(self) -> None:
+        for endpoint in self._endpoints:
+            endpoint.owned.close()

@@ -269,7 +269,13 @@ impl pb::auth_service_server::AuthService for AuthApi {
                 })
                 .map_err(Status::from)
             });
-        Ok(Response::new(Box::pin(stream)))
+        // Draining ends the stream with UNAVAILABLE: the watcher reconnects to another replica
+        // and resumes after its last sequence, instead of waiting for this one to go away.
+        let stream = self
+            .authority
+            .drain()
+            .until_drained(stream, || ApiError::ShuttingDown.into());
+        Ok(Response::new(stream))
     }
     #[instrument(skip_all, fields(rpc = "GetJwks"))]
     async fn get_jwks(

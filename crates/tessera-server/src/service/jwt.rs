@@ -42,6 +42,8 @@ pub struct SigningKeys {
 
 struct Inner {
     pool: PgPool,
+    /// Where LISTEN runs: a session of its own, never a transaction-pooled connection.
+    listen_pool: PgPool,
     /// Seals and opens private keys; without it this replica verifies but never signs.
     sealer: Option<SealingKey>,
     set: RwLock<KeySet>,
@@ -60,9 +62,20 @@ struct KeySet {
 impl SigningKeys {
     /// An empty key set over `pool`; [`SigningKeys::start`] loads it.
     pub fn new(pool: PgPool, sealer: Option<SealingKey>) -> SigningKeys {
+        SigningKeys::with_listener(pool.clone(), pool, sealer)
+    }
+
+    /// As [`SigningKeys::new`], listening for key changes on `listen_pool` (a direct connection
+    /// to PostgreSQL when `pool` goes through a transaction pooler such as PgBouncer).
+    pub fn with_listener(
+        pool: PgPool,
+        listen_pool: PgPool,
+        sealer: Option<SealingKey>,
+    ) -> SigningKeys {
         SigningKeys {
             inner: Arc::new(Inner {
                 pool,
+                listen_pool,
                 sealer,
                 set: RwLock::new(KeySet::default()),
                 on_demand: tokio::sync::Mutex::new(None),
@@ -216,7 +229,7 @@ async fn follow(inner: Weak<Inner>) {
         let Some(keys) = inner.upgrade().map(|inner| SigningKeys { inner }) else {
             return;
         };
-        let listening = KeyChanges::listen(&keys.inner.pool).await;
+        let listening = KeyChanges::listen(&keys.inner.listen_pool).await;
         // After listening starts, so no change can fall between the read and the subscription.
         if let Err(err) = keys.reload().await {
             debug!(error = %err, "reloading jwt signing keys failed");

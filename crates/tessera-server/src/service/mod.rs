@@ -43,6 +43,7 @@ pub struct Authority {
     feed: Option<RevocationFeed>,
     keys: SigningKeys,
     watchers: watch::Watchers,
+    drain: crate::drain::Drain,
 }
 
 impl Authority {
@@ -74,12 +75,29 @@ impl Authority {
             feed: feed.cloned(),
             keys,
             watchers: watch::Watchers::default(),
+            drain: crate::drain::Drain::new(),
         })
+    }
+
+    /// Listens for JWT key changes on `listen_pool` instead of the query pool: a direct
+    /// connection when queries go through a transaction pooler. Call before the keys start.
+    pub fn listening_on(mut self, listen_pool: PgPool) -> Authority {
+        self.keys = SigningKeys::with_listener(
+            self.pool.clone(),
+            listen_pool,
+            self.settings.totp_key.as_ref().map(|key| key.0.clone()),
+        );
+        self
     }
 
     /// The database pool (health checks use it).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Whether this replica is draining (SIGTERM); long-lived streams end when it starts.
+    pub fn drain(&self) -> &crate::drain::Drain {
+        &self.drain
     }
 
     /// The replica's decision cache.
