@@ -26,11 +26,35 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   apt_install postgresql postgresql-contrib
 fi
 
-# PgBouncer, which the PgBouncer end-to-end test puts between the replicas and PostgreSQL
-# (transaction pooling). The package's own service is not used; the test runs its own instance.
-if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
-  echo "install-tools: installing pgbouncer from Debian's packages"
-  apt_install pgbouncer
+# PgBouncer, which the PgBouncer end-to-end test puts between the replicas and PostgreSQL in
+# transaction pooling mode. That needs prepared-statement tracking (`max_prepared_statements`,
+# PgBouncer >= 1.21): sqlx names its statements per client connection. Debian 12 ships 1.18, so
+# PgBouncer is built from Debian 13's source package (checksum pinned) into .tools/bin, with the
+# build dependencies from Debian's packages. The test runs its own instance, never a service.
+PGBOUNCER_VERSION=1.24.1
+PGBOUNCER_SHA256=da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0
+if [ "$(cat "$tools/bin/.pgbouncer.version" 2>/dev/null)" != "$PGBOUNCER_VERSION" ] || [ ! -x "$tools/bin/pgbouncer" ]; then
+  echo "install-tools: building pgbouncer $PGBOUNCER_VERSION from Debian's source package"
+  missing=()
+  for pkg in libevent-dev libssl-dev pkg-config make gcc; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+  build=$(mktemp -d)
+  tarball="$build/pgbouncer_$PGBOUNCER_VERSION.orig.tar.gz"
+  curl -fsSL --retry 3 -o "$tarball" \
+    "http://deb.debian.org/debian/pool/main/p/pgbouncer/pgbouncer_$PGBOUNCER_VERSION.orig.tar.gz"
+  echo "$PGBOUNCER_SHA256  $tarball" | sha256sum --check --quiet
+  tar -xzf "$tarball" -C "$build"
+  (
+    cd "$build/pgbouncer-$PGBOUNCER_VERSION"
+    ./configure --prefix="$build/install" --without-cares --without-systemd >/dev/null
+    make -j2 >/dev/null
+    make install >/dev/null
+  )
+  install -m 0755 "$build/install/bin/pgbouncer" "$tools/bin/pgbouncer"
+  echo "$PGBOUNCER_VERSION" > "$tools/bin/.pgbouncer.version"
+  rm -rf "$build"
 fi
 
 # jq, which the README's walkthrough uses to pick fields out of grpcurl's answers.

@@ -1,12 +1,12 @@
-//! Replicas behind a real PgBouncer (Debian's 1.18): queries through PgBouncer, the LISTENs and
-//! the migration lock through `--direct-database-url`.
+//! Replicas behind a real PgBouncer in transaction pooling mode: queries through PgBouncer, the
+//! LISTENs and the migration lock through `--direct-database-url`.
 //!
-//! PgBouncer runs in session pooling mode. Transaction pooling was tried here and fails at once:
-//! sqlx 0.8 names every prepared statement (`sqlx_s_<n>`, counted per client connection, even with
-//! the statement cache off) and sends Parse and Bind in separate round trips, so behind a
-//! transaction pooler two replicas' statements meet on one server session ("prepared statement
-//! sqlx_s_1 already exists") and a Bind may reach another session than its Parse. PgBouncer 1.18
-//! has no prepared-statement tracking (1.21 adds it). docs/operations.md says what it takes.
+//! sqlx 0.8 names every prepared statement (`sqlx_s_<n>`, counted per client connection) and sends
+//! Parse and Bind in separate round trips, so a transaction pooler must track prepared statements
+//! (`max_prepared_statements`, PgBouncer 1.21 and later): it prepares each statement on whichever
+//! server session runs it. Debian 12's PgBouncer 1.18 cannot, and fails at once ("prepared
+//! statement sqlx_s_1 already exists"); scripts/install-tools.sh builds 1.24 from Debian 13's
+//! source package. docs/operations.md has the settings.
 
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,12 @@ use crate::cluster::active;
 async fn two_replicas_through_pgbouncer() -> anyhow::Result<()> {
     if PgBouncer::binary().is_none() {
         // scripts/install-tools.sh installs it; CI runs that first.
-        panic!("pgbouncer is not installed: run scripts/install-tools.sh");
+        panic!("pgbouncer is not installed: run scripts/install-tools.sh (it builds it into .tools/bin)");
     }
     // A bare database: the replicas migrate it through the direct URL.
     let db = TestDatabase::new(&sqlx::migrate::Migrator::DEFAULT).await?;
     let upstream = Upstream::from_url(&db.url)?;
-    let bouncer = PgBouncer::start(&upstream, "session", 24)?;
+    let bouncer = PgBouncer::start(&upstream, "transaction", 4)?;
     let pooled_url = bouncer.url(&upstream);
     let dir = tempfile::tempdir()?;
     let spec = ReplicaSpec::new(&pooled_url).args([

@@ -260,16 +260,18 @@ impl Upstream {
 }
 
 impl PgBouncer {
-    /// The `pgbouncer` binary: PATH, else Debian's /usr/sbin/pgbouncer.
+    /// The `pgbouncer` binary that scripts/install-tools.sh builds into the repository's
+    /// `.tools/bin` (1.24: transaction pooling needs its prepared-statement tracking), else one
+    /// on PATH.
     pub fn binary() -> Option<PathBuf> {
-        let from_path = std::env::var_os("PATH").and_then(|paths| {
+        let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/pgbouncer");
+        if tools.exists() {
+            return Some(tools);
+        }
+        std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
                 .map(|p| p.join("pgbouncer"))
                 .find(|p| p.exists())
-        });
-        from_path.or_else(|| {
-            let debian = PathBuf::from("/usr/sbin/pgbouncer");
-            debian.exists().then_some(debian)
         })
     }
 
@@ -281,7 +283,7 @@ impl PgBouncer {
         pool_size: u32,
     ) -> anyhow::Result<PgBouncer> {
         let binary = PgBouncer::binary().context(
-            "pgbouncer not found: run scripts/install-tools.sh (Debian package pgbouncer)",
+            "pgbouncer not found: run scripts/install-tools.sh (it builds PgBouncer into .tools/bin)",
         )?;
         let dir = tempfile::Builder::new()
             .prefix("tessera-pgbouncer-")
@@ -315,6 +317,7 @@ impl PgBouncer {
                  default_pool_size = {pool_size}\n\
                  max_client_conn = 500\n\
                  server_reset_query = DISCARD ALL\n\
+                 max_prepared_statements = 200\n\
                  ignore_startup_parameters = extra_float_digits\n\
                  logfile = {dir}/pgbouncer.log\n\
                  pidfile = {dir}/pgbouncer.pid\n\

@@ -6,17 +6,16 @@
 //!
 //! Set `TESSERA_SCREENSHOT_DIR` to keep a PNG of each step.
 
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::http_client::{request, send_tls, send_within};
+use crate::support::{closed_port, eventually, tessera, totp, upstream, Edge, PASSWORD};
 use axum::body::Body;
 use base64::Engine;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
-use crate::support::http_client::{request, send_tls, send_within};
-use crate::support::{closed_port, eventually, tessera, totp, upstream, Edge, PASSWORD};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 

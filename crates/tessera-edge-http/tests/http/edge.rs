@@ -2,16 +2,15 @@
 //! pass, what the upstream sees, WebSockets, streaming, namespace rules, failing closed, and the
 //! start-up check of the service token.
 
-
 use std::time::Duration;
 
+use crate::support::forwarder::Forwarder;
+use crate::support::http_client::{get, get_with_token, request, send};
+use crate::support::{closed_port, eventually, tessera, upstream, Edge};
 use axum::body::{Body, Bytes};
 use futures::{SinkExt, StreamExt};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
-use crate::support::forwarder::Forwarder;
-use crate::support::http_client::{get, get_with_token, request, send};
-use crate::support::{closed_port, eventually, tessera, upstream, Edge};
 use tessera_proto::v1 as pb;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -597,7 +596,8 @@ async fn tessera_unreachable_fails_closed_with_503_and_recovers() {
 async fn the_edge_refuses_to_start_with_a_bad_service_token() {
     let tessera = tessera();
     let uri = tessera.uri();
-    let expect_refusal = |result: Result<Edge, crate::support::EdgeFailure>, why: &str| match result {
+    let expect_refusal = |result: Result<Edge, crate::support::EdgeFailure>, why: &str| match result
+    {
         Ok(_) => panic!("the edge started although {why}"),
         Err(failure) => {
             let status = failure.status.expect("the edge exited");

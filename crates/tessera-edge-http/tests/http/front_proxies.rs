@@ -4,14 +4,13 @@
 //! addresses replaced. `scripts/install-tools.sh` (or `install-test-deps.sh`) installs both from
 //! Debian's packages; when one is missing its test fails saying so.
 
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
 use crate::support::http_client::{get, get_with_token, Reply};
 use crate::support::{closed_port, tessera, upstream, Edge};
+use http::StatusCode;
 use tempfile::TempDir;
 
 /// A proxy process, stopped on drop.

@@ -1,14 +1,13 @@
 //! The session surface (login, status, root unlock and lock, issuing tokens, logout), HTTPS with
 //! rustls and behind a trusted proxy, the forward-auth endpoint called directly, and bad input.
 
-
-use axum::body::Body;
-use http::{Method, StatusCode};
-use serde_json::json;
 use crate::support::http_client::{
     get, get_with_token, post_json, raw, raw_status, request, send, send_tls,
 };
 use crate::support::{tessera, upstream, Edge, PASSWORD};
+use axum::body::Body;
+use http::{Method, StatusCode};
+use serde_json::json;
 
 const SESSION: &str = "__Host-tessera_session";
 const ELEVATED: &str = "__Host-tessera_elevated";

@@ -3,11 +3,10 @@
 //! WSGI server (Python's `wsgiref`, which folds `_` and `-` in header names as every WSGI, CGI,
 //! Rack and PHP server does).
 
-
-use axum::body::Body;
-use http::{Method, StatusCode};
 use crate::support::http_client::{get, request, send, Reply};
 use crate::support::{tessera, wsgi, Edge};
+use axum::body::Body;
+use http::{Method, StatusCode};
 use tessera_proto::v1 as pb;
 
 fn bearer(token: &str) -> String {

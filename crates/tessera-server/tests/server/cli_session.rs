@@ -2,7 +2,6 @@
 //! 0600 file, `unlock`/`lock`, `status`/`whoami`, `logout`; one address form for `--server`; help
 //! that shows each command only its own flags; `token list --all` and `audit tail --action`.
 
-
 use std::{
     io::Write as _,
     os::unix::fs::PermissionsExt as _,

@@ -2,7 +2,6 @@
 //! least privilege by default (M1), the namespace rule (L3) and a lockout that does not enumerate
 //! accounts (M5). Real server, real sockets, real PostgreSQL.
 
-
 use std::time::{Duration, Instant};
 
 use crate::common::*;

@@ -4,7 +4,6 @@
 //! Trial counts default to what runs in well under a minute on a busy two-core machine; set
 //! `TESSERA_RACE_TRIALS` to run more by hand (the figures were taken that way).
 
-
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},

@@ -3,11 +3,10 @@
 //! forgeries a verifier must refuse (alg none, HS256 keyed with the public key, tampered claims,
 //! foreign keys).
 
-
 use std::{process::Command, time::Duration};
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use crate::common::*;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};

@@ -1,6 +1,5 @@
 //! Login and Unlock over real gRPC against a real PostgreSQL.
 
-
 use std::time::Duration;
 
 use crate::common::*;

@@ -2,7 +2,6 @@
 //! server and PostgreSQL — accounts, TOTP enrollment, tokens, audit, the master token, the static
 //! tokens file with SIGHUP reloads, and the expiry sweeper.
 
-
 use std::{
     io::{BufRead, BufReader, Write},
     path::Path,

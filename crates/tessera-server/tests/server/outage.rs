@@ -1,7 +1,6 @@
 //! Fail closed: with PostgreSQL stopped, Introspect answers UNAVAILABLE (never active: true) and
 //! health says NOT_SERVING; when PostgreSQL returns, both recover without restarting Tessera.
 
-
 use std::time::Duration;
 
 use crate::common::*;

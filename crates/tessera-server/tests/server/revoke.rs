@@ -1,6 +1,5 @@
 //! Revoke and WatchRevocations over real gRPC against a real PostgreSQL.
 
-
 use std::time::Duration;
 
 use crate::common::*;

@@ -1,6 +1,5 @@
 //! IssueToken, Introspect and CheckNamespace over real gRPC against a real PostgreSQL.
 
-
 use crate::common::*;
 use tessera_core::role::Role;
 use tessera_proto::v1 as pb;

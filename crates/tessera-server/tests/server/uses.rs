@@ -2,7 +2,6 @@
 //! atomically, so an N-use token and everything derived from it are accepted at most N times,
 //! whatever the shape of the tree and however the calls interleave.
 
-
 use std::sync::{
     atomic::{AtomicU64, Ordering},
     Arc,

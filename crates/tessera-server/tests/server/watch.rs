@@ -1,7 +1,6 @@
 //! Issue 12, L1: WatchRevocations is for edges and replicas only, ends when its caller's token is
 //! revoked, and is bounded per caller and per connection.
 
-
 use std::time::Duration;
 
 use crate::common::*;
