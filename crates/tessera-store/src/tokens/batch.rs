@@ -49,7 +49,11 @@ pub async fn lookup_many(
         )));
     }
     let mut consuming = std::collections::HashSet::with_capacity(keys.len());
-    if !keys.iter().filter(|k| k.consume).all(|k| consuming.insert(k.hash)) {
+    if !keys
+        .iter()
+        .filter(|k| k.consume)
+        .all(|k| consuming.insert(k.hash))
+    {
         return Err(StoreError::Corrupt(
             "a batched lookup may consume each token at most once".into(),
         ));

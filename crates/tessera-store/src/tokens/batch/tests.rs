@@ -53,7 +53,14 @@ async fn one_statement_answers_each_key_as_a_lone_read_would() -> anyhow::Result
     let now = OffsetDateTime::from_unix_timestamp(1_800_000_000)?;
     let unlimited = store(&db.pool, "unlimited", now, None, None).await;
     let two = store(&db.pool, "two-uses", now, None, Some(2)).await;
-    let soon = store(&db.pool, "expires", now, Some(Duration::minutes(1)), Some(5)).await;
+    let soon = store(
+        &db.pool,
+        "expires",
+        now,
+        Some(Duration::minutes(1)),
+        Some(5),
+    )
+    .await;
     let revoked = store(&db.pool, "revoked", now, None, Some(5)).await;
     let mut tx = db.pool.begin().await?;
     revoke(&mut tx, &RevokeTarget::Hash(revoked), now).await?;
@@ -104,7 +111,10 @@ async fn a_token_is_consumed_at_most_once_per_statement() -> anyhow::Result<()> 
     let now = OffsetDateTime::from_unix_timestamp(1_800_000_000)?;
     let three = store(&db.pool, "three", now, None, Some(3)).await;
     let refused = lookup_many(&db.pool, &[key(three, now, true), key(three, now, true)]).await;
-    assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Corrupt(_))),
+        "{refused:?}"
+    );
     let left = lookup(&db.pool, &three, now, false).await?;
     assert_eq!(uses(&left), Some((Some(3), false)), "nothing was spent");
     db.cleanup().await?;
@@ -121,7 +131,10 @@ async fn concurrent_batches_spend_each_use_exactly_once() -> anyhow::Result<()> 
     for i in 0..24u32 {
         // Uses 1, 2, 3, 1, 2, 3, ...: single-use and limited tokens alike.
         let uses = i % 3 + 1;
-        tokens.push((store(&db.pool, &format!("t{i}"), now, None, Some(uses)).await, uses));
+        tokens.push((
+            store(&db.pool, &format!("t{i}"), now, None, Some(uses)).await,
+            uses,
+        ));
     }
     let tokens = Arc::new(tokens);
     let batches = 8;
@@ -134,8 +147,11 @@ async fn concurrent_batches_spend_each_use_exactly_once() -> anyhow::Result<()> 
             for round in 0..rounds {
                 // Rotated per batch and round, so batches name the same rows in different orders.
                 let shift = (batch * 5 + round * 7) % tokens.len();
-                let order: Vec<usize> = (0..tokens.len()).map(|i| (i + shift) % tokens.len()).collect();
-                let keys: Vec<LookupKey> = order.iter().map(|&i| key(tokens[i].0, now, true)).collect();
+                let order: Vec<usize> = (0..tokens.len())
+                    .map(|i| (i + shift) % tokens.len())
+                    .collect();
+                let keys: Vec<LookupKey> =
+                    order.iter().map(|&i| key(tokens[i].0, now, true)).collect();
                 let answers = lookup_many(&pool, &keys).await.expect("batch");
                 for (&i, answer) in order.iter().zip(&answers) {
                     if answer.as_ref().expect("known token").consumed {
