@@ -147,9 +147,14 @@ impl Inner {
 
     /// Runs batches until nobody waits.
     async fn drive(self: Arc<Self>) {
+        let mut idle = Idle {
+            inner: &self,
+            reached: false,
+        };
         loop {
             let batch = self.next_batch();
             if batch.is_empty() {
+                idle.reached = true;
                 return;
             }
             let deferred = self.run(batch).await;
@@ -181,6 +186,9 @@ impl Inner {
                     keys.len() - 1
                 });
             groups[slot].push(waiter);
+        }
+        if keys.is_empty() {
+            return Vec::new();
         }
         self.stats.statements.fetch_add(1, Ordering::Relaxed);
         let answers = if let [key] = keys.as_slice() {
@@ -245,6 +253,24 @@ impl Drop for HandOff {
                 state.waiting.clear();
                 state.in_flight = false;
             }
+        }
+    }
+}
+
+/// Should a batch task end early (a panic, the runtime shutting down), the queue must not stay
+/// busy forever: the waiting callers' replies are dropped, so they fail closed, and the next
+/// miss starts afresh.
+struct Idle<'a> {
+    inner: &'a Inner,
+    reached: bool,
+}
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        if !self.reached {
+            let mut state = self.inner.lock();
+            state.waiting.clear();
+            state.in_flight = false;
         }
     }
 }
