@@ -1,11 +1,12 @@
-//! Coalesced cache misses: while one token read is in flight to PostgreSQL, the misses that
-//! arrive meanwhile wait and then go together, as one statement (`tokens::lookup_many`).
+//! Coalesced cache misses: while token reads are in flight to PostgreSQL, the misses that arrive
+//! meanwhile wait and then go together, as one statement (`tokens::lookup_many`).
 //!
-//! A miss that finds nothing in flight goes at once, as the lone one-row statement: without
-//! concurrency nothing is added, not even a task hop. Under concurrency each statement carries
-//! every miss that arrived while the previous one ran, so the replica and PostgreSQL pay the
-//! per-statement costs (pool checkout, protocol round trip, backend wake-up) once per batch
-//! instead of once per call.
+//! A miss that finds a free slot (fewer than [`IN_FLIGHT`] statements running) goes at once, as
+//! the lone one-row statement: without concurrency nothing is added, not even a task hop. Under
+//! concurrency each statement carries every miss that arrived while the others ran, so the replica
+//! and PostgreSQL pay the per-statement costs (pool checkout, protocol round trip, backend
+//! wake-up) once per batch instead of once per call. Two slots let PostgreSQL execute one
+//! statement while the replica answers the previous one's callers.
 //!
 //! Uses stay exact: a statement decrements a row at most once, so two waiting callers who both
 //! consume the same token are never answered from one decrement. The first goes in the batch; the
@@ -33,6 +34,9 @@ use tracing::warn;
 
 type Answer = Result<Option<TokenRecord>, StoreError>;
 
+/// Statements in flight at once per replica; further misses queue for the next free one.
+pub const IN_FLIGHT: usize = 2;
+
 /// The replica's single queue of token reads that missed the cache.
 #[derive(Clone)]
 pub struct MissBatcher {
@@ -47,8 +51,9 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
-    /// A statement is running (a lone read or a batch); new misses queue in `waiting`.
-    in_flight: bool,
+    /// Statements running (lone reads and batch tasks); at [`IN_FLIGHT`], new misses queue in
+    /// `waiting`.
+    in_flight: usize,
     waiting: Vec<Waiter>,
 }
 
@@ -99,12 +104,12 @@ impl MissBatcher {
         let key = LookupKey { hash, now, consume };
         let queued = {
             let mut state = self.inner.lock();
-            if state.in_flight {
+            if state.in_flight >= IN_FLIGHT {
                 let (reply, answer) = oneshot::channel();
                 state.waiting.push(Waiter { key, reply });
                 Some(answer)
             } else {
-                state.in_flight = true;
+                state.in_flight += 1;
                 None
             }
         };
@@ -129,12 +134,12 @@ impl Inner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Ends the statement in flight: with nobody waiting the queue goes idle, else the waiting
-    /// misses are taken for the next statement (the queue stays busy).
+    /// Ends a statement: with nobody waiting its slot is freed, else the waiting misses are
+    /// taken for the next statement in the same slot.
     fn next_batch(&self) -> Vec<Waiter> {
         let mut state = self.lock();
         if state.waiting.is_empty() {
-            state.in_flight = false;
+            state.in_flight -= 1;
             return Vec::new();
         }
         let take = state.waiting.len().min(MAX_BATCH);
@@ -239,7 +244,7 @@ impl Drop for HandOff {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         if state.waiting.is_empty() {
-            state.in_flight = false;
+            state.in_flight -= 1;
             return;
         }
         drop(state);
@@ -251,15 +256,15 @@ impl Drop for HandOff {
             Err(_) => {
                 let mut state = self.0.lock();
                 state.waiting.clear();
-                state.in_flight = false;
+                state.in_flight -= 1;
             }
         }
     }
 }
 
-/// Should a batch task end early (a panic, the runtime shutting down), the queue must not stay
-/// busy forever: the waiting callers' replies are dropped, so they fail closed, and the next
-/// miss starts afresh.
+/// Should a batch task end early (a panic, the runtime shutting down), its slot must not stay
+/// taken forever: the waiting callers' replies are dropped, so they fail closed, and the slot is
+/// freed.
 struct Idle<'a> {
     inner: &'a Inner,
     reached: bool,
@@ -270,7 +275,7 @@ impl Drop for Idle<'_> {
         if !self.reached {
             let mut state = self.inner.lock();
             state.waiting.clear();
-            state.in_flight = false;
+            state.in_flight -= 1;
         }
     }
 }
