@@ -28,8 +28,9 @@ use crate::{
 const MAX_HEAD: usize = 16 * 1024;
 
 /// The edge binary beside this one (`target/<profile>/`), built first by cargo so a stale one is
-/// never measured.
-fn edge_binary() -> anyhow::Result<PathBuf> {
+/// never measured. A smoke run takes the one there is rather than build (it proves the scenario
+/// runs, not the figure).
+fn edge_binary(smoke: bool) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the bench binary")?;
     let mut dir = exe.parent().context("bench binary has no directory")?;
     if dir.ends_with("deps") {
@@ -40,6 +41,15 @@ fn edge_binary() -> anyhow::Result<PathBuf> {
         .and_then(|n| n.to_str())
         .unwrap_or("debug")
         .to_owned();
+    let binary = dir.join("tessera-edge-http");
+    if smoke {
+        anyhow::ensure!(
+            binary.is_file(),
+            "{} is missing: build it first (cargo build -p tessera-edge-http)",
+            binary.display()
+        );
+        return Ok(binary);
+    }
     let target = dir.parent().context("profile directory has no parent")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
@@ -64,7 +74,7 @@ fn edge_binary() -> anyhow::Result<PathBuf> {
             String::from_utf8_lossy(&built.stderr)
         );
     }
-    Ok(dir.join("tessera-edge-http"))
+    Ok(binary)
 }
 
 /// A running edge, stopped on drop.
@@ -220,7 +230,8 @@ fn http_call(
 impl Bench {
     /// `/auth/verify` of the hot token against `/api/v1/public/ping`, same generator.
     pub(super) async fn edge(&mut self) -> anyhow::Result<()> {
-        let binary = match tokio::task::block_in_place(edge_binary) {
+        let smoke = self.options.smoke;
+        let binary = match tokio::task::block_in_place(|| edge_binary(smoke)) {
             Ok(binary) => binary,
             Err(err) => {
                 self.rows.push(Row {

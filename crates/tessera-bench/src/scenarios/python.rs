@@ -13,10 +13,19 @@ use super::{
 use crate::report::{rate, Row, Verdict};
 
 /// The Python with the client's dependencies: `$TESSERA_BENCH_PYTHON`, else the client's venv
-/// (made by `clients/python/tools/venv.sh`, which installs the pinned grpcio when missing).
-fn python() -> anyhow::Result<PathBuf> {
+/// (made by `clients/python/tools/venv.sh`, which installs the pinned grpcio when missing; a smoke
+/// run only takes a venv that is already there).
+fn python(smoke: bool) -> anyhow::Result<PathBuf> {
     if let Some(python) = std::env::var_os("TESSERA_BENCH_PYTHON") {
         return Ok(PathBuf::from(python));
+    }
+    if smoke {
+        let venv = workspace_root().join("clients/python/.venv/bin/python");
+        anyhow::ensure!(
+            venv.is_file(),
+            "no clients/python/.venv (run clients/python/tools/venv.sh, or set TESSERA_BENCH_PYTHON)"
+        );
+        return Ok(venv);
     }
     let made = Command::new("bash")
         .arg(workspace_root().join("clients/python/tools/venv.sh"))
@@ -71,7 +80,8 @@ impl Bench {
 
     /// Cached Introspect and CheckNamespace against Check, from the Python client.
     pub(super) async fn python(&mut self) -> anyhow::Result<()> {
-        let interpreter = match tokio::task::block_in_place(python) {
+        let smoke = self.options.smoke;
+        let interpreter = match tokio::task::block_in_place(|| python(smoke)) {
             Ok(python) => python,
             Err(err) => {
                 self.rows.push(Row {
