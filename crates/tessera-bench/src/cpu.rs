@@ -65,6 +65,13 @@ impl CpuTimes {
     }
 }
 
+/// CPU time (user + system) another process has consumed so far; zero once it is gone.
+pub fn process_cpu(pid: u32) -> Duration {
+    let tick = Duration::from_secs(1) / rustix::param::clock_ticks_per_second().max(1) as u32;
+    read_stat(std::path::Path::new(&format!("/proc/{pid}/stat")))
+        .map_or(Duration::ZERO, |(_, ticks, _)| tick * ticks as u32)
+}
+
 /// (comm, utime + stime, cutime + cstime), in ticks, from a /proc stat file.
 fn read_stat(path: &std::path::Path) -> Option<(String, u64, u64)> {
     let text = std::fs::read_to_string(path).ok()?;

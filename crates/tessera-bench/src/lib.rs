@@ -41,8 +41,8 @@ pub struct Options {
     pub statement_calls: usize,
     /// Directory of the PostgreSQL binaries (default: found as `tessera dev` finds them).
     pub pg_bin: Option<PathBuf>,
-    /// Run only these scenarios (empty: all): throughput, latency, uncached, flood, revocation,
-    /// kill. For profiling one of them; the table then has only their rows.
+    /// Run only these scenarios (empty: all): see [`SCENARIOS`]. For profiling one of them; the
+    /// table then has only their rows.
     pub only: Vec<String>,
     /// Replicas' pools are production's (`tessera_store::connect_lazy`: a connection idle for a
     /// second or more is checked with a round trip before use). `false` never checks, only to
@@ -57,6 +57,8 @@ pub const SCENARIOS: &[&str] = &[
     "throughput",
     "latency",
     "clients",
+    "python",
+    "edge",
     "uncached",
     "flood",
     "revocation",

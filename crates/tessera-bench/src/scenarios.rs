@@ -55,6 +55,8 @@ const REPLICA_A_THREADS: &str = "tessera-bench-a";
 const MAX_IN_FLIGHT: usize = 2_000;
 
 mod clients;
+mod edge;
+mod python;
 
 pub async fn run(options: Options) -> anyhow::Result<Report> {
     let started = Instant::now();
@@ -472,6 +474,12 @@ impl Bench {
         if wanted("clients") {
             self.clients().await?;
         }
+        if wanted("python") {
+            self.python().await?;
+        }
+        if wanted("edge") {
+            self.edge().await?;
+        }
         if wanted("uncached") {
             self.uncached(postgres).await?;
         }
@@ -725,6 +733,7 @@ impl Bench {
             .await?;
         expected_rate = expected_rate.max(warm.0.throughput());
         let (mut pgbench, mut introspects, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut checks, mut check_ratios) = (Vec::new(), Vec::new());
         let (mut tessera_cpu, mut tessera_calls) = (CpuTimes::default(), 0u64);
         let (mut pgbench_cpu, mut pgbench_transactions) = (CpuTimes::default(), 0u64);
         sqlx::query("SELECT pg_stat_statements_reset()")
@@ -751,7 +760,12 @@ impl Bench {
                         .and_then(|v| v.parse::<f64>().ok())
                 })
                 .with_context(|| format!("no tps in pgbench output: {output}"))?;
+            // The same client and concurrency on an empty RPC, right before: the ceiling.
+            let check = closed_loop(n, phase, self.closed_check(&self.on_a)).await;
+            self.checked("Check", &check)?;
             let (sample, exhausted, used) = self.uncached_phase(n, phase, expected_rate).await?;
+            checks.push(check.throughput());
+            check_ratios.push(sample.throughput() / check.throughput());
             tessera_cpu.replica += used.replica;
             tessera_cpu.client += used.client;
             tessera_cpu.postgres += used.postgres;
@@ -777,6 +791,14 @@ impl Bench {
             Some(0.5),
             None,
         ));
+        self.rows.push(ratio_row(
+            &format!("uncached Introspect / Check (tonic, {n} in flight, same connections)"),
+            format!("Check {}", rate(median(&checks))),
+            rate(median(&introspects)),
+            median(&check_ratios),
+            Some(0.4),
+            None,
+        ));
         // The ceiling: an RPC that does nothing at all, against the same pgbench.
         self.rows.push(Row {
             scenario: format!(
@@ -789,28 +811,62 @@ impl Bench {
             verdict: Verdict::Info,
         });
         self.details.push(format!(
-            "uncached per round (calls/s): pgbench -S [{}]; Introspect [{}]",
+            "uncached per round (calls/s): pgbench -S [{}]; Check [{}]; Introspect [{}]",
             list(&pgbench, per_second),
+            list(&checks, per_second),
             list(&introspects, per_second)
         ));
         let per = |cpu: Duration, count: u64| cpu.as_secs_f64() * 1e6 / count.max(1) as f64;
-        let exec_times: Vec<(String, f64, f64)> = sqlx::query_as(
-            "SELECT query, total_plan_time / calls, total_exec_time / calls FROM pg_stat_statements
+        let exec_times: Vec<(String, f64, f64, i64, i64)> = sqlx::query_as(
+            "SELECT query, total_plan_time / calls, total_exec_time / calls, calls, rows
+             FROM pg_stat_statements
              WHERE query LIKE '%pgbench_accounts%' OR query LIKE '%LEFT JOIN consumed%'",
         )
         .fetch_all(&self.admin)
         .await?;
+        // Coalesced misses: one statement (`FROM req`) answers many calls.
+        let (single, batched, batched_rows) =
+            exec_times
+                .iter()
+                .fold((0i64, 0i64, 0i64), |(single, batched, rows), row| {
+                    match (
+                        row.0.contains("LEFT JOIN consumed"),
+                        row.0.contains("FROM req"),
+                    ) {
+                        (true, true) => (single, batched + row.3, rows + row.4),
+                        (true, false) => (single + row.3, batched, rows),
+                        _ => (single, batched, rows),
+                    }
+                });
+        let statements = single + batched;
+        self.rows.push(Row {
+            scenario: format!(
+                "coalesced misses: SQL statements per uncached Introspect ({n} in flight)"
+            ),
+            baseline: String::new(),
+            target: format!(
+                "{statements} statements for {tessera_calls} calls ({batched} batches, {:.1} rows each)",
+                batched_rows as f64 / batched.max(1) as f64
+            ),
+            result: format!("{:.2}", statements as f64 / tessera_calls.max(1) as f64),
+            goal: "≤ 1".into(),
+            verdict: if statements as u64 <= tessera_calls {
+                Verdict::Met
+            } else {
+                Verdict::Missed
+            },
+        });
         let exec = |needle: &str| {
             exec_times
                 .iter()
-                .find(|(query, _, _)| query.contains(needle))
-                .map_or(f64::NAN, |(_, plan, exec)| (plan + exec) * 1e3)
+                .find(|(query, ..)| query.contains(needle) && !query.contains("FROM req"))
+                .map_or(f64::NAN, |(_, plan, exec, ..)| (plan + exec) * 1e3)
         };
         let plan = |needle: &str| {
             exec_times
                 .iter()
-                .find(|(query, _, _)| query.contains(needle))
-                .map_or(f64::NAN, |(_, plan, _)| plan * 1e3)
+                .find(|(query, ..)| query.contains(needle) && !query.contains("FROM req"))
+                .map_or(f64::NAN, |(_, plan, ..)| plan * 1e3)
         };
         self.details.push(format!(
             "where the time goes (CPU per call, from /proc over all rounds, {cores} cores): uncached Introspect: client {:.0} µs + replica {:.0} µs + PostgreSQL {:.0} µs = {:.0} µs ({} calls); pgbench -S: client (pgbench) {:.0} µs + PostgreSQL {:.0} µs per transaction ({} transactions). Statement planning + execution per call alone (pg_stat_statements): token lookup {:.1} µs (planning {:.1}), pgbench SELECT {:.1} µs (planning {:.1})",
@@ -932,7 +988,8 @@ impl Bench {
         let (mut lookups, mut others, mut background) = (0, Vec::new(), Vec::new());
         for (query, count) in rows {
             let flat = query.split_whitespace().collect::<Vec<_>>().join(" ");
-            if flat.contains("FROM tokens t LEFT JOIN consumed") {
+            // The lone read and the coalesced one (`FROM req JOIN tokens t … LEFT JOIN consumed`).
+            if flat.contains("LEFT JOIN consumed") {
                 lookups += count;
             } else if flat.contains("FROM revocations")
                 || flat == "SELECT $1"

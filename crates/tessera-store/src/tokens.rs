@@ -8,8 +8,10 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+mod batch;
 mod revoke;
 
+pub use batch::{lookup_many, LookupKey, MAX_BATCH};
 pub use revoke::{revoke, RevokeTarget, RevokedToken};
 
 /// A token to store. The secret itself never reaches this crate: only its hash.

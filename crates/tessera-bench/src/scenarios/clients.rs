@@ -16,17 +16,17 @@ const SEQUENTIAL_CALLS: usize = 50;
 
 /// One phase as `tessera-load` prints it.
 #[derive(Debug, Deserialize)]
-struct Phase {
-    call: String,
-    calls: u64,
-    errors: u64,
-    per_second: f64,
-    p50_us: f64,
-    first_error: Option<String>,
+pub(super) struct Phase {
+    pub(super) call: String,
+    pub(super) calls: u64,
+    pub(super) errors: u64,
+    pub(super) per_second: f64,
+    pub(super) p50_us: f64,
+    pub(super) first_error: Option<String>,
 }
 
 /// Where the repository is (the Go module lives in `clients/go`).
-fn workspace_root() -> PathBuf {
+pub(super) fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()

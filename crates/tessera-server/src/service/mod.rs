@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod jwt;
 mod login;
+pub mod misses;
 mod tokens;
 pub mod view;
 mod watch;
@@ -21,7 +22,7 @@ use tessera_core::{
 use tessera_store::{
     audit::{self, AuditEvent},
     feed::RevocationFeed,
-    tokens as token_store, PgPool,
+    PgPool,
 };
 use tracing::debug;
 
@@ -40,6 +41,7 @@ pub struct Authority {
     hasher: Arc<PasswordHasher>,
     hash_pool: HashPool,
     cache: DecisionCache,
+    misses: misses::MissBatcher,
     feed: Option<RevocationFeed>,
     keys: SigningKeys,
     watchers: watch::Watchers,
@@ -66,6 +68,7 @@ impl Authority {
             settings.totp_key.as_ref().map(|key| key.0.clone()),
         );
         Ok(Authority {
+            misses: misses::MissBatcher::new(pool.clone()),
             pool,
             clock,
             hash_pool: HashPool::new(settings.hash_workers, settings.hash_queue),
@@ -103,6 +106,11 @@ impl Authority {
     /// The replica's decision cache.
     pub fn cache(&self) -> &DecisionCache {
         &self.cache
+    }
+
+    /// How many cache misses were read from PostgreSQL, and in how many statements.
+    pub fn miss_stats(&self) -> &misses::MissStats {
+        self.misses.stats()
     }
 
     /// Whether the decision cache is in use right now (the revocation feed is live).
@@ -171,7 +179,8 @@ impl Authority {
             Lookup::Active((*view).clone())
         } else {
             let epoch = self.cache.epoch();
-            let record = token_store::lookup(&self.pool, &hash, now, consume).await?;
+            // Concurrent misses share one statement (see `misses`).
+            let record = self.misses.lookup(hash, now, consume).await?;
             let lookup = decide(record, now, consume)?;
             // Master tokens are never cached: a reset from the CLI must bite on the very next call.
             if let Lookup::Active(view) = &lookup {

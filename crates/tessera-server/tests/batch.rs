@@ -1,0 +1,156 @@
+//! Issue 13: concurrent cache misses on one replica go to PostgreSQL together, as one statement,
+//! and every waiting caller still spends exactly its own use of a limited-use token.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use tessera_core::role::Role;
+use tessera_proto::v1 as pb;
+
+async fn limited(server: &TestServer, session: &str, uses: u32) -> String {
+    server
+        .issue(
+            session,
+            pb::IssueTokenRequest {
+                max_uses: uses,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .token
+}
+
+async fn watcher(server: &TestServer) -> String {
+    let (_, admin) = server.session(Role::Admin).await;
+    let watcher = server
+        .issue(
+            &admin,
+            pb::IssueTokenRequest {
+                permissions: vec!["introspect".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .token;
+    // Cached from here on: the calls below miss only on the tokens they examine.
+    assert!(server.peek(&watcher, &watcher).await.active);
+    watcher
+}
+
+/// Without concurrency every miss is its own statement, sent at once: nothing waits for a batch.
+#[tokio::test]
+async fn a_lone_miss_goes_alone() {
+    let server = TestServer::start().await;
+    let watcher = watcher(&server).await;
+    let (_, session) = server.session(Role::User).await;
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        tokens.push(limited(&server, &session, 2).await);
+    }
+    let stats = server.authority.miss_stats();
+    let (reads, statements) = (stats.reads(), stats.statements());
+    for token in &tokens {
+        assert!(server.introspect(&watcher, token).await.unwrap().active);
+    }
+    assert_eq!(stats.reads() - reads, 10);
+    assert_eq!(
+        stats.statements() - statements,
+        10,
+        "one statement per lone miss"
+    );
+}
+
+/// Sixteen callers present the same limited-use tokens (1, 2 or 3 uses) over and over, each in its
+/// own order, while others peek at them and check namespaces (which never spend a use): exactly
+/// each token's uses are accepted, and the misses went in fewer statements than reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_misses_share_statements_and_spend_exact_uses() {
+    let server = TestServer::start().await;
+    let watcher = watcher(&server).await;
+    let (_, session) = server.session(Role::User).await;
+    let mut tokens = Vec::new();
+    for i in 0..30u32 {
+        let uses = i % 3 + 1;
+        tokens.push((limited(&server, &session, uses).await, uses));
+    }
+    let tokens = Arc::new(tokens);
+    let stats = server.authority.miss_stats();
+    let (reads, statements) = (stats.reads(), stats.statements());
+
+    let mut callers = Vec::new();
+    for caller in 0..16usize {
+        let (mut client, tokens, watcher) = (server.client(), Arc::clone(&tokens), watcher.clone());
+        callers.push(tokio::spawn(async move {
+            let mut accepted = vec![0u32; tokens.len()];
+            for round in 0..3 {
+                for step in 0..tokens.len() {
+                    let i = (step + caller * 7 + round * 11) % tokens.len();
+                    let token = tokens[i].0.clone();
+                    match caller % 4 {
+                        // Peeking and namespace checks never spend a use.
+                        0 => {
+                            client
+                                .introspect(authed(
+                                    pb::IntrospectRequest { token, peek: true },
+                                    &watcher,
+                                ))
+                                .await
+                                .expect("peek");
+                        }
+                        1 => {
+                            client
+                                .check_namespace(authed(
+                                    pb::CheckNamespaceRequest {
+                                        token,
+                                        identifiers: vec!["a".into(), "b.c".into()],
+                                        action: String::new(),
+                                    },
+                                    &watcher,
+                                ))
+                                .await
+                                .expect("check namespace");
+                        }
+                        _ => {
+                            let answer = client
+                                .introspect(authed(
+                                    pb::IntrospectRequest { token, peek: false },
+                                    &watcher,
+                                ))
+                                .await
+                                .expect("introspect")
+                                .into_inner();
+                            if answer.active {
+                                accepted[i] += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            accepted
+        }));
+    }
+    let mut accepted = vec![0u32; tokens.len()];
+    for caller in callers {
+        for (total, own) in accepted.iter_mut().zip(caller.await.unwrap()) {
+            *total += own;
+        }
+    }
+    // 8 consuming callers × 3 rounds present each token 24 times.
+    let expected: Vec<u32> = tokens.iter().map(|(_, uses)| *uses).collect();
+    assert_eq!(accepted, expected, "each token accepted exactly its uses");
+    for (token, _) in tokens.iter() {
+        let left = server.peek(&watcher, token).await;
+        assert!(!left.active, "used up");
+    }
+    let (reads, statements) = (stats.reads() - reads, stats.statements() - statements);
+    eprintln!("{reads} reads in {statements} statements");
+    assert!(reads >= 16 * 3 * 30, "every call missed the cache: {reads}");
+    assert!(
+        statements < reads,
+        "concurrent misses were coalesced: {reads} reads in {statements} statements"
+    );
+}
