@@ -5,6 +5,7 @@
 
 mod common;
 
+mod batch;
 mod cli_session;
 mod inputs;
 mod invariant;

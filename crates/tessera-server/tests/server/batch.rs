@@ -1,11 +1,9 @@
 //! Issue 13: concurrent cache misses on one replica go to PostgreSQL together, as one statement,
 //! and every waiting caller still spends exactly its own use of a limited-use token.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
 
