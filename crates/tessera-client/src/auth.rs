@@ -24,6 +24,52 @@ pub(crate) fn ttl_text(ttl: Duration, field: &str) -> Result<String, Error> {
     Ok(format!("{}s", ttl.as_secs()))
 }
 
+/// A token lifetime: a `Duration`, or text in Tessera's grammar (`30s`, `15m`, `1h30m`, `7d`)
+/// that the server parses and checks, e.g. as a person typed it into a form.
+///
+/// ```
+/// use std::time::Duration;
+/// use tessera_client::Ttl;
+///
+/// assert_eq!(Ttl::from(Duration::from_secs(900)).to_wire().unwrap(), "900s");
+/// assert_eq!(Ttl::from("1h30m").to_wire().unwrap(), "1h30m");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ttl {
+    /// This long (whole seconds; at least one).
+    Duration(Duration),
+    /// As written; empty means the server's default where it has one.
+    Text(String),
+}
+
+impl Ttl {
+    /// The wire spelling.
+    pub fn to_wire(&self) -> Result<String, Error> {
+        match self {
+            Ttl::Duration(ttl) => ttl_text(*ttl, "ttl"),
+            Ttl::Text(text) => Ok(text.clone()),
+        }
+    }
+}
+
+impl From<Duration> for Ttl {
+    fn from(ttl: Duration) -> Self {
+        Ttl::Duration(ttl)
+    }
+}
+
+impl From<&str> for Ttl {
+    fn from(text: &str) -> Self {
+        Ttl::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Ttl {
+    fn from(text: String) -> Self {
+        Ttl::Text(text)
+    }
+}
+
 /// A `Login` request.
 ///
 /// ```
@@ -75,7 +121,7 @@ pub struct Unlock {
     /// The caller's TOTP code, when its account has TOTP.
     pub totp_code: Option<Secret>,
     /// How long the elevation lasts (default: the server's cap).
-    pub ttl: Option<Duration>,
+    pub ttl: Option<Ttl>,
 }
 
 impl Unlock {
@@ -95,8 +141,8 @@ impl Unlock {
     }
 
     /// For this long.
-    pub fn ttl(mut self, ttl: Duration) -> Unlock {
-        self.ttl = Some(ttl);
+    pub fn ttl(mut self, ttl: impl Into<Ttl>) -> Unlock {
+        self.ttl = Some(ttl.into());
         self
     }
 }
@@ -116,9 +162,9 @@ impl Unlock {
 /// ```
 #[derive(Debug, Clone)]
 pub struct IssueToken {
-    /// Lifetime (whole seconds).
-    pub ttl: Duration,
-    /// Use limit (`Some(1)` = single-use).
+    /// Lifetime.
+    pub ttl: Ttl,
+    /// Use limit (`Some(1)` = single-use; `None` or `Some(0)`: unlimited).
     pub max_uses: Option<u32>,
     /// Namespace (default: the caller's).
     pub namespace: String,
@@ -133,10 +179,10 @@ pub struct IssueToken {
 }
 
 impl IssueToken {
-    /// A token living `ttl`.
-    pub fn new(ttl: Duration) -> IssueToken {
+    /// A token living `ttl` (a `Duration`, or text such as `"1h30m"`).
+    pub fn new(ttl: impl Into<Ttl>) -> IssueToken {
         IssueToken {
-            ttl,
+            ttl: ttl.into(),
             max_uses: None,
             namespace: String::new(),
             permissions: Vec::new(),
@@ -184,7 +230,7 @@ impl IssueToken {
 
     fn into_wire(self) -> Result<pb::IssueTokenRequest, Error> {
         Ok(pb::IssueTokenRequest {
-            ttl: ttl_text(self.ttl, "ttl")?,
+            ttl: self.ttl.to_wire()?,
             max_uses: self.max_uses.unwrap_or(0),
             namespace: self.namespace,
             permissions: self.permissions,
@@ -261,7 +307,7 @@ impl Client {
                 .unwrap_or_default(),
             ttl: unlock
                 .ttl
-                .map(|ttl| ttl_text(ttl, "ttl"))
+                .map(|ttl| ttl.to_wire())
                 .transpose()?
                 .unwrap_or_default(),
         };

@@ -50,7 +50,7 @@ mod watch;
 
 pub use address::{ServerAddress, ADDRESS_EXAMPLE};
 pub use admin::{AuditEvent, AuditQuery, NewUser, Page, TokenInfo, TotpEnrollment, UserSummary};
-pub use auth::{IssueToken, Login, RevokeTarget, Unlock};
+pub use auth::{IssueToken, Login, RevokeTarget, Ttl, Unlock};
 pub use client::{Client, ClientBuilder, RetryPolicy};
 pub use duration::parse_duration;
 pub use error::{Error, Reason};
@@ -64,3 +64,5 @@ pub use watch::{Revocation, RevocationFeed, WatchEvent};
 
 /// The generated wire types, for callers that need a field this crate does not surface yet.
 pub use tessera_proto::v1 as pb;
+/// The `google.rpc.ErrorInfo` domain of every Tessera error.
+pub use tessera_proto::ERROR_DOMAIN;

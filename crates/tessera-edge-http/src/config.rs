@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use zeroize::Zeroizing;
 
 use crate::origin::Origin;
 use crate::routes::{NamespaceRules, PublicRoutes};
@@ -20,54 +19,7 @@ use crate::server::ServerLimits;
 use crate::tls;
 use crate::verify::FrontProxy;
 
-/// A secret (token or password) that never shows in `Debug` output and is wiped on drop.
-#[derive(Clone)]
-pub struct Secret(Arc<Zeroizing<String>>);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: String) -> Self {
-        Self(Arc::new(Zeroizing::new(value)))
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(****)")
-    }
-}
-
-/// Parses `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 250ms, 5s, 2m or 1h"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "" | "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value.saturating_mul(60)),
-        "h" => Duration::from_secs(value.saturating_mul(3600)),
-        _ => {
-            return Err(format!(
-                "{text:?} has unknown unit {unit:?} (use ms, s, m or h)"
-            ))
-        }
-    };
-    if duration.is_zero() {
-        return Err(format!("{text:?} must be longer than zero"));
-    }
-    Ok(duration)
-}
+pub use tessera_client::{parse_duration, Secret};
 
 /// `tessera-edge-http`: authenticates HTTP requests against Tessera, as a reverse proxy in front of
 /// a web service or as the forward-auth endpoint of nginx, Caddy or Traefik.
@@ -78,9 +30,21 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// gRPC address of the Tessera server, as `host:port` or `http://host:port`.
-    #[arg(long, env = "TESSERA_ADDR", default_value = "http://127.0.0.1:50051")]
-    pub tessera: String,
+    /// gRPC address of the Tessera server: `host:port`, `http://host:port` or `https://host:port`
+    /// (TLS). Several, comma-separated, are replicas: the edge uses the first that answers and
+    /// fails over to the next.
+    #[arg(
+        long,
+        env = "TESSERA_ADDR",
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ','
+    )]
+    pub tessera: Vec<String>,
+
+    /// PEM CA certificates that sign Tessera's certificate, for `https://` addresses (default:
+    /// the system's roots).
+    #[arg(long, env = "TESSERA_CA")]
+    pub tessera_ca: Option<PathBuf>,
 
     /// This edge's own service token: it must hold `introspect` and must not hold admin rights.
     #[arg(
@@ -240,8 +204,10 @@ pub struct Policy {
 pub struct Settings {
     /// Listening address.
     pub listen: SocketAddr,
-    /// Tessera's gRPC URI (`http://host:port`).
-    pub tessera_uri: String,
+    /// Tessera's gRPC addresses, checked and canonical, in order of preference.
+    pub tessera: Vec<String>,
+    /// CA certificates for `https://` addresses.
+    pub tessera_ca: Option<PathBuf>,
     /// The edge's own token.
     pub service_token: Secret,
     /// Where admitted requests go.
@@ -313,7 +279,8 @@ impl Settings {
         }
         Ok(Self {
             listen: cli.listen,
-            tessera_uri: tessera_uri(&cli.tessera).context("--tessera")?,
+            tessera: tessera_addresses(&cli.tessera, cli.tessera_ca.as_deref())?,
+            tessera_ca: cli.tessera_ca,
             service_token: Secret::new(service_token),
             upstream,
             public_routes,
@@ -341,27 +308,42 @@ impl Settings {
     }
 }
 
-/// `host:port` or `http(s)://host:port` as a URI tonic accepts.
-fn tessera_uri(text: &str) -> anyhow::Result<String> {
-    let text = text.trim();
-    let uri = if text.contains("://") {
-        text.to_owned()
-    } else {
-        format!("http://{text}")
-    };
-    let parsed: http::Uri = uri.parse().context("not a URI")?;
-    if parsed.authority().is_none() {
-        bail!("{text:?} names no host");
+/// Checks each address in the one form every Tessera client accepts; a CA needs `https://`.
+fn tessera_addresses(
+    texts: &[String],
+    ca: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<String>> {
+    let addresses = texts
+        .iter()
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| tessera_client::ServerAddress::parse(text).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("--tessera")?;
+    if addresses.is_empty() {
+        bail!("--tessera names no address");
     }
-    // The one address form of every Tessera client (see the CLI's `--server`).
-    if !matches!(parsed.scheme_str(), Some("http" | "https"))
-        || parsed.port_u16().is_none()
-        || !matches!(parsed.path(), "" | "/")
-        || parsed.query().is_some()
-    {
-        bail!("{text:?}: use host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051");
+    if let (Some(ca), Some(plain)) = (ca, addresses.iter().find(|a| !a.tls)) {
+        bail!(
+            "--tessera-ca {} is set but --tessera {plain} is plaintext: use https://",
+            ca.display()
+        );
     }
-    Ok(uri)
+    Ok(addresses.iter().map(ToString::to_string).collect())
+}
+
+impl Settings {
+    /// The Tessera client the edge calls with: its service token, the per-call limit, TLS.
+    /// Connects on first use.
+    pub fn tessera_client(&self) -> anyhow::Result<tessera_client::Client> {
+        let mut builder = tessera_client::Client::builder()
+            .addresses(self.tessera.iter().cloned())
+            .token(self.service_token.clone())
+            .deadline(self.tessera_timeout);
+        if let Some(ca) = &self.tessera_ca {
+            builder = builder.ca_file(ca);
+        }
+        builder.build().context("--tessera")
+    }
 }
 
 /// An upstream must be plain `http://host:port` with no path: the edge forwards paths unchanged.
@@ -384,16 +366,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("soon").is_err());
-    }
-
-    #[test]
     fn upstream_must_be_plain_http_without_path() {
         assert!(parse_upstream("http://127.0.0.1:9000").is_ok());
         assert!(parse_upstream("http://127.0.0.1:9000/").is_ok());
@@ -403,25 +375,20 @@ mod tests {
     }
 
     #[test]
-    fn tessera_address_gains_a_scheme() {
+    fn tessera_addresses_are_canonical_and_a_ca_needs_https() {
+        let texts = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            tessera_uri("127.0.0.1:50051").unwrap(),
-            "http://127.0.0.1:50051"
-        );
-        assert_eq!(
-            tessera_uri("https://t.example:443").unwrap(),
-            "https://t.example:443"
+            tessera_addresses(&texts(&["127.0.0.1:50051", "https://t.example:443"]), None).unwrap(),
+            ["http://127.0.0.1:50051", "https://t.example:443"]
         );
         for bad in ["ftp://t:1", "http://t", "http://t:1/x", "t"] {
-            let err = tessera_uri(bad).unwrap_err().to_string();
+            let err = format!("{:#}", tessera_addresses(&texts(&[bad]), None).unwrap_err());
             assert!(err.contains("http://127.0.0.1:50051"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let secret = Secret::new("tsr_svc_very_secret".to_owned());
-        assert_eq!(format!("{secret:?}"), "Secret(****)");
+        let ca = std::path::Path::new("/ca.pem");
+        assert!(tessera_addresses(&texts(&["https://t:1"]), Some(ca)).is_ok());
+        let err = tessera_addresses(&texts(&["https://t:1", "http://u:1"]), Some(ca)).unwrap_err();
+        assert!(err.to_string().contains("use https://"), "{err}");
     }
 
     #[test]
