@@ -233,7 +233,29 @@ impl ClientBuilder {
         })
     }
 
+    /// Checks the settings as [`ClientBuilder::build`] would (addresses, the CA file, a CA only
+    /// with `https://`), without connecting and outside any runtime: for start-up validation.
+    ///
+    /// ```
+    /// use tessera_client::Client;
+    ///
+    /// let error = Client::builder().address("ftp://tessera:21").check().unwrap_err();
+    /// assert_eq!(error.field(), Some("address"));
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
+        self.checked().map(|_| ())
+    }
+
     fn targets(&self) -> Result<Vec<Target>, Error> {
+        let (addresses, ca) = self.checked()?;
+        addresses
+            .into_iter()
+            .map(|address| self.target(address, ca.as_deref()))
+            .collect()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn checked(&self) -> Result<(Vec<ServerAddress>, Option<Vec<u8>>), Error> {
         if self.addresses.is_empty() {
             return Err(Error::local(
                 Reason::InvalidArgument,
@@ -269,10 +291,7 @@ impl ClientBuilder {
                 ));
             }
         }
-        addresses
-            .into_iter()
-            .map(|address| self.target(address, ca.as_deref()))
-            .collect()
+        Ok((addresses, ca))
     }
 
     fn target(&self, address: ServerAddress, ca: Option<&[u8]>) -> Result<Target, Error> {

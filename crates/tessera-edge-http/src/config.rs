@@ -6,7 +6,7 @@
 //! environment.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -204,10 +204,8 @@ pub struct Policy {
 pub struct Settings {
     /// Listening address.
     pub listen: SocketAddr,
-    /// Tessera's gRPC addresses, checked and canonical, in order of preference.
-    pub tessera: Vec<String>,
-    /// CA certificates for `https://` addresses.
-    pub tessera_ca: Option<PathBuf>,
+    /// How to reach Tessera (addresses, TLS, the service token, the per-call limit), checked.
+    pub tessera: tessera_client::ClientBuilder,
     /// The edge's own token.
     pub service_token: Secret,
     /// Where admitted requests go.
@@ -247,6 +245,7 @@ impl Settings {
         if service_token.is_empty() || !service_token.bytes().all(|b| b.is_ascii_graphic()) {
             bail!("--service-token must be one word of visible ASCII characters");
         }
+        let service_token = Secret::new(service_token);
         let upstream = match (&cli.upstream, cli.demo_upstream) {
             (Some(text), _) => UpstreamSetting::Url(parse_upstream(text).context("--upstream")?),
             (None, true) => UpstreamSetting::Demo,
@@ -279,9 +278,13 @@ impl Settings {
         }
         Ok(Self {
             listen: cli.listen,
-            tessera: tessera_addresses(&cli.tessera, cli.tessera_ca.as_deref())?,
-            tessera_ca: cli.tessera_ca,
-            service_token: Secret::new(service_token),
+            tessera: tessera_client(
+                &cli.tessera,
+                cli.tessera_ca.as_deref(),
+                &service_token,
+                cli.tessera_timeout,
+            )?,
+            service_token,
             upstream,
             public_routes,
             namespace_rules,
@@ -308,44 +311,6 @@ impl Settings {
     }
 }
 
-/// Checks each address in the one form every Tessera client accepts; a CA needs `https://`.
-fn tessera_addresses(
-    texts: &[String],
-    ca: Option<&std::path::Path>,
-) -> anyhow::Result<Vec<String>> {
-    let addresses = texts
-        .iter()
-        .filter(|text| !text.trim().is_empty())
-        .map(|text| tessera_client::ServerAddress::parse(text).map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .context("--tessera")?;
-    if addresses.is_empty() {
-        bail!("--tessera names no address");
-    }
-    if let (Some(ca), Some(plain)) = (ca, addresses.iter().find(|a| !a.tls)) {
-        bail!(
-            "--tessera-ca {} is set but --tessera {plain} is plaintext: use https://",
-            ca.display()
-        );
-    }
-    Ok(addresses.iter().map(ToString::to_string).collect())
-}
-
-impl Settings {
-    /// The Tessera client the edge calls with: its service token, the per-call limit, TLS.
-    /// Connects on first use.
-    pub fn tessera_client(&self) -> anyhow::Result<tessera_client::Client> {
-        let mut builder = tessera_client::Client::builder()
-            .addresses(self.tessera.iter().cloned())
-            .token(self.service_token.clone())
-            .deadline(self.tessera_timeout);
-        if let Some(ca) = &self.tessera_ca {
-            builder = builder.ca_file(ca);
-        }
-        builder.build().context("--tessera")
-    }
-}
-
 /// An upstream must be plain `http://host:port` with no path: the edge forwards paths unchanged.
 pub fn parse_upstream(text: &str) -> anyhow::Result<http::Uri> {
     let uri: http::Uri = text.trim().parse().context("not a URI")?;
@@ -359,6 +324,28 @@ pub fn parse_upstream(text: &str) -> anyhow::Result<http::Uri> {
         bail!("{text:?} must have no path or query: paths are forwarded unchanged");
     }
     Ok(uri)
+}
+
+/// The Tessera client settings from `--tessera`, `--tessera-ca`, the service token and
+/// `--tessera-timeout`, checked now so a bad address or CA file stops the start.
+fn tessera_client(
+    addresses: &[String],
+    ca: Option<&Path>,
+    service_token: &Secret,
+    timeout: Duration,
+) -> anyhow::Result<tessera_client::ClientBuilder> {
+    let mut builder = tessera_client::Client::builder()
+        .addresses(addresses.iter().filter(|a| !a.trim().is_empty()).cloned())
+        .token(service_token.clone())
+        .deadline(timeout);
+    if let Some(ca) = ca {
+        builder = builder.ca_file(ca);
+    }
+    builder.check().map_err(|e| match e.field() {
+        Some("ca") => anyhow::anyhow!("--tessera-ca: {}", e.message()),
+        _ => anyhow::anyhow!("--tessera: {}", e.message()),
+    })?;
+    Ok(builder)
 }
 
 #[cfg(test)]
@@ -375,20 +362,35 @@ mod tests {
     }
 
     #[test]
-    fn tessera_addresses_are_canonical_and_a_ca_needs_https() {
+    fn tessera_addresses_are_checked_at_start_and_a_ca_needs_https() {
+        let token = Secret::new("tsr_svc_x".into());
         let texts = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            tessera_addresses(&texts(&["127.0.0.1:50051", "https://t.example:443"]), None).unwrap(),
-            ["http://127.0.0.1:50051", "https://t.example:443"]
+        let limit = Duration::from_secs(1);
+        assert!(
+            tessera_client(&texts(&["127.0.0.1:1", "https://t:1"]), None, &token, limit).is_ok()
         );
         for bad in ["ftp://t:1", "http://t", "http://t:1/x", "t"] {
-            let err = format!("{:#}", tessera_addresses(&texts(&[bad]), None).unwrap_err());
+            let err = tessera_client(&texts(&[bad]), None, &token, limit).unwrap_err();
+            let err = err.to_string();
+            assert!(err.starts_with("--tessera:"), "{bad}: {err}");
             assert!(err.contains("http://127.0.0.1:50051"), "{bad}: {err}");
         }
-        let ca = std::path::Path::new("/ca.pem");
-        assert!(tessera_addresses(&texts(&["https://t:1"]), Some(ca)).is_ok());
-        let err = tessera_addresses(&texts(&["https://t:1", "http://u:1"]), Some(ca)).unwrap_err();
-        assert!(err.to_string().contains("use https://"), "{err}");
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        assert!(tessera_client(&texts(&["https://t:1"]), Some(ca.path()), &token, limit).is_ok());
+        let err = tessera_client(
+            &texts(&["https://t:1", "http://u:1"]),
+            Some(ca.path()),
+            &token,
+            limit,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("use https://"), "{err}");
+        let missing = Path::new("/nonexistent/ca.pem");
+        let err = tessera_client(&texts(&["https://t:1"]), Some(missing), &token, limit)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--tessera-ca:"), "{err}");
     }
 
     #[test]

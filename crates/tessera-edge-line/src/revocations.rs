@@ -8,6 +8,10 @@
 //! `WatchRevocations` stream, which this module follows. While the stream is down those commands
 //! fail closed.
 //!
+//! When Tessera can no longer resume the feed where the edge left it (revocations were pruned,
+//! `RESYNC_REQUIRED`), any revocation may have been missed: every watched token is then treated
+//! as revoked (its verdict unknown, so fail closed), and the feed starts over.
+//!
 //! Only tokens that some connection is watching are remembered, so memory stays bounded by the
 //! open connections, not by Tessera's revocation history. A token is watched (by the hash of its
 //! secret, the key the feed publishes) *before* it is introspected at AUTH: any revocation the
@@ -18,16 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tessera_proto::v1 as pb;
+use tessera_client::{Client, WatchEvent};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
-
-use crate::tessera::Client;
-
-/// First and longest pause between attempts to (re)open the stream.
-const RETRY_FIRST: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(2);
+use tracing::{debug, error, info};
 
 #[derive(Debug)]
 struct Entry {
@@ -71,6 +69,15 @@ impl Shared {
             }
         }
         hit
+    }
+
+    /// The feed lost its place: every watched token may have been revoked unseen.
+    fn revoke_all(&self) -> usize {
+        let watched = self.watched();
+        for entry in watched.values() {
+            entry.revoked.store(true, Ordering::Release);
+        }
+        watched.len()
     }
 }
 
@@ -117,47 +124,39 @@ impl RevocationWatch {
 
     /// Follows the feed on `client` until the task is aborted, reconnecting after failures and
     /// resuming after the last revocation seen, so none is missed or repeated.
-    pub fn spawn(&self, mut client: Client) -> JoinHandle<()> {
+    pub fn spawn(&self, client: Client) -> JoinHandle<()> {
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let mut after_sequence = 0u64;
-            let mut retry = RETRY_FIRST;
+            let mut feed = client.watch_revocations(0);
             loop {
-                let request = pb::WatchRevocationsRequest { after_sequence };
-                match client.watch_revocations(request).await {
-                    Ok(response) => {
-                        let mut stream = response.into_inner();
+                match feed.next().await {
+                    WatchEvent::Connected { after_sequence } => {
                         shared.set_live(true);
                         info!(after_sequence, "following the revocation feed");
-                        loop {
-                            match stream.message().await {
-                                Ok(Some(revocation)) => {
-                                    retry = RETRY_FIRST;
-                                    after_sequence = after_sequence.max(revocation.sequence);
-                                    if shared
-                                        .revoked([&revocation.token_hash, &revocation.token_id])
-                                    {
-                                        info!(token_id = %revocation.token_id, "watched token revoked");
-                                    }
-                                }
-                                Ok(None) => {
-                                    debug!("tessera ended the revocation feed");
-                                    break;
-                                }
-                                Err(status) => {
-                                    warn!(code = ?status.code(), message = status.message(), "revocation feed failed");
-                                    break;
-                                }
-                            }
-                        }
-                        shared.set_live(false);
                     }
-                    Err(status) => {
-                        debug!(code = ?status.code(), message = status.message(), "cannot open the revocation feed");
+                    WatchEvent::Revoked(revocation) => {
+                        if shared.revoked([&revocation.token_hash, &revocation.token_id]) {
+                            info!(token_id = %revocation.token_id, "watched token revoked");
+                        }
+                    }
+                    WatchEvent::Resync { oldest_sequence } => {
+                        shared.set_live(false);
+                        let dropped = shared.revoke_all();
+                        error!(
+                            ?oldest_sequence,
+                            dropped,
+                            "the revocation feed lost its place; every watched token is treated as revoked"
+                        );
+                    }
+                    WatchEvent::Disconnected(error) => {
+                        shared.set_live(false);
+                        debug!(
+                            reason = error.wire_reason(),
+                            message = error.message(),
+                            "revocation feed down"
+                        );
                     }
                 }
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_MAX);
             }
         })
     }
