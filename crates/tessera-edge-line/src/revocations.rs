@@ -249,4 +249,148 @@ mod tests {
         let again = watch.watch("h1".into());
         assert!(!again.is_revoked(), "a fresh watch starts clean");
     }
+
+    /// A feed that has lost its place: the first stream delivers sequences 1 and 2 and ends;
+    /// resuming after 2 is answered RESYNC_REQUIRED (sequences up to 9 were pruned); from 0 it
+    /// delivers 10 and stays open.
+    mod pruned_feed {
+        use std::pin::Pin;
+
+        use tessera_proto::v1 as pb;
+        use tessera_proto::v1::auth_service_server::{AuthService, AuthServiceServer};
+        use tokio_stream::Stream;
+        use tonic::{Request, Response, Status};
+        use tonic_types::{ErrorDetails, StatusExt};
+
+        pub struct Feed(pub std::sync::atomic::AtomicU32);
+
+        type Revocations =
+            Pin<Box<dyn Stream<Item = Result<pb::WatchRevocationsResponse, Status>> + Send>>;
+
+        fn revocation(sequence: u64) -> Result<pb::WatchRevocationsResponse, Status> {
+            Ok(pb::WatchRevocationsResponse {
+                sequence,
+                token_id: format!("id{sequence}"),
+                token_hash: format!("h{sequence}"),
+                revoked_at: None,
+            })
+        }
+
+        #[tonic::async_trait]
+        impl AuthService for Feed {
+            type WatchRevocationsStream = Revocations;
+
+            async fn watch_revocations(
+                &self,
+                request: Request<pb::WatchRevocationsRequest>,
+            ) -> Result<Response<Revocations>, Status> {
+                let opened = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match (opened, request.into_inner().after_sequence) {
+                    (0, 0) => Ok(Response::new(Box::pin(tokio_stream::iter([
+                        revocation(1),
+                        revocation(2),
+                    ])))),
+                    (_, 0) => Ok(Response::new(Box::pin(tokio_stream::StreamExt::chain(
+                        tokio_stream::iter([revocation(10)]),
+                        tokio_stream::pending(),
+                    )))),
+                    _ => Err(Status::with_error_details(
+                        tonic::Code::FailedPrecondition,
+                        "pruned",
+                        ErrorDetails::with_error_info(
+                            "RESYNC_REQUIRED",
+                            "tessera",
+                            [("oldest_sequence".to_owned(), "10".to_owned())]
+                                .into_iter()
+                                .collect::<std::collections::HashMap<_, _>>(),
+                        ),
+                    )),
+                }
+            }
+
+            async fn login(
+                &self,
+                _: Request<pb::LoginRequest>,
+            ) -> Result<Response<pb::LoginResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn unlock(
+                &self,
+                _: Request<pb::UnlockRequest>,
+            ) -> Result<Response<pb::UnlockResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn revoke(
+                &self,
+                _: Request<pb::RevokeRequest>,
+            ) -> Result<Response<pb::RevokeResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn issue_token(
+                &self,
+                _: Request<pb::IssueTokenRequest>,
+            ) -> Result<Response<pb::IssueTokenResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn introspect(
+                &self,
+                _: Request<pb::IntrospectRequest>,
+            ) -> Result<Response<pb::IntrospectResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn check_namespace(
+                &self,
+                _: Request<pb::CheckNamespaceRequest>,
+            ) -> Result<Response<pb::CheckNamespaceResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn get_jwks(
+                &self,
+                _: Request<pb::GetJwksRequest>,
+            ) -> Result<Response<pb::GetJwksResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+        }
+
+        pub async fn start() -> std::net::SocketAddr {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(AuthServiceServer::new(Feed(Default::default())))
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            );
+            addr
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resync_treats_every_watched_token_as_revoked() {
+        let addr = pruned_feed::start().await;
+        let client = tessera_client::Client::builder()
+            .address(format!("http://{addr}"))
+            .token(tessera_client::Secret::new("tsr_svc_x".into()))
+            .build()
+            .unwrap();
+        let watch = RevocationWatch::new();
+        let one = watch.watch("h1".into());
+        let quiet = watch.watch("h-never-named".into());
+        let _feed = watch.spawn(client);
+        // `h1` is revoked by the first stream; `h-never-named` never appears in the feed, yet once
+        // the feed has lost its place it cannot be vouched for: treated as revoked.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !(one.is_revoked() && quiet.is_revoked()) {
+            assert!(std::time::Instant::now() < deadline, "no resync seen");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            watch.wait_live(Duration::from_secs(30)).await,
+            "the feed resumed from 0"
+        );
+        let fresh = watch.watch("h-after".into());
+        assert!(
+            !fresh.is_revoked(),
+            "a token watched after the resync starts clean"
+        );
+    }
 }

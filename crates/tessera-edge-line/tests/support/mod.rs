@@ -55,6 +55,18 @@ fn tessera_bin() -> PathBuf {
 }
 
 fn start_tessera() -> Result<Tessera, String> {
+    start_tessera_with(&[])
+}
+
+/// A `tessera dev` of its own serving gRPC over TLS with `cert`; stopped when dropped.
+pub fn start_tls_tessera(cert: &TestCert) -> Result<Tessera, String> {
+    start_tessera_with(&[
+        ("TESSERA_TLS_CERT", cert.cert_arg()),
+        ("TESSERA_TLS_KEY", cert.key_arg()),
+    ])
+}
+
+fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
     let bin = tessera_bin();
     if !bin.is_file() {
         return Err(format!(
@@ -83,6 +95,7 @@ fn start_tessera() -> Result<Tessera, String> {
         .arg(dir.join("data"))
         .args(["--listen", "127.0.0.1:0", "--ready-file"])
         .arg(&ready)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
