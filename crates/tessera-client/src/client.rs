@@ -233,6 +233,36 @@ impl ClientBuilder {
         })
     }
 
+    /// The settings of a service that calls with its own token (an edge, a protected service):
+    /// these addresses (empty entries skipped), the CA file when given, a deadline per call,
+    /// checked at once. The error's [`Error::field`] is `address` or `ca`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tessera_client::{ClientBuilder, Secret};
+    ///
+    /// let addresses = ["http://10.0.0.1:50051".to_owned(), "http://10.0.0.2:50051".to_owned()];
+    /// let builder =
+    ///     ClientBuilder::for_service(&addresses, None, Secret::new("tsr_svc_…".into()), Duration::from_secs(5));
+    /// assert!(builder.is_ok());
+    /// ```
+    pub fn for_service(
+        addresses: &[String],
+        ca: Option<&std::path::Path>,
+        token: Secret,
+        deadline: Duration,
+    ) -> Result<ClientBuilder, Error> {
+        let mut builder = ClientBuilder::default()
+            .addresses(addresses.iter().filter(|a| !a.trim().is_empty()).cloned())
+            .token(token)
+            .deadline(deadline);
+        if let Some(ca) = ca {
+            builder = builder.ca_file(ca);
+        }
+        builder.check()?;
+        Ok(builder)
+    }
+
     /// Checks the settings as [`ClientBuilder::build`] would (addresses, the CA file, a CA only
     /// with `https://`), without connecting and outside any runtime: for start-up validation.
     ///

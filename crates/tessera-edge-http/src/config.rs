@@ -334,18 +334,16 @@ fn tessera_client(
     service_token: &Secret,
     timeout: Duration,
 ) -> anyhow::Result<tessera_client::ClientBuilder> {
-    let mut builder = tessera_client::Client::builder()
-        .addresses(addresses.iter().filter(|a| !a.trim().is_empty()).cloned())
-        .token(service_token.clone())
-        .deadline(timeout);
-    if let Some(ca) = ca {
-        builder = builder.ca_file(ca);
-    }
-    builder.check().map_err(|e| match e.field() {
-        Some("ca") => anyhow::anyhow!("--tessera-ca: {}", e.message()),
-        _ => anyhow::anyhow!("--tessera: {}", e.message()),
-    })?;
-    Ok(builder)
+    let flag = |e: tessera_client::Error| {
+        let flag = if e.field() == Some("ca") {
+            "--tessera-ca"
+        } else {
+            "--tessera"
+        };
+        anyhow::anyhow!("{flag}: {}", e.message())
+    };
+    tessera_client::ClientBuilder::for_service(addresses, ca, service_token.clone(), timeout)
+        .map_err(flag)
 }
 
 #[cfg(test)]
