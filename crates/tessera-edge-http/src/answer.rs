@@ -118,11 +118,22 @@ pub struct TesseraError {
 }
 
 impl TesseraError {
+    /// Classifies a failed `tessera-client` call, by the reason Tessera attached first and the
+    /// gRPC code when this table does not know it.
+    pub fn from_client(error: &tessera_client::Error) -> Self {
+        Self {
+            reason: Reason::from_wire(error.wire_reason())
+                .unwrap_or_else(|| Reason::from_code(error.code())),
+            field: error.field().map(str::to_owned),
+            code: error.code(),
+        }
+    }
+
     /// Classifies a failed call, by ErrorInfo reason first and gRPC code when there is none.
     pub fn from_status(status: &tonic::Status) -> Self {
         let info = status
             .get_details_error_info()
-            .filter(|info| info.domain == tessera_proto::ERROR_DOMAIN);
+            .filter(|info| info.domain == tessera_client::ERROR_DOMAIN);
         let (reason, field) = match info {
             Some(info) => (
                 Reason::from_wire(&info.reason).unwrap_or(Reason::from_code(status.code())),

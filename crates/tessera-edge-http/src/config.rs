@@ -6,13 +6,12 @@
 //! environment.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use zeroize::Zeroizing;
 
 use crate::origin::Origin;
 use crate::routes::{NamespaceRules, PublicRoutes};
@@ -20,54 +19,7 @@ use crate::server::ServerLimits;
 use crate::tls;
 use crate::verify::FrontProxy;
 
-/// A secret (token or password) that never shows in `Debug` output and is wiped on drop.
-#[derive(Clone)]
-pub struct Secret(Arc<Zeroizing<String>>);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: String) -> Self {
-        Self(Arc::new(Zeroizing::new(value)))
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(****)")
-    }
-}
-
-/// Parses `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 250ms, 5s, 2m or 1h"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "" | "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value.saturating_mul(60)),
-        "h" => Duration::from_secs(value.saturating_mul(3600)),
-        _ => {
-            return Err(format!(
-                "{text:?} has unknown unit {unit:?} (use ms, s, m or h)"
-            ))
-        }
-    };
-    if duration.is_zero() {
-        return Err(format!("{text:?} must be longer than zero"));
-    }
-    Ok(duration)
-}
+pub use tessera_client::{parse_duration, Secret};
 
 /// `tessera-edge-http`: authenticates HTTP requests against Tessera, as a reverse proxy in front of
 /// a web service or as the forward-auth endpoint of nginx, Caddy or Traefik.
@@ -78,9 +30,21 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// gRPC address of the Tessera server, as `host:port` or `http://host:port`.
-    #[arg(long, env = "TESSERA_ADDR", default_value = "http://127.0.0.1:50051")]
-    pub tessera: String,
+    /// gRPC address of the Tessera server: `host:port`, `http://host:port` or `https://host:port`
+    /// (TLS). Several, comma-separated, are replicas: the edge uses the first that answers and
+    /// fails over to the next.
+    #[arg(
+        long,
+        env = "TESSERA_ADDR",
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ','
+    )]
+    pub tessera: Vec<String>,
+
+    /// PEM CA certificates that sign Tessera's certificate, for `https://` addresses (default:
+    /// the system's roots).
+    #[arg(long, env = "TESSERA_CA")]
+    pub tessera_ca: Option<PathBuf>,
 
     /// This edge's own service token: it must hold `introspect` and must not hold admin rights.
     #[arg(
@@ -240,8 +204,8 @@ pub struct Policy {
 pub struct Settings {
     /// Listening address.
     pub listen: SocketAddr,
-    /// Tessera's gRPC URI (`http://host:port`).
-    pub tessera_uri: String,
+    /// How to reach Tessera (addresses, TLS, the service token, the per-call limit), checked.
+    pub tessera: tessera_client::ClientBuilder,
     /// The edge's own token.
     pub service_token: Secret,
     /// Where admitted requests go.
@@ -281,6 +245,7 @@ impl Settings {
         if service_token.is_empty() || !service_token.bytes().all(|b| b.is_ascii_graphic()) {
             bail!("--service-token must be one word of visible ASCII characters");
         }
+        let service_token = Secret::new(service_token);
         let upstream = match (&cli.upstream, cli.demo_upstream) {
             (Some(text), _) => UpstreamSetting::Url(parse_upstream(text).context("--upstream")?),
             (None, true) => UpstreamSetting::Demo,
@@ -313,8 +278,13 @@ impl Settings {
         }
         Ok(Self {
             listen: cli.listen,
-            tessera_uri: tessera_uri(&cli.tessera).context("--tessera")?,
-            service_token: Secret::new(service_token),
+            tessera: tessera_client(
+                &cli.tessera,
+                cli.tessera_ca.as_deref(),
+                &service_token,
+                cli.tessera_timeout,
+            )?,
+            service_token,
             upstream,
             public_routes,
             namespace_rules,
@@ -341,29 +311,6 @@ impl Settings {
     }
 }
 
-/// `host:port` or `http(s)://host:port` as a URI tonic accepts.
-fn tessera_uri(text: &str) -> anyhow::Result<String> {
-    let text = text.trim();
-    let uri = if text.contains("://") {
-        text.to_owned()
-    } else {
-        format!("http://{text}")
-    };
-    let parsed: http::Uri = uri.parse().context("not a URI")?;
-    if parsed.authority().is_none() {
-        bail!("{text:?} names no host");
-    }
-    // The one address form of every Tessera client (see the CLI's `--server`).
-    if !matches!(parsed.scheme_str(), Some("http" | "https"))
-        || parsed.port_u16().is_none()
-        || !matches!(parsed.path(), "" | "/")
-        || parsed.query().is_some()
-    {
-        bail!("{text:?}: use host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051");
-    }
-    Ok(uri)
-}
-
 /// An upstream must be plain `http://host:port` with no path: the edge forwards paths unchanged.
 pub fn parse_upstream(text: &str) -> anyhow::Result<http::Uri> {
     let uri: http::Uri = text.trim().parse().context("not a URI")?;
@@ -379,19 +326,29 @@ pub fn parse_upstream(text: &str) -> anyhow::Result<http::Uri> {
     Ok(uri)
 }
 
+/// The Tessera client settings from `--tessera`, `--tessera-ca`, the service token and
+/// `--tessera-timeout`, checked now so a bad address or CA file stops the start.
+fn tessera_client(
+    addresses: &[String],
+    ca: Option<&Path>,
+    service_token: &Secret,
+    timeout: Duration,
+) -> anyhow::Result<tessera_client::ClientBuilder> {
+    let flag = |e: tessera_client::Error| {
+        let flag = if e.field() == Some("ca") {
+            "--tessera-ca"
+        } else {
+            "--tessera"
+        };
+        anyhow::anyhow!("{flag}: {}", e.message())
+    };
+    tessera_client::ClientBuilder::for_service(addresses, ca, service_token.clone(), timeout)
+        .map_err(flag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("soon").is_err());
-    }
 
     #[test]
     fn upstream_must_be_plain_http_without_path() {
@@ -403,25 +360,35 @@ mod tests {
     }
 
     #[test]
-    fn tessera_address_gains_a_scheme() {
-        assert_eq!(
-            tessera_uri("127.0.0.1:50051").unwrap(),
-            "http://127.0.0.1:50051"
-        );
-        assert_eq!(
-            tessera_uri("https://t.example:443").unwrap(),
-            "https://t.example:443"
+    fn tessera_addresses_are_checked_at_start_and_a_ca_needs_https() {
+        let token = Secret::new("tsr_svc_x".into());
+        let texts = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let limit = Duration::from_secs(1);
+        assert!(
+            tessera_client(&texts(&["127.0.0.1:1", "https://t:1"]), None, &token, limit).is_ok()
         );
         for bad in ["ftp://t:1", "http://t", "http://t:1/x", "t"] {
-            let err = tessera_uri(bad).unwrap_err().to_string();
+            let err = tessera_client(&texts(&[bad]), None, &token, limit).unwrap_err();
+            let err = err.to_string();
+            assert!(err.starts_with("--tessera:"), "{bad}: {err}");
             assert!(err.contains("http://127.0.0.1:50051"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let secret = Secret::new("tsr_svc_very_secret".to_owned());
-        assert_eq!(format!("{secret:?}"), "Secret(****)");
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        assert!(tessera_client(&texts(&["https://t:1"]), Some(ca.path()), &token, limit).is_ok());
+        let err = tessera_client(
+            &texts(&["https://t:1", "http://u:1"]),
+            Some(ca.path()),
+            &token,
+            limit,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("use https://"), "{err}");
+        let missing = Path::new("/nonexistent/ca.pem");
+        let err = tessera_client(&texts(&["https://t:1"]), Some(missing), &token, limit)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--tessera-ca:"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! [`crate::gate`]) rather than left for the upstream to merge.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use tessera_proto::v1 as pb;
 
 /// Prefix of every identity header; client-supplied headers with it are always dropped.
 pub const IDENTITY_PREFIX: &str = "x-tessera-";
@@ -54,7 +53,7 @@ pub struct Identity {
 
 impl Identity {
     /// The identity of an active token.
-    pub fn from_introspection(response: &pb::IntrospectResponse) -> Self {
+    pub fn from_introspection(response: &tessera_client::Introspection) -> Self {
         Self {
             subject: response.subject.clone(),
             username: response.username.clone(),
@@ -63,7 +62,7 @@ impl Identity {
             token_id: response.token_id.clone(),
             elevated: response.elevated,
             session_id: response.session_id.clone(),
-            expires_at: response.expires_at.as_ref().map(|t| t.seconds),
+            expires_at: response.expires_at.map(|t| t.unix_timestamp()),
         }
     }
 
@@ -150,8 +149,8 @@ pub fn rfc3339(seconds: i64) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn response() -> pb::IntrospectResponse {
-        pb::IntrospectResponse {
+    fn response() -> tessera_client::Introspection {
+        tessera_client::Introspection {
             active: true,
             token_id: "tok_1".into(),
             subject: "8d1c".into(),
@@ -159,10 +158,7 @@ mod tests {
             roles: vec!["user".into(), "ops".into()],
             namespace: "deploy.".into(),
             elevated: false,
-            expires_at: Some(prost_types::Timestamp {
-                seconds: 0,
-                nanos: 0,
-            }),
+            expires_at: Some(time::OffsetDateTime::UNIX_EPOCH),
             ..Default::default()
         }
     }

@@ -51,12 +51,7 @@ async fn vet(authority: &Authority, settings: &Settings) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_cli(cli)?;
-    let authority = Authority::new(
-        &settings.tessera_uri,
-        &settings.service_token,
-        settings.tessera_timeout,
-    )
-    .context("--tessera")?;
+    let authority = Authority::new(settings.tessera.clone().build().context("--tessera")?);
     vet(&authority, &settings).await?;
 
     let proxy = match &settings.upstream {

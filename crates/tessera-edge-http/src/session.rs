@@ -18,7 +18,6 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_proto::v1 as pb;
 
 use crate::answer::{Answer, CalledAs, Reason};
 use crate::app::AppState;
@@ -98,10 +97,14 @@ fn require_same_origin_for(
     check_same_origin(&state.policy, headers, own.as_ref()).map_err(|_| Answer::cross_origin())
 }
 
-fn seconds_until(at: Option<&prost_types::Timestamp>) -> Option<i64> {
-    let at = at?;
+fn seconds_until(at: Option<time::OffsetDateTime>) -> Option<i64> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Some((at.seconds - now).max(0))
+    Some((at?.unix_timestamp() - now).max(0))
+}
+
+/// An answer's time as RFC 3339, for JSON bodies.
+fn rfc3339_of(at: Option<time::OffsetDateTime>) -> Option<String> {
+    rfc3339(at?.unix_timestamp())
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value, cookies: &[HeaderValue]) -> Response {
@@ -135,13 +138,12 @@ pub async fn open_session(
     username: String,
     password: String,
     totp_code: String,
-) -> Result<(pb::LoginResponse, HeaderValue), Answer> {
+) -> Result<(tessera_client::Session, HeaderValue), Answer> {
     validate_login(&username, &password, &totp_code)?;
-    let request = pb::LoginRequest {
-        username,
-        password,
-        totp_code,
-    };
+    let mut request = tessera_client::Login::new(username, tessera_client::Secret::new(password));
+    if !totp_code.is_empty() {
+        request = request.totp(totp_code);
+    }
     let session = state
         .gate
         .authority
@@ -150,8 +152,8 @@ pub async fn open_session(
         .map_err(|e| Answer::for_tessera(&e, CalledAs::User))?;
     let cookie = set_cookie(
         SESSION_COOKIE,
-        &session.token,
-        seconds_until(session.expires_at.as_ref()),
+        session.token.expose(),
+        seconds_until(session.expires_at),
     );
     Ok((session, cookie))
 }
@@ -179,7 +181,7 @@ pub async fn login(State(state): State<Arc<AppState>>, request: Request) -> Resp
     .await;
     match result {
         Ok((session, cookie)) => {
-            let user = session.user.unwrap_or_default();
+            let user = session.user;
             json_response(
                 StatusCode::OK,
                 json!({
@@ -190,7 +192,7 @@ pub async fn login(State(state): State<Arc<AppState>>, request: Request) -> Resp
                     "role": user.role,
                     "token_id": session.token_id,
                     "session_id": session.session_id,
-                    "expires_at": session.expires_at.and_then(|t| rfc3339(t.seconds)),
+                    "expires_at": rfc3339_of(session.expires_at),
                 }),
                 &[cookie, clear_cookie(ELEVATED_COOKIE)],
             )
@@ -285,11 +287,13 @@ pub async fn unlock(State(state): State<Arc<AppState>>, request: Request) -> Res
                 "password must be 1 to 1024 bytes, ttl short",
             ));
         }
-        let request = pb::UnlockRequest {
-            password: body.password,
-            totp_code: body.totp_code,
-            ttl: body.ttl,
-        };
+        let mut request = tessera_client::Unlock::new(tessera_client::Secret::new(body.password));
+        if !body.totp_code.is_empty() {
+            request = request.totp(body.totp_code);
+        }
+        if !body.ttl.is_empty() {
+            request = request.ttl(body.ttl);
+        }
         state
             .gate
             .authority
@@ -302,15 +306,15 @@ pub async fn unlock(State(state): State<Arc<AppState>>, request: Request) -> Res
         Ok(elevated) => {
             let cookie = set_cookie(
                 ELEVATED_COOKIE,
-                &elevated.token,
-                seconds_until(elevated.expires_at.as_ref()),
+                elevated.token.expose(),
+                seconds_until(elevated.expires_at),
             );
             json_response(
                 StatusCode::OK,
                 json!({
                     "elevated": true,
                     "token_id": elevated.token_id,
-                    "expires_at": elevated.expires_at.and_then(|t| rfc3339(t.seconds)),
+                    "expires_at": rfc3339_of(elevated.expires_at),
                 }),
                 &[cookie],
             )
@@ -355,7 +359,7 @@ pub async fn root_status(State(state): State<Arc<AppState>>, request: Request) -
             json!({
                 "elevated": true,
                 "token_id": me.token_id,
-                "expires_at": me.expires_at.and_then(|t| rfc3339(t.seconds)),
+                "expires_at": rfc3339_of(me.expires_at),
             }),
             &[],
         ),
@@ -406,14 +410,11 @@ pub async fn issue_token(State(state): State<Arc<AppState>>, request: Request) -
             .ok_or_else(|| Answer::invalid_token("no token"))?;
         require_same_origin_for(&state, source, &parts.headers, &parts.uri)?;
         let body: IssueBody = read_json(&parts.headers, body, state.policy.max_json_bytes).await?;
-        let request = pb::IssueTokenRequest {
-            ttl: body.ttl.clone(),
-            max_uses: body.max_uses()?,
-            namespace: body.namespace,
-            permissions: body.permissions,
-            description: body.description,
-            ..Default::default()
-        };
+        let mut request = tessera_client::IssueToken::new(body.ttl.clone())
+            .max_uses(body.max_uses()?)
+            .namespace(body.namespace)
+            .description(body.description);
+        request.permissions = body.permissions;
         state
             .gate
             .authority
@@ -426,9 +427,9 @@ pub async fn issue_token(State(state): State<Arc<AppState>>, request: Request) -
         Ok(issued) => json_response(
             StatusCode::CREATED,
             json!({
-                "token": issued.token,
+                "token": issued.token.expose(),
                 "token_id": issued.token_id,
-                "expires_at": issued.expires_at.and_then(|t| rfc3339(t.seconds)),
+                "expires_at": rfc3339_of(issued.expires_at),
                 "namespace": issued.namespace,
                 "permissions": issued.permissions,
                 "max_uses": issued.max_uses,

@@ -16,54 +16,7 @@ use zeroize::Zeroizing;
 use crate::rules::Rules;
 use crate::tls;
 
-/// A secret (token or password) that never shows in `Debug` output and is wiped on drop.
-#[derive(Clone)]
-pub struct Secret(Arc<Zeroizing<String>>);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: String) -> Self {
-        Self(Arc::new(Zeroizing::new(value)))
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(****)")
-    }
-}
-
-/// Parses `250ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 250ms, 5s, 2m or 1h"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "" | "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value.saturating_mul(60)),
-        "h" => Duration::from_secs(value.saturating_mul(3600)),
-        _ => {
-            return Err(format!(
-                "{text:?} has unknown unit {unit:?} (use ms, s, m or h)"
-            ))
-        }
-    };
-    if duration.is_zero() {
-        return Err(format!("{text:?} must be longer than zero"));
-    }
-    Ok(duration)
-}
+pub use tessera_client::{parse_duration, Secret};
 
 /// `tessera-edge-line`: authenticates line-protocol clients against Tessera, checks every command
 /// against the token's namespace, filters list replies, and relays the rest to the upstream.
@@ -74,9 +27,21 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_LISTEN", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
 
-    /// gRPC address of the Tessera server, as `host:port` or `http://host:port`.
-    #[arg(long, env = "TESSERA_ADDR", default_value = "http://127.0.0.1:50051")]
-    pub tessera: String,
+    /// gRPC address of the Tessera server: `host:port`, `http://host:port` or `https://host:port`
+    /// (TLS). Several, comma-separated, are replicas: the edge uses the first that answers and
+    /// fails over to the next.
+    #[arg(
+        long,
+        env = "TESSERA_ADDR",
+        default_value = "http://127.0.0.1:50051",
+        value_delimiter = ','
+    )]
+    pub tessera: Vec<String>,
+
+    /// PEM CA certificates that sign Tessera's certificate, for `https://` addresses (default:
+    /// the system's roots).
+    #[arg(long, env = "TESSERA_CA")]
+    pub tessera_ca: Option<PathBuf>,
 
     /// This edge's own service token: it must hold `introspect` and must not hold admin rights.
     #[arg(
@@ -217,8 +182,8 @@ pub struct UpstreamSettings {
 pub struct Settings {
     /// Client listen address.
     pub listen: SocketAddr,
-    /// Tessera's gRPC URI.
-    pub tessera_uri: String,
+    /// How to reach Tessera (addresses, TLS, the service token, the per-call limit), checked.
+    pub tessera: tessera_client::ClientBuilder,
     /// The edge's own service token.
     pub service_token: Secret,
     /// Per-call limit for Tessera.
@@ -296,7 +261,12 @@ impl Settings {
         }
         Ok(Self {
             listen: cli.listen,
-            tessera_uri: tessera_uri(&cli.tessera)?,
+            tessera: tessera_client(
+                &cli.tessera,
+                cli.tessera_ca.as_deref(),
+                &service_token,
+                cli.tessera_timeout,
+            )?,
             service_token,
             tessera_timeout: cli.tessera_timeout,
             upstream: UpstreamSettings {
@@ -344,52 +314,29 @@ fn host_of(address: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
-/// `host:port` becomes `http://host:port`; a URI with a scheme is kept.
-fn tessera_uri(address: &str) -> anyhow::Result<String> {
-    let uri = if address.contains("://") {
-        address.to_owned()
-    } else {
-        format!("http://{address}")
+/// The Tessera client settings from `--tessera`, `--tessera-ca`, the service token and
+/// `--tessera-timeout`, checked now so a bad address or CA file stops the start.
+fn tessera_client(
+    addresses: &[String],
+    ca: Option<&Path>,
+    service_token: &Secret,
+    timeout: Duration,
+) -> anyhow::Result<tessera_client::ClientBuilder> {
+    let flag = |e: tessera_client::Error| {
+        let flag = if e.field() == Some("ca") {
+            "--tessera-ca"
+        } else {
+            "--tessera"
+        };
+        anyhow::anyhow!("{flag}: {}", e.message())
     };
-    let parsed = uri
-        .parse::<tonic::transport::Uri>()
-        .with_context(|| format!("--tessera {address:?} is not an address"))?;
-    // The one address form of every Tessera client (see the CLI's `--server`).
-    if !matches!(parsed.scheme_str(), Some("http" | "https"))
-        || parsed.port_u16().is_none()
-        || !matches!(parsed.path(), "" | "/")
-        || parsed.query().is_some()
-    {
-        anyhow::bail!("--tessera {address:?}: use host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051");
-    }
-    Ok(uri)
+    tessera_client::ClientBuilder::for_service(addresses, ca, service_token.clone(), timeout)
+        .map_err(flag)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("0s")
-            .unwrap_err()
-            .contains("longer than zero"));
-        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        let secret = Secret::new("tsr_svc_verysecret".into());
-        assert_eq!(format!("{secret:?}"), "Secret(****)");
-        assert_eq!(secret.expose(), "tsr_svc_verysecret");
-    }
 
     #[test]
     fn addresses_normalise() {
@@ -399,15 +346,6 @@ mod tests {
         assert_eq!(host_of("nohost"), None);
         assert_eq!(host_of(":7000"), None);
         assert_eq!(host_of("h:port"), None);
-        assert_eq!(
-            tessera_uri("127.0.0.1:50051").unwrap(),
-            "http://127.0.0.1:50051"
-        );
-        assert_eq!(tessera_uri("https://t:1").unwrap(), "https://t:1");
-        for bad in ["ftp://t:1", "http://t", "http://t:1/x", "t"] {
-            let err = tessera_uri(bad).unwrap_err().to_string();
-            assert!(err.contains("http://127.0.0.1:50051"), "{bad}: {err}");
-        }
     }
 
     fn cli(args: &[&str]) -> Cli {

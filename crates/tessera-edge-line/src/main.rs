@@ -30,12 +30,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_cli(cli)?;
-    let authority = Authority::new(
-        &settings.tessera_uri,
-        &settings.service_token,
-        settings.tessera_timeout,
-    )
-    .context("--tessera")?;
+    let authority = Authority::new(settings.tessera.clone().build().context("--tessera")?);
     authority
         .vet_service_token(&settings.service_token)
         .await

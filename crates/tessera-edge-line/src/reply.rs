@@ -46,11 +46,29 @@ pub enum TesseraFailure {
 }
 
 impl TesseraFailure {
+    /// Classifies a failed `tessera-client` call by its reason (which falls back to the gRPC
+    /// code when Tessera attached none).
+    pub fn from_client(error: &tessera_client::Error) -> Self {
+        use tessera_client::Reason::*;
+        match error.reason() {
+            InvalidArgument => Self::InvalidArgument {
+                field: error.field().map(str::to_owned),
+            },
+            AuthRequired | AuthFailed | AuthDenied | OverPrivileged | PrivilegeExceeded
+            | ElevationRequired => Self::ServiceTokenRejected {
+                reason: error.wire_reason().to_owned(),
+            },
+            _ => Self::Unavailable {
+                reason: error.wire_reason().to_owned(),
+            },
+        }
+    }
+
     /// Classifies a failed call, by ErrorInfo reason first and gRPC code when there is none.
     pub fn from_status(status: &tonic::Status) -> Self {
         let info = status
             .get_details_error_info()
-            .filter(|info| info.domain == tessera_proto::ERROR_DOMAIN);
+            .filter(|info| info.domain == tessera_client::ERROR_DOMAIN);
         let code = status.code();
         match info {
             Some(info) => match info.reason.as_str() {
@@ -193,7 +211,7 @@ mod tests {
         let mut details = ErrorDetails::new();
         details.set_error_info(
             reason,
-            tessera_proto::ERROR_DOMAIN,
+            tessera_client::ERROR_DOMAIN,
             [("field".to_owned(), "identifiers".to_owned())],
         );
         tonic::Status::with_error_details(code, "x", details)

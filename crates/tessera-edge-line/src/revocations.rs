@@ -8,6 +8,10 @@
 //! `WatchRevocations` stream, which this module follows. While the stream is down those commands
 //! fail closed.
 //!
+//! When Tessera can no longer resume the feed where the edge left it (revocations were pruned,
+//! `RESYNC_REQUIRED`), any revocation may have been missed: every watched token is then treated
+//! as revoked (its verdict unknown, so fail closed), and the feed starts over.
+//!
 //! Only tokens that some connection is watching are remembered, so memory stays bounded by the
 //! open connections, not by Tessera's revocation history. A token is watched (by the hash of its
 //! secret, the key the feed publishes) *before* it is introspected at AUTH: any revocation the
@@ -18,16 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tessera_proto::v1 as pb;
+use tessera_client::{Client, WatchEvent};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
-
-use crate::tessera::Client;
-
-/// First and longest pause between attempts to (re)open the stream.
-const RETRY_FIRST: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(2);
+use tracing::{debug, error, info};
 
 #[derive(Debug)]
 struct Entry {
@@ -71,6 +69,15 @@ impl Shared {
             }
         }
         hit
+    }
+
+    /// The feed lost its place: every watched token may have been revoked unseen.
+    fn revoke_all(&self) -> usize {
+        let watched = self.watched();
+        for entry in watched.values() {
+            entry.revoked.store(true, Ordering::Release);
+        }
+        watched.len()
     }
 }
 
@@ -117,47 +124,39 @@ impl RevocationWatch {
 
     /// Follows the feed on `client` until the task is aborted, reconnecting after failures and
     /// resuming after the last revocation seen, so none is missed or repeated.
-    pub fn spawn(&self, mut client: Client) -> JoinHandle<()> {
+    pub fn spawn(&self, client: Client) -> JoinHandle<()> {
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let mut after_sequence = 0u64;
-            let mut retry = RETRY_FIRST;
+            let mut feed = client.watch_revocations(0);
             loop {
-                let request = pb::WatchRevocationsRequest { after_sequence };
-                match client.watch_revocations(request).await {
-                    Ok(response) => {
-                        let mut stream = response.into_inner();
+                match feed.next().await {
+                    WatchEvent::Connected { after_sequence } => {
                         shared.set_live(true);
                         info!(after_sequence, "following the revocation feed");
-                        loop {
-                            match stream.message().await {
-                                Ok(Some(revocation)) => {
-                                    retry = RETRY_FIRST;
-                                    after_sequence = after_sequence.max(revocation.sequence);
-                                    if shared
-                                        .revoked([&revocation.token_hash, &revocation.token_id])
-                                    {
-                                        info!(token_id = %revocation.token_id, "watched token revoked");
-                                    }
-                                }
-                                Ok(None) => {
-                                    debug!("tessera ended the revocation feed");
-                                    break;
-                                }
-                                Err(status) => {
-                                    warn!(code = ?status.code(), message = status.message(), "revocation feed failed");
-                                    break;
-                                }
-                            }
-                        }
-                        shared.set_live(false);
                     }
-                    Err(status) => {
-                        debug!(code = ?status.code(), message = status.message(), "cannot open the revocation feed");
+                    WatchEvent::Revoked(revocation) => {
+                        if shared.revoked([&revocation.token_hash, &revocation.token_id]) {
+                            info!(token_id = %revocation.token_id, "watched token revoked");
+                        }
+                    }
+                    WatchEvent::Resync { oldest_sequence } => {
+                        shared.set_live(false);
+                        let dropped = shared.revoke_all();
+                        error!(
+                            ?oldest_sequence,
+                            dropped,
+                            "the revocation feed lost its place; every watched token is treated as revoked"
+                        );
+                    }
+                    WatchEvent::Disconnected(error) => {
+                        shared.set_live(false);
+                        debug!(
+                            reason = error.wire_reason(),
+                            message = error.message(),
+                            "revocation feed down"
+                        );
                     }
                 }
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_MAX);
             }
         })
     }
@@ -249,5 +248,149 @@ mod tests {
         );
         let again = watch.watch("h1".into());
         assert!(!again.is_revoked(), "a fresh watch starts clean");
+    }
+
+    /// A feed that has lost its place: the first stream delivers sequences 1 and 2 and ends;
+    /// resuming after 2 is answered RESYNC_REQUIRED (sequences up to 9 were pruned); from 0 it
+    /// delivers 10 and stays open.
+    mod pruned_feed {
+        use std::pin::Pin;
+
+        use tessera_proto::v1 as pb;
+        use tessera_proto::v1::auth_service_server::{AuthService, AuthServiceServer};
+        use tokio_stream::Stream;
+        use tonic::{Request, Response, Status};
+        use tonic_types::{ErrorDetails, StatusExt};
+
+        pub struct Feed(pub std::sync::atomic::AtomicU32);
+
+        type Revocations =
+            Pin<Box<dyn Stream<Item = Result<pb::WatchRevocationsResponse, Status>> + Send>>;
+
+        fn revocation(sequence: u64) -> Result<pb::WatchRevocationsResponse, Status> {
+            Ok(pb::WatchRevocationsResponse {
+                sequence,
+                token_id: format!("id{sequence}"),
+                token_hash: format!("h{sequence}"),
+                revoked_at: None,
+            })
+        }
+
+        #[tonic::async_trait]
+        impl AuthService for Feed {
+            type WatchRevocationsStream = Revocations;
+
+            async fn watch_revocations(
+                &self,
+                request: Request<pb::WatchRevocationsRequest>,
+            ) -> Result<Response<Revocations>, Status> {
+                let opened = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match (opened, request.into_inner().after_sequence) {
+                    (0, 0) => Ok(Response::new(Box::pin(tokio_stream::iter([
+                        revocation(1),
+                        revocation(2),
+                    ])))),
+                    (_, 0) => Ok(Response::new(Box::pin(tokio_stream::StreamExt::chain(
+                        tokio_stream::iter([revocation(10)]),
+                        tokio_stream::pending(),
+                    )))),
+                    _ => Err(Status::with_error_details(
+                        tonic::Code::FailedPrecondition,
+                        "pruned",
+                        ErrorDetails::with_error_info(
+                            "RESYNC_REQUIRED",
+                            "tessera",
+                            [("oldest_sequence".to_owned(), "10".to_owned())]
+                                .into_iter()
+                                .collect::<std::collections::HashMap<_, _>>(),
+                        ),
+                    )),
+                }
+            }
+
+            async fn login(
+                &self,
+                _: Request<pb::LoginRequest>,
+            ) -> Result<Response<pb::LoginResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn unlock(
+                &self,
+                _: Request<pb::UnlockRequest>,
+            ) -> Result<Response<pb::UnlockResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn revoke(
+                &self,
+                _: Request<pb::RevokeRequest>,
+            ) -> Result<Response<pb::RevokeResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn issue_token(
+                &self,
+                _: Request<pb::IssueTokenRequest>,
+            ) -> Result<Response<pb::IssueTokenResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn introspect(
+                &self,
+                _: Request<pb::IntrospectRequest>,
+            ) -> Result<Response<pb::IntrospectResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn check_namespace(
+                &self,
+                _: Request<pb::CheckNamespaceRequest>,
+            ) -> Result<Response<pb::CheckNamespaceResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+            async fn get_jwks(
+                &self,
+                _: Request<pb::GetJwksRequest>,
+            ) -> Result<Response<pb::GetJwksResponse>, Status> {
+                Err(Status::unimplemented(""))
+            }
+        }
+
+        pub async fn start() -> std::net::SocketAddr {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(AuthServiceServer::new(Feed(Default::default())))
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            );
+            addr
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resync_treats_every_watched_token_as_revoked() {
+        let addr = pruned_feed::start().await;
+        let client = tessera_client::Client::builder()
+            .address(format!("http://{addr}"))
+            .token(tessera_client::Secret::new("tsr_svc_x".into()))
+            .build()
+            .unwrap();
+        let watch = RevocationWatch::new();
+        let one = watch.watch("h1".into());
+        let quiet = watch.watch("h-never-named".into());
+        let _feed = watch.spawn(client);
+        // `h1` is revoked by the first stream; `h-never-named` never appears in the feed, yet once
+        // the feed has lost its place it cannot be vouched for: treated as revoked.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !(one.is_revoked() && quiet.is_revoked()) {
+            assert!(std::time::Instant::now() < deadline, "no resync seen");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            watch.wait_live(Duration::from_secs(30)).await,
+            "the feed resumed from 0"
+        );
+        let fresh = watch.watch("h-after".into());
+        assert!(
+            !fresh.is_revoked(),
+            "a token watched after the resync starts clean"
+        );
     }
 }

@@ -1,10 +1,10 @@
-//! The edge's view of Tessera: authenticate a client token, check identifiers against its
-//! namespace, and vet the edge's own service token at start.
+//! The edge's view of Tessera, on `tessera-client`: authenticate a client token, check
+//! identifiers against its namespace, and vet the edge's own service token at start.
 //!
-//! Every call carries the service token as `authorization: Bearer …` and is bounded by the
-//! configured timeout; every failure becomes a [`TesseraFailure`] through the one table in
-//! [`crate::reply`]. Nothing is cached: each command asks Tessera, so a revocation is seen on the
-//! very next command.
+//! Every call carries the service token and is bounded by the configured timeout (the client's
+//! deadline, retries of calls safe to repeat included); every failure becomes a
+//! [`TesseraFailure`] through the one table in [`crate::reply`]. Nothing is cached: each command
+//! asks Tessera, so a revocation is seen on the very next command.
 //!
 //! The one exception is a limited-use token whose last use is spent (by this connection's `AUTH`
 //! or another's): Tessera then calls it inactive on every call and never says why, so the
@@ -15,48 +15,16 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tessera_client::Client;
 use tessera_core::namespace::{validate_identifier, Namespace};
 use tessera_core::token::TokenHash;
-use tessera_proto::v1 as pb;
-use tonic::metadata::MetadataValue;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
 use tracing::warn;
 
 use crate::config::Secret;
 use crate::reply::TesseraFailure;
 use crate::revocations::{RevocationWatch, Watched};
 
-/// Adds the service token to every call.
-#[derive(Clone)]
-pub struct BearerAuth(MetadataValue<tonic::metadata::Ascii>);
-
-impl BearerAuth {
-    /// The interceptor for `token`; fails when the token cannot be a header value.
-    pub fn new(token: &Secret) -> Result<Self, String> {
-        let mut value: MetadataValue<tonic::metadata::Ascii> = format!("Bearer {}", token.expose())
-            .parse()
-            .map_err(|_| "the service token has characters a header cannot carry".to_owned())?;
-        value.set_sensitive(true);
-        Ok(Self(value))
-    }
-}
-
-impl tonic::service::Interceptor for BearerAuth {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-/// A Tessera client that calls with the edge's service token.
-pub type Client =
-    pb::auth_service_client::AuthServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub use tessera_client::{judge_service_token, ServiceTokenProblem};
 
 /// The verdict on a token and some identifiers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,45 +40,6 @@ impl Verdict {
     pub fn all_allowed(&self) -> bool {
         matches!(self, Self::Active(decisions) if decisions.iter().all(|&d| d))
     }
-}
-
-/// Why the edge refuses to start with its service token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ServiceTokenProblem {
-    /// Tessera says the token is not active, or refuses it as a caller.
-    #[error("the service token is not active (bad, expired or revoked)")]
-    Inactive,
-    /// The token cannot call Introspect.
-    #[error("the service token lacks the `introspect` permission")]
-    LacksIntrospect,
-    /// The token could do far more than an edge needs.
-    #[error("the service token holds admin rights; issue a service token with only `introspect`")]
-    AdminRights,
-    /// Tessera could not be asked.
-    #[error("cannot check the service token with tessera: {0}")]
-    Unreachable(String),
-}
-
-const ADMIN_ROLES: [&str; 4] = ["admin", "owner", "superuser", "root"];
-
-/// Judges an Introspect answer about the edge's own token (the rule is the server's contract:
-/// admin rights = permits `admin` or `*`, and an admin-class role or an elevated token).
-pub fn judge_service_token(me: &pb::IntrospectResponse) -> Result<(), ServiceTokenProblem> {
-    if !me.active {
-        return Err(ServiceTokenProblem::Inactive);
-    }
-    let permits = |p: &str| me.permissions.iter().any(|held| held == p || held == "*");
-    if !permits("introspect") {
-        return Err(ServiceTokenProblem::LacksIntrospect);
-    }
-    let admin_role = me
-        .roles
-        .iter()
-        .any(|role| ADMIN_ROLES.iter().any(|a| role.eq_ignore_ascii_case(a)));
-    if permits("admin") && (admin_role || me.elevated) {
-        return Err(ServiceTokenProblem::AdminRights);
-    }
-    Ok(())
 }
 
 /// What the edge holds for an authenticated connection: the client's secret, and for a
@@ -177,18 +106,16 @@ impl LimitedUse {
     }
 }
 
-/// A wire timestamp (seconds and nanoseconds since the Unix epoch) as a `SystemTime`.
-fn system_time(seconds: i64, nanos: i32) -> SystemTime {
-    let seconds = u64::try_from(seconds).unwrap_or(0);
-    let nanos = u32::try_from(nanos).unwrap_or(0).min(999_999_999);
-    UNIX_EPOCH + Duration::new(seconds, nanos)
+/// An answer's time as a `SystemTime` (before the epoch reads as the epoch).
+fn system_time(at: time::OffsetDateTime) -> SystemTime {
+    let nanos = u64::try_from(at.unix_timestamp_nanos()).unwrap_or(0);
+    UNIX_EPOCH + Duration::from_nanos(nanos)
 }
 
 /// A Tessera client holding the edge's service token.
 #[derive(Clone)]
 pub struct Authority {
     client: Client,
-    feed_client: Client,
     revocations: RevocationWatch,
 }
 
@@ -199,36 +126,17 @@ impl std::fmt::Debug for Authority {
 }
 
 impl Authority {
-    /// A lazily connecting client for `uri`; calls are bounded by `timeout`.
-    pub fn new(uri: &str, service_token: &Secret, timeout: Duration) -> anyhow::Result<Self> {
-        let endpoint = Endpoint::from_shared(uri.to_owned())?
-            .connect_timeout(timeout)
-            .tcp_nodelay(true);
-        let channel = endpoint.clone().timeout(timeout).connect_lazy();
-        // The revocation feed is one long stream: no per-call limit, but keepalives so a dead
-        // connection is noticed and the feed counted down.
-        let feed_channel = endpoint
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(timeout)
-            .keep_alive_while_idle(true)
-            .connect_lazy();
-        let auth = BearerAuth::new(service_token).map_err(anyhow::Error::msg)?;
-        Ok(Self {
-            client: pb::auth_service_client::AuthServiceClient::with_interceptor(
-                channel,
-                auth.clone(),
-            ),
-            feed_client: pb::auth_service_client::AuthServiceClient::with_interceptor(
-                feed_channel,
-                auth,
-            ),
+    /// The authority calling with `client`, which holds the edge's service token.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
             revocations: RevocationWatch::new(),
-        })
+        }
     }
 
     /// Starts following the revocation feed (needed once limited-use tokens run out of uses).
     pub fn follow_revocations(&self) -> tokio::task::JoinHandle<()> {
-        self.revocations.spawn(self.feed_client.clone())
+        self.revocations.spawn(self.client.clone())
     }
 
     /// The revocation watch this authority consults.
@@ -237,25 +145,18 @@ impl Authority {
     }
 
     /// Introspects the edge's own token without using it up, and judges it (the same rules as
-    /// the HTTP edge).
+    /// the HTTP edge: one judgement, in `tessera-client`).
     pub async fn vet_service_token(&self, token: &Secret) -> Result<(), ServiceTokenProblem> {
-        let request = pb::IntrospectRequest {
-            token: token.expose().to_owned(),
-            peek: true,
-        };
-        match self.client.clone().introspect(request).await {
-            Ok(response) => judge_service_token(&response.into_inner()),
-            Err(status) => Err(match TesseraFailure::from_status(&status) {
-                TesseraFailure::ServiceTokenRejected { reason } => match reason.as_str() {
-                    "AUTH_DENIED" | "PermissionDenied" => ServiceTokenProblem::LacksIntrospect,
-                    "OVER_PRIVILEGED" | "PRIVILEGE_EXCEEDED" | "ELEVATION_REQUIRED" => {
-                        ServiceTokenProblem::AdminRights
-                    }
-                    _ => ServiceTokenProblem::Inactive,
-                },
-                other => {
-                    ServiceTokenProblem::Unreachable(format!("{other:?}: {}", status.message()))
+        use tessera_client::Reason::*;
+        match self.client.peek(token.expose()).await {
+            Ok(me) => judge_service_token(&me),
+            Err(error) => Err(match error.reason() {
+                AuthDenied => ServiceTokenProblem::LacksIntrospect,
+                OverPrivileged | PrivilegeExceeded | ElevationRequired => {
+                    ServiceTokenProblem::AdminRights
                 }
+                AuthRequired | AuthFailed => ServiceTokenProblem::Inactive,
+                _ => ServiceTokenProblem::Unreachable(error.to_string()),
             }),
         }
     }
@@ -267,13 +168,9 @@ impl Authority {
         let mut watched = self
             .revocations
             .watch(TokenHash::of(token.expose()).to_hex());
-        let request = pb::IntrospectRequest {
-            token: token.expose().to_owned(),
-            peek: false,
-        };
-        let response = match self.client.clone().introspect(request).await {
-            Ok(response) => response.into_inner(),
-            Err(status) => return Err(failure("introspect", &status)),
+        let response = match self.client.introspect(token.expose()).await {
+            Ok(response) => response,
+            Err(error) => return Err(failure("introspect", &error)),
         };
         if !response.active {
             return Ok(None);
@@ -286,10 +183,7 @@ impl Authority {
                 watched.also(response.token_id.clone());
                 Some(Arc::new(LimitedUse {
                     namespace,
-                    expires_at: response
-                        .expires_at
-                        .as_ref()
-                        .map(|at| system_time(at.seconds, at.nanos)),
+                    expires_at: response.expires_at.map(system_time),
                     watched,
                 }))
             }
@@ -333,25 +227,20 @@ impl Authority {
         identifiers: Vec<String>,
     ) -> Result<Verdict, TesseraFailure> {
         if identifiers.is_empty() {
-            let request = pb::IntrospectRequest {
-                token: token.expose().to_owned(),
-                peek: true,
-            };
-            return match self.client.clone().introspect(request).await {
-                Ok(response) if response.get_ref().active => Ok(Verdict::Active(Vec::new())),
+            return match self.client.peek(token.expose()).await {
+                Ok(response) if response.active => Ok(Verdict::Active(Vec::new())),
                 Ok(_) => Ok(Verdict::Inactive),
-                Err(status) => Err(failure("introspect", &status)),
+                Err(error) => Err(failure("introspect", &error)),
             };
         }
         let asked = identifiers.len();
-        let request = pb::CheckNamespaceRequest {
-            token: token.expose().to_owned(),
-            identifiers,
-            action: String::new(),
-        };
-        let response = match self.client.clone().check_namespace(request).await {
-            Ok(response) => response.into_inner(),
-            Err(status) => return Err(failure("check_namespace", &status)),
+        let response = match self
+            .client
+            .check_namespace(token.expose(), identifiers, "")
+            .await
+        {
+            Ok(response) => response,
+            Err(error) => return Err(failure("check_namespace", &error)),
         };
         if !response.active {
             return Ok(Verdict::Inactive);
@@ -372,8 +261,8 @@ impl Authority {
     }
 }
 
-fn failure(call: &'static str, status: &tonic::Status) -> TesseraFailure {
-    let failure = TesseraFailure::from_status(status);
+fn failure(call: &'static str, error: &tessera_client::Error) -> TesseraFailure {
+    let failure = TesseraFailure::from_client(error);
     match &failure {
         TesseraFailure::ServiceTokenRejected { reason } => {
             tracing::error!(call, reason, "tessera rejected the edge's service token")
@@ -382,7 +271,7 @@ fn failure(call: &'static str, status: &tonic::Status) -> TesseraFailure {
             warn!(
                 call,
                 reason,
-                message = status.message(),
+                message = error.message(),
                 "tessera unavailable"
             )
         }
@@ -396,61 +285,6 @@ fn failure(call: &'static str, status: &tonic::Status) -> TesseraFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn me(permissions: &[&str], roles: &[&str], elevated: bool) -> pb::IntrospectResponse {
-        pb::IntrospectResponse {
-            active: true,
-            permissions: permissions.iter().map(|s| s.to_string()).collect(),
-            roles: roles.iter().map(|s| s.to_string()).collect(),
-            elevated,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_plain_service_token_passes() {
-        assert_eq!(
-            judge_service_token(&me(&["introspect"], &[], false)),
-            Ok(())
-        );
-        assert_eq!(
-            judge_service_token(&me(&["introspect", "admin"], &["user"], false)),
-            Ok(())
-        );
-        assert_eq!(judge_service_token(&me(&["*"], &["user"], false)), Ok(()));
-    }
-
-    #[test]
-    fn inactive_or_powerless_tokens_are_refused() {
-        let inactive = pb::IntrospectResponse::default();
-        assert_eq!(
-            judge_service_token(&inactive),
-            Err(ServiceTokenProblem::Inactive)
-        );
-        assert_eq!(
-            judge_service_token(&me(&["issue"], &[], false)),
-            Err(ServiceTokenProblem::LacksIntrospect)
-        );
-    }
-
-    #[test]
-    fn admin_rights_are_refused() {
-        for role in ["admin", "Owner", "superuser", "root"] {
-            assert_eq!(
-                judge_service_token(&me(&["*"], &[role], false)),
-                Err(ServiceTokenProblem::AdminRights),
-                "{role}"
-            );
-        }
-        assert_eq!(
-            judge_service_token(&me(&["introspect", "admin"], &["user"], true)),
-            Err(ServiceTokenProblem::AdminRights)
-        );
-        assert_eq!(
-            judge_service_token(&me(&["*"], &[], true)),
-            Err(ServiceTokenProblem::AdminRights)
-        );
-    }
 
     fn limited(namespace: &str, expires_at: Option<SystemTime>) -> (RevocationWatch, LimitedUse) {
         let watch = RevocationWatch::new();
@@ -511,9 +345,11 @@ mod tests {
     }
 
     #[test]
-    fn wire_timestamps_convert() {
-        assert_eq!(system_time(10, 5), UNIX_EPOCH + Duration::new(10, 5));
-        assert_eq!(system_time(-1, -1), UNIX_EPOCH);
+    fn answer_times_convert() {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(10_000_000_005).unwrap();
+        assert_eq!(system_time(at), UNIX_EPOCH + Duration::new(10, 5));
+        let before = time::OffsetDateTime::from_unix_timestamp(-1).unwrap();
+        assert_eq!(system_time(before), UNIX_EPOCH);
     }
 
     #[test]
@@ -522,12 +358,5 @@ mod tests {
         assert!(Verdict::Active(vec![true, true]).all_allowed());
         assert!(!Verdict::Active(vec![true, false]).all_allowed());
         assert!(!Verdict::Inactive.all_allowed());
-    }
-
-    #[test]
-    fn the_bearer_header_is_sensitive() {
-        let auth = BearerAuth::new(&Secret::new("tsr_svc_x".into())).expect("header");
-        assert!(auth.0.is_sensitive());
-        assert!(BearerAuth::new(&Secret::new("bad\nvalue".into())).is_err());
     }
 }

@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use crate::remote::{ClientTls, ServerAddress};
+use crate::remote::{ClientTls, Dial, ServerAddress};
 use anyhow::bail;
 use clap::Args;
 use tonic_health::pb::{

@@ -16,7 +16,7 @@ mod address;
 mod args;
 mod audit;
 mod tokens;
-pub use address::{ClientTls, ServerAddress};
+pub use address::{ClientTls, Dial, ServerAddress};
 pub use args::{
     AuditCommand, AuditTailArgs, LeadingRemoteArgs, RemoteArgs, TokenIssueArgs, TokenRevokeArgs,
     TotpCommand, DEFAULT_SERVER,

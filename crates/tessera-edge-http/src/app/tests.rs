@@ -21,11 +21,13 @@ fn closed_port() -> u16 {
 
 fn app_with(insecure_dev_http: bool) -> Router {
     let authority = Authority::new(
-        &format!("http://127.0.0.1:{}", closed_port()),
-        &Secret::new("tsr_svc_test".to_owned()),
-        Duration::from_secs(2),
-    )
-    .unwrap();
+        tessera_client::Client::builder()
+            .address(format!("http://127.0.0.1:{}", closed_port()))
+            .token(Secret::new("tsr_svc_test".to_owned()))
+            .deadline(Duration::from_secs(2))
+            .build()
+            .unwrap(),
+    );
     let upstream = format!("http://127.0.0.1:{}", closed_port())
         .parse()
         .unwrap();

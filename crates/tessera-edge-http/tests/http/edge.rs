@@ -663,3 +663,90 @@ async fn the_edge_refuses_to_start_with_a_bad_service_token() {
         .expect("good service token");
     assert!(edge.is_running());
 }
+
+/// A private CA and a certificate for `localhost`: (CA pem, certificate pem, key pem).
+fn private_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "edge-http test ca");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_reaches_tessera_over_tls_with_a_private_ca_and_fails_over() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_pki();
+    let (ca_file, cert_file, key_file) = (
+        certs.path().join("ca.pem"),
+        certs.path().join("tls.crt"),
+        certs.path().join("tls.key"),
+    );
+    std::fs::write(&ca_file, ca).unwrap();
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let tls_tessera = support::start_tls_tessera(&cert_file, &key_file).expect("tls tessera");
+    let port = tls_tessera.ready.grpc_addr.rsplit_once(':').unwrap().1;
+    let https = format!("https://localhost:{port}");
+    let ca_arg = ca_file.display().to_string();
+    let upstream = upstream::start().await;
+
+    // Trusted through --tessera-ca: the start-up check and every request go over TLS. The first
+    // address is dead, so the edge fails over to the second.
+    let both = format!("https://127.0.0.1:{},{https}", closed_port());
+    let edge = Edge::start_with(
+        &both,
+        &tls_tessera.ready.service_token,
+        &["--tessera-ca", &ca_arg, "--upstream", &upstream.url()],
+    )
+    .await
+    .expect("the edge starts against tessera over tls");
+    let url = edge.at("/things");
+    let reply = get_with_token(&url, &tls_tessera.ready.admin_token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        get_with_token(&url, "tsr_api_not_a_token").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Without the CA, the system roots do not trust the certificate: the edge never starts.
+    match Edge::start_with(
+        &https,
+        &tls_tessera.ready.service_token,
+        &["--startup-timeout", "1s"],
+    )
+    .await
+    {
+        Ok(_) => panic!("the edge trusted a certificate from an unknown CA"),
+        Err(failure) => assert!(
+            failure.stderr.contains("cannot check the service token"),
+            "{}",
+            failure.stderr
+        ),
+    }
+    // A CA for a plaintext address is a configuration error, refused at once.
+    match Edge::start_with(
+        &format!("http://127.0.0.1:{port}"),
+        &tls_tessera.ready.service_token,
+        &["--tessera-ca", &ca_arg],
+    )
+    .await
+    {
+        Ok(_) => panic!("the edge accepted a CA for a plaintext address"),
+        Err(failure) => assert!(
+            failure.stderr.contains("use https://"),
+            "{}",
+            failure.stderr
+        ),
+    }
+}

@@ -34,6 +34,45 @@ async fn tls_clients_are_served_and_plaintext_ones_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tessera_over_tls_with_a_private_ca_and_fail_over() {
+    let cert = TestCert::new();
+    let tls_tessera = start_tls_tessera(&cert).expect("tessera dev with tls");
+    let port = tls_tessera.grpc_addr.rsplit_once(':').expect("port").1;
+    let https = format!("https://localhost:{port}");
+    let upstream = Upstream::start(DemoOptions::default()).await;
+
+    // The first replica is dead: the edge fails over, and every call goes over TLS.
+    let vacant = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!(
+        "https://localhost:{}",
+        vacant.local_addr().expect("addr").port()
+    );
+    drop(vacant);
+    let shim = Shim::try_start_via(
+        &format!("{dead},{https}"),
+        &tls_tessera.service_token,
+        &upstream.address(),
+        &["--tessera-ca", cert.cert_arg()],
+    )
+    .await
+    .expect("the edge starts against tessera over tls");
+    let mut client = LineClient::authed(shim.addr, &tls_tessera.admin_token).await;
+    assert_eq!(client.call("1 SET deploy.tls 9").await, "1 OK");
+    assert_eq!(client.call("2 GET deploy.tls").await, "2 OK planned 9");
+
+    // Without the CA the certificate is not trusted: the edge does not start.
+    let untrusted = Shim::try_start_via(
+        &https,
+        &tls_tessera.service_token,
+        &upstream.address(),
+        &["--tessera-timeout", "2s"],
+    )
+    .await;
+    let log = untrusted.err().expect("an unknown CA was trusted");
+    assert!(log.contains("cannot check the service token"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_refuses_to_start_with_an_unfit_service_token() {
     let upstream = Upstream::start(DemoOptions::default()).await;
     let address = upstream.address();

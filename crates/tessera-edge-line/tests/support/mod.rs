@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tessera_edge_line::config::Secret;
 use tessera_edge_line::demo::{self, DemoOptions, SchedulerState};
-use tessera_edge_line::tessera::BearerAuth;
 use tessera_edge_line::BoxedIo;
 use tessera_proto::v1 as pb;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
@@ -57,6 +55,18 @@ fn tessera_bin() -> PathBuf {
 }
 
 fn start_tessera() -> Result<Tessera, String> {
+    start_tessera_with(&[])
+}
+
+/// A `tessera dev` of its own serving gRPC over TLS with `cert`; stopped when dropped.
+pub fn start_tls_tessera(cert: &TestCert) -> Result<Tessera, String> {
+    start_tessera_with(&[
+        ("TESSERA_TLS_CERT", cert.cert_arg()),
+        ("TESSERA_TLS_KEY", cert.key_arg()),
+    ])
+}
+
+fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
     let bin = tessera_bin();
     if !bin.is_file() {
         return Err(format!(
@@ -85,6 +95,7 @@ fn start_tessera() -> Result<Tessera, String> {
         .arg(dir.join("data"))
         .args(["--listen", "127.0.0.1:0", "--ready-file"])
         .arg(&ready)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
@@ -147,6 +158,22 @@ fn start_tessera() -> Result<Tessera, String> {
     })
 }
 
+/// Adds `authorization: Bearer …` to every call of a test's own gRPC client.
+#[derive(Clone)]
+pub struct BearerAuth(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for BearerAuth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
 pub type Client =
     pb::auth_service_client::AuthServiceClient<InterceptedService<Channel, BearerAuth>>;
 
@@ -158,7 +185,7 @@ pub async fn grpc(token: &str) -> Client {
             .connect()
             .await
             .expect("connect to tessera");
-    let auth = BearerAuth::new(&Secret::new(token.to_owned())).expect("bearer");
+    let auth = BearerAuth(format!("Bearer {token}").parse().expect("bearer"));
     pb::auth_service_client::AuthServiceClient::with_interceptor(channel, auth)
 }
 

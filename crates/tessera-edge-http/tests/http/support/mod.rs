@@ -116,6 +116,18 @@ rm -rf "$1""#;
 }
 
 fn start_tessera() -> Result<Tessera, String> {
+    start_tessera_with(&[])
+}
+
+/// A `tessera dev` of its own serving gRPC over TLS with this certificate and key (PEM files);
+/// stopped when the returned value is dropped.
+pub fn start_tls_tessera(cert: &Path, key: &Path) -> Result<Tessera, String> {
+    let cert = cert.display().to_string();
+    let key = key.display().to_string();
+    start_tessera_with(&[("TESSERA_TLS_CERT", &cert), ("TESSERA_TLS_KEY", &key)])
+}
+
+fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
     let bin = tessera_bin();
     if !bin.exists() {
         return Err(format!(
@@ -141,6 +153,7 @@ fn start_tessera() -> Result<Tessera, String> {
         .arg("--ready-file")
         .arg(&ready_file)
         .env("TESSERA_BOOTSTRAP_ACCOUNTS_JSON", bootstrap_accounts())
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
