@@ -87,6 +87,7 @@ fn request_as<T>(message: T, caller: &MetadataValue<Ascii>) -> tonic::Request<T>
     request
         .metadata_mut()
         .insert("authorization", caller.clone());
+    tessera_telemetry::inject(request.metadata_mut());
     request
 }
 

@@ -50,6 +50,7 @@ impl tonic::service::Interceptor for BearerAuth {
         request
             .metadata_mut()
             .insert("authorization", self.0.clone());
+        tessera_telemetry::inject(request.metadata_mut());
         Ok(request)
     }
 }

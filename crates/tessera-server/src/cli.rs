@@ -285,6 +285,8 @@ pub struct ListenArgs {
     /// Most concurrent gRPC streams (calls) on one client connection; HTTP/2 refuses more.
     #[arg(long, env = "TESSERA_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
     pub max_concurrent_streams: u32,
+    #[command(flatten)]
+    pub traces: tessera_telemetry::TraceArgs,
 }
 
 /// Authentication policy flags shared by `serve` and `dev`.
