@@ -5,6 +5,7 @@ mod dev_instance;
 mod latency;
 mod readme;
 mod tls;
+mod traces;
 
 use std::process::Command;
 
