@@ -61,6 +61,7 @@ pub const SCENARIOS: &[&str] = &[
     "flood",
     "revocation",
     "kill",
+    "tracing",
 ];
 
 impl Options {

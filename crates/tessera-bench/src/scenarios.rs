@@ -55,6 +55,7 @@ const REPLICA_A_THREADS: &str = "tessera-bench-a";
 const MAX_IN_FLIGHT: usize = 2_000;
 
 mod clients;
+mod tracing_overhead;
 
 pub async fn run(options: Options) -> anyhow::Result<Report> {
     let started = Instant::now();
@@ -483,6 +484,9 @@ impl Bench {
         }
         if wanted("kill") {
             self.listener_killed().await?;
+        }
+        if wanted("tracing") {
+            self.tracing_overhead(postgres).await?;
         }
         self.metrics_snapshot().await?;
         Ok(())
