@@ -442,8 +442,9 @@ mod tests {
                 continue;
             }
             let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default();
+            // Trace export uses OpenTelemetry's standard variables (OTEL_EXPORTER_OTLP_ENDPOINT, …).
             assert!(
-                env.starts_with("TESSERA_"),
+                env.starts_with("TESSERA_") || env.starts_with("OTEL_"),
                 "--{id} has no TESSERA_ variable"
             );
             assert!(arg.get_help().is_some(), "--{id} has no help");
