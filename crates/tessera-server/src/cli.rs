@@ -268,6 +268,9 @@ pub struct ListenArgs {
     /// (port 0 picks a free port). Off unless given.
     #[arg(long, env = "TESSERA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Trace export (OpenTelemetry's OTLP flags and variables).
+    #[command(flatten)]
+    pub traces: tessera_telemetry::TraceArgs,
     /// Serve gRPC over TLS with this PEM certificate chain (leaf first); needs --tls-key. The pair
     /// is reloaded on SIGHUP and when either file changes, without a restart.
     #[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]
@@ -285,8 +288,6 @@ pub struct ListenArgs {
     /// Most concurrent gRPC streams (calls) on one client connection; HTTP/2 refuses more.
     #[arg(long, env = "TESSERA_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
     pub max_concurrent_streams: u32,
-    #[command(flatten)]
-    pub traces: tessera_telemetry::TraceArgs,
 }
 
 /// Authentication policy flags shared by `serve` and `dev`.
