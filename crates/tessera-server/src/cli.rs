@@ -268,7 +268,6 @@ pub struct ListenArgs {
     /// (port 0 picks a free port). Off unless given.
     #[arg(long, env = "TESSERA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Trace export (OpenTelemetry's OTLP flags and variables).
     #[command(flatten)]
     pub traces: tessera_telemetry::TraceArgs,
     /// Serve gRPC over TLS with this PEM certificate chain (leaf first); needs --tls-key. The pair
