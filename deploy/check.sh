@@ -115,15 +115,21 @@ promtool=$(command -v promtool || true)
 # Every metric the rules and the dashboard name must be one the server exports.
 python3 - <<'PY' || fail "the rules or the dashboard use a metric the server does not export"
 import json, re, sys
-exported = set(re.findall(r"tessera_[a-z_]+", open("crates/tessera-server/src/metrics.rs").read()))
+# Where the binaries register their series (prometheus-client appends `_total` to counters, so
+# names are compared without it).
+sources = ["crates/tessera-server/src/observability.rs", "crates/tessera-telemetry/src/grpc.rs",
+           "crates/tessera-edge-http/src/metrics.rs", "crates/tessera-edge-line/src/metrics.rs"]
+def base(name):
+    return re.sub(r"_(bucket|count|sum|total)$", "", name)
+exported = {base(m) for path in sources for m in re.findall(r"tessera_[a-z_]+", open(path).read())}
 def used(text):
-    return {re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"tessera_[a-z_]+", text)}
+    return {base(m) for m in re.findall(r"tessera_[a-z_]+", text)}
 rules = open("deploy/observability/alerts.yaml").read()
 dashboard = json.load(open("deploy/observability/grafana-dashboard.json"))
 exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
-missing = (used(rules) | used(exprs)) - exported - {"tessera_rpc_duration_seconds_bucket"}
+missing = (used(rules) | used(exprs)) - exported
 for name in sorted(missing):
-    print(f"deploy check: {name} is not exported by crates/tessera-server/src/metrics.rs", file=sys.stderr)
+    print(f"deploy check: {name} is not exported by any of {', '.join(sources)}", file=sys.stderr)
 sys.exit(1 if missing else 0)
 PY
 

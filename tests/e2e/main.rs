@@ -8,6 +8,7 @@ mod pg_tls;
 mod pgbouncer;
 mod readme;
 mod tls;
+mod traces;
 
 use std::process::Command;
 

@@ -10,6 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod otlp;
+
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use tessera_proto::v1::auth_service_client::AuthServiceClient;

@@ -197,6 +197,24 @@ impl Replica {
     /// Starts a replica against `url` with the production pool settings, and waits until its
     /// revocation feed is live (the cache trusted) when its cache is enabled.
     pub async fn start(url: String, config: ReplicaConfig) -> anyhow::Result<Replica> {
+        Replica::start_with(url, config, None).await
+    }
+
+    /// [`Replica::start`], with `dispatch` as the tracing subscriber of every thread of the
+    /// replica's runtime (the trace-export overhead scenario).
+    pub async fn start_traced(
+        url: String,
+        config: ReplicaConfig,
+        dispatch: tracing::Dispatch,
+    ) -> anyhow::Result<Replica> {
+        Replica::start_with(url, config, Some(dispatch)).await
+    }
+
+    async fn start_with(
+        url: String,
+        config: ReplicaConfig,
+        dispatch: Option<tracing::Dispatch>,
+    ) -> anyhow::Result<Replica> {
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let name = config.name.clone();
@@ -204,7 +222,14 @@ impl Replica {
         let thread = std::thread::Builder::new()
             .name(format!("replica-{name}"))
             .spawn(move || {
+                let _default = dispatch.as_ref().map(tracing::dispatcher::set_default);
                 let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .on_thread_start(move || {
+                        if let Some(dispatch) = &dispatch {
+                            // The worker keeps this subscriber for its whole life.
+                            std::mem::forget(tracing::dispatcher::set_default(dispatch));
+                        }
+                    })
                     .worker_threads(config.threads.max(1))
                     .thread_name(format!("tessera-{}", config.name))
                     .enable_all()

@@ -63,6 +63,7 @@ pub const SCENARIOS: &[&str] = &[
     "flood",
     "revocation",
     "kill",
+    "tracing",
 ];
 
 impl Options {

@@ -57,6 +57,7 @@ const MAX_IN_FLIGHT: usize = 2_000;
 mod clients;
 mod edge;
 mod python;
+mod tracing_overhead;
 
 pub async fn run(options: Options) -> anyhow::Result<Report> {
     let started = Instant::now();
@@ -491,6 +492,9 @@ impl Bench {
         }
         if wanted("kill") {
             self.listener_killed().await?;
+        }
+        if wanted("tracing") {
+            self.tracing_overhead(postgres).await?;
         }
         self.metrics_snapshot().await?;
         Ok(())

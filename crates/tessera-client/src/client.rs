@@ -511,6 +511,8 @@ impl Client {
         if let Some(deadline) = deadline {
             request.set_timeout(deadline);
         }
+        #[cfg(feature = "telemetry")]
+        tessera_telemetry::inject(request.metadata_mut());
     }
 
     /// One unary call with retries and fail-over per [`RetryPolicy`] and `repeat`, within the

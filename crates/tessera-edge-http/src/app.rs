@@ -14,6 +14,7 @@ use axum::Router;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use tracing::Instrument as _;
 
 use crate::answer::Answer;
 use crate::config::Policy;
@@ -53,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/auth/root/status", get(session::root_status))
         .fallback(proxy::handle)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
@@ -68,6 +70,39 @@ pub fn head_size(request: &Request) -> usize {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     request.method().as_str().len() + target + 12 + headers
+}
+
+/// Outermost: the edge span of every request (continuing an incoming `traceparent`; it names
+/// the method only, never the path or query, which may carry a credential) and the request series.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "_OTHER",
+    };
+    let span = tracing::info_span!(
+        "edge.http",
+        otel.name = %format_args!("{method} edge"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.response.status_code = tracing::field::Empty,
+    );
+    tessera_telemetry::continue_trace(&span, request.headers());
+    let started = std::time::Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    state.gate.metrics.request(status, started.elapsed());
+    response
 }
 
 /// Runs before every handler: refuses oversized heads (HTTP/2 has no hyper-side byte limit that

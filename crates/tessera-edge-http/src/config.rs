@@ -167,6 +167,14 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `tessera_edge_http=debug`.
     #[arg(long, env = "TESSERA_LOG", default_value = "info")]
     pub log: String,
+
+    /// Serve Prometheus metrics (GET /metrics) on this separate address, e.g. 127.0.0.1:9465
+    /// (port 0 picks a free port). Off unless given.
+    #[arg(long, env = "TESSERA_HTTP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub traces: tessera_telemetry::TraceArgs,
 }
 
 /// Where admitted requests go.
@@ -401,8 +409,9 @@ mod tests {
                 continue;
             }
             let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default();
+            // Trace export uses OpenTelemetry's standard variables (OTEL_EXPORTER_OTLP_ENDPOINT, …).
             assert!(
-                env.starts_with("TESSERA_"),
+                env.starts_with("TESSERA_") || env.starts_with("OTEL_"),
                 "--{id} has no TESSERA_ variable"
             );
             assert!(arg.get_help().is_some(), "--{id} has no help");

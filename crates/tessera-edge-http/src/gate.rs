@@ -16,7 +16,10 @@
 //!
 //! Tessera failures go through the one table in [`crate::answer`]; unreachable is 503.
 
+use std::time::Instant;
+
 use http::{HeaderMap, Method, Uri};
+use tracing::Instrument as _;
 
 use crate::answer::{Answer, CalledAs};
 use crate::authority::Authority;
@@ -35,6 +38,8 @@ pub struct Gate {
     pub public: PublicRoutes,
     /// Paths with an identifier to check.
     pub rules: NamespaceRules,
+    /// Request and Tessera-call series.
+    pub metrics: crate::metrics::EdgeMetrics,
 }
 
 /// The request as the gate sees it; for forward-auth, the original request the proxy describes.
@@ -134,11 +139,15 @@ impl Gate {
         check: Option<&NamespaceCheck>,
     ) -> Result<Option<Identity>, Answer> {
         if let Some(check) = check {
+            let started = Instant::now();
             let verdict = self
                 .authority
                 .check_namespace(token, &check.identifier, &check.action)
-                .await
-                .map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
+                .instrument(tessera_call_span("CheckNamespace"))
+                .await;
+            self.metrics
+                .tessera_call("CheckNamespace", started.elapsed());
+            let verdict = verdict.map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
             if !verdict.active {
                 return Ok(None);
             }
@@ -146,13 +155,29 @@ impl Gate {
                 return Err(Answer::insufficient_scope("insufficient namespace scope"));
             }
         }
+        let started = Instant::now();
         let response = self
             .authority
             .introspect(token, false)
-            .await
-            .map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
+            .instrument(tessera_call_span("Introspect"))
+            .await;
+        self.metrics.tessera_call("Introspect", started.elapsed());
+        let response = response.map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
         Ok(response
             .active
             .then(|| Identity::from_introspection(&response)))
     }
+}
+
+/// The client span of one call to Tessera; its context travels in the call's `traceparent`, so
+/// Tessera's spans hang under it.
+fn tessera_call_span(rpc: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "tessera.call",
+        otel.name = %format_args!("tessera.v1.AuthService/{rpc}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        rpc.service = "tessera.v1.AuthService",
+        rpc.method = rpc,
+    )
 }

@@ -22,6 +22,7 @@ pub mod demo;
 pub mod gate;
 pub mod identity;
 pub mod login_page;
+pub mod metrics;
 pub mod origin;
 pub mod proxy;
 pub mod routes;

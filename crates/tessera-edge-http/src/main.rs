@@ -10,25 +10,44 @@ use tessera_edge_http::app::{router, AppState};
 use tessera_edge_http::authority::Authority;
 use tessera_edge_http::config::{Cli, Settings, UpstreamSetting};
 use tessera_edge_http::gate::Gate;
+use tessera_edge_http::metrics::EdgeMetrics;
 use tessera_edge_http::proxy::Proxy;
 use tessera_edge_http::{demo, server};
+use tessera_telemetry::metrics::{MetricsEndpoint, Registry};
 use tracing::{info, warn};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match run(cli).await {
+    let telemetry = match start_telemetry(&cli) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("tessera-edge-http: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = run(cli).await;
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tessera-edge-http: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs, and trace export when configured.
+fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
+    let traces = cli.traces.settings("tessera-edge-http")?;
+    tessera_telemetry::init(
+        tessera_telemetry::LogSettings {
+            filter: tracing_subscriber::EnvFilter::new(&cli.log),
+            format: tessera_telemetry::LogFormat::Text,
+            ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        },
+        traces.as_ref(),
+    )
 }
 
 /// Asks Tessera about the edge's own token, retrying while Tessera is unreachable (it may still
@@ -50,7 +69,19 @@ async fn vet(authority: &Authority, settings: &Settings) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let metrics_listen = cli.metrics_listen;
     let settings = Settings::from_cli(cli)?;
+    let mut registry = Registry::default();
+    let metrics = EdgeMetrics::register(&mut registry);
+    let metrics_endpoint = match metrics_listen {
+        Some(addr) => Some(MetricsEndpoint::bind(addr).await?),
+        None => None,
+    };
+    let metrics_addr = metrics_endpoint
+        .as_ref()
+        .map(MetricsEndpoint::local_addr)
+        .transpose()?;
+    let _metrics_task = metrics_endpoint.map(|endpoint| endpoint.spawn(Arc::new(registry)));
     let authority = Authority::new(settings.tessera.clone().build().context("--tessera")?);
     vet(&authority, &settings).await?;
 
@@ -82,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             authority,
             public: settings.public_routes.clone(),
             rules: settings.namespace_rules.clone(),
+            metrics,
         },
         policy: settings.policy.clone(),
         proxy,
@@ -93,7 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         "listening"
     );
     if let Some(path) = &settings.ready_file {
-        write_ready_file(path, &url, address)
+        write_ready_file(path, &url, address, metrics_addr)
             .with_context(|| format!("--ready-file {}", path.display()))?;
     }
     server::serve(
@@ -112,12 +144,16 @@ fn write_ready_file(
     path: &std::path::Path,
     url: &str,
     address: std::net::SocketAddr,
+    metrics_addr: Option<std::net::SocketAddr>,
 ) -> std::io::Result<()> {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "url": url,
         "listen_addr": address.to_string(),
         "pid": std::process::id(),
     });
+    if let Some(metrics_addr) = metrics_addr {
+        body["metrics_addr"] = metrics_addr.to_string().into();
+    }
     let partial = path.with_extension("partial");
     std::fs::write(&partial, body.to_string())?;
     std::fs::rename(&partial, path)

@@ -142,6 +142,14 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `tessera_edge_line=debug`.
     #[arg(long, env = "TESSERA_LOG", default_value = "info")]
     pub log: String,
+
+    /// Serve Prometheus metrics (GET /metrics) on this separate address, e.g. 127.0.0.1:9466
+    /// (port 0 picks a free port). Off unless given.
+    #[arg(long, env = "TESSERA_LINE_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    #[command(flatten)]
+    pub traces: tessera_telemetry::TraceArgs,
 }
 
 /// Limits applied to every connection.

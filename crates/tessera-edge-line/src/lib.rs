@@ -14,6 +14,7 @@ pub mod codec;
 pub mod config;
 pub mod demo;
 pub mod grammar;
+pub mod metrics;
 pub mod relay;
 pub mod reply;
 pub mod revocations;

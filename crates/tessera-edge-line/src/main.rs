@@ -6,20 +6,27 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use tessera_edge_line::config::{Cli, Settings};
+use tessera_edge_line::metrics::LineMetrics;
 use tessera_edge_line::server::EdgeServer;
 use tessera_edge_line::session::EdgeContext;
 use tessera_edge_line::tessera::Authority;
 use tessera_edge_line::upstream::Connector;
+use tessera_telemetry::metrics::{MetricsEndpoint, Registry};
 use tracing::info;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
-        .with_writer(std::io::stderr)
-        .init();
-    match run(cli).await {
+    let telemetry = match start_telemetry(&cli) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("tessera-edge-line: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = run(cli).await;
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tessera-edge-line: {error:#}");
@@ -28,8 +35,33 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Logs, and trace export when configured.
+fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
+    let traces = cli.traces.settings("tessera-edge-line")?;
+    tessera_telemetry::init(
+        tessera_telemetry::LogSettings {
+            filter: tracing_subscriber::EnvFilter::new(&cli.log),
+            format: tessera_telemetry::LogFormat::Text,
+            ansi: false,
+        },
+        traces.as_ref(),
+    )
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let metrics_listen = cli.metrics_listen;
     let settings = Settings::from_cli(cli)?;
+    let mut registry = Registry::default();
+    let metrics = LineMetrics::register(&mut registry);
+    let metrics_endpoint = match metrics_listen {
+        Some(addr) => Some(MetricsEndpoint::bind(addr).await?),
+        None => None,
+    };
+    let metrics_addr = metrics_endpoint
+        .as_ref()
+        .map(MetricsEndpoint::local_addr)
+        .transpose()?;
+    let _metrics_task = metrics_endpoint.map(|endpoint| endpoint.spawn(Arc::new(registry)));
     let authority = Authority::new(settings.tessera.clone().build().context("--tessera")?);
     authority
         .vet_service_token(&settings.service_token)
@@ -58,12 +90,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.rules.dialect(),
         ),
         limits: settings.limits,
+        metrics,
     });
     let server = EdgeServer::new(listener, settings.tls.clone(), ctx.clone());
     let address = server.local_addr()?;
     info!(%address, upstream = ctx.upstream.address(), tls = settings.tls.is_some(), "listening");
     if let Some(path) = &settings.ready_file {
-        write_ready_file(path, address)
+        write_ready_file(path, address, metrics_addr)
             .with_context(|| format!("--ready-file {}", path.display()))?;
     }
     server.run(shutdown_signal()).await;
@@ -71,8 +104,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Writes the ready file through a temporary name, so readers never see half of it.
-fn write_ready_file(path: &std::path::Path, address: std::net::SocketAddr) -> std::io::Result<()> {
-    let body = serde_json::json!({ "listen_addr": address.to_string(), "pid": std::process::id() });
+fn write_ready_file(
+    path: &std::path::Path,
+    address: std::net::SocketAddr,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> std::io::Result<()> {
+    let mut body =
+        serde_json::json!({ "listen_addr": address.to_string(), "pid": std::process::id() });
+    if let Some(metrics_addr) = metrics_addr {
+        body["metrics_addr"] = metrics_addr.to_string().into();
+    }
     let partial = path.with_extension("partial");
     std::fs::write(&partial, body.to_string())?;
     std::fs::rename(&partial, path)

@@ -10,6 +10,7 @@
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf};
 use tokio::sync::mpsc;
@@ -36,6 +37,8 @@ pub struct EdgeContext {
     pub upstream: Connector,
     /// Limits.
     pub limits: Limits,
+    /// Connection and command series.
+    pub metrics: crate::metrics::LineMetrics,
 }
 
 /// What the first line of a connection says.
@@ -80,9 +83,14 @@ pub async fn serve(io: BoxedIo, ctx: Arc<EdgeContext>, deadline: Instant) {
     // A CR is the upstream's byte like any other (ztick keeps it in the last token), so the
     // grammar sees it and refuses the line rather than the reader quietly dropping it.
     let mut lines = LineReader::new(read, ctx.limits.max_line).keep_carriage_returns();
+    let _open = ctx.metrics.opened();
     let grant = match authenticate(&mut lines, &ctx, deadline).await {
-        Ok(grant) => grant,
+        Ok(grant) => {
+            ctx.metrics.connection("authenticated");
+            grant
+        }
         Err(reply) => {
+            ctx.metrics.connection("refused");
             if let Some(reply) = reply {
                 let line = format!("{}\n", reply.line());
                 let goodbye = async {
@@ -182,6 +190,29 @@ async fn authenticate(
     }
 }
 
+/// What became of one command line: its outcome for the metrics (none for a blank line) and
+/// whether the connection goes on.
+struct Handled {
+    outcome: Option<&'static str>,
+    flow: ControlFlow<()>,
+}
+
+impl Handled {
+    fn new(outcome: &'static str, flow: ControlFlow<()>) -> Handled {
+        Handled {
+            outcome: Some(outcome),
+            flow,
+        }
+    }
+
+    fn blank() -> Handled {
+        Handled {
+            outcome: None,
+            flow: ControlFlow::Continue(()),
+        }
+    }
+}
+
 /// The command side of an authenticated connection.
 struct Commands {
     ctx: Arc<EdgeContext>,
@@ -217,7 +248,18 @@ impl Commands {
                 Ok(Ok(None)) => return,
                 Ok(Ok(Some(line))) => line,
             };
-            if self.handle(&line).await.is_break() {
+            // One span per command; it names no identifier and no token.
+            let span = tracing::info_span!(
+                "edge.line.command",
+                otel.kind = "server",
+                outcome = tracing::field::Empty,
+            );
+            let handled = self.handle(&line).instrument(span.clone()).await;
+            span.record("outcome", handled.outcome);
+            if let Some(outcome) = handled.outcome {
+                self.ctx.metrics.command(outcome);
+            }
+            if handled.flow.is_break() {
                 return;
             }
         }
@@ -233,19 +275,24 @@ impl Commands {
         }
     }
 
-    async fn handle(&mut self, line: &[u8]) -> ControlFlow<()> {
+    async fn handle(&mut self, line: &[u8]) -> Handled {
         let plan = match self.ctx.rules.plan(line) {
-            Plan::Blank => return ControlFlow::Continue(()),
-            Plan::Invalid(why) => return self.reply(EdgeReply::InvalidLine(why)).await,
-            Plan::Reauth => return self.reply(EdgeReply::AlreadyAuthenticated).await,
+            Plan::Blank => return Handled::blank(),
+            Plan::Invalid(why) => {
+                return Handled::new("invalid", self.reply(EdgeReply::InvalidLine(why)).await)
+            }
+            Plan::Reauth => {
+                return Handled::new("invalid", self.reply(EdgeReply::AlreadyAuthenticated).await)
+            }
             Plan::Reject {
                 request_id,
                 rejection,
             } => {
                 debug!(%request_id, reason = %rejection.reply_body(), "command refused by the rules");
-                return self
+                let flow = self
                     .reply(EdgeReply::Refused(request_id, rejection.reply_body()))
                     .await;
+                return Handled::new("refused", flow);
             }
             Plan::Forward(plan) => plan,
         };
@@ -260,26 +307,41 @@ impl Commands {
             .upstream_max_line()
             .is_some_and(|limit| longest.len() > limit)
         {
-            return self.reply(EdgeReply::CommandTooLong(request_id)).await;
+            let flow = self.reply(EdgeReply::CommandTooLong(request_id)).await;
+            return Handled::new("refused", flow);
         }
-        match self
+        let started = std::time::Instant::now();
+        let verdict = self
             .ctx
             .authority
             .check(&self.grant, plan.identifiers.clone())
-            .await
-        {
+            .await;
+        self.ctx.metrics.tessera_call(started.elapsed());
+        match verdict {
             Ok(Verdict::Inactive) => {
                 info!(%request_id, "token no longer active");
-                self.reply(EdgeReply::AuthFailed(Some(request_id))).await
+                Handled::new(
+                    "unauthenticated",
+                    self.reply(EdgeReply::AuthFailed(Some(request_id))).await,
+                )
             }
             Ok(verdict) if !verdict.all_allowed() => {
                 debug!(%request_id, "command outside the token's namespace");
-                self.reply(EdgeReply::AuthDenied(request_id)).await
+                Handled::new(
+                    "denied",
+                    self.reply(EdgeReply::AuthDenied(request_id)).await,
+                )
             }
-            Ok(_) => self.forward(plan).await,
+            Ok(_) => Handled::new("forwarded", self.forward(plan).await),
             Err(failure) => {
-                self.reply(EdgeReply::for_failure(&failure, Some(&request_id)))
-                    .await
+                let outcome = match failure {
+                    crate::reply::TesseraFailure::InvalidArgument { .. } => "invalid",
+                    _ => "unavailable",
+                };
+                let flow = self
+                    .reply(EdgeReply::for_failure(&failure, Some(&request_id)))
+                    .await;
+                Handled::new(outcome, flow)
             }
         }
     }

@@ -146,19 +146,17 @@ pub async fn apply(
         )
         .await?;
         if inserted {
-            audit::record(
-                &mut tx,
-                &AuditEvent {
-                    at: now,
-                    action: "bootstrap",
-                    outcome: "success",
-                    actor: Some(id),
-                    username: Some(account.username.clone()),
-                    token_id: None,
-                    detail: json!({ "role": role.as_str() }),
-                },
-            )
-            .await?;
+            let event = AuditEvent {
+                at: now,
+                action: "bootstrap",
+                outcome: "success",
+                actor: Some(id),
+                username: Some(account.username.clone()),
+                token_id: None,
+                detail: json!({ "role": role.as_str() }),
+            };
+            audit::record(&mut tx, &event).await?;
+            crate::service::log_audit_event(&event);
             created += 1;
             info!(username = %account.username, role = role.as_str(), "bootstrapped account");
         }

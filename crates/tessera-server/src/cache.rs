@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, warn};
 
-use crate::{metrics::CacheStats, service::view::TokenView};
+use crate::{observability::CacheStats, service::view::TokenView};
 
 /// Shared handle to the cache.
 #[derive(Clone)]
@@ -196,7 +196,7 @@ impl DecisionCache {
                             cache.invalidate([&revocation.token_hash]);
                             let lag = OffsetDateTime::now_utc() - revocation.revoked_at;
                             cache.inner.stats.revocation_lag.observe(
-                                std::time::Duration::try_from(lag).unwrap_or_default(),
+                                std::time::Duration::try_from(lag).unwrap_or_default().as_secs_f64(),
                             );
                         }
                         Err(RecvError::Lagged(missed)) => {

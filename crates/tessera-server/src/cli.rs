@@ -273,6 +273,8 @@ pub struct ListenArgs {
     /// (port 0 picks a free port). Off unless given.
     #[arg(long, env = "TESSERA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub traces: tessera_telemetry::TraceArgs,
     /// Serve gRPC over TLS with this PEM certificate chain (leaf first); needs --tls-key. The pair
     /// is reloaded on SIGHUP and when either file changes, without a restart.
     #[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]

@@ -157,13 +157,13 @@ impl Ticket {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _permit = self
-            .pool
-            .running
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Internal("hash pool closed".into()))?;
-        let span = tracing::Span::current();
+        let _permit = tracing::Instrument::instrument(
+            self.pool.running.acquire(),
+            tracing::info_span!("argon2.queue_wait"),
+        )
+        .await
+        .map_err(|_| ApiError::Internal("hash pool closed".into()))?;
+        let span = tracing::info_span!("argon2.hash");
         let finished = Arc::clone(&self.pool.finished);
         let (answer, answered) = tokio::sync::oneshot::channel();
         let submitted = self

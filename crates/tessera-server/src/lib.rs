@@ -17,7 +17,7 @@ pub mod grpc;
 pub mod hash_pool;
 pub mod health_probe;
 pub mod master;
-pub mod metrics;
+pub mod observability;
 pub mod remote;
 pub mod server;
 pub mod service;

@@ -9,22 +9,54 @@ use tessera_server::{
     remote::{self, AuditCommand, Remote, RemoteArgs, TotpCommand},
     session,
 };
+use tessera_telemetry::{LogSettings, TraceSettings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let telemetry = match start_telemetry(&cli) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("tessera: {err:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = run(cli).await;
+    telemetry.shutdown().await;
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tessera: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs for every command; trace export only for the serving ones, when configured.
+fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
     let filter =
         EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    // Colour only for a person at a terminal; a log file or pipe gets plain text.
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Text => subscriber.init(),
-        LogFormat::Json => subscriber.json().init(),
-    }
+    let traces: Option<TraceSettings> = match &cli.command {
+        Command::Serve(args) => args.listen.traces.settings("tessera")?,
+        Command::Dev(args) => args.listen.traces.settings("tessera")?,
+        _ => None,
+    };
+    tessera_telemetry::init(
+        LogSettings {
+            filter,
+            format: match cli.log_format {
+                LogFormat::Text => tessera_telemetry::LogFormat::Text,
+                LogFormat::Json => tessera_telemetry::LogFormat::Json,
+            },
+            // Colour only for a person at a terminal; a log file or pipe gets plain text.
+            ansi: std::io::stderr().is_terminal(),
+        },
+        traces.as_ref(),
+    )
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let leading = cli.remote;
     let result = match cli.command {
         Command::Serve(args) => commands::serve(args).await,
@@ -69,13 +101,7 @@ async fn main() -> std::process::ExitCode {
         Command::HashPassword => commands::hash_password(),
         Command::Health(args) => health_probe::probe(&args).await,
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("tessera: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    result
 }
 
 async fn remote_user(command: UserCommand, args: &RemoteArgs) -> anyhow::Result<()> {

@@ -132,19 +132,17 @@ async fn replace(
     )
     .await
     .context("storing the master token (is it already in use as another token?)")?;
-    audit::record(
-        &mut tx,
-        &AuditEvent {
-            at: now,
-            action,
-            outcome: "success",
-            actor: None,
-            username: None,
-            token_id: Some(id),
-            detail: json!({ "revoked_previous": revoked }),
-        },
-    )
-    .await?;
+    let event = AuditEvent {
+        at: now,
+        action,
+        outcome: "success",
+        actor: None,
+        username: None,
+        token_id: Some(id),
+        detail: json!({ "revoked_previous": revoked }),
+    };
+    audit::record(&mut tx, &event).await?;
+    crate::service::log_audit_event(&event);
     tx.commit().await?;
     Ok(id)
 }

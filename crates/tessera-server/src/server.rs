@@ -8,6 +8,10 @@ use tessera_proto::v1::{
     admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
 };
 use tessera_store::{feed::RevocationFeed, PgPool};
+use tessera_telemetry::{
+    grpc::{RpcMetricsLayer, ServerSpanLayer},
+    metrics::MetricsEndpoint,
+};
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
@@ -16,7 +20,6 @@ use tracing::{info, warn};
 use crate::{
     error::ApiError,
     grpc::{extract_credential, AdminApi, AuthApi},
-    metrics::{MetricsEndpoint, RpcMetricsLayer},
     service::Authority,
     settings::{AuthSettings, ServeSettings},
     tls::{self, ReloadingCert},
@@ -142,10 +145,20 @@ impl Server {
             drain.start();
             let _ = fired_tx.send(());
         };
-        let rpc_metrics = RpcMetricsLayer::new(self.metrics.as_ref().map(MetricsEndpoint::stats));
-        let _metrics_task = self.metrics.map(|m| m.spawn(self.authority.clone()));
+        let (rpc_metrics, _metrics_task) = match self.metrics {
+            Some(endpoint) => {
+                let (registry, rpc) = crate::observability::registry(&self.authority);
+                (
+                    RpcMetricsLayer::new(Some(rpc)),
+                    Some(endpoint.spawn(Arc::new(registry))),
+                )
+            }
+            None => (RpcMetricsLayer::new(None), None),
+        };
         let router = tonic::transport::Server::builder()
             .layer(rpc_metrics)
+            // One span per call, continuing the caller's `traceparent`.
+            .layer(ServerSpanLayer)
             .layer(tls::ClientCertificateLayer)
             .timeout(self.serve.request_timeout)
             // A cap per connection, so one client cannot hold open thousands of streams; the

@@ -221,22 +221,20 @@ pub async fn sync(
         })?;
     }
     if !stale.is_empty() || !fresh.is_empty() {
-        audit::record(
-            &mut tx,
-            &AuditEvent {
-                at: now,
-                action: "static_tokens.load",
-                outcome: "success",
-                actor: None,
-                username: None,
-                token_id: None,
-                detail: json!({
-                    "added": fresh.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
-                    "removed": stale.len(),
-                }),
-            },
-        )
-        .await?;
+        let event = AuditEvent {
+            at: now,
+            action: "static_tokens.load",
+            outcome: "success",
+            actor: None,
+            username: None,
+            token_id: None,
+            detail: json!({
+                "added": fresh.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+                "removed": stale.len(),
+            }),
+        };
+        audit::record(&mut tx, &event).await?;
+        crate::service::log_audit_event(&event);
     }
     tx.commit().await.map_err(StoreError::from)?;
     let hashes: Vec<TokenHash> = revoked

@@ -36,6 +36,7 @@ fn app_with(insecure_dev_http: bool) -> Router {
             authority,
             public: PublicRoutes::parse(&["/open/".to_owned()]).unwrap(),
             rules: NamespaceRules::parse(&["/jobs/{id}".to_owned()]).unwrap(),
+            metrics: crate::metrics::EdgeMetrics::default(),
         },
         policy: Policy {
             trust_proxy: false,

@@ -695,7 +695,8 @@ async fn the_edge_reaches_tessera_over_tls_with_a_private_ca_and_fails_over() {
     std::fs::write(&ca_file, ca).unwrap();
     std::fs::write(&cert_file, cert).unwrap();
     std::fs::write(&key_file, key).unwrap();
-    let tls_tessera = support::start_tls_tessera(&cert_file, &key_file).expect("tls tessera");
+    let tls_tessera =
+        crate::support::start_tls_tessera(&cert_file, &key_file).expect("tls tessera");
     let port = tls_tessera.ready.grpc_addr.rsplit_once(':').unwrap().1;
     let https = format!("https://localhost:{port}");
     let ca_arg = ca_file.display().to_string();

@@ -249,3 +249,61 @@ async fn the_generic_dialect_refuses_quotes_and_forwards_the_rules_spelling() {
     assert!(upstream.received_containing(" SET deploy.g 4"));
     assert!(!upstream.received_containing("set"));
 }
+
+/// `GET /metrics` on the edge's metrics listener.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut text))
+        .await
+        .expect("scrape timed out")
+        .expect("read");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_connections_and_commands_by_outcome() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let shim = Shim::start(&upstream.address(), &["--metrics-listen", "127.0.0.1:0"]).await;
+    let metrics = shim.metrics_addr.expect("metrics_addr in the ready file");
+    let token = issue("deploy.", 0).await.token;
+
+    let mut refused = LineClient::connect(shim.addr).await;
+    refused.send("AUTH tsr_api_not-a-real-token").await;
+    refused.expect_closed().await;
+
+    let mut client = LineClient::connect(shim.addr).await;
+    assert_eq!(client.call(&format!("AUTH {token}")).await, "OK");
+    assert_eq!(client.call("1 SET deploy.metrics 9").await, "1 OK");
+    assert_eq!(client.call("2 GET backup.metrics").await, denied("2"));
+
+    drop(refused);
+    let wanted = [
+        "tessera_edge_line_connections_total{outcome=\"authenticated\"} 1\n",
+        "tessera_edge_line_connections_total{outcome=\"refused\"} 1\n",
+        // The refused connection ends once the edge sees the client gone.
+        "tessera_edge_line_connections_open 1\n",
+        "tessera_edge_line_commands_total{outcome=\"forwarded\"} 1\n",
+        "tessera_edge_line_commands_total{outcome=\"denied\"} 1\n",
+        "tessera_edge_line_tessera_call_duration_seconds_count 2\n",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = scrape(metrics).await;
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        let missing: Vec<_> = wanted.iter().filter(|s| !text.contains(*s)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "missing {missing:?} in:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

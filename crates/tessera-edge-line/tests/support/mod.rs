@@ -231,6 +231,8 @@ pub async fn revoke(token_id: &str) {
 /// A running `tessera-edge-line`, killed on drop.
 pub struct Shim {
     pub addr: SocketAddr,
+    /// The metrics listener, when started with `--metrics-listen`.
+    pub metrics_addr: Option<SocketAddr>,
     child: tokio::process::Child,
     dir: tempfile::TempDir,
 }
@@ -291,7 +293,15 @@ impl Shim {
                     .expect("listen_addr")
                     .parse()
                     .expect("addr");
-                return Ok(Shim { addr, child, dir });
+                let metrics_addr = ready["metrics_addr"]
+                    .as_str()
+                    .map(|a| a.parse().expect("metrics addr"));
+                return Ok(Shim {
+                    addr,
+                    metrics_addr,
+                    child,
+                    dir,
+                });
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();

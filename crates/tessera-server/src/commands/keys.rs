@@ -41,19 +41,17 @@ pub async fn keys_rotate(args: KeysRotateArgs) -> anyhow::Result<()> {
     let (key, row) = seal_new_key(&sealer, now);
     let mut tx = pool.begin().await.context("connecting to the database")?;
     let retired = key_store::rotate(&mut tx, &row).await?;
-    audit::record(
-        &mut tx,
-        &AuditEvent {
-            at: now,
-            action: "keys_rotate",
-            outcome: "success",
-            actor: None,
-            username: None,
-            token_id: None,
-            detail: json!({ "kid": key.kid(), "retired": retired, "via": "cli" }),
-        },
-    )
-    .await?;
+    let event = AuditEvent {
+        at: now,
+        action: "keys_rotate",
+        outcome: "success",
+        actor: None,
+        username: None,
+        token_id: None,
+        detail: json!({ "kid": key.kid(), "retired": retired, "via": "cli" }),
+    };
+    audit::record(&mut tx, &event).await?;
+    crate::service::log_audit_event(&event);
     tx.commit().await.context("committing the new key")?;
     if args.json {
         println!(

@@ -12,6 +12,7 @@ use tessera_store::{
 };
 use time::OffsetDateTime;
 use tracing::info;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::{view::TokenView, Authority};
@@ -143,8 +144,9 @@ impl Authority {
         conn: &mut PgConnection,
         account: Uuid,
     ) -> Result<Vec<TokenHash>, ApiError> {
-        let revoked =
-            token_store::revoke(conn, &RevokeTarget::Subject(account), self.clock.now()).await?;
+        let revoked = token_store::revoke(conn, &RevokeTarget::Subject(account), self.clock.now())
+            .instrument(crate::service::store_span("UPDATE", "tokens::revoke"))
+            .await?;
         Ok(revoked
             .iter()
             .filter_map(|r| TokenHash::from_slice(&r.token_hash))
@@ -175,7 +177,13 @@ impl Authority {
             password_hash,
             created_at: self.clock.now(),
         };
-        if !users::insert_if_absent(&mut tx, &user).await? {
+        if !users::insert_if_absent(&mut tx, &user)
+            .instrument(crate::service::store_span(
+                "INSERT",
+                "users::insert_if_absent",
+            ))
+            .await?
+        {
             return Err(ApiError::UserExists(new.username));
         }
         let account = self.account(&mut tx, &user.username).await?;
@@ -202,7 +210,9 @@ impl Authority {
         self.require_admin(caller)?;
         let after = (!page_token.is_empty()).then_some(page_token);
         let limit = page_size(size);
-        let page = users::list(&self.pool, after, limit).await?;
+        let page = users::list(&self.pool, after, limit)
+            .instrument(crate::service::store_span("SELECT", "users::list"))
+            .await?;
         let next = if page.len() as i64 == limit {
             page.last().map(|u| u.username.clone()).unwrap_or_default()
         } else {
@@ -221,7 +231,9 @@ impl Authority {
         self.require_admin(caller)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
-        users::set_disabled(&mut tx, account.id, disabled).await?;
+        users::set_disabled(&mut tx, account.id, disabled)
+            .instrument(crate::service::store_span("UPDATE", "users::set_disabled"))
+            .await?;
         let dropped = if disabled {
             self.revoke_account_tokens(&mut tx, account.id).await?
         } else {
@@ -258,7 +270,9 @@ impl Authority {
         let role = parse_role(role)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
-        let changed = users::set_role(&mut tx, account.id, role).await?;
+        let changed = users::set_role(&mut tx, account.id, role)
+            .instrument(crate::service::store_span("UPDATE", "users::set_role"))
+            .await?;
         let dropped = if changed {
             self.revoke_account_tokens(&mut tx, account.id).await?
         } else {
@@ -291,7 +305,9 @@ impl Authority {
         let password_hash = self.hash_password(password).await?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
-        users::set_password(&mut tx, account.id, &password_hash).await?;
+        users::set_password(&mut tx, account.id, &password_hash)
+            .instrument(crate::service::store_span("UPDATE", "users::set_password"))
+            .await?;
         let dropped = self.revoke_account_tokens(&mut tx, account.id).await?;
         self.audit_admin(
             &mut tx,
@@ -346,7 +362,12 @@ impl Authority {
         let account = self.account(&mut tx, username).await?;
         users::set_totp(&mut tx, account.id, Some(&key.seal(secret.as_bytes()))).await?;
         // The confirming code is spent: it cannot log in afterwards.
-        users::accept_totp_step(&mut tx, account.id, step).await?;
+        users::accept_totp_step(&mut tx, account.id, step)
+            .instrument(crate::service::store_span(
+                "UPDATE",
+                "users::accept_totp_step",
+            ))
+            .await?;
         self.audit_admin(&mut tx, caller, "totp.enroll", &account, json!({}))
             .await?;
         let account = self.account(&mut tx, username).await?;
@@ -363,7 +384,9 @@ impl Authority {
         self.require_admin(caller)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
-        users::set_totp(&mut tx, account.id, None).await?;
+        users::set_totp(&mut tx, account.id, None)
+            .instrument(crate::service::store_span("UPDATE", "users::set_totp"))
+            .await?;
         self.audit_admin(&mut tx, caller, "totp.remove", &account, json!({}))
             .await?;
         let account = self.account(&mut tx, username).await?;
@@ -421,7 +444,9 @@ impl Authority {
     ) -> Result<TokenInfo, ApiError> {
         let id = Uuid::parse_str(token_id.trim())
             .map_err(|_| ApiError::invalid("token_id", "token_id must be a UUID"))?;
-        let info = token_store::info(&self.pool, id).await?;
+        let info = token_store::info(&self.pool, id)
+            .instrument(crate::service::store_span("SELECT", "tokens::info"))
+            .await?;
         match info {
             Some(info) if info.subject.is_some() && info.subject == caller.subject => Ok(info),
             Some(info) => {

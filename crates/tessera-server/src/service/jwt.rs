@@ -8,6 +8,7 @@ use std::{
     sync::{Arc, RwLock, Weak},
     time::Duration,
 };
+use tracing::Instrument as _;
 
 use tessera_core::{
     grant::Grant,
@@ -98,7 +99,9 @@ impl SigningKeys {
 
     /// Reads every key from the store and replaces the in-memory set.
     pub async fn reload(&self) -> Result<(), StoreError> {
-        let rows = key_store::list(&self.inner.pool).await?;
+        let rows = key_store::list(&self.inner.pool)
+            .instrument(crate::service::store_span("SELECT", "keys::list"))
+            .await?;
         let set = self.key_set(&rows);
         *self.inner.set.write().unwrap_or_else(|p| p.into_inner()) = set;
         Ok(())
@@ -177,7 +180,13 @@ impl SigningKeys {
     async fn ensure_and_reload(&self, now: OffsetDateTime) -> Result<(), StoreError> {
         if let Some(sealer) = &self.inner.sealer {
             let (key, row) = seal_new_key(sealer, now);
-            if key_store::insert_if_none_current(&self.inner.pool, &row).await? {
+            if key_store::insert_if_none_current(&self.inner.pool, &row)
+                .instrument(crate::service::store_span(
+                    "INSERT",
+                    "keys::insert_if_none_current",
+                ))
+                .await?
+            {
                 info!(kid = key.kid(), "created the first jwt signing key");
             }
         }

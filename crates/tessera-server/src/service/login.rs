@@ -2,6 +2,7 @@
 //! account lockout whose attempts are reserved atomically before the slow hash runs.
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use serde_json::json;
 use tessera_core::{
@@ -60,7 +61,12 @@ impl Authority {
         }
         // A flood is refused before it costs a database round trip.
         let ticket = self.hash_pool.admit()?;
-        let user = users::find_by_username(&self.pool, username).await?;
+        let user = users::find_by_username(&self.pool, username)
+            .instrument(crate::service::store_span(
+                "SELECT",
+                "users::find_by_username",
+            ))
+            .await?;
         let Some(user) = user.filter(|u| !u.disabled) else {
             let hasher = Arc::clone(&self.hasher);
             ticket.run(move || hasher.verify_dummy(&password)).await?;
@@ -83,7 +89,13 @@ impl Authority {
         // Locks the account row and checks it is still the one whose password was verified: a
         // reset, disable or role change either waits for this session (and then revokes it) or
         // won the race, and then this login fails like a wrong password.
-        if !users::record_success(&mut tx, user.id, user.generation).await? {
+        if !users::record_success(&mut tx, user.id, user.generation)
+            .instrument(crate::service::store_span(
+                "UPDATE",
+                "users::record_success",
+            ))
+            .await?
+        {
             drop(tx);
             self.record_failure(Some(user.id), &user.username, "credentials_changed")
                 .await?;
@@ -194,7 +206,13 @@ impl Authority {
             .begin()
             .await
             .map_err(tessera_store::StoreError::from)?;
-        if !users::record_success(&mut tx, user.id, user.generation).await? {
+        if !users::record_success(&mut tx, user.id, user.generation)
+            .instrument(crate::service::store_span(
+                "UPDATE",
+                "users::record_success",
+            ))
+            .await?
+        {
             return Err(ApiError::AuthFailed);
         }
         let inserted = token_store::insert_child(
@@ -311,7 +329,12 @@ impl Authority {
                     .acquire()
                     .await
                     .map_err(tessera_store::StoreError::from)?;
-                users::release_attempt(&mut conn, user.id).await?;
+                users::release_attempt(&mut conn, user.id)
+                    .instrument(crate::service::store_span(
+                        "UPDATE",
+                        "users::release_attempt",
+                    ))
+                    .await?;
                 Err(ApiError::MfaRequired)
             }
             SecondFactor::Wrong => {
@@ -324,7 +347,13 @@ impl Authority {
                     .acquire()
                     .await
                     .map_err(tessera_store::StoreError::from)?;
-                if users::accept_totp_step(&mut conn, user.id, step).await? {
+                if users::accept_totp_step(&mut conn, user.id, step)
+                    .instrument(crate::service::store_span(
+                        "UPDATE",
+                        "users::accept_totp_step",
+                    ))
+                    .await?
+                {
                     Ok(())
                 } else {
                     drop(conn);
@@ -356,7 +385,12 @@ impl Authority {
                     .acquire()
                     .await
                     .map_err(tessera_store::StoreError::from)?;
-                users::release_attempt(&mut conn, user.id).await?;
+                users::release_attempt(&mut conn, user.id)
+                    .instrument(crate::service::store_span(
+                        "UPDATE",
+                        "users::release_attempt",
+                    ))
+                    .await?;
                 Err(err)
             }
         }

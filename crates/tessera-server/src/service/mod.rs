@@ -11,6 +11,7 @@ pub mod view;
 mod watch;
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use serde_json::json;
 use tessera_core::{
@@ -175,12 +176,24 @@ impl Authority {
             None
         };
         let hash = TokenHash::of(secret);
-        let lookup = if let Some(view) = self.cache.get(&hash, now) {
+        let cached = {
+            let span = tracing::info_span!("cache.lookup", cache.hit = tracing::field::Empty);
+            let _entered = span.enter();
+            let cached = self.cache.get(&hash, now);
+            span.record("cache.hit", cached.is_some());
+            cached
+        };
+        let lookup = if let Some(view) = cached {
             Lookup::Active((*view).clone())
         } else {
             let epoch = self.cache.epoch();
-            // Concurrent misses share one statement (see `misses`).
-            let record = self.misses.lookup(hash, now, consume).await?;
+            // Concurrent misses share one statement (see `misses`); the span covers this caller's
+            // wait for its row, its own statement or its share of a batched one.
+            let record = self
+                .misses
+                .lookup(hash, now, consume)
+                .instrument(crate::service::store_span("SELECT", "tokens::lookup"))
+                .await?;
             let lookup = decide(record, now, consume)?;
             // Master tokens are never cached: a reset from the CLI must bite on the very next call.
             if let Lookup::Active(view) = &lookup {
@@ -225,7 +238,12 @@ impl Authority {
             }
             event.detail["client_certificate"] = certificate.0.into();
         }
-        audit::record(conn, &event).await.map_err(ApiError::from)
+        audit::record(conn, &event)
+            .instrument(crate::service::store_span("INSERT", "audit::record"))
+            .await
+            .map_err(ApiError::from)?;
+        log_audit_event(&event);
+        Ok(())
     }
 
     fn event(&self, action: &'static str, outcome: &'static str) -> AuditEvent {
@@ -244,4 +262,49 @@ impl Authority {
 /// The store's connection type, named once for the service modules.
 mod sqlx_conn {
     pub use tessera_store::PgConnection;
+}
+
+/// The span of one store call (one SQL statement, or one step of a transaction): what an operator
+/// needs to see where a request's time went, never a value (no token, hash or password; the token
+/// id at most, recorded by the caller).
+pub(crate) fn store_span(operation: &'static str, call: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "db",
+        otel.name = call,
+        otel.kind = "client",
+        db.system = "postgresql",
+        db.operation = operation,
+        code.function = call,
+    )
+}
+
+/// Version of the audit log event's field set ([`log_audit_event`]); bumped on any change that is
+/// not a pure addition.
+pub const AUDIT_LOG_SCHEMA: u32 = 1;
+
+/// Writes an audit event as a structured log event too (target `tessera::audit`), so a log
+/// shipper gets the audit trail without reading the table. With `--log-format json` each one is a
+/// JSON line whose `fields` hold exactly: `message` ("audit event"), `audit_schema`, `at`
+/// (RFC 3339), `action`, `outcome`, `actor` (account UUID or ""), `username` (or ""), `token_id`
+/// (or ""), `detail` (the event's JSON detail, as a string). The schema is documented in
+/// `docs/operations.md`. Events carry identifiers only: no token, password or TOTP code.
+pub(crate) fn log_audit_event(event: &AuditEvent) {
+    let at = event
+        .at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let actor = event.actor.map(|id| id.to_string()).unwrap_or_default();
+    let token_id = event.token_id.map(|id| id.to_string()).unwrap_or_default();
+    tracing::info!(
+        target: "tessera::audit",
+        audit_schema = AUDIT_LOG_SCHEMA,
+        at = %at,
+        action = event.action,
+        outcome = event.outcome,
+        actor = %actor,
+        username = event.username.as_deref().unwrap_or_default(),
+        token_id = %token_id,
+        detail = %event.detail,
+        "audit event"
+    );
 }

@@ -13,6 +13,7 @@ use tessera_store::{
     StoreError,
 };
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 use tracing::{debug, info};
 use uuid::Uuid;
 
@@ -323,7 +324,10 @@ impl Authority {
             }
             RevokeRequest::TokenId(id) => {
                 let id = parse_uuid("token_id", id)?;
-                let owner = match token_store::summary(&self.pool, id).await? {
+                let owner = match token_store::summary(&self.pool, id)
+                    .instrument(crate::service::store_span("SELECT", "tokens::summary"))
+                    .await?
+                {
                     Some(summary) => Owner::Account(summary.subject),
                     None => Owner::Nobody,
                 };
@@ -331,7 +335,10 @@ impl Authority {
             }
             RevokeRequest::SessionId(id) => {
                 let id = parse_uuid("session_id", id)?;
-                let owner = match token_store::summary(&self.pool, id).await? {
+                let owner = match token_store::summary(&self.pool, id)
+                    .instrument(crate::service::store_span("SELECT", "tokens::summary"))
+                    .await?
+                {
                     Some(summary) => Owner::Account(summary.subject),
                     None => Owner::Nobody,
                 };
@@ -354,7 +361,9 @@ impl Authority {
 
         let now = self.clock.now();
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
-        let revoked = token_store::revoke(&mut tx, &target, now).await?;
+        let revoked = token_store::revoke(&mut tx, &target, now)
+            .instrument(crate::service::store_span("UPDATE", "tokens::revoke"))
+            .await?;
         let mut event = self.event("revoke", "success");
         event.actor = caller.subject;
         event.username = caller.username.clone();

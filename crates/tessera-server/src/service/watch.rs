@@ -12,6 +12,7 @@ use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
+use tracing::Instrument as _;
 
 use futures::Stream;
 use tessera_core::{permission::INTROSPECT, token::TokenKind};
@@ -124,7 +125,9 @@ impl Authority {
             tokio::pin!(expiry);
             let mut last = after_sequence;
             loop {
-                let batch = revocations::since(&pool, last, REPLAY_BATCH).await?;
+                let batch = revocations::since(&pool, last, REPLAY_BATCH)
+            .instrument(crate::service::store_span("SELECT", "revocations::since"))
+            .await?;
                 let full = batch.len() as i64 == REPLAY_BATCH;
                 for revocation in batch {
                     last = revocation.sequence;
@@ -145,7 +148,9 @@ impl Authority {
                     Ok(revocation) if revocation.sequence <= last => Vec::new(),
                     Ok(revocation) => vec![revocation],
                     // Fell behind the in-process feed: read what was missed from the table.
-                    Err(RecvError::Lagged(_)) => revocations::since(&pool, last, REPLAY_BATCH).await?,
+                    Err(RecvError::Lagged(_)) => revocations::since(&pool, last, REPLAY_BATCH)
+            .instrument(crate::service::store_span("SELECT", "revocations::since"))
+            .await?,
                     Err(RecvError::Closed) => break,
                 };
                 for revocation in batch {
