@@ -63,6 +63,13 @@ pub enum ApiError {
     /// PostgreSQL is unreachable: fail closed.
     #[error("the token store is unavailable")]
     Unavailable,
+    /// A WatchRevocations resume point older than the feed's retention: revocations after it were
+    /// pruned, so the watcher must drop every cached verdict and watch again from sequence 0.
+    #[error("revocations after the requested sequence were pruned (oldest retained: {oldest_sequence}); drop cached verdicts and watch again from 0")]
+    ResyncRequired {
+        /// The oldest sequence still in the feed.
+        oldest_sequence: i64,
+    },
     /// A bug or an unexpected state; details go to the log only.
     #[error("internal error")]
     Internal(String),
@@ -99,6 +106,7 @@ impl ApiError {
             ApiError::UserExists(_) => (Code::AlreadyExists, "USER_EXISTS"),
             ApiError::ResourceExhausted(_) => (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
             ApiError::Unavailable => (Code::Unavailable, "UNAVAILABLE"),
+            ApiError::ResyncRequired { .. } => (Code::FailedPrecondition, "RESYNC_REQUIRED"),
             ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
         }
     }
@@ -126,6 +134,9 @@ impl From<ApiError> for tonic::Status {
         if let ApiError::InvalidArgument { field, .. } = &err {
             metadata.insert("field".to_owned(), (*field).to_owned());
         }
+        if let ApiError::ResyncRequired { oldest_sequence } = &err {
+            metadata.insert("oldest_sequence".to_owned(), oldest_sequence.to_string());
+        }
         let details = ErrorDetails::with_error_info(reason, tessera_proto::ERROR_DOMAIN, metadata);
         tonic::Status::with_error_details(code, err.to_string(), details)
     }
@@ -144,6 +155,22 @@ mod tests {
         assert_eq!(info.reason, "INVALID_ARGUMENT");
         assert_eq!(info.domain, "tessera");
         assert_eq!(info.metadata.get("field").map(String::as_str), Some("ttl"));
+    }
+
+    #[test]
+    fn resync_names_the_oldest_retained_sequence() {
+        let status: tonic::Status = ApiError::ResyncRequired {
+            oldest_sequence: 4711,
+        }
+        .into();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let info = status.get_details_error_info().expect("error info");
+        assert_eq!(info.reason, "RESYNC_REQUIRED");
+        assert_eq!(info.domain, "tessera");
+        assert_eq!(
+            info.metadata.get("oldest_sequence").map(String::as_str),
+            Some("4711")
+        );
     }
 
     #[test]

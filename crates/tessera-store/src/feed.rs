@@ -4,6 +4,11 @@
 //! While the listening connection is down the feed is not live: consumers that cache decisions must
 //! stop trusting their cache until it is live again, because revocations may have been missed. On
 //! reconnect the feed replays everything after the last sequence it saw before going live.
+//!
+//! The feed table is pruned after a retention. If this replica was disconnected for longer than
+//! that, what it missed is gone: it resumes from the oldest retained entry, and subscribers see
+//! the jump in sequence numbers (the decision cache was emptied when the feed went down anyway;
+//! WatchRevocations streams read the table and answer RESYNC_REQUIRED).
 
 use std::time::Duration;
 
@@ -12,7 +17,7 @@ use tokio::sync::{broadcast, watch};
 use tracing::{debug, info, warn};
 
 use crate::{
-    revocations::{self, Revocation},
+    revocations::{self, Retained, Revocation},
     StoreError,
 };
 
@@ -144,7 +149,17 @@ async fn catch_up(
     last: &mut i64,
 ) -> Result<(), StoreError> {
     loop {
-        let batch = revocations::since(pool, *last, CATCH_UP_BATCH).await?;
+        let batch = match revocations::since_retained(pool, *last, CATCH_UP_BATCH).await? {
+            Retained::Rows(batch) => batch,
+            Retained::Pruned { oldest_sequence } => {
+                warn!(
+                    last_seen = *last,
+                    oldest_sequence, "revocations this replica missed were pruned; resuming from the oldest retained"
+                );
+                *last = oldest_sequence - 1;
+                continue;
+            }
+        };
         let full = batch.len() as i64 == CATCH_UP_BATCH;
         for revocation in batch {
             *last = revocation.sequence;
