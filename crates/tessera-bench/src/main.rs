@@ -54,6 +54,10 @@ struct Args {
     /// Soak: one sample per this long (default 30s; smoke 10s).
     #[arg(long, value_name = "DURATION", requires = "soak")]
     sample_every: Option<String>,
+    /// Soak: commits wait for the WAL flush, as in production (off by default: on a shared
+    /// machine, others' disk writes stall the flushes and drown what the soak looks for).
+    #[arg(long, requires = "soak")]
+    synchronous_commit: bool,
 }
 
 /// Runs the soak of `args`; the exit status as for the scenarios.
@@ -76,6 +80,7 @@ async fn soak(args: &Args, duration: &str) -> anyhow::Result<bool> {
         options.sample_every = seconds("--sample-every", every)?;
     }
     options.pg_bin.clone_from(&args.pg_bin);
+    options.synchronous_commit = args.synchronous_commit;
     let report = tessera_bench::soak::soak(options).await?;
     println!("{report}");
     let missed = report.report.missed();

@@ -18,7 +18,7 @@ async fn a_one_minute_soak_samples_and_judges() {
     let expected = (options.duration.as_secs() / options.sample_every.as_secs()) as usize;
     assert_eq!(report.samples.len(), expected, "one sample per interval");
     for sample in &report.samples {
-        assert!(!sample.window.introspect.is_empty(), "{sample:?}");
+        assert!(sample.window.introspects > 0, "{sample:?}");
         assert!(sample.memory.replica_rss > 0 && sample.memory.postgres_private > 0);
         assert_eq!(sample.tables.len(), 3, "{:?}", sample.tables);
     }
@@ -29,7 +29,7 @@ async fn a_one_minute_soak_samples_and_judges() {
         "no login went through"
     );
     assert!(
-        report.samples.iter().any(|s| s.window.lag_p99().is_some()),
+        report.samples.iter().any(|s| s.window.lag_p99.is_some()),
         "the feed watcher paired no revocation"
     );
     // With a 15 s retention, a minute of churn leaves far fewer rows than it revoked.
@@ -42,7 +42,7 @@ async fn a_one_minute_soak_samples_and_judges() {
     for prefix in [
         "issue/revoke cycle rate",
         "replica process RSS growth",
-        "cached Introspect p99, last 1/6",
+        "cached Introspect p99, last",
     ] {
         assert!(report.report.row(prefix).is_some(), "no row {prefix:?}");
     }

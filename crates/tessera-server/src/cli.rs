@@ -338,12 +338,13 @@ pub struct AuthArgs {
     /// How often expired tokens are deleted (in batches), e.g. 5m.
     #[arg(long, env = "TESSERA_SWEEP_INTERVAL", default_value = "5m")]
     pub sweep_interval: String,
-    /// How long revocations stay in the feed WatchRevocations replays, e.g. 7d. At least the
-    /// longest configured token lifetime (--session-ttl, --default-token-ttl, --unlock-ttl-cap)
-    /// unless --revocation-retention-resync is given. A watcher resuming from a pruned sequence
-    /// gets FAILED_PRECONDITION / RESYNC_REQUIRED and starts again from 0.
-    #[arg(long, env = "TESSERA_REVOCATION_RETENTION", default_value = "7d")]
-    pub revocation_retention: String,
+    /// How long revocations stay in the feed WatchRevocations replays, e.g. 14d (default: 7d, or
+    /// the longest configured token lifetime when that is longer). At least the longest configured
+    /// token lifetime (--session-ttl, --default-token-ttl, --unlock-ttl-cap) unless
+    /// --revocation-retention-resync is given. A watcher resuming from a pruned sequence gets
+    /// FAILED_PRECONDITION / RESYNC_REQUIRED and starts again from 0.
+    #[arg(long, env = "TESSERA_REVOCATION_RETENTION")]
+    pub revocation_retention: Option<String>,
     /// Accept a --revocation-retention shorter than the longest configured token lifetime:
     /// watchers disconnected for longer than it drop their caches and resync.
     #[arg(long, env = "TESSERA_REVOCATION_RETENTION_RESYNC")]
@@ -420,7 +421,7 @@ impl AuthArgs {
             other => other.as_ref().map(|phc| Redacted(phc.trim().to_owned())),
         };
         let defaults = AuthSettings::default();
-        Ok(AuthSettings {
+        let settings = AuthSettings {
             session_ttl: duration("session-ttl", &self.session_ttl)?,
             unlock_ttl_cap,
             default_token_ttl: duration("default-token-ttl", &self.default_token_ttl)?,
@@ -434,7 +435,11 @@ impl AuthArgs {
             cache_capacity: self.cache_capacity,
             watch_streams_per_caller: self.watch_streams_per_caller,
             ..defaults
-        })
+        };
+        // The sweeper's flags depend on these (the feed's retention against token lifetimes):
+        // checked here too, so a bad combination stops start-up before anything runs.
+        crate::sweeper::settings(self, &settings)?;
+        Ok(settings)
     }
 }
 

@@ -203,16 +203,23 @@ pub fn settings(
 ) -> anyhow::Result<SweeperSettings> {
     let interval = parse_ttl(&args.sweep_interval)
         .map_err(|e| anyhow::anyhow!("--sweep-interval (TESSERA_SWEEP_INTERVAL): {e}"))?;
-    let revocations = parse_ttl(&args.revocation_retention).map_err(|e| {
-        anyhow::anyhow!("--revocation-retention (TESSERA_REVOCATION_RETENTION): {e}")
-    })?;
+    let revocations = match &args.revocation_retention {
+        Some(text) => {
+            let retention = parse_ttl(text).map_err(|e| {
+                anyhow::anyhow!("--revocation-retention (TESSERA_REVOCATION_RETENTION): {e}")
+            })?;
+            check_revocation_retention(retention, auth, args.revocation_retention_resync)?;
+            retention
+        }
+        // Unset: a week, or longer when tokens live longer.
+        None => Retention::default().revocations.max(longest_lifetime(auth)),
+    };
     let audit = match args.audit_retention.trim() {
         "forever" => None,
         text => Some(parse_ttl(text).map_err(|e| {
             anyhow::anyhow!("--audit-retention (TESSERA_AUDIT_RETENTION): {e} (or `forever`)")
         })?),
     };
-    check_revocation_retention(revocations, auth, args.revocation_retention_resync)?;
     Ok(SweeperSettings {
         max_interval: Duration::from_secs(interval.whole_seconds().max(1) as u64),
         retention: Retention { revocations, audit },
@@ -227,10 +234,7 @@ pub fn check_revocation_retention(
     auth: &crate::settings::AuthSettings,
     accept_resync: bool,
 ) -> anyhow::Result<()> {
-    let longest = auth
-        .session_ttl
-        .max(auth.default_token_ttl)
-        .max(auth.unlock_ttl_cap);
+    let longest = longest_lifetime(auth);
     if retention < longest && !accept_resync {
         anyhow::bail!(
             "--revocation-retention (TESSERA_REVOCATION_RETENTION): {}s is shorter than the longest token lifetime this server hands out ({}s, from --session-ttl, --default-token-ttl and --unlock-ttl-cap); raise it, or pass --revocation-retention-resync to accept that watchers further behind than the retention must resync",
@@ -239,6 +243,13 @@ pub fn check_revocation_retention(
         );
     }
     Ok(())
+}
+
+/// The longest lifetime this configuration gives a token by itself.
+fn longest_lifetime(auth: &crate::settings::AuthSettings) -> time::Duration {
+    auth.session_ttl
+        .max(auth.default_token_ttl)
+        .max(auth.unlock_ttl_cap)
 }
 
 /// Starts what runs beside the gRPC server: the static tokens file (loaded now, reloaded on

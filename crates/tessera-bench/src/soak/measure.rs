@@ -118,27 +118,9 @@ impl Window {
         self.introspect_errors + self.cycle_errors + self.login_errors
     }
 
-    fn per_second(&self, count: u64) -> f64 {
-        if self.elapsed.is_zero() {
-            0.0
-        } else {
-            count as f64 / self.elapsed.as_secs_f64()
-        }
-    }
-
-    /// Successful Introspects per second.
-    pub fn introspect_rate(&self) -> f64 {
-        self.per_second(self.introspect.len())
-    }
-
     /// Introspect p99.
     pub fn introspect_p99(&self) -> Duration {
         Duration::from_nanos(self.introspect.value_at_quantile(0.99))
-    }
-
-    /// Complete cycles per second.
-    pub fn cycle_rate(&self) -> f64 {
-        self.per_second(self.cycles)
     }
 
     /// Cycle p99.
@@ -152,13 +134,108 @@ impl Window {
     }
 }
 
-/// The p99 of cached Introspect over several windows.
-pub fn merged_p99(samples: &[&SoakSample]) -> Option<Duration> {
-    let mut merged = histogram();
-    for sample in samples {
-        let _ = merged.add(&sample.window.introspect);
+/// What a window came to, without its histograms: a long soak keeps one per sample, and
+/// histograms (~140 KB each) kept for every sample would grow the very RSS the soak watches.
+#[derive(Debug, Clone, Default)]
+pub struct WindowSummary {
+    /// Length of the window.
+    pub elapsed: Duration,
+    /// Successful cached Introspects.
+    pub introspects: u64,
+    /// Their p99.
+    pub introspect_p99: Duration,
+    /// Complete issue/revoke cycles.
+    pub cycles: u64,
+    /// Their p99.
+    pub cycle_p99: Duration,
+    /// Successful logins.
+    pub logins: u64,
+    /// Failed calls of every stream.
+    pub errors: u64,
+    /// Feed lag p99, when a revocation was paired in the window.
+    pub lag_p99: Option<Duration>,
+    /// The first failure of the window.
+    pub first_error: Option<String>,
+}
+
+impl WindowSummary {
+    fn per_second(&self, count: u64) -> f64 {
+        if self.elapsed.is_zero() {
+            0.0
+        } else {
+            count as f64 / self.elapsed.as_secs_f64()
+        }
     }
-    (!merged.is_empty()).then(|| Duration::from_nanos(merged.value_at_quantile(0.99)))
+
+    /// Successful Introspects per second.
+    pub fn introspect_rate(&self) -> f64 {
+        self.per_second(self.introspects)
+    }
+
+    /// Complete cycles per second.
+    pub fn cycle_rate(&self) -> f64 {
+        self.per_second(self.cycles)
+    }
+}
+
+impl Window {
+    /// The figures of this window.
+    pub fn summary(&self) -> WindowSummary {
+        WindowSummary {
+            elapsed: self.elapsed,
+            introspects: self.introspect.len(),
+            introspect_p99: self.introspect_p99(),
+            cycles: self.cycles,
+            cycle_p99: self.cycle_p99(),
+            logins: self.logins,
+            errors: self.errors(),
+            lag_p99: self.lag_p99(),
+            first_error: self.first_error.clone(),
+        }
+    }
+}
+
+/// Cached Introspect latencies of the first and the last sixth of the run, merged as they come.
+pub struct Spans {
+    early: Histogram<u64>,
+    late: Histogram<u64>,
+    /// Windows in each span.
+    per_span: usize,
+    total: usize,
+}
+
+impl Spans {
+    /// Spans of a sixth (at least one window) of `total` windows.
+    pub fn new(total: usize) -> Spans {
+        Spans {
+            early: histogram(),
+            late: histogram(),
+            per_span: (total / 6).max(1),
+            total,
+        }
+    }
+
+    /// Adds window number `index` (from 0) where it belongs.
+    pub fn add(&mut self, index: usize, window: &Window) {
+        if index < self.per_span {
+            let _ = self.early.add(&window.introspect);
+        }
+        if index + self.per_span >= self.total {
+            let _ = self.late.add(&window.introspect);
+        }
+    }
+
+    /// p99 of the first and of the last span.
+    pub fn p99s(&self) -> Option<(Duration, Duration)> {
+        let p99 = |h: &Histogram<u64>| Duration::from_nanos(h.value_at_quantile(0.99));
+        (!self.early.is_empty() && !self.late.is_empty())
+            .then(|| (p99(&self.early), p99(&self.late)))
+    }
+
+    /// Windows in each span.
+    pub fn windows(&self) -> usize {
+        self.per_span
+    }
 }
 
 /// Resident memory, in bytes.
@@ -269,10 +346,10 @@ pub fn progress_line(sample: &SoakSample) -> String {
         "t={:.0}s introspect {} p99 {} cycles {} logins {} errors {} rss {:.1} MB revocations {}",
         sample.at.as_secs_f64(),
         rate(w.introspect_rate()),
-        ms(w.introspect_p99()),
+        ms(w.introspect_p99),
         rate(w.cycle_rate()),
         w.logins,
-        w.errors(),
+        w.errors,
         sample.memory.replica_rss as f64 / 1e6,
         sample.revocation_rows
     )
@@ -291,6 +368,30 @@ mod tests {
     }
 
     #[test]
+    fn spans_take_the_first_and_last_sixth() {
+        let mut spans = Spans::new(12);
+        assert_eq!(spans.windows(), 2);
+        for index in 0..12 {
+            let mut window = Window::default();
+            let latency = if index < 2 {
+                1
+            } else if index >= 10 {
+                3
+            } else {
+                100
+            };
+            window.introspect(&Ok(()), Duration::from_millis(latency));
+            spans.add(index, &window);
+        }
+        let (early, late) = spans.p99s().unwrap();
+        assert!(early < Duration::from_millis(2), "{early:?}");
+        assert!(
+            late >= Duration::from_millis(3) && late < Duration::from_millis(4),
+            "{late:?}"
+        );
+    }
+
+    #[test]
     fn windows_count_rates_and_failures() {
         let mut window = Window {
             elapsed: Duration::from_secs(2),
@@ -302,8 +403,6 @@ mod tests {
         }
         window.introspect(&Err(Status::unavailable("down")), Duration::ZERO);
         window.login(Ok(()));
-        assert_eq!(window.introspect_rate(), 5.0);
-        assert_eq!(window.cycle_rate(), 5.0);
         assert_eq!(window.errors(), 1);
         assert!(window
             .first_error
@@ -313,5 +412,12 @@ mod tests {
         assert!(window.lag_p99().is_none());
         window.lags(&[Duration::from_millis(3)]);
         assert!(window.lag_p99().unwrap() >= Duration::from_millis(3));
+        let summary = window.summary();
+        assert_eq!(
+            (summary.introspects, summary.cycles, summary.errors),
+            (10, 10, 1)
+        );
+        assert_eq!(summary.introspect_rate(), 5.0);
+        assert_eq!(summary.cycle_rate(), 5.0);
     }
 }
