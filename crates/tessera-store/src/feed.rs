@@ -114,7 +114,8 @@ async fn listen_once(
         // First start: caches are empty, so history needs no replay.
         None => revocations::latest_sequence(pool).await?,
     };
-    catch_up(pool, events, &mut last).await?;
+    // Only a resume after a disconnection can reach back into pruned history.
+    catch_up(pool, events, &mut last, true).await?;
     *last_sequence = Some(last);
     state.send_replace(FeedState::Live {
         last_sequence: last,
@@ -135,7 +136,7 @@ async fn listen_once(
             Ok(Err(err)) => return Err(err.into()),
             Err(_elapsed) => {}
         }
-        catch_up(pool, events, &mut last).await?;
+        catch_up(pool, events, &mut last, false).await?;
         *last_sequence = Some(last);
         state.send_replace(FeedState::Live {
             last_sequence: last,
@@ -147,19 +148,31 @@ async fn catch_up(
     pool: &PgPool,
     events: &broadcast::Sender<Revocation>,
     last: &mut i64,
+    resuming: bool,
+) -> Result<(), StoreError> {
+    if resuming {
+        if let Retained::Pruned { oldest_sequence } =
+            revocations::since_retained(pool, *last, 1).await?
+        {
+            warn!(
+                last_seen = *last,
+                oldest_sequence,
+                "revocations this replica missed were pruned; resuming from the oldest retained"
+            );
+            *last = oldest_sequence - 1;
+        }
+    }
+    follow(pool, events, last).await
+}
+
+/// Everything after `last`, in batches.
+async fn follow(
+    pool: &PgPool,
+    events: &broadcast::Sender<Revocation>,
+    last: &mut i64,
 ) -> Result<(), StoreError> {
     loop {
-        let batch = match revocations::since_retained(pool, *last, CATCH_UP_BATCH).await? {
-            Retained::Rows(batch) => batch,
-            Retained::Pruned { oldest_sequence } => {
-                warn!(
-                    last_seen = *last,
-                    oldest_sequence, "revocations this replica missed were pruned; resuming from the oldest retained"
-                );
-                *last = oldest_sequence - 1;
-                continue;
-            }
-        };
+        let batch = revocations::since(pool, *last, CATCH_UP_BATCH).await?;
         let full = batch.len() as i64 == CATCH_UP_BATCH;
         for revocation in batch {
             *last = revocation.sequence;
