@@ -3,6 +3,7 @@ package tessera
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -34,6 +35,7 @@ const (
 	ReasonUserExists         Reason = "USER_EXISTS"
 	ReasonTokenNotFound      Reason = "TOKEN_NOT_FOUND"
 	ReasonResourceExhausted  Reason = "RESOURCE_EXHAUSTED"
+	ReasonResyncRequired     Reason = "RESYNC_REQUIRED"
 	ReasonUnavailable        Reason = "UNAVAILABLE"
 	ReasonInternal           Reason = "INTERNAL"
 )
@@ -71,6 +73,11 @@ var (
 	ErrResourceExhausted = newSentinel(ReasonResourceExhausted, "resource exhausted")
 	// ErrUnavailable: Tessera or its database cannot be reached; nothing was decided.
 	ErrUnavailable = newSentinel(ReasonUnavailable, "unavailable")
+	// ErrResyncRequired: WatchRevocations was asked to resume from a sequence whose successors the
+	// server pruned (its --revocation-retention). Drop every verdict cached from the feed and watch
+	// again from 0 (WatchRevocations does the latter itself); Error.OldestSequence says where the
+	// retained feed starts.
+	ErrResyncRequired = newSentinel(ReasonResyncRequired, "revocation feed resync required")
 	// ErrInternal: a server bug or unexpected state.
 	ErrInternal = newSentinel(ReasonInternal, "internal error")
 )
@@ -96,6 +103,9 @@ type Error struct {
 	Field string
 	// Message is the server's human-readable message. Never branch on it.
 	Message string
+	// OldestSequence is the oldest revocation the server retains, with ReasonResyncRequired
+	// (ErrorInfo metadata "oldest_sequence"); 0 otherwise.
+	OldestSequence uint64
 
 	status *status.Status
 }
@@ -164,6 +174,7 @@ var reasonCodes = map[Reason]codes.Code{
 	ReasonUserExists:         codes.AlreadyExists,
 	ReasonTokenNotFound:      codes.NotFound,
 	ReasonResourceExhausted:  codes.ResourceExhausted,
+	ReasonResyncRequired:     codes.FailedPrecondition,
 	ReasonUnavailable:        codes.Unavailable,
 	ReasonInternal:           codes.Internal,
 }
@@ -217,6 +228,9 @@ func fromStatus(st *status.Status) *Error {
 		}
 		e.Reason = Reason(info.GetReason())
 		e.Field = info.GetMetadata()["field"]
+		if oldest, err := strconv.ParseUint(info.GetMetadata()["oldest_sequence"], 10, 64); err == nil {
+			e.OldestSequence = oldest
+		}
 		break
 	}
 	return e

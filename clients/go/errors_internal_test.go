@@ -42,6 +42,7 @@ var allSentinels = map[Reason]error{
 	ReasonUserExists:         ErrUserExists,
 	ReasonTokenNotFound:      ErrTokenNotFound,
 	ReasonResourceExhausted:  ErrResourceExhausted,
+	ReasonResyncRequired:     ErrResyncRequired,
 	ReasonUnavailable:        ErrUnavailable,
 	ReasonInternal:           ErrInternal,
 }

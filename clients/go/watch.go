@@ -19,6 +19,7 @@ type WatchOption func(*watchConfig)
 type watchConfig struct {
 	minBackoff, maxBackoff time.Duration
 	onRetry                func(error)
+	onResync               func(oldestSequence uint64)
 }
 
 // WatchBackoff sets the wait before reconnecting after a failure: min at first, doubling up to max
@@ -39,6 +40,14 @@ func OnWatchRetry(fn func(error)) WatchOption {
 	return func(c *watchConfig) { c.onRetry = fn }
 }
 
+// OnWatchResync calls fn when the server has pruned revocations after the watch's resume point
+// (ErrResyncRequired): fn must drop every verdict cached from the feed; the watch then goes on from
+// sequence 0 by itself. Without it, the watch yields the ErrResyncRequired error and, if the loop
+// continues, goes on from 0 the same way.
+func OnWatchResync(fn func(oldestSequence uint64)) WatchOption {
+	return func(c *watchConfig) { c.onResync = fn }
+}
+
 // WatchRevocations streams every revocation with a sequence number above afterSequence (0: every
 // one the server retains), in order, then each new one as it happens:
 //
@@ -54,6 +63,17 @@ func OnWatchRetry(fn func(error)) WatchOption {
 // after the last sequence it yielded, so nothing is missed or repeated. It ends with an error only
 // when the failure is permanent (ErrAuthFailed, ErrAuthDenied, …) or ctx ends (ctx.Err()). The
 // client's token needs the introspect permission. The default deadline does not apply.
+//
+// A resume point older than the server's retention is answered ErrResyncRequired: what was missed
+// is gone, so the consumer drops its cache (see OnWatchResync) and the watch replays from 0:
+//
+//	for rev, err := range client.WatchRevocations(ctx, lastSeen) {
+//		if errors.Is(err, tessera.ErrResyncRequired) {
+//			cache.Clear() // the watch continues from sequence 0
+//			continue
+//		}
+//		…
+//	}
 func (c *Client) WatchRevocations(ctx context.Context, afterSequence uint64, opts ...WatchOption) iter.Seq2[Revocation, error] {
 	cfg := watchConfig{minBackoff: 100 * time.Millisecond, maxBackoff: 5 * time.Second}
 	for _, opt := range opts {
@@ -70,6 +90,22 @@ func (c *Client) WatchRevocations(ctx context.Context, afterSequence uint64, opt
 			if ctx.Err() != nil {
 				yield(Revocation{}, ctx.Err())
 				return
+			}
+			if errors.Is(err, ErrResyncRequired) {
+				// Never resume past a gap: start over once the consumer has dropped its cache.
+				last = 0
+				if cfg.onResync != nil {
+					var e *Error
+					var oldest uint64
+					if errors.As(err, &e) {
+						oldest = e.OldestSequence
+					}
+					cfg.onResync(oldest)
+				} else if !yield(Revocation{}, err) {
+					return
+				}
+				wait = cfg.minBackoff
+				continue
 			}
 			if !retryable(err) {
 				yield(Revocation{}, err)

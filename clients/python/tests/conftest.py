@@ -6,6 +6,7 @@ The binary is $TESSERA_BIN, else target/debug/tessera of this repository (run-te
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -57,8 +58,9 @@ def _enroll_totp(binary: Path, database_url: str, totp_key: str, username: str) 
     return base64.b32decode(secret + "=" * (-len(secret) % 8))
 
 
-@pytest.fixture(scope="session")
-def tessera() -> Iterator[Tessera]:
+@contextlib.contextmanager
+def _dev_server(extra_env: dict[str, str], *, enroll_totp: bool) -> Iterator[Tessera]:
+    """A `tessera dev` of its own (embedded PostgreSQL in a temporary directory), stopped after."""
     binary = _binary()
     with tempfile.TemporaryDirectory(prefix="tessera-py-") as tmp:
         # `tessera dev` run as root hands PostgreSQL to an unprivileged user, who must reach the
@@ -74,6 +76,7 @@ def tessera() -> Iterator[Tessera]:
             "TESSERA_BOOTSTRAP_ACCOUNTS_JSON": json.dumps(accounts),
             "TESSERA_LOG_FORMAT": "text",
             "NO_COLOR": "1",
+            **extra_env,
         }
         with log_path.open("wb") as log:
             server = subprocess.Popen(
@@ -97,7 +100,7 @@ def tessera() -> Iterator[Tessera]:
             totp_key = (data_dir / "totp.key").read_text().strip()
             secrets = {
                 user: _enroll_totp(binary, ready["database_url"], totp_key, user)
-                for user in TOTP_USERS
+                for user in (TOTP_USERS if enroll_totp else [])
             }
             yield Tessera(
                 addr=ready["grpc_addr"],
@@ -111,6 +114,25 @@ def tessera() -> Iterator[Tessera]:
             )
         finally:
             _stop(server)
+
+
+@pytest.fixture(scope="session")
+def tessera() -> Iterator[Tessera]:
+    with _dev_server({}, enroll_totp=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pruning_tessera() -> Iterator[Tessera]:
+    """A second server whose revocation feed keeps one second (sweeping every second), for the
+    resync protocol; started only by the tests that ask for it."""
+    env = {
+        "TESSERA_REVOCATION_RETENTION": "1s",
+        "TESSERA_REVOCATION_RETENTION_RESYNC": "true",
+        "TESSERA_SWEEP_INTERVAL": "1s",
+    }
+    with _dev_server(env, enroll_totp=False) as server:
+        yield server
 
 
 def _wait_ready(server: subprocess.Popen[bytes], ready_file: Path, log: Path) -> dict[str, str]:

@@ -156,6 +156,11 @@ impl Postgres {
         Ok(stdout)
     }
 
+    /// Process id of the postmaster (its children are the backends), for memory figures.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(EmbeddedPostgres::pid)
+    }
+
     /// Stops the cluster (its temporary directory goes with `self`).
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(server) = self.server.take() {

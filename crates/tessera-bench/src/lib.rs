@@ -7,12 +7,16 @@
 //!
 //! `--smoke` runs every scenario briefly to show the machinery works (CI runs it as a test); the
 //! ratios worth quoting come from the full run: `cargo run --release -p tessera-bench`.
+//!
+//! `--soak 30m` instead runs issue 19's soak (see [`soak`]): steady load and churn for a long
+//! time, sampled, with a verdict on what grows.
 
 pub mod cluster;
 pub mod cpu;
 pub mod load;
 pub mod report;
 mod scenarios;
+pub mod soak;
 
 use std::{path::PathBuf, time::Duration};
 

@@ -2,6 +2,7 @@
 //!
 //!     cargo run --release -p tessera-bench            # full run, a few minutes
 //!     cargo run --release -p tessera-bench -- --smoke # every scenario briefly
+//!     cargo run --release -p tessera-bench -- --soak 30m  # issue 19's soak
 
 use std::{path::PathBuf, time::Duration};
 
@@ -45,6 +46,48 @@ struct Args {
     /// Exit with status 2 when a goal is missed.
     #[arg(long)]
     strict: bool,
+    /// Soak instead (issue 19) for this long, e.g. 30m: steady cached Introspect, issue/revoke
+    /// churn and logins, sampled, with a verdict on what grows. With --smoke: the smoke soak's
+    /// short TTLs, sweep interval and retentions.
+    #[arg(long, value_name = "DURATION")]
+    soak: Option<String>,
+    /// Soak: one sample per this long (default 30s; smoke 10s).
+    #[arg(long, value_name = "DURATION", requires = "soak")]
+    sample_every: Option<String>,
+    /// Soak: commits wait for the WAL flush, as in production (off by default: on a shared
+    /// machine, others' disk writes stall the flushes and drown what the soak looks for).
+    #[arg(long, requires = "soak")]
+    synchronous_commit: bool,
+}
+
+/// Runs the soak of `args`; the exit status as for the scenarios.
+async fn soak(args: &Args, duration: &str) -> anyhow::Result<bool> {
+    let seconds = |flag: &str, text: &str| -> anyhow::Result<Duration> {
+        let parsed =
+            tessera_core::ttl::parse_ttl(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+        Ok(Duration::from_secs(parsed.whole_seconds().max(1) as u64))
+    };
+    let duration = seconds("--soak", duration)?;
+    let mut options = if args.smoke {
+        tessera_bench::soak::SoakOptions {
+            duration,
+            ..tessera_bench::soak::SoakOptions::smoke()
+        }
+    } else {
+        tessera_bench::soak::SoakOptions::full(duration)
+    };
+    if let Some(every) = &args.sample_every {
+        options.sample_every = seconds("--sample-every", every)?;
+    }
+    options.pg_bin.clone_from(&args.pg_bin);
+    options.synchronous_commit = args.synchronous_commit;
+    let report = tessera_bench::soak::soak(options).await?;
+    println!("{report}");
+    let missed = report.report.missed();
+    if !missed.is_empty() {
+        eprintln!("tessera-bench: {} goal(s) missed", missed.len());
+    }
+    Ok(missed.is_empty())
 }
 
 #[tokio::main]
@@ -57,6 +100,16 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(duration) = &args.soak {
+        return match soak(&args, duration).await {
+            Ok(met) if met || !args.strict => std::process::ExitCode::SUCCESS,
+            Ok(_) => std::process::ExitCode::from(2),
+            Err(err) => {
+                eprintln!("tessera-bench: {err:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let mut options = if args.smoke {
         Options::smoke()
     } else {

@@ -349,6 +349,21 @@ pub struct AuthArgs {
     /// How often expired tokens are deleted (in batches), e.g. 5m.
     #[arg(long, env = "TESSERA_SWEEP_INTERVAL", default_value = "5m")]
     pub sweep_interval: String,
+    /// How long revocations stay in the feed WatchRevocations replays, e.g. 14d (default: 7d, or
+    /// the longest configured token lifetime when that is longer). At least the longest configured
+    /// token lifetime (--session-ttl, --default-token-ttl, --unlock-ttl-cap) unless
+    /// --revocation-retention-resync is given. A watcher resuming from a pruned sequence gets
+    /// FAILED_PRECONDITION / RESYNC_REQUIRED and starts again from 0.
+    #[arg(long, env = "TESSERA_REVOCATION_RETENTION")]
+    pub revocation_retention: Option<String>,
+    /// Accept a --revocation-retention shorter than the longest configured token lifetime:
+    /// watchers disconnected for longer than it drop their caches and resync.
+    #[arg(long, env = "TESSERA_REVOCATION_RETENTION_RESYNC")]
+    pub revocation_retention_resync: bool,
+    /// How long audit events are kept, e.g. 90d, or `forever`; export older ones first with
+    /// `tessera audit export`.
+    #[arg(long, env = "TESSERA_AUDIT_RETENTION", default_value = "90d")]
+    pub audit_retention: String,
     /// Accounts to create at start-up if missing: a JSON list of
     /// {"username","password","role","display_name"}.
     #[arg(long, env = "TESSERA_BOOTSTRAP_ACCOUNTS_JSON", hide_env_values = true)]
@@ -417,7 +432,7 @@ impl AuthArgs {
             other => other.as_ref().map(|phc| Redacted(phc.trim().to_owned())),
         };
         let defaults = AuthSettings::default();
-        Ok(AuthSettings {
+        let settings = AuthSettings {
             session_ttl: duration("session-ttl", &self.session_ttl)?,
             unlock_ttl_cap,
             default_token_ttl: duration("default-token-ttl", &self.default_token_ttl)?,
@@ -431,7 +446,11 @@ impl AuthArgs {
             cache_capacity: self.cache_capacity,
             watch_streams_per_caller: self.watch_streams_per_caller,
             ..defaults
-        })
+        };
+        // The sweeper's flags depend on these (the feed's retention against token lifetimes):
+        // checked here too, so a bad combination stops start-up before anything runs.
+        crate::sweeper::settings(self, &settings)?;
+        Ok(settings)
     }
 }
 

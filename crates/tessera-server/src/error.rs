@@ -66,6 +66,13 @@ pub enum ApiError {
     /// This replica is draining (SIGTERM): go to another one.
     #[error("{}", crate::drain::DRAIN_MESSAGE)]
     ShuttingDown,
+    /// A WatchRevocations resume point older than the feed's retention: revocations after it were
+    /// pruned, so the watcher must drop every cached verdict and watch again from sequence 0.
+    #[error("revocations after the requested sequence were pruned (oldest retained: {oldest_sequence}); drop cached verdicts and watch again from 0")]
+    ResyncRequired {
+        /// The oldest sequence still in the feed.
+        oldest_sequence: i64,
+    },
     /// A bug or an unexpected state; details go to the log only.
     #[error("internal error")]
     Internal(String),
@@ -102,6 +109,7 @@ impl ApiError {
             ApiError::UserExists(_) => (Code::AlreadyExists, "USER_EXISTS"),
             ApiError::ResourceExhausted(_) => (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
             ApiError::Unavailable | ApiError::ShuttingDown => (Code::Unavailable, "UNAVAILABLE"),
+            ApiError::ResyncRequired { .. } => (Code::FailedPrecondition, "RESYNC_REQUIRED"),
             ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
         }
     }
@@ -129,6 +137,9 @@ impl From<ApiError> for tonic::Status {
         if let ApiError::InvalidArgument { field, .. } = &err {
             metadata.insert("field".to_owned(), (*field).to_owned());
         }
+        if let ApiError::ResyncRequired { oldest_sequence } = &err {
+            metadata.insert("oldest_sequence".to_owned(), oldest_sequence.to_string());
+        }
         let details = ErrorDetails::with_error_info(reason, tessera_proto::ERROR_DOMAIN, metadata);
         tonic::Status::with_error_details(code, err.to_string(), details)
     }
@@ -147,6 +158,22 @@ mod tests {
         assert_eq!(info.reason, "INVALID_ARGUMENT");
         assert_eq!(info.domain, "tessera");
         assert_eq!(info.metadata.get("field").map(String::as_str), Some("ttl"));
+    }
+
+    #[test]
+    fn resync_names_the_oldest_retained_sequence() {
+        let status: tonic::Status = ApiError::ResyncRequired {
+            oldest_sequence: 4711,
+        }
+        .into();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let info = status.get_details_error_info().expect("error info");
+        assert_eq!(info.reason, "RESYNC_REQUIRED");
+        assert_eq!(info.domain, "tessera");
+        assert_eq!(
+            info.metadata.get("oldest_sequence").map(String::as_str),
+            Some("4711")
+        );
     }
 
     #[test]

@@ -83,8 +83,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Totp(group) => remote_totp(group.command, &group.remote.or(&leading)).await,
         Command::Audit(group) => {
             let remote = group.remote.or(&leading);
-            let AuditCommand::Tail(args) = group.command;
-            async { remote::audit_tail(&Remote::connect(&remote).await?, args).await }.await
+            async {
+                let connected = Remote::connect(&remote).await?;
+                match group.command {
+                    AuditCommand::Tail(args) => remote::audit_tail(&connected, args).await,
+                    AuditCommand::Export(args) => remote::audit_export(&connected, args).await,
+                }
+            }
+            .await
         }
         Command::Token(group) => {
             let remote = group.remote.or(&leading);

@@ -18,10 +18,10 @@ mod audit;
 mod tokens;
 pub use address::{ClientTls, Dial, ServerAddress};
 pub use args::{
-    AuditCommand, AuditTailArgs, LeadingRemoteArgs, RemoteArgs, TokenIssueArgs, TokenRevokeArgs,
-    TotpCommand, DEFAULT_SERVER,
+    AuditCommand, AuditExportArgs, AuditTailArgs, LeadingRemoteArgs, RemoteArgs, TokenIssueArgs,
+    TokenRevokeArgs, TotpCommand, DEFAULT_SERVER,
 };
-pub use audit::{audit_tail, check_audit_action, AUDIT_ACTIONS};
+pub use audit::{audit_export, audit_tail, check_audit_action, AUDIT_ACTIONS};
 pub use tokens::{token_check, token_issue, token_list, token_revoke, token_show};
 
 /// A connected client pair with the caller's token.

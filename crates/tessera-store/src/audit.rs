@@ -123,3 +123,22 @@ pub async fn list(
     .await?;
     Ok(rows)
 }
+
+/// Deletes up to `batch` audit events older than `cutoff`, oldest first; returns how many.
+/// Export what must be kept longer first (`tessera audit export`).
+pub async fn prune(
+    pool: &sqlx::PgPool,
+    cutoff: OffsetDateTime,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM audit_events WHERE id IN (
+             SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(batch)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(deleted)
+}

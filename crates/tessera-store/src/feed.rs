@@ -4,6 +4,11 @@
 //! While the listening connection is down the feed is not live: consumers that cache decisions must
 //! stop trusting their cache until it is live again, because revocations may have been missed. On
 //! reconnect the feed replays everything after the last sequence it saw before going live.
+//!
+//! The feed table is pruned after a retention. If this replica was disconnected for longer than
+//! that, what it missed is gone: it resumes from the oldest retained entry, and subscribers see
+//! the jump in sequence numbers (the decision cache was emptied when the feed went down anyway;
+//! WatchRevocations streams read the table and answer RESYNC_REQUIRED).
 
 use std::time::Duration;
 
@@ -12,7 +17,7 @@ use tokio::sync::{broadcast, watch};
 use tracing::{debug, info, warn};
 
 use crate::{
-    revocations::{self, Revocation},
+    revocations::{self, Retained, Revocation},
     StoreError,
 };
 
@@ -109,7 +114,8 @@ async fn listen_once(
         // First start: caches are empty, so history needs no replay.
         None => revocations::latest_sequence(pool).await?,
     };
-    catch_up(pool, events, &mut last).await?;
+    // Only a resume after a disconnection can reach back into pruned history.
+    catch_up(pool, events, &mut last, true).await?;
     *last_sequence = Some(last);
     state.send_replace(FeedState::Live {
         last_sequence: last,
@@ -130,7 +136,7 @@ async fn listen_once(
             Ok(Err(err)) => return Err(err.into()),
             Err(_elapsed) => {}
         }
-        catch_up(pool, events, &mut last).await?;
+        catch_up(pool, events, &mut last, false).await?;
         *last_sequence = Some(last);
         state.send_replace(FeedState::Live {
             last_sequence: last,
@@ -139,6 +145,28 @@ async fn listen_once(
 }
 
 async fn catch_up(
+    pool: &PgPool,
+    events: &broadcast::Sender<Revocation>,
+    last: &mut i64,
+    resuming: bool,
+) -> Result<(), StoreError> {
+    if resuming {
+        if let Retained::Pruned { oldest_sequence } =
+            revocations::since_retained(pool, *last, 1).await?
+        {
+            warn!(
+                last_seen = *last,
+                oldest_sequence,
+                "revocations this replica missed were pruned; resuming from the oldest retained"
+            );
+            *last = oldest_sequence - 1;
+        }
+    }
+    follow(pool, events, last).await
+}
+
+/// Everything after `last`, in batches.
+async fn follow(
     pool: &PgPool,
     events: &broadcast::Sender<Revocation>,
     last: &mut i64,

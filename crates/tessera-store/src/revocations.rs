@@ -60,3 +60,72 @@ pub async fn latest_sequence(pool: &PgPool) -> Result<i64, StoreError> {
         .await?;
     Ok(latest)
 }
+
+/// The oldest sequence still in the feed table (`None` when nothing was ever revoked).
+///
+/// Pruning only ever deletes a prefix of the feed and always keeps the newest entry, so every
+/// revocation after `oldest - 1` is still in the table, and once anything was revoked the table
+/// is never empty: "where pruning stopped" needs no table of its own.
+pub async fn oldest_sequence(pool: &PgPool) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT MIN(sequence) FROM revocations")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// What reading the feed after a sequence came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retained {
+    /// Every revocation after the sequence asked for (up to the limit), with none missing.
+    Rows(Vec<Revocation>),
+    /// Revocations after the sequence asked for were pruned: the reader must drop whatever it
+    /// derived from the feed and start again from 0.
+    Pruned {
+        /// The oldest sequence still retained.
+        oldest_sequence: i64,
+    },
+}
+
+/// Up to `limit` revocations after `after`, unless some of them were pruned.
+///
+/// `after == 0` means "every retained revocation" and is never refused. Otherwise the oldest
+/// retained sequence is read *after* the rows: pruning deletes a prefix, so if nothing after
+/// `after` is missing now, nothing was missing when the rows were read either.
+pub async fn since_retained(pool: &PgPool, after: i64, limit: i64) -> Result<Retained, StoreError> {
+    let rows = since(pool, after, limit).await?;
+    if after <= 0 {
+        return Ok(Retained::Rows(rows));
+    }
+    match oldest_sequence(pool).await? {
+        Some(oldest) if after < oldest - 1 => Ok(Retained::Pruned {
+            oldest_sequence: oldest,
+        }),
+        _ => Ok(Retained::Rows(rows)),
+    }
+}
+
+/// Deletes up to `batch` revocations recorded before `cutoff`, oldest first, keeping the feed a
+/// gap-free suffix: it stops at the first entry recorded at or after `cutoff` (clocks of
+/// different replicas may disagree a little; an older entry behind a newer one waits for the next
+/// round) and never deletes the newest entry. Returns how many were deleted.
+pub async fn prune(pool: &PgPool, cutoff: OffsetDateTime, batch: i64) -> Result<u64, StoreError> {
+    // The first entry to keep: the first one recent enough, or else the newest of all. Both are
+    // found by walking the primary key from its start, through exactly the rows to delete.
+    let deleted = sqlx::query(
+        "WITH keep AS (
+             SELECT LEAST(
+                 (SELECT sequence FROM revocations WHERE revoked_at >= $1
+                  ORDER BY sequence LIMIT 1),
+                 (SELECT MAX(sequence) FROM revocations)) AS first
+         )
+         DELETE FROM revocations WHERE sequence IN (
+             SELECT sequence FROM revocations, keep
+             WHERE sequence < keep.first
+             ORDER BY sequence LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(batch)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(deleted)
+}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import TypeVar, cast
@@ -20,7 +21,7 @@ from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
 from .admin import AsyncAdmin
-from .errors import Unavailable, from_rpc_error
+from .errors import ResyncRequired, Unavailable, from_rpc_error
 from .types import (
     ElevatedToken,
     Introspection,
@@ -281,11 +282,21 @@ class AsyncClient:
             await self._unary(lambda stub: stub.CheckNamespace, request, timeout, True)
         )
 
-    def watch_revocations(self, *, after_sequence: int = 0) -> AsyncRevocationWatch:
+    def watch_revocations(
+        self,
+        *,
+        after_sequence: int = 0,
+        on_resync: Callable[[int], Awaitable[None] | None] | None = None,
+    ) -> AsyncRevocationWatch:
         """Every revocation in order, as an async iterator (``async for``); reconnects after
         ``UNAVAILABLE`` and resumes after the last sequence yielded. It ends when closed
-        (``aclose()``, an ``async with`` block) or when the server ends the stream."""
-        return AsyncRevocationWatch(self, after_sequence)
+        (``aclose()``, an ``async with`` block) or when the server ends the stream.
+
+        After ``RESYNC_REQUIRED`` (revocations after the resume point were pruned) it starts again
+        from 0: with ``on_resync`` (a function or coroutine function) it first calls
+        ``on_resync(oldest_sequence)`` to drop every cached verdict; without, it raises
+        :class:`ResyncRequired` once and the next ``__anext__`` replays from 0."""
+        return AsyncRevocationWatch(self, after_sequence, on_resync)
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -345,10 +356,16 @@ class AsyncRevocationWatch(AsyncIterator[Revocation]):
     """An open ``watch_revocations`` stream; ``async for`` it. ``last_sequence`` is the sequence of
     the last revocation yielded, to resume from later."""
 
-    def __init__(self, client: AsyncClient, after_sequence: int) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        after_sequence: int,
+        on_resync: Callable[[int], Awaitable[None] | None] | None = None,
+    ) -> None:
         _wire.watch_request(after_sequence)  # validates
         self._client = client
         self.last_sequence = after_sequence
+        self._on_resync = on_resync
         self._call: (
             aio.UnaryStreamCall[pb.WatchRevocationsRequest, pb.WatchRevocationsResponse] | None
         ) = None
@@ -378,6 +395,20 @@ class AsyncRevocationWatch(AsyncIterator[Revocation]):
                 if self._closed:
                     raise StopAsyncIteration from None
                 error = from_rpc_error(rpc_error)
+                if isinstance(error, ResyncRequired):
+                    # What was missed is gone: start over from 0 once the caller dropped its cache.
+                    self._call = None
+                    self.last_sequence = 0
+                    _log.warning(
+                        "revocation feed pruned past sequence resumed from (oldest %d); resyncing",
+                        error.oldest_sequence,
+                    )
+                    if self._on_resync is None:
+                        raise error from rpc_error
+                    outcome = self._on_resync(error.oldest_sequence)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+                    continue
                 connection = self._client._connection
                 if isinstance(error, Unavailable) and len(connection) > 1:
                     # The replica went away (or is draining): resume on the next one at once.

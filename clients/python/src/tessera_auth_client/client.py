@@ -19,7 +19,7 @@ from tessera_auth_client._proto.tessera.v1 import auth_pb2_grpc
 from . import _wire
 from ._wire import DEFAULT_RETRY, DEFAULT_TIMEOUT, TTL, ChannelOptions, RetryPolicy
 from .admin import Admin
-from .errors import Unavailable, from_rpc_error
+from .errors import ResyncRequired, Unavailable, from_rpc_error
 from .types import (
     ElevatedToken,
     Introspection,
@@ -235,12 +235,23 @@ class Client:
         response = self._unary(lambda stub: stub.CheckNamespace, request, timeout, retry=True)
         return _wire.namespace_check(response)
 
-    def watch_revocations(self, *, after_sequence: int = 0) -> RevocationWatch:
+    def watch_revocations(
+        self,
+        *,
+        after_sequence: int = 0,
+        on_resync: Callable[[int], None] | None = None,
+    ) -> RevocationWatch:
         """Every revocation in order, as an iterator that blocks for the next one. After an
         ``UNAVAILABLE`` it reconnects with backoff and resumes after the last sequence it yielded.
         It ends when closed (``close()``, from any thread, or a ``with`` block) or when the
-        server ends the stream."""
-        return RevocationWatch(self, after_sequence)
+        server ends the stream.
+
+        When the server has pruned revocations after the resume point (``RESYNC_REQUIRED``), the
+        watch starts again from sequence 0. With ``on_resync`` it first calls
+        ``on_resync(oldest_sequence)``, where the caller drops every verdict it cached, and goes
+        on; without, ``next()`` raises :class:`ResyncRequired` once and the next ``next()``
+        replays from 0."""
+        return RevocationWatch(self, after_sequence, on_resync)
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -301,10 +312,16 @@ class RevocationWatch(Iterator[Revocation]):
     with ``watch_revocations(after_sequence=...)``.
     """
 
-    def __init__(self, client: Client, after_sequence: int) -> None:
+    def __init__(
+        self,
+        client: Client,
+        after_sequence: int,
+        on_resync: Callable[[int], None] | None = None,
+    ) -> None:
         _wire.watch_request(after_sequence)  # validates
         self._client = client
         self.last_sequence = after_sequence
+        self._on_resync = on_resync
         self._lock = threading.Lock()
         self._call: Iterator[pb.WatchRevocationsResponse] | None = None
         self._closed = False
@@ -326,6 +343,20 @@ class RevocationWatch(Iterator[Revocation]):
                 if self._closed:
                     raise StopIteration from None
                 error = from_rpc_error(rpc_error)
+                if isinstance(error, ResyncRequired):
+                    # What was missed is gone: start over from 0, after the caller has dropped
+                    # what it cached (a silent gap would keep revoked tokens cached).
+                    with self._lock:
+                        self._call = None
+                    self.last_sequence = 0
+                    _log.warning(
+                        "revocation feed pruned past sequence resumed from (oldest %d); resyncing",
+                        error.oldest_sequence,
+                    )
+                    if self._on_resync is None:
+                        raise error from rpc_error
+                    self._on_resync(error.oldest_sequence)
+                    continue
                 if isinstance(error, Unavailable) and len(self._client._replicas) > 1:
                     # The replica went away (or is draining): resume on the next one at once.
                     endpoint, self._endpoint = self._endpoint, None

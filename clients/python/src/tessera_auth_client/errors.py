@@ -149,6 +149,21 @@ class Internal(TesseraError):
     """A server bug or unexpected state."""
 
 
+class ResyncRequired(TesseraError):
+    """``WatchRevocations`` was asked to resume from a sequence whose successors the server has
+    pruned (its ``--revocation-retention``): revocations may have been missed. Drop every verdict
+    cached while following the feed and watch again from 0 (the watches of this package do the
+    latter by themselves). Code ``FAILED_PRECONDITION``."""
+
+    @property
+    def oldest_sequence(self) -> int:
+        """The oldest sequence the server still retains (0 if it did not say)."""
+        try:
+            return int(self.metadata.get("oldest_sequence", "0"))
+        except ValueError:
+            return 0
+
+
 class DeadlineExceeded(TesseraError):
     """The call did not finish within its deadline; whether it took effect is unknown. The code is
     ``DEADLINE_EXCEEDED``, or ``CANCELLED`` when the server's timer fired first (tonic reports its
@@ -170,6 +185,7 @@ _BY_REASON: dict[str, type[TesseraError]] = {
     "USER_EXISTS": UserExists,
     "TOKEN_NOT_FOUND": TokenNotFound,
     "RESOURCE_EXHAUSTED": ResourceExhausted,
+    "RESYNC_REQUIRED": ResyncRequired,
     "UNAVAILABLE": Unavailable,
     "INTERNAL": Internal,
 }

@@ -119,6 +119,23 @@ pub enum TotpCommand {
 pub enum AuditCommand {
     /// Show the most recent audit events, newest first.
     Tail(AuditTailArgs),
+    /// Write audit events as JSON lines (newest first, every page), e.g. before the server's
+    /// --audit-retention prunes them: `tessera audit export --until 80d --output old.jsonl`.
+    Export(AuditExportArgs),
+}
+
+/// Flags of `audit export`.
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Only events newer than this, e.g. 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events older than this, e.g. 80d.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Write to this new file (created 0600, never overwritten) instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// Filters of `audit tail`.

@@ -1,11 +1,11 @@
-//! `tessera audit tail`.
+//! `tessera audit tail` and `tessera audit export`.
 
 use anyhow::bail;
 use serde_json::{json, Value};
 use tessera_core::ttl::parse_ttl;
 use tessera_proto::v1 as pb;
 
-use super::{explain, table, time_text, AuditTailArgs, Remote};
+use super::{explain, table, time_text, AuditExportArgs, AuditTailArgs, Remote};
 
 /// Every action the server writes to the audit trail; `audit tail --action` takes one of these.
 pub const AUDIT_ACTIONS: &[&str] = &[
@@ -37,6 +37,70 @@ pub fn check_audit_action(action: &str) -> anyhow::Result<()> {
         "--action {action:?} is not an audit action; known actions: {}",
         AUDIT_ACTIONS.join(", ")
     )
+}
+
+/// `now - ago` as a protobuf timestamp, `ago` as `--flag` gives it (`7d`).
+fn ago(flag: &str, ago: Option<&str>) -> anyhow::Result<Option<prost_types::Timestamp>> {
+    let Some(ago) = ago else { return Ok(None) };
+    let ago = parse_ttl(ago).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+    let at = time::OffsetDateTime::now_utc() - ago;
+    Ok(Some(prost_types::Timestamp {
+        seconds: at.unix_timestamp(),
+        nanos: 0,
+    }))
+}
+
+fn event_json(e: &pb::AuditEvent) -> Value {
+    json!({"id": e.id, "at": time_text(e.at.as_ref()), "action": e.action, "outcome": e.outcome,
+           "actor": e.actor, "username": e.username, "token_id": e.token_id,
+           "detail": serde_json::from_str::<Value>(&e.detail_json).unwrap_or(Value::Null)})
+}
+
+/// `tessera audit export`: every matching event, a page at a time, one JSON object per line.
+pub async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let since = ago("--since", args.since.as_deref())?;
+    let until = ago("--until", args.until.as_deref())?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("--output {}: {e}", path.display()))?;
+            Box::new(std::io::BufWriter::new(file))
+        }
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let (mut page_token, mut count) = (String::new(), 0u64);
+    loop {
+        let page = remote
+            .admin()
+            .list_audit_events(remote.request(pb::ListAuditEventsRequest {
+                actor: String::new(),
+                action: String::new(),
+                since,
+                until,
+                page_size: 500,
+                page_token: page_token.clone(),
+            })?)
+            .await
+            .map_err(explain)?
+            .into_inner();
+        for event in &page.events {
+            writeln!(out, "{}", event_json(event))?;
+            count += 1;
+        }
+        if page.next_page_token.is_empty() || page.events.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    out.flush()?;
+    eprintln!("exported {count} audit events");
+    Ok(())
 }
 
 /// `tessera audit tail`.

@@ -4,7 +4,15 @@
 //! The feed names every account's revocations, so it is for edges and replicas only: the caller
 //! must hold `introspect` on a service, static or master token, and a service token must belong to
 //! an account whose role has admin rights (a plain `user` account gets no feed, whatever it
-//! derives). The stream ends, with AUTH_FAILED, as soon as the caller's own token is revoked
+//! derives).
+//!
+//! The feed table is pruned after the server's `--revocation-retention`. A resume point older than
+//! what is retained (`after_sequence` below the oldest retained sequence − 1) would skip
+//! revocations silently, so the stream ends at once with FAILED_PRECONDITION / RESYNC_REQUIRED
+//! (ErrorInfo metadata `oldest_sequence`): the watcher drops every cached verdict and watches
+//! again from 0. The same answer ends a stream that falls behind into pruned history later.
+//!
+//! The stream ends, with AUTH_FAILED, as soon as the caller's own token is revoked
 //! (which covers its ancestors, its account's disable, password reset or role change: each
 //! revokes it through this very feed) or expires. Each caller holds a bounded number of streams.
 
@@ -16,7 +24,7 @@ use tracing::Instrument as _;
 
 use futures::Stream;
 use tessera_core::{permission::INTROSPECT, token::TokenKind};
-use tessera_store::revocations::{self, Revocation};
+use tessera_store::revocations::{self, Retained, Revocation};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
@@ -24,6 +32,20 @@ use super::{view::TokenView, Authority};
 use crate::error::ApiError;
 
 const REPLAY_BATCH: i64 = 500;
+
+/// Up to a batch of revocations after `after`, or RESYNC_REQUIRED when some were pruned.
+async fn read_after(pool: &tessera_store::PgPool, after: i64) -> Result<Vec<Revocation>, ApiError> {
+    match revocations::since_retained(pool, after, REPLAY_BATCH)
+        .instrument(crate::service::store_span(
+            "SELECT",
+            "revocations::since_retained",
+        ))
+        .await?
+    {
+        Retained::Rows(rows) => Ok(rows),
+        Retained::Pruned { oldest_sequence } => Err(ApiError::ResyncRequired { oldest_sequence }),
+    }
+}
 
 /// Open WatchRevocations streams per caller.
 #[derive(Clone, Default)]
@@ -125,9 +147,7 @@ impl Authority {
             tokio::pin!(expiry);
             let mut last = after_sequence;
             loop {
-                let batch = revocations::since(&pool, last, REPLAY_BATCH)
-            .instrument(crate::service::store_span("SELECT", "revocations::since"))
-            .await?;
+                let batch = read_after(&pool, last).await?;
                 let full = batch.len() as i64 == REPLAY_BATCH;
                 for revocation in batch {
                     last = revocation.sequence;
@@ -146,11 +166,12 @@ impl Authority {
                 let Some(event) = event else { Err(ApiError::AuthFailed)? };
                 let batch = match event {
                     Ok(revocation) if revocation.sequence <= last => Vec::new(),
-                    Ok(revocation) => vec![revocation],
+                    Ok(revocation) if revocation.sequence == last + 1 => vec![revocation],
+                    // A jump: a rolled-back revoke burnt sequence numbers, or this replica's feed
+                    // reconnected past pruned history. The table tells which.
+                    Ok(_) => read_after(&pool, last).await?,
                     // Fell behind the in-process feed: read what was missed from the table.
-                    Err(RecvError::Lagged(_)) => revocations::since(&pool, last, REPLAY_BATCH)
-            .instrument(crate::service::store_span("SELECT", "revocations::since"))
-            .await?,
+                    Err(RecvError::Lagged(_)) => read_after(&pool, last).await?,
                     Err(RecvError::Closed) => break,
                 };
                 for revocation in batch {

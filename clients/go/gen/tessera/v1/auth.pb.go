@@ -1294,7 +1294,8 @@ func (x *CheckNamespaceResponse) GetTokenId() string {
 // WatchRevocationsRequest says where to resume.
 type WatchRevocationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Stream revocations with a sequence number above this; 0 replays every retained one.
+	// Stream revocations with a sequence number above this; 0 replays every retained one. A value
+	// older than the retention ends the stream with RESYNC_REQUIRED (see WatchRevocations).
 	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

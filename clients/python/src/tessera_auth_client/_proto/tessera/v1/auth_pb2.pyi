@@ -650,7 +650,9 @@ class WatchRevocationsRequest(_message.Message):
 
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
-    """Stream revocations with a sequence number above this; 0 replays every retained one."""
+    """Stream revocations with a sequence number above this; 0 replays every retained one. A value
+    older than the retention ends the stream with RESYNC_REQUIRED (see WatchRevocations).
+    """
     def __init__(
         self,
         *,

@@ -33,8 +33,9 @@ class AuthServiceStub:
     Every failure carries a gRPC code and a `google.rpc.ErrorInfo` detail with `domain: "tessera"` and
     a machine-readable `reason`: AUTH_REQUIRED, AUTH_FAILED, AUTH_DENIED, INVALID_CREDENTIALS,
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
-    INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
-    the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+    INVALID_ARGUMENT, RESOURCE_EXHAUSTED, RESYNC_REQUIRED, UNAVAILABLE, INTERNAL. Clients branch on the
+    reason, never on the message text. Where a field is at fault, ErrorInfo metadata carries its name
+    under `field`.
 
     Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
     bytes") and a character policy; both are checked before the caller is authenticated and before
@@ -77,6 +78,14 @@ class AuthServiceStub:
     admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
     with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
     limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
+
+    The feed is pruned after the server's `--revocation-retention`. When `after_sequence` > 0 and
+    revocations after it were pruned (it is below the oldest retained sequence − 1), the stream
+    ends at once with FAILED_PRECONDITION and reason RESYNC_REQUIRED, ErrorInfo metadata
+    `oldest_sequence` = the oldest retained sequence; the same ends a stream that falls behind
+    into pruned history. A watcher then drops every cached verdict (anything it learnt from the
+    feed or cached while following it) and watches again with `after_sequence` = 0, never from
+    `oldest_sequence`: a silent gap would leave revoked tokens cached.
     """
     GetJwks: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetJwksRequest, _auth_pb2.GetJwksResponse]
     """GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
@@ -92,8 +101,9 @@ class AuthServiceAsyncStub(AuthServiceStub):
     Every failure carries a gRPC code and a `google.rpc.ErrorInfo` detail with `domain: "tessera"` and
     a machine-readable `reason`: AUTH_REQUIRED, AUTH_FAILED, AUTH_DENIED, INVALID_CREDENTIALS,
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
-    INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
-    the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+    INVALID_ARGUMENT, RESOURCE_EXHAUSTED, RESYNC_REQUIRED, UNAVAILABLE, INTERNAL. Clients branch on the
+    reason, never on the message text. Where a field is at fault, ErrorInfo metadata carries its name
+    under `field`.
 
     Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
     bytes") and a character policy; both are checked before the caller is authenticated and before
@@ -133,6 +143,14 @@ class AuthServiceAsyncStub(AuthServiceStub):
     admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
     with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
     limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
+
+    The feed is pruned after the server's `--revocation-retention`. When `after_sequence` > 0 and
+    revocations after it were pruned (it is below the oldest retained sequence − 1), the stream
+    ends at once with FAILED_PRECONDITION and reason RESYNC_REQUIRED, ErrorInfo metadata
+    `oldest_sequence` = the oldest retained sequence; the same ends a stream that falls behind
+    into pruned history. A watcher then drops every cached verdict (anything it learnt from the
+    feed or cached while following it) and watches again with `after_sequence` = 0, never from
+    `oldest_sequence`: a silent gap would leave revoked tokens cached.
     """
     GetJwks: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetJwksRequest, _auth_pb2.GetJwksResponse]  # type: ignore[assignment]
     """GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
@@ -147,8 +165,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     Every failure carries a gRPC code and a `google.rpc.ErrorInfo` detail with `domain: "tessera"` and
     a machine-readable `reason`: AUTH_REQUIRED, AUTH_FAILED, AUTH_DENIED, INVALID_CREDENTIALS,
     MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
-    INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. Clients branch on the reason, never on
-    the message text. Where a field is at fault, ErrorInfo metadata carries its name under `field`.
+    INVALID_ARGUMENT, RESOURCE_EXHAUSTED, RESYNC_REQUIRED, UNAVAILABLE, INTERNAL. Clients branch on the
+    reason, never on the message text. Where a field is at fault, ErrorInfo metadata carries its name
+    under `field`.
 
     Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
     bytes") and a character policy; both are checked before the caller is authenticated and before
@@ -228,6 +247,14 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         admin-role account, or on a static or master token (otherwise AUTH_DENIED). The stream ends
         with AUTH_FAILED when the caller's own token is revoked or expires. Streams per caller are
         limited (RESOURCE_EXHAUSTED beyond the server's `--watch-streams-per-caller`).
+
+        The feed is pruned after the server's `--revocation-retention`. When `after_sequence` > 0 and
+        revocations after it were pruned (it is below the oldest retained sequence − 1), the stream
+        ends at once with FAILED_PRECONDITION and reason RESYNC_REQUIRED, ErrorInfo metadata
+        `oldest_sequence` = the oldest retained sequence; the same ends a stream that falls behind
+        into pruned history. A watcher then drops every cached verdict (anything it learnt from the
+        feed or cached while following it) and watches again with `after_sequence` = 0, never from
+        `oldest_sequence`: a silent gap would leave revoked tokens cached.
         """
 
     @_abc_1.abstractmethod
