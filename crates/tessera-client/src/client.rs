@@ -547,7 +547,7 @@ impl Client {
             .await
             {
                 Ok(Ok(response)) => return Ok(response.into_inner()),
-                Ok(Err(status)) => status,
+                Ok(Err(status)) => as_unavailable_if_lost(status),
                 Err(_) => tonic::Status::deadline_exceeded("tessera did not answer in time"),
             };
             if status.code() != Code::Unavailable {
@@ -603,10 +603,13 @@ impl Client {
                 .await
             {
                 Ok(Ok(response)) => return Ok(response.into_inner()),
-                Ok(Err(status)) if status.code() != Code::Unavailable => {
-                    return Err(Error::from_status(&status))
+                Ok(Err(status)) => {
+                    let status = as_unavailable_if_lost(status);
+                    if status.code() != Code::Unavailable {
+                        return Err(Error::from_status(&status));
+                    }
+                    last = Some(status);
                 }
-                Ok(Err(status)) => last = Some(status),
                 Err(_) => last = Some(tonic::Status::deadline_exceeded("no answer in time")),
             }
             let _ = self.shared.preferred.compare_exchange(
@@ -620,4 +623,28 @@ impl Client {
             tonic::Status::unavailable("no address")
         })))
     }
+}
+
+/// A call whose connection broke under it (the replica died or reset the connection) comes back
+/// from tonic as INTERNAL or UNKNOWN "transport error", with the transport's error as its source.
+/// It is the replica that is unavailable, not the call that is wrong: answer UNAVAILABLE, so a call
+/// safe to repeat fails over (an unsafe one is still not repeated: it may have been sent).
+fn as_unavailable_if_lost(status: tonic::Status) -> tonic::Status {
+    if matches!(status.code(), Code::Internal | Code::Unknown) && lost_connection(&status) {
+        tonic::Status::unavailable("the connection to tessera was lost during the call")
+    } else {
+        status
+    }
+}
+
+fn lost_connection(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::transport::Error>() || error.is::<hyper_util::client::legacy::Error>()
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }

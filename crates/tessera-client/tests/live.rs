@@ -5,6 +5,7 @@
 
 mod live {
     pub mod calls;
+    pub mod failover;
     pub mod layer;
     pub mod offline;
     pub mod stub;
