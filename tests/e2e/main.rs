@@ -7,6 +7,7 @@ mod latency;
 mod pg_tls;
 mod pgbouncer;
 mod readme;
+mod reasons;
 mod tls;
 mod traces;
 

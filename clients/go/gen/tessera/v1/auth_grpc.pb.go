@@ -37,11 +37,29 @@ const (
 // this name? Callers authenticate with `authorization: Bearer <token>` metadata (Login needs none).
 //
 // Every failure carries a gRPC code and a `google.rpc.ErrorInfo` detail with `domain: "tessera"` and
-// a machine-readable `reason`: AUTH_REQUIRED, AUTH_FAILED, AUTH_DENIED, INVALID_CREDENTIALS,
-// MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
-// INVALID_ARGUMENT, RESOURCE_EXHAUSTED, RESYNC_REQUIRED, UNAVAILABLE, INTERNAL. Clients branch on the
-// reason, never on the message text. Where a field is at fault, ErrorInfo metadata carries its name
-// under `field`.
+// a machine-readable `reason`. This list is the one reason table: a test holds the server, the Rust
+// client, the Python client and the Go client to it.
+//
+//	AUTH_REQUIRED       UNAUTHENTICATED     no bearer token where one is needed
+//	AUTH_FAILED         UNAUTHENTICATED     the caller's token is unknown, expired or revoked
+//	AUTH_DENIED         PERMISSION_DENIED   the caller's token is good but does not reach this far
+//	INVALID_CREDENTIALS UNAUTHENTICATED     wrong username, password or TOTP code (one answer)
+//	MFA_REQUIRED        FAILED_PRECONDITION the password was right; the account needs a TOTP code
+//	ACCOUNT_LOCKED      RESOURCE_EXHAUSTED  locked for a while after repeated failures
+//	PRIVILEGE_EXCEEDED  PERMISSION_DENIED   a derived token would exceed its parent
+//	ELEVATION_REQUIRED  PERMISSION_DENIED   an admin action without admin role or elevation
+//	OVER_PRIVILEGED     PERMISSION_DENIED   a service token holds more than its job needs
+//	INVALID_ARGUMENT    INVALID_ARGUMENT    malformed input; metadata `field` names the field
+//	USER_NOT_FOUND      NOT_FOUND           no account by that name
+//	USER_EXISTS         ALREADY_EXISTS      the username is taken
+//	TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
+//	RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
+//	RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+//	UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
+//	INTERNAL            INTERNAL            a bug; details go to the server's log only
+//
+// Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo
+// metadata carries its name under `field`.
 //
 // Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
 // bytes") and a character policy; both are checked before the caller is authenticated and before
@@ -193,11 +211,29 @@ func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opt
 // this name? Callers authenticate with `authorization: Bearer <token>` metadata (Login needs none).
 //
 // Every failure carries a gRPC code and a `google.rpc.ErrorInfo` detail with `domain: "tessera"` and
-// a machine-readable `reason`: AUTH_REQUIRED, AUTH_FAILED, AUTH_DENIED, INVALID_CREDENTIALS,
-// MFA_REQUIRED, ACCOUNT_LOCKED, PRIVILEGE_EXCEEDED, ELEVATION_REQUIRED, OVER_PRIVILEGED,
-// INVALID_ARGUMENT, RESOURCE_EXHAUSTED, RESYNC_REQUIRED, UNAVAILABLE, INTERNAL. Clients branch on the
-// reason, never on the message text. Where a field is at fault, ErrorInfo metadata carries its name
-// under `field`.
+// a machine-readable `reason`. This list is the one reason table: a test holds the server, the Rust
+// client, the Python client and the Go client to it.
+//
+//	AUTH_REQUIRED       UNAUTHENTICATED     no bearer token where one is needed
+//	AUTH_FAILED         UNAUTHENTICATED     the caller's token is unknown, expired or revoked
+//	AUTH_DENIED         PERMISSION_DENIED   the caller's token is good but does not reach this far
+//	INVALID_CREDENTIALS UNAUTHENTICATED     wrong username, password or TOTP code (one answer)
+//	MFA_REQUIRED        FAILED_PRECONDITION the password was right; the account needs a TOTP code
+//	ACCOUNT_LOCKED      RESOURCE_EXHAUSTED  locked for a while after repeated failures
+//	PRIVILEGE_EXCEEDED  PERMISSION_DENIED   a derived token would exceed its parent
+//	ELEVATION_REQUIRED  PERMISSION_DENIED   an admin action without admin role or elevation
+//	OVER_PRIVILEGED     PERMISSION_DENIED   a service token holds more than its job needs
+//	INVALID_ARGUMENT    INVALID_ARGUMENT    malformed input; metadata `field` names the field
+//	USER_NOT_FOUND      NOT_FOUND           no account by that name
+//	USER_EXISTS         ALREADY_EXISTS      the username is taken
+//	TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
+//	RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
+//	RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+//	UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
+//	INTERNAL            INTERNAL            a bug; details go to the server's log only
+//
+// Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo
+// metadata carries its name under `field`.
 //
 // Every string field of a request has a documented maximum length in bytes of UTF-8 ("at most N
 // bytes") and a character policy; both are checked before the caller is authenticated and before
