@@ -13,7 +13,7 @@ use tessera_edge_http::gate::Gate;
 use tessera_edge_http::metrics::EdgeMetrics;
 use tessera_edge_http::proxy::Proxy;
 use tessera_edge_http::{demo, server};
-use tessera_telemetry::metrics::{MetricsEndpoint, Registry};
+use tessera_telemetry::metrics::Registry;
 use tracing::{info, warn};
 
 #[tokio::main]
@@ -73,15 +73,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_cli(cli)?;
     let mut registry = Registry::default();
     let metrics = EdgeMetrics::register(&mut registry);
-    let metrics_endpoint = match metrics_listen {
-        Some(addr) => Some(MetricsEndpoint::bind(addr).await?),
-        None => None,
-    };
-    let metrics_addr = metrics_endpoint
-        .as_ref()
-        .map(MetricsEndpoint::local_addr)
-        .transpose()?;
-    let _metrics_task = metrics_endpoint.map(|endpoint| endpoint.spawn(Arc::new(registry)));
+    let (metrics_addr, _metrics_task) =
+        tessera_telemetry::metrics::serve_if_configured(metrics_listen, registry).await?;
     let authority = Authority::new(settings.tessera.clone().build().context("--tessera")?);
     vet(&authority, &settings).await?;
 

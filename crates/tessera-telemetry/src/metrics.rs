@@ -74,6 +74,20 @@ impl MetricsEndpoint {
     }
 }
 
+/// Serves `registry` on `listen` when it is set (`--metrics-listen`): the address actually bound
+/// (for a ready file) and the guard that keeps it serving. Nothing when unset.
+pub async fn serve_if_configured(
+    listen: Option<SocketAddr>,
+    registry: Registry,
+) -> anyhow::Result<(Option<SocketAddr>, Option<MetricsTask>)> {
+    let Some(addr) = listen else {
+        return Ok((None, None));
+    };
+    let endpoint = MetricsEndpoint::bind(addr).await?;
+    let bound = endpoint.local_addr()?;
+    Ok((Some(bound), Some(endpoint.spawn(Arc::new(registry)))))
+}
+
 /// Stops the metrics listener when dropped.
 #[derive(Debug)]
 pub struct MetricsTask(JoinHandle<()>);
