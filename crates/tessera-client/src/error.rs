@@ -197,6 +197,25 @@ impl Error {
         self.metadata("field")
     }
 
+    /// The message of a settings error from [`crate::ClientBuilder::for_service`] or
+    /// [`crate::ClientBuilder::check`], naming the program's own flag: `address_flag` when an
+    /// address is at fault, `ca_flag` when the CA file is.
+    ///
+    /// ```
+    /// use tessera_client::Client;
+    ///
+    /// let error = Client::builder().address("ftp://tessera:21").check().unwrap_err();
+    /// assert!(error.flag_message("--tessera", "--tessera-ca").starts_with("--tessera: "));
+    /// ```
+    pub fn flag_message(&self, address_flag: &str, ca_flag: &str) -> String {
+        let flag = if self.field() == Some("ca") {
+            ca_flag
+        } else {
+            address_flag
+        };
+        format!("{flag}: {}", self.message())
+    }
+
     /// A value of the `ErrorInfo` metadata, e.g. `oldest_sequence` of
     /// [`Reason::ResyncRequired`].
     pub fn metadata(&self, key: &str) -> Option<&str> {

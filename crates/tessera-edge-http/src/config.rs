@@ -342,16 +342,8 @@ fn tessera_client(
     service_token: &Secret,
     timeout: Duration,
 ) -> anyhow::Result<tessera_client::ClientBuilder> {
-    let flag = |e: tessera_client::Error| {
-        let flag = if e.field() == Some("ca") {
-            "--tessera-ca"
-        } else {
-            "--tessera"
-        };
-        anyhow::anyhow!("{flag}: {}", e.message())
-    };
     tessera_client::ClientBuilder::for_service(addresses, ca, service_token.clone(), timeout)
-        .map_err(flag)
+        .map_err(|e| anyhow::anyhow!(e.flag_message("--tessera", "--tessera-ca")))
 }
 
 #[cfg(test)]
