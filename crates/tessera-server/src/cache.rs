@@ -15,13 +15,15 @@ use std::{
     },
 };
 
+use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
 use tessera_core::token::TokenHash;
 use tessera_store::feed::{FeedState, RevocationFeed};
+use tessera_telemetry::metrics::latency_histogram;
 use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, warn};
 
-use crate::{observability::CacheStats, service::view::TokenView};
+use crate::service::view::TokenView;
 
 /// Shared handle to the cache.
 #[derive(Clone)]
@@ -209,6 +211,28 @@ impl DecisionCache {
                 }
             }
         });
+    }
+}
+
+/// The decision cache's counters, registered by `observability::registry` for `/metrics`.
+#[derive(Debug, Clone)]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: Counter,
+    /// Lookups the cache could not answer (absent, expired, or cache untrusted).
+    pub misses: Counter,
+    /// Seconds from a revocation's commit (the revoking replica's clock) to this replica
+    /// dropping it.
+    pub revocation_lag: Histogram,
+}
+
+impl Default for CacheStats {
+    fn default() -> Self {
+        CacheStats {
+            hits: Counter::default(),
+            misses: Counter::default(),
+            revocation_lag: latency_histogram(),
+        }
     }
 }
 

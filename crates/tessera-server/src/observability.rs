@@ -5,7 +5,7 @@
 //! * RPC latency per method and responses per method and final gRPC status: the RPC metrics layer
 //!   of `tessera-telemetry`, mounted once around every service.
 //! * Decision-cache hits, misses and revocation lag (commit on the revoking replica to the local
-//!   drop of the entry): counted by the cache itself ([`CacheStats`]).
+//!   drop of the entry): counted by the cache itself ([`crate::cache::CacheStats`]).
 //! * Cache size and trust, argon2 pool depth and refused logins, certificate expiry: read at
 //!   scrape time ([`ServerGauges`]).
 //!
@@ -18,36 +18,13 @@
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use tessera_telemetry::grpc::RpcMetrics;
-use tessera_telemetry::metrics::{latency_histogram, Registry};
+use tessera_telemetry::metrics::Registry;
 
 use crate::service::Authority;
-
-/// The decision cache's counters (owned by [`crate::cache::DecisionCache`]).
-#[derive(Debug, Clone)]
-pub struct CacheStats {
-    /// Lookups answered from the cache.
-    pub hits: Counter,
-    /// Lookups the cache could not answer (absent, expired, or cache untrusted).
-    pub misses: Counter,
-    /// Seconds from a revocation's commit (the revoking replica's clock) to this replica
-    /// dropping it.
-    pub revocation_lag: Histogram,
-}
-
-impl Default for CacheStats {
-    fn default() -> Self {
-        CacheStats {
-            hits: Counter::default(),
-            misses: Counter::default(),
-            revocation_lag: latency_histogram(),
-        }
-    }
-}
 
 /// The registry of one server: RPC series (returned, for the layer) plus the authority's.
 pub fn registry(authority: &Authority) -> (Registry, RpcMetrics) {
