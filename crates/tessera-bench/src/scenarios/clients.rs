@@ -123,43 +123,11 @@ impl Bench {
             IDENTIFIERS.to_string(),
         ];
         let phases = tokio::task::block_in_place(|| self.go_load(&binary, &args))?;
-        let series = |call: &str| -> Vec<f64> {
-            phases
-                .iter()
-                .filter(|p| p.call == call)
-                .map(|p| p.per_second)
-                .collect()
-        };
-        let (checks, introspects, namespaces) = (
-            series("check"),
-            series("introspect"),
-            series("checknamespace"),
-        );
-        let ratio = |target: &[f64]| {
-            median(
-                &target
-                    .iter()
-                    .zip(&checks)
-                    .map(|(t, c)| t / c)
-                    .collect::<Vec<_>>(),
-            )
-        };
-        self.rows.push(ratio_row(
+        let (checks, introspects, namespaces) = self.load_ratio_rows(
+            &phases,
             &format!("grpc-go client: cached Introspect / Check ({n} in flight)"),
-            format!("Check {}", rate(median(&checks))),
-            rate(median(&introspects)),
-            ratio(&introspects),
-            Some(0.9),
-            None,
-        ));
-        self.rows.push(ratio_row(
             &format!("grpc-go client: CheckNamespace ({IDENTIFIERS} ids) / Check"),
-            format!("Check {}", rate(median(&checks))),
-            rate(median(&namespaces)),
-            ratio(&namespaces),
-            Some(0.85),
-            None,
-        ));
+        );
         self.details.push(format!(
             "grpc-go (clients/go tessera-load) per round (calls/s): Check [{}]; Introspect [{}]; CheckNamespace [{}]",
             list(&checks, per_second),
@@ -193,5 +161,56 @@ impl Bench {
             Some(1.5),
         ));
         Ok(())
+    }
+}
+
+impl Bench {
+    /// The per-round rates of Check, Introspect and CheckNamespace out of a load generator's
+    /// phases, and the two ratio rows every client language reports (cached Introspect / Check,
+    /// CheckNamespace / Check, medians of the per-round ratios).
+    pub(super) fn load_ratio_rows(
+        &mut self,
+        phases: &[Phase],
+        cached_label: &str,
+        namespace_label: &str,
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let series = |call: &str| -> Vec<f64> {
+            phases
+                .iter()
+                .filter(|p| p.call == call)
+                .map(|p| p.per_second)
+                .collect()
+        };
+        let (checks, introspects, namespaces) = (
+            series("check"),
+            series("introspect"),
+            series("checknamespace"),
+        );
+        let ratio = |target: &[f64]| {
+            median(
+                &target
+                    .iter()
+                    .zip(&checks)
+                    .map(|(t, c)| t / c)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        self.rows.push(ratio_row(
+            cached_label,
+            format!("Check {}", rate(median(&checks))),
+            rate(median(&introspects)),
+            ratio(&introspects),
+            Some(0.9),
+            None,
+        ));
+        self.rows.push(ratio_row(
+            namespace_label,
+            format!("Check {}", rate(median(&checks))),
+            rate(median(&namespaces)),
+            ratio(&namespaces),
+            Some(0.85),
+            None,
+        ));
+        (checks, introspects, namespaces)
     }
 }

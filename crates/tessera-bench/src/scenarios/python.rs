@@ -8,9 +8,9 @@ use anyhow::{bail, Context};
 
 use super::{
     clients::{workspace_root, Phase},
-    list, median, per_second, ratio_row, Bench, IDENTIFIERS,
+    list, median, per_second, Bench, IDENTIFIERS,
 };
-use crate::report::{rate, Row, Verdict};
+use crate::report::{Row, Verdict};
 
 /// The Python with the client's dependencies: `$TESSERA_BENCH_PYTHON`, else the client's venv
 /// (made by `clients/python/tools/venv.sh`, which installs the pinned grpcio when missing; a smoke
@@ -109,43 +109,11 @@ impl Bench {
             IDENTIFIERS.to_string(),
         ];
         let phases = tokio::task::block_in_place(|| self.python_load(&interpreter, &args))?;
-        let series = |call: &str| -> Vec<f64> {
-            phases
-                .iter()
-                .filter(|p| p.call == call)
-                .map(|p| p.per_second)
-                .collect()
-        };
-        let (checks, introspects, namespaces) = (
-            series("check"),
-            series("introspect"),
-            series("checknamespace"),
-        );
-        let ratio = |target: &[f64]| {
-            median(
-                &target
-                    .iter()
-                    .zip(&checks)
-                    .map(|(t, c)| t / c)
-                    .collect::<Vec<_>>(),
-            )
-        };
-        self.rows.push(ratio_row(
+        let (checks, introspects, namespaces) = self.load_ratio_rows(
+            &phases,
             &format!("Python client (grpcio aio): cached Introspect / Check ({n} in flight)"),
-            format!("Check {}", rate(median(&checks))),
-            rate(median(&introspects)),
-            ratio(&introspects),
-            Some(0.9),
-            None,
-        ));
-        self.rows.push(ratio_row(
             &format!("Python client: CheckNamespace ({IDENTIFIERS} ids) / Check"),
-            format!("Check {}", rate(median(&checks))),
-            rate(median(&namespaces)),
-            ratio(&namespaces),
-            Some(0.85),
-            None,
-        ));
+        );
         let p50 = |call: &str| {
             median(
                 &phases
