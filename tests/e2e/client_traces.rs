@@ -182,22 +182,52 @@ fn go_program(out: &Path) -> anyhow::Result<Command> {
         );
     }
     let binary = out.join("tracecall");
-    let built = Command::new("go")
+    let mut build = Command::new("go");
+    build
         .args(["build", "-o"])
         .arg(&binary)
         .arg("./internal/tracecall")
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .context("running go build")?;
-    if !built.status.success() {
+        .current_dir(&dir);
+    let (status, _, stderr) = finish_within(build, out, "go build ./internal/tracecall")?;
+    if !status.success() {
         bail!(
             "go build ./internal/tracecall failed (modules not downloaded? run \
-             `cd clients/go && go mod download`; scripts/test.sh does before the Rust tests):\n{}",
-            String::from_utf8_lossy(&built.stderr)
+             `cd clients/go && go mod download`; scripts/test.sh does before the Rust tests):\n{stderr}"
         );
     }
     Ok(Command::new(binary))
+}
+
+/// Runs `command` to completion, bounded by [`PROGRAM_TIMEOUT`], with its output in files under
+/// `dir` (no pipe to fill); returns the status, stdout and stderr.
+fn finish_within(
+    mut command: Command,
+    dir: &Path,
+    what: &str,
+) -> anyhow::Result<(std::process::ExitStatus, String, String)> {
+    let stdout_path = dir.join("stdout");
+    let stderr_path = dir.join("stderr");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path)?)
+        .stderr(std::fs::File::create(&stderr_path)?)
+        .spawn()
+        .with_context(|| format!("spawning {what}"))?;
+    let deadline = Instant::now() + PROGRAM_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} did not finish within {PROGRAM_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    Ok((status, stdout, stderr))
 }
 
 /// Runs the client program to completion (bounded) and parses its report.
@@ -208,9 +238,7 @@ fn run_program(
     service: &str,
     dir: &Path,
 ) -> anyhow::Result<CallerReport> {
-    let stdout_path = dir.join("stdout");
-    let stderr_path = dir.join("stderr");
-    let mut child = command
+    command
         .env("TESSERA_ADDR", format!("http://{}", dev.ready.grpc_addr))
         .env("TESSERA_SERVICE_TOKEN", &dev.ready.service_token)
         .env("TRACE_USERNAME", USERNAME)
@@ -219,26 +247,8 @@ fn run_program(
         .env("TRACE_TOTP_CODE", TOTP_CODE)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
         .env("OTEL_SERVICE_NAME", service)
-        .env("OTEL_TRACES_SAMPLER", "always_on")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path)?)
-        .stderr(std::fs::File::create(&stderr_path)?)
-        .spawn()
-        .with_context(|| format!("spawning the {service} program"))?;
-    let deadline = Instant::now() + PROGRAM_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the {service} program did not finish within {PROGRAM_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        .env("OTEL_TRACES_SAMPLER", "always_on");
+    let (status, stdout, stderr) = finish_within(command, dir, &format!("the {service} program"))?;
     if !status.success() {
         bail!("the {service} program exited with {status}:\n{stderr}\n{stdout}");
     }
