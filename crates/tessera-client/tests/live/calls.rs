@@ -12,7 +12,7 @@ use super::stub;
 
 pub fn dev() -> DevServer {
     DevServer::start(&[])
-        .expect("tessera dev starts (build it with `cargo build -p tessera-server`)")
+        .expect("tessera dev starts (build it with `cargo build -p tessera-cli`)")
 }
 
 #[tokio::test]

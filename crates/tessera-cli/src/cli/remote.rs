@@ -1,11 +1,11 @@
 //! The remote commands' flags: where the server is and who asks, and each command's own.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::ServerAddress;
+use crate::remote::{ClientTls, ServerAddress};
 
 /// Where `--server` points when neither the flag nor TESSERA_SERVER says.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
@@ -68,8 +68,8 @@ impl RemoteArgs {
     }
 
     /// How to verify an https:// server.
-    pub fn client_tls(&self) -> super::address::ClientTls {
-        super::address::ClientTls {
+    pub fn client_tls(&self) -> ClientTls {
+        ClientTls {
             ca: self.ca.clone(),
             server_name: self.tls_server_name.clone(),
         }
@@ -202,4 +202,58 @@ pub struct TokenRevokeArgs {
     /// Why (kept in the audit trail).
     #[arg(long, default_value = "")]
     pub reason: String,
+}
+
+/// Flags of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The account (asked for when omitted).
+    #[arg(long, short = 'u', env = "TESSERA_USERNAME")]
+    pub username: Option<String>,
+    /// Read the password (and then a TOTP code, if the account asks for one) from standard input,
+    /// one per line, instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Flags of `unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// How long the elevation lasts, e.g. 5m (default and maximum: the server's cap).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// Read the password (and then a TOTP code) from standard input, one per line.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Flags of `tessera health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server: host:port, http://host:port (plaintext) or https://host:port (TLS).
+    #[arg(long, env = "TESSERA_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// PEM CA certificates to verify an https:// server with [default: the system's roots].
+    #[arg(long, env = "TESSERA_CA")]
+    pub ca: Option<PathBuf>,
+    /// The name to expect in the server's certificate, when it differs from the --server host
+    /// (e.g. probing 127.0.0.1 inside a pod whose certificate names the service).
+    #[arg(long, env = "TESSERA_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// The service to ask about; empty asks about the server as a whole.
+    #[arg(long, default_value = "tessera.v1.AuthService")]
+    pub service: String,
+    /// Give up after this long, e.g. 3s.
+    #[arg(long, default_value = "3s", value_parser = seconds)]
+    pub timeout: Duration,
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    tessera_core::ttl::parse_ttl(value)
+        .map(|d| d.unsigned_abs())
+        .map_err(|e| e.to_string())
 }

@@ -5,7 +5,10 @@ use serde_json::{json, Value};
 use tessera_core::ttl::parse_ttl;
 use tessera_proto::v1 as pb;
 
-use super::{explain, table, time_text, AuditExportArgs, AuditTailArgs, Remote};
+use crate::{
+    cli::{AuditExportArgs, AuditTailArgs},
+    remote::{explain, table, time_text, Remote},
+};
 
 /// Every action the server writes to the audit trail; `audit tail --action` takes one of these.
 pub const AUDIT_ACTIONS: &[&str] = &[

@@ -5,8 +5,10 @@ use serde_json::{json, Value};
 use tessera_core::{token::check_format, ttl::parse_ttl};
 use tessera_proto::v1 as pb;
 
-use super::{
-    explain, kind_name, read_secret, table, time_text, Remote, TokenIssueArgs, TokenRevokeArgs,
+use crate::{
+    cli::{TokenIssueArgs, TokenRevokeArgs},
+    prompt::read_secret,
+    remote::{explain, kind_name, table, time_text, Remote},
 };
 
 fn token_json(token: &pb::TokenInfo) -> Value {

@@ -3,148 +3,18 @@
 //! (0600 in a 0700 directory), one entry per server. Remote commands act with the stored session
 //! (or its elevated token while one lasts) when no token is given explicitly.
 
-use std::{
-    collections::BTreeMap,
-    io::{BufRead as _, IsTerminal as _, Write as _},
-    path::{Path, PathBuf},
-};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
-use anyhow::{bail, Context as _};
-use clap::Args;
-use serde::{Deserialize, Serialize};
+use anyhow::bail;
 use serde_json::json;
 use tessera_proto::v1 as pb;
 use tonic_types::StatusExt as _;
 
-use crate::remote::{explain, Remote, RemoteArgs, ServerAddress};
-
-/// Flags of `login`.
-#[derive(Debug, Args)]
-pub struct LoginArgs {
-    #[command(flatten)]
-    pub remote: RemoteArgs,
-    /// The account (asked for when omitted).
-    #[arg(long, short = 'u', env = "TESSERA_USERNAME")]
-    pub username: Option<String>,
-    /// Read the password (and then a TOTP code, if the account asks for one) from standard input,
-    /// one per line, instead of prompting.
-    #[arg(long)]
-    pub password_stdin: bool,
-}
-
-/// Flags of `unlock`.
-#[derive(Debug, Args)]
-pub struct UnlockArgs {
-    #[command(flatten)]
-    pub remote: RemoteArgs,
-    /// How long the elevation lasts, e.g. 5m (default and maximum: the server's cap).
-    #[arg(long)]
-    pub ttl: Option<String>,
-    /// Read the password (and then a TOTP code) from standard input, one per line.
-    #[arg(long)]
-    pub password_stdin: bool,
-}
-
-/// One server's stored session.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredSession {
-    pub username: String,
-    #[serde(default)]
-    pub role: String,
-    pub token: String,
-    pub token_id: String,
-    /// Unix seconds; 0 when the server gave none.
-    #[serde(default)]
-    pub expires_at: i64,
-    #[serde(default)]
-    pub elevated: Option<StoredElevation>,
-}
-
-/// The elevated token from `unlock`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredElevation {
-    pub token: String,
-    pub token_id: String,
-    pub expires_at: i64,
-}
-
-/// The credentials file: sessions by canonical server address.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Credentials {
-    #[serde(default)]
-    servers: BTreeMap<String, StoredSession>,
-    #[serde(skip)]
-    path: PathBuf,
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-impl Credentials {
-    /// `--credentials-file`, else `$XDG_CONFIG_HOME/tessera/credentials.json`, else
-    /// `~/.config/tessera/credentials.json`.
-    pub fn path(args: &RemoteArgs) -> anyhow::Result<PathBuf> {
-        if let Some(path) = &args.credentials_file {
-            return Ok(path.clone());
-        }
-        let config = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|dir| !dir.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
-            .context("no HOME to keep credentials in; pass --credentials-file")?;
-        Ok(config.join("tessera/credentials.json"))
-    }
-
-    /// Reads the file; a missing one is empty.
-    pub fn load(args: &RemoteArgs) -> anyhow::Result<Credentials> {
-        let path = Self::path(args)?;
-        let mut credentials: Credentials = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is not a credentials file; delete it and log in again",
-                    path.display()
-                )
-            })?,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Credentials::default(),
-            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-        };
-        credentials.path = path;
-        Ok(credentials)
-    }
-
-    /// Writes the file, 0600 in a 0700 directory, atomically.
-    pub fn save(&self) -> anyhow::Result<()> {
-        use std::os::unix::fs::DirBuilderExt as _;
-        if let Some(dir) = self.path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-        }
-        crate::commands::write_private(&self.path, serde_json::to_string_pretty(self)?.as_bytes())
-            .with_context(|| format!("writing {}", self.path.display()))
-    }
-
-    /// The session stored for `address`.
-    pub fn session(&self, address: &ServerAddress) -> Option<&StoredSession> {
-        self.servers.get(&address.to_string())
-    }
-
-    /// The token to act with: the elevated one while it lasts, else the session.
-    pub fn active_token(&self, address: &ServerAddress) -> Option<String> {
-        let session = self.session(address)?;
-        match &session.elevated {
-            Some(elevated) if elevated.expires_at > now() => Some(elevated.token.clone()),
-            _ => Some(session.token.clone()),
-        }
-    }
-
-    fn file(&self) -> &Path {
-        &self.path
-    }
-}
+use crate::{
+    cli::{LoginArgs, RemoteArgs, UnlockArgs},
+    credentials::{now, Credentials, StoredElevation, StoredSession},
+    remote::{explain, Remote},
+};
 
 /// Reads one secret: a hidden prompt on a terminal, else the next line of stdin.
 fn ask(prompt: &str, from_stdin: bool, hidden: bool) -> anyhow::Result<String> {

@@ -3,12 +3,18 @@
 use std::io::IsTerminal as _;
 
 use clap::Parser;
-use tessera_server::{
-    cli::{Cli, Command, KeysCommand, LogFormat, TokenCommand, UserCommand},
-    commands, health_probe, master,
-    remote::{self, AuditCommand, Remote, RemoteArgs, TotpCommand},
-    session,
+mod cli;
+mod commands;
+mod credentials;
+mod prompt;
+mod remote;
+
+use cli::{
+    AuditCommand, Cli, Command, KeysCommand, LogFormat, RemoteArgs, TokenCommand, TotpCommand,
+    UserCommand,
 };
+use commands::{audit, dev, health, keys, login, master, serve, tokens, totp, users};
+use remote::Remote;
 use tessera_telemetry::{LogSettings, TraceSettings};
 use tracing_subscriber::EnvFilter;
 
@@ -59,24 +65,24 @@ fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let leading = cli.remote;
     let result = match cli.command {
-        Command::Serve(args) => commands::serve(args).await,
-        Command::Dev(args) => tessera_server::dev::dev(args).await,
-        Command::Migrate(args) => commands::migrate(args).await,
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Dev(args) => dev::dev(args).await,
+        Command::Migrate(args) => serve::migrate(args).await,
         Command::Login(mut args) => {
             args.remote = args.remote.or(&leading);
-            session::login(args).await
+            login::login(args).await
         }
-        Command::Logout(args) => session::logout(args.remote.or(&leading)).await,
+        Command::Logout(args) => login::logout(args.remote.or(&leading)).await,
         Command::Unlock(mut args) => {
             args.remote = args.remote.or(&leading);
-            session::unlock(args).await
+            login::unlock(args).await
         }
-        Command::Lock(args) => session::lock(args.remote.or(&leading)).await,
-        Command::Status(args) => session::status(args.remote.or(&leading)).await,
+        Command::Lock(args) => login::lock(args.remote.or(&leading)).await,
+        Command::Status(args) => login::status(args.remote.or(&leading)).await,
         Command::User(group) => {
             let remote = group.remote.or(&leading);
             match group.command {
-                UserCommand::Add(args) => commands::user_add(args, &remote).await,
+                UserCommand::Add(args) => users::user_add(args, &remote).await,
                 command => remote_user(command, &remote).await,
             }
         }
@@ -86,8 +92,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             async {
                 let connected = Remote::connect(&remote).await?;
                 match group.command {
-                    AuditCommand::Tail(args) => remote::audit_tail(&connected, args).await,
-                    AuditCommand::Export(args) => remote::audit_export(&connected, args).await,
+                    AuditCommand::Tail(args) => audit::audit_tail(&connected, args).await,
+                    AuditCommand::Export(args) => audit::audit_export(&connected, args).await,
                 }
             }
             .await
@@ -95,17 +101,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(group) => {
             let remote = group.remote.or(&leading);
             match group.command {
-                TokenCommand::Check { token } => remote::token_check(token, remote.json),
+                TokenCommand::Check { token } => tokens::token_check(token, remote.json),
                 TokenCommand::What(db) => master::what(db, remote.json).await,
                 TokenCommand::Reset(db) => master::reset(db, remote.json).await,
                 TokenCommand::Set(db) => master::set(db, remote.json).await,
                 command => remote_token(command, &remote).await,
             }
         }
-        Command::Keys(KeysCommand::Rotate(args)) => commands::keys_rotate(args).await,
-        Command::Keys(KeysCommand::List(args)) => commands::keys_list(args).await,
-        Command::HashPassword => commands::hash_password(),
-        Command::Health(args) => health_probe::probe(&args).await,
+        Command::Keys(KeysCommand::Rotate(args)) => keys::keys_rotate(args).await,
+        Command::Keys(KeysCommand::List(args)) => keys::keys_list(args).await,
+        Command::HashPassword => serve::hash_password(),
+        Command::Health(args) => health::probe(&args).await,
     };
     result
 }
@@ -114,13 +120,13 @@ async fn remote_user(command: UserCommand, args: &RemoteArgs) -> anyhow::Result<
     let remote = Remote::connect(args).await?;
     match command {
         UserCommand::Add(_) => unreachable!("handled before"),
-        UserCommand::List => remote::user_list(&remote).await,
-        UserCommand::Disable { username } => remote::user_disable(&remote, &username, true).await,
-        UserCommand::Enable { username } => remote::user_disable(&remote, &username, false).await,
-        UserCommand::Role { username, role } => remote::user_role(&remote, &username, &role).await,
+        UserCommand::List => users::user_list(&remote).await,
+        UserCommand::Disable { username } => users::user_disable(&remote, &username, true).await,
+        UserCommand::Enable { username } => users::user_disable(&remote, &username, false).await,
+        UserCommand::Role { username, role } => users::user_role(&remote, &username, &role).await,
         UserCommand::Passwd { username } => {
-            let password = remote::read_secret(&format!("New password for {username}"))?;
-            remote::user_passwd(&remote, &username, password).await
+            let password = prompt::read_secret(&format!("New password for {username}"))?;
+            users::user_passwd(&remote, &username, password).await
         }
     }
 }
@@ -128,20 +134,18 @@ async fn remote_user(command: UserCommand, args: &RemoteArgs) -> anyhow::Result<
 async fn remote_totp(command: TotpCommand, args: &RemoteArgs) -> anyhow::Result<()> {
     let remote = Remote::connect(args).await?;
     match command {
-        TotpCommand::Enroll { username, code } => {
-            remote::totp_enroll(&remote, &username, code).await
-        }
-        TotpCommand::Remove { username } => remote::totp_remove(&remote, &username).await,
+        TotpCommand::Enroll { username, code } => totp::totp_enroll(&remote, &username, code).await,
+        TotpCommand::Remove { username } => totp::totp_remove(&remote, &username).await,
     }
 }
 
 async fn remote_token(command: TokenCommand, args: &RemoteArgs) -> anyhow::Result<()> {
     let remote = Remote::connect(args).await?;
     match command {
-        TokenCommand::Issue(args) => remote::token_issue(&remote, args).await,
-        TokenCommand::List { user, all } => remote::token_list(&remote, user, all).await,
-        TokenCommand::Show { token_id } => remote::token_show(&remote, &token_id).await,
-        TokenCommand::Revoke(args) => remote::token_revoke(&remote, args).await,
+        TokenCommand::Issue(args) => tokens::token_issue(&remote, args).await,
+        TokenCommand::List { user, all } => tokens::token_list(&remote, user, all).await,
+        TokenCommand::Show { token_id } => tokens::token_show(&remote, &token_id).await,
+        TokenCommand::Revoke(args) => tokens::token_revoke(&remote, args).await,
         TokenCommand::Check { .. }
         | TokenCommand::What(_)
         | TokenCommand::Reset(_)
