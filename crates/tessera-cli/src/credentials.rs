@@ -11,7 +11,7 @@ use std::{
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::{cli::RemoteArgs, remote::ServerAddress};
+use tessera_client::ServerAddress;
 
 /// One server's stored session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,9 +54,9 @@ pub fn now() -> i64 {
 impl Credentials {
     /// `--credentials-file`, else `$XDG_CONFIG_HOME/tessera/credentials.json`, else
     /// `~/.config/tessera/credentials.json`.
-    pub fn path(args: &RemoteArgs) -> anyhow::Result<PathBuf> {
-        if let Some(path) = &args.credentials_file {
-            return Ok(path.clone());
+    pub fn path(file: Option<&Path>) -> anyhow::Result<PathBuf> {
+        if let Some(path) = file {
+            return Ok(path.to_owned());
         }
         let config = std::env::var_os("XDG_CONFIG_HOME")
             .filter(|dir| !dir.is_empty())
@@ -67,8 +67,8 @@ impl Credentials {
     }
 
     /// Reads the file; a missing one is empty.
-    pub fn load(args: &RemoteArgs) -> anyhow::Result<Credentials> {
-        let path = Self::path(args)?;
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Credentials> {
+        let path = Self::path(file)?;
         let mut credentials: Credentials = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).with_context(|| {
                 format!(

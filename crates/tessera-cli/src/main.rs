@@ -13,8 +13,9 @@ use cli::{
     AuditCommand, Cli, Command, KeysCommand, LogFormat, RemoteArgs, TokenCommand, TotpCommand,
     UserCommand,
 };
+use tessera_client::Secret;
+
 use commands::{audit, dev, health, keys, login, master, serve, tokens, totp, users};
-use remote::Remote;
 use tessera_telemetry::{LogSettings, TraceSettings};
 use tracing_subscriber::EnvFilter;
 
@@ -90,7 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(group) => {
             let remote = group.remote.or(&leading);
             async {
-                let connected = Remote::connect(&remote).await?;
+                let connected = remote.connect().await?;
                 match group.command {
                     AuditCommand::Tail(args) => audit::audit_tail(&connected, args).await,
                     AuditCommand::Export(args) => audit::audit_export(&connected, args).await,
@@ -117,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn remote_user(command: UserCommand, args: &RemoteArgs) -> anyhow::Result<()> {
-    let remote = Remote::connect(args).await?;
+    let remote = args.connect().await?;
     match command {
         UserCommand::Add(_) => unreachable!("handled before"),
         UserCommand::List => users::user_list(&remote).await,
@@ -125,14 +126,16 @@ async fn remote_user(command: UserCommand, args: &RemoteArgs) -> anyhow::Result<
         UserCommand::Enable { username } => users::user_disable(&remote, &username, false).await,
         UserCommand::Role { username, role } => users::user_role(&remote, &username, &role).await,
         UserCommand::Passwd { username } => {
-            let password = prompt::read_secret(&format!("New password for {username}"))?;
+            let password = Secret::new(prompt::read_secret(&format!(
+                "New password for {username}"
+            ))?);
             users::user_passwd(&remote, &username, password).await
         }
     }
 }
 
 async fn remote_totp(command: TotpCommand, args: &RemoteArgs) -> anyhow::Result<()> {
-    let remote = Remote::connect(args).await?;
+    let remote = args.connect().await?;
     match command {
         TotpCommand::Enroll { username, code } => totp::totp_enroll(&remote, &username, code).await,
         TotpCommand::Remove { username } => totp::totp_remove(&remote, &username).await,
@@ -140,7 +143,7 @@ async fn remote_totp(command: TotpCommand, args: &RemoteArgs) -> anyhow::Result<
 }
 
 async fn remote_token(command: TokenCommand, args: &RemoteArgs) -> anyhow::Result<()> {
-    let remote = Remote::connect(args).await?;
+    let remote = args.connect().await?;
     match command {
         TokenCommand::Issue(args) => tokens::token_issue(&remote, args).await,
         TokenCommand::List { user, all } => tokens::token_list(&remote, user, all).await,

@@ -1,84 +1,72 @@
-//! The operator CLI over gRPC: `tessera user|totp|token|audit …` against a running server, with a
-//! readable table by default and `--json` on request. Errors print the server's reason and a hint,
-//! and the process exits non-zero.
+//! The operator CLI over gRPC: `tessera user|totp|token|audit …` against a running server,
+//! through `tessera-client` (the one Rust client: TLS, deadlines, retries of calls safe to repeat,
+//! the reason table), with a readable table by default and `--json` on request. Errors print the
+//! server's reason and a hint for a person at a terminal, and the process exits non-zero.
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde_json::{json, Value};
-use tessera_proto::v1::{
-    self as pb, admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
-};
-use tonic::{metadata::MetadataValue, transport::Channel, Request};
-use tonic_types::StatusExt as _;
+use tessera_client::{Client, Reason, Secret, ServerAddress, User};
+use time::OffsetDateTime;
 
-use crate::cli::RemoteArgs;
+/// How long connecting to the server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one command's call may take, retries included.
+const CALL_DEADLINE: Duration = Duration::from_secs(30);
 
-mod address;
-pub use address::{ClientTls, Dial, ServerAddress};
-
-/// A connected client pair with the caller's token.
+/// A connected client, acting with the caller's token, and how to print answers.
 pub struct Remote {
-    channel: Channel,
-    token: Option<String>,
+    /// The client.
+    pub client: Client,
     /// Whether to print JSON.
     pub json: bool,
 }
 
-impl Remote {
-    /// Connects to `--server`, acting with --token, TESSERA_TOKEN or --token-file, else with the
-    /// session `tessera login` stored for that server (its elevated token while one lasts).
-    pub async fn connect(args: &RemoteArgs) -> anyhow::Result<Remote> {
-        let address = args.address()?;
-        let token = match args.explicit_token()? {
-            Some(token) => Some(token),
-            None => crate::credentials::Credentials::load(args)?.active_token(&address),
-        };
-        Self::connect_with(&address, &args.client_tls(), token, args.json).await
-    }
+/// Where the server is and how to verify it: the flags every remote command shares, checked.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The server.
+    pub address: ServerAddress,
+    /// PEM CA certificates to verify an `https://` server with (default: the system's roots).
+    pub ca: Option<std::path::PathBuf>,
+    /// The name to expect in an `https://` server's certificate.
+    pub tls_server_name: Option<String>,
+}
 
-    /// Connects to `address` (over TLS verified per `tls` for https://) acting with `token`.
-    pub async fn connect_with(
-        address: &ServerAddress,
-        tls: &ClientTls,
+impl Remote {
+    /// Connects to `target`, acting with `token` (none for `Login`).
+    pub async fn connect(
+        target: &Target,
         token: Option<String>,
         json: bool,
     ) -> anyhow::Result<Remote> {
-        let endpoint = address.uri();
-        let channel = address
-            .endpoint(tls)
-            .with_context(|| format!("--server {endpoint}"))?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .connect()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach Tessera at {endpoint}: {e}\nhint: is the server running? (scripts/dev.sh, tessera serve); set --server or TESSERA_SERVER"))?;
-        Ok(Remote {
-            channel,
-            token,
-            json,
-        })
-    }
-
-    pub fn request<T>(&self, message: T) -> anyhow::Result<Request<T>> {
-        let mut request = Request::new(message);
-        if let Some(token) = &self.token {
-            let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|_| {
-                anyhow::anyhow!("the token contains characters that cannot be sent")
-            })?;
-            request.metadata_mut().insert("authorization", value);
+        let mut builder = Client::builder()
+            .address(target.address.uri())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .deadline(CALL_DEADLINE);
+        if let Some(ca) = &target.ca {
+            builder = builder.ca_file(ca);
         }
-        Ok(request)
+        if let Some(name) = &target.tls_server_name {
+            builder = builder.tls_server_name(name);
+        }
+        if let Some(token) = token {
+            builder = builder.token(Secret::new(token));
+        }
+        builder
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}", e.flag_message("--server", "--ca")))?;
+        let client = builder.connect().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach Tessera at {}: {}\nhint: is the server running? (scripts/dev.sh, tessera serve); set --server or TESSERA_SERVER",
+                target.address,
+                e.message()
+            )
+        })?;
+        Ok(Remote { client, json })
     }
 
-    pub fn admin(&self) -> AdminServiceClient<Channel> {
-        AdminServiceClient::new(self.channel.clone())
-    }
-
-    pub fn auth(&self) -> AuthServiceClient<Channel> {
-        AuthServiceClient::new(self.channel.clone())
-    }
-
+    /// Prints `value` as JSON with `--json`, else the table.
     pub fn print(&self, value: Value, table: impl FnOnce() -> String) {
         if self.json {
             println!(
@@ -91,65 +79,51 @@ impl Remote {
     }
 }
 
-/// Turns a gRPC failure into a message with the server's reason and a hint.
-pub fn explain(status: tonic::Status) -> anyhow::Error {
-    let details = status.get_error_details();
-    let info = details.error_info();
-    let reason = info.map(|i| i.reason.as_str()).unwrap_or("");
-    let hint = match reason {
-        "AUTH_REQUIRED" => "log in with `tessera login`, or pass a token with --token-file, TESSERA_TOKEN or --token",
-        "AUTH_FAILED" => "the token is invalid, expired, revoked or used up; log in again with `tessera login`",
-        "INVALID_CREDENTIALS" => "wrong username, password or TOTP code",
-        "MFA_REQUIRED" => "the account has TOTP: give the current code",
-        "ACCOUNT_LOCKED" => "too many failed attempts; wait for the lockout to pass, or ask an admin (`tessera user passwd`)",
-        "AUTH_DENIED" => "the token lacks the permission or namespace this needs",
-        "ELEVATION_REQUIRED" => "elevate first with `tessera unlock`, or use an admin account's session",
-        "PRIVILEGE_EXCEEDED" => "ask for no more than your own token holds",
-        "OVER_PRIVILEGED" => {
+/// What to try next, for a person at a terminal, after the server refused with `reason`.
+fn hint(reason: Reason) -> &'static str {
+    match reason {
+        Reason::AuthRequired => "log in with `tessera login`, or pass a token with --token-file, TESSERA_TOKEN or --token",
+        Reason::AuthFailed => "the token is invalid, expired, revoked or used up; log in again with `tessera login`",
+        Reason::InvalidCredentials => "wrong username, password or TOTP code",
+        Reason::MfaRequired => "the account has TOTP: give the current code",
+        Reason::AccountLocked => "too many failed attempts; wait for the lockout to pass, or ask an admin (`tessera user passwd`)",
+        Reason::AuthDenied => "the token lacks the permission or namespace this needs",
+        Reason::ElevationRequired => "elevate first with `tessera unlock`, or use an admin account's session",
+        Reason::PrivilegeExceeded => "ask for no more than your own token holds",
+        Reason::OverPrivileged => {
             "name only the permissions the service needs, e.g. --permission introspect"
         }
-        "USER_NOT_FOUND" => "list accounts with `tessera user list`",
-        "USER_EXISTS" => "pick another username",
-        "TOKEN_NOT_FOUND" => "list tokens with `tessera token list`",
-        "INVALID_ARGUMENT" => "see `--help` for the accepted values",
-        "UNAVAILABLE" => "Tessera or its PostgreSQL is unreachable; try again shortly",
+        Reason::UserNotFound => "list accounts with `tessera user list`",
+        Reason::UserExists => "pick another username",
+        Reason::TokenNotFound => "list tokens with `tessera token list`",
+        Reason::InvalidArgument => "see `--help` for the accepted values",
+        Reason::Unavailable => "Tessera or its PostgreSQL is unreachable; try again shortly",
         _ => "",
-    };
-    let field = info
-        .and_then(|i| i.metadata.get("field"))
-        .map(|f| format!(" (field {f})"))
-        .unwrap_or_default();
-    let label = if reason.is_empty() {
-        format!("{:?}", status.code())
-    } else {
-        reason.to_owned()
-    };
-    if hint.is_empty() {
-        anyhow::anyhow!("{label}{field}: {}", status.message())
-    } else {
-        anyhow::anyhow!("{label}{field}: {}\nhint: {hint}", status.message())
     }
 }
 
-pub fn time_text(at: Option<&prost_types::Timestamp>) -> String {
-    at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.seconds).ok())
+/// Turns a failed call into a message with the server's reason (from `tessera_client::Reason`),
+/// the field at fault, and a hint.
+pub fn explain(error: tessera_client::Error) -> anyhow::Error {
+    let field = error
+        .field()
+        .map(|f| format!(" (field {f})"))
+        .unwrap_or_default();
+    let label = error.wire_reason();
+    match hint(error.reason()) {
+        "" => anyhow::anyhow!("{label}{field}: {}", error.message()),
+        hint => anyhow::anyhow!("{label}{field}: {}\nhint: {hint}", error.message()),
+    }
+}
+
+/// A time as RFC 3339 to the second, `-` when there is none.
+pub fn time_text(at: Option<OffsetDateTime>) -> String {
+    at.and_then(|t| t.replace_nanosecond(0).ok())
         .and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .ok()
         })
         .unwrap_or_else(|| "-".into())
-}
-
-pub fn kind_name(kind: i32) -> &'static str {
-    match pb::TokenType::try_from(kind).unwrap_or(pb::TokenType::Unspecified) {
-        pb::TokenType::Session => "session",
-        pb::TokenType::Elevated => "elevated",
-        pb::TokenType::Api => "api",
-        pb::TokenType::Service => "service",
-        pb::TokenType::Static => "static",
-        pb::TokenType::Master => "master",
-        pb::TokenType::Unspecified => "-",
-    }
 }
 
 /// Lays out rows under headers, columns padded to their widest cell.
@@ -177,7 +151,8 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn user_json(user: &pb::User) -> Value {
+/// An account as JSON.
+pub fn user_json(user: &User) -> Value {
     json!({
         "user_id": user.user_id, "username": user.username, "display_name": user.display_name,
         "role": user.role, "totp_enabled": user.totp_enabled,
@@ -198,5 +173,25 @@ mod tests {
             ],
         );
         assert_eq!(out, "A          LONGER\nwide cell  x\ny\n");
+    }
+
+    #[test]
+    fn times_print_to_the_second() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_250_000_000).unwrap();
+        assert_eq!(time_text(Some(at)), "2023-11-14T22:13:20Z");
+        assert_eq!(time_text(None), "-");
+    }
+
+    #[test]
+    fn every_refusal_an_operator_can_act_on_has_a_hint() {
+        for reason in [
+            Reason::AuthRequired,
+            Reason::AuthFailed,
+            Reason::ElevationRequired,
+            Reason::UserNotFound,
+            Reason::TokenNotFound,
+        ] {
+            assert!(!hint(reason).is_empty(), "{reason}");
+        }
     }
 }

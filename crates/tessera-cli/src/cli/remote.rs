@@ -5,7 +5,12 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use crate::remote::{ClientTls, ServerAddress};
+use tessera_client::ServerAddress;
+
+use crate::{
+    credentials::Credentials,
+    remote::{Remote, Target},
+};
 
 /// Where `--server` points when neither the flag nor TESSERA_SERVER says.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
@@ -67,18 +72,38 @@ impl RemoteArgs {
         self
     }
 
-    /// How to verify an https:// server.
-    pub fn client_tls(&self) -> ClientTls {
-        ClientTls {
-            ca: self.ca.clone(),
-            server_name: self.tls_server_name.clone(),
-        }
-    }
-
     /// The checked `--server`.
     pub fn address(&self) -> anyhow::Result<ServerAddress> {
         let text = self.server.as_deref().unwrap_or(DEFAULT_SERVER);
         ServerAddress::parse(text).map_err(|e| anyhow::anyhow!("--server (TESSERA_SERVER): {e}"))
+    }
+
+    /// The checked `--server` with how to verify it (`--ca`, `--tls-server-name`).
+    pub fn target(&self) -> anyhow::Result<Target> {
+        Ok(Target {
+            address: self.address()?,
+            ca: self.ca.clone(),
+            tls_server_name: self.tls_server_name.clone(),
+        })
+    }
+
+    /// The sessions `tessera login` stored (`--credentials-file`).
+    pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        Credentials::load(self.credentials_file.as_deref())
+    }
+
+    /// The token to act with: the one given explicitly, else the session `tessera login` stored
+    /// for `--server` (its elevated token while one lasts).
+    pub fn token(&self) -> anyhow::Result<Option<String>> {
+        match self.explicit_token()? {
+            Some(token) => Ok(Some(token)),
+            None => Ok(self.credentials()?.active_token(&self.address()?)),
+        }
+    }
+
+    /// Connects to `--server`, acting with [`RemoteArgs::token`].
+    pub async fn connect(&self) -> anyhow::Result<Remote> {
+        Remote::connect(&self.target()?, self.token()?, self.json).await
     }
 
     /// The token given explicitly (--token, TESSERA_TOKEN, --token-file), if any.

@@ -3,43 +3,42 @@
 //! TLS). Plaintext for `http://` and bare `host:port`, TLS for `https://`.
 
 use anyhow::bail;
-use tonic_health::pb::{
-    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
-};
+use tessera_client::{health::Health, Client, RetryPolicy, ServerAddress};
 
-use crate::{
-    cli::HealthArgs,
-    remote::{ClientTls, Dial, ServerAddress},
-};
+use crate::cli::HealthArgs;
 
 /// Runs the probe: Ok when the service is SERVING.
 pub async fn probe(args: &HealthArgs) -> anyhow::Result<()> {
     let address = ServerAddress::parse(&args.server)
         .map_err(|e| anyhow::anyhow!("--server (TESSERA_SERVER): {e}"))?;
-    let tls = ClientTls {
-        ca: args.ca.clone(),
-        server_name: args.tls_server_name.clone(),
-    };
-    let channel = address
-        .endpoint(&tls)?
+    let mut builder = Client::builder()
+        .address(address.uri())
         .connect_timeout(args.timeout)
-        .timeout(args.timeout)
+        .deadline(args.timeout)
+        // One question, one answer: a probe that waits is the orchestrator's business.
+        .retry(RetryPolicy::never());
+    if let Some(ca) = &args.ca {
+        builder = builder.ca_file(ca);
+    }
+    if let Some(name) = &args.tls_server_name {
+        builder = builder.tls_server_name(name);
+    }
+    builder
+        .check()
+        .map_err(|e| anyhow::anyhow!("{}", e.flag_message("--server", "--ca")))?;
+    let client = builder
         .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach Tessera at {address}: {e}"))?;
-    let answer = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: args.service.clone(),
-        })
+        .map_err(|e| anyhow::anyhow!("cannot reach Tessera at {address}: {}", e.message()))?;
+    let health = client
+        .health(&args.service)
         .await
-        .map_err(|status| anyhow::anyhow!("health check failed: {}", status.message()))?
-        .into_inner();
-    match ServingStatus::try_from(answer.status) {
-        Ok(ServingStatus::Serving) => {
+        .map_err(|e| anyhow::anyhow!("health check failed: {}", e.message()))?;
+    match health {
+        Health::Serving => {
             println!("SERVING");
             Ok(())
         }
-        Ok(other) => bail!("{} (is PostgreSQL reachable?)", other.as_str_name()),
-        Err(_) => bail!("unknown health status {}", answer.status),
+        other => bail!("{} (is PostgreSQL reachable?)", other.as_str()),
     }
 }

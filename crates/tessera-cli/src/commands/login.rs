@@ -7,12 +7,12 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::bail;
 use serde_json::json;
-use tessera_proto::v1 as pb;
-use tonic_types::StatusExt as _;
+use tessera_client::{Login, Reason, RevokeTarget, Secret, Unlock};
+use time::OffsetDateTime;
 
 use crate::{
     cli::{LoginArgs, RemoteArgs, UnlockArgs},
-    credentials::{now, Credentials, StoredElevation, StoredSession},
+    credentials::{now, StoredElevation, StoredSession},
     remote::{explain, Remote},
 };
 
@@ -34,14 +34,6 @@ fn ask(prompt: &str, from_stdin: bool, hidden: bool) -> anyhow::Result<String> {
     Ok(line)
 }
 
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
-}
-
 fn time_text(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
         .ok()
@@ -52,10 +44,16 @@ fn time_text(seconds: i64) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A time as Unix seconds, 0 when the server gave none (the credentials file's form).
+fn unix_seconds(at: Option<OffsetDateTime>) -> i64 {
+    at.map(OffsetDateTime::unix_timestamp).unwrap_or_default()
+}
+
 /// `tessera login`.
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
-    let address = args.remote.address()?;
-    let mut credentials = Credentials::load(&args.remote)?;
+    let target = args.remote.target()?;
+    let address = target.address.clone();
+    let mut credentials = args.remote.credentials()?;
     let username = match &args.username {
         Some(name) => name.trim().to_owned(),
         None => ask("Username", args.password_stdin, false)?,
@@ -65,29 +63,31 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         args.password_stdin,
         true,
     )?;
-    let remote =
-        Remote::connect_with(&address, &args.remote.client_tls(), None, args.remote.json).await?;
-    let mut request = pb::LoginRequest {
-        username: username.clone(),
-        password,
-        totp_code: String::new(),
-    };
-    let answer = match remote.auth().login(request.clone()).await {
+    let remote = Remote::connect(&target, None, args.remote.json).await?;
+    let password = Secret::new(password);
+    let answer = match remote
+        .client
+        .login(Login::new(&username, password.clone()))
+        .await
+    {
         Ok(answer) => answer,
-        Err(status) if reason(&status) == "MFA_REQUIRED" => {
-            request.totp_code = ask("TOTP code", args.password_stdin, false)?;
-            remote.auth().login(request).await.map_err(explain)?
+        Err(error) if error.reason() == Reason::MfaRequired => {
+            let code = ask("TOTP code", args.password_stdin, false)?;
+            remote
+                .client
+                .login(Login::new(&username, password).totp(code))
+                .await
+                .map_err(explain)?
         }
-        Err(status) => return Err(explain(status)),
-    }
-    .into_inner();
-    let user = answer.user.unwrap_or_default();
+        Err(error) => return Err(explain(error)),
+    };
+    let user = answer.user;
     let session = StoredSession {
         username: user.username.clone(),
         role: user.role.clone(),
-        token: answer.token,
+        token: answer.token.expose().to_owned(),
         token_id: answer.token_id,
-        expires_at: answer.expires_at.map(|t| t.seconds).unwrap_or_default(),
+        expires_at: unix_seconds(answer.expires_at),
         elevated: None,
     };
     let expires = time_text(session.expires_at);
@@ -112,42 +112,38 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
 
 /// `tessera logout`.
 pub async fn logout(args: RemoteArgs) -> anyhow::Result<()> {
-    let address = args.address()?;
-    let mut credentials = Credentials::load(&args)?;
+    let target = args.target()?;
+    let address = target.address.clone();
+    let mut credentials = args.credentials()?;
     let Some(session) = credentials.servers.remove(&address.to_string()) else {
         bail!("not logged in to {address}");
     };
     // Revoking the session revokes everything derived from it (the elevated token too). A
     // session the server already ended is simply forgotten.
-    let remote = Remote::connect_with(
-        &address,
-        &args.client_tls(),
-        Some(session.token.clone()),
-        args.json,
-    )
-    .await?;
+    let remote = Remote::connect(&target, Some(session.token.clone()), args.json).await?;
     let revoked = remote
-        .auth()
-        .revoke(remote.request(pb::RevokeRequest {
-            target: Some(pb::revoke_request::Target::Token(session.token.clone())),
-            reason: "tessera logout".into(),
-        })?)
+        .client
+        .revoke(
+            RevokeTarget::Token(Secret::new(session.token.clone())),
+            "tessera logout",
+        )
         .await;
     credentials.save()?;
     match revoked {
         Ok(_) => println!("logged out of {address}; session revoked"),
-        Err(status) if reason(&status) == "AUTH_FAILED" => {
+        Err(error) if error.reason() == Reason::AuthFailed => {
             println!("logged out of {address} (the session had already ended)")
         }
-        Err(status) => return Err(explain(status)),
+        Err(error) => return Err(explain(error)),
     }
     Ok(())
 }
 
 /// `tessera unlock`.
 pub async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
-    let address = args.remote.address()?;
-    let mut credentials = Credentials::load(&args.remote)?;
+    let target = args.remote.target()?;
+    let address = target.address.clone();
+    let mut credentials = args.remote.credentials()?;
     let Some(session) = credentials.session(&address).cloned() else {
         bail!("not logged in to {address}; run `tessera login --server {address}` first");
     };
@@ -159,35 +155,27 @@ pub async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
         args.password_stdin,
         true,
     )?;
-    let remote = Remote::connect_with(
-        &address,
-        &args.remote.client_tls(),
-        Some(session.token.clone()),
-        args.remote.json,
-    )
-    .await?;
-    let mut request = pb::UnlockRequest {
-        password,
-        totp_code: String::new(),
-        ttl: args.ttl.clone().unwrap_or_default(),
-    };
-    let answer = match remote.auth().unlock(remote.request(request.clone())?).await {
+    let remote = Remote::connect(&target, Some(session.token.clone()), args.remote.json).await?;
+    let mut request = Unlock::new(Secret::new(password));
+    if let Some(ttl) = &args.ttl {
+        request = request.ttl(ttl.as_str());
+    }
+    let answer = match remote.client.unlock(request.clone()).await {
         Ok(answer) => answer,
-        Err(status) if reason(&status) == "MFA_REQUIRED" => {
-            request.totp_code = ask("TOTP code", args.password_stdin, false)?;
+        Err(error) if error.reason() == Reason::MfaRequired => {
+            let code = ask("TOTP code", args.password_stdin, false)?;
             remote
-                .auth()
-                .unlock(remote.request(request)?)
+                .client
+                .unlock(request.totp(code))
                 .await
                 .map_err(explain)?
         }
-        Err(status) => return Err(explain(status)),
-    }
-    .into_inner();
+        Err(error) => return Err(explain(error)),
+    };
     let elevated = StoredElevation {
-        token: answer.token,
+        token: answer.token.expose().to_owned(),
         token_id: answer.token_id,
-        expires_at: answer.expires_at.map(|t| t.seconds).unwrap_or_default(),
+        expires_at: unix_seconds(answer.expires_at),
     };
     let until = time_text(elevated.expires_at);
     if let Some(stored) = credentials.servers.get_mut(&address.to_string()) {
@@ -200,8 +188,9 @@ pub async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
 
 /// `tessera lock`.
 pub async fn lock(args: RemoteArgs) -> anyhow::Result<()> {
-    let address = args.address()?;
-    let mut credentials = Credentials::load(&args)?;
+    let target = args.target()?;
+    let address = target.address.clone();
+    let mut credentials = args.credentials()?;
     let Some(stored) = credentials.servers.get_mut(&address.to_string()) else {
         bail!("not logged in to {address}");
     };
@@ -210,53 +199,39 @@ pub async fn lock(args: RemoteArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let session = stored.token.clone();
-    let remote =
-        Remote::connect_with(&address, &args.client_tls(), Some(session), args.json).await?;
+    let remote = Remote::connect(&target, Some(session), args.json).await?;
     let revoked = remote
-        .auth()
-        .revoke(remote.request(pb::RevokeRequest {
-            target: Some(pb::revoke_request::Target::TokenId(elevated.token_id)),
-            reason: "tessera lock".into(),
-        })?)
+        .client
+        .revoke(RevokeTarget::TokenId(elevated.token_id), "tessera lock")
         .await;
     credentials.save()?;
     match revoked {
         Ok(_) => println!("locked: the elevated token on {address} is revoked"),
-        Err(status) if reason(&status) == "AUTH_FAILED" => {
+        Err(error) if error.reason() == Reason::AuthFailed => {
             println!("locked (the session had already ended)")
         }
-        Err(status) => return Err(explain(status)),
+        Err(error) => return Err(explain(error)),
     }
     Ok(())
 }
 
 /// `tessera status` / `whoami`: what the file says, confirmed by the server.
 pub async fn status(args: RemoteArgs) -> anyhow::Result<()> {
-    let address = args.address()?;
-    let credentials = Credentials::load(&args)?;
+    let target = args.target()?;
+    let address = target.address.clone();
+    let credentials = args.credentials()?;
     let Some(session) = credentials.session(&address).cloned() else {
         bail!(
             "not logged in to {address}; run `tessera login --server {address}` (sessions are kept in {})",
             credentials.file().display()
         );
     };
-    let remote = Remote::connect_with(
-        &address,
-        &args.client_tls(),
-        Some(session.token.clone()),
-        args.json,
-    )
-    .await?;
+    let remote = Remote::connect(&target, Some(session.token.clone()), args.json).await?;
     let tokens = remote
-        .admin()
-        .list_tokens(remote.request(pb::ListTokensRequest {
-            username: String::new(),
-            include_inactive: false,
-        })?)
+        .client
+        .list_tokens("", false)
         .await
-        .map_err(explain)?
-        .into_inner()
-        .tokens;
+        .map_err(explain)?;
     let elevated = session
         .elevated
         .as_ref()

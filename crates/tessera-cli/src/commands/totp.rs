@@ -1,7 +1,6 @@
 //! `tessera totp enroll|remove`: an account's TOTP second factor, over gRPC.
 
 use serde_json::json;
-use tessera_proto::v1 as pb;
 
 use crate::remote::{explain, user_json, Remote};
 
@@ -12,20 +11,15 @@ pub async fn totp_enroll(
     code: Option<String>,
 ) -> anyhow::Result<()> {
     let begun = remote
-        .admin()
-        .begin_totp_enrollment(remote.request(pb::BeginTotpEnrollmentRequest {
-            username: username.into(),
-        })?)
+        .client
+        .begin_totp_enrollment(username)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .map_err(explain)?;
+    let uri = begun.otpauth_uri.expose();
     // The URI goes to stderr with the QR code when a code will be prompted for, so stdout stays
     // clean for --json; both are shown once.
-    eprintln!(
-        "Add this to the authenticator app of {username} (shown once):\n  {}\n",
-        begun.otpauth_uri
-    );
-    if let Ok(qr) = qrcode::QrCode::new(begun.otpauth_uri.as_bytes()) {
+    eprintln!("Add this to the authenticator app of {username} (shown once):\n  {uri}\n");
+    if let Ok(qr) = qrcode::QrCode::new(uri.as_bytes()) {
         eprintln!(
             "{}",
             qr.render::<qrcode::render::unicode::Dense1x2>()
@@ -43,19 +37,12 @@ pub async fn totp_enroll(
         }
     };
     let user = remote
-        .admin()
-        .confirm_totp_enrollment(remote.request(pb::ConfirmTotpEnrollmentRequest {
-            username: username.into(),
-            secret: begun.secret.clone(),
-            code,
-        })?)
+        .client
+        .confirm_totp_enrollment(username, &begun.secret, &code)
         .await
-        .map_err(explain)?
-        .into_inner()
-        .user
-        .unwrap_or_default();
+        .map_err(explain)?;
     remote.print(
-        json!({"username": user.username, "totp_enabled": user.totp_enabled, "otpauth_uri": begun.otpauth_uri}),
+        json!({"username": user.username, "totp_enabled": user.totp_enabled, "otpauth_uri": uri}),
         || format!("TOTP enrolled for {}\n", user.username),
     );
     Ok(())
@@ -63,16 +50,7 @@ pub async fn totp_enroll(
 
 /// `tessera totp remove`.
 pub async fn totp_remove(remote: &Remote, username: &str) -> anyhow::Result<()> {
-    let user = remote
-        .admin()
-        .remove_totp(remote.request(pb::RemoveTotpRequest {
-            username: username.into(),
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .user
-        .unwrap_or_default();
+    let user = remote.client.remove_totp(username).await.map_err(explain)?;
     remote.print(user_json(&user), || {
         format!("TOTP removed from {}\n", user.username)
     });

@@ -13,7 +13,7 @@ use tessera_store::users::{self, NewUser};
 use uuid::Uuid;
 
 use serde_json::{json, Value};
-use tessera_proto::v1 as pb;
+use tessera_client::Secret;
 
 use crate::{
     cli::{DatabaseArgs, RemoteArgs, UserAddArgs},
@@ -25,7 +25,8 @@ use crate::{
 pub async fn user_add(args: UserAddArgs, remote: &RemoteArgs) -> anyhow::Result<()> {
     let explicit = remote.explicit_token()?;
     let logged_in = args.database_url.is_none()
-        && crate::credentials::Credentials::load(remote)?
+        && remote
+            .credentials()?
             .active_token(&remote.address()?)
             .is_some();
     if explicit.is_some() || logged_in {
@@ -39,13 +40,13 @@ pub async fn user_add(args: UserAddArgs, remote: &RemoteArgs) -> anyhow::Result<
             args.password_stdin,
             &format!("Password for {}", args.username),
         )?;
-        let client = crate::remote::Remote::connect(remote).await?;
+        let client = remote.connect().await?;
         return user_add_remote(
             &client,
             args.username.trim(),
             &args.display_name,
             &args.role,
-            password.expose().to_owned(),
+            Secret::new(password.expose().to_owned()),
         )
         .await;
     }
@@ -129,21 +130,15 @@ async fn user_add_remote(
     username: &str,
     display_name: &str,
     role: &str,
-    password: String,
+    password: Secret,
 ) -> anyhow::Result<()> {
     let user = remote
-        .admin()
-        .create_user(remote.request(pb::CreateUserRequest {
-            username: username.into(),
-            display_name: display_name.into(),
-            role: role.into(),
-            password,
-        })?)
+        .client
+        .create_user(
+            tessera_client::NewUser::new(username, role, password).display_name(display_name),
+        )
         .await
-        .map_err(explain)?
-        .into_inner()
-        .user
-        .unwrap_or_default();
+        .map_err(explain)?;
     remote.print(user_json(&user), || {
         format!(
             "created user {} ({}) with id {}\n",
@@ -159,15 +154,11 @@ pub async fn user_list(remote: &Remote) -> anyhow::Result<()> {
     let mut page_token = String::new();
     loop {
         let page = remote
-            .admin()
-            .list_users(remote.request(pb::ListUsersRequest {
-                page_size: 500,
-                page_token,
-            })?)
+            .client
+            .list_users(500, &page_token)
             .await
-            .map_err(explain)?
-            .into_inner();
-        users.extend(page.users);
+            .map_err(explain)?;
+        users.extend(page.items);
         if page.next_page_token.is_empty() || users.len() >= 100_000 {
             break;
         }
@@ -177,10 +168,10 @@ pub async fn user_list(remote: &Remote) -> anyhow::Result<()> {
         users
             .iter()
             .map(|u| {
-                let mut v = user_json(u.user.as_ref().unwrap_or(&pb::User::default()));
+                let mut v = user_json(&u.user);
                 v["disabled"] = json!(u.disabled);
-                v["locked_until"] = json!(u.locked_until.as_ref().map(|t| time_text(Some(t))));
-                v["created_at"] = json!(time_text(u.created_at.as_ref()));
+                v["locked_until"] = json!(u.locked_until.map(|t| time_text(Some(t))));
+                v["created_at"] = json!(time_text(u.created_at));
                 v
             })
             .collect(),
@@ -189,7 +180,7 @@ pub async fn user_list(remote: &Remote) -> anyhow::Result<()> {
         let rows: Vec<Vec<String>> = users
             .iter()
             .map(|u| {
-                let user = u.user.clone().unwrap_or_default();
+                let user = u.user.clone();
                 let state = if u.disabled {
                     "disabled"
                 } else if u.locked_until.is_some() {
@@ -218,17 +209,11 @@ pub async fn user_list(remote: &Remote) -> anyhow::Result<()> {
 /// `tessera user disable|enable`.
 pub async fn user_disable(remote: &Remote, username: &str, disabled: bool) -> anyhow::Result<()> {
     let user = remote
-        .admin()
-        .set_user_disabled(remote.request(pb::SetUserDisabledRequest {
-            username: username.into(),
-            disabled,
-        })?)
+        .client
+        .set_user_disabled(username, disabled)
         .await
-        .map_err(explain)?
-        .into_inner()
-        .user
-        .unwrap_or_default();
-    let name = user.user.map(|u| u.username).unwrap_or_default();
+        .map_err(explain)?;
+    let name = user.user.username;
     let verb = if disabled {
         "disabled (its tokens are revoked)"
     } else {
@@ -243,16 +228,10 @@ pub async fn user_disable(remote: &Remote, username: &str, disabled: bool) -> an
 /// `tessera user role`.
 pub async fn user_role(remote: &Remote, username: &str, role: &str) -> anyhow::Result<()> {
     let user = remote
-        .admin()
-        .set_role(remote.request(pb::SetRoleRequest {
-            username: username.into(),
-            role: role.into(),
-        })?)
+        .client
+        .set_role(username, role)
         .await
-        .map_err(explain)?
-        .into_inner()
-        .user
-        .unwrap_or_default();
+        .map_err(explain)?;
     remote.print(user_json(&user), || {
         format!("{} is now {}\n", user.username, user.role)
     });
@@ -260,13 +239,10 @@ pub async fn user_role(remote: &Remote, username: &str, role: &str) -> anyhow::R
 }
 
 /// `tessera user passwd`.
-pub async fn user_passwd(remote: &Remote, username: &str, password: String) -> anyhow::Result<()> {
+pub async fn user_passwd(remote: &Remote, username: &str, password: Secret) -> anyhow::Result<()> {
     remote
-        .admin()
-        .set_password(remote.request(pb::SetPasswordRequest {
-            username: username.into(),
-            password,
-        })?)
+        .client
+        .set_password(username, password)
         .await
         .map_err(explain)?;
     remote.print(

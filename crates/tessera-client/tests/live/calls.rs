@@ -11,8 +11,7 @@ use tessera_e2e::DevServer;
 use super::stub;
 
 pub fn dev() -> DevServer {
-    DevServer::start(&[])
-        .expect("tessera dev starts (build it with `cargo build -p tessera-cli`)")
+    DevServer::start(&[]).expect("tessera dev starts (build it with `cargo build -p tessera-cli`)")
 }
 
 #[tokio::test]
