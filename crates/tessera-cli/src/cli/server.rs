@@ -6,6 +6,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use clap::Args;
 use tessera_core::{seal::SealingKey, ttl::parse_ttl};
 use tessera_server::{
+    bootstrap::{self, BootstrapPlan},
     settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING},
     sweeper::{check_revocation_retention, longest_lifetime, Retention, SweeperSettings},
     tls::TlsFiles,
@@ -235,6 +236,16 @@ impl AuthArgs {
         // checked here too, so a bad combination stops start-up before anything runs.
         self.sweeper_settings(&settings)?;
         Ok(settings)
+    }
+
+    /// The accounts of --bootstrap-accounts-json to create at start-up, checked.
+    pub fn bootstrap_plan(&self) -> anyhow::Result<Option<BootstrapPlan>> {
+        self.bootstrap_accounts_json
+            .as_deref()
+            .filter(|json| !json.trim().is_empty())
+            .map(bootstrap::parse)
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Validates the sweeper's flags: the interval, the retentions, and whether a revocation

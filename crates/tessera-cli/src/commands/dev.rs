@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use tessera_server::{bootstrap, server::Server, service::IssueRequest, settings::Redacted};
 
-use crate::{cli::DevArgs, commands::serve::bootstrap_plan, credentials::write_private};
+use crate::{cli::DevArgs, credentials::write_private};
 
 pub mod banner;
 pub mod edges;
@@ -92,7 +92,7 @@ struct ReadyInfo<'a> {
 pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let signals = StopSignals::install()?;
     let mut auth = args.auth.settings()?;
-    let plan = bootstrap_plan(&args.auth)?;
+    let plan = args.auth.bootstrap_plan()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating --data-dir {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;

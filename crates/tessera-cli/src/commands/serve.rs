@@ -12,7 +12,7 @@ use tessera_store::PoolSettings;
 use tracing::info;
 
 use crate::{
-    cli::{AuthArgs, DatabaseArgs, ServeArgs},
+    cli::{DatabaseArgs, ServeArgs},
     prompt::read_password,
 };
 
@@ -36,7 +36,7 @@ const DIRECT_CONNECTIONS: u32 = 4;
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let auth = args.auth.settings()?;
     let auth_settings = auth.clone();
-    let plan = bootstrap_plan(&args.auth)?;
+    let plan = args.auth.bootstrap_plan()?;
     let pool = args.database.pool()?;
     let direct = match &args.direct_database_url {
         Some(url) => tessera_store::connect_lazy(
@@ -95,13 +95,4 @@ pub fn hash_password() -> anyhow::Result<()> {
     let hasher = PasswordHasher::new(Argon2Params::default())?;
     println!("{}", hasher.hash(&password)?);
     Ok(())
-}
-
-pub fn bootstrap_plan(auth: &AuthArgs) -> anyhow::Result<Option<bootstrap::BootstrapPlan>> {
-    auth.bootstrap_accounts_json
-        .as_deref()
-        .filter(|json| !json.trim().is_empty())
-        .map(bootstrap::parse)
-        .transpose()
-        .map_err(Into::into)
 }
