@@ -3,18 +3,14 @@
 use std::io::IsTerminal as _;
 
 use clap::Parser;
+
 mod cli;
 mod commands;
 mod credentials;
 mod prompt;
 mod remote;
 
-use cli::{
-    AuditCommand, Cli, Command, KeysCommand, LogFormat, RemoteArgs, TokenCommand, TotpCommand,
-    UserCommand,
-};
-use tessera_client::Secret;
-
+use cli::{Cli, Command, KeysCommand, LogFormat, TokenCommand};
 use commands::{audit, dev, health, keys, login, master, serve, tokens, totp, users};
 use tessera_telemetry::{LogSettings, TraceSettings};
 use tracing_subscriber::EnvFilter;
@@ -65,7 +61,7 @@ fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let leading = cli.remote;
-    let result = match cli.command {
+    match cli.command {
         Command::Serve(args) => serve::serve(args).await,
         Command::Dev(args) => dev::dev(args).await,
         Command::Migrate(args) => serve::migrate(args).await,
@@ -80,80 +76,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Lock(args) => login::lock(args.remote.or(&leading)).await,
         Command::Status(args) => login::status(args.remote.or(&leading)).await,
-        Command::User(group) => {
-            let remote = group.remote.or(&leading);
-            match group.command {
-                UserCommand::Add(args) => users::user_add(args, &remote).await,
-                command => remote_user(command, &remote).await,
-            }
-        }
-        Command::Totp(group) => remote_totp(group.command, &group.remote.or(&leading)).await,
-        Command::Audit(group) => {
-            let remote = group.remote.or(&leading);
-            async {
-                let connected = remote.connect().await?;
-                match group.command {
-                    AuditCommand::Tail(args) => audit::audit_tail(&connected, args).await,
-                    AuditCommand::Export(args) => audit::audit_export(&connected, args).await,
-                }
-            }
-            .await
-        }
+        Command::User(group) => users::run(group.command, &group.remote.or(&leading)).await,
+        Command::Totp(group) => totp::run(group.command, &group.remote.or(&leading)).await,
+        Command::Audit(group) => audit::run(group.command, &group.remote.or(&leading)).await,
         Command::Token(group) => {
             let remote = group.remote.or(&leading);
+            // The master token's commands run on the server host, against the database.
             match group.command {
-                TokenCommand::Check { token } => tokens::token_check(token, remote.json),
                 TokenCommand::What(db) => master::what(db, remote.json).await,
                 TokenCommand::Reset(db) => master::reset(db, remote.json).await,
                 TokenCommand::Set(db) => master::set(db, remote.json).await,
-                command => remote_token(command, &remote).await,
+                command => tokens::run(command, &remote).await,
             }
         }
         Command::Keys(KeysCommand::Rotate(args)) => keys::keys_rotate(args).await,
         Command::Keys(KeysCommand::List(args)) => keys::keys_list(args).await,
         Command::HashPassword => serve::hash_password(),
         Command::Health(args) => health::probe(&args).await,
-    };
-    result
-}
-
-async fn remote_user(command: UserCommand, args: &RemoteArgs) -> anyhow::Result<()> {
-    let remote = args.connect().await?;
-    match command {
-        UserCommand::Add(_) => unreachable!("handled before"),
-        UserCommand::List => users::user_list(&remote).await,
-        UserCommand::Disable { username } => users::user_disable(&remote, &username, true).await,
-        UserCommand::Enable { username } => users::user_disable(&remote, &username, false).await,
-        UserCommand::Role { username, role } => users::user_role(&remote, &username, &role).await,
-        UserCommand::Passwd { username } => {
-            let password = Secret::new(prompt::read_secret(&format!(
-                "New password for {username}"
-            ))?);
-            users::user_passwd(&remote, &username, password).await
-        }
-    }
-}
-
-async fn remote_totp(command: TotpCommand, args: &RemoteArgs) -> anyhow::Result<()> {
-    let remote = args.connect().await?;
-    match command {
-        TotpCommand::Enroll { username, code } => totp::totp_enroll(&remote, &username, code).await,
-        TotpCommand::Remove { username } => totp::totp_remove(&remote, &username).await,
-    }
-}
-
-async fn remote_token(command: TokenCommand, args: &RemoteArgs) -> anyhow::Result<()> {
-    let remote = args.connect().await?;
-    match command {
-        TokenCommand::Issue(args) => tokens::token_issue(&remote, args).await,
-        TokenCommand::List { user, all } => tokens::token_list(&remote, user, all).await,
-        TokenCommand::Show { token_id } => tokens::token_show(&remote, &token_id).await,
-        TokenCommand::Revoke(args) => tokens::token_revoke(&remote, args).await,
-        TokenCommand::Check { .. }
-        | TokenCommand::What(_)
-        | TokenCommand::Reset(_)
-        | TokenCommand::Set(_) => {
-            unreachable!("handled before")
-        }
     }
 }

@@ -7,7 +7,7 @@ use tessera_core::ttl::parse_ttl;
 use time::OffsetDateTime;
 
 use crate::{
-    cli::{AuditExportArgs, AuditTailArgs},
+    cli::{AuditCommand, AuditExportArgs, AuditTailArgs, RemoteArgs},
     remote::{explain, table, time_text, Remote},
 };
 
@@ -43,6 +43,15 @@ pub fn check_audit_action(action: &str) -> anyhow::Result<()> {
     )
 }
 
+/// `tessera audit …`.
+pub async fn run(command: AuditCommand, remote: &RemoteArgs) -> anyhow::Result<()> {
+    let connected = remote.connect().await?;
+    match command {
+        AuditCommand::Tail(args) => audit_tail(&connected, args).await,
+        AuditCommand::Export(args) => audit_export(&connected, args).await,
+    }
+}
+
 /// `now - ago`, to the second, `ago` as `--flag` gives it (`7d`).
 fn ago(flag: &str, ago: Option<&str>) -> anyhow::Result<Option<OffsetDateTime>> {
     let Some(ago) = ago else { return Ok(None) };
@@ -58,7 +67,7 @@ fn event_json(e: &AuditEvent) -> Value {
 }
 
 /// `tessera audit export`: every matching event, a page at a time, one JSON object per line.
-pub async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Result<()> {
+async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Result<()> {
     use std::io::Write;
     let since = ago("--since", args.since.as_deref())?;
     let until = ago("--until", args.until.as_deref())?;
@@ -103,7 +112,7 @@ pub async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Res
 }
 
 /// `tessera audit tail`.
-pub async fn audit_tail(remote: &Remote, args: AuditTailArgs) -> anyhow::Result<()> {
+async fn audit_tail(remote: &Remote, args: AuditTailArgs) -> anyhow::Result<()> {
     if let Some(action) = &args.action {
         check_audit_action(action)?;
     }

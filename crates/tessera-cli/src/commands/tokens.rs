@@ -6,10 +6,25 @@ use tessera_client::{IssueToken, RevokeTarget, Secret, TokenFormat, TokenInfo, T
 use tessera_core::{token::check_format, ttl::parse_ttl};
 
 use crate::{
-    cli::{TokenIssueArgs, TokenRevokeArgs},
+    cli::{RemoteArgs, TokenCommand, TokenIssueArgs, TokenRevokeArgs},
     prompt::read_secret,
     remote::{explain, table, time_text, Remote},
 };
+
+/// `tessera token …`, but for the master token's commands (`what`, `reset`, `set`), which run
+/// against the database and are dispatched to `master` before this.
+pub async fn run(command: TokenCommand, remote: &RemoteArgs) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Check { token } => token_check(token, remote.json),
+        TokenCommand::Issue(args) => token_issue(&remote.connect().await?, args).await,
+        TokenCommand::List { user, all } => token_list(&remote.connect().await?, user, all).await,
+        TokenCommand::Show { token_id } => token_show(&remote.connect().await?, &token_id).await,
+        TokenCommand::Revoke(args) => token_revoke(&remote.connect().await?, args).await,
+        TokenCommand::What(_) | TokenCommand::Reset(_) | TokenCommand::Set(_) => {
+            unreachable!("the master token's commands are dispatched before")
+        }
+    }
+}
 
 fn token_json(token: &TokenInfo) -> Value {
     json!({
@@ -76,7 +91,7 @@ fn token_rows(tokens: &[TokenInfo]) -> String {
 }
 
 /// `tessera token issue`.
-pub async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Result<()> {
+async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Result<()> {
     if let Some(ttl) = &args.ttl {
         parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
     }
@@ -125,7 +140,7 @@ pub async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Resul
 }
 
 /// `tessera token list`.
-pub async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> anyhow::Result<()> {
+async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> anyhow::Result<()> {
     let tokens = remote
         .client
         .list_tokens(&user.unwrap_or_default(), all)
@@ -139,7 +154,7 @@ pub async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> any
 }
 
 /// `tessera token show`.
-pub async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
+async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
     let token = remote.client.get_token(token_id).await.map_err(explain)?;
     let value = token_json(&token);
     remote.print(value.clone(), || {
@@ -161,7 +176,7 @@ pub async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
 }
 
 /// `tessera token revoke`.
-pub async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<()> {
+async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<()> {
     let target = if args.secret_stdin {
         RevokeTarget::Token(Secret::new(read_secret("Token to revoke")?))
     } else if let Some(session) = args.session {
@@ -185,7 +200,7 @@ pub async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Res
 }
 
 /// `tessera token check`: offline grammar and checksum check.
-pub fn token_check(token: Option<String>, json_out: bool) -> anyhow::Result<()> {
+fn token_check(token: Option<String>, json_out: bool) -> anyhow::Result<()> {
     let token = match token {
         Some(t) if t != "-" => t,
         _ => read_secret("Token to check")?,

@@ -2,14 +2,22 @@
 
 use serde_json::json;
 
-use crate::remote::{explain, user_json, Remote};
+use crate::{
+    cli::{RemoteArgs, TotpCommand},
+    remote::{explain, user_json, Remote},
+};
+
+/// `tessera totp …`.
+pub async fn run(command: TotpCommand, remote: &RemoteArgs) -> anyhow::Result<()> {
+    let connected = remote.connect().await?;
+    match command {
+        TotpCommand::Enroll { username, code } => totp_enroll(&connected, &username, code).await,
+        TotpCommand::Remove { username } => totp_remove(&connected, &username).await,
+    }
+}
 
 /// `tessera totp enroll`.
-pub async fn totp_enroll(
-    remote: &Remote,
-    username: &str,
-    code: Option<String>,
-) -> anyhow::Result<()> {
+async fn totp_enroll(remote: &Remote, username: &str, code: Option<String>) -> anyhow::Result<()> {
     let begun = remote
         .client
         .begin_totp_enrollment(username)
@@ -49,7 +57,7 @@ pub async fn totp_enroll(
 }
 
 /// `tessera totp remove`.
-pub async fn totp_remove(remote: &Remote, username: &str) -> anyhow::Result<()> {
+async fn totp_remove(remote: &Remote, username: &str) -> anyhow::Result<()> {
     let user = remote.client.remove_totp(username).await.map_err(explain)?;
     remote.print(user_json(&user), || {
         format!("TOTP removed from {}\n", user.username)

@@ -16,13 +16,35 @@ use serde_json::{json, Value};
 use tessera_client::Secret;
 
 use crate::{
-    cli::{DatabaseArgs, RemoteArgs, UserAddArgs},
-    prompt::read_password,
+    cli::{DatabaseArgs, RemoteArgs, UserAddArgs, UserCommand},
+    prompt::{read_password, read_secret},
     remote::{explain, table, time_text, user_json, Remote},
 };
 
+/// `tessera user …`.
+pub async fn run(command: UserCommand, remote: &RemoteArgs) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add(args) => user_add(args, remote).await,
+        UserCommand::List => user_list(&remote.connect().await?).await,
+        UserCommand::Disable { username } => {
+            user_disable(&remote.connect().await?, &username, true).await
+        }
+        UserCommand::Enable { username } => {
+            user_disable(&remote.connect().await?, &username, false).await
+        }
+        UserCommand::Role { username, role } => {
+            user_role(&remote.connect().await?, &username, &role).await
+        }
+        UserCommand::Passwd { username } => {
+            let connected = remote.connect().await?;
+            let password = Secret::new(read_secret(&format!("New password for {username}"))?);
+            user_passwd(&connected, &username, password).await
+        }
+    }
+}
+
 /// `tessera user add`: over gRPC when a token is at hand, else directly in the database.
-pub async fn user_add(args: UserAddArgs, remote: &RemoteArgs) -> anyhow::Result<()> {
+async fn user_add(args: UserAddArgs, remote: &RemoteArgs) -> anyhow::Result<()> {
     let explicit = remote.explicit_token()?;
     let logged_in = args.database_url.is_none()
         && remote
@@ -149,7 +171,7 @@ async fn user_add_remote(
 }
 
 /// `tessera user list`.
-pub async fn user_list(remote: &Remote) -> anyhow::Result<()> {
+async fn user_list(remote: &Remote) -> anyhow::Result<()> {
     let mut users = Vec::new();
     let mut page_token = String::new();
     loop {
@@ -207,7 +229,7 @@ pub async fn user_list(remote: &Remote) -> anyhow::Result<()> {
 }
 
 /// `tessera user disable|enable`.
-pub async fn user_disable(remote: &Remote, username: &str, disabled: bool) -> anyhow::Result<()> {
+async fn user_disable(remote: &Remote, username: &str, disabled: bool) -> anyhow::Result<()> {
     let user = remote
         .client
         .set_user_disabled(username, disabled)
@@ -226,7 +248,7 @@ pub async fn user_disable(remote: &Remote, username: &str, disabled: bool) -> an
 }
 
 /// `tessera user role`.
-pub async fn user_role(remote: &Remote, username: &str, role: &str) -> anyhow::Result<()> {
+async fn user_role(remote: &Remote, username: &str, role: &str) -> anyhow::Result<()> {
     let user = remote
         .client
         .set_role(username, role)
@@ -239,7 +261,7 @@ pub async fn user_role(remote: &Remote, username: &str, role: &str) -> anyhow::R
 }
 
 /// `tessera user passwd`.
-pub async fn user_passwd(remote: &Remote, username: &str, password: Secret) -> anyhow::Result<()> {
+async fn user_passwd(remote: &Remote, username: &str, password: Secret) -> anyhow::Result<()> {
     remote
         .client
         .set_password(username, password)
