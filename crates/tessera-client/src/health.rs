@@ -19,7 +19,7 @@ pub enum Health {
     Serving,
     /// The service refuses calls (PostgreSQL unreachable, or the replica is draining).
     NotServing,
-    /// The server does not know the service it was asked about.
+    /// The server does not serve the service it was asked about.
     ServiceUnknown,
     /// A status this client does not know (or `UNKNOWN`).
     Unknown,
@@ -55,11 +55,19 @@ impl Client {
         let message = HealthCheckRequest {
             service: service.to_owned(),
         };
-        let answer = self
+        let answer = match self
             .unary(Repeat::Safe, message, |channel, request| async move {
                 HealthClient::new(channel).check(request).await
             })
-            .await?;
+            .await
+        {
+            Ok(answer) => answer,
+            // The health protocol answers NOT_FOUND for a service the server does not serve.
+            Err(error) if error.code() == tonic::Code::NotFound => {
+                return Ok(Health::ServiceUnknown)
+            }
+            Err(error) => return Err(error),
+        };
         Ok(match ServingStatus::try_from(answer.status) {
             Ok(ServingStatus::Serving) => Health::Serving,
             Ok(ServingStatus::NotServing) => Health::NotServing,

@@ -39,6 +39,7 @@ pub async fn probe(args: &HealthArgs) -> anyhow::Result<()> {
             println!("SERVING");
             Ok(())
         }
-        other => bail!("{} (is PostgreSQL reachable?)", other.as_str()),
+        Health::NotServing => bail!("NOT_SERVING (is PostgreSQL reachable?)"),
+        other => bail!("{} (--service {:?})", other.as_str(), args.service),
     }
 }
