@@ -1,4 +1,11 @@
-//! The `tessera` binary: see `tessera --help`.
+//! The `tessera` binary (see `tessera --help`): the command line and what each command does.
+//!
+//! It owns flags, prompts and terminal output, and nothing below them: `serve` and `dev` run
+//! `tessera-server` (the library) with settings validated here (`cli/`); the remote commands
+//! (`user`, `totp`, `token`, `audit`, `login`…, `health`) speak gRPC only through
+//! `tessera-client`, never through generated stubs of their own; the commands that run on the
+//! server host with no token (`user add --database-url`, `token what|reset|set`, `keys`) use
+//! `tessera-store`. One file per command group in `commands/`; `main` only routes.
 
 use std::io::IsTerminal as _;
 
