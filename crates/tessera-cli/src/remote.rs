@@ -56,12 +56,17 @@ impl Remote {
         builder
             .check()
             .map_err(|e| anyhow::anyhow!("{}", e.flag_message("--server", "--ca")))?;
-        let client = builder.connect().await.map_err(|e| {
-            anyhow::anyhow!(
+        let client = builder.connect().await.map_err(|e| match e.reason() {
+            Reason::Unavailable => anyhow::anyhow!(
                 "cannot reach Tessera at {}: {}\nhint: is the server running? (scripts/dev.sh, tessera serve); set --server or TESSERA_SERVER",
                 target.address,
                 e.message()
-            )
+            ),
+            // A setting at fault before anything was sent (the token's characters, the CA file).
+            _ => match e.field() {
+                Some("token") => anyhow::anyhow!("--token (TESSERA_TOKEN, --token-file): {}", e.message()),
+                _ => anyhow::anyhow!("{}", e.flag_message("--server", "--ca")),
+            },
         })?;
         Ok(Remote { client, json })
     }
