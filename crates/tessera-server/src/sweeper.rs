@@ -12,7 +12,6 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_core::ttl::parse_ttl;
 use tessera_store::{audit, revocations, tokens as token_store, StoreError};
 use tracing::{info, warn};
 
@@ -212,37 +211,6 @@ pub fn spawn(authority: Authority, settings: SweeperSettings) -> tokio::task::Jo
     })
 }
 
-/// Reads the sweeper's flags: the interval, the retentions, and whether a revocation retention
-/// shorter than the longest configured token lifetime is accepted.
-pub fn settings(
-    args: &crate::cli::AuthArgs,
-    auth: &crate::settings::AuthSettings,
-) -> anyhow::Result<SweeperSettings> {
-    let interval = parse_ttl(&args.sweep_interval)
-        .map_err(|e| anyhow::anyhow!("--sweep-interval (TESSERA_SWEEP_INTERVAL): {e}"))?;
-    let revocations = match &args.revocation_retention {
-        Some(text) => {
-            let retention = parse_ttl(text).map_err(|e| {
-                anyhow::anyhow!("--revocation-retention (TESSERA_REVOCATION_RETENTION): {e}")
-            })?;
-            check_revocation_retention(retention, auth, args.revocation_retention_resync)?;
-            retention
-        }
-        // Unset: a week, or longer when tokens live longer.
-        None => Retention::default().revocations.max(longest_lifetime(auth)),
-    };
-    let audit = match args.audit_retention.trim() {
-        "forever" => None,
-        text => Some(parse_ttl(text).map_err(|e| {
-            anyhow::anyhow!("--audit-retention (TESSERA_AUDIT_RETENTION): {e} (or `forever`)")
-        })?),
-    };
-    Ok(SweeperSettings {
-        max_interval: Duration::from_secs(interval.whole_seconds().max(1) as u64),
-        retention: Retention { revocations, audit },
-    })
-}
-
 /// The feed must outlive every token this configuration hands out (sessions, unlocks, issued
 /// tokens without a TTL of their own), unless the operator accepts that watchers further behind
 /// than the retention start again from scratch (RESYNC_REQUIRED).
@@ -263,25 +231,10 @@ pub fn check_revocation_retention(
 }
 
 /// The longest lifetime this configuration gives a token by itself.
-fn longest_lifetime(auth: &crate::settings::AuthSettings) -> time::Duration {
+pub fn longest_lifetime(auth: &crate::settings::AuthSettings) -> time::Duration {
     auth.session_ttl
         .max(auth.default_token_ttl)
         .max(auth.unlock_ttl_cap)
-}
-
-/// Starts what runs beside the gRPC server: the static tokens file (loaded now, reloaded on
-/// SIGHUP) and the sweeper.
-pub async fn start_background(
-    authority: &Authority,
-    args: &crate::cli::AuthArgs,
-) -> anyhow::Result<()> {
-    let auth = args.settings()?;
-    let settings = settings(args, &auth)?;
-    if let Some(path) = &args.tokens_file {
-        crate::static_tokens::install(authority, path.clone()).await?;
-    }
-    spawn(authority.clone(), settings);
-    Ok(())
 }
 
 #[cfg(test)]

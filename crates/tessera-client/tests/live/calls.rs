@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tessera_client::{
+    health::{Health, AUTH_SERVICE},
     judge_service_token, AuditQuery, Client, IssueToken, Login, NewUser, Reason, RevokeTarget,
     Secret, TokenKind,
 };
@@ -11,8 +12,7 @@ use tessera_e2e::DevServer;
 use super::stub;
 
 pub fn dev() -> DevServer {
-    DevServer::start(&[])
-        .expect("tessera dev starts (build it with `cargo build -p tessera-server`)")
+    DevServer::start(&[]).expect("tessera dev starts (build it with `cargo build -p tessera-cli`)")
 }
 
 #[tokio::test]
@@ -20,6 +20,14 @@ async fn typed_calls_against_a_real_tessera() -> anyhow::Result<()> {
     let dev = dev();
     let address = format!("http://{}", dev.ready.grpc_addr);
     let anonymous = Client::connect([address.clone()]).await?;
+
+    // Health: the server and its AuthService serve; a service it does not serve is said so.
+    assert_eq!(anonymous.health(AUTH_SERVICE).await?, Health::Serving);
+    assert_eq!(anonymous.health("").await?, Health::Serving);
+    assert_eq!(
+        anonymous.health("tessera.v1.NoSuchService").await?,
+        Health::ServiceUnknown
+    );
 
     // Login: a wrong password is INVALID_CREDENTIALS, the right one a session.
     let wrong = anonymous

@@ -70,7 +70,7 @@ fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
     let bin = tessera_bin();
     if !bin.is_file() {
         return Err(format!(
-            "tessera binary not found at {}: build it with `cargo build -p tessera-server` or set TESSERA_BIN",
+            "tessera binary not found at {}: build it with `cargo build -p tessera-cli` or set TESSERA_BIN",
             bin.display()
         ));
     }

@@ -9,14 +9,12 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use crate::common::{TestServer, ROOT_PASSWORD};
+use crate::common::{tessera_bin, TestServer, ROOT_PASSWORD};
 use tessera_core::{role::Role, totp::TotpSecret};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
 /// Runs `tessera <args>` with the credentials file `creds` and no token in the environment.
 fn run(creds: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(tessera_bin())
         .args(args)
         .env("TESSERA_CREDENTIALS_FILE", creds)
         .env_remove("TESSERA_TOKEN")
@@ -230,7 +228,11 @@ async fn server_addresses_outside_the_three_forms_are_refused_up_front() {
 #[test]
 fn each_command_help_shows_only_its_own_flags() {
     let help = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+        let out = Command::new(tessera_bin())
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

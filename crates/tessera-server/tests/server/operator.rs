@@ -15,11 +15,9 @@ use tessera_core::{role::Role, totp::TotpSecret};
 use tessera_proto::v1 as pb;
 use tonic::Code;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
-
 /// Runs the CLI against `server` with `token`, feeding `stdin`.
 fn cli(server: &TestServer, token: Option<&str>, args: &[&str], stdin: &str) -> Output {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(tessera_bin());
     command
         .args(["--server", &format!("http://{}", server.addr)])
         .args(args)
@@ -113,7 +111,7 @@ async fn the_cli_manages_accounts_totp_tokens_and_audit() {
     assert!(String::from_utf8_lossy(&table.stdout).starts_with("USERNAME"));
 
     // TOTP enrollment: read the secret from the URI the CLI prints, answer with a computed code.
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(tessera_bin())
         .args([
             "--server",
             &format!("http://{}", server.addr),
@@ -308,7 +306,7 @@ async fn the_cli_manages_accounts_totp_tokens_and_audit() {
 async fn token_check_reads_the_grammar_offline() {
     let good = tessera_core::token::TokenSecret::generate(tessera_core::token::TokenKind::Api);
     let run = |arg: &str| {
-        Command::new(BIN)
+        Command::new(tessera_bin())
             .args(["token", "check", arg])
             .output()
             .unwrap()
@@ -325,7 +323,7 @@ async fn token_check_reads_the_grammar_offline() {
 }
 
 fn db_cli(database_url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(tessera_bin())
         .args(args)
         .env("TESSERA_DATABASE_URL", database_url)
         .env_remove("TESSERA_TOKEN")
@@ -455,7 +453,7 @@ fn free_port() -> u16 {
 }
 
 fn serve(database_url: &str, tokens_file: &Path, port: u16) -> std::process::Child {
-    Command::new(BIN)
+    Command::new(tessera_bin())
         .args([
             "serve",
             "--listen",

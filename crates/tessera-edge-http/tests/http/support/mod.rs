@@ -131,7 +131,7 @@ fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
     let bin = tessera_bin();
     if !bin.exists() {
         return Err(format!(
-            "{} is missing: build it with `cargo build -p tessera-server` (or set TESSERA_BIN)",
+            "{} is missing: build it with `cargo build -p tessera-cli` (or set TESSERA_BIN)",
             bin.display()
         ));
     }

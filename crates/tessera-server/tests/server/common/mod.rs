@@ -331,3 +331,23 @@ pub fn field_of(status: &Status) -> String {
         .and_then(|i| i.metadata.get("field").cloned())
         .unwrap_or_default()
 }
+
+/// The `tessera` binary, which tessera-cli builds: `$TESSERA_BIN`, else `tessera` in the target
+/// directory this test binary runs from (`target/debug/deps/…` → `target/debug/tessera`).
+pub fn tessera_bin() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("TESSERA_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target directory")
+        .join("tessera");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p tessera-cli` (or set TESSERA_BIN)",
+        path.display()
+    );
+    path
+}
