@@ -18,6 +18,7 @@ pub mod authority;
 pub mod config;
 pub mod cookie;
 pub mod credentials;
+pub mod decision_cache;
 pub mod demo;
 pub mod gate;
 pub mod identity;
