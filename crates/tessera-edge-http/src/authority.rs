@@ -10,6 +10,8 @@
 //! the revocation feed and is bypassed whenever it cannot vouch for an answer; a revocation made
 //! through the edge (logout, lock) drops the cached answer at once.
 
+use std::sync::Arc;
+
 use tessera_client::{
     Client, Introspection, IssueToken, IssuedToken, Login, NamespaceDecision, RevokeTarget, Secret,
     Session, Unlock,
@@ -86,13 +88,13 @@ impl Authority {
         peek: bool,
     ) -> Result<Introspection, TesseraError> {
         match self.cached(token) {
-            Ok(answer) => Ok(answer),
+            Ok(answer) => Ok(Arc::unwrap_or_clone(answer)),
             Err(miss) => self.introspect_missed(miss, token, peek).await,
         }
     }
 
     /// The decision cache's answer about `token`, or what asking Tessera needs to cache its own.
-    pub fn cached(&self, token: &Token) -> Result<Introspection, Miss> {
+    pub fn cached(&self, token: &Token) -> Result<Arc<Introspection>, Miss> {
         if !self.cache.is_enabled() {
             return Err(Miss(None));
         }

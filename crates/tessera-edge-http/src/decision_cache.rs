@@ -72,7 +72,7 @@ impl CacheSettings {
 
 #[derive(Debug)]
 struct Entry {
-    answer: Introspection,
+    answer: Arc<Introspection>,
     until: Instant,
 }
 
@@ -192,7 +192,7 @@ impl DecisionCache {
     }
 
     /// The cached answer for `key`, if trusted and still fresh.
-    pub fn get(&self, key: &TokenKey) -> Option<Introspection> {
+    pub fn get(&self, key: &TokenKey) -> Option<Arc<Introspection>> {
         let inner = self.inner.as_ref()?;
         if !inner.trusted.load(Ordering::Acquire) {
             inner.metrics.cache_lookup(CacheLookup::Bypass);
@@ -204,7 +204,7 @@ impl DecisionCache {
             match entries.by_key.get(key) {
                 Some(entry) if entry.until > now => {
                     inner.metrics.cache_lookup(CacheLookup::Hit);
-                    return Some(entry.answer.clone());
+                    return Some(Arc::clone(&entry.answer));
                 }
                 Some(_) => true,
                 None => false,
@@ -263,7 +263,7 @@ impl DecisionCache {
         entries.insert(
             key,
             Entry {
-                answer: answer.clone(),
+                answer: Arc::new(answer.clone()),
                 until,
             },
         );

@@ -68,7 +68,10 @@ fn nothing_is_served_or_kept_until_the_feed_is_followed() {
     follower(&cache).connected(0);
     assert!(cache.get(&key).is_none());
     remember(&cache, "tsr_api_a", &active("t1", "s1"));
-    assert_eq!(cache.get(&key).map(|a| a.token_id), Some("t1".into()));
+    assert_eq!(
+        cache.get(&key).map(|a| a.token_id.clone()),
+        Some("t1".into())
+    );
 }
 
 #[test]
