@@ -61,7 +61,7 @@ pub use types::{
     IdentifierDecision, Introspection, IssuedToken, JsonWebKey, Jwks, NamespaceDecision, Session,
     TokenFormat, TokenKind, User,
 };
-pub use watch::{Revocation, RevocationFeed, WatchEvent};
+pub use watch::{Revocation, RevocationFeed, RevocationFollower, WatchEvent};
 
 /// The generated wire types, for callers that need a field this crate does not surface yet.
 pub use tessera_proto::v1 as pb;

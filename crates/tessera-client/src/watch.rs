@@ -174,3 +174,43 @@ impl RevocationFeed {
         WatchEvent::Disconnected(error)
     }
 }
+
+/// What a long-lived follower of the feed does with each event: the edges keep their revocation
+/// state with one, and [`Client::follow_revocations`] drives it.
+///
+/// Each method is called from the following task, in feed order, and the next event is not read
+/// until it returns: whatever a method changes is in place before anything later in the feed.
+pub trait RevocationFollower: Send + Sync + 'static {
+    /// The stream is (again) open, resuming after `after_sequence`: revocations from here on
+    /// arrive in order.
+    fn connected(&self, after_sequence: u64);
+    /// A token was revoked.
+    fn revoked(&self, revocation: &Revocation);
+    /// The feed lost its place (`RESYNC_REQUIRED`): any revocation may have been missed, so every
+    /// verdict taken from the feed so far is unknown. The feed starts over.
+    fn lost_place(&self, oldest_sequence: Option<u64>);
+    /// The stream broke or could not be opened; revocations can pass unseen until the next
+    /// [`connected`](Self::connected).
+    fn disconnected(&self, error: &Error);
+}
+
+impl Client {
+    /// Follows the feed from the oldest retained revocation on a task of its own, for as long as
+    /// the returned handle is not aborted, telling `follower` of every event.
+    pub fn follow_revocations<F: RevocationFollower>(
+        &self,
+        follower: std::sync::Arc<F>,
+    ) -> tokio::task::JoinHandle<()> {
+        let mut feed = self.watch_revocations(0);
+        tokio::spawn(async move {
+            loop {
+                match feed.next().await {
+                    WatchEvent::Connected { after_sequence } => follower.connected(after_sequence),
+                    WatchEvent::Revoked(revocation) => follower.revoked(&revocation),
+                    WatchEvent::Resync { oldest_sequence } => follower.lost_place(oldest_sequence),
+                    WatchEvent::Disconnected(error) => follower.disconnected(&error),
+                }
+            }
+        })
+    }
+}

@@ -4,8 +4,13 @@
 //! Introspect and CheckNamespace are asked with the edge's own service token as the caller and the
 //! user's token in the request body. Login needs no caller; Unlock, Revoke and IssueToken act *as
 //! the user*, so they carry the user's token as the caller. Connections, TLS, deadlines, retries
-//! (only of calls safe to repeat) and fail-over between replicas are the client's. Nothing is
-//! cached: a revocation is seen on the very next request.
+//! (only of calls safe to repeat) and fail-over between replicas are the client's.
+//!
+//! Introspect answers of unlimited-use tokens may come from the [`DecisionCache`], which follows
+//! the revocation feed and is bypassed whenever it cannot vouch for an answer; a revocation made
+//! through the edge (logout, lock) drops the cached answer at once.
+
+use std::sync::Arc;
 
 use tessera_client::{
     Client, Introspection, IssueToken, IssuedToken, Login, NamespaceDecision, RevokeTarget, Secret,
@@ -14,19 +19,41 @@ use tessera_client::{
 
 use crate::answer::TesseraError;
 use crate::credentials::Token;
+use crate::decision_cache::{DecisionCache, Epoch, TokenKey};
 
 pub use tessera_client::{judge_service_token, ServiceTokenProblem};
+
+/// A look into the decision cache that found nothing (or a cache that is off): the key and the
+/// epoch an answer from Tessera is cached under.
+#[derive(Debug)]
+pub struct Miss(Option<(TokenKey, Epoch)>);
 
 /// A Tessera client holding the edge's service token.
 #[derive(Debug, Clone)]
 pub struct Authority {
     service: Client,
+    cache: DecisionCache,
 }
 
 impl Authority {
-    /// The authority calling with `service`, a client that holds the edge's service token.
+    /// The authority calling with `service`, a client that holds the edge's service token; it
+    /// caches nothing.
     pub fn new(service: Client) -> Self {
-        Self { service }
+        Self {
+            service,
+            cache: DecisionCache::disabled(),
+        }
+    }
+
+    /// The same authority answering from `cache` where it may (start following the feed with
+    /// [`DecisionCache::follow`]).
+    pub fn with_cache(self, cache: DecisionCache) -> Self {
+        Self { cache, ..self }
+    }
+
+    /// The decision cache.
+    pub fn cache(&self) -> &DecisionCache {
+        &self.cache
     }
 
     /// The same connections, calling as the user holding `token`. A token that cannot even be a
@@ -53,8 +80,46 @@ impl Authority {
         }
     }
 
-    /// Introspects a user's token; counts one use unless `peek`.
+    /// Introspects a user's token; counts one use unless `peek`. An unlimited-use token's
+    /// answer may come from the decision cache (such a token has no uses to count).
     pub async fn introspect(
+        &self,
+        token: &Token,
+        peek: bool,
+    ) -> Result<Introspection, TesseraError> {
+        match self.cached(token) {
+            Ok(answer) => Ok(Arc::unwrap_or_clone(answer)),
+            Err(miss) => self.introspect_missed(miss, token, peek).await,
+        }
+    }
+
+    /// The decision cache's answer about `token`, or what asking Tessera needs to cache its own.
+    pub fn cached(&self, token: &Token) -> Result<Arc<Introspection>, Miss> {
+        if !self.cache.is_enabled() {
+            return Err(Miss(None));
+        }
+        let key = TokenKey::of(token.expose());
+        match self.cache.get(&key) {
+            Some(answer) => Ok(answer),
+            None => Err(Miss(Some((key, self.cache.epoch())))),
+        }
+    }
+
+    /// Asks Tessera after [`Authority::cached`] missed, and caches the answer where allowed.
+    pub async fn introspect_missed(
+        &self,
+        miss: Miss,
+        token: &Token,
+        peek: bool,
+    ) -> Result<Introspection, TesseraError> {
+        let answer = self.call_introspect(token, peek).await?;
+        if let Miss(Some((key, epoch))) = miss {
+            self.cache.insert(key, &answer, epoch);
+        }
+        Ok(answer)
+    }
+
+    async fn call_introspect(
         &self,
         token: &Token,
         peek: bool,
@@ -104,10 +169,17 @@ impl Authority {
     /// Revokes `token` (and everything derived from it), acting as its holder.
     pub async fn revoke_own(&self, token: &Token, reason: &str) -> Result<u64, TesseraError> {
         let target = RevokeTarget::Token(Secret::new(token.expose().to_owned()));
-        self.as_user(token)?
+        let key = TokenKey::of(token.expose());
+        // Before and after: no request after this one is answered from the cache, whatever the
+        // outcome (an error may hide a revoke that went through).
+        self.cache.forget(&key);
+        let revoked = self
+            .as_user(token)?
             .revoke(target, reason)
             .await
-            .map_err(|e| TesseraError::from_client(&e))
+            .map_err(|e| TesseraError::from_client(&e));
+        self.cache.forget(&key);
+        revoked
     }
 
     /// Issues a token derived from `caller`'s.

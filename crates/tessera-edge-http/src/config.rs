@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 
+use crate::decision_cache::CacheSettings;
 use crate::origin::Origin;
 use crate::routes::{NamespaceRules, PublicRoutes};
 use crate::server::ServerLimits;
@@ -160,6 +161,21 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
 
+    /// Longest the edge reuses Tessera's answer about an active, unlimited-use token (forward-auth
+    /// and proxied requests), at most 60s; `0` turns the decision cache off. Entries also die at
+    /// the token's expiry, and are used only while the edge follows Tessera's revocation feed
+    /// (a revocation drops them before the next request); limited-use tokens are never cached.
+    #[arg(long, env = "TESSERA_HTTP_DECISION_CACHE_TTL", default_value = "5s", value_parser = parse_cache_ttl)]
+    pub decision_cache_ttl: Duration,
+
+    /// Most answers the decision cache holds.
+    #[arg(
+        long,
+        env = "TESSERA_HTTP_DECISION_CACHE_SIZE",
+        default_value_t = 10_000
+    )]
+    pub decision_cache_size: usize,
+
     /// When listening, write `{"url": …, "listen_addr": …, "pid": …}` to this file (atomically).
     #[arg(long, env = "TESSERA_HTTP_READY_FILE")]
     pub ready_file: Option<PathBuf>,
@@ -236,7 +252,14 @@ pub struct Settings {
     pub startup_timeout: Duration,
     /// Where to announce the listening address.
     pub ready_file: Option<PathBuf>,
+    /// The decision cache (off when its TTL or size is 0).
+    pub decision_cache: CacheSettings,
 }
+
+/// Longest `--decision-cache-ttl` accepted: the cache saves round trips, it is not a session.
+pub const MAX_DECISION_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Largest `--decision-cache-size` accepted.
+pub const MAX_DECISION_CACHE_SIZE: usize = 1_000_000;
 
 impl Settings {
     /// Validates the command line, reading the files it names.
@@ -284,6 +307,14 @@ impl Settings {
         if cli.max_connections == 0 {
             bail!("--max-connections must be at least 1");
         }
+        if cli.decision_cache_ttl > MAX_DECISION_CACHE_TTL {
+            bail!(
+                "--decision-cache-ttl must be at most {MAX_DECISION_CACHE_TTL:?} (0 turns it off)"
+            );
+        }
+        if cli.decision_cache_size > MAX_DECISION_CACHE_SIZE {
+            bail!("--decision-cache-size must be at most {MAX_DECISION_CACHE_SIZE}");
+        }
         Ok(Self {
             listen: cli.listen,
             tessera: tessera_client(
@@ -315,7 +346,19 @@ impl Settings {
             upstream_timeout: cli.upstream_timeout,
             startup_timeout: cli.startup_timeout,
             ready_file: cli.ready_file,
+            decision_cache: CacheSettings {
+                ttl: cli.decision_cache_ttl,
+                capacity: cli.decision_cache_size,
+            },
         })
+    }
+}
+
+/// A duration such as `5s` or `500ms`, or `0` (off).
+fn parse_cache_ttl(text: &str) -> Result<Duration, String> {
+    match text.trim() {
+        "0" | "0s" => Ok(Duration::ZERO),
+        _ => parse_duration(text),
     }
 }
 

@@ -12,7 +12,8 @@
 //! 4. When a namespace rule matches, CheckNamespace decides first (it never consumes a use, so a
 //!    single-use token refused for scope is not spent): inactive is 401, denied is 403.
 //! 5. Introspect with `peek: false` consumes one use and says who the token acts for; inactive is
-//!    401. A stale elevated cookie falls back to the session cookie beside it.
+//!    401. A stale elevated cookie falls back to the session cookie beside it. An unlimited-use
+//!    token's answer may come from the decision cache instead (see [`crate::decision_cache`]).
 //!
 //! Tessera failures go through the one table in [`crate::answer`]; unreachable is 503.
 
@@ -155,10 +156,14 @@ impl Gate {
                 return Err(Answer::insufficient_scope("insufficient namespace scope"));
             }
         }
+        let miss = match self.authority.cached(token) {
+            Ok(answer) => return Ok(Some(Identity::from_introspection(&answer))),
+            Err(miss) => miss,
+        };
         let started = Instant::now();
         let response = self
             .authority
-            .introspect(token, false)
+            .introspect_missed(miss, token, false)
             .instrument(tessera_call_span("Introspect"))
             .await;
         self.metrics.tessera_call("Introspect", started.elapsed());

@@ -66,19 +66,24 @@ impl Identity {
         }
     }
 
-    /// Writes the identity headers, replacing any of the same names.
+    /// Writes the identity headers, replacing any of the same names. On every admitted request:
+    /// values are made straight from the fields (no intermediate copies), room made once.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
+        headers.reserve(IDENTITY_HEADERS.len());
+        let roles = self.roles.join(",");
         let values = [
-            self.subject.clone(),
-            self.username.clone(),
-            self.roles.join(","),
-            self.namespace.clone(),
-            self.token_id.clone(),
-            self.elevated.to_string(),
+            self.subject.as_str(),
+            self.username.as_str(),
+            roles.as_str(),
+            self.namespace.as_str(),
+            self.token_id.as_str(),
         ];
+        // Zipped with the first five names; the sixth, ELEVATED, is a constant.
         for (name, value) in IDENTITY_HEADERS.into_iter().zip(values) {
-            headers.insert(name, header_value(&value));
+            headers.insert(name, header_value(value));
         }
+        let elevated = if self.elevated { "true" } else { "false" };
+        headers.insert(ELEVATED, HeaderValue::from_static(elevated));
     }
 
     /// The identity as JSON, for the status endpoints.

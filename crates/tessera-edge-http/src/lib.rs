@@ -10,7 +10,8 @@
 //! Request flow: [`app`] strips client-supplied identity headers, then either serves one of the
 //! edge's own endpoints ([`session`], [`login_page`], [`verify`]) or admits the request through
 //! [`gate`] and hands it to [`proxy`]. Every Tessera failure becomes an HTTP answer in one table,
-//! [`answer`].
+//! [`answer`]. An active unlimited-use token's Introspect answer may come from the
+//! [`decision_cache`], which follows Tessera's revocation feed and is bypassed while it cannot.
 
 pub mod answer;
 pub mod app;
@@ -18,6 +19,7 @@ pub mod authority;
 pub mod config;
 pub mod cookie;
 pub mod credentials;
+pub mod decision_cache;
 pub mod demo;
 pub mod gate;
 pub mod identity;

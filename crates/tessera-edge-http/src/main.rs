@@ -9,6 +9,7 @@ use clap::Parser;
 use tessera_edge_http::app::{router, AppState};
 use tessera_edge_http::authority::Authority;
 use tessera_edge_http::config::{Cli, Settings, UpstreamSetting};
+use tessera_edge_http::decision_cache::DecisionCache;
 use tessera_edge_http::gate::Gate;
 use tessera_edge_http::metrics::EdgeMetrics;
 use tessera_edge_http::proxy::Proxy;
@@ -75,8 +76,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let metrics = EdgeMetrics::register(&mut registry);
     let (metrics_addr, _metrics_task) =
         tessera_telemetry::metrics::serve_if_configured(metrics_listen, registry).await?;
-    let authority = Authority::new(settings.tessera.clone().build().context("--tessera")?);
+    let service = settings.tessera.clone().build().context("--tessera")?;
+    let cache = DecisionCache::new(settings.decision_cache, metrics.clone());
+    let authority = Authority::new(service.clone()).with_cache(cache.clone());
     vet(&authority, &settings).await?;
+    // Aborted when dropped at the end of `run`; until the feed is followed the cache is bypassed.
+    let _feed = cache.follow(&service).map(AbortOnDrop);
+    if cache.is_enabled() {
+        info!(
+            ttl = ?settings.decision_cache.ttl,
+            size = settings.decision_cache.capacity,
+            "decision cache on"
+        );
+    }
 
     let proxy = match &settings.upstream {
         UpstreamSetting::None => None,
@@ -130,6 +142,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     )
     .await;
     Ok(())
+}
+
+/// Stops a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Writes the ready file through a temporary name, so readers never see half of it.

@@ -6,6 +6,12 @@
 //! * `tessera_edge_http_request_duration_seconds`: arrival to response headers.
 //! * `tessera_edge_http_tessera_call_duration_seconds{rpc}`: each call the gate makes to Tessera
 //!   (`Introspect`, `CheckNamespace`), whatever its answer.
+//! * `tessera_edge_http_decision_cache_lookups_total{result}`: each look into the decision cache
+//!   (see [`crate::decision_cache`]): `hit` (answered without Tessera), `miss`, or `bypass` (the
+//!   cache is not trusted: the revocation feed is down or lost its place).
+//! * `tessera_edge_http_decision_cache_entries`: answers held.
+//! * `tessera_edge_http_revocation_feed_connected`: 1 while the revocation feed is followed (and
+//!   the cache trusted), 0 otherwise.
 
 use std::time::Duration;
 
@@ -13,6 +19,7 @@ use http::StatusCode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use tessera_telemetry::metrics::{latency_histogram, Registry};
 
@@ -26,12 +33,31 @@ struct RpcLabels {
     rpc: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LookupLabels {
+    result: &'static str,
+}
+
+/// How a look into the decision cache went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheLookup {
+    /// Answered from the cache.
+    Hit,
+    /// Not held (or stale): Tessera is asked.
+    Miss,
+    /// The cache is not trusted right now: Tessera is asked.
+    Bypass,
+}
+
 /// The edge's series; a default value records into series no registry exports.
 #[derive(Debug, Clone)]
 pub struct EdgeMetrics {
     requests: Family<OutcomeLabels, Counter>,
     duration: Histogram,
     tessera: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    lookups: Family<LookupLabels, Counter>,
+    entries: Gauge,
+    feed: Gauge,
 }
 
 impl Default for EdgeMetrics {
@@ -40,6 +66,9 @@ impl Default for EdgeMetrics {
             requests: Family::default(),
             duration: latency_histogram(),
             tessera: Family::new_with_constructor(latency_histogram),
+            lookups: Family::default(),
+            entries: Gauge::default(),
+            feed: Gauge::default(),
         }
     }
 }
@@ -75,7 +104,42 @@ impl EdgeMetrics {
             "Latency of the edge's calls to Tessera, by RPC",
             metrics.tessera.clone(),
         );
+        registry.register(
+            "tessera_edge_http_decision_cache_lookups",
+            "Looks into the decision cache, by result (hit, miss, bypass)",
+            metrics.lookups.clone(),
+        );
+        registry.register(
+            "tessera_edge_http_decision_cache_entries",
+            "Introspect answers held in the decision cache",
+            metrics.entries.clone(),
+        );
+        registry.register(
+            "tessera_edge_http_revocation_feed_connected",
+            "1 while the revocation feed is followed and the decision cache trusted",
+            metrics.feed.clone(),
+        );
         metrics
+    }
+
+    /// Records one look into the decision cache.
+    pub fn cache_lookup(&self, lookup: CacheLookup) {
+        let result = match lookup {
+            CacheLookup::Hit => "hit",
+            CacheLookup::Miss => "miss",
+            CacheLookup::Bypass => "bypass",
+        };
+        self.lookups.get_or_create(&LookupLabels { result }).inc();
+    }
+
+    /// Records the number of answers the decision cache holds.
+    pub fn cache_entries(&self, entries: usize) {
+        self.entries.set(i64::try_from(entries).unwrap_or(i64::MAX));
+    }
+
+    /// Records whether the revocation feed is followed.
+    pub fn feed_connected(&self, connected: bool) {
+        self.feed.set(i64::from(connected));
     }
 
     /// Records one answered request.

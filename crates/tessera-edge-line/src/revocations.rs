@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tessera_client::{Client, WatchEvent};
+use tessera_client::{Client, Error, Revocation, RevocationFollower};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
@@ -59,7 +59,7 @@ impl Shared {
     }
 
     /// Records a revocation of a watched token; others are ignored.
-    fn revoked(&self, keys: [&str; 2]) -> bool {
+    fn mark_revoked(&self, keys: [&str; 2]) -> bool {
         let watched = self.watched();
         let mut hit = false;
         for key in keys {
@@ -119,46 +119,45 @@ impl RevocationWatch {
 
     /// Records a revocation as if the feed had delivered it (for tests of the edge's logic).
     pub fn record(&self, token_hash: &str, token_id: &str) -> bool {
-        self.shared.revoked([token_hash, token_id])
+        self.shared.mark_revoked([token_hash, token_id])
     }
 
     /// Follows the feed on `client` until the task is aborted, reconnecting after failures and
     /// resuming after the last revocation seen, so none is missed or repeated.
     pub fn spawn(&self, client: Client) -> JoinHandle<()> {
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            let mut feed = client.watch_revocations(0);
-            loop {
-                match feed.next().await {
-                    WatchEvent::Connected { after_sequence } => {
-                        shared.set_live(true);
-                        info!(after_sequence, "following the revocation feed");
-                    }
-                    WatchEvent::Revoked(revocation) => {
-                        if shared.revoked([&revocation.token_hash, &revocation.token_id]) {
-                            info!(token_id = %revocation.token_id, "watched token revoked");
-                        }
-                    }
-                    WatchEvent::Resync { oldest_sequence } => {
-                        shared.set_live(false);
-                        let dropped = shared.revoke_all();
-                        error!(
-                            ?oldest_sequence,
-                            dropped,
-                            "the revocation feed lost its place; every watched token is treated as revoked"
-                        );
-                    }
-                    WatchEvent::Disconnected(error) => {
-                        shared.set_live(false);
-                        debug!(
-                            reason = error.wire_reason(),
-                            message = error.message(),
-                            "revocation feed down"
-                        );
-                    }
-                }
-            }
-        })
+        client.follow_revocations(self.shared.clone())
+    }
+}
+
+impl RevocationFollower for Shared {
+    fn connected(&self, after_sequence: u64) {
+        self.set_live(true);
+        info!(after_sequence, "following the revocation feed");
+    }
+
+    fn revoked(&self, revocation: &Revocation) {
+        if self.mark_revoked([&revocation.token_hash, &revocation.token_id]) {
+            info!(token_id = %revocation.token_id, "watched token revoked");
+        }
+    }
+
+    fn lost_place(&self, oldest_sequence: Option<u64>) {
+        self.set_live(false);
+        let dropped = self.revoke_all();
+        error!(
+            ?oldest_sequence,
+            dropped,
+            "the revocation feed lost its place; every watched token is treated as revoked"
+        );
+    }
+
+    fn disconnected(&self, error: &Error) {
+        self.set_live(false);
+        debug!(
+            reason = error.wire_reason(),
+            message = error.message(),
+            "revocation feed down"
+        );
     }
 }
 

@@ -1,6 +1,9 @@
 //! The HTTP edge's forward-auth (`/auth/verify`, as nginx's `auth_request` sends it) against the
 //! edge's own ping, both driven by the same HTTP/1.1 keep-alive load generator, interleaved: the
 //! ratio is what checking a token costs an HTTP service on top of the edge's bare HTTP path.
+//! Two edges run side by side: one with its decision cache (the default, following the
+//! revocation feed), one with `--decision-cache-ttl 0`, where every `/auth/verify` calls
+//! Introspect.
 
 use std::{
     path::{Path, PathBuf},
@@ -92,7 +95,12 @@ impl Drop for Edge {
 }
 
 impl Edge {
-    async fn start(binary: &Path, tessera: &str, service_token: &str) -> anyhow::Result<Edge> {
+    async fn start(
+        binary: &Path,
+        tessera: &str,
+        service_token: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Edge> {
         let dir = tempfile::tempdir()?;
         let token_file = dir.path().join("service-token");
         std::fs::write(&token_file, format!("{service_token}\n"))?;
@@ -110,6 +118,7 @@ impl Edge {
             .arg(&token_file)
             .arg("--ready-file")
             .arg(&ready)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -245,13 +254,23 @@ impl Bench {
                 return Ok(());
             }
         };
-        let edge = Edge::start(&binary, &self.a.url(), &self.caller_token).await?;
+        let edge = Edge::start(&binary, &self.a.url(), &self.caller_token, &[]).await?;
+        let uncached = Edge::start(
+            &binary,
+            &self.a.url(),
+            &self.caller_token,
+            &["--decision-cache-ttl", "0"],
+        )
+        .await?;
         let n = self.options.concurrency;
-        let mut connections = Vec::with_capacity(n);
+        let (mut connections, mut uncached_connections) =
+            (Vec::with_capacity(n), Vec::with_capacity(n));
         for _ in 0..n {
             connections.push(Mutex::new(HttpConnection::open(edge.addr).await?));
+            uncached_connections.push(Mutex::new(HttpConnection::open(uncached.addr).await?));
         }
         let connections = Arc::new(connections);
+        let uncached_connections = Arc::new(uncached_connections);
         let ping = Arc::new(
             format!(
                 "GET /api/v1/public/ping HTTP/1.1\r\nHost: {}\r\n\r\n",
@@ -259,14 +278,18 @@ impl Bench {
             )
             .into_bytes(),
         );
-        let verify = Arc::new(
-            format!(
-                "GET /auth/verify HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
-                 X-Original-Method: GET\r\nX-Original-URI: /jobs/deploy.daily\r\n\r\n",
-                edge.addr, self.hot
+        let verify_request = |addr: std::net::SocketAddr| {
+            Arc::new(
+                format!(
+                    "GET /auth/verify HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+                     X-Original-Method: GET\r\nX-Original-URI: /jobs/deploy.daily\r\n\r\n",
+                    self.hot
+                )
+                .into_bytes(),
             )
-            .into_bytes(),
-        );
+        };
+        let verify = verify_request(edge.addr);
+        let verify_uncached = verify_request(uncached.addr);
         let (phase, warmup) = (self.options.phase, self.options.warmup);
         self.checked(
             "edge ping",
@@ -276,10 +299,21 @@ impl Bench {
             "edge /auth/verify",
             &closed_loop(n, warmup, http_call(&connections, &verify)).await,
         )?;
+        self.checked(
+            "edge /auth/verify, no cache",
+            &closed_loop(
+                n,
+                warmup,
+                http_call(&uncached_connections, &verify_uncached),
+            )
+            .await,
+        )?;
         let (mut pings, mut verifies, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut plain_verifies, mut plain_ratios) = (Vec::new(), Vec::new());
         let (mut edge_cpu, mut verified) = (Duration::ZERO, 0u64);
         let (mut ping_cpu, mut pinged) = (Duration::ZERO, 0u64);
-        let pid = edge.child.id();
+        let (mut plain_cpu, mut plain_verified) = (Duration::ZERO, 0u64);
+        let (pid, plain_pid) = (edge.child.id(), uncached.child.id());
         for _ in 0..self.options.rounds {
             let before = process_cpu(pid);
             let p = closed_loop(n, phase, http_call(&connections, &ping)).await;
@@ -289,28 +323,46 @@ impl Bench {
             self.checked("edge /auth/verify", &v)?;
             ping_cpu += middle.saturating_sub(before);
             edge_cpu += process_cpu(pid).saturating_sub(middle);
+            let plain_before = process_cpu(plain_pid);
+            let u = closed_loop(n, phase, http_call(&uncached_connections, &verify_uncached)).await;
+            self.checked("edge /auth/verify, no cache", &u)?;
+            plain_cpu += process_cpu(plain_pid).saturating_sub(plain_before);
             pinged += p.ok.len();
             verified += v.ok.len();
+            plain_verified += u.ok.len();
             pings.push(p.throughput());
             verifies.push(v.throughput());
+            plain_verifies.push(u.throughput());
             ratios.push(v.throughput() / p.throughput());
+            plain_ratios.push(u.throughput() / p.throughput());
         }
+        drop(uncached);
         drop(edge);
         self.rows.push(ratio_row(
-            &format!("HTTP forward-auth /auth/verify / edge ping (same HTTP/1.1 generator, {n} connections)"),
+            &format!("HTTP forward-auth /auth/verify / edge ping (same HTTP/1.1 generator, {n} connections, decision cache on)"),
             format!("ping {}", rate(median(&pings))),
             rate(median(&verifies)),
             median(&ratios),
             Some(0.5),
             None,
         ));
+        self.rows.push(ratio_row(
+            &format!("HTTP forward-auth /auth/verify / edge ping, --decision-cache-ttl 0 (every request calls Introspect, {n} connections)"),
+            format!("ping {}", rate(median(&pings))),
+            rate(median(&plain_verifies)),
+            median(&plain_ratios),
+            None,
+            None,
+        ));
         let per = |cpu: Duration, count: u64| cpu.as_secs_f64() * 1e6 / count.max(1) as f64;
         self.details.push(format!(
-            "HTTP edge per round (requests/s): ping [{}]; /auth/verify [{}]; edge process CPU per request: ping {:.0} µs, /auth/verify {:.0} µs",
+            "HTTP edge per round (requests/s): ping [{}]; /auth/verify cached [{}]; /auth/verify uncached [{}]; edge process CPU per request: ping {:.0} µs, /auth/verify cached {:.0} µs, uncached {:.0} µs",
             list(&pings, per_second),
             list(&verifies, per_second),
+            list(&plain_verifies, per_second),
             per(ping_cpu, pinged),
             per(edge_cpu, verified),
+            per(plain_cpu, plain_verified),
         ));
         Ok(())
     }

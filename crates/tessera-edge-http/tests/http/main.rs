@@ -6,6 +6,7 @@
 mod support;
 
 mod browser;
+mod decision_cache;
 mod edge;
 mod front_proxies;
 mod fuzz_inputs;

@@ -127,6 +127,12 @@ pub fn start_tls_tessera(cert: &Path, key: &Path) -> Result<Tessera, String> {
     start_tessera_with(&[("TESSERA_TLS_CERT", &cert), ("TESSERA_TLS_KEY", &key)])
 }
 
+/// A `tessera dev` of its own with `env` added (e.g. `TESSERA_METRICS_LISTEN`); stopped when the
+/// returned value is dropped.
+pub fn start_private_tessera(env: &[(&str, &str)]) -> Result<Tessera, String> {
+    start_tessera_with(env)
+}
+
 fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
     let bin = tessera_bin();
     if !bin.exists() {
