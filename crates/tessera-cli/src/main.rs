@@ -25,26 +25,12 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let telemetry = match start_telemetry(&cli) {
-        Ok(telemetry) => telemetry,
-        Err(err) => {
-            eprintln!("tessera: {err:#}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result = run(cli).await;
-    telemetry.shutdown().await;
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("tessera: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let setup = telemetry_settings(&cli);
+    tessera_telemetry::run_program("tessera", setup, run(cli)).await
 }
 
 /// Logs for every command; trace export only for the serving ones, when configured.
-fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
+fn telemetry_settings(cli: &Cli) -> anyhow::Result<(LogSettings, Option<TraceSettings>)> {
     let filter =
         EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let traces: Option<TraceSettings> = match &cli.command {
@@ -52,18 +38,16 @@ fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
         Command::Dev(args) => args.listen.traces.settings("tessera")?,
         _ => None,
     };
-    tessera_telemetry::init(
-        LogSettings {
-            filter,
-            format: match cli.log_format {
-                LogFormat::Text => tessera_telemetry::LogFormat::Text,
-                LogFormat::Json => tessera_telemetry::LogFormat::Json,
-            },
-            // Colour only for a person at a terminal; a log file or pipe gets plain text.
-            ansi: std::io::stderr().is_terminal(),
+    let log = LogSettings {
+        filter,
+        format: match cli.log_format {
+            LogFormat::Text => tessera_telemetry::LogFormat::Text,
+            LogFormat::Json => tessera_telemetry::LogFormat::Json,
         },
-        traces.as_ref(),
-    )
+        // Colour only for a person at a terminal; a log file or pipe gets plain text.
+        ansi: std::io::stderr().is_terminal(),
+    };
+    Ok((log, traces))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

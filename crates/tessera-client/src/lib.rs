@@ -45,6 +45,8 @@ pub mod health;
 #[cfg(feature = "layer")]
 pub mod layer;
 mod secret;
+#[cfg(feature = "clap")]
+mod service_args;
 mod service_token;
 mod types;
 mod watch;
@@ -56,6 +58,8 @@ pub use client::{Client, ClientBuilder, RetryPolicy};
 pub use duration::parse_duration;
 pub use error::{Error, Reason};
 pub use secret::Secret;
+#[cfg(feature = "clap")]
+pub use service_args::{read_secret_file, ServiceArgs};
 pub use service_token::{judge_service_token, ServiceTokenProblem, ADMIN_ROLES};
 pub use types::{
     IdentifierDecision, Introspection, IssuedToken, JsonWebKey, Jwks, NamespaceDecision, Session,

@@ -6,7 +6,7 @@
 //! environment.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,35 +31,8 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// gRPC address of the Tessera server: `host:port`, `http://host:port` or `https://host:port`
-    /// (TLS). Several, comma-separated, are replicas: the edge uses the first that answers and
-    /// fails over to the next.
-    #[arg(
-        long,
-        env = "TESSERA_ADDR",
-        default_value = "http://127.0.0.1:50051",
-        value_delimiter = ','
-    )]
-    pub tessera: Vec<String>,
-
-    /// PEM CA certificates that sign Tessera's certificate, for `https://` addresses (default:
-    /// the system's roots).
-    #[arg(long, env = "TESSERA_CA")]
-    pub tessera_ca: Option<PathBuf>,
-
-    /// This edge's own service token: it must hold `introspect` and must not hold admin rights.
-    #[arg(
-        long,
-        env = "TESSERA_SERVICE_TOKEN",
-        hide_env_values = true,
-        required_unless_present = "service_token_file",
-        conflicts_with = "service_token_file"
-    )]
-    pub service_token: Option<String>,
-
-    /// File whose first line is the service token (instead of --service-token).
-    #[arg(long, env = "TESSERA_SERVICE_TOKEN_FILE")]
-    pub service_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub service: tessera_client::ServiceArgs,
 
     /// The web service to proxy admitted requests to, as `http://host:port`. Without it (and
     /// without --demo-upstream) the edge serves only its own endpoints, /auth/verify among them.
@@ -152,10 +125,6 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub upstream_timeout: Duration,
 
-    /// Limit for each call to Tessera; past it the request fails closed with 503.
-    #[arg(long, env = "TESSERA_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    pub tessera_timeout: Duration,
-
     /// How long to keep retrying the start-up check of the service token while Tessera is
     /// unreachable.
     #[arg(long, env = "TESSERA_HTTP_STARTUP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
@@ -180,17 +149,13 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_READY_FILE")]
     pub ready_file: Option<PathBuf>,
 
-    /// Log filter, e.g. `info` or `tessera_edge_http=debug`.
-    #[arg(long, env = "TESSERA_LOG", default_value = "info")]
-    pub log: String,
+    #[command(flatten)]
+    pub logs: tessera_telemetry::LogArgs,
 
     /// Serve Prometheus metrics (GET /metrics) on this separate address, e.g. 127.0.0.1:9465
     /// (port 0 picks a free port). Off unless given.
     #[arg(long, env = "TESSERA_HTTP_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-
-    #[command(flatten)]
-    pub traces: tessera_telemetry::TraceArgs,
 }
 
 /// Where admitted requests go.
@@ -264,19 +229,7 @@ pub const MAX_DECISION_CACHE_SIZE: usize = 1_000_000;
 impl Settings {
     /// Validates the command line, reading the files it names.
     pub fn from_cli(cli: Cli) -> anyhow::Result<Self> {
-        let service_token = match (cli.service_token, &cli.service_token_file) {
-            (Some(token), _) => token,
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("--service-token-file {}", path.display()))?;
-                text.lines().next().unwrap_or_default().trim().to_owned()
-            }
-            (None, None) => bail!("--service-token or --service-token-file is required"),
-        };
-        if service_token.is_empty() || !service_token.bytes().all(|b| b.is_ascii_graphic()) {
-            bail!("--service-token must be one word of visible ASCII characters");
-        }
-        let service_token = Secret::new(service_token);
+        let service_token = cli.service.service_token().map_err(anyhow::Error::msg)?;
         let upstream = match (&cli.upstream, cli.demo_upstream) {
             (Some(text), _) => UpstreamSetting::Url(parse_upstream(text).context("--upstream")?),
             (None, true) => UpstreamSetting::Demo,
@@ -317,12 +270,10 @@ impl Settings {
         }
         Ok(Self {
             listen: cli.listen,
-            tessera: tessera_client(
-                &cli.tessera,
-                cli.tessera_ca.as_deref(),
-                &service_token,
-                cli.tessera_timeout,
-            )?,
+            tessera: cli
+                .service
+                .client(&service_token)
+                .map_err(anyhow::Error::msg)?,
             service_token,
             upstream,
             public_routes,
@@ -342,7 +293,7 @@ impl Settings {
                 header_timeout: cli.header_timeout,
                 max_connections: cli.max_connections,
             },
-            tessera_timeout: cli.tessera_timeout,
+            tessera_timeout: cli.service.tessera_timeout,
             upstream_timeout: cli.upstream_timeout,
             startup_timeout: cli.startup_timeout,
             ready_file: cli.ready_file,
@@ -377,18 +328,6 @@ pub fn parse_upstream(text: &str) -> anyhow::Result<http::Uri> {
     Ok(uri)
 }
 
-/// The Tessera client settings from `--tessera`, `--tessera-ca`, the service token and
-/// `--tessera-timeout`, checked now so a bad address or CA file stops the start.
-fn tessera_client(
-    addresses: &[String],
-    ca: Option<&Path>,
-    service_token: &Secret,
-    timeout: Duration,
-) -> anyhow::Result<tessera_client::ClientBuilder> {
-    tessera_client::ClientBuilder::for_service(addresses, ca, service_token.clone(), timeout)
-        .map_err(|e| anyhow::anyhow!(e.flag_message("--tessera", "--tessera-ca")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,38 +339,6 @@ mod tests {
         assert!(parse_upstream("https://127.0.0.1:9000").is_err());
         assert!(parse_upstream("http://127.0.0.1:9000/app").is_err());
         assert!(parse_upstream("127.0.0.1:9000").is_err());
-    }
-
-    #[test]
-    fn tessera_addresses_are_checked_at_start_and_a_ca_needs_https() {
-        let token = Secret::new("tsr_svc_x".into());
-        let texts = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let limit = Duration::from_secs(1);
-        assert!(
-            tessera_client(&texts(&["127.0.0.1:1", "https://t:1"]), None, &token, limit).is_ok()
-        );
-        for bad in ["ftp://t:1", "http://t", "http://t:1/x", "t"] {
-            let err = tessera_client(&texts(&[bad]), None, &token, limit).unwrap_err();
-            let err = err.to_string();
-            assert!(err.starts_with("--tessera:"), "{bad}: {err}");
-            assert!(err.contains("http://127.0.0.1:50051"), "{bad}: {err}");
-        }
-        let ca = tempfile::NamedTempFile::new().unwrap();
-        assert!(tessera_client(&texts(&["https://t:1"]), Some(ca.path()), &token, limit).is_ok());
-        let err = tessera_client(
-            &texts(&["https://t:1", "http://u:1"]),
-            Some(ca.path()),
-            &token,
-            limit,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("use https://"), "{err}");
-        let missing = Path::new("/nonexistent/ca.pem");
-        let err = tessera_client(&texts(&["https://t:1"]), Some(missing), &token, limit)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("--tessera-ca:"), "{err}");
     }
 
     #[test]

@@ -20,35 +20,12 @@ use tracing::{info, warn};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let telemetry = match start_telemetry(&cli) {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("tessera-edge-http: {error:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(cli).await;
-    telemetry.shutdown().await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("tessera-edge-http: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Logs, and trace export when configured.
-fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
-    let traces = cli.traces.settings("tessera-edge-http")?;
-    tessera_telemetry::init(
-        tessera_telemetry::LogSettings {
-            filter: tracing_subscriber::EnvFilter::new(&cli.log),
-            format: tessera_telemetry::LogFormat::Text,
-            ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        },
-        traces.as_ref(),
-    )
+    // Colour only for a person at a terminal.
+    let setup = cli.logs.settings(
+        "tessera-edge-http",
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    tessera_telemetry::run_program("tessera-edge-http", setup, run(cli)).await
 }
 
 /// Asks Tessera about the edge's own token, retrying while Tessera is unreachable (it may still

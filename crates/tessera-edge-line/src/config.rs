@@ -5,13 +5,13 @@
 //! with a message naming the setting at fault; nothing else in the crate reads the environment.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use zeroize::Zeroizing;
+use tessera_client::read_secret_file;
 
 use crate::rules::Rules;
 use crate::tls;
@@ -27,35 +27,8 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_LISTEN", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
 
-    /// gRPC address of the Tessera server: `host:port`, `http://host:port` or `https://host:port`
-    /// (TLS). Several, comma-separated, are replicas: the edge uses the first that answers and
-    /// fails over to the next.
-    #[arg(
-        long,
-        env = "TESSERA_ADDR",
-        default_value = "http://127.0.0.1:50051",
-        value_delimiter = ','
-    )]
-    pub tessera: Vec<String>,
-
-    /// PEM CA certificates that sign Tessera's certificate, for `https://` addresses (default:
-    /// the system's roots).
-    #[arg(long, env = "TESSERA_CA")]
-    pub tessera_ca: Option<PathBuf>,
-
-    /// This edge's own service token: it must hold `introspect` and must not hold admin rights.
-    #[arg(
-        long,
-        env = "TESSERA_SERVICE_TOKEN",
-        hide_env_values = true,
-        required_unless_present = "service_token_file",
-        conflicts_with = "service_token_file"
-    )]
-    pub service_token: Option<String>,
-
-    /// File whose first line is the service token (instead of --service-token).
-    #[arg(long, env = "TESSERA_SERVICE_TOKEN_FILE")]
-    pub service_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub service: tessera_client::ServiceArgs,
 
     /// The line service that allowed commands are forwarded to, as `host:port`.
     #[arg(long, env = "TESSERA_LINE_UPSTREAM")]
@@ -123,10 +96,6 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub upstream_timeout: Duration,
 
-    /// Limit for each call to Tessera; past it the command fails closed.
-    #[arg(long, env = "TESSERA_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    pub tessera_timeout: Duration,
-
     /// PEM certificate chain for serving clients over TLS (with --tls-key).
     #[arg(long, env = "TESSERA_LINE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -139,17 +108,13 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_READY_FILE")]
     pub ready_file: Option<PathBuf>,
 
-    /// Log filter, e.g. `info` or `tessera_edge_line=debug`.
-    #[arg(long, env = "TESSERA_LOG", default_value = "info")]
-    pub log: String,
+    #[command(flatten)]
+    pub logs: tessera_telemetry::LogArgs,
 
     /// Serve Prometheus metrics (GET /metrics) on this separate address, e.g. 127.0.0.1:9466
     /// (port 0 picks a free port). Off unless given.
     #[arg(long, env = "TESSERA_LINE_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
-
-    #[command(flatten)]
-    pub traces: tessera_telemetry::TraceArgs,
 }
 
 /// Limits applied to every connection.
@@ -211,17 +176,12 @@ pub struct Settings {
 impl Settings {
     /// Validates the command line and loads the files it names.
     pub fn from_cli(cli: Cli) -> anyhow::Result<Self> {
-        let service_token = match (cli.service_token, &cli.service_token_file) {
-            (Some(token), None) => Secret::new(token),
-            (None, Some(path)) => read_secret_file(path, "--service-token-file")?,
-            _ => bail!("exactly one of --service-token and --service-token-file is required"),
-        };
-        if service_token.expose().trim().is_empty() {
-            bail!("--service-token is empty");
-        }
+        let service_token = cli.service.service_token().map_err(anyhow::Error::msg)?;
         let upstream_auth = match (cli.upstream_auth, &cli.upstream_auth_file) {
             (Some(secret), None) => Some(Secret::new(secret)),
-            (None, Some(path)) => Some(read_secret_file(path, "--upstream-auth-file")?),
+            (None, Some(path)) => {
+                Some(read_secret_file(path, "--upstream-auth-file").map_err(anyhow::Error::msg)?)
+            }
             _ => None,
         };
         let upstream_host = host_of(&cli.upstream)
@@ -269,14 +229,12 @@ impl Settings {
         }
         Ok(Self {
             listen: cli.listen,
-            tessera: tessera_client(
-                &cli.tessera,
-                cli.tessera_ca.as_deref(),
-                &service_token,
-                cli.tessera_timeout,
-            )?,
+            tessera: cli
+                .service
+                .client(&service_token)
+                .map_err(anyhow::Error::msg)?,
             service_token,
-            tessera_timeout: cli.tessera_timeout,
+            tessera_timeout: cli.service.tessera_timeout,
             upstream: UpstreamSettings {
                 address: cli.upstream,
                 tls: upstream_tls,
@@ -298,19 +256,6 @@ impl Settings {
     }
 }
 
-/// The first line of a secret file; an empty one is an error naming the flag.
-fn read_secret_file(path: &Path, flag: &str) -> anyhow::Result<Secret> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("{flag}: cannot read {}", path.display()))?,
-    );
-    let first = text.lines().next().unwrap_or("").trim();
-    if first.is_empty() {
-        bail!("{flag}: {} is empty", path.display());
-    }
-    Ok(Secret::new(first.to_owned()))
-}
-
 /// The host of `host:port` or `[v6]:port`, when the port is a number.
 fn host_of(address: &str) -> Option<&str> {
     let (host, port) = address.rsplit_once(':')?;
@@ -320,18 +265,6 @@ fn host_of(address: &str) -> Option<&str> {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     (!host.is_empty()).then_some(host)
-}
-
-/// The Tessera client settings from `--tessera`, `--tessera-ca`, the service token and
-/// `--tessera-timeout`, checked now so a bad address or CA file stops the start.
-fn tessera_client(
-    addresses: &[String],
-    ca: Option<&Path>,
-    service_token: &Secret,
-    timeout: Duration,
-) -> anyhow::Result<tessera_client::ClientBuilder> {
-    tessera_client::ClientBuilder::for_service(addresses, ca, service_token.clone(), timeout)
-        .map_err(|e| anyhow::anyhow!(e.flag_message("--tessera", "--tessera-ca")))
 }
 
 #[cfg(test)]

@@ -17,35 +17,8 @@ use tracing::info;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let telemetry = match start_telemetry(&cli) {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("tessera-edge-line: {error:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(cli).await;
-    telemetry.shutdown().await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("tessera-edge-line: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Logs, and trace export when configured.
-fn start_telemetry(cli: &Cli) -> anyhow::Result<tessera_telemetry::Telemetry> {
-    let traces = cli.traces.settings("tessera-edge-line")?;
-    tessera_telemetry::init(
-        tessera_telemetry::LogSettings {
-            filter: tracing_subscriber::EnvFilter::new(&cli.log),
-            format: tessera_telemetry::LogFormat::Text,
-            ansi: false,
-        },
-        traces.as_ref(),
-    )
+    let setup = cli.logs.settings("tessera-edge-line", false);
+    tessera_telemetry::run_program("tessera-edge-line", setup, run(cli)).await
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -150,6 +150,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// The logging flags of a service beside Tessera (both edges): `--log` and the trace export
+/// ([`TraceArgs`]), as one `clap` group to flatten into its command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log filter, e.g. `info` or `tessera_edge_http=debug`.
+    #[arg(long, env = "TESSERA_LOG", default_value = "info")]
+    pub log: String,
+
+    #[command(flatten)]
+    pub traces: TraceArgs,
+}
+
+impl LogArgs {
+    /// Text logs with this filter (colours when `ansi`), and trace export named `service_name`
+    /// unless `OTEL_SERVICE_NAME` says otherwise, when configured: what [`run_program`] takes.
+    pub fn settings(
+        &self,
+        service_name: &str,
+        ansi: bool,
+    ) -> anyhow::Result<(LogSettings, Option<TraceSettings>)> {
+        let filter = EnvFilter::try_new(&self.log)
+            .map_err(|e| anyhow::anyhow!("--log (TESSERA_LOG) {:?}: {e}", self.log))?;
+        let log = LogSettings {
+            filter,
+            format: LogFormat::Text,
+            ansi,
+        };
+        Ok((log, self.traces.settings(service_name)?))
+    }
+}
+
 /// The log layer's settings.
 #[derive(Debug)]
 pub struct LogSettings {
@@ -246,6 +277,31 @@ pub fn build(
             provider: Some(provider),
         },
     ))
+}
+
+/// A binary's `main` around `program`: installs the logs (and trace export, when `setup` asks
+/// for it), runs the program, flushes the export, and turns a failure (of the set-up or of the
+/// program) into `name: error` on stderr and a failing exit code. The server and both edges start
+/// this way.
+pub async fn run_program(
+    name: &str,
+    setup: anyhow::Result<(LogSettings, Option<TraceSettings>)>,
+    program: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> std::process::ExitCode {
+    let fail = |error: anyhow::Error| {
+        eprintln!("{name}: {error:#}");
+        std::process::ExitCode::FAILURE
+    };
+    let telemetry = match setup.and_then(|(log, traces)| init(log, traces.as_ref())) {
+        Ok(telemetry) => telemetry,
+        Err(error) => return fail(error),
+    };
+    let result = program.await;
+    telemetry.shutdown().await;
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => fail(error),
+    }
 }
 
 /// Builds the subscriber and installs it for the whole process.
