@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use tessera_e2e::{
+use tessera_harness::{
     authed,
     cluster::{Replica, ReplicaSpec, ROOT_PASSWORD},
 };

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_e2e::{
+use tessera_harness::{
     authed,
     cluster::{PgBouncer, Replica, ReplicaSpec, Upstream, ROOT_PASSWORD},
 };

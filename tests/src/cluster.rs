@@ -153,16 +153,8 @@ impl Replica {
 
     /// Waits up to `within` for the process to exit.
     pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                bail!("tessera serve still running after {within:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::wait_child(&mut self.child, within)?
+            .with_context(|| format!("tessera serve still running after {within:?}"))
     }
 }
 

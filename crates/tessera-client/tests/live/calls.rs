@@ -6,7 +6,7 @@ use tessera_client::{
     judge_service_token, AuditQuery, Client, IssueToken, Login, NewUser, Reason, RevokeTarget,
     Secret, TokenKind,
 };
-use tessera_e2e::DevServer;
+use tessera_harness::DevServer;
 
 use super::stub;
 

@@ -3,38 +3,25 @@
 //! that shows each command only its own flags; `token list --all` and `audit tail --action`.
 
 use std::{
-    io::Write as _,
     os::unix::fs::PermissionsExt as _,
     path::Path,
-    process::{Command, Output, Stdio},
+    process::{Command, Output},
 };
 
-use crate::common::{TestServer, ROOT_PASSWORD};
+use crate::common::{run_with_stdin, tessera_bin, TestServer, ROOT_PASSWORD};
 use tessera_core::{role::Role, totp::TotpSecret};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
 /// Runs `tessera <args>` with the credentials file `creds` and no token in the environment.
 fn run(creds: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(tessera_bin());
+    command
         .args(args)
         .env("TESSERA_CREDENTIALS_FILE", creds)
         .env_remove("TESSERA_TOKEN")
         .env_remove("TESSERA_TOKEN_FILE")
         .env_remove("TESSERA_SERVER")
-        .env_remove("TESSERA_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tessera");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("tessera runs")
+        .env_remove("TESSERA_DATABASE_URL");
+    run_with_stdin(&mut command, stdin)
 }
 
 #[track_caller]
@@ -230,7 +217,11 @@ async fn server_addresses_outside_the_three_forms_are_refused_up_front() {
 #[test]
 fn each_command_help_shows_only_its_own_flags() {
     let help = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+        let out = Command::new(tessera_bin())
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

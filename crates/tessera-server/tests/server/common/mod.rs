@@ -1,5 +1,6 @@
-//! Test harness: a real Tessera server on port 0 over a fresh PostgreSQL database, with a manual
-//! clock, and helpers to make accounts and call it as a user would.
+//! Test harness: a real Tessera server on port 0 over a fresh PostgreSQL database (tessera-store's
+//! `testing` module), in process with a manual clock, and helpers to make accounts and call it as
+//! a user would. The real `tessera` binary, for the CLI suites, comes from tessera-harness.
 
 #![allow(dead_code)]
 
@@ -24,8 +25,16 @@ use tessera_store::{
     PgPool,
 };
 use tokio::sync::oneshot;
-use tonic::{metadata::MetadataValue, transport::Channel, Code, Request, Status};
+use tonic::{transport::Channel, Code, Status};
 use uuid::Uuid;
+
+pub use tessera_harness::{authed, closed_port, run_with_stdin};
+
+/// The `tessera` binary, found by name where cargo puts the workspace's binaries
+/// (tessera-harness), whichever crate builds it.
+pub fn tessera_bin() -> std::path::PathBuf {
+    tessera_harness::binary("tessera").expect("the tessera binary")
+}
 
 /// The break-glass root password configured for every test server.
 pub const ROOT_PASSWORD: &str = "break-glass-root-password";
@@ -296,15 +305,6 @@ impl TestServer {
             .await
             .map(|r| r.into_inner().revoked_count)
     }
-}
-
-pub fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-    );
-    request
 }
 
 /// Asserts a failure's code and ErrorInfo reason (and field, when given).
