@@ -66,7 +66,7 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = bin_dir().join(name);
     anyhow::ensure!(
         path.is_file(),
-        "{} is missing: run `cargo build --workspace --bins` first{}",
+        "{} is missing: run `cargo build --bin {name}` first{}",
         path.display(),
         if name == "tessera" {
             " (or set TESSERA_BIN)"

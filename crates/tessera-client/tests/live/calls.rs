@@ -11,8 +11,7 @@ use tessera_harness::DevServer;
 use super::stub;
 
 pub fn dev() -> DevServer {
-    DevServer::start(&[])
-        .expect("tessera dev starts (build it with `cargo build -p tessera-server`)")
+    DevServer::start(&[]).expect("tessera dev starts")
 }
 
 #[tokio::test]
