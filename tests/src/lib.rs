@@ -77,23 +77,31 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Runs `command` with `stdin` written to its standard input, capturing its output.
+/// Runs `command` with `stdin` written to its standard input, capturing its output. A failure
+/// names only the program (its arguments and environment may hold test credentials).
 pub fn run_with_stdin(command: &mut Command, stdin: &str) -> Output {
+    let program = Path::new(command.get_program()).display().to_string();
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|error| panic!("spawning {command:?}: {error}"));
-    child
+        .unwrap_or_else(|error| panic!("spawning {program}: {error}"));
+    let written = child
         .stdin
         .take()
         .expect("piped stdin")
-        .write_all(stdin.as_bytes())
-        .expect("writing stdin");
+        .write_all(stdin.as_bytes());
+    // A program that exits without reading its input closes the pipe: its output tells the rest.
+    if let Err(error) = written {
+        assert!(
+            error.kind() == std::io::ErrorKind::BrokenPipe,
+            "writing to {program}: {error}"
+        );
+    }
     child
         .wait_with_output()
-        .unwrap_or_else(|error| panic!("waiting for {command:?}: {error}"))
+        .unwrap_or_else(|error| panic!("waiting for {program}: {error}"))
 }
 
 /// Polls `child` until it exits (`Some`) or `within` passes (`None`).
