@@ -43,6 +43,12 @@ cargo build --workspace --all-targets --quiet
 step "deploy/ checks (helm, manifests, systemd, compose, Dockerfile)"
 bash deploy/check.sh "$target_dir"
 
+step "client toolchains for the end-to-end trace tests (Python venv, Go modules)"
+# tests/e2e/client_traces.rs runs a Python and a Go program; the Rust tests run before the client
+# suites that would otherwise install these.
+bash clients/python/tools/venv.sh >/dev/null
+(cd clients/go && go mod download)
+
 step "cargo test"
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$target_dir/cargo-test.log"

@@ -121,7 +121,7 @@ func serverBinary() (string, error) {
 	}
 	info, err := os.Stat(bin)
 	if err != nil {
-		return "", fmt.Errorf("tessera binary not found at %s (build it with `cargo build -p tessera-server`, or set TESSERA_BIN): %w", bin, err)
+		return "", fmt.Errorf("tessera binary not found at %s (build it with `cargo build -p tessera-cli`, or set TESSERA_BIN): %w", bin, err)
 	}
 	if info.IsDir() || info.Mode()&0o111 == 0 {
 		return "", fmt.Errorf("tessera binary %s is not an executable file", bin)

@@ -1,5 +1,6 @@
 //! End-to-end: the real `tessera dev` binary, its embedded PostgreSQL, real gRPC and grpcurl.
 
+mod client_traces;
 mod cluster;
 mod dev_instance;
 mod drain;

@@ -38,7 +38,7 @@ START_TIMEOUT = 90.0
 def _binary() -> Path:
     binary = Path(os.environ.get("TESSERA_BIN") or REPO / "target" / "debug" / "tessera")
     if not binary.is_file():
-        pytest.exit(f"{binary} is missing: run `cargo build -p tessera-server` first", returncode=2)
+        pytest.exit(f"{binary} is missing: run `cargo build -p tessera-cli` first", returncode=2)
     return binary
 
 

@@ -41,6 +41,7 @@ mod client;
 mod connector;
 mod duration;
 mod error;
+pub mod health;
 #[cfg(feature = "layer")]
 pub mod layer;
 mod secret;

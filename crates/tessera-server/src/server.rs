@@ -252,3 +252,17 @@ async fn set_health(reporter: &tonic_health::server::HealthReporter, status: Ser
     reporter.set_service_status("", status).await;
     reporter.set_service_status(AUTH_SERVICE_NAME, status).await;
 }
+
+/// Starts what runs beside the gRPC server: the static tokens file, when there is one (loaded
+/// now, reloaded on SIGHUP), and the sweeper.
+pub async fn start_background(
+    authority: &Authority,
+    sweeper: crate::sweeper::SweeperSettings,
+    tokens_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(path) = tokens_file {
+        crate::static_tokens::install(authority, path).await?;
+    }
+    crate::sweeper::spawn(authority.clone(), sweeper);
+    Ok(())
+}

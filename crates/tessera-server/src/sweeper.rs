@@ -4,13 +4,14 @@
 //!
 //! Its pace follows the expiry rate: the batch grows while batches are quick and shrinks when one
 //! is slow, and the wait between sweeps shrinks to what one batch can take at the current rate
-//! (never below a second) and grows back to `--sweep-interval` when there is little to do. So
+//! (never below a second) and, when a sweep finds nothing, doubles back towards `--sweep-interval`.
+//! The first sweep comes a second after start, not one interval later, so churn that begins with
+//! the process is met within seconds instead of piling up for the first interval. So
 //! short-lived tokens churning by the hundred per second leave a table a few seconds deep, not
 //! five minutes of dead rows that every index scan wades through until autovacuum runs.
 
 use std::time::{Duration, Instant};
 
-use tessera_core::ttl::parse_ttl;
 use tessera_store::{audit, revocations, tokens as token_store, StoreError};
 use tracing::{info, warn};
 
@@ -80,6 +81,8 @@ pub struct Pace {
     /// Rows per DELETE.
     pub batch: i64,
     max_interval: Duration,
+    /// The wait chosen last (an idle sweep doubles it).
+    wait: Duration,
 }
 
 impl Pace {
@@ -88,12 +91,24 @@ impl Pace {
         Pace {
             batch: BATCH,
             max_interval: max_interval.max(MIN_INTERVAL),
+            wait: MIN_INTERVAL,
         }
+    }
+
+    /// The wait before the first sweep: short, so expired rows left from before the start and
+    /// churn that begins with the process are met at once; idle sweeps then back off.
+    pub fn first_wait(&self) -> Duration {
+        MIN_INTERVAL
     }
 
     /// Adapts to a sweep that deleted `report.tokens` expired tokens `since_last` after the
     /// previous one; returns how long to wait before the next.
     pub fn after(&mut self, report: &SweepReport, since_last: Duration) -> Duration {
+        self.wait = self.next_wait(report, since_last);
+        self.wait
+    }
+
+    fn next_wait(&mut self, report: &SweepReport, since_last: Duration) -> Duration {
         if report.slowest_batch > SLOW_BATCH {
             self.batch = (self.batch / 2).max(MIN_BATCH);
         } else if report.tokens >= self.batch as u64 && report.slowest_batch < QUICK_BATCH {
@@ -103,7 +118,8 @@ impl Pace {
             return MIN_INTERVAL;
         }
         if report.tokens == 0 {
-            return self.max_interval;
+            // Nothing expired: back off, doubling, to the configured interval.
+            return (self.wait * 2).clamp(MIN_INTERVAL, self.max_interval);
         }
         // Tokens expire at about `rate` per second: come back when about one batch is due.
         let rate = report.tokens as f64 / since_last.as_secs_f64().max(0.001);
@@ -162,11 +178,11 @@ pub async fn sweep(
     Ok(report)
 }
 
-/// Sweeps in the background at the adaptive pace, starting one `max_interval` from now.
+/// Sweeps in the background at the adaptive pace, the first sweep a second from now.
 pub fn spawn(authority: Authority, settings: SweeperSettings) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut pace = Pace::new(settings.max_interval);
-        let mut wait = pace.max_interval;
+        let mut wait = pace.first_wait();
         let mut last = Instant::now();
         loop {
             tokio::time::sleep(wait).await;
@@ -195,37 +211,6 @@ pub fn spawn(authority: Authority, settings: SweeperSettings) -> tokio::task::Jo
     })
 }
 
-/// Reads the sweeper's flags: the interval, the retentions, and whether a revocation retention
-/// shorter than the longest configured token lifetime is accepted.
-pub fn settings(
-    args: &crate::cli::AuthArgs,
-    auth: &crate::settings::AuthSettings,
-) -> anyhow::Result<SweeperSettings> {
-    let interval = parse_ttl(&args.sweep_interval)
-        .map_err(|e| anyhow::anyhow!("--sweep-interval (TESSERA_SWEEP_INTERVAL): {e}"))?;
-    let revocations = match &args.revocation_retention {
-        Some(text) => {
-            let retention = parse_ttl(text).map_err(|e| {
-                anyhow::anyhow!("--revocation-retention (TESSERA_REVOCATION_RETENTION): {e}")
-            })?;
-            check_revocation_retention(retention, auth, args.revocation_retention_resync)?;
-            retention
-        }
-        // Unset: a week, or longer when tokens live longer.
-        None => Retention::default().revocations.max(longest_lifetime(auth)),
-    };
-    let audit = match args.audit_retention.trim() {
-        "forever" => None,
-        text => Some(parse_ttl(text).map_err(|e| {
-            anyhow::anyhow!("--audit-retention (TESSERA_AUDIT_RETENTION): {e} (or `forever`)")
-        })?),
-    };
-    Ok(SweeperSettings {
-        max_interval: Duration::from_secs(interval.whole_seconds().max(1) as u64),
-        retention: Retention { revocations, audit },
-    })
-}
-
 /// The feed must outlive every token this configuration hands out (sessions, unlocks, issued
 /// tokens without a TTL of their own), unless the operator accepts that watchers further behind
 /// than the retention start again from scratch (RESYNC_REQUIRED).
@@ -246,25 +231,10 @@ pub fn check_revocation_retention(
 }
 
 /// The longest lifetime this configuration gives a token by itself.
-fn longest_lifetime(auth: &crate::settings::AuthSettings) -> time::Duration {
+pub fn longest_lifetime(auth: &crate::settings::AuthSettings) -> time::Duration {
     auth.session_ttl
         .max(auth.default_token_ttl)
         .max(auth.unlock_ttl_cap)
-}
-
-/// Starts what runs beside the gRPC server: the static tokens file (loaded now, reloaded on
-/// SIGHUP) and the sweeper.
-pub async fn start_background(
-    authority: &Authority,
-    args: &crate::cli::AuthArgs,
-) -> anyhow::Result<()> {
-    let auth = args.settings()?;
-    let settings = settings(args, &auth)?;
-    if let Some(path) = &args.tokens_file {
-        crate::static_tokens::install(authority, path.clone()).await?;
-    }
-    spawn(authority.clone(), settings);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -281,11 +251,22 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_table_is_swept_at_the_configured_interval() {
+    fn an_idle_table_backs_off_from_a_second_to_the_configured_interval() {
         let mut pace = Pace::new(Duration::from_secs(300));
-        let wait = pace.after(&report(0, 1, false), Duration::from_secs(300));
-        assert_eq!(wait, Duration::from_secs(300));
+        assert_eq!(pace.first_wait(), MIN_INTERVAL);
+        let waits: Vec<u64> = (0..10)
+            .map(|_| {
+                pace.after(&report(0, 1, false), Duration::from_secs(1))
+                    .as_secs()
+            })
+            .collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
         assert_eq!(pace.batch, BATCH);
+        // Churn starting later is met at its rate, and the back-off starts again from there.
+        let wait = pace.after(&report(6_000, 10, false), Duration::from_secs(30));
+        assert_eq!(wait, Duration::from_secs(10));
+        let wait = pace.after(&report(0, 1, false), Duration::from_secs(10));
+        assert_eq!(wait, Duration::from_secs(20));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 :class:`Client` is synchronous, :class:`AsyncClient` runs on ``grpc.aio``; both raise a
 :class:`TesseraError` subclass named after the server's reason.
 :mod:`tessera_auth_client.middleware`
-guards ASGI and WSGI apps.
+guards ASGI and WSGI apps; :mod:`tessera_auth_client.tracing` (extra ``otel``) continues the
+caller's OpenTelemetry trace into Tessera.
 """
 
 from ._wire import NO_RETRY, TTL, RetryPolicy, format_ttl, tls_credentials, token_hash

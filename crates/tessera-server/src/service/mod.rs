@@ -288,7 +288,7 @@ pub const AUDIT_LOG_SCHEMA: u32 = 1;
 /// (RFC 3339), `action`, `outcome`, `actor` (account UUID or ""), `username` (or ""), `token_id`
 /// (or ""), `detail` (the event's JSON detail, as a string). The schema is documented in
 /// `docs/operations.md`. Events carry identifiers only: no token, password or TOTP code.
-pub(crate) fn log_audit_event(event: &AuditEvent) {
+pub fn log_audit_event(event: &AuditEvent) {
     let at = event
         .at
         .format(&time::format_description::well_known::Rfc3339)

@@ -1,11 +1,16 @@
 //! The remote commands' flags: where the server is and who asks, and each command's own.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::ServerAddress;
+use tessera_client::ServerAddress;
+
+use crate::{
+    credentials::Credentials,
+    remote::{Remote, Target},
+};
 
 /// Where `--server` points when neither the flag nor TESSERA_SERVER says.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
@@ -67,18 +72,38 @@ impl RemoteArgs {
         self
     }
 
-    /// How to verify an https:// server.
-    pub fn client_tls(&self) -> super::address::ClientTls {
-        super::address::ClientTls {
-            ca: self.ca.clone(),
-            server_name: self.tls_server_name.clone(),
-        }
-    }
-
     /// The checked `--server`.
     pub fn address(&self) -> anyhow::Result<ServerAddress> {
         let text = self.server.as_deref().unwrap_or(DEFAULT_SERVER);
         ServerAddress::parse(text).map_err(|e| anyhow::anyhow!("--server (TESSERA_SERVER): {e}"))
+    }
+
+    /// The checked `--server` with how to verify it (`--ca`, `--tls-server-name`).
+    pub fn target(&self) -> anyhow::Result<Target> {
+        Ok(Target {
+            address: self.address()?,
+            ca: self.ca.clone(),
+            tls_server_name: self.tls_server_name.clone(),
+        })
+    }
+
+    /// The sessions `tessera login` stored (`--credentials-file`).
+    pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        Credentials::load(self.credentials_file.as_deref())
+    }
+
+    /// The token to act with: the one given explicitly, else the session `tessera login` stored
+    /// for `--server` (its elevated token while one lasts).
+    pub fn token(&self) -> anyhow::Result<Option<String>> {
+        match self.explicit_token()? {
+            Some(token) => Ok(Some(token)),
+            None => Ok(self.credentials()?.active_token(&self.address()?)),
+        }
+    }
+
+    /// Connects to `--server`, acting with [`RemoteArgs::token`].
+    pub async fn connect(&self) -> anyhow::Result<Remote> {
+        Remote::connect(&self.target()?, self.token()?, self.json).await
     }
 
     /// The token given explicitly (--token, TESSERA_TOKEN, --token-file), if any.
@@ -202,4 +227,58 @@ pub struct TokenRevokeArgs {
     /// Why (kept in the audit trail).
     #[arg(long, default_value = "")]
     pub reason: String,
+}
+
+/// Flags of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The account (asked for when omitted).
+    #[arg(long, short = 'u', env = "TESSERA_USERNAME")]
+    pub username: Option<String>,
+    /// Read the password (and then a TOTP code, if the account asks for one) from standard input,
+    /// one per line, instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Flags of `unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// How long the elevation lasts, e.g. 5m (default and maximum: the server's cap).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// Read the password (and then a TOTP code) from standard input, one per line.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Flags of `tessera health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server: host:port, http://host:port (plaintext) or https://host:port (TLS).
+    #[arg(long, env = "TESSERA_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// PEM CA certificates to verify an https:// server with [default: the system's roots].
+    #[arg(long, env = "TESSERA_CA")]
+    pub ca: Option<PathBuf>,
+    /// The name to expect in the server's certificate, when it differs from the --server host
+    /// (e.g. probing 127.0.0.1 inside a pod whose certificate names the service).
+    #[arg(long, env = "TESSERA_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// The service to ask about; empty asks about the server as a whole.
+    #[arg(long, default_value = "tessera.v1.AuthService")]
+    pub service: String,
+    /// Give up after this long, e.g. 3s.
+    #[arg(long, default_value = "3s", value_parser = seconds)]
+    pub timeout: Duration,
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    tessera_core::ttl::parse_ttl(value)
+        .map(|d| d.unsigned_abs())
+        .map_err(|e| e.to_string())
 }

@@ -11,26 +11,9 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
-use clap::Args;
 use tokio::process::Child;
 
-/// Flags of `dev` for the edges.
-#[derive(Debug, Clone, Args)]
-pub struct EdgeArgs {
-    /// Also start the HTTP edge (with a demo web app behind it) and the line-protocol edge (with
-    /// the demo job scheduler behind it), and print how to reach them.
-    #[arg(long, env = "TESSERA_DEV_EDGES")]
-    pub edges: bool,
-    /// Where the HTTP edge listens (with --edges).
-    #[arg(long, env = "TESSERA_DEV_HTTP_EDGE", default_value = "127.0.0.1:8080")]
-    pub http_edge_listen: SocketAddr,
-    /// Where the line-protocol edge listens (with --edges).
-    #[arg(long, env = "TESSERA_DEV_LINE_EDGE", default_value = "127.0.0.1:7070")]
-    pub line_edge_listen: SocketAddr,
-    /// Where the demo job scheduler behind the line edge listens (with --edges).
-    #[arg(long, env = "TESSERA_DEV_LINE_DEMO", default_value = "127.0.0.1:7001")]
-    pub line_demo_listen: SocketAddr,
-}
+use crate::cli::EdgeArgs;
 
 /// The running edges; stopped by [`Edges::stop`] (or killed when dropped). They share one
 /// process group (stopped together, and apart from the terminal's Ctrl-C, which reaches `tessera

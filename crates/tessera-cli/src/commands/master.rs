@@ -16,7 +16,9 @@ use tessera_store::{
 };
 use uuid::Uuid;
 
-use crate::{cli::DatabaseArgs, commands::pool_for, remote::read_secret};
+use tessera_server::service::log_audit_event;
+
+use crate::{cli::DatabaseArgs, prompt::read_secret};
 
 /// The shortest custom master token accepted.
 pub const MIN_CUSTOM_LEN: usize = 32;
@@ -43,7 +45,7 @@ fn hint(secret: &str) -> String {
 
 /// `tessera token what`.
 pub async fn what(database: DatabaseArgs, json_out: bool) -> anyhow::Result<()> {
-    let pool = pool_for(&database)?;
+    let pool = database.pool()?;
     let mut conn = pool.acquire().await.context("connecting to the database")?;
     let Some(master) = token_store::active_master(&mut conn).await? else {
         if json_out {
@@ -107,7 +109,7 @@ async fn replace(
     secret: &TokenSecret,
     action: &'static str,
 ) -> anyhow::Result<Uuid> {
-    let pool = pool_for(database)?;
+    let pool = database.pool()?;
     let now = SystemClock.now();
     let id = Uuid::new_v4();
     let mut tx = pool.begin().await.context("connecting to the database")?;
@@ -142,7 +144,7 @@ async fn replace(
         detail: json!({ "revoked_previous": revoked }),
     };
     audit::record(&mut tx, &event).await?;
-    crate::service::log_audit_event(&event);
+    log_audit_event(&event);
     tx.commit().await?;
     Ok(id)
 }

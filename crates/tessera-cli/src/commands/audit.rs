@@ -2,10 +2,14 @@
 
 use anyhow::bail;
 use serde_json::{json, Value};
+use tessera_client::{AuditEvent, AuditQuery};
 use tessera_core::ttl::parse_ttl;
-use tessera_proto::v1 as pb;
+use time::OffsetDateTime;
 
-use super::{explain, table, time_text, AuditExportArgs, AuditTailArgs, Remote};
+use crate::{
+    cli::{AuditCommand, AuditExportArgs, AuditTailArgs, RemoteArgs},
+    remote::{explain, table, time_text, Remote},
+};
 
 /// Every action the server writes to the audit trail; `audit tail --action` takes one of these.
 pub const AUDIT_ACTIONS: &[&str] = &[
@@ -39,25 +43,31 @@ pub fn check_audit_action(action: &str) -> anyhow::Result<()> {
     )
 }
 
-/// `now - ago` as a protobuf timestamp, `ago` as `--flag` gives it (`7d`).
-fn ago(flag: &str, ago: Option<&str>) -> anyhow::Result<Option<prost_types::Timestamp>> {
-    let Some(ago) = ago else { return Ok(None) };
-    let ago = parse_ttl(ago).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
-    let at = time::OffsetDateTime::now_utc() - ago;
-    Ok(Some(prost_types::Timestamp {
-        seconds: at.unix_timestamp(),
-        nanos: 0,
-    }))
+/// `tessera audit …`.
+pub async fn run(command: AuditCommand, remote: &RemoteArgs) -> anyhow::Result<()> {
+    let connected = remote.connect().await?;
+    match command {
+        AuditCommand::Tail(args) => audit_tail(&connected, args).await,
+        AuditCommand::Export(args) => audit_export(&connected, args).await,
+    }
 }
 
-fn event_json(e: &pb::AuditEvent) -> Value {
-    json!({"id": e.id, "at": time_text(e.at.as_ref()), "action": e.action, "outcome": e.outcome,
+/// `now - ago`, to the second, `ago` as `--flag` gives it (`7d`).
+fn ago(flag: &str, ago: Option<&str>) -> anyhow::Result<Option<OffsetDateTime>> {
+    let Some(ago) = ago else { return Ok(None) };
+    let ago = parse_ttl(ago).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+    let at = OffsetDateTime::now_utc() - ago;
+    Ok(Some(at.replace_nanosecond(0).unwrap_or(at)))
+}
+
+fn event_json(e: &AuditEvent) -> Value {
+    json!({"id": e.id, "at": time_text(e.at), "action": e.action, "outcome": e.outcome,
            "actor": e.actor, "username": e.username, "token_id": e.token_id,
            "detail": serde_json::from_str::<Value>(&e.detail_json).unwrap_or(Value::Null)})
 }
 
 /// `tessera audit export`: every matching event, a page at a time, one JSON object per line.
-pub async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Result<()> {
+async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Result<()> {
     use std::io::Write;
     let since = ago("--since", args.since.as_deref())?;
     let until = ago("--until", args.until.as_deref())?;
@@ -77,23 +87,21 @@ pub async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Res
     let (mut page_token, mut count) = (String::new(), 0u64);
     loop {
         let page = remote
-            .admin()
-            .list_audit_events(remote.request(pb::ListAuditEventsRequest {
-                actor: String::new(),
-                action: String::new(),
+            .client
+            .list_audit_events(AuditQuery {
                 since,
                 until,
                 page_size: 500,
                 page_token: page_token.clone(),
-            })?)
+                ..AuditQuery::default()
+            })
             .await
-            .map_err(explain)?
-            .into_inner();
-        for event in &page.events {
+            .map_err(explain)?;
+        for event in &page.items {
             writeln!(out, "{}", event_json(event))?;
             count += 1;
         }
-        if page.next_page_token.is_empty() || page.events.is_empty() {
+        if page.next_page_token.is_empty() || page.items.is_empty() {
             break;
         }
         page_token = page.next_page_token;
@@ -104,51 +112,30 @@ pub async fn audit_export(remote: &Remote, args: AuditExportArgs) -> anyhow::Res
 }
 
 /// `tessera audit tail`.
-pub async fn audit_tail(remote: &Remote, args: AuditTailArgs) -> anyhow::Result<()> {
+async fn audit_tail(remote: &Remote, args: AuditTailArgs) -> anyhow::Result<()> {
     if let Some(action) = &args.action {
         check_audit_action(action)?;
     }
-    let since = match &args.since {
-        Some(ago) => {
-            let ago = parse_ttl(ago).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
-            let at = time::OffsetDateTime::now_utc() - ago;
-            Some(prost_types::Timestamp {
-                seconds: at.unix_timestamp(),
-                nanos: 0,
-            })
-        }
-        None => None,
-    };
+    let since = ago("--since", args.since.as_deref())?;
     let events = remote
-        .admin()
-        .list_audit_events(remote.request(pb::ListAuditEventsRequest {
+        .client
+        .list_audit_events(AuditQuery {
             actor: args.actor.unwrap_or_default(),
             action: args.action.unwrap_or_default(),
             since,
-            until: None,
             page_size: args.limit.clamp(1, 500),
-            page_token: String::new(),
-        })?)
+            ..AuditQuery::default()
+        })
         .await
         .map_err(explain)?
-        .into_inner()
-        .events;
-    let value = Value::Array(
-        events
-            .iter()
-            .map(|e| {
-                json!({"id": e.id, "at": time_text(e.at.as_ref()), "action": e.action, "outcome": e.outcome,
-                       "actor": e.actor, "username": e.username, "token_id": e.token_id,
-                       "detail": serde_json::from_str::<Value>(&e.detail_json).unwrap_or(Value::Null)})
-            })
-            .collect(),
-    );
+        .items;
+    let value = Value::Array(events.iter().map(event_json).collect());
     remote.print(value, || {
         let rows: Vec<Vec<String>> = events
             .iter()
             .map(|e| {
                 vec![
-                    time_text(e.at.as_ref()),
+                    time_text(e.at),
                     e.action.clone(),
                     e.outcome.clone(),
                     if e.username.is_empty() {

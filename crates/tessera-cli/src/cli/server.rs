@@ -1,225 +1,18 @@
-//! The `tessera` command line: one clap derive tree; every flag is also a `TESSERA_*` environment
-//! variable, and each doc comment is its `--help`. Values are validated here, once, into typed
-//! settings, with errors that name the setting.
+//! The flags of the commands that run a server (`serve`, `dev`), validated once into the typed
+//! settings `tessera-server` takes, with errors that name the flag.
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Args;
 use tessera_core::{seal::SealingKey, ttl::parse_ttl};
+use tessera_server::{
+    bootstrap::{self, BootstrapPlan},
+    settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING},
+    sweeper::{check_revocation_retention, longest_lifetime, Retention, SweeperSettings},
+    tls::TlsFiles,
+};
 
-use crate::settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING};
-
-/// Tessera: central authentication and token service (gRPC, PostgreSQL).
-#[derive(Debug, Parser)]
-#[command(
-    name = "tessera",
-    version,
-    about = "Tessera: central authentication and token service (gRPC over PostgreSQL)",
-    after_help = "Start here: `tessera dev` runs everything locally and prints how to connect.\n\
-                  Operators: `tessera login`, then `tessera user list`, `tessera token issue`, … (each takes --server).\n\
-                  Every flag is also a TESSERA_* environment variable."
-)]
-pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
-    /// The remote commands' flags also before the command (`tessera --server … user list`),
-    /// as older scripts write them; hidden so each command's help shows only its own flags.
-    #[command(flatten)]
-    pub remote: crate::remote::LeadingRemoteArgs,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// How logs are written.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// The commands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the gRPC API against an existing PostgreSQL (runs pending migrations first).
-    Serve(ServeArgs),
-    /// Run everything on this machine: an embedded PostgreSQL in --data-dir, migrations, a
-    /// bootstrapped admin account and service token (printed once), and the gRPC server.
-    Dev(DevArgs),
-    /// Apply pending database migrations and exit.
-    Migrate(DatabaseArgs),
-    /// Log in: asks for the password (and a TOTP code when the account has one) and keeps the
-    /// session in a credentials file (0600, one entry per server) that later commands use.
-    Login(crate::session::LoginArgs),
-    /// Revoke the stored session of --server and forget it.
-    Logout(Remote),
-    /// Elevate the stored session for a while (sudo mode): asks for your password, or the
-    /// break-glass root password; admin commands use the elevated token until it ends.
-    Unlock(crate::session::UnlockArgs),
-    /// End the elevation now (revokes the elevated token).
-    Lock(Remote),
-    /// Who you are on --server: account, role, session expiry, elevated until.
-    #[command(visible_alias = "whoami")]
-    Status(Remote),
-    /// Manage accounts over gRPC (`user add` also works directly against the database with
-    /// --database-url when you have no token yet).
-    User(Group<UserCommand>),
-    /// Enroll or remove an account's TOTP second factor (over gRPC).
-    Totp(Group<crate::remote::TotpCommand>),
-    /// Issue, list, show and revoke tokens (over gRPC); check a token's form offline; manage the
-    /// master token on the server host (what, reset, set).
-    Token(Group<TokenCommand>),
-    /// Read the audit trail (over gRPC).
-    Audit(Group<crate::remote::AuditCommand>),
-    /// Manage the JWT signing keys directly in the database (run on the server host).
-    #[command(subcommand)]
-    Keys(KeysCommand),
-    /// Read a password from standard input and print its argon2id hash, e.g. for
-    /// TESSERA_ROOT_PASSWORD_HASH.
-    HashPassword,
-    /// Ask --server's gRPC health service whether Tessera is SERVING (exit 0) or not (exit 1),
-    /// for container health checks and exec probes; `https://` servers are checked over TLS.
-    Health(crate::health_probe::HealthArgs),
-}
-
-/// A remote command group: where the server is and who asks, then the command.
-#[derive(Debug, Args)]
-pub struct Group<C: Subcommand> {
-    #[command(flatten)]
-    pub remote: crate::remote::RemoteArgs,
-    #[command(subcommand)]
-    pub command: C,
-}
-
-/// A remote command without flags of its own.
-#[derive(Debug, Args)]
-pub struct Remote {
-    #[command(flatten)]
-    pub remote: crate::remote::RemoteArgs,
-}
-
-/// Account commands.
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create an account. The password is read from a prompt, or from stdin with --password-stdin,
-    /// never from the command line. With a token (--token-file, TESSERA_TOKEN) it goes over gRPC;
-    /// without one, directly to the database given by --database-url (how the first account is made).
-    Add(UserAddArgs),
-    /// List accounts.
-    List,
-    /// Disable an account: it cannot log in and all its tokens are revoked at once.
-    Disable {
-        /// The account.
-        username: String,
-    },
-    /// Enable a disabled account again.
-    Enable {
-        /// The account.
-        username: String,
-    },
-    /// Change an account's role (user, admin, owner, superuser, root); its tokens are revoked so
-    /// the new role applies at once.
-    Role {
-        /// The account.
-        username: String,
-        /// The new role.
-        role: String,
-    },
-    /// Set an account's password (prompted, or the first line of stdin); clears a lockout and
-    /// revokes the account's tokens.
-    Passwd {
-        /// The account.
-        username: String,
-    },
-}
-
-/// Token commands.
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Issue a token derived from yours (never broader than it); the secret is printed once.
-    Issue(crate::remote::TokenIssueArgs),
-    /// List your tokens, or another account's with --user (admin rights needed).
-    List {
-        /// The account (default: yours).
-        #[arg(long)]
-        user: Option<String>,
-        /// Include revoked, expired and used-up tokens.
-        #[arg(long)]
-        all: bool,
-    },
-    /// Show one token by id (never its secret).
-    Show {
-        /// The token id.
-        token_id: String,
-    },
-    /// Revoke a token and everything derived from it.
-    Revoke(crate::remote::TokenRevokeArgs),
-    /// Say whether a string is a well-formed Tessera token (grammar and checksum), offline. Reads
-    /// the token from stdin when none (or `-`) is given.
-    Check {
-        /// The token (omit or `-` to read stdin, which keeps it out of shell history).
-        token: Option<String>,
-    },
-    /// Show the master token's id, prefix and age (run on the server host; never the secret).
-    What(DatabaseArgs),
-    /// Mint a new random master token, revoking the old one at once; prints the new secret once.
-    Reset(DatabaseArgs),
-    /// Set a custom master token read from a prompt or stdin (never argv): it must start with
-    /// `tsr_mst_` and be at least 32 characters. The old one is revoked at once.
-    Set(DatabaseArgs),
-}
-
-/// JWT signing key commands.
-#[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Add a new signing key that signs every new JWT from now on. Older keys keep verifying the
-    /// tokens they signed until those expire; running servers pick the change up at once.
-    Rotate(KeysRotateArgs),
-    /// List the signing keys: id, creation, retirement, and which one signs.
-    List(KeysListArgs),
-}
-
-/// Flags of `keys rotate`.
-#[derive(Debug, Args)]
-pub struct KeysRotateArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// The servers' --totp-key: it seals the new private key, and only servers holding it can
-    /// sign with it.
-    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
-    pub totp_key: String,
-    /// Rotate even though the current key does not open with --totp-key (the servers' key was
-    /// changed on purpose).
-    #[arg(long)]
-    pub force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Flags of `keys list`.
-#[derive(Debug, Args)]
-pub struct KeysListArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// Print the keys as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Where the database is.
-#[derive(Debug, Args)]
-pub struct DatabaseArgs {
-    /// PostgreSQL connection URL, e.g. postgres://tessera:…@db:5432/tessera.
-    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
-    /// Most database connections this process holds.
-    #[arg(long, env = "TESSERA_DB_MAX_CONNECTIONS", default_value_t = 16)]
-    pub db_max_connections: u32,
-}
+use super::DatabaseArgs;
 
 /// Flags of `serve`.
 #[derive(Debug, Args)]
@@ -260,7 +53,7 @@ pub struct DevArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]
-    pub edges: crate::dev_edges::EdgeArgs,
+    pub edges: EdgeArgs,
 }
 
 /// Where to listen.
@@ -370,30 +163,22 @@ pub struct AuthArgs {
     pub bootstrap_accounts_json: Option<String>,
 }
 
-/// Flags of `user add`.
-#[derive(Debug, Args)]
-pub struct UserAddArgs {
-    /// PostgreSQL URL, to create the account directly in the database (when you have no token).
-    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Login name.
-    #[arg(long)]
-    pub username: String,
-    /// One of user, admin, owner, superuser, root.
-    #[arg(long, default_value = "user")]
-    pub role: String,
-    /// Human-readable name.
-    #[arg(long, default_value = "")]
-    pub display_name: String,
-    /// Read the password from the first line of standard input instead of prompting.
-    #[arg(long)]
-    pub password_stdin: bool,
-    /// Enroll TOTP and print the otpauth:// URI to add to an authenticator app.
-    #[arg(long)]
-    pub totp: bool,
-    /// Key sealing TOTP seeds (as for `serve`); required with --totp.
-    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
-    pub totp_key: Option<String>,
+/// Flags of `dev` for the edges.
+#[derive(Debug, Clone, Args)]
+pub struct EdgeArgs {
+    /// Also start the HTTP edge (with a demo web app behind it) and the line-protocol edge (with
+    /// the demo job scheduler behind it), and print how to reach them.
+    #[arg(long, env = "TESSERA_DEV_EDGES")]
+    pub edges: bool,
+    /// Where the HTTP edge listens (with --edges).
+    #[arg(long, env = "TESSERA_DEV_HTTP_EDGE", default_value = "127.0.0.1:8080")]
+    pub http_edge_listen: SocketAddr,
+    /// Where the line-protocol edge listens (with --edges).
+    #[arg(long, env = "TESSERA_DEV_LINE_EDGE", default_value = "127.0.0.1:7070")]
+    pub line_edge_listen: SocketAddr,
+    /// Where the demo job scheduler behind the line edge listens (with --edges).
+    #[arg(long, env = "TESSERA_DEV_LINE_DEMO", default_value = "127.0.0.1:7001")]
+    pub line_demo_listen: SocketAddr,
 }
 
 impl AuthArgs {
@@ -449,8 +234,46 @@ impl AuthArgs {
         };
         // The sweeper's flags depend on these (the feed's retention against token lifetimes):
         // checked here too, so a bad combination stops start-up before anything runs.
-        crate::sweeper::settings(self, &settings)?;
+        self.sweeper_settings(&settings)?;
         Ok(settings)
+    }
+
+    /// The accounts of --bootstrap-accounts-json to create at start-up, checked.
+    pub fn bootstrap_plan(&self) -> anyhow::Result<Option<BootstrapPlan>> {
+        self.bootstrap_accounts_json
+            .as_deref()
+            .filter(|json| !json.trim().is_empty())
+            .map(bootstrap::parse)
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// Validates the sweeper's flags: the interval, the retentions, and whether a revocation
+    /// retention shorter than the longest token lifetime of `auth` is accepted.
+    pub fn sweeper_settings(&self, auth: &AuthSettings) -> anyhow::Result<SweeperSettings> {
+        let interval = parse_ttl(&self.sweep_interval)
+            .map_err(|e| anyhow::anyhow!("--sweep-interval (TESSERA_SWEEP_INTERVAL): {e}"))?;
+        let revocations = match &self.revocation_retention {
+            Some(text) => {
+                let retention = parse_ttl(text).map_err(|e| {
+                    anyhow::anyhow!("--revocation-retention (TESSERA_REVOCATION_RETENTION): {e}")
+                })?;
+                check_revocation_retention(retention, auth, self.revocation_retention_resync)?;
+                retention
+            }
+            // Unset: a week, or longer when tokens live longer.
+            None => Retention::default().revocations.max(longest_lifetime(auth)),
+        };
+        let audit = match self.audit_retention.trim() {
+            "forever" => None,
+            text => Some(parse_ttl(text).map_err(|e| {
+                anyhow::anyhow!("--audit-retention (TESSERA_AUDIT_RETENTION): {e} (or `forever`)")
+            })?),
+        };
+        Ok(SweeperSettings {
+            max_interval: std::time::Duration::from_secs(interval.whole_seconds().max(1) as u64),
+            retention: Retention { revocations, audit },
+        })
     }
 }
 
@@ -458,7 +281,7 @@ impl ListenArgs {
     /// Serve settings with this address and, when a certificate is given, TLS.
     pub fn settings(&self) -> anyhow::Result<ServeSettings> {
         let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+            (Some(cert), Some(key)) => Some(TlsFiles {
                 cert: cert.clone(),
                 key: key.clone(),
                 client_ca: self.client_ca.clone(),
@@ -486,14 +309,9 @@ impl ListenArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::Parser as _;
 
-    use super::*;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
+    use crate::cli::{Cli, Command};
 
     #[test]
     fn bad_durations_name_the_flag() {

@@ -2,34 +2,47 @@
 
 use anyhow::bail;
 use serde_json::{json, Value};
+use tessera_client::{IssueToken, RevokeTarget, Secret, TokenFormat, TokenInfo, TokenKind};
 use tessera_core::{token::check_format, ttl::parse_ttl};
-use tessera_proto::v1 as pb;
 
-use super::{
-    explain, kind_name, read_secret, table, time_text, Remote, TokenIssueArgs, TokenRevokeArgs,
+use crate::{
+    cli::{RemoteArgs, TokenCommand, TokenIssueArgs, TokenRevokeArgs},
+    prompt::read_secret,
+    remote::{explain, table, time_text, Remote},
 };
 
-fn token_json(token: &pb::TokenInfo) -> Value {
+/// `tessera token …`, but for the master token's commands (`what`, `reset`, `set`), which run
+/// against the database and are dispatched to `master` before this.
+pub async fn run(command: TokenCommand, remote: &RemoteArgs) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Check { token } => token_check(token, remote.json),
+        TokenCommand::Issue(args) => token_issue(&remote.connect().await?, args).await,
+        TokenCommand::List { user, all } => token_list(&remote.connect().await?, user, all).await,
+        TokenCommand::Show { token_id } => token_show(&remote.connect().await?, &token_id).await,
+        TokenCommand::Revoke(args) => token_revoke(&remote.connect().await?, args).await,
+        TokenCommand::What(_) | TokenCommand::Reset(_) | TokenCommand::Set(_) => {
+            unreachable!("the master token's commands are dispatched before")
+        }
+    }
+}
+
+fn token_json(token: &TokenInfo) -> Value {
     json!({
-        "token_id": token.token_id, "kind": kind_name(token.token_type), "subject": token.subject,
+        "token_id": token.token_id, "kind": token.kind.as_str(), "subject": token.subject,
         "parent_id": token.parent_id, "session_id": token.session_id, "namespace": token.namespace,
         "permissions": token.permissions, "elevated": token.elevated, "description": token.description,
-        "issued_at": time_text(token.issued_at.as_ref()), "expires_at": token.expires_at.as_ref().map(|t| time_text(Some(t))),
+        "issued_at": time_text(token.issued_at), "expires_at": token.expires_at.map(|t| time_text(Some(t))),
         "uses_remaining": token.uses_remaining, "max_uses": token.max_uses,
-        "revoked_at": token.revoked_at.as_ref().map(|t| time_text(Some(t))),
+        "revoked_at": token.revoked_at.map(|t| time_text(Some(t))),
     })
 }
 
 /// Why a listed token is (in)active, as far as the listing tells.
-fn token_state(token: &pb::TokenInfo) -> &'static str {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+fn token_state(token: &TokenInfo) -> &'static str {
+    let now = time::OffsetDateTime::now_utc();
     if token.revoked_at.is_some() {
         "revoked"
-    } else if token
-        .expires_at
-        .as_ref()
-        .is_some_and(|at| at.seconds <= now)
-    {
+    } else if token.expires_at.is_some_and(|at| at <= now) {
         "expired"
     } else if token.uses_remaining == Some(0) {
         "used up"
@@ -38,16 +51,16 @@ fn token_state(token: &pb::TokenInfo) -> &'static str {
     }
 }
 
-fn token_rows(tokens: &[pb::TokenInfo]) -> String {
+fn token_rows(tokens: &[TokenInfo]) -> String {
     let rows: Vec<Vec<String>> = tokens
         .iter()
         .map(|t| {
             vec![
                 t.token_id.clone(),
-                kind_name(t.token_type).into(),
+                t.kind.as_str().into(),
                 t.namespace.clone(),
                 t.permissions.join(","),
-                time_text(t.expires_at.as_ref()),
+                time_text(t.expires_at),
                 t.uses_remaining
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "-".into()),
@@ -78,48 +91,45 @@ fn token_rows(tokens: &[pb::TokenInfo]) -> String {
 }
 
 /// `tessera token issue`.
-pub async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Result<()> {
+async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Result<()> {
     if let Some(ttl) = &args.ttl {
         parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
     }
-    let issued = remote
-        .auth()
-        .issue_token(remote.request(pb::IssueTokenRequest {
-            ttl: args.ttl.unwrap_or_default(),
-            max_uses: if args.single_use {
-                1
-            } else {
-                args.max_uses.unwrap_or(0)
-            },
-            namespace: args.namespace.unwrap_or_default(),
-            permissions: args.permissions,
-            description: args.description,
-            format: if args.jwt {
-                pb::TokenFormat::Jwt
-            } else {
-                pb::TokenFormat::Opaque
-            } as i32,
-            token_type: if args.service {
-                pb::TokenType::Service
-            } else {
-                pb::TokenType::Api
-            } as i32,
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let request = IssueToken {
+        max_uses: if args.single_use {
+            Some(1)
+        } else {
+            args.max_uses
+        },
+        namespace: args.namespace.unwrap_or_default(),
+        permissions: args.permissions,
+        description: args.description,
+        format: if args.jwt {
+            TokenFormat::Jwt
+        } else {
+            TokenFormat::Opaque
+        },
+        kind: if args.service {
+            TokenKind::Service
+        } else {
+            TokenKind::Api
+        },
+        // Empty: the server's default lifetime (capped by the parent's).
+        ..IssueToken::new(args.ttl.unwrap_or_default())
+    };
+    let issued = remote.client.issue_token(request).await.map_err(explain)?;
     remote.print(
         json!({
-            "token": issued.token, "token_id": issued.token_id,
-            "expires_at": issued.expires_at.as_ref().map(|t| time_text(Some(t))),
+            "token": issued.token.expose(), "token_id": issued.token_id,
+            "expires_at": issued.expires_at.map(|t| time_text(Some(t))),
             "namespace": issued.namespace, "permissions": issued.permissions, "max_uses": issued.max_uses,
         }),
         || {
             format!(
                 "token     {}\ntoken id  {}\nexpires   {}\nnamespace {}\nperms     {}\nmax uses  {}\n(the token is shown only now)\n",
-                issued.token,
+                issued.token.expose(),
                 issued.token_id,
-                time_text(issued.expires_at.as_ref()),
+                time_text(issued.expires_at),
                 issued.namespace,
                 issued.permissions.join(","),
                 issued.max_uses.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into()),
@@ -130,17 +140,12 @@ pub async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Resul
 }
 
 /// `tessera token list`.
-pub async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> anyhow::Result<()> {
+async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> anyhow::Result<()> {
     let tokens = remote
-        .admin()
-        .list_tokens(remote.request(pb::ListTokensRequest {
-            username: user.unwrap_or_default(),
-            include_inactive: all,
-        })?)
+        .client
+        .list_tokens(&user.unwrap_or_default(), all)
         .await
-        .map_err(explain)?
-        .into_inner()
-        .tokens;
+        .map_err(explain)?;
     remote.print(
         Value::Array(tokens.iter().map(token_json).collect()),
         || token_rows(&tokens),
@@ -149,17 +154,8 @@ pub async fn token_list(remote: &Remote, user: Option<String>, all: bool) -> any
 }
 
 /// `tessera token show`.
-pub async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
-    let token = remote
-        .admin()
-        .get_token(remote.request(pb::GetTokenRequest {
-            token_id: token_id.into(),
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .token
-        .unwrap_or_default();
+async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
+    let token = remote.client.get_token(token_id).await.map_err(explain)?;
     let value = token_json(&token);
     remote.print(value.clone(), || {
         let mut out = String::new();
@@ -180,29 +176,23 @@ pub async fn token_show(remote: &Remote, token_id: &str) -> anyhow::Result<()> {
 }
 
 /// `tessera token revoke`.
-pub async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<()> {
-    use pb::revoke_request::Target;
+async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<()> {
     let target = if args.secret_stdin {
-        Target::Token(read_secret("Token to revoke")?)
+        RevokeTarget::Token(Secret::new(read_secret("Token to revoke")?))
     } else if let Some(session) = args.session {
-        Target::SessionId(session)
+        RevokeTarget::SessionId(session)
     } else if let Some(user) = args.user {
-        Target::Subject(user)
+        RevokeTarget::Subject(user)
     } else if let Some(id) = args.token_id {
-        Target::TokenId(id)
+        RevokeTarget::TokenId(id)
     } else {
         bail!("name what to revoke: a token id, --session, --user or --secret-stdin");
     };
     let revoked = remote
-        .auth()
-        .revoke(remote.request(pb::RevokeRequest {
-            target: Some(target),
-            reason: args.reason,
-        })?)
+        .client
+        .revoke(target, &args.reason)
         .await
-        .map_err(explain)?
-        .into_inner()
-        .revoked_count;
+        .map_err(explain)?;
     remote.print(json!({"revoked_count": revoked}), || {
         format!("revoked {revoked} token(s)\n")
     });
@@ -210,7 +200,7 @@ pub async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Res
 }
 
 /// `tessera token check`: offline grammar and checksum check.
-pub fn token_check(token: Option<String>, json_out: bool) -> anyhow::Result<()> {
+fn token_check(token: Option<String>, json_out: bool) -> anyhow::Result<()> {
     let token = match token {
         Some(t) if t != "-" => t,
         _ => read_secret("Token to check")?,

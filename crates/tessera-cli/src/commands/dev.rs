@@ -26,16 +26,12 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::{
-    bootstrap,
-    cli::DevArgs,
-    commands::{bootstrap_plan, write_private},
-    server::Server,
-    service::IssueRequest,
-    settings::Redacted,
-};
+use tessera_server::{bootstrap, server::Server, service::IssueRequest, settings::Redacted};
+
+use crate::{cli::DevArgs, credentials::write_private};
 
 pub mod banner;
+pub mod edges;
 pub mod instance;
 
 use instance::{check_ports, Instance};
@@ -96,7 +92,7 @@ struct ReadyInfo<'a> {
 pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let signals = StopSignals::install()?;
     let mut auth = args.auth.settings()?;
-    let plan = bootstrap_plan(&args.auth)?;
+    let plan = args.auth.bootstrap_plan()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating --data-dir {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;
@@ -166,7 +162,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
 async fn dev_with_postgres(
     postgres: &EmbeddedPostgres,
     data_dir: &Path,
-    auth: &mut crate::settings::AuthSettings,
+    auth: &mut tessera_server::settings::AuthSettings,
     plan: Option<bootstrap::BootstrapPlan>,
     args: &DevArgs,
     instance: &mut Instance,
@@ -194,7 +190,12 @@ async fn dev_with_postgres(
     if let Some(plan) = plan {
         bootstrap::apply(plan, &authority, &pool, clock.as_ref()).await?;
     }
-    crate::sweeper::start_background(&authority, &args.auth).await?;
+    tessera_server::server::start_background(
+        &authority,
+        args.auth.sweeper_settings(auth)?,
+        args.auth.tokens_file.clone(),
+    )
+    .await?;
     let admin = dev_admin(
         &data_dir.join("dev-admin.json"),
         &authority,
@@ -263,9 +264,7 @@ async fn dev_with_postgres(
         }
     }));
     let edges = if args.edges.edges {
-        match crate::dev_edges::Edges::start(&args.edges, addr, service.token.expose(), data_dir)
-            .await
-        {
+        match edges::Edges::start(&args.edges, addr, service.token.expose(), data_dir).await {
             Ok(edges) => {
                 instance.record(|info| {
                     info.http_edge = Some(edges.http.clone());
@@ -293,7 +292,7 @@ async fn dev_with_postgres(
 
 async fn dev_admin(
     path: &Path,
-    authority: &crate::service::Authority,
+    authority: &tessera_server::service::Authority,
     pool: &PgPool,
     clock: &dyn Clock,
 ) -> anyhow::Result<DevAdmin> {

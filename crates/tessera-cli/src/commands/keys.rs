@@ -12,11 +12,9 @@ use tessera_store::{
 };
 use time::format_description::well_known::Rfc3339;
 
-use super::pool_for;
-use crate::{
-    cli::{KeysListArgs, KeysRotateArgs},
-    service::jwt::seal_new_key,
-};
+use tessera_server::service::{jwt::seal_new_key, log_audit_event};
+
+use crate::cli::{KeysListArgs, KeysRotateArgs};
 
 const NOT_MIGRATED: &str =
     "reading the signing keys (is PostgreSQL reachable and migrated? see `tessera migrate`)";
@@ -25,7 +23,7 @@ const NOT_MIGRATED: &str =
 pub async fn keys_rotate(args: KeysRotateArgs) -> anyhow::Result<()> {
     let sealer = SealingKey::from_base64(args.totp_key.trim())
         .map_err(|e| anyhow::anyhow!("--totp-key (TESSERA_TOTP_KEY): {e}"))?;
-    let pool = pool_for(&args.database)?;
+    let pool = args.database.pool()?;
     let rows = key_store::list(&pool).await.context(NOT_MIGRATED)?;
     if let Some(current) = rows.iter().rev().find(|row| row.retired_at.is_none()) {
         if !args.force && sealer.open(&current.private_sealed).is_err() {
@@ -51,7 +49,7 @@ pub async fn keys_rotate(args: KeysRotateArgs) -> anyhow::Result<()> {
         detail: json!({ "kid": key.kid(), "retired": retired, "via": "cli" }),
     };
     audit::record(&mut tx, &event).await?;
-    crate::service::log_audit_event(&event);
+    log_audit_event(&event);
     tx.commit().await.context("committing the new key")?;
     if args.json {
         println!(
@@ -69,7 +67,7 @@ pub async fn keys_rotate(args: KeysRotateArgs) -> anyhow::Result<()> {
 
 /// `tessera keys list`.
 pub async fn keys_list(args: KeysListArgs) -> anyhow::Result<()> {
-    let pool = pool_for(&args.database)?;
+    let pool = args.database.pool()?;
     let rows = key_store::list(&pool).await.context(NOT_MIGRATED)?;
     let signing = rows
         .iter()

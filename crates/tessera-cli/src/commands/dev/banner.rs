@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::dev_edges::Edges;
+use super::edges::Edges;
 
 /// Paths and addresses the banner's commands use.
 pub struct Banner {

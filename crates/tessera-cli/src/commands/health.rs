@@ -1,0 +1,45 @@
+//! `tessera health`: asks a server's gRPC health service whether it is SERVING and exits 0 or 1,
+//! for container health checks and Kubernetes exec probes (whose native gRPC probe cannot speak
+//! TLS). Plaintext for `http://` and bare `host:port`, TLS for `https://`.
+
+use anyhow::bail;
+use tessera_client::{health::Health, Client, RetryPolicy, ServerAddress};
+
+use crate::cli::HealthArgs;
+
+/// Runs the probe: Ok when the service is SERVING.
+pub async fn probe(args: &HealthArgs) -> anyhow::Result<()> {
+    let address = ServerAddress::parse(&args.server)
+        .map_err(|e| anyhow::anyhow!("--server (TESSERA_SERVER): {e}"))?;
+    let mut builder = Client::builder()
+        .address(address.uri())
+        .connect_timeout(args.timeout)
+        .deadline(args.timeout)
+        // One question, one answer: a probe that waits is the orchestrator's business.
+        .retry(RetryPolicy::never());
+    if let Some(ca) = &args.ca {
+        builder = builder.ca_file(ca);
+    }
+    if let Some(name) = &args.tls_server_name {
+        builder = builder.tls_server_name(name);
+    }
+    builder
+        .check()
+        .map_err(|e| anyhow::anyhow!("{}", e.flag_message("--server", "--ca")))?;
+    let client = builder
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach Tessera at {address}: {}", e.message()))?;
+    let health = client
+        .health(&args.service)
+        .await
+        .map_err(|e| anyhow::anyhow!("health check failed: {}", e.message()))?;
+    match health {
+        Health::Serving => {
+            println!("SERVING");
+            Ok(())
+        }
+        Health::NotServing => bail!("NOT_SERVING (is PostgreSQL reachable?)"),
+        other => bail!("{} (--service {:?})", other.as_str(), args.service),
+    }
+}
