@@ -21,8 +21,9 @@ use crate::{binary, wait_child};
 /// How long `tessera dev` may take to be ready: initdb, migrations and argon2 hashing of the
 /// bootstrap accounts, on a busy two-core machine.
 pub const DEV_START_DEADLINE: Duration = Duration::from_secs(240);
-/// How long `tessera dev` may take to stop after SIGTERM before it is killed.
-pub const DEV_STOP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long `tessera dev` may take to stop after SIGTERM (draining, then PostgreSQL's shutdown)
+/// before it is killed: generous, since a busy two-core machine runs many at once.
+pub const DEV_STOP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// What `tessera dev --ready-file` reports.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,16 +191,15 @@ impl DevServer {
                 Ok(status)
             }
             None => {
+                let log = self.log_tail();
                 self.child.kill()?;
                 self.child.wait()?;
-                // The watchdog stops the PostgreSQL a killed `tessera dev` leaves behind.
+                // The watchdog stops the PostgreSQL a killed `tessera dev` leaves behind (and
+                // removes the directory, log included: it was read above).
                 if let Some(watchdog) = self.watchdog.take() {
                     watchdog.finish("reaped");
                 }
-                bail!(
-                    "tessera dev ignored SIGTERM for {DEV_STOP_DEADLINE:?}:\n{}",
-                    self.log_tail()
-                );
+                bail!("tessera dev ignored SIGTERM for {DEV_STOP_DEADLINE:?}:\n{log}");
             }
         }
     }
