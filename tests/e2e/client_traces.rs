@@ -19,7 +19,7 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use tessera_e2e::{
+use tessera_harness::{
     otlp::{contains_bytes, ExportedSpan, OtlpReceiver},
     workspace_root, DevServer,
 };

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_e2e::{
+use tessera_harness::{
     authed,
-    cluster::{Replica, ReplicaSpec, ROOT_PASSWORD},
+    cluster::{introspect_service_token, root_session, Replica, ReplicaSpec},
 };
 use tessera_proto::v1 as pb;
 use tessera_proto::v1::auth_service_client::AuthServiceClient;
@@ -74,28 +74,8 @@ async fn three_replicas_migrate_once_and_share_revocations() -> anyhow::Result<(
     for replica in &replicas {
         clients.push(replica.client().await?);
     }
-    let session = clients[0]
-        .login(pb::LoginRequest {
-            username: "root".into(),
-            password: ROOT_PASSWORD.into(),
-            totp_code: String::new(),
-        })
-        .await?
-        .into_inner()
-        .token;
-    let service = clients[0]
-        .issue_token(authed(
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                permissions: vec!["introspect".into()],
-                token_type: pb::TokenType::Service as i32,
-                ..Default::default()
-            },
-            &session,
-        ))
-        .await?
-        .into_inner()
-        .token;
+    let session = root_session(&mut clients[0]).await?;
+    let service = introspect_service_token(&mut clients[0], &session).await?;
 
     // Revoke on A; B and C (which hold the token in their caches) must refuse it shortly after.
     let rounds = 40;

@@ -9,7 +9,7 @@ use std::{
 };
 
 use nix::sys::signal::Signal;
-use tessera_e2e::{binary, processes_of, serving, wait_no_processes_of, DevServer};
+use tessera_harness::{binary, processes_of, serving, wait_no_processes_of, DevServer};
 use tessera_proto::v1 as pb;
 
 /// Runs a second `tessera dev` to completion (it must not keep running), returning its output.

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use tessera_e2e::{
+use tessera_harness::{
     authed,
-    cluster::{Replica, ReplicaSpec, ROOT_PASSWORD},
+    cluster::{introspect_service_token, Replica, ReplicaSpec, ROOT_PASSWORD},
 };
 use tessera_proto::v1 as pb;
 use tessera_store::testing::TestDatabase;
@@ -44,19 +44,7 @@ async fn sigterm_drains_in_order_and_finishes_in_flight_calls() -> anyhow::Resul
         totp_code: String::new(),
     };
     let session = client.login(login.clone()).await?.into_inner().token;
-    let service = client
-        .issue_token(authed(
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                permissions: vec!["introspect".into()],
-                token_type: pb::TokenType::Service as i32,
-                ..Default::default()
-            },
-            &session,
-        ))
-        .await?
-        .into_inner()
-        .token;
+    let service = introspect_service_token(&mut client, &session).await?;
 
     let mut health = HealthClient::new(channel.clone())
         .watch(HealthCheckRequest {

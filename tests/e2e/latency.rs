@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_e2e::{authed, DevServer};
+use tessera_harness::{authed, DevServer};
 use tessera_proto::v1 as pb;
 
 /// A reply held back by Nagle's algorithm waits for the client's delayed ACK, 40 ms on Linux; a

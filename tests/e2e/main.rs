@@ -14,7 +14,7 @@ mod traces;
 
 use std::process::Command;
 
-use tessera_e2e::{authed, grpcurl, DevServer};
+use tessera_harness::{authed, grpcurl, DevServer};
 use tessera_proto::v1 as pb;
 
 /// The README's walkthrough: login → issue a namespaced token → introspect → check namespace →

@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{bail, Context};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use tessera_e2e::{binary, cluster::free_port};
+use tessera_harness::{binary, cluster::free_port};
 
 /// The commands PostgreSQL refuses to run as root go through `setpriv` to the postgres user then.
 fn as_postgres(program: &Path) -> anyhow::Result<Command> {

@@ -10,9 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_e2e::{
+use tessera_harness::{
     authed,
-    cluster::{PgBouncer, Replica, ReplicaSpec, Upstream, ROOT_PASSWORD},
+    cluster::{introspect_service_token, root_session, PgBouncer, Replica, ReplicaSpec, Upstream},
 };
 use tessera_proto::v1 as pb;
 use tessera_store::testing::TestDatabase;
@@ -42,28 +42,8 @@ async fn two_replicas_through_pgbouncer() -> anyhow::Result<()> {
     let mut ca = a.client().await?;
     let mut cb = b.client().await?;
 
-    let session = ca
-        .login(pb::LoginRequest {
-            username: "root".into(),
-            password: ROOT_PASSWORD.into(),
-            totp_code: String::new(),
-        })
-        .await?
-        .into_inner()
-        .token;
-    let service = cb
-        .issue_token(authed(
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                permissions: vec!["introspect".into()],
-                token_type: pb::TokenType::Service as i32,
-                ..Default::default()
-            },
-            &session,
-        ))
-        .await?
-        .into_inner()
-        .token;
+    let session = root_session(&mut ca).await?;
+    let service = introspect_service_token(&mut cb, &session).await?;
 
     // Load from both replicas at once: 16 workers each issuing, introspecting (consuming a use
     // of a limited token, uncached) and revoking; every call must succeed.

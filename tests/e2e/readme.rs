@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeSet, process::Command};
 
-use tessera_e2e::{binary, workspace_root, DevServer};
+use tessera_harness::{binary, workspace_root, DevServer};
 
 fn readme() -> String {
     std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md")

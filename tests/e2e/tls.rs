@@ -8,59 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use tessera_e2e::{authed, grpcurl, DevServer};
+use tessera_harness::{authed, grpcurl, pki::Pki, DevServer};
 use tessera_proto::v1 as pb;
 use tessera_proto::v1::{
     admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
 };
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
-
-/// A private CA with a server certificate for the loopback address and a client certificate.
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-fn pki(name: &str) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, format!("{name} test ca"));
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
-    let client_key = KeyPair::generate().unwrap();
-    let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client_params
-        .distinguished_name
-        .push(DnType::CommonName, "billing-service");
-    let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
-    Pki {
-        ca: ca_cert.pem(),
-        server_cert: server_cert.pem(),
-        server_key: server_key.serialize_pem(),
-        client_cert: client_cert.pem(),
-        client_key: client_key.serialize_pem(),
-    }
-}
-
-fn install(dir: &Path, pki: &Pki) {
-    // Key first: a watcher that looks in between sees a mismatched pair and keeps the old one.
-    std::fs::write(dir.join("tls.key"), &pki.server_key).unwrap();
-    std::fs::write(dir.join("tls.crt"), &pki.server_cert).unwrap();
-    std::fs::write(dir.join("ca.pem"), &pki.ca).unwrap();
-}
 
 async fn client_channel(addr: &str, pki: &Pki) -> anyhow::Result<Channel> {
     let tls = ClientTlsConfig::new()
@@ -130,8 +83,8 @@ fn start(env: &[(String, String)]) -> anyhow::Result<DevServer> {
 #[tokio::test]
 async fn grpc_over_tls_with_a_private_ca_and_rotation_without_restart() -> anyhow::Result<()> {
     let certs = tempfile::tempdir()?;
-    let first = pki("first");
-    install(certs.path(), &first);
+    let first = Pki::new("first");
+    first.write_server_files(certs.path())?;
     let mut dev = start(&tls_env(certs.path()))?;
     let addr = dev.ready.grpc_addr.clone();
 
@@ -168,7 +121,7 @@ async fn grpc_over_tls_with_a_private_ca_and_rotation_without_restart() -> anyho
 
     // The binary's own probe (container health checks): TLS with the CA, refused without it.
     let probe = |ca: Option<&Path>| -> anyhow::Result<std::process::Output> {
-        let mut command = Command::new(tessera_e2e::binary("tessera")?);
+        let mut command = Command::new(tessera_harness::binary("tessera")?);
         command.args(["health", "--server", &format!("https://{addr}")]);
         command.args(["--tls-server-name", "localhost"]);
         if let Some(ca) = ca {
@@ -188,8 +141,8 @@ async fn grpc_over_tls_with_a_private_ca_and_rotation_without_restart() -> anyho
     );
 
     // Rotate to a certificate from another CA: new connections get it without a restart.
-    let second = pki("second");
-    install(certs.path(), &second);
+    let second = Pki::new("second");
+    second.write_server_files(certs.path())?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(mut rotated) = tls_client(&addr, &second.ca, None).await {
@@ -216,8 +169,8 @@ async fn grpc_over_tls_with_a_private_ca_and_rotation_without_restart() -> anyho
 #[tokio::test]
 async fn mutual_tls_refuses_a_client_without_a_certificate() -> anyhow::Result<()> {
     let certs = tempfile::tempdir()?;
-    let pki = pki("mtls");
-    install(certs.path(), &pki);
+    let pki = Pki::new("mtls");
+    pki.write_server_files(certs.path())?;
     let mut env = tls_env(certs.path());
     env.push((
         "TESSERA_CLIENT_CA".into(),
@@ -236,7 +189,7 @@ async fn mutual_tls_refuses_a_client_without_a_certificate() -> anyhow::Result<(
     );
 
     // A certificate from a CA the server does not trust is refused too.
-    let stranger = self::pki("stranger");
+    let stranger = Pki::new("stranger");
     let foreign = async {
         let mut client = tls_client(
             &addr,

@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use tessera_e2e::{
+use tessera_harness::{
     binary,
     otlp::{contains_bytes, ExportedSpan, OtlpReceiver},
     DevServer,

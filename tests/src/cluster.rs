@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use tessera_proto::v1::auth_service_client::AuthServiceClient;
+use tessera_proto::v1::{self as pb, auth_service_client::AuthServiceClient};
 use tonic::transport::Channel;
 
 use crate::binary;
@@ -153,16 +153,8 @@ impl Replica {
 
     /// Waits up to `within` for the process to exit.
     pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                bail!("tessera serve still running after {within:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::wait_child(&mut self.child, within)?
+            .with_context(|| format!("tessera serve still running after {within:?}"))
     }
 }
 
@@ -373,4 +365,37 @@ impl Drop for PgBouncer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Logs the bootstrap root account ([`ROOT_PASSWORD`]) in; returns its session token.
+pub async fn root_session(client: &mut AuthServiceClient<Channel>) -> anyhow::Result<String> {
+    Ok(client
+        .login(pb::LoginRequest {
+            username: "root".into(),
+            password: ROOT_PASSWORD.into(),
+            totp_code: String::new(),
+        })
+        .await?
+        .into_inner()
+        .token)
+}
+
+/// Issues, as `session`, a one-hour service token holding only `introspect`.
+pub async fn introspect_service_token(
+    client: &mut AuthServiceClient<Channel>,
+    session: &str,
+) -> anyhow::Result<String> {
+    Ok(client
+        .issue_token(crate::authed(
+            pb::IssueTokenRequest {
+                ttl: "1h".into(),
+                permissions: vec!["introspect".into()],
+                token_type: pb::TokenType::Service as i32,
+                ..Default::default()
+            },
+            session,
+        ))
+        .await?
+        .into_inner()
+        .token)
 }

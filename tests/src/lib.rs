@@ -1,40 +1,28 @@
-//! End-to-end harness: starts the real `tessera dev` binary (embedded PostgreSQL and all) in a
-//! temporary data directory, waits for its ready file, and hands out connected clients. Dropping
-//! the harness stops the process with SIGTERM, which also stops its PostgreSQL.
+//! The test harness every Rust suite of the workspace shares: it finds the workspace's binaries
+//! by name ([`binary`]), starts the real `tessera dev` (embedded PostgreSQL and all) in a temporary
+//! directory and waits for its ready file ([`DevServer`], [`shared`]), stops it with SIGTERM so its
+//! PostgreSQL stops too (and, through a watchdog, when a test process ends without dropping it),
+//! and brings the pieces end-to-end tests need: replicas of `tessera serve` and PgBouncer
+//! ([`cluster`]), an OTLP receiver ([`otlp`]), a private PKI ([`pki`]), process probes.
+//!
+//! Suites that need only a database use tessera-store's `testing` module instead.
 
 pub mod cluster;
+mod dev;
+pub mod otlp;
+pub mod pki;
 
 use std::{
+    io::Write,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Output, Stdio},
     time::{Duration, Instant},
 };
 
-pub mod otlp;
-
-use anyhow::{bail, Context};
-use serde::Deserialize;
-use tessera_proto::v1::auth_service_client::AuthServiceClient;
+use anyhow::Context;
 use tonic::{metadata::MetadataValue, transport::Channel, Request};
 
-/// What `tessera dev --ready-file` reports.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Ready {
-    /// gRPC address.
-    pub grpc_addr: String,
-    /// The embedded database.
-    pub database_url: String,
-    /// Dev admin login.
-    pub admin_username: String,
-    /// Dev admin password.
-    pub admin_password: String,
-    /// A session token of the dev admin.
-    pub admin_token: String,
-    /// A service token holding only `introspect`.
-    pub service_token: String,
-    /// The `tessera dev` process.
-    pub pid: u32,
-}
+pub use dev::{shared, temp_dir, DevServer, Ready, DEV_START_DEADLINE, DEV_STOP_DEADLINE};
 
 /// The workspace root (where `Cargo.lock` is).
 pub fn workspace_root() -> PathBuf {
@@ -44,158 +32,99 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A binary of this workspace: `$TESSERA_BIN` for `tessera`, else `target/debug/<name>`.
+/// The directory cargo puts the workspace's binaries in: the one holding the running test binary
+/// (`target/<profile>/deps/<test>` → `target/<profile>`), else `$CARGO_TARGET_DIR/debug`, else
+/// `<workspace>/target/debug`.
+pub fn bin_dir() -> PathBuf {
+    let beside_me = std::env::current_exe().ok().and_then(|exe| {
+        let dir = exe.parent()?;
+        let dir = if dir.ends_with("deps") {
+            dir.parent()?
+        } else {
+            dir
+        };
+        Some(dir.to_path_buf())
+    });
+    if let Some(dir) = beside_me.filter(|dir| dir.join("tessera").is_file()) {
+        return dir;
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join("debug")
+}
+
+/// A binary of this workspace, found by name (never by the package that builds it):
+/// `$TESSERA_BIN` for `tessera`, else [`bin_dir`]`/<name>`. Fails with how to build it when it is
+/// missing.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     if name == "tessera" {
-        if let Ok(path) = std::env::var("TESSERA_BIN") {
+        if let Some(path) = std::env::var_os("TESSERA_BIN") {
             return Ok(PathBuf::from(path));
         }
     }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace_root().join("target"));
-    let path = target.join("debug").join(name);
-    if !path.exists() {
-        bail!(
-            "{} is missing: run `cargo build --workspace` first",
-            path.display()
-        );
-    }
+    let path = bin_dir().join(name);
+    anyhow::ensure!(
+        path.is_file(),
+        "{} is missing: run `cargo build --bin {name}` first{}",
+        path.display(),
+        if name == "tessera" {
+            " (or set TESSERA_BIN)"
+        } else {
+            ""
+        }
+    );
     Ok(path)
 }
 
-/// A running `tessera dev`.
-pub struct DevServer {
-    child: Child,
-    /// Its connection details.
-    pub ready: Ready,
-    /// Its data directory (removed on drop).
-    pub data_dir: tempfile::TempDir,
+/// Runs `command` with `stdin` written to its standard input, capturing its output. A failure
+/// names only the program (its arguments and environment may hold test credentials).
+pub fn run_with_stdin(command: &mut Command, stdin: &str) -> Output {
+    let program = Path::new(command.get_program()).display().to_string();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("spawning {program}: {error}"));
+    let written = child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(stdin.as_bytes());
+    // A program that exits without reading its input closes the pipe: its output tells the rest.
+    if let Err(error) = written {
+        assert!(
+            error.kind() == std::io::ErrorKind::BrokenPipe,
+            "writing to {program}: {error}"
+        );
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|error| panic!("waiting for {program}: {error}"))
 }
 
-impl DevServer {
-    /// Starts `tessera dev` with extra environment variables and waits until it is ready.
-    pub fn start(envs: &[(&str, &str)]) -> anyhow::Result<DevServer> {
-        let data_dir = tempfile::Builder::new()
-            .prefix("tessera-e2e-")
-            .tempdir_in("/tmp")?;
-        DevServer::start_in(data_dir, &[], envs)
-    }
-
-    /// Starts `tessera dev` with its data in `<dir>/data`, extra arguments and environment
-    /// variables, and waits until it is ready (`dir` is removed on drop).
-    pub fn start_in(
-        dir: tempfile::TempDir,
-        args: &[&str],
-        envs: &[(&str, &str)],
-    ) -> anyhow::Result<DevServer> {
-        let data_dir = dir;
-        let ready_file = data_dir.path().join("ready.json");
-        // A previous run's file would read as ready at once.
-        let _ = std::fs::remove_file(&ready_file);
-        let log = std::fs::File::create(data_dir.path().join("tessera.log"))?;
-        let mut command = Command::new(binary("tessera")?);
-        command
-            .arg("dev")
-            .arg("--data-dir")
-            .arg(data_dir.path().join("data"))
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        for (key, value) in envs {
-            command.env(key, value);
+/// Polls `child` until it exits (`Some`) or `within` passes (`None`).
+pub(crate) fn wait_child(
+    child: &mut Child,
+    within: Duration,
+) -> anyhow::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
         }
-        let mut child = command.spawn().context("spawning tessera dev")?;
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready_file) {
-                let ready: Ready = serde_json::from_str(&text)?;
-                return Ok(DevServer {
-                    child,
-                    ready,
-                    data_dir,
-                });
-            }
-            if let Some(status) = child.try_wait()? {
-                let log = std::fs::read_to_string(data_dir.path().join("tessera.log"))
-                    .unwrap_or_default();
-                bail!("tessera dev exited with {status} before it was ready:\n{log}");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                bail!("tessera dev was not ready within 90 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() > deadline {
+            return Ok(None);
         }
-    }
-
-    /// The data dir given to `tessera dev`.
-    pub fn data_path(&self) -> PathBuf {
-        self.data_dir.path().join("data")
-    }
-
-    /// Sends `signal` to the `tessera dev` process.
-    pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, signal);
-    }
-
-    /// Waits up to `within` for the process to exit.
-    pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                bail!("tessera dev still running after {within:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The server's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.data_dir.path().join("tessera.log")).unwrap_or_default()
-    }
-
-    /// A connected client.
-    pub async fn client(&self) -> anyhow::Result<AuthServiceClient<Channel>> {
-        let channel = Channel::from_shared(format!("http://{}", self.ready.grpc_addr))?
-            .connect()
-            .await?;
-        Ok(AuthServiceClient::new(channel))
-    }
-
-    /// Stops the server with SIGTERM and waits for it (and its PostgreSQL) to exit.
-    pub fn stop(&mut self) -> anyhow::Result<std::process::ExitStatus> {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                self.child.kill()?;
-                bail!("tessera dev ignored SIGTERM for 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.stop();
-        }
-    }
+/// A port nothing listens on (bound once, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
 }
 
 /// A request carrying `authorization: Bearer <token>`.

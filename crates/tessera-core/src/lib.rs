@@ -17,3 +17,6 @@ pub mod text;
 pub mod token;
 pub mod totp;
 pub mod ttl;
+
+#[cfg(test)]
+mod fuzz_grammars;

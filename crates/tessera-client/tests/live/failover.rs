@@ -11,7 +11,7 @@ use std::{
 };
 
 use tessera_client::{Client, IssueToken, Login, RevokeTarget, Secret};
-use tessera_e2e::cluster::{Cluster, ReplicaSpec, ROOT_PASSWORD};
+use tessera_harness::cluster::{Cluster, ReplicaSpec, ROOT_PASSWORD};
 use tessera_store::testing::TestDatabase;
 
 const WORKERS: usize = 4;

@@ -131,8 +131,4 @@ pub async fn start(oldest: u64) -> (SocketAddr, Arc<Seen>) {
     (addr, seen)
 }
 
-/// A loopback port nothing listens on (connections are refused at once).
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
+pub use tessera_harness::closed_port;

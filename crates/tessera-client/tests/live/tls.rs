@@ -3,35 +3,15 @@
 
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tessera_client::{Client, Reason, RetryPolicy, Secret};
-use tessera_e2e::DevServer;
-
-/// A CA and a server certificate for `localhost` and 127.0.0.1: (ca pem, cert pem, key pem).
-pub fn pki() -> (String, String, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "tessera-client test ca");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
-    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
-}
+use tessera_harness::{pki::Pki, DevServer};
 
 /// A `tessera dev` serving gRPC over TLS, and the CA file that trusts it.
 pub fn tls_dev() -> (DevServer, tempfile::TempDir) {
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = pki();
-    std::fs::write(certs.path().join("tls.key"), key).unwrap();
-    std::fs::write(certs.path().join("tls.crt"), cert).unwrap();
-    std::fs::write(certs.path().join("ca.pem"), ca).unwrap();
+    Pki::new("tessera-client")
+        .write_server_files(certs.path())
+        .unwrap();
     let cert_path = certs.path().join("tls.crt").display().to_string();
     let key_path = certs.path().join("tls.key").display().to_string();
     let dev = DevServer::start(&[

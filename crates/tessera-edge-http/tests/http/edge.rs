@@ -677,37 +677,17 @@ async fn the_edge_refuses_to_start_with_a_bad_service_token() {
     assert!(edge.is_running());
 }
 
-/// A private CA and a certificate for `localhost`: (CA pem, certificate pem, key pem).
-fn private_pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "edge-http test ca");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_reaches_tessera_over_tls_with_a_private_ca_and_fails_over() {
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_pki();
+    tessera_harness::pki::Pki::new("edge-http")
+        .write_server_files(certs.path())
+        .unwrap();
     let (ca_file, cert_file, key_file) = (
         certs.path().join("ca.pem"),
         certs.path().join("tls.crt"),
         certs.path().join("tls.key"),
     );
-    std::fs::write(&ca_file, ca).unwrap();
-    std::fs::write(&cert_file, cert).unwrap();
-    std::fs::write(&key_file, key).unwrap();
     let tls_tessera =
         crate::support::start_tls_tessera(&cert_file, &key_file).expect("tls tessera");
     let port = tls_tessera.ready.grpc_addr.rsplit_once(':').unwrap().1;

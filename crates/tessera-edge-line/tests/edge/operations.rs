@@ -37,7 +37,12 @@ async fn tls_clients_are_served_and_plaintext_ones_dropped() {
 async fn tessera_over_tls_with_a_private_ca_and_fail_over() {
     let cert = TestCert::new();
     let tls_tessera = start_tls_tessera(&cert).expect("tessera dev with tls");
-    let port = tls_tessera.grpc_addr.rsplit_once(':').expect("port").1;
+    let port = tls_tessera
+        .ready
+        .grpc_addr
+        .rsplit_once(':')
+        .expect("port")
+        .1;
     let https = format!("https://localhost:{port}");
     let upstream = Upstream::start(DemoOptions::default()).await;
 
@@ -50,20 +55,20 @@ async fn tessera_over_tls_with_a_private_ca_and_fail_over() {
     drop(vacant);
     let shim = Shim::try_start_via(
         &format!("{dead},{https}"),
-        &tls_tessera.service_token,
+        &tls_tessera.ready.service_token,
         &upstream.address(),
         &["--tessera-ca", cert.cert_arg()],
     )
     .await
     .expect("the edge starts against tessera over tls");
-    let mut client = LineClient::authed(shim.addr, &tls_tessera.admin_token).await;
+    let mut client = LineClient::authed(shim.addr, &tls_tessera.ready.admin_token).await;
     assert_eq!(client.call("1 SET deploy.tls 9").await, "1 OK");
     assert_eq!(client.call("2 GET deploy.tls").await, "2 OK planned 9");
 
     // Without the CA the certificate is not trusted: the edge does not start.
     let untrusted = Shim::try_start_via(
         &https,
-        &tls_tessera.service_token,
+        &tls_tessera.ready.service_token,
         &upstream.address(),
         &["--tessera-timeout", "2s"],
     )
@@ -79,7 +84,7 @@ async fn the_edge_refuses_to_start_with_an_unfit_service_token() {
     let refused =
         |log: String, why: &str| assert!(log.contains(why), "expected {why:?} in:\n{log}");
 
-    let admin = Shim::try_start(&tessera().admin_token, &address, &[]).await;
+    let admin = Shim::try_start(&tessera().ready.admin_token, &address, &[]).await;
     refused(admin.err().expect("admin token refused"), "admin rights");
 
     let no_introspect = issue_with(pb::IssueTokenRequest {
@@ -101,7 +106,7 @@ async fn the_edge_refuses_to_start_with_an_unfit_service_token() {
     drop(vacant);
     let result = Shim::try_start_via(
         &nowhere,
-        &tessera().service_token,
+        &tessera().ready.service_token,
         &address,
         &["--tessera-timeout", "2s"],
     )
@@ -137,10 +142,10 @@ async fn the_edge_refuses_to_start_with_an_unfit_service_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tessera_unavailable_fails_closed_and_recovers() {
     let upstream = Upstream::start(DemoOptions::default()).await;
-    let proxy = CutProxy::start(tessera().grpc_addr.clone()).await;
+    let proxy = CutProxy::start(tessera().ready.grpc_addr.clone()).await;
     let shim = Shim::try_start_via(
         &proxy.addr.to_string(),
-        &tessera().service_token,
+        &tessera().ready.service_token,
         &upstream.address(),
         &["--tessera-timeout", "2s"],
     )
@@ -207,7 +212,7 @@ async fn a_rules_file_changes_the_grammar() {
     std::fs::write(&rules, "[[command]]\nname = \"GET\"\nidentifiers = [0]\n")
         .expect("write rules");
     let refused = Shim::try_start(
-        &tessera().service_token,
+        &tessera().ready.service_token,
         &upstream.address(),
         &["--rules", rules.to_str().unwrap()],
     )

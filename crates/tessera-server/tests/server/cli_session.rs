@@ -3,36 +3,25 @@
 //! that shows each command only its own flags; `token list --all` and `audit tail --action`.
 
 use std::{
-    io::Write as _,
     os::unix::fs::PermissionsExt as _,
     path::Path,
-    process::{Command, Output, Stdio},
+    process::{Command, Output},
 };
 
-use crate::common::{tessera_bin, TestServer, ROOT_PASSWORD};
+use crate::common::{run_with_stdin, tessera_bin, TestServer, ROOT_PASSWORD};
 use tessera_core::{role::Role, totp::TotpSecret};
 
 /// Runs `tessera <args>` with the credentials file `creds` and no token in the environment.
 fn run(creds: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(tessera_bin())
+    let mut command = Command::new(tessera_bin());
+    command
         .args(args)
         .env("TESSERA_CREDENTIALS_FILE", creds)
         .env_remove("TESSERA_TOKEN")
         .env_remove("TESSERA_TOKEN_FILE")
         .env_remove("TESSERA_SERVER")
-        .env_remove("TESSERA_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tessera");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("tessera runs")
+        .env_remove("TESSERA_DATABASE_URL");
+    run_with_stdin(&mut command, stdin)
 }
 
 #[track_caller]

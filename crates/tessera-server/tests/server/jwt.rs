@@ -200,7 +200,7 @@ async fn after_keys_rotate_old_and_new_jwts_both_verify() {
     let old_kid = kid_of(&old.token);
 
     let tessera = |args: &[&str], totp_key: &str| {
-        Command::new(crate::common::tessera_bin())
+        Command::new(tessera_bin())
             .args(args)
             .env("TESSERA_DATABASE_URL", &db.url)
             .env("TESSERA_TOTP_KEY", totp_key)

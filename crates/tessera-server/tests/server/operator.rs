@@ -23,21 +23,11 @@ fn cli(server: &TestServer, token: Option<&str>, args: &[&str], stdin: &str) -> 
         .args(args)
         .env_remove("TESSERA_TOKEN")
         .env_remove("TESSERA_TOKEN_FILE")
-        .env_remove("TESSERA_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("TESSERA_DATABASE_URL");
     if let Some(token) = token {
         command.env("TESSERA_TOKEN", token);
     }
-    let mut child = command.spawn().expect("spawn tessera");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("tessera runs")
+    run_with_stdin(&mut command, stdin)
 }
 
 #[track_caller]
@@ -323,22 +313,12 @@ async fn token_check_reads_the_grammar_offline() {
 }
 
 fn db_cli(database_url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(tessera_bin())
+    let mut command = Command::new(tessera_bin());
+    command
         .args(args)
         .env("TESSERA_DATABASE_URL", database_url)
-        .env_remove("TESSERA_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .env_remove("TESSERA_TOKEN");
+    run_with_stdin(&mut command, stdin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -444,14 +424,6 @@ async fn sqlx_count(pool: &tessera_store::PgPool, id: &str) -> i64 {
         .map_or(0, |_| 1)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn serve(database_url: &str, tokens_file: &Path, port: u16) -> std::process::Child {
     Command::new(tessera_bin())
         .args([
@@ -482,7 +454,7 @@ async fn static_tokens_load_refuse_bad_files_and_reload_on_sighup() {
         ("[token.a\n", "line 1"),
     ] {
         std::fs::write(&file, text).unwrap();
-        let output = serve(&url, &file, free_port()).wait_with_output().unwrap();
+        let output = serve(&url, &file, closed_port()).wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "start-up must fail for {text:?}");
         assert!(stderr.contains(expected) && stderr.contains("auth.toml"), "{expected:?} not in {stderr}");
@@ -494,7 +466,7 @@ async fn static_tokens_load_refuse_bad_files_and_reload_on_sighup() {
         "[token.alpha]\nsecret = \"alpha-secret-0123456789\"\nnamespace = \"jobs.\"\n",
     )
     .unwrap();
-    let port = free_port();
+    let port = closed_port();
     let mut child = serve(&url, &file, port);
     let master = ok_json(db_cli(&url, &["--json", "token", "reset"], ""))["token"]
         .as_str()

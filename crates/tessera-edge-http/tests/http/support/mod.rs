@@ -1,6 +1,6 @@
-//! Harness for the HTTP edge's end-to-end tests: the real Tessera (`tessera dev`, started once per
-//! test binary), the real edge binary (one or more per test), a real upstream on a loopback port
-//! (see [`upstream`]), and small HTTP, raw-socket and gRPC clients.
+//! Harness for the HTTP edge's end-to-end tests: the real Tessera (tessera-harness's `tessera dev`,
+//! started once per test binary), the real edge binary (one or more per test), a real upstream on
+//! a loopback port (see [`upstream`]), and small HTTP, raw-socket and gRPC clients.
 //!
 //! The Tessera binary is required: without it every test fails with a message saying how to build
 //! it. Nothing listens on a fixed port; every wait polls with a deadline.
@@ -17,65 +17,38 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use tessera_harness::DevServer;
 use tessera_proto::v1 as pb;
 use tonic::transport::Channel;
 
-/// How long Tessera may take to start (initdb, migrations, argon2 hashing of bootstrap accounts).
-pub const TESSERA_START_DEADLINE: Duration = Duration::from_secs(180);
 /// How long an edge may take to start.
 pub const EDGE_START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Password of every bootstrap account the tests add.
 pub const PASSWORD: &str = "correct horse battery staple 7";
 
-/// What `tessera dev --ready-file` reports.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Ready {
-    /// gRPC address, `127.0.0.1:PORT`.
-    pub grpc_addr: String,
-    /// The embedded PostgreSQL.
-    pub database_url: String,
-    /// The dev admin's login name.
-    pub admin_username: String,
-    /// The dev admin's password.
-    pub admin_password: String,
-    /// A session token of the dev admin.
-    pub admin_token: String,
-    /// A service token holding only `introspect`.
-    pub service_token: String,
-}
+pub use tessera_harness::{authed, closed_port, run_with_stdin};
 
-/// The shared `tessera dev`.
-pub struct Tessera {
-    /// What it reported.
-    pub ready: Ready,
-    /// Its data directory (`totp.key` lives there).
-    pub data_dir: PathBuf,
-    /// Held for the life of the test process: when it closes, the watchdog stops Tessera and
-    /// removes its directory.
-    _watchdog: Mutex<std::process::ChildStdin>,
+/// The shared `tessera dev` (tessera-harness's [`DevServer`]) with the helpers these tests use.
+pub struct Tessera(DevServer);
+
+impl std::ops::Deref for Tessera {
+    type Target = DevServer;
+
+    fn deref(&self) -> &DevServer {
+        &self.0
+    }
 }
 
 static TESSERA: OnceLock<Result<Tessera, String>> = OnceLock::new();
 
-/// The running Tessera, started on first use. Panics (failing the test) when it cannot start.
+/// The running Tessera, started on first use (with the bootstrap accounts below) and stopped when
+/// the test process ends. Panics (failing the test) when it cannot start.
 pub fn tessera() -> &'static Tessera {
-    match TESSERA.get_or_init(start_tessera) {
-        Ok(tessera) => tessera,
-        Err(message) => panic!("{message}"),
-    }
-}
-
-/// The `tessera` binary: `$TESSERA_BIN`, else `<repo>/target/debug/tessera`.
-pub fn tessera_bin() -> PathBuf {
-    match std::env::var_os("TESSERA_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/tessera"),
-    }
+    tessera_harness::shared(&TESSERA, || start_tessera_with(&[]))
 }
 
 /// Accounts every test binary gets, on top of the dev admin.
@@ -94,34 +67,9 @@ fn bootstrap_accounts() -> String {
     serde_json::Value::Array(accounts).to_string()
 }
 
-/// Starts a process that stops `pid` (SIGTERM, then SIGKILL) and removes `dir` once this test
-/// process ends, however it ends: it waits for its standard input to close.
-fn watchdog(pid: u32, dir: &Path) -> std::io::Result<std::process::ChildStdin> {
-    let script = r#"cat >/dev/null
-kill -TERM "$0" 2>/dev/null
-i=0
-while kill -0 "$0" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL "$0" 2>/dev/null
-rm -rf "$1""#;
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(pid.to_string())
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok(child.stdin.take().expect("piped stdin"))
-}
-
-fn start_tessera() -> Result<Tessera, String> {
-    start_tessera_with(&[])
-}
-
 /// A `tessera dev` of its own serving gRPC over TLS with this certificate and key (PEM files);
 /// stopped when the returned value is dropped.
-pub fn start_tls_tessera(cert: &Path, key: &Path) -> Result<Tessera, String> {
+pub fn start_tls_tessera(cert: &Path, key: &Path) -> anyhow::Result<Tessera> {
     let cert = cert.display().to_string();
     let key = key.display().to_string();
     start_tessera_with(&[("TESSERA_TLS_CERT", &cert), ("TESSERA_TLS_KEY", &key)])
@@ -129,78 +77,18 @@ pub fn start_tls_tessera(cert: &Path, key: &Path) -> Result<Tessera, String> {
 
 /// A `tessera dev` of its own with `env` added (e.g. `TESSERA_METRICS_LISTEN`); stopped when the
 /// returned value is dropped.
-pub fn start_private_tessera(env: &[(&str, &str)]) -> Result<Tessera, String> {
+pub fn start_private_tessera(env: &[(&str, &str)]) -> anyhow::Result<Tessera> {
     start_tessera_with(env)
 }
 
-fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
-    let bin = tessera_bin();
-    if !bin.exists() {
-        return Err(format!(
-            "{} is missing: build it with `cargo build -p tessera-cli` (or set TESSERA_BIN)",
-            bin.display()
-        ));
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("tessera-edge-http-")
-        .tempdir_in("/tmp")
-        .map_err(|e| e.to_string())?
-        .keep();
-    let data_dir = dir.join("data");
-    let ready_file = dir.join("ready.json");
-    let log_path = dir.join("tessera.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut child = Command::new(&bin)
-        .arg("dev")
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--ready-file")
-        .arg(&ready_file)
-        .env("TESSERA_BOOTSTRAP_ACCOUNTS_JSON", bootstrap_accounts())
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let watchdog = watchdog(child.id(), &dir).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + TESSERA_START_DEADLINE;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&ready_file) {
-            if let Ok(ready) = serde_json::from_str::<Ready>(&text) {
-                return Ok(Tessera {
-                    ready,
-                    data_dir,
-                    _watchdog: Mutex::new(watchdog),
-                });
-            }
-        }
-        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!(
-                "tessera dev exited with {status} before it was ready:\n{}",
-                log()
-            ));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return Err(format!(
-                "tessera dev was not ready within {TESSERA_START_DEADLINE:?}:\n{}",
-                log()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn start_tessera_with(env: &[(&str, &str)]) -> anyhow::Result<Tessera> {
+    let accounts = bootstrap_accounts();
+    let mut env = env.to_vec();
+    env.push(("TESSERA_BOOTSTRAP_ACCOUNTS_JSON", &accounts));
+    Ok(Tessera(DevServer::start(&env)?))
 }
 
 impl Tessera {
-    /// The gRPC address as a URI.
-    pub fn uri(&self) -> String {
-        format!("http://{}", self.ready.grpc_addr)
-    }
-
     /// A gRPC client (no caller token attached).
     pub async fn client(&self) -> pb::auth_service_client::AuthServiceClient<Channel> {
         pb::auth_service_client::AuthServiceClient::connect(self.uri())
@@ -216,7 +104,7 @@ impl Tessera {
     ) -> pb::IssueTokenResponse {
         self.client()
             .await
-            .issue_token(with_bearer(request, caller))
+            .issue_token(authed(request, caller))
             .await
             .expect("issue token")
             .into_inner()
@@ -260,15 +148,16 @@ impl Tessera {
         };
         self.client()
             .await
-            .revoke(with_bearer(request, &self.ready.admin_token))
+            .revoke(authed(request, &self.ready.admin_token))
             .await
             .expect("revoke");
     }
 
     /// Adds an account with TOTP through the `tessera user add` command; returns the base32 seed.
     pub fn add_totp_user(&self, username: &str) -> String {
-        let key = std::fs::read_to_string(self.data_dir.join("totp.key")).expect("totp.key");
-        let mut child = Command::new(tessera_bin())
+        let key = std::fs::read_to_string(self.data_path().join("totp.key")).expect("totp.key");
+        let mut command = Command::new(tessera_harness::binary("tessera").expect("tessera binary"));
+        command
             .args([
                 "user",
                 "add",
@@ -278,18 +167,8 @@ impl Tessera {
                 "--password-stdin",
             ])
             .env("TESSERA_DATABASE_URL", &self.ready.database_url)
-            .env("TESSERA_TOTP_KEY", key.trim())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tessera user add");
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().expect("stdin");
-            writeln!(stdin, "{PASSWORD}").expect("write password");
-        }
-        let output = child.wait_with_output().expect("tessera user add output");
+            .env("TESSERA_TOTP_KEY", key.trim());
+        let output = run_with_stdin(&mut command, &format!("{PASSWORD}\n"));
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
@@ -307,24 +186,6 @@ impl Tessera {
             .unwrap_or_else(|| panic!("no secret in {uri}"))
             .to_owned()
     }
-}
-
-/// A request carrying `authorization: Bearer <token>`.
-pub fn with_bearer<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}")
-            .parse()
-            .expect("token is a header value"),
-    );
-    request
-}
-
-/// A port nothing listens on (bound once, then released).
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 /// A running `tessera-edge-http`.

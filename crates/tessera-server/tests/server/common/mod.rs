@@ -1,5 +1,6 @@
-//! Test harness: a real Tessera server on port 0 over a fresh PostgreSQL database, with a manual
-//! clock, and helpers to make accounts and call it as a user would.
+//! Test harness: a real Tessera server on port 0 over a fresh PostgreSQL database (tessera-store's
+//! `testing` module), in process with a manual clock, and helpers to make accounts and call it as
+//! a user would. The real `tessera` binary, for the CLI suites, comes from tessera-harness.
 
 #![allow(dead_code)]
 
@@ -24,8 +25,16 @@ use tessera_store::{
     PgPool,
 };
 use tokio::sync::oneshot;
-use tonic::{metadata::MetadataValue, transport::Channel, Code, Request, Status};
+use tonic::{transport::Channel, Code, Status};
 use uuid::Uuid;
+
+pub use tessera_harness::{authed, closed_port, run_with_stdin};
+
+/// The `tessera` binary, found by name where cargo puts the workspace's binaries
+/// (tessera-harness), whichever crate builds it.
+pub fn tessera_bin() -> std::path::PathBuf {
+    tessera_harness::binary("tessera").expect("the tessera binary")
+}
 
 /// The break-glass root password configured for every test server.
 pub const ROOT_PASSWORD: &str = "break-glass-root-password";
@@ -298,15 +307,6 @@ impl TestServer {
     }
 }
 
-pub fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-    );
-    request
-}
-
 /// Asserts a failure's code and ErrorInfo reason (and field, when given).
 #[track_caller]
 pub fn assert_reason(
@@ -330,24 +330,4 @@ pub fn field_of(status: &Status) -> String {
         .get_details_error_info()
         .and_then(|i| i.metadata.get("field").cloned())
         .unwrap_or_default()
-}
-
-/// The `tessera` binary, which tessera-cli builds: `$TESSERA_BIN`, else `tessera` in the target
-/// directory this test binary runs from (`target/debug/deps/…` → `target/debug/tessera`).
-pub fn tessera_bin() -> std::path::PathBuf {
-    if let Some(path) = std::env::var_os("TESSERA_BIN") {
-        return path.into();
-    }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the target directory")
-        .join("tessera");
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p tessera-cli` (or set TESSERA_BIN)",
-        path.display()
-    );
-    path
 }

@@ -1,18 +1,15 @@
 //! End-to-end: the real edge binary over real TCP, the real Tessera (`tessera dev`) over real
-//! gRPC, and the ztick model (`tessera_edge_line::demo`) as the upstream, in ztick's syntax.
+//! gRPC, and the ztick model (`tessera_edge_line::demo`) as the upstream, in ztick's syntax; and
+//! the differential test of the edge's grammar against ztick's (`differential`). One test binary
+//! for the crate's integration tests: linking is the slow part of a build on a small machine.
 
-#[path = "edge/bypass.rs"]
 mod bypass;
-#[path = "edge/limits.rs"]
+mod differential;
 mod limits;
-#[path = "edge/operations.rs"]
 mod operations;
-#[path = "edge/routing.rs"]
 mod routing;
-#[path = "edge/upstream.rs"]
-mod upstream;
-
 mod support;
+mod upstream;
 
 use std::time::{Duration, Instant};
 

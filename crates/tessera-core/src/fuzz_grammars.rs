@@ -4,12 +4,15 @@
 //! the acceptance paths are explored.
 //!
 //! `cargo test` runs a short pass (proptest's default, 256 cases per property); a long run is
-//! `PROPTEST_CASES=100000 cargo test -p tessera-core --release --test fuzz_grammars`.
+//! `PROPTEST_CASES=100000 cargo test -p tessera-core --release --lib fuzz_grammars`.
+//!
+//! It uses only the crate's public API, as an integration test would, but lives in the unit-test
+//! binary: one test binary less to link.
 
+use crate::namespace::{validate_identifier, Namespace, MAX_LEN};
+use crate::token::{check_format, TokenKind, TokenSecret, PREFIX, TOKEN_LEN};
+use crate::ttl::{format_ttl, parse_ttl, MAX_TTL};
 use proptest::prelude::*;
-use tessera_core::namespace::{validate_identifier, Namespace, MAX_LEN};
-use tessera_core::token::{check_format, TokenKind, TokenSecret, PREFIX, TOKEN_LEN};
-use tessera_core::ttl::{format_ttl, parse_ttl, MAX_TTL};
 use time::Duration;
 
 /// Arbitrary text, weighted towards the characters the grammars care about.

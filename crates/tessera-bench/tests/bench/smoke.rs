@@ -10,6 +10,7 @@ use tessera_bench::{Options, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_run_measures_every_scenario() {
+    let _turn = super::one_at_a_time().await;
     let report = tessera_bench::run(Options::smoke())
         .await
         .expect("smoke run");

@@ -10,6 +10,7 @@ use tessera_bench::{soak::SoakOptions, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_minute_soak_samples_and_judges() {
+    let _turn = super::one_at_a_time().await;
     let options = SoakOptions::smoke();
     let report = tessera_bench::soak::soak(options.clone())
         .await

@@ -1,6 +1,6 @@
-//! Harness for the edge's end-to-end tests: the real Tessera (`tessera dev`, started once per test
-//! binary), the real edge binary (one per test), the ztick model as upstream (in-process, so a
-//! test can stop and restart it), and a plain line client.
+//! Harness for the edge's end-to-end tests: the real Tessera (tessera-harness's `tessera dev`,
+//! started once per test binary), the real edge binary (one per test), the ztick model as
+//! upstream (in-process, so a test can stop and restart it), and a plain line client.
 //!
 //! The Tessera binary is required: without it every test fails with a message saying how to
 //! build it. Nothing listens on a fixed port; every wait polls with a deadline.
@@ -8,12 +8,13 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tessera_edge_line::demo::{self, DemoOptions, SchedulerState};
 use tessera_edge_line::BoxedIo;
+use tessera_harness::DevServer;
 use tessera_proto::v1 as pb;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -28,134 +29,20 @@ pub const REPLY_DEADLINE: Duration = Duration::from_secs(15);
 // ---------------------------------------------------------------------------------------------
 // Tessera
 
-/// The shared `tessera dev` instance.
-pub struct Tessera {
-    pub grpc_addr: String,
-    pub admin_token: String,
-    pub service_token: String,
-    /// Held open for the life of the test process; when it closes, the watchdog stops Tessera.
-    _watchdog: Mutex<std::process::ChildStdin>,
-}
+static TESSERA: OnceLock<Result<DevServer, String>> = OnceLock::new();
 
-static TESSERA: OnceLock<Result<Tessera, String>> = OnceLock::new();
-
-/// The running Tessera, started on first use. Panics (failing the test) when it cannot start.
-pub fn tessera() -> &'static Tessera {
-    match TESSERA.get_or_init(start_tessera) {
-        Ok(tessera) => tessera,
-        Err(message) => panic!("{message}"),
-    }
-}
-
-fn tessera_bin() -> PathBuf {
-    match std::env::var_os("TESSERA_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/tessera"),
-    }
-}
-
-fn start_tessera() -> Result<Tessera, String> {
-    start_tessera_with(&[])
+/// The shared `tessera dev` (tessera-harness), started on first use and stopped when the test
+/// process ends. Panics (failing the test) when it cannot start.
+pub fn tessera() -> &'static DevServer {
+    tessera_harness::shared(&TESSERA, || DevServer::start(&[]))
 }
 
 /// A `tessera dev` of its own serving gRPC over TLS with `cert`; stopped when dropped.
-pub fn start_tls_tessera(cert: &TestCert) -> Result<Tessera, String> {
-    start_tessera_with(&[
+pub fn start_tls_tessera(cert: &TestCert) -> anyhow::Result<DevServer> {
+    DevServer::start(&[
         ("TESSERA_TLS_CERT", cert.cert_arg()),
         ("TESSERA_TLS_KEY", cert.key_arg()),
     ])
-}
-
-fn start_tessera_with(env: &[(&str, &str)]) -> Result<Tessera, String> {
-    let bin = tessera_bin();
-    if !bin.is_file() {
-        return Err(format!(
-            "tessera binary not found at {}: build it with `cargo build -p tessera-cli` or set TESSERA_BIN",
-            bin.display()
-        ));
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("tessera-edge-line-e2e-")
-        .tempdir()
-        .map_err(|e| format!("tempdir: {e}"))?
-        .keep();
-    // `tessera dev` drops to an unprivileged user for PostgreSQL when run as root; it must be able
-    // to reach its data directory.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
-    }
-    let ready = dir.join("ready.json");
-    let log_path = dir.join("tessera.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut child = std::process::Command::new(&bin)
-        .arg("dev")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["--listen", "127.0.0.1:0", "--ready-file"])
-        .arg(&ready)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    // Stops Tessera (and so its PostgreSQL) when this test process ends, however it ends: the
-    // watchdog's stdin closes with us.
-    let watchdog = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(
-            r#"read _; kill -TERM "$1" 2>/dev/null
-               for _ in $(seq 1 150); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-               kill -KILL "$1" 2>/dev/null; rm -rf "$2""#,
-        )
-        .arg("watchdog")
-        .arg(child.id().to_string())
-        .arg(&dir)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the watchdog: {e}"))?;
-    let watchdog_stdin = watchdog.stdin.expect("piped stdin");
-
-    let log_tail = || {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: Vec<char> = text.chars().rev().take(4000).collect();
-        tail.into_iter().rev().collect::<String>()
-    };
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let body = loop {
-        if let Ok(body) = std::fs::read_to_string(&ready) {
-            break body;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!(
-                "tessera dev exited with {status} before it was ready:\n{}",
-                log_tail()
-            ));
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "tessera dev was not ready within 240s:\n{}",
-                log_tail()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let ready: serde_json::Value =
-        serde_json::from_str(&body).map_err(|e| format!("ready file is not JSON ({e}): {body}"))?;
-    let field = |name: &str| {
-        ready[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("ready file lacks {name}: {body}"))
-    };
-    Ok(Tessera {
-        grpc_addr: field("grpc_addr")?,
-        admin_token: field("admin_token")?,
-        service_token: field("service_token")?,
-        _watchdog: Mutex::new(watchdog_stdin),
-    })
 }
 
 /// Adds `authorization: Bearer …` to every call of a test's own gRPC client.
@@ -180,7 +67,7 @@ pub type Client =
 /// A gRPC client calling as `token`.
 pub async fn grpc(token: &str) -> Client {
     let channel =
-        tonic::transport::Endpoint::from_shared(format!("http://{}", tessera().grpc_addr))
+        tonic::transport::Endpoint::from_shared(format!("http://{}", tessera().ready.grpc_addr))
             .expect("uri")
             .connect()
             .await
@@ -203,7 +90,7 @@ pub async fn issue(namespace: &str, max_uses: u32) -> pb::IssueTokenResponse {
 
 /// A token issued by the admin with every field chosen by the test.
 pub async fn issue_with(request: pb::IssueTokenRequest) -> pb::IssueTokenResponse {
-    grpc(&tessera().admin_token)
+    grpc(&tessera().ready.admin_token)
         .await
         .issue_token(request)
         .await
@@ -213,7 +100,7 @@ pub async fn issue_with(request: pb::IssueTokenRequest) -> pb::IssueTokenRespons
 
 /// Revokes a token by id, as the admin.
 pub async fn revoke(token_id: &str) {
-    let response = grpc(&tessera().admin_token)
+    let response = grpc(&tessera().ready.admin_token)
         .await
         .revoke(pb::RevokeRequest {
             target: Some(pb::revoke_request::Target::TokenId(token_id.to_owned())),
@@ -240,7 +127,7 @@ pub struct Shim {
 impl Shim {
     /// Starts the edge in front of `upstream` with the dev service token and extra flags.
     pub async fn start(upstream: &str, extra: &[&str]) -> Shim {
-        match Self::try_start(&tessera().service_token, upstream, extra).await {
+        match Self::try_start(&tessera().ready.service_token, upstream, extra).await {
             Ok(shim) => shim,
             Err(log) => panic!("tessera-edge-line did not start:\n{log}"),
         }
@@ -252,7 +139,7 @@ impl Shim {
         upstream: &str,
         extra: &[&str],
     ) -> Result<Shim, String> {
-        Self::try_start_via(&tessera().grpc_addr, service_token, upstream, extra).await
+        Self::try_start_via(&tessera().ready.grpc_addr, service_token, upstream, extra).await
     }
 
     /// Starts the edge talking to Tessera at `tessera_addr` (e.g. through a [`CutProxy`]).
