@@ -8,35 +8,20 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
-use http::header::{ACCEPT, CONTENT_TYPE};
-use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderValue, Method};
 use tracing::Instrument as _;
 
 use crate::answer::Answer;
-use crate::config::Policy;
-use crate::gate::Gate;
 use crate::identity::strip_identity_headers;
-use crate::login_page::{self, escape};
-use crate::proxy::{self, Proxy};
+use crate::login_page;
+pub use crate::login_page::refusal;
+use crate::proxy;
 use crate::routes::canonical_method;
+pub use crate::state::AppState;
 use crate::{session, verify};
-
-/// Everything a request handler needs.
-#[derive(Debug)]
-pub struct AppState {
-    /// Admission: Tessera and the routes.
-    pub gate: Gate,
-    /// Browser and proxy policy.
-    pub policy: Policy,
-    /// The upstream, when there is one.
-    pub proxy: Option<Proxy>,
-    /// Largest request head.
-    pub max_header_bytes: usize,
-}
 
 /// The edge's router.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -128,45 +113,6 @@ async fn ping() -> Response {
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
-fn accepts_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
-}
-
-/// A refusal as the client prefers it: JSON for APIs; for a browser navigating (GET asking for
-/// HTML) and getting 401, the same status and challenge with a page linking to `/login`.
-pub fn refusal(
-    answer: Answer,
-    method: &Method,
-    headers: &HeaderMap,
-    target: Option<&PathAndQuery>,
-) -> Response {
-    if answer.status != StatusCode::UNAUTHORIZED || method != Method::GET || !accepts_html(headers)
-    {
-        return answer.into_response();
-    }
-    let next = target.map_or("/", |t| t.as_str());
-    let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    let page = login_page::page(
-        "Sign in required",
-        &format!(
-            "<p>You need to sign in to see this page.</p>\
-             <p><a id=\"login-link\" href=\"/login?next={}\">Sign in</a></p>",
-            escape(&next)
-        ),
-    );
-    let mut response = (answer.status, Html(page)).into_response();
-    answer.apply_headers(response.headers_mut());
-    login_page::apply_page_headers(response.headers_mut());
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
 }

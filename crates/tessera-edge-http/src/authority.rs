@@ -18,8 +18,8 @@ use tessera_client::{
 };
 
 use crate::answer::TesseraError;
-use crate::credentials::Token;
 use crate::decision_cache::{DecisionCache, Epoch, TokenKey};
+use crate::token::Token;
 
 pub use tessera_client::{judge_service_token, ServiceTokenProblem};
 

@@ -14,11 +14,11 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 use crate::decision_cache::CacheSettings;
-use crate::origin::Origin;
+pub use crate::policy::Policy;
+use crate::policy::{FrontProxy, Origin};
 use crate::routes::{NamespaceRules, PublicRoutes};
 use crate::server::ServerLimits;
 use crate::tls;
-use crate::verify::FrontProxy;
 
 pub use tessera_client::{parse_duration, Secret};
 
@@ -167,25 +167,6 @@ pub enum UpstreamSetting {
     Url(http::Uri),
     /// The built-in demo service, started by the binary.
     Demo,
-}
-
-/// How the edge treats browsers and proxies.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    /// Honour `X-Forwarded-*` from the proxy in front.
-    pub trust_proxy: bool,
-    /// The edge terminates TLS itself.
-    pub tls: bool,
-    /// Allow session login over plain HTTP.
-    pub insecure_dev_http: bool,
-    /// Extra origins allowed for cookie-authenticated state changes.
-    pub allowed_origins: Vec<Origin>,
-    /// Keep `Authorization: Bearer` on proxied requests.
-    pub forward_authorization: bool,
-    /// Largest JSON or form body of the edge's own endpoints.
-    pub max_json_bytes: usize,
-    /// Whose headers describe the request on `/auth/verify`.
-    pub front_proxy: FrontProxy,
 }
 
 /// Validated settings of one edge process.

@@ -9,7 +9,7 @@
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
-use crate::credentials::{check_token_syntax, Token};
+use crate::token::{check_token_syntax, Token};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "__Host-tessera_session";

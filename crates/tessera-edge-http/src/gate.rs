@@ -24,10 +24,10 @@ use tracing::Instrument as _;
 
 use crate::answer::{Answer, CalledAs};
 use crate::authority::Authority;
-use crate::config::Policy;
 use crate::credentials::{CredentialError, Presented, Source, Token};
 use crate::identity::Identity;
 use crate::origin::{changes_state, check_same_origin, own_origin};
+use crate::policy::Policy;
 use crate::routes::{decoded_segments, NamespaceCheck, NamespaceRules, PublicRoutes};
 
 /// The routes and the authority a request is judged by.

@@ -10,19 +10,20 @@ use std::sync::Arc;
 use axum::extract::{Query, Request, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, SET_COOKIE,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
+    SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 
 use crate::answer::Answer;
-use crate::app::AppState;
 use crate::cookie::{clear_cookie, ELEVATED_COOKIE, SESSION_COOKIE};
 use crate::credentials::Presented;
 use crate::identity::Identity;
 use crate::origin::{check_not_cross_origin, check_same_origin, own_origin};
 use crate::session::{end_session, open_session, read_limited, require_https};
+use crate::state::AppState;
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -299,6 +300,45 @@ impl LoginForm {
         }
         form
     }
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// A refusal as the client prefers it: JSON for APIs; for a browser navigating (GET asking for
+/// HTML) and getting 401, the same status and challenge with a page linking to `/login`.
+pub fn refusal(
+    answer: Answer,
+    method: &Method,
+    headers: &HeaderMap,
+    target: Option<&PathAndQuery>,
+) -> Response {
+    if answer.status != StatusCode::UNAUTHORIZED || method != Method::GET || !accepts_html(headers)
+    {
+        return answer.into_response();
+    }
+    let next = target.map_or("/", |t| t.as_str());
+    let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let body = page(
+        "Sign in required",
+        &format!(
+            "<p>You need to sign in to see this page.</p>\
+             <p><a id=\"login-link\" href=\"/login?next={}\">Sign in</a></p>",
+            escape(&next)
+        ),
+    );
+    let mut response = (answer.status, Html(body)).into_response();
+    answer.apply_headers(response.headers_mut());
+    apply_page_headers(response.headers_mut());
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 #[cfg(test)]

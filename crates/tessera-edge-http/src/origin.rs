@@ -8,41 +8,8 @@
 use http::header::{HOST, ORIGIN};
 use http::{HeaderMap, Method, Uri};
 
-use crate::config::Policy;
-
-/// `scheme://host[:port]`, lowercase, default port dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin(String);
-
-impl Origin {
-    /// Parses `scheme://host[:port]` (what browsers send in `Origin`).
-    pub fn parse(text: &str) -> Option<Self> {
-        let (scheme, host) = text.trim().split_once("://")?;
-        Self::from_parts(scheme, host)
-    }
-
-    fn from_parts(scheme: &str, host: &str) -> Option<Self> {
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return None;
-        }
-        let host = host.to_ascii_lowercase();
-        if host.is_empty()
-            || host.contains(['/', '?', '#', '@', ' ', ','])
-            || host.chars().any(char::is_control)
-        {
-            return None;
-        }
-        let default_port = if scheme == "https" { ":443" } else { ":80" };
-        let host = host.strip_suffix(default_port).unwrap_or(&host);
-        Some(Self(format!("{scheme}://{host}")))
-    }
-
-    /// The origin text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::policy::Origin;
+use crate::policy::Policy;
 
 /// `http` or `https`, as the client's connection had it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,27 +7,25 @@
 //! adds the identity and `X-Forwarded-*` headers. On the way down it drops hop-by-hop headers and
 //! any attempt of the upstream to set the edge's cookies.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderName, CONNECTION, HOST, SET_COOKIE, UPGRADE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tracing::{debug, warn};
 
 use crate::answer::Answer;
-use crate::app::{refusal, AppState};
-use crate::config::Policy;
 use crate::cookie::{clear_cookie, strip_edge_cookies, strip_edge_set_cookies, ELEVATED_COOKIE};
 use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
 use crate::gate::{Admission, Subject};
 use crate::identity::ForgedIdentity;
+use crate::login_page::refusal;
 use crate::origin;
+use crate::policy::Policy;
 use crate::server::ClientAddr;
+use crate::state::AppState;
+pub use crate::upstream::Proxy;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -53,44 +51,6 @@ const UNTRUSTED_CLAIMS: [&str; 8] = [
     "x-original-uri",
     "x-original-method",
 ];
-
-/// A pooled HTTP/1.1 client for one upstream.
-#[derive(Debug, Clone)]
-pub struct Proxy {
-    client: Client<HttpConnector, Body>,
-    upstream: Uri,
-}
-
-impl Proxy {
-    /// A proxy to `upstream` (`http://host:port`), connecting within `connect_timeout`.
-    pub fn new(upstream: Uri, connect_timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Self { client, upstream }
-    }
-
-    /// The upstream's URI.
-    pub fn upstream(&self) -> &Uri {
-        &self.upstream
-    }
-
-    fn target(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        let authority = self
-            .upstream
-            .authority()
-            .map(|a| a.as_str())
-            .unwrap_or_default();
-        Uri::builder()
-            .scheme("http")
-            .authority(authority)
-            .path_and_query(path_and_query)
-            .build()
-    }
-}
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
@@ -313,7 +273,7 @@ mod tests {
             allowed_origins: Vec::new(),
             forward_authorization: false,
             max_json_bytes: 1024,
-            front_proxy: crate::verify::FrontProxy::Auto,
+            front_proxy: crate::policy::FrontProxy::Auto,
         }
     }
 

@@ -30,41 +30,27 @@ use http::header::CACHE_CONTROL;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::answer::Answer;
-use crate::app::AppState;
 use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
 use crate::gate::{Admission, Subject};
 use crate::identity::{ForgedIdentity, IDENTITY_HEADERS};
+pub use crate::policy::FrontProxy;
 use crate::routes::canonical_method;
+use crate::state::AppState;
 
 /// Longest request description (`X-*-Uri`) accepted, in bytes; the request head limit caps it too.
 pub const MAX_FORWARDED_URI: usize = 8192;
-
-/// The proxy in front of `/auth/verify`, which decides whose headers describe the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum FrontProxy {
-    /// Not said: read either family, refuse (400) when both are present and disagree.
-    #[default]
-    Auto,
-    /// nginx `auth_request`: `X-Original-Method` / `X-Original-URI` only.
-    Nginx,
-    /// Caddy `forward_auth`: `X-Forwarded-Method` / `X-Forwarded-Uri` only.
-    Caddy,
-    /// Traefik `ForwardAuth`: `X-Forwarded-Method` / `X-Forwarded-Uri` only.
-    Traefik,
-}
 
 /// One family of headers describing the original request: (method header, target header).
 type Family = (&'static str, &'static str);
 const ORIGINAL: Family = ("x-original-method", "x-original-uri");
 const FORWARDED: Family = ("x-forwarded-method", "x-forwarded-uri");
 
-impl FrontProxy {
-    fn families(self) -> &'static [Family] {
-        match self {
-            Self::Auto => &[ORIGINAL, FORWARDED],
-            Self::Nginx => &[ORIGINAL],
-            Self::Caddy | Self::Traefik => &[FORWARDED],
-        }
+/// The header families `front` describes the request with.
+fn families_of(front: FrontProxy) -> &'static [Family] {
+    match front {
+        FrontProxy::Auto => &[ORIGINAL, FORWARDED],
+        FrontProxy::Nginx => &[ORIGINAL],
+        FrontProxy::Caddy | FrontProxy::Traefik => &[FORWARDED],
     }
 }
 
@@ -117,7 +103,7 @@ pub fn original(
     own_method: &Method,
     front: FrontProxy,
 ) -> Result<(Method, Option<String>), Answer> {
-    let families = front.families();
+    let families = families_of(front);
     let method = match agreed(headers, families, |f| f.0)? {
         Some(text) => Method::from_bytes(text.as_bytes())
             .map_err(|_| Answer::bad_request("the forwarded method is not a method"))?,

@@ -5,13 +5,16 @@ use std::time::Duration;
 
 use axum::body::Body;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, ORIGIN, WWW_AUTHENTICATE};
-use http::Request;
+use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::*;
 use crate::authority::Authority;
 use crate::config::Secret;
+use crate::gate::Gate;
+use crate::policy::Policy;
+use crate::proxy::Proxy;
 use crate::routes::{NamespaceRules, PublicRoutes};
 
 fn closed_port() -> u16 {
@@ -45,7 +48,7 @@ fn app_with(insecure_dev_http: bool) -> Router {
             allowed_origins: Vec::new(),
             forward_authorization: false,
             max_json_bytes: 1024,
-            front_proxy: crate::verify::FrontProxy::Auto,
+            front_proxy: crate::policy::FrontProxy::Auto,
         },
         proxy: Some(Proxy::new(upstream, Duration::from_secs(2))),
         max_header_bytes: 4096,

@@ -10,7 +10,7 @@ fn policy(tls: bool, trust_proxy: bool) -> Policy {
         allowed_origins: vec![Origin::parse("https://app.example.com").unwrap()],
         forward_authorization: false,
         max_json_bytes: 1024,
-        front_proxy: crate::verify::FrontProxy::Auto,
+        front_proxy: crate::policy::FrontProxy::Auto,
     }
 }
 
