@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -26,9 +26,6 @@ from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 from . import _wire
 from ._wire import RetryPolicy
 from .types import TokenType, User
-
-if TYPE_CHECKING:
-    from .aio import AsyncClient
 
 _log = logging.getLogger("tessera_auth_client")
 _Resp = TypeVar("_Resp", bound=Message)
@@ -266,19 +263,23 @@ class Admin:
             time.sleep(delay)
 
 
+class _AdminCalls(Protocol):
+    """What :class:`AsyncAdmin` needs of its client (an ``AsyncClient``): one AdminService call
+    by name, with the client's token, deadline, retry policy and replica failover. Named here so
+    that this module does not import ``aio``, which imports it."""
+
+    async def _admin_unary(self, name: str, request: Any, *, retry: bool) -> Any: ...
+
+
 class AsyncAdmin:
     """The AdminService calls, awaited; get one from ``AsyncClient.admin``. Same methods and
     failures as :class:`Admin`."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: _AdminCalls) -> None:
         self._client = client
 
     async def _call(self, name: str, request: Any, *, retry: bool) -> Any:
-        connection = self._client._connection
-        # The AdminService stub of whichever replica is in use when the call is (re)sent.
-        return await self._client._unary(
-            lambda _auth_stub: getattr(connection.admin_stub(), name), request, None, retry
-        )
+        return await self._client._admin_unary(name, request, retry=retry)
 
     async def create_user(
         self, username: str, password: str, *, role: str = "user", display_name: str = ""

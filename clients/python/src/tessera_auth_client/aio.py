@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -304,6 +304,14 @@ class AsyncClient:
     def address(self) -> str:
         """The ``host:port`` calls go to now (with several addresses, it changes on failover)."""
         return self._connection.current().target
+
+    async def _admin_unary(self, name: str, request: Any, *, retry: bool) -> Any:
+        """One AdminService call, for :class:`AsyncAdmin`."""
+        connection = self._connection
+        # The AdminService stub of whichever replica is in use when the call is (re)sent.
+        return await self._unary(
+            lambda _auth_stub: getattr(connection.admin_stub(), name), request, None, retry
+        )
 
     async def _unary(
         self,
