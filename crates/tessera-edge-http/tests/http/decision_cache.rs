@@ -235,10 +235,19 @@ async fn without_the_feed_every_request_goes_to_tessera_and_an_outage_is_503() {
     edge.wait_feed(true).await;
     let kept = tessera.token().await;
     let revoked = tessera.token().await;
-    for held in [&kept, &revoked, &kept, &revoked] {
-        assert_eq!(edge.verify(held).await, StatusCode::OK);
+    // Other tests revoke tokens on the same Tessera at the same time, and an answer whose call was
+    // in flight when any revocation arrived is not kept: ask again until both are served from
+    // the cache (bounded).
+    let mut hits = 0.0;
+    for _ in 0..50 {
+        for held in [&kept, &revoked] {
+            assert_eq!(edge.verify(held).await, StatusCode::OK);
+        }
+        hits = edge.lookups("hit").await;
+        if hits >= 2.0 {
+            break;
+        }
     }
-    let hits = edge.lookups("hit").await;
     assert!(hits >= 2.0, "answers were cached");
 
     // Tessera unreachable: the feed is down, so cached allows are no longer trusted.

@@ -599,7 +599,15 @@ async fn bad_input_gets_4xx_and_the_edge_keeps_serving() {
         );
     }
     let huge = json!({"username": "a".repeat(100_000), "password": "x"});
-    let too_big = post_json(&edge.at("/api/auth/session/login"), &[], &huge).await;
+    // The edge closes the connection after refusing a body it did not read; without
+    // `Connection: close` the test's pooled client could put that connection back in its pool
+    // before it sees the close and send the next request into it (IncompleteMessage).
+    let too_big = post_json(
+        &edge.at("/api/auth/session/login"),
+        &[("connection", "close")],
+        &huge,
+    )
+    .await;
     assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
     let not_json = send(request(
         Method::POST,
