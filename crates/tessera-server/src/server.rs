@@ -114,11 +114,16 @@ impl Server {
     ) -> anyhow::Result<()> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let drain = self.authority.drain().clone();
+        // The first check runs before the listener answers, so a probe never meets the auth
+        // service unregistered ("service not registered") in the moment after start-up.
+        let up = database_up(self.authority.pool(), self.serve.health_interval).await;
+        set_health(&reporter, serving_status(up)).await;
         tokio::spawn(follow_database(
             self.authority.pool().clone(),
             reporter.clone(),
             self.serve.health_interval,
             drain.clone(),
+            up,
         ));
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -209,41 +214,55 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 }
 
 /// Keeps health in step with PostgreSQL: NOT_SERVING while it is unreachable, SERVING once it is
-/// back, without restarting anything.
+/// back, without restarting anything. `up` is what the first check (before serving) found.
 async fn follow_database(
     pool: PgPool,
     reporter: tonic_health::server::HealthReporter,
     interval: std::time::Duration,
     drain: crate::drain::Drain,
+    up: bool,
 ) {
-    let mut serving: Option<bool> = None;
+    let mut serving = up;
+    if up {
+        info!("postgresql reachable; serving");
+    } else {
+        warn!("postgresql unreachable; health NOT_SERVING, requests fail closed");
+    }
     loop {
+        tokio::time::sleep(interval).await;
         if drain.is_draining() {
             // Draining owns health from now on: NOT_SERVING until the process ends.
             set_health(&reporter, ServingStatus::NotServing).await;
             return;
         }
-        let up = tokio::time::timeout(
-            interval.max(std::time::Duration::from_secs(1)),
-            tessera_store::ping(&pool),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
-        if serving != Some(up) {
-            let status = if up {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            set_health(&reporter, status).await;
+        let up = database_up(&pool, interval).await;
+        if serving != up {
+            set_health(&reporter, serving_status(up)).await;
             if up {
                 info!("postgresql reachable; serving");
             } else {
                 warn!("postgresql unreachable; health NOT_SERVING, requests fail closed");
             }
-            serving = Some(up);
+            serving = up;
         }
-        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Whether PostgreSQL answers a ping within the health interval (at least a second).
+async fn database_up(pool: &PgPool, interval: std::time::Duration) -> bool {
+    tokio::time::timeout(
+        interval.max(std::time::Duration::from_secs(1)),
+        tessera_store::ping(pool),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
+}
+
+fn serving_status(up: bool) -> ServingStatus {
+    if up {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
     }
 }
 
