@@ -12,7 +12,6 @@
 //! tests. When they are missing these tests fail, naming the command.
 
 use std::{
-    collections::HashMap,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -20,7 +19,7 @@ use std::{
 
 use anyhow::{bail, Context};
 use tessera_harness::{
-    otlp::{contains_bytes, ExportedSpan, OtlpReceiver},
+    otlp::{by_id, contains_bytes, descends, ExportedSpan, OtlpReceiver},
     workspace_root, DevServer,
 };
 
@@ -48,21 +47,6 @@ struct ClientTrace {
     sql: ExportedSpan,
 }
 
-/// Whether `span` descends from the span with id `ancestor` (following parent links).
-fn descends(index: &HashMap<&str, &ExportedSpan>, span: &ExportedSpan, ancestor: &str) -> bool {
-    let mut parent = span.parent_span_id.as_str();
-    for _ in 0..32 {
-        if parent == ancestor {
-            return true;
-        }
-        match index.get(parent) {
-            Some(next) => parent = next.parent_span_id.as_str(),
-            None => return false,
-        }
-    }
-    false
-}
-
 /// The caller's trace, complete: every span of the caller's process in the application span's
 /// trace, each of its RPC spans parent of a server span, and the Introspect chain down to SQL.
 fn client_trace(
@@ -70,8 +54,7 @@ fn client_trace(
     service: &str,
     caller: &CallerReport,
 ) -> Result<ClientTrace, String> {
-    let index: HashMap<&str, &ExportedSpan> =
-        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let index = by_id(spans);
     let ours: Vec<&ExportedSpan> = spans.iter().filter(|s| s.service == service).collect();
     let app = ours
         .iter()

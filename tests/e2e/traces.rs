@@ -6,7 +6,6 @@
 //! scraped on the way.
 
 use std::{
-    collections::HashMap,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -14,7 +13,7 @@ use std::{
 use anyhow::{bail, Context};
 use tessera_harness::{
     binary,
-    otlp::{contains_bytes, ExportedSpan, OtlpReceiver},
+    otlp::{by_id, contains_bytes, descends, ExportedSpan, OtlpReceiver},
     DevServer,
 };
 use tessera_proto::v1 as pb;
@@ -95,25 +94,6 @@ async fn http(addr: &str, head: &str) -> anyhow::Result<String> {
     .await
     .context("http response timed out")??;
     Ok(response)
-}
-
-fn by_id(spans: &[ExportedSpan]) -> HashMap<&str, &ExportedSpan> {
-    spans.iter().map(|s| (s.span_id.as_str(), s)).collect()
-}
-
-/// Whether `span` descends from the span with id `ancestor` (following parent links).
-fn descends(spans: &HashMap<&str, &ExportedSpan>, span: &ExportedSpan, ancestor: &str) -> bool {
-    let mut parent = span.parent_span_id.as_str();
-    for _ in 0..32 {
-        if parent == ancestor {
-            return true;
-        }
-        match spans.get(parent) {
-            Some(next) => parent = next.parent_span_id.as_str(),
-            None => return false,
-        }
-    }
-    false
 }
 
 /// The complete trace: edge span under the caller's, Introspect under the edge span, a SQL span

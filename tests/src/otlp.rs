@@ -3,7 +3,7 @@
 //! both decoded (to follow parent links) and as protobuf bytes (to search for planted secrets).
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -176,4 +176,25 @@ impl OtlpReceiver {
 /// Whether `needle` occurs in `haystack`.
 pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The spans by span id, to follow parent links.
+pub fn by_id(spans: &[ExportedSpan]) -> HashMap<&str, &ExportedSpan> {
+    spans.iter().map(|s| (s.span_id.as_str(), s)).collect()
+}
+
+/// Whether `span` descends from the span with id `ancestor`, following parent links through
+/// `index` ([`by_id`]).
+pub fn descends(index: &HashMap<&str, &ExportedSpan>, span: &ExportedSpan, ancestor: &str) -> bool {
+    let mut parent = span.parent_span_id.as_str();
+    for _ in 0..32 {
+        if parent == ancestor {
+            return true;
+        }
+        match index.get(parent) {
+            Some(next) => parent = next.parent_span_id.as_str(),
+            None => return false,
+        }
+    }
+    false
 }
