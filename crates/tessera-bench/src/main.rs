@@ -90,16 +90,32 @@ async fn soak(args: &Args, duration: &str) -> anyhow::Result<bool> {
     Ok(missed.is_empty())
 }
 
+/// The bench's own messages go to stderr (`TESSERA_BENCH_LOG`, default `warn`). The replicas run
+/// in this process, so they also get the log layer `tessera serve` has by default (text at
+/// `info`): its spans cost every call something, and a bench without it measured a cheaper server
+/// than operators run. That layer's output is discarded.
+fn install_logs() {
+    use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
+    let own = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TESSERA_BENCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        );
+    let as_served = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(std::io::sink)
+        .with_filter(tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(own)
+        .with(as_served)
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TESSERA_BENCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    install_logs();
     if let Some(duration) = &args.soak {
         return match soak(&args, duration).await {
             Ok(met) if met || !args.strict => std::process::ExitCode::SUCCESS,

@@ -262,14 +262,29 @@ fn encode_check(mut value: u32) -> [u8; CHECK_LEN] {
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
+        crc = CRC32_TABLE[usize::from((crc as u8) ^ byte)] ^ (crc >> 8);
     }
     !crc
 }
+
+/// CRC-32 (IEEE, reflected) of every byte value, so a token's check costs one lookup per byte
+/// instead of eight shifts: every call checks two tokens (the caller's and the one asked about).
+const CRC32_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut value = 0;
+    while value < 256 {
+        let mut crc = value as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+            bit += 1;
+        }
+        table[value] = crc;
+        value += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -278,6 +293,28 @@ mod tests {
     #[test]
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn the_crc32_table_agrees_with_the_bitwise_definition() {
+        fn bitwise(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &byte in bytes {
+                crc ^= u32::from(byte);
+                for _ in 0..8 {
+                    let mask = (crc & 1).wrapping_neg();
+                    crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+                }
+            }
+            !crc
+        }
+        let every_byte: Vec<u8> = (0..=255).collect();
+        assert_eq!(crc32(&every_byte), bitwise(&every_byte));
+        for len in 0..64 {
+            let slice = &every_byte[len..len * 3];
+            assert_eq!(crc32(slice), bitwise(slice), "length {}", slice.len());
+        }
     }
 
     #[test]

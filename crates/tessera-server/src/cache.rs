@@ -106,7 +106,7 @@ impl DecisionCache {
 
     /// Caches the result of a read begun at `epoch`, unless something was invalidated meanwhile,
     /// the token is limited-use, or the cache is full or untrusted.
-    pub fn insert(&self, hash: TokenHash, view: &TokenView, epoch: Epoch) {
+    pub fn insert(&self, hash: TokenHash, view: &Arc<TokenView>, epoch: Epoch) {
         if !self.inner.enabled
             || view.uses_remaining.is_some()
             || !self.inner.trusted.load(Ordering::Acquire)
@@ -129,7 +129,7 @@ impl DecisionCache {
                 entries.remove(&victim);
             }
         }
-        entries.insert(hash, Arc::new(view.clone()));
+        entries.insert(hash, Arc::clone(view));
     }
 
     /// Drops the entries of revoked tokens.
@@ -244,8 +244,8 @@ mod tests {
 
     use super::*;
 
-    fn view(expires_at: Option<OffsetDateTime>) -> TokenView {
-        TokenView {
+    fn view(expires_at: Option<OffsetDateTime>) -> Arc<TokenView> {
+        Arc::new(TokenView {
             id: Uuid::new_v4(),
             kind: TokenKind::Api,
             subject: None,
@@ -258,7 +258,7 @@ mod tests {
             issued_at: OffsetDateTime::UNIX_EPOCH,
             expires_at,
             uses_remaining: None,
-        }
+        })
     }
 
     fn trusted(capacity: usize) -> DecisionCache {
@@ -285,7 +285,7 @@ mod tests {
         let cache = trusted(10);
         let now = OffsetDateTime::now_utc();
         let mut limited = view(None);
-        limited.uses_remaining = Some(3);
+        Arc::make_mut(&mut limited).uses_remaining = Some(3);
         cache.insert(TokenHash::of("limited"), &limited, cache.epoch());
         let stale = cache.epoch();
         cache.invalidate([&TokenHash::of("other")]);

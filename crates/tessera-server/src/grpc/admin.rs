@@ -33,7 +33,7 @@ impl AdminApi {
     async fn caller<T: super::limits::Bounded>(
         &self,
         request: &Request<T>,
-    ) -> Result<TokenView, ApiError> {
+    ) -> Result<std::sync::Arc<TokenView>, ApiError> {
         super::authenticate(&self.authority, request).await
     }
 }

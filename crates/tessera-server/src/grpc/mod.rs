@@ -40,7 +40,7 @@ impl Credential {
 pub(crate) async fn authenticate<T: limits::Bounded>(
     authority: &crate::service::Authority,
     request: &Request<T>,
-) -> Result<crate::service::view::TokenView, crate::error::ApiError> {
+) -> Result<std::sync::Arc<crate::service::view::TokenView>, crate::error::ApiError> {
     request.get_ref().check_bounds()?;
     let credential = request
         .extensions()

@@ -74,7 +74,7 @@ pub struct IssuedToken {
 #[derive(Debug, Clone)]
 pub struct NamespaceVerdict {
     /// The token examined.
-    pub token: TokenView,
+    pub token: std::sync::Arc<TokenView>,
     /// One decision per identifier, in request order.
     pub results: Vec<(String, bool)>,
     /// Whether the requested action is held (true when none was asked).

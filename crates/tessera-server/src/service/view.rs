@@ -1,6 +1,8 @@
 //! What a token is, once read: the decision inputs shared by caller authentication, Introspect,
 //! CheckNamespace and the cache. Never holds the secret.
 
+use std::sync::Arc;
+
 use tessera_core::{
     jwt::JwtError,
     namespace::Namespace,
@@ -119,8 +121,8 @@ impl From<JwtError> for InactiveReason {
 /// The outcome of reading a token.
 #[derive(Debug, Clone)]
 pub enum Lookup {
-    /// Good right now.
-    Active(TokenView),
+    /// Good right now. Shared with the cache: a hit costs a reference count, not a copy.
+    Active(Arc<TokenView>),
     /// Not good; the reason is for logs only.
     Inactive(InactiveReason),
 }
@@ -163,7 +165,7 @@ pub fn decide(
     let namespace = Namespace::from_stored(&record.namespace).map_err(|_| corrupt("namespace"))?;
     let permissions =
         PermissionSet::parse(&record.permissions).map_err(|_| corrupt("permission"))?;
-    Ok(Lookup::Active(TokenView {
+    Ok(Lookup::Active(Arc::new(TokenView {
         id: record.id,
         kind,
         subject: record.subject,
@@ -176,5 +178,5 @@ pub fn decide(
         issued_at: record.issued_at,
         expires_at: record.expires_at,
         uses_remaining: record.uses_remaining.map(|n| n.max(0) as u32),
-    }))
+    })))
 }
