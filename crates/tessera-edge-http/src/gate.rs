@@ -9,8 +9,10 @@
 //!    400, none is 401.
 //! 3. A cookie-authenticated state change must be same-origin (403 otherwise), checked before
 //!    Tessera is asked.
-//! 4. When a namespace rule matches, CheckNamespace decides first (it never consumes a use, so a
-//!    single-use token refused for scope is not spent): inactive is 401, denied is 403.
+//! 4. When a namespace rule matches, the namespace is checked first (a check never consumes a
+//!    use, so a single-use token refused for scope is not spent): inactive is 401, denied is 403.
+//!    A token whose answer is in the decision cache is judged here with Tessera's own rules
+//!    (`tessera_core`); any other asks CheckNamespace.
 //! 5. Introspect with `peek: false` consumes one use and says who the token acts for; inactive is
 //!    401. A stale elevated cookie falls back to the session cookie beside it. An unlimited-use
 //!    token's answer may come from the decision cache instead (see [`crate::decision_cache`]).
@@ -21,6 +23,8 @@ use std::time::Instant;
 
 use http::{HeaderMap, Method, Uri};
 use tracing::Instrument as _;
+
+use tessera_client::Introspection;
 
 use crate::answer::{Answer, CalledAs};
 use crate::authority::Authority;
@@ -139,24 +143,37 @@ impl Gate {
         token: &Token,
         check: Option<&NamespaceCheck>,
     ) -> Result<Option<Identity>, Answer> {
+        let cached = self.authority.cached(token);
         if let Some(check) = check {
-            let started = Instant::now();
-            let verdict = self
-                .authority
-                .check_namespace(token, &check.identifier, &check.action)
-                .instrument(tessera_call_span("CheckNamespace"))
-                .await;
-            self.metrics
-                .tessera_call("CheckNamespace", started.elapsed());
-            let verdict = verdict.map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
-            if !verdict.active {
-                return Ok(None);
-            }
-            if !verdict.allowed {
+            // A cached answer holds the token's namespace and permissions, which never change
+            // after issue: the check is decided here by Tessera's own rules, without a call.
+            let local = cached
+                .as_ref()
+                .ok()
+                .and_then(|answer| namespace_verdict(answer, &check.identifier, &check.action));
+            let allowed = match local {
+                Some(allowed) => allowed,
+                None => {
+                    let started = Instant::now();
+                    let verdict = self
+                        .authority
+                        .check_namespace(token, &check.identifier, &check.action)
+                        .instrument(tessera_call_span("CheckNamespace"))
+                        .await;
+                    self.metrics
+                        .tessera_call("CheckNamespace", started.elapsed());
+                    let verdict = verdict.map_err(|e| Answer::for_tessera(&e, CalledAs::Edge))?;
+                    if !verdict.active {
+                        return Ok(None);
+                    }
+                    verdict.allowed
+                }
+            };
+            if !allowed {
                 return Err(Answer::insufficient_scope("insufficient namespace scope"));
             }
         }
-        let miss = match self.authority.cached(token) {
+        let miss = match cached {
             Ok(answer) => return Ok(Some(Identity::from_introspection(&answer))),
             Err(miss) => miss,
         };
@@ -174,6 +191,35 @@ impl Gate {
     }
 }
 
+/// CheckNamespace's answer for one identifier, decided from an active token's cached Introspect
+/// answer with the functions Tessera's own CheckNamespace uses (`tessera_core`): the identifier
+/// inside the namespace and, when an action is named, the action held. `None` when Tessera must
+/// be asked instead: an identifier or action it would refuse as invalid (it names the problem), or
+/// an answer that does not parse.
+fn namespace_verdict(answer: &Introspection, identifier: &str, action: &str) -> Option<bool> {
+    use tessera_core::{namespace, permission::PermissionSet};
+    if !answer.active || !identifier.is_ascii() || !action.is_ascii() {
+        return None;
+    }
+    namespace::validate_identifier(identifier).ok()?;
+    let held = if action.is_empty() {
+        true
+    } else {
+        if action.len() > MAX_ACTION {
+            return None;
+        }
+        PermissionSet::parse([action]).ok()?;
+        PermissionSet::parse(&answer.permissions)
+            .ok()?
+            .permits(action)
+    };
+    let namespace = namespace::Namespace::from_stored(&answer.namespace).ok()?;
+    Some(held && namespace.allows(identifier))
+}
+
+/// The longest action Tessera accepts in CheckNamespace (its bound for a permission name).
+const MAX_ACTION: usize = 64;
+
 /// The client span of one call to Tessera; its context travels in the call's `traceparent`, so
 /// Tessera's spans hang under it.
 fn tessera_call_span(rpc: &'static str) -> tracing::Span {
@@ -185,4 +231,64 @@ fn tessera_call_span(rpc: &'static str) -> tracing::Span {
         rpc.service = "tessera.v1.AuthService",
         rpc.method = rpc,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(namespace: &str, permissions: &[&str]) -> Introspection {
+        Introspection {
+            active: true,
+            namespace: namespace.to_owned(),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            ..Introspection::default()
+        }
+    }
+
+    #[test]
+    fn a_namespace_check_is_decided_as_tessera_decides_it() {
+        let deploy = answer("deploy.", &["read"]);
+        assert_eq!(namespace_verdict(&deploy, "deploy.a", ""), Some(true));
+        assert_eq!(namespace_verdict(&deploy, "deploy.a", "read"), Some(true));
+        assert_eq!(namespace_verdict(&deploy, "deploy.a", "write"), Some(false));
+        assert_eq!(namespace_verdict(&deploy, "deploy", ""), Some(false));
+        assert_eq!(namespace_verdict(&deploy, "backup.a", "read"), Some(false));
+        let everything_but_write = answer("*", &["*", "-write"]);
+        assert_eq!(
+            namespace_verdict(&everything_but_write, "any.thing", "read"),
+            Some(true)
+        );
+        assert_eq!(
+            namespace_verdict(&everything_but_write, "any.thing", "write"),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn what_tessera_would_refuse_or_an_inactive_answer_is_left_to_tessera() {
+        let deploy = answer("deploy.", &["read"]);
+        for (identifier, action) in [
+            ("", ""),
+            ("deploy.a b", ""),
+            ("deploy.\u{7f}", ""),
+            ("deploy.é", ""),
+            ("deploy.a", "re ad"),
+            ("deploy.a", "écrire"),
+        ] {
+            assert_eq!(
+                namespace_verdict(&deploy, identifier, action),
+                None,
+                "{identifier:?} {action:?}"
+            );
+        }
+        let long_action = "a".repeat(MAX_ACTION + 1);
+        assert_eq!(namespace_verdict(&deploy, "deploy.a", &long_action), None);
+        let long_identifier = format!("deploy.{}", "a".repeat(600));
+        assert_eq!(namespace_verdict(&deploy, &long_identifier, ""), None);
+        assert_eq!(
+            namespace_verdict(&Introspection::default(), "deploy.a", ""),
+            None
+        );
+    }
 }

@@ -10,7 +10,9 @@ use tessera_proto::v1 as pb;
 
 use crate::support::forwarder::Forwarder;
 use crate::support::http_client::{get, get_with_token};
-use crate::support::{closed_port, eventually, start_private_tessera, tessera, Edge, PASSWORD};
+use crate::support::{
+    closed_port, eventually, start_private_tessera, tessera, upstream, Edge, PASSWORD,
+};
 
 /// How long a revocation may take to reach the edge: the line edge's revocation test allows the
 /// same.
@@ -287,4 +289,93 @@ async fn without_the_feed_every_request_goes_to_tessera_and_an_outage_is_503() {
     edge.wait_feed(true).await;
     assert_eq!(edge.verify(&revoked).await, StatusCode::UNAUTHORIZED);
     assert_eq!(edge.verify(&kept).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_rule_is_decided_from_the_cached_answer_without_a_call() {
+    let metrics_listen = format!("127.0.0.1:{}", closed_port());
+    let tessera = start_private_tessera(&[("TESSERA_METRICS_LISTEN", &metrics_listen)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server_metrics = format!("http://{metrics_listen}/metrics");
+    let calls = |rpc: &'static str| {
+        let server_metrics = server_metrics.clone();
+        async move {
+            metric(
+                &server_metrics,
+                "tessera_rpc_responses_total",
+                &format!("AuthService/{rpc}\""),
+            )
+            .await
+        }
+    };
+    let upstream = upstream::start().await;
+    let edge = Watched::start(
+        &tessera.uri(),
+        &tessera.ready.service_token,
+        &[
+            "--decision-cache-ttl",
+            "60s",
+            "--upstream",
+            &upstream.url(),
+            "--namespace-rule",
+            "/jobs/{id}",
+        ],
+    )
+    .await;
+    edge.wait_feed(true).await;
+    let deploy = tessera
+        .issue(pb::IssueTokenRequest {
+            ttl: "1h".into(),
+            namespace: "deploy.".into(),
+            ..Default::default()
+        })
+        .await;
+    let status = |path: &'static str, token: String| {
+        let url = edge.edge.at(path);
+        async move { get_with_token(&url, &token).await.status }
+    };
+
+    let (checks, introspects) = (calls("CheckNamespace").await, calls("Introspect").await);
+    // The first request asks Tessera both questions, and its Introspect answer is cached.
+    assert_eq!(
+        status("/jobs/deploy.a", deploy.clone()).await,
+        StatusCode::OK
+    );
+    assert_eq!(calls("CheckNamespace").await - checks, 1.0);
+    assert_eq!(calls("Introspect").await - introspects, 1.0);
+    // Then inside and outside the namespace, decided at the edge: the same answers, no call.
+    for _ in 0..3 {
+        for (path, expected) in [
+            ("/jobs/deploy.a", StatusCode::OK),
+            ("/jobs/deploy.b/logs", StatusCode::OK),
+            ("/jobs/backup.a", StatusCode::FORBIDDEN),
+            ("/jobs/deploy", StatusCode::FORBIDDEN),
+        ] {
+            assert_eq!(status(path, deploy.clone()).await, expected, "{path}");
+        }
+    }
+    assert_eq!(
+        calls("CheckNamespace").await - checks,
+        1.0,
+        "twelve more requests, no CheckNamespace"
+    );
+    assert_eq!(calls("Introspect").await - introspects, 1.0);
+    // An identifier the edge does not judge itself (not ASCII) still goes to Tessera.
+    assert_eq!(
+        status("/jobs/deploy.%C3%A9t%C3%A9", deploy.clone()).await,
+        StatusCode::OK
+    );
+    assert_eq!(calls("CheckNamespace").await - checks, 2.0);
+
+    // A revocation ends the local decisions with the cached answer.
+    tessera.revoke(&deploy).await;
+    eventually(REVOCATION_BOUND, "the revoked token refused", || async {
+        status("/jobs/deploy.a", deploy.clone()).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert_eq!(
+        status("/jobs/backup.a", deploy.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token is inactive, not out of scope"
+    );
 }
