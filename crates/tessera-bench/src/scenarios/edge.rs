@@ -262,15 +262,29 @@ impl Bench {
             &["--decision-cache-ttl", "0"],
         )
         .await?;
+        // The same requests under a namespace rule: with the token's answer cached, the edge
+        // decides the namespace itself (no CheckNamespace).
+        let ruled = Edge::start(
+            &binary,
+            &self.a.url(),
+            &self.caller_token,
+            &["--namespace-rule", "/jobs/{id}"],
+        )
+        .await?;
         let n = self.options.concurrency;
-        let (mut connections, mut uncached_connections) =
-            (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut connections, mut uncached_connections, mut ruled_connections) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for _ in 0..n {
             connections.push(Mutex::new(HttpConnection::open(edge.addr).await?));
             uncached_connections.push(Mutex::new(HttpConnection::open(uncached.addr).await?));
+            ruled_connections.push(Mutex::new(HttpConnection::open(ruled.addr).await?));
         }
         let connections = Arc::new(connections);
         let uncached_connections = Arc::new(uncached_connections);
+        let ruled_connections = Arc::new(ruled_connections);
         let ping = Arc::new(
             format!(
                 "GET /api/v1/public/ping HTTP/1.1\r\nHost: {}\r\n\r\n",
@@ -290,6 +304,7 @@ impl Bench {
         };
         let verify = verify_request(edge.addr);
         let verify_uncached = verify_request(uncached.addr);
+        let verify_ruled = verify_request(ruled.addr);
         let (phase, warmup) = (self.options.phase, self.options.warmup);
         self.checked(
             "edge ping",
@@ -308,7 +323,12 @@ impl Bench {
             )
             .await,
         )?;
+        self.checked(
+            "edge /auth/verify, namespace rule",
+            &closed_loop(n, warmup, http_call(&ruled_connections, &verify_ruled)).await,
+        )?;
         let (mut pings, mut verifies, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ruled_verifies, mut ruled_ratios) = (Vec::new(), Vec::new());
         let (mut plain_verifies, mut plain_ratios) = (Vec::new(), Vec::new());
         let (mut edge_cpu, mut verified) = (Duration::ZERO, 0u64);
         let (mut ping_cpu, mut pinged) = (Duration::ZERO, 0u64);
@@ -327,6 +347,10 @@ impl Bench {
             let u = closed_loop(n, phase, http_call(&uncached_connections, &verify_uncached)).await;
             self.checked("edge /auth/verify, no cache", &u)?;
             plain_cpu += process_cpu(plain_pid).saturating_sub(plain_before);
+            let r = closed_loop(n, phase, http_call(&ruled_connections, &verify_ruled)).await;
+            self.checked("edge /auth/verify, namespace rule", &r)?;
+            ruled_verifies.push(r.throughput());
+            ruled_ratios.push(r.throughput() / p.throughput());
             pinged += p.ok.len();
             verified += v.ok.len();
             plain_verified += u.ok.len();
@@ -336,6 +360,7 @@ impl Bench {
             ratios.push(v.throughput() / p.throughput());
             plain_ratios.push(u.throughput() / p.throughput());
         }
+        drop(ruled);
         drop(uncached);
         drop(edge);
         self.rows.push(ratio_row(
@@ -354,12 +379,21 @@ impl Bench {
             None,
             None,
         ));
+        self.rows.push(ratio_row(
+            &format!("HTTP forward-auth /auth/verify on a --namespace-rule path / edge ping (decision cache on: the edge decides the namespace, {n} connections)"),
+            format!("ping {}", rate(median(&pings))),
+            rate(median(&ruled_verifies)),
+            median(&ruled_ratios),
+            None,
+            None,
+        ));
         let per = |cpu: Duration, count: u64| cpu.as_secs_f64() * 1e6 / count.max(1) as f64;
         self.details.push(format!(
-            "HTTP edge per round (requests/s): ping [{}]; /auth/verify cached [{}]; /auth/verify uncached [{}]; edge process CPU per request: ping {:.0} µs, /auth/verify cached {:.0} µs, uncached {:.0} µs",
+            "HTTP edge per round (requests/s): ping [{}]; /auth/verify cached [{}]; /auth/verify uncached [{}]; /auth/verify under a namespace rule [{}]; edge process CPU per request: ping {:.0} µs, /auth/verify cached {:.0} µs, uncached {:.0} µs",
             list(&pings, per_second),
             list(&verifies, per_second),
             list(&plain_verifies, per_second),
+            list(&ruled_verifies, per_second),
             per(ping_cpu, pinged),
             per(edge_cpu, verified),
             per(plain_cpu, plain_verified),
