@@ -11,7 +11,7 @@ use tessera_proto::v1 as pb;
 use crate::support::forwarder::Forwarder;
 use crate::support::http_client::{get, get_with_token};
 use crate::support::{
-    closed_port, eventually, start_private_tessera, tessera, upstream, Edge, PASSWORD,
+    closed_port, eventually, start_private_tessera, tessera, upstream, Edge, Tessera, PASSWORD,
 };
 
 /// How long a revocation may take to reach the edge: the line edge's revocation test allows the
@@ -90,19 +90,39 @@ impl Watched {
     }
 }
 
+/// A Tessera of the test's own, so that the calls counted on its metrics are this test's alone.
+struct Counted {
+    tessera: Tessera,
+    metrics: String,
+}
+
+impl Counted {
+    fn start() -> Counted {
+        let listen = format!("127.0.0.1:{}", closed_port());
+        let tessera = start_private_tessera(&[("TESSERA_METRICS_LISTEN", &listen)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        Counted {
+            tessera,
+            metrics: format!("http://{listen}/metrics"),
+        }
+    }
+
+    /// How many `rpc` calls Tessera has answered so far.
+    async fn calls(&self, rpc: &str) -> f64 {
+        metric(
+            &self.metrics,
+            "tessera_rpc_responses_total",
+            &format!("AuthService/{rpc}\""),
+        )
+        .await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_decision_is_served_without_an_introspect() {
-    let metrics_listen = format!("127.0.0.1:{}", closed_port());
-    let tessera = start_private_tessera(&[("TESSERA_METRICS_LISTEN", &metrics_listen)])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let server_metrics = format!("http://{metrics_listen}/metrics");
-    let introspects = || {
-        metric(
-            &server_metrics,
-            "tessera_rpc_responses_total",
-            "AuthService/Introspect\"",
-        )
-    };
+    let counted = Counted::start();
+    let tessera = &counted.tessera;
+    let introspects = || counted.calls("Introspect");
     let token = tessera.ready.service_token.clone();
     let cached = Watched::start(&tessera.uri(), &token, &["--decision-cache-ttl", "60s"]).await;
     let plain = Watched::start(&tessera.uri(), &token, &["--decision-cache-ttl", "0"]).await;
@@ -293,21 +313,9 @@ async fn without_the_feed_every_request_goes_to_tessera_and_an_outage_is_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_rule_is_decided_from_the_cached_answer_without_a_call() {
-    let metrics_listen = format!("127.0.0.1:{}", closed_port());
-    let tessera = start_private_tessera(&[("TESSERA_METRICS_LISTEN", &metrics_listen)])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let server_metrics = format!("http://{metrics_listen}/metrics");
-    let calls = |rpc: &'static str| {
-        let server_metrics = server_metrics.clone();
-        async move {
-            metric(
-                &server_metrics,
-                "tessera_rpc_responses_total",
-                &format!("AuthService/{rpc}\""),
-            )
-            .await
-        }
-    };
+    let counted = Counted::start();
+    let tessera = &counted.tessera;
+    let calls = |rpc: &'static str| counted.calls(rpc);
     let upstream = upstream::start().await;
     let edge = Watched::start(
         &tessera.uri(),
