@@ -100,6 +100,7 @@ async fn three_replicas_migrate_once_and_share_revocations() -> anyhow::Result<(
                 pb::RevokeRequest {
                     target: Some(pb::revoke_request::Target::TokenId(issued.token_id.clone())),
                     reason: "cluster test".into(),
+                    ..Default::default()
                 },
                 &session,
             ))

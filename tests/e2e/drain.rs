@@ -56,7 +56,10 @@ async fn sigterm_drains_in_order_and_finishes_in_flight_calls() -> anyhow::Resul
     assert_eq!(first.status, ServingStatus::Serving as i32);
     let mut revocations = client
         .watch_revocations(authed(
-            pb::WatchRevocationsRequest { after_sequence: 0 },
+            pb::WatchRevocationsRequest {
+                after_sequence: 0,
+                ..Default::default()
+            },
             &service,
         ))
         .await?

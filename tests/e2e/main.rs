@@ -4,6 +4,7 @@ mod client_traces;
 mod cluster;
 mod dev_instance;
 mod drain;
+mod everywhere;
 mod latency;
 mod pg_tls;
 mod pgbouncer;
@@ -84,6 +85,7 @@ async fn readme_walkthrough_over_grpc() -> anyhow::Result<()> {
             pb::RevokeRequest {
                 target: Some(pb::revoke_request::Target::TokenId(issued.token_id.clone())),
                 reason: "walkthrough".into(),
+                ..Default::default()
             },
             &login.token,
         ))

@@ -86,6 +86,7 @@ async fn two_replicas_through_pgbouncer() -> anyhow::Result<()> {
                         pb::RevokeRequest {
                             target: Some(pb::revoke_request::Target::TokenId(issued.token_id)),
                             reason: "pgbouncer test".into(),
+                            ..Default::default()
                         },
                         &session,
                     ))
@@ -123,6 +124,7 @@ async fn two_replicas_through_pgbouncer() -> anyhow::Result<()> {
         pb::RevokeRequest {
             target: Some(pb::revoke_request::Target::TokenId(issued.token_id)),
             reason: "pgbouncer test".into(),
+            ..Default::default()
         },
         &session,
     ))

@@ -11,6 +11,7 @@ pub mod cluster;
 mod dev;
 pub mod otlp;
 pub mod pki;
+pub mod proxy;
 
 use std::{
     io::Write,

@@ -67,6 +67,7 @@ pub const SCENARIOS: &[&str] = &[
     "flood",
     "revocation",
     "kill",
+    "big",
     "tracing",
 ];
 

@@ -54,6 +54,7 @@ const REPLICA_A_THREADS: &str = "tessera-bench-a";
 /// Open calls allowed in open-loop phases.
 const MAX_IN_FLIGHT: usize = 2_000;
 
+mod big_revocations;
 mod clients;
 mod edge;
 mod python;
@@ -199,6 +200,7 @@ async fn revoke(
         .revoke(caller.request(pb::RevokeRequest {
             target: Some(pb::revoke_request::Target::Token(token)),
             reason: "benchmark".into(),
+            ..Default::default()
         }))
         .await?
         .into_inner()
@@ -492,6 +494,9 @@ impl Bench {
         }
         if wanted("kill") {
             self.listener_killed().await?;
+        }
+        if wanted("big") {
+            self.big_revocations().await?;
         }
         if wanted("tracing") {
             self.tracing_overhead(postgres).await?;
@@ -1203,7 +1208,13 @@ impl Bench {
             3,
         )?));
         let accepted_on_a = Arc::new(AtomicU64::new(0));
+        let accepted_on_b = Arc::new(AtomicU64::new(0));
         let never_seen = Arc::new(AtomicU64::new(0));
+        let durations = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+            1_000,
+            60_000_000_000,
+            3,
+        )?));
         let mut revokers = tokio::task::JoinSet::new();
         for worker in 0..REVOKERS {
             let (supply, lags, accepted_on_a, never_seen) = (
@@ -1212,6 +1223,7 @@ impl Bench {
                 Arc::clone(&accepted_on_a),
                 Arc::clone(&never_seen),
             );
+            let (accepted_on_b, durations) = (Arc::clone(&accepted_on_b), Arc::clone(&durations));
             let (on_a, on_b, caller) = (
                 Arc::clone(&self.on_a),
                 Arc::clone(&self.on_b),
@@ -1219,18 +1231,31 @@ impl Bench {
             );
             revokers.spawn(async move {
                 while let Some(token) = supply.take() {
+                    let sent = Instant::now();
                     let revoked = revoke(on_a.auth(worker), caller.clone(), token.clone()).await?;
                     let returned = Instant::now();
+                    durations
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .saturating_record(
+                            u64::try_from((returned - sent).as_nanos()).unwrap_or(u64::MAX),
+                        );
                     if revoked != 1 {
                         bail!("Revoke revoked {revoked} tokens, expected 1");
                     }
                     if introspect_active(on_a.auth(worker), caller.clone(), token.clone()).await? {
                         accepted_on_a.fetch_add(1, Ordering::Relaxed);
                     }
+                    let mut first = true;
                     loop {
-                        if !introspect_active(on_b.auth(worker), caller.clone(), token.clone())
-                            .await?
-                        {
+                        let active =
+                            introspect_active(on_b.auth(worker), caller.clone(), token.clone())
+                                .await?;
+                        if active && first {
+                            accepted_on_b.fetch_add(1, Ordering::Relaxed);
+                        }
+                        first = false;
+                        if !active {
                             let lag =
                                 u64::try_from(returned.elapsed().as_nanos()).unwrap_or(u64::MAX);
                             lags.lock()
@@ -1265,6 +1290,30 @@ impl Bench {
         );
         let q = |quantile: f64| Duration::from_nanos(lags.value_at_quantile(quantile));
         let (p99, max) = (q(0.99), q(1.0));
+        let durations = durations.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let d = |quantile: f64| Duration::from_nanos(durations.value_at_quantile(quantile));
+        let accepted_b = accepted_on_b.load(Ordering::Relaxed);
+        self.rows.push(Row {
+            scenario: "Revoke duration on A (until every follower acknowledged)".into(),
+            baseline: String::new(),
+            target: format!("p50 {}", ms(d(0.5))),
+            result: format!("p99 {}, max {}", ms(d(0.99)), ms(d(1.0))),
+            goal: "for the record".into(),
+            verdict: Verdict::Info,
+        });
+        self.rows.push(Row {
+            scenario: "B accepts the token on its first Introspect after the Revoke on A returned"
+                .into(),
+            baseline: String::new(),
+            target: format!("checked {} times", durations.len()),
+            result: format!("{accepted_b} times"),
+            goal: "never".into(),
+            verdict: if accepted_b == 0 {
+                Verdict::Met
+            } else {
+                Verdict::Missed
+            },
+        });
         self.rows.push(Row {
             scenario: format!(
                 "revoke on A, Introspect on B: lag ({} revocations under load)",

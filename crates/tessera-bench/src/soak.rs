@@ -598,6 +598,7 @@ impl Cycle {
             .revoke(self.session.request(pb::RevokeRequest {
                 target: Some(pb::revoke_request::Target::Token(issued.token.clone())),
                 reason: "soak churn".into(),
+                ..Default::default()
             }))
             .await?
             .into_inner()
@@ -691,6 +692,7 @@ async fn follow_feed(
             .clone()
             .watch_revocations(caller.request(pb::WatchRevocationsRequest {
                 after_sequence: after,
+                ..Default::default()
             }))
             .await;
         let mut stream = match stream {

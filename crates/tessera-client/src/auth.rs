@@ -255,6 +255,22 @@ pub enum RevokeTarget {
     SessionId(String),
     /// Every token of an account.
     Subject(String),
+    /// Many tokens by public id (at most 1000), in one transaction.
+    TokenIds(Vec<String>),
+}
+
+/// What a Revoke did, and how far it reached before it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Revoked {
+    /// Tokens newly revoked.
+    pub count: u64,
+    /// Every follower of the revocation feed (replica caches, edges) acknowledged it or saw its
+    /// lease run out: no cache admits these tokens any more. False when not waited for.
+    pub everywhere: bool,
+    /// Followers that acknowledged.
+    pub acknowledged: u32,
+    /// Followers whose lease ran out instead (they serve nothing from cache until current).
+    pub lapsed: Vec<String>,
 }
 
 impl Client {
@@ -332,6 +348,18 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn revoke(&self, target: RevokeTarget, reason: &str) -> Result<u64, Error> {
+        Ok(self.revoke_everywhere(target, reason, true).await?.count)
+    }
+
+    /// Revokes like [`Client::revoke`] and says how far the revocation reached: with `wait`, the
+    /// answer comes once every follower of the revocation feed acknowledged it or its lease ran
+    /// out (the default of [`Client::revoke`]); without, right after the commit.
+    pub async fn revoke_everywhere(
+        &self,
+        target: RevokeTarget,
+        reason: &str,
+        wait: bool,
+    ) -> Result<Revoked, Error> {
         use pb::revoke_request::Target;
         let message = pb::RevokeRequest {
             target: Some(match target {
@@ -339,14 +367,21 @@ impl Client {
                 RevokeTarget::TokenId(id) => Target::TokenId(id),
                 RevokeTarget::SessionId(id) => Target::SessionId(id),
                 RevokeTarget::Subject(subject) => Target::Subject(subject),
+                RevokeTarget::TokenIds(ids) => Target::TokenIds(pb::TokenIds { ids }),
             }),
             reason: reason.to_owned(),
+            no_wait: !wait,
         };
         self.unary(Repeat::Safe, message, |channel, request| async move {
             AuthServiceClient::new(channel).revoke(request).await
         })
         .await
-        .map(|r| r.revoked_count)
+        .map(|r| Revoked {
+            count: r.revoked_count,
+            everywhere: r.everywhere,
+            acknowledged: r.acknowledged,
+            lapsed: r.lapsed,
+        })
     }
 
     /// Issues a token derived from the caller's. Never repeated: a retry could mint a second

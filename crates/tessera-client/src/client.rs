@@ -500,6 +500,17 @@ impl Client {
         self.shared.preferred.load(Ordering::Acquire) % self.shared.targets.len()
     }
 
+    /// Moves the preferred address on to the next one (a stream that went silent there).
+    pub(crate) fn prefer_next(&self) {
+        let index = self.preferred();
+        let _ = self.shared.preferred.compare_exchange(
+            index,
+            (index + 1) % self.shared.targets.len(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
     /// Every outgoing request passes through here: the caller's bearer token and the deadline
     /// (`grpc-timeout`). Trace propagation belongs here too.
     fn prepare<T>(&self, request: &mut tonic::Request<T>, deadline: Option<Duration>) {

@@ -53,7 +53,7 @@ mod watch;
 
 pub use address::{ServerAddress, ADDRESS_EXAMPLE};
 pub use admin::{AuditEvent, AuditQuery, NewUser, Page, TokenInfo, TotpEnrollment, UserSummary};
-pub use auth::{IssueToken, Login, RevokeTarget, Ttl, Unlock};
+pub use auth::{IssueToken, Login, RevokeTarget, Revoked, Ttl, Unlock};
 pub use client::{Client, ClientBuilder, RetryPolicy};
 pub use duration::parse_duration;
 pub use error::{Error, Reason};
@@ -65,7 +65,7 @@ pub use types::{
     IdentifierDecision, Introspection, IssuedToken, JsonWebKey, Jwks, NamespaceDecision, Session,
     TokenFormat, TokenKind, User,
 };
-pub use watch::{Revocation, RevocationFeed, RevocationFollower, WatchEvent};
+pub use watch::{FeedPosition, Revocation, RevocationFeed, RevocationFollower, WatchEvent};
 
 /// The generated wire types, for callers that need a field this crate does not surface yet.
 pub use tessera_proto::v1 as pb;

@@ -7,9 +7,13 @@
 //!   which counts it in PostgreSQL;
 //! * an entry dies at the token's expiry or after `--decision-cache-ttl`, whichever is first;
 //! * keyed by the SHA-256 of the token (the key `WatchRevocations` publishes), never the token;
-//! * **trusted only while the revocation feed is followed**: until the first `Connected`, from a
-//!   disconnect until the next one, and after a lost place (`RESYNC_REQUIRED`), it is emptied and
-//!   bypassed, so every request goes to Tessera;
+//! * **trusted only while the revocation feed is followed under a lease**: until the first
+//!   `Connected`, from a disconnect until the next one, and after a lost place
+//!   (`RESYNC_REQUIRED`), it is emptied and bypassed, so every request goes to Tessera; and it is
+//!   bypassed whenever the lease the database granted (by proving the edge applied every
+//!   revocation committed so far) has run out, then emptied before the next lease is used: a
+//!   silent stream or a frozen replica costs at most one lease, and a Revoke waits for this
+//!   edge's acknowledgement or for that lease;
 //! * a revocation from the feed drops the entries it names (by token hash, token id, or the
 //!   session a token derives from) before the feed is read further; the edge's own revocations
 //!   (logout, lock) drop theirs at once;
@@ -127,6 +131,9 @@ struct Inner {
     entries: RwLock<Entries>,
     /// The feed is followed and nothing was missed since the entries were taken.
     trusted: AtomicBool,
+    /// The lease: nanoseconds after `base` until which entries may be served.
+    lease_until: AtomicU64,
+    base: Instant,
     /// Bumped, under the write lock, by every invalidation.
     epoch: AtomicU64,
     metrics: EdgeMetrics,
@@ -166,6 +173,8 @@ impl DecisionCache {
                 settings,
                 entries: RwLock::default(),
                 trusted: AtomicBool::new(false),
+                lease_until: AtomicU64::new(0),
+                base: Instant::now(),
                 epoch: AtomicU64::new(0),
                 metrics,
             })),
@@ -177,24 +186,23 @@ impl DecisionCache {
         self.inner.is_some()
     }
 
-    /// Whether entries may be served right now (the feed is followed).
+    /// Whether entries may be served right now (the feed is followed under a lease).
     pub fn is_trusted(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_some_and(|inner| inner.trusted.load(Ordering::Acquire))
+        self.inner.as_ref().is_some_and(|inner| inner.is_current())
     }
 
     /// Follows the revocation feed on `client` (which holds the edge's service token) until the
     /// handle is aborted; the cache is trusted only while it is followed. `None` when disabled.
     pub fn follow(&self, client: &Client) -> Option<JoinHandle<()>> {
         let inner = self.inner.clone()?;
-        Some(client.follow_revocations(inner))
+        let name = format!("edge-http pid {}", std::process::id());
+        Some(client.follow_revocations(inner, &name))
     }
 
     /// The cached answer for `key`, if trusted and still fresh.
     pub fn get(&self, key: &TokenKey) -> Option<Arc<Introspection>> {
         let inner = self.inner.as_ref()?;
-        if !inner.trusted.load(Ordering::Acquire) {
+        if !inner.is_current() {
             inner.metrics.cache_lookup(CacheLookup::Bypass);
             return None;
         }
@@ -249,8 +257,7 @@ impl DecisionCache {
         let until = Instant::now() + lifetime;
         let mut entries = inner.write();
         // Checked under the write lock: invalidations take it too, so none slips in between.
-        if !inner.trusted.load(Ordering::Acquire) || inner.epoch.load(Ordering::Acquire) != epoch.0
-        {
+        if !inner.is_current() || inner.epoch.load(Ordering::Acquire) != epoch.0 {
             return;
         }
         if entries.by_key.len() >= inner.settings.capacity && !entries.by_key.contains_key(&key) {
@@ -304,6 +311,16 @@ impl DecisionCache {
 }
 
 impl Inner {
+    fn since_base(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Followed, and within the lease.
+    fn is_current(&self) -> bool {
+        self.trusted.load(Ordering::Acquire)
+            && self.since_base(Instant::now()) < self.lease_until.load(Ordering::Acquire)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
         self.entries.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -371,6 +388,19 @@ impl RevocationFollower for Inner {
             dropped,
             "the revocation feed lost its place; decision cache emptied until it is followed again"
         );
+    }
+
+    fn renewed(&self, until: Instant) {
+        if self.trusted.load(Ordering::Acquire) && !self.is_current() {
+            // The lease ran out: a Revoke may have stopped waiting for this edge meanwhile.
+            // Nothing held from before is served again.
+            let mut entries = self.invalidate();
+            entries.clear();
+            self.metrics.cache_entries(0);
+            debug!("decision cache lease renewed after it ran out; cache emptied");
+        }
+        self.lease_until
+            .store(self.since_base(until), Ordering::Release);
     }
 
     fn disconnected(&self, error: &Error) {

@@ -18,9 +18,9 @@
 //! feed delivers later is then recorded, and one committed earlier made the AUTH fail anyway.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tessera_client::{Client, Error, Revocation, RevocationFollower};
 use tokio::sync::watch;
@@ -35,7 +35,12 @@ struct Entry {
 
 #[derive(Debug)]
 struct Shared {
+    /// The stream is open.
     live: watch::Sender<bool>,
+    /// The lease the database granted: nanoseconds after `base` until which the feed's verdicts
+    /// may be trusted.
+    lease_until: AtomicU64,
+    base: Instant,
     /// Hex token hashes and token ids being watched.
     watched: Mutex<HashMap<String, Entry>>,
 }
@@ -44,6 +49,8 @@ impl Default for Shared {
     fn default() -> Self {
         Self {
             live: watch::Sender::new(false),
+            lease_until: AtomicU64::new(0),
+            base: Instant::now(),
             watched: Mutex::default(),
         }
     }
@@ -52,6 +59,16 @@ impl Default for Shared {
 impl Shared {
     fn set_live(&self, live: bool) {
         self.live.send_replace(live);
+    }
+
+    fn since_base(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The stream is open and the database proved it current within the lease.
+    fn is_current(&self) -> bool {
+        *self.live.borrow()
+            && self.since_base(Instant::now()) < self.lease_until.load(Ordering::Acquire)
     }
 
     fn watched(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
@@ -93,17 +110,30 @@ impl RevocationWatch {
         Self::default()
     }
 
-    /// Whether the feed is being followed right now.
+    /// Whether the feed is being followed right now, under a lease the database granted: only
+    /// then are its verdicts trusted.
     pub fn is_live(&self) -> bool {
-        *self.shared.live.borrow()
+        self.shared.is_current()
     }
 
-    /// Waits up to `limit` for the feed to be followed; whether it is.
+    /// Waits up to `limit` for the feed to be followed under a lease; whether it is.
     pub async fn wait_live(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
         let mut live = self.shared.live.subscribe();
-        tokio::time::timeout(limit, live.wait_for(|live| *live))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        loop {
+            if self.shared.is_current() {
+                return true;
+            }
+            let connected = tokio::time::timeout_at(deadline, live.wait_for(|live| *live)).await;
+            if !matches!(connected, Ok(Ok(_))) {
+                return false;
+            }
+            // Open; the lease follows within an acknowledgement.
+            if tokio::time::Instant::now() >= deadline {
+                return self.shared.is_current();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Starts watching a token by a key the feed publishes: the lowercase hex SHA-256 of its
@@ -125,7 +155,8 @@ impl RevocationWatch {
     /// Follows the feed on `client` until the task is aborted, reconnecting after failures and
     /// resuming after the last revocation seen, so none is missed or repeated.
     pub fn spawn(&self, client: Client) -> JoinHandle<()> {
-        client.follow_revocations(self.shared.clone())
+        let name = format!("edge-line pid {}", std::process::id());
+        client.follow_revocations(self.shared.clone(), &name)
     }
 }
 
@@ -149,6 +180,13 @@ impl RevocationFollower for Shared {
             dropped,
             "the revocation feed lost its place; every watched token is treated as revoked"
         );
+    }
+
+    fn renewed(&self, until: Instant) {
+        // The stream delivers every revocation in order, so a lapse missed nothing that the next
+        // renewal (which proves the edge current) has not applied: nothing to forget here.
+        self.lease_until
+            .store(self.since_base(until), Ordering::Release);
     }
 
     fn disconnected(&self, error: &Error) {
@@ -272,12 +310,24 @@ mod tests {
                 token_id: format!("id{sequence}"),
                 token_hash: format!("h{sequence}"),
                 revoked_at: None,
+                ..Default::default()
             })
         }
 
         #[tonic::async_trait]
         impl AuthService for Feed {
             type WatchRevocationsStream = Revocations;
+
+            async fn acknowledge_revocations(
+                &self,
+                _: Request<pb::AcknowledgeRevocationsRequest>,
+            ) -> Result<Response<pb::AcknowledgeRevocationsResponse>, Status> {
+                Ok(Response::new(pb::AcknowledgeRevocationsResponse {
+                    current: true,
+                    lease: Some(std::time::Duration::from_secs(60).try_into().unwrap()),
+                    head_sequence: 10,
+                }))
+            }
 
             async fn watch_revocations(
                 &self,

@@ -3,9 +3,11 @@
 //!
 //! Safety rules: limited-use tokens are never cached (each use is counted in PostgreSQL); entries
 //! die at the token's expiry; every revocation, local or from another replica through the
-//! revocation feed, drops its entry; while the feed is down the cache is bypassed and emptied; and a
-//! read that started before an invalidation may not insert its (possibly stale) result, which the
-//! epoch counter enforces.
+//! revocation feed, drops its entry, before the feed tells the replica's streams; the cache is used
+//! only under a lease the database granted (the feed renews it after proving it has applied every
+//! revocation committed so far), and a cache whose lease ran out is emptied before it is trusted
+//! again; while the feed is down the cache is bypassed and emptied; and a read that started before
+//! an invalidation may not insert its (possibly stale) result, which the epoch counter enforces.
 
 use std::{
     collections::HashMap,
@@ -13,15 +15,15 @@ use std::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, RwLock,
     },
+    time::Instant,
 };
 
 use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
 use tessera_core::token::TokenHash;
-use tessera_store::feed::{FeedState, RevocationFeed};
+use tessera_store::{feed::FeedSink, revocations::Revocation};
 use tessera_telemetry::metrics::latency_histogram;
 use time::OffsetDateTime;
-use tokio::sync::broadcast::error::RecvError;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::service::view::TokenView;
 
@@ -36,6 +38,9 @@ struct Inner {
     capacity: usize,
     enabled: bool,
     trusted: AtomicBool,
+    /// The lease: nanoseconds after `base` until which the cache may be used.
+    lease_until: AtomicU64,
+    base: Instant,
     epoch: AtomicU64,
     stats: CacheStats,
 }
@@ -53,6 +58,8 @@ impl DecisionCache {
                 capacity,
                 enabled,
                 trusted: AtomicBool::new(false),
+                lease_until: AtomicU64::new(0),
+                base: Instant::now(),
                 epoch: AtomicU64::new(0),
                 stats: CacheStats::default(),
             }),
@@ -62,7 +69,7 @@ impl DecisionCache {
     /// The cached view for `hash`, if trusted and unexpired at `now`. An entry found expired is
     /// dropped: entries die at their token's expiry.
     pub fn get(&self, hash: &TokenHash, now: OffsetDateTime) -> Option<Arc<TokenView>> {
-        if !self.inner.enabled || !self.inner.trusted.load(Ordering::Acquire) {
+        if !self.inner.enabled || !self.is_trusted() {
             self.inner.stats.misses.inc();
             return None;
         }
@@ -107,10 +114,7 @@ impl DecisionCache {
     /// Caches the result of a read begun at `epoch`, unless something was invalidated meanwhile,
     /// the token is limited-use, or the cache is full or untrusted.
     pub fn insert(&self, hash: TokenHash, view: &Arc<TokenView>, epoch: Epoch) {
-        if !self.inner.enabled
-            || view.uses_remaining.is_some()
-            || !self.inner.trusted.load(Ordering::Acquire)
-        {
+        if !self.inner.enabled || view.uses_remaining.is_some() || !self.is_trusted() {
             return;
         }
         let mut entries = self
@@ -118,7 +122,8 @@ impl DecisionCache {
             .entries
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        // Checked under the write lock: invalidations take it too, so none can slip in between.
+        // Checked under the write lock: invalidations and resets take it too, so none can slip in
+        // between.
         if self.inner.epoch.load(Ordering::Acquire) != epoch.0 || self.inner.capacity == 0 {
             return;
         }
@@ -157,9 +162,14 @@ impl DecisionCache {
         self.inner.trusted.store(trusted, Ordering::Release);
     }
 
-    /// Whether the cache may be used (the revocation feed is live).
+    /// Whether the cache may be used: the feed is followed and its lease has not run out.
     pub fn is_trusted(&self) -> bool {
         self.inner.trusted.load(Ordering::Acquire)
+            && self.since_base(Instant::now()) < self.inner.lease_until.load(Ordering::Acquire)
+    }
+
+    fn since_base(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.inner.base).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Number of entries (for metrics and tests).
@@ -175,42 +185,33 @@ impl DecisionCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
 
-    /// Follows the revocation feed for as long as the runtime runs: drops revoked entries as they
-    /// arrive, and distrusts (empties) the cache whenever the feed is down or this follower lagged.
-    pub fn follow(&self, feed: &RevocationFeed) {
-        let cache = self.clone();
-        let mut events = feed.subscribe();
-        let mut state = feed.state();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    changed = state.changed() => {
-                        if changed.is_err() { return; }
-                        let live = matches!(*state.borrow_and_update(), FeedState::Live { .. });
-                        if live != cache.inner.trusted.load(Ordering::Acquire) {
-                            debug!(live, "decision cache trust changed");
-                            cache.reset(live);
-                        }
-                    }
-                    event = events.recv() => match event {
-                        Ok(revocation) => {
-                            cache.invalidate([&revocation.token_hash]);
-                            let lag = OffsetDateTime::now_utc() - revocation.revoked_at;
-                            cache.inner.stats.revocation_lag.observe(
-                                std::time::Duration::try_from(lag).unwrap_or_default().as_secs_f64(),
-                            );
-                        }
-                        Err(RecvError::Lagged(missed)) => {
-                            warn!(missed, "decision cache lagged behind the revocation feed; emptied");
-                            let live = cache.inner.trusted.load(Ordering::Acquire);
-                            cache.reset(live);
-                        }
-                        Err(RecvError::Closed) => return,
-                    },
-                }
-            }
-        });
+impl FeedSink for DecisionCache {
+    fn apply(&self, revocation: &Revocation) {
+        self.invalidate([&revocation.token_hash]);
+        let lag = OffsetDateTime::now_utc() - revocation.revoked_at;
+        self.inner.stats.revocation_lag.observe(
+            std::time::Duration::try_from(lag)
+                .unwrap_or_default()
+                .as_secs_f64(),
+        );
+    }
+
+    fn renewed(&self, until: Instant) {
+        if !self.is_trusted() {
+            // The lease ran out (or was never held): revocations whose Revoke stopped waiting for
+            // this replica may have been missed meanwhile, so nothing held from before is kept.
+            debug!("decision cache lease granted; cache starts empty");
+            self.reset(true);
+        }
+        self.inner
+            .lease_until
+            .store(self.since_base(until), Ordering::Release);
+    }
+
+    fn distrust(&self) {
+        self.reset(false);
     }
 }
 
@@ -263,7 +264,7 @@ mod tests {
 
     fn trusted(capacity: usize) -> DecisionCache {
         let cache = DecisionCache::new(true, capacity);
-        cache.reset(true);
+        cache.renewed(Instant::now() + std::time::Duration::from_secs(3600));
         cache
     }
 
@@ -295,6 +296,33 @@ mod tests {
         cache.insert(TokenHash::of("untrusted"), &view(None), cache.epoch());
         assert!(cache.is_empty());
         assert!(cache.get(&TokenHash::of("untrusted"), now).is_none());
+    }
+
+    #[test]
+    fn a_lapsed_lease_distrusts_and_a_renewal_after_it_starts_empty() {
+        let cache = trusted(10);
+        let now = OffsetDateTime::now_utc();
+        let hash = TokenHash::of("held");
+        cache.insert(hash, &view(None), cache.epoch());
+        assert!(cache.get(&hash, now).is_some());
+        // The lease runs out: nothing is served, and nothing new is taken in.
+        cache.renewed(Instant::now());
+        assert!(cache.get(&hash, now).is_none());
+        cache.insert(TokenHash::of("during"), &view(None), cache.epoch());
+        // Renewed after the lapse: what was held before is gone.
+        let before = cache.epoch();
+        cache.renewed(Instant::now() + std::time::Duration::from_secs(60));
+        assert!(cache.get(&hash, now).is_none());
+        assert!(cache.is_empty());
+        cache.insert(TokenHash::of("stale read"), &view(None), before);
+        assert!(
+            cache.is_empty(),
+            "a read begun before the renewal is not cached"
+        );
+        // A renewal inside the lease keeps what is held.
+        cache.insert(hash, &view(None), cache.epoch());
+        cache.renewed(Instant::now() + std::time::Duration::from_secs(60));
+        assert!(cache.get(&hash, now).is_some());
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub enum ApiError {
         /// The oldest sequence still in the feed.
         oldest_sequence: i64,
     },
+    /// A resume or acknowledged position the revocation feed no longer holds: the database was
+    /// restored, recovered to a point in time or failed over to a standby that lags.
+    #[error("the revocation feed no longer holds this position (the database was restored or failed over); drop cached verdicts and follow again from the head")]
+    FeedMoved,
     /// A bug or an unexpected state; details go to the log only.
     #[error("internal error")]
     Internal(String),
@@ -109,7 +113,9 @@ impl ApiError {
             ApiError::UserExists(_) => (Code::AlreadyExists, "USER_EXISTS"),
             ApiError::ResourceExhausted(_) => (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
             ApiError::Unavailable | ApiError::ShuttingDown => (Code::Unavailable, "UNAVAILABLE"),
-            ApiError::ResyncRequired { .. } => (Code::FailedPrecondition, "RESYNC_REQUIRED"),
+            ApiError::ResyncRequired { .. } | ApiError::FeedMoved => {
+                (Code::FailedPrecondition, "RESYNC_REQUIRED")
+            }
             ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
         }
     }

@@ -7,7 +7,7 @@ use tessera_core::clock::Clock;
 use tessera_proto::v1::{
     admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
 };
-use tessera_store::{feed::RevocationFeed, PgPool};
+use tessera_store::PgPool;
 use tessera_telemetry::{
     grpc::{RpcMetricsLayer, ServerSpanLayer},
     metrics::MetricsEndpoint,
@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use crate::{
     error::ApiError,
     grpc::{extract_credential, AdminApi, AuthApi},
-    service::Authority,
+    service::{Authority, FeedSource},
     settings::{AuthSettings, ServeSettings},
     tls::{self, ReloadingCert},
 };
@@ -78,8 +78,16 @@ impl Server {
             Some(addr) => Some(MetricsEndpoint::bind(addr).await?),
             None => None,
         };
-        let feed = RevocationFeed::start(direct.clone());
-        let authority = Authority::new(pool, clock, auth, Some(&feed))
+        let name = format!(
+            "replica {} pid {}",
+            listener.local_addr()?,
+            std::process::id()
+        );
+        let feed = FeedSource {
+            pool: direct.clone(),
+            name,
+        };
+        let authority = Authority::new(pool, clock, auth, Some(feed))
             .map_err(|e: ApiError| anyhow::anyhow!(e))?
             .listening_on(direct);
         authority.start_signing_keys().await;
@@ -114,6 +122,7 @@ impl Server {
     ) -> anyhow::Result<()> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let drain = self.authority.drain().clone();
+        let authority = self.authority.clone();
         // The first check runs before the listener answers, so a probe never meets the auth
         // service unregistered ("service not registered") in the moment after start-up.
         let up = database_up(self.authority.pool(), self.serve.health_interval).await;
@@ -199,6 +208,9 @@ impl Server {
             }
             () = grace_over => warn!(grace = ?grace, "calls still open after the shutdown grace; closing them"),
         }
+        // Nothing is served any more: no Revoke needs to wait for this replica's lease.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), authority.release_lease())
+            .await;
         Ok(())
     }
 }

@@ -45,6 +45,10 @@ pub struct AuthSettings {
     pub cache_capacity: usize,
     /// Most WatchRevocations streams open at once per caller.
     pub watch_streams_per_caller: usize,
+    /// How long a follower of the revocation feed (this replica's cache, an edge) may serve
+    /// decisions from its cache after the database last proved it current; the longest a Revoke
+    /// waits for a follower that stopped answering.
+    pub feed_lease: StdDuration,
 }
 
 impl Default for AuthSettings {
@@ -66,6 +70,7 @@ impl Default for AuthSettings {
             cache_enabled: true,
             cache_capacity: 100_000,
             watch_streams_per_caller: 8,
+            feed_lease: StdDuration::from_millis(250),
         }
     }
 }

@@ -159,6 +159,8 @@ pub async fn sweep(
     let Some(retention) = retention else {
         return Ok(report);
     };
+    // Followers whose lease ended an hour ago stopped or were replaced; no Revoke waits for them.
+    tessera_store::leases::sweep(pool, now - time::Duration::hours(1)).await?;
     for _ in 0..MAX_BATCHES {
         let deleted = revocations::prune(pool, now - retention.revocations, MAX_BATCH).await?;
         report.revocations += deleted;

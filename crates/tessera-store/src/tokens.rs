@@ -266,6 +266,16 @@ pub async fn summary(pool: &PgPool, id: Uuid) -> Result<Option<TokenSummary>, St
     .await?)
 }
 
+/// The owners (subjects) of the tokens among `ids` that exist, by id.
+pub async fn owners(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<Uuid>)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, subject FROM tokens WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 /// Deletes up to `batch` tokens that expired before `now`; returns how many. Their revocation-feed
 /// entries stay.
 pub async fn sweep_expired(

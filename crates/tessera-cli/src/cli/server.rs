@@ -135,6 +135,11 @@ pub struct AuthArgs {
     /// one); more answer RESOURCE_EXHAUSTED.
     #[arg(long, env = "TESSERA_WATCH_STREAMS_PER_CALLER", default_value_t = 8)]
     pub watch_streams_per_caller: usize,
+    /// How long a follower of the revocation feed (a replica's cache, an edge) may serve decisions
+    /// from its cache after PostgreSQL last proved it current (renewed every fifth of it); also the
+    /// longest a Revoke waits for a follower that stopped answering, e.g. 250ms (50ms to 30s).
+    #[arg(long, env = "TESSERA_FEED_LEASE", default_value = "250ms")]
+    pub feed_lease: String,
     /// Static tokens file (TOML, `[token.<name>] secret, namespace, permissions, expires`), loaded
     /// at start and reloaded on SIGHUP.
     #[arg(long, env = "TESSERA_TOKENS_FILE")]
@@ -179,6 +184,18 @@ pub struct EdgeArgs {
     /// Where the demo job scheduler behind the line edge listens (with --edges).
     #[arg(long, env = "TESSERA_DEV_LINE_DEMO", default_value = "127.0.0.1:7001")]
     pub line_demo_listen: SocketAddr,
+}
+
+/// `--feed-lease`, checked: long enough to renew on a busy machine, short enough that a frozen
+/// follower delays a Revoke by little.
+fn feed_lease(text: &str) -> anyhow::Result<std::time::Duration> {
+    let lease = tessera_client::parse_duration(text)
+        .map_err(|e| anyhow::anyhow!("--feed-lease (TESSERA_FEED_LEASE): {e}"))?;
+    let range = std::time::Duration::from_millis(50)..=std::time::Duration::from_secs(30);
+    if !range.contains(&lease) {
+        anyhow::bail!("--feed-lease (TESSERA_FEED_LEASE): between 50ms and 30s, got {text}");
+    }
+    Ok(lease)
 }
 
 impl AuthArgs {
@@ -230,6 +247,7 @@ impl AuthArgs {
             cache_enabled: !self.no_cache,
             cache_capacity: self.cache_capacity,
             watch_streams_per_caller: self.watch_streams_per_caller,
+            feed_lease: feed_lease(&self.feed_lease)?,
             ..defaults
         };
         // The sweeper's flags depend on these (the feed's retention against token lifetimes):

@@ -81,6 +81,12 @@ impl AuthService for Stub {
     ) -> Result<Response<pb::GetJwksResponse>, Status> {
         self.unavailable()
     }
+    async fn acknowledge_revocations(
+        &self,
+        _: Request<pb::AcknowledgeRevocationsRequest>,
+    ) -> Result<Response<pb::AcknowledgeRevocationsResponse>, Status> {
+        self.unavailable()
+    }
 
     async fn watch_revocations(
         &self,
@@ -106,6 +112,7 @@ impl AuthService for Stub {
                     token_id: format!("tok_{sequence}"),
                     token_hash: format!("{sequence:064x}"),
                     revoked_at: None,
+                    ..Default::default()
                 })
             })
             .collect();

@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Instant;
 
 fn settings() -> CacheSettings {
     CacheSettings {
@@ -26,8 +27,14 @@ fn hex_of(secret: &str) -> String {
 /// A cache whose feed reports itself connected.
 fn followed() -> DecisionCache {
     let cache = DecisionCache::new(settings(), EdgeMetrics::default());
-    follower(&cache).connected(0);
+    connect(&cache, 0);
     cache
+}
+
+/// The feed connects after `after` and the database grants a lease of an hour.
+fn connect(cache: &DecisionCache, after: u64) {
+    follower(cache).connected(after);
+    follower(cache).renewed(Instant::now() + Duration::from_secs(3600));
 }
 
 fn follower(cache: &DecisionCache) -> &Inner {
@@ -65,7 +72,7 @@ fn nothing_is_served_or_kept_until_the_feed_is_followed() {
     assert!(!cache.is_trusted());
     let key = remember(&cache, "tsr_api_a", &active("t1", "s1"));
     assert!(cache.is_empty(), "an untrusted cache keeps nothing");
-    follower(&cache).connected(0);
+    connect(&cache, 0);
     assert!(cache.get(&key).is_none());
     remember(&cache, "tsr_api_a", &active("t1", "s1"));
     assert_eq!(
@@ -120,7 +127,7 @@ fn an_entry_dies_at_the_tokens_expiry_or_the_ttl_whichever_is_first() {
         },
         EdgeMetrics::default(),
     );
-    follower(&short).connected(0);
+    connect(&short, 0);
     let key = remember(&short, "b", &active("t2", "s2"));
     let until = follower(&short).read().by_key[&key].until;
     assert!(until <= Instant::now() + Duration::from_millis(200));
@@ -171,7 +178,7 @@ fn a_feed_down_or_a_lost_place_empties_and_bypasses_the_cache() {
     follower(&cache).disconnected(&Error::from_status(&tonic::Status::unavailable("down")));
     assert!(!cache.is_trusted() && cache.is_empty());
     assert!(cache.get(&key).is_none());
-    follower(&cache).connected(3);
+    connect(&cache, 3);
     cache.insert(key, &active("t1", "s1"), epoch);
     assert!(
         cache.get(&key).is_none(),
@@ -207,7 +214,7 @@ fn the_cache_stays_within_its_size() {
         },
         EdgeMetrics::default(),
     );
-    follower(&cache).connected(0);
+    connect(&cache, 0);
     for n in 0..10 {
         remember(
             &cache,
@@ -232,5 +239,29 @@ fn keys_come_from_the_feeds_hex_only() {
     assert_eq!(
         format!("{:?}", TokenKey::of("tsr_api_secret")),
         "TokenKey(..)"
+    );
+}
+
+#[test]
+fn a_lapsed_lease_bypasses_the_cache_and_the_next_lease_starts_empty() {
+    let cache = followed();
+    let key = remember(&cache, "tsr_api_a", &active("t1", "s1"));
+    assert!(cache.get(&key).is_some());
+    // Connected, but the database has not renewed the lease in time (a silent stream).
+    follower(&cache).renewed(Instant::now());
+    assert!(!cache.is_trusted());
+    assert!(cache.get(&key).is_none(), "nothing served past the lease");
+    let epoch = cache.epoch();
+    remember(&cache, "tsr_api_b", &active("t2", "s2"));
+    follower(&cache).renewed(Instant::now() + Duration::from_secs(60));
+    assert!(cache.is_trusted());
+    assert!(
+        cache.get(&key).is_none() && cache.is_empty(),
+        "what was held before the lapse is gone"
+    );
+    cache.insert(key, &active("t1", "s1"), epoch);
+    assert!(
+        cache.is_empty(),
+        "an answer begun before the lapse is not kept"
     );
 }

@@ -105,6 +105,7 @@ pub async fn revoke(token_id: &str) {
         .revoke(pb::RevokeRequest {
             target: Some(pb::revoke_request::Target::TokenId(token_id.to_owned())),
             reason: "tessera-edge-line test".to_owned(),
+            ..Default::default()
         })
         .await
         .expect("revoke")

@@ -11,8 +11,58 @@ use tracing::instrument;
 use super::timestamp;
 use crate::{
     error::ApiError,
-    service::{view::Lookup, view::TokenView, Authority, IssueFormat, IssueRequest, RevokeRequest},
+    service::{
+        view::Lookup, view::TokenView, Authority, Frame, IssueFormat, IssueRequest, RevokeRequest,
+        WatchFrom,
+    },
 };
+use tessera_store::revocations::{Anchor, FeedPosition};
+
+/// A feed position from the wire: a sequence and the anchor of the revocation there (`prefix` names
+/// the fields, `after_…` or `applied_…`).
+fn position(prefix: &'static str, sequence: u64, anchor: &str) -> Result<FeedPosition, ApiError> {
+    let (sequence_field, anchor_field) = match prefix {
+        "after" => ("after_sequence", "after_anchor"),
+        _ => ("applied_sequence", "applied_anchor"),
+    };
+    let sequence = i64::try_from(sequence).map_err(|_| {
+        ApiError::invalid(sequence_field, format!("{sequence_field} is out of range"))
+    })?;
+    let anchor = if anchor.is_empty() {
+        None
+    } else {
+        Some(Anchor::parse(anchor).ok_or_else(|| {
+            ApiError::invalid(
+                anchor_field,
+                format!("{anchor_field} is not an anchor a revocation stream gave"),
+            )
+        })?)
+    };
+    Ok(FeedPosition { sequence, anchor })
+}
+
+fn frame_to_wire(frame: Frame) -> pb::WatchRevocationsResponse {
+    match frame {
+        Frame::Revoked(revocation) => pb::WatchRevocationsResponse {
+            sequence: revocation.sequence as u64,
+            token_id: revocation.token_id.to_string(),
+            token_hash: revocation.token_hash.to_hex(),
+            revoked_at: Some(timestamp(revocation.revoked_at)),
+            anchor: revocation
+                .position()
+                .anchor
+                .map(|a| a.to_text())
+                .unwrap_or_default(),
+            checkpoint: false,
+        },
+        Frame::Checkpoint(position) => pb::WatchRevocationsResponse {
+            sequence: position.sequence.max(0) as u64,
+            anchor: position.anchor.map(|a| a.to_text()).unwrap_or_default(),
+            checkpoint: true,
+            ..Default::default()
+        },
+    }
+}
 
 /// The gRPC face of the authority.
 #[derive(Clone)]
@@ -129,16 +179,25 @@ impl pb::auth_service_server::AuthService for AuthApi {
             Some(Target::TokenId(id)) => RevokeRequest::TokenId(id),
             Some(Target::SessionId(id)) => RevokeRequest::SessionId(id),
             Some(Target::Subject(id)) => RevokeRequest::Subject(id),
+            Some(Target::TokenIds(ids)) => RevokeRequest::TokenIds(ids.ids),
             None => {
                 return Err(ApiError::invalid(
                     "target",
-                    "name one of token, token_id, session_id or subject",
+                    "name one of token, token_id, session_id, subject or token_ids",
                 )
                 .into())
             }
         };
-        let revoked_count = self.authority.revoke(&caller, target, &req.reason).await?;
-        Ok(Response::new(pb::RevokeResponse { revoked_count }))
+        let outcome = self
+            .authority
+            .revoke(&caller, target, &req.reason, req.no_wait)
+            .await?;
+        Ok(Response::new(pb::RevokeResponse {
+            revoked_count: outcome.revoked,
+            everywhere: outcome.propagation.everywhere,
+            acknowledged: outcome.propagation.acknowledged,
+            lapsed: outcome.propagation.lapsed,
+        }))
     }
 
     #[instrument(skip_all, fields(rpc = "IssueToken"))]
@@ -263,20 +322,23 @@ impl pb::auth_service_server::AuthService for AuthApi {
         request: Request<pb::WatchRevocationsRequest>,
     ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
         let caller = self.caller(&request).await?;
-        let after = i64::try_from(request.into_inner().after_sequence)
-            .map_err(|_| ApiError::invalid("after_sequence", "after_sequence is out of range"))?;
+        let req = request.into_inner();
+        let from = if req.from_head {
+            if req.after_sequence != 0 || !req.after_anchor.is_empty() {
+                return Err(ApiError::invalid(
+                    "from_head",
+                    "from_head starts at the newest revocation: leave after_sequence and after_anchor empty",
+                )
+                .into());
+            }
+            WatchFrom::Head
+        } else {
+            WatchFrom::After(position("after", req.after_sequence, &req.after_anchor)?)
+        };
         let stream = self
             .authority
-            .watch_revocations(&caller, after)?
-            .map(|item| {
-                item.map(|revocation| pb::WatchRevocationsResponse {
-                    sequence: revocation.sequence as u64,
-                    token_id: revocation.token_id.to_string(),
-                    token_hash: revocation.token_hash.to_hex(),
-                    revoked_at: Some(timestamp(revocation.revoked_at)),
-                })
-                .map_err(Status::from)
-            });
+            .watch_revocations(&caller, from)?
+            .map(|item| item.map(frame_to_wire).map_err(Status::from));
         // Draining ends the stream with UNAVAILABLE: the watcher reconnects to another replica
         // and resumes after its last sequence, instead of waiting for this one to go away.
         let stream = self
@@ -285,6 +347,31 @@ impl pb::auth_service_server::AuthService for AuthApi {
             .until_drained(stream, || ApiError::ShuttingDown.into());
         Ok(Response::new(stream))
     }
+
+    #[instrument(skip_all, fields(rpc = "AcknowledgeRevocations"))]
+    async fn acknowledge_revocations(
+        &self,
+        request: Request<pb::AcknowledgeRevocationsRequest>,
+    ) -> Result<Response<pb::AcknowledgeRevocationsResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let req = request.into_inner();
+        let follower = uuid::Uuid::parse_str(req.follower_id.trim())
+            .map_err(|_| ApiError::invalid("follower_id", "follower_id must be a UUID"))?;
+        let applied = position("applied", req.applied_sequence, &req.applied_anchor)?;
+        let ack = self
+            .authority
+            .acknowledge(&caller, follower, &req.name, applied)
+            .await?;
+        Ok(Response::new(pb::AcknowledgeRevocationsResponse {
+            current: ack.current,
+            lease: Some(prost_types::Duration {
+                seconds: ack.lease.as_secs() as i64,
+                nanos: ack.lease.subsec_nanos() as i32,
+            }),
+            head_sequence: ack.head.max(0) as u64,
+        }))
+    }
+
     #[instrument(skip_all, fields(rpc = "GetJwks"))]
     async fn get_jwks(
         &self,

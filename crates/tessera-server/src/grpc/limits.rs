@@ -48,6 +48,12 @@ pub const PAGE_TOKEN: usize = 128;
 pub const TOTP_SECRET: usize = 128;
 /// Audit action filters.
 pub const AUDIT_ACTION: usize = 64;
+/// A revocation feed anchor (`after_anchor`, `applied_anchor`).
+pub const ANCHOR: usize = 128;
+/// A feed follower's name.
+pub const FOLLOWER_NAME: usize = 128;
+/// Token ids revoked in one call.
+pub const REVOKE_IDS: usize = 1000;
 
 fn field(name: &'static str, value: &str, max: usize, policy: CharPolicy) -> Result<(), ApiError> {
     text::check(value, max, policy).map_err(|e| ApiError::invalid(name, format!("{name} {e}")))
@@ -105,6 +111,7 @@ impl Bounded for pb::RevokeRequest {
             Some(Target::TokenId(id)) => field("token_id", id, ID, Name)?,
             Some(Target::SessionId(id)) => field("session_id", id, ID, Name)?,
             Some(Target::Subject(id)) => field("subject", id, ID, Name)?,
+            Some(Target::TokenIds(ids)) => list("token_ids", &ids.ids, REVOKE_IDS, ID, Name)?,
             None => {}
         }
         field("reason", &self.reason, REASON, Text)
@@ -148,7 +155,15 @@ impl Bounded for pb::CheckNamespaceRequest {
 
 impl Bounded for pb::WatchRevocationsRequest {
     fn check_bounds(&self) -> Result<(), ApiError> {
-        Ok(())
+        field("after_anchor", &self.after_anchor, ANCHOR, Name)
+    }
+}
+
+impl Bounded for pb::AcknowledgeRevocationsRequest {
+    fn check_bounds(&self) -> Result<(), ApiError> {
+        field("follower_id", &self.follower_id, ID, Name)?;
+        field("applied_anchor", &self.applied_anchor, ANCHOR, Name)?;
+        field("name", &self.name, FOLLOWER_NAME, Text)
     }
 }
 

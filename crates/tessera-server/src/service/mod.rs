@@ -6,6 +6,7 @@ pub mod admin;
 pub mod jwt;
 mod login;
 pub mod misses;
+pub mod propagation;
 mod tokens;
 pub mod view;
 mod watch;
@@ -22,16 +23,29 @@ use tessera_core::{
 };
 use tessera_store::{
     audit::{self, AuditEvent},
-    feed::RevocationFeed,
+    feed::{FeedSettings, RevocationFeed},
+    leases::Follower,
     PgPool,
 };
 use tracing::debug;
 
 pub use self::jwt::SigningKeys;
 pub use self::login::LoginOutcome;
-pub use self::tokens::{IssueFormat, IssueRequest, IssuedToken, NamespaceVerdict, RevokeRequest};
+pub use self::tokens::{
+    IssueFormat, IssueRequest, IssuedToken, NamespaceVerdict, RevokeOutcome, RevokeRequest,
+};
 use self::view::{decide, InactiveReason, Lookup, TokenView};
+pub use self::watch::{Frame, WatchFrom};
 use crate::{cache::DecisionCache, error::ApiError, hash_pool::HashPool, settings::AuthSettings};
+
+/// Where a replica follows the revocation feed.
+#[derive(Debug, Clone)]
+pub struct FeedSource {
+    /// Direct PostgreSQL sessions (the feed LISTENs; a transaction pooler cannot carry that).
+    pub pool: PgPool,
+    /// This replica's name in the followers table (what a waiting Revoke reports).
+    pub name: String,
+}
 
 /// The authentication service's state, cheap to clone (everything shared behind `Arc`s).
 #[derive(Clone)]
@@ -50,20 +64,32 @@ pub struct Authority {
 }
 
 impl Authority {
-    /// Builds the authority. When `feed` is given, the cache follows it; without a feed the cache
-    /// is never trusted (it stays empty).
+    /// Builds the authority. With a `feed`, the revocation feed is followed on its pool (direct
+    /// PostgreSQL sessions: it LISTENs) and the cache is trusted under its lease; without one the
+    /// cache is never trusted (it stays empty).
     pub fn new(
         pool: PgPool,
         clock: Arc<dyn Clock>,
         settings: AuthSettings,
-        feed: Option<&RevocationFeed>,
+        feed: Option<FeedSource>,
     ) -> Result<Authority, ApiError> {
         let hasher = PasswordHasher::new(settings.argon2)
             .map_err(|e| ApiError::Internal(format!("argon2 parameters rejected: {e}")))?;
         let cache = DecisionCache::new(settings.cache_enabled, settings.cache_capacity);
-        if let Some(feed) = feed {
-            cache.follow(feed);
-        }
+        let feed = feed.map(|source| {
+            let lease = settings.feed_lease;
+            let settings = FeedSettings {
+                lease,
+                heartbeat: lease / 5,
+                step_timeout: (lease * 2).max(std::time::Duration::from_millis(500)),
+                follower: Follower {
+                    id: uuid::Uuid::new_v4(),
+                    kind: "replica",
+                    name: source.name,
+                },
+            };
+            RevocationFeed::start(source.pool, settings, Arc::new(cache.clone()))
+        });
         let keys = SigningKeys::new(
             pool.clone(),
             settings.totp_key.as_ref().map(|key| key.0.clone()),
@@ -76,7 +102,7 @@ impl Authority {
             settings: Arc::new(settings),
             hasher: Arc::new(hasher),
             cache,
-            feed: feed.cloned(),
+            feed,
             keys,
             watchers: watch::Watchers::default(),
             drain: crate::drain::Drain::new(),

@@ -92,9 +92,22 @@ pub enum RevokeRequest {
     SessionId(String),
     /// A subject (user id).
     Subject(String),
+    /// Many token ids (text from the wire), each with its descendants.
+    TokenIds(Vec<String>),
+}
+
+/// What a Revoke did.
+#[derive(Debug, Clone)]
+pub struct RevokeOutcome {
+    /// Tokens newly revoked.
+    pub revoked: u64,
+    /// How far the revocation has reached.
+    pub propagation: super::propagation::Propagation,
 }
 
 const MAX_IDENTIFIERS: usize = 1000;
+/// Token ids a revoke's audit row lists (with the count of all).
+const AUDITED_IDS: usize = 100;
 const MAX_DESCRIPTION: usize = 512;
 
 impl Authority {
@@ -306,53 +319,17 @@ impl Authority {
     }
 
     /// Revokes the target and everything derived from it. Own tokens need no privilege; anyone
-    /// else's need admin rights. Returns how many tokens were newly revoked. When it returns, this
-    /// replica's cache no longer holds any of them.
+    /// else's need admin rights. When it returns, this replica's cache no longer holds any of them
+    /// and, unless `no_wait`, every follower of the feed with a live lease has acknowledged the
+    /// revocation or its lease has run out.
     pub async fn revoke(
         &self,
         caller: &TokenView,
         req: RevokeRequest,
         reason: &str,
-    ) -> Result<u64, ApiError> {
-        let (target, owner) = match &req {
-            RevokeRequest::Token(secret) => {
-                if secret.is_empty() {
-                    return Err(ApiError::invalid("token", "token must not be empty"));
-                }
-                // Holding the secret is authority enough to revoke it.
-                (RevokeTarget::Hash(TokenHash::of(secret)), Owner::Holder)
-            }
-            RevokeRequest::TokenId(id) => {
-                let id = parse_uuid("token_id", id)?;
-                let owner = match token_store::summary(&self.pool, id)
-                    .instrument(crate::service::store_span("SELECT", "tokens::summary"))
-                    .await?
-                {
-                    Some(summary) => Owner::Account(summary.subject),
-                    None => Owner::Nobody,
-                };
-                (RevokeTarget::Id(id), owner)
-            }
-            RevokeRequest::SessionId(id) => {
-                let id = parse_uuid("session_id", id)?;
-                let owner = match token_store::summary(&self.pool, id)
-                    .instrument(crate::service::store_span("SELECT", "tokens::summary"))
-                    .await?
-                {
-                    Some(summary) => Owner::Account(summary.subject),
-                    None => Owner::Nobody,
-                };
-                (RevokeTarget::Session(id), owner)
-            }
-            RevokeRequest::Subject(id) => {
-                let id = parse_uuid("subject", id)?;
-                (RevokeTarget::Subject(id), Owner::Account(Some(id)))
-            }
-        };
-        let own = match owner {
-            Owner::Holder | Owner::Nobody => true,
-            Owner::Account(subject) => subject.is_some() && subject == caller.subject,
-        };
+        no_wait: bool,
+    ) -> Result<RevokeOutcome, ApiError> {
+        let (target, own) = self.revoke_target(caller, &req).await?;
         if !own && !caller.holds_admin_rights() {
             return Err(ApiError::ElevationRequired(
                 "revoking another account's tokens needs an admin role or an elevated token (Unlock)".into(),
@@ -364,16 +341,26 @@ impl Authority {
         let revoked = token_store::revoke(&mut tx, &target, now)
             .instrument(crate::service::store_span("UPDATE", "tokens::revoke"))
             .await?;
-        let mut event = self.event("revoke", "success");
-        event.actor = caller.subject;
-        event.username = caller.username.clone();
-        event.token_id = revoked.first().map(|r| r.token_id);
-        event.detail = json!({
-            "reason": reason,
-            "by_token": caller.id,
-            "revoked": revoked.iter().map(|r| r.token_id.to_string()).collect::<Vec<_>>(),
-        });
-        self.audit(&mut tx, event).await?;
+        // A revoke that changed nothing (unknown or already revoked) leaves no audit row: a caller
+        // replaying ids cannot bury real events under empty ones.
+        if !revoked.is_empty() {
+            let mut event = self.event("revoke", "success");
+            event.actor = caller.subject;
+            event.username = caller.username.clone();
+            event.token_id = revoked.first().map(|r| r.token_id);
+            // A tree of 100,000 would make one audit row of megabytes: the first ids and the count.
+            event.detail = json!({
+                "reason": reason,
+                "by_token": caller.id,
+                "count": revoked.len(),
+                "revoked": revoked
+                    .iter()
+                    .take(AUDITED_IDS)
+                    .map(|r| r.token_id.to_string())
+                    .collect::<Vec<_>>(),
+            });
+            self.audit(&mut tx, event).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         let hashes: Vec<TokenHash> = revoked
             .iter()
@@ -381,7 +368,79 @@ impl Authority {
             .collect();
         self.cache.invalidate(hashes.iter());
         info!(count = revoked.len(), by = %caller.id, "tokens revoked");
-        Ok(revoked.len() as u64)
+        let newest = revoked.iter().map(|r| r.sequence).max();
+        let propagation = match newest {
+            Some(sequence) if !no_wait => self.await_followers(sequence).await,
+            Some(_) => super::propagation::Propagation::not_waited(),
+            None => super::propagation::Propagation::nothing_to_wait_for(),
+        };
+        Ok(RevokeOutcome {
+            revoked: revoked.len() as u64,
+            propagation,
+        })
+    }
+
+    /// The store target of a Revoke, and whether every token it names is the caller's own.
+    async fn revoke_target(
+        &self,
+        caller: &TokenView,
+        req: &RevokeRequest,
+    ) -> Result<(RevokeTarget, bool), ApiError> {
+        let owned_by_caller =
+            |subject: Option<Uuid>| subject.is_some() && subject == caller.subject;
+        let summary = |field: &'static str, id: &str| {
+            let id = parse_uuid(field, id);
+            async move {
+                let id = id?;
+                let owner = token_store::summary(&self.pool, id)
+                    .instrument(crate::service::store_span("SELECT", "tokens::summary"))
+                    .await?;
+                Ok::<_, ApiError>((id, owner.map(|s| s.subject)))
+            }
+        };
+        Ok(match req {
+            RevokeRequest::Token(secret) => {
+                if secret.is_empty() {
+                    return Err(ApiError::invalid("token", "token must not be empty"));
+                }
+                // Holding the secret is authority enough to revoke it.
+                (RevokeTarget::Hash(TokenHash::of(secret)), true)
+            }
+            RevokeRequest::TokenId(id) => {
+                let (id, owner) = summary("token_id", id).await?;
+                (RevokeTarget::Id(id), owner.is_none_or(owned_by_caller))
+            }
+            RevokeRequest::SessionId(id) => {
+                let (id, owner) = summary("session_id", id).await?;
+                (RevokeTarget::Session(id), owner.is_none_or(owned_by_caller))
+            }
+            RevokeRequest::Subject(id) => {
+                let id = parse_uuid("subject", id)?;
+                (RevokeTarget::Subject(id), owned_by_caller(Some(id)))
+            }
+            RevokeRequest::TokenIds(ids) => {
+                if ids.is_empty() {
+                    return Err(ApiError::invalid("token_ids", "name at least one token id"));
+                }
+                let ids = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(index, id)| {
+                        Uuid::parse_str(id.trim()).map_err(|_| {
+                            ApiError::invalid(
+                                "token_ids",
+                                format!("token_ids[{index}] must be a UUID"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let owners = token_store::owners(&self.pool, &ids)
+                    .instrument(crate::service::store_span("SELECT", "tokens::owners"))
+                    .await?;
+                let own = owners.iter().all(|(_, subject)| owned_by_caller(*subject));
+                (RevokeTarget::Ids(ids), own)
+            }
+        })
     }
 }
 
@@ -405,12 +464,6 @@ impl Authority {
             )
         })
     }
-}
-
-enum Owner {
-    Holder,
-    Nobody,
-    Account(Option<Uuid>),
 }
 
 fn require_introspect(caller: &TokenView) -> Result<(), ApiError> {

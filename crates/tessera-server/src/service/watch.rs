@@ -24,7 +24,10 @@ use tracing::Instrument as _;
 
 use futures::Stream;
 use tessera_core::{permission::INTROSPECT, token::TokenKind};
-use tessera_store::revocations::{self, Retained, Revocation};
+use tessera_store::{
+    feed::FeedState,
+    revocations::{self, Anchored, FeedPosition, Retained, Revocation},
+};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
@@ -33,19 +36,60 @@ use crate::error::ApiError;
 
 const REPLAY_BATCH: i64 = 500;
 
-/// Up to a batch of revocations after `after`, or RESYNC_REQUIRED when some were pruned.
-async fn read_after(pool: &tessera_store::PgPool, after: i64) -> Result<Vec<Revocation>, ApiError> {
-    match revocations::since_retained(pool, after, REPLAY_BATCH)
-        .instrument(crate::service::store_span(
-            "SELECT",
-            "revocations::since_retained",
-        ))
+/// Up to a batch of revocations after `last`, checked against the feed: RESYNC_REQUIRED when some
+/// were pruned or the feed no longer holds `last` (it moved backwards).
+async fn read_after(
+    pool: &tessera_store::PgPool,
+    last: &FeedPosition,
+) -> Result<Vec<Revocation>, ApiError> {
+    let span = || crate::service::store_span("SELECT", "revocations::after_position");
+    if last.sequence > 0 && last.anchor.is_none() {
+        // A resume point without an anchor (an older client): nothing to check it against but the
+        // newest sequence, which it must not pass.
+        let rows = match revocations::since_retained(pool, last.sequence, REPLAY_BATCH)
+            .instrument(span())
+            .await?
+        {
+            Retained::Rows(rows) => rows,
+            Retained::Pruned { oldest_sequence } => {
+                return Err(ApiError::ResyncRequired { oldest_sequence })
+            }
+        };
+        if rows.is_empty() && last.sequence > revocations::latest_sequence(pool).await? {
+            return Err(ApiError::FeedMoved);
+        }
+        return Ok(rows);
+    }
+    match revocations::after_position(pool, last, REPLAY_BATCH)
+        .instrument(span())
         .await?
     {
-        Retained::Rows(rows) => Ok(rows),
-        Retained::Pruned { oldest_sequence } => Err(ApiError::ResyncRequired { oldest_sequence }),
+        Anchored::Rows(rows) => Ok(rows),
+        Anchored::Moved => Err(ApiError::FeedMoved),
+        Anchored::Pruned { oldest_sequence } => Err(ApiError::ResyncRequired { oldest_sequence }),
     }
 }
+
+/// Where a stream starts.
+#[derive(Debug, Clone, Copy)]
+pub enum WatchFrom {
+    /// After this position (sequence 0: every retained revocation).
+    After(FeedPosition),
+    /// At the newest revocation, announced by a checkpoint.
+    Head,
+}
+
+/// One message of a stream.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    /// A revocation.
+    Revoked(Revocation),
+    /// A position without a revocation (where a stream from the head starts).
+    Checkpoint(FeedPosition),
+}
+
+/// How long a new stream waits for this replica's feed to be live before it answers UNAVAILABLE.
+const FEED_START_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Open WatchRevocations streams per caller.
 #[derive(Clone, Default)]
@@ -87,7 +131,7 @@ impl Drop for WatchSlot {
 }
 
 /// Whether `caller` may read the whole revocation feed.
-fn may_watch(caller: &TokenView) -> Result<(), ApiError> {
+pub(super) fn may_watch(caller: &TokenView) -> Result<(), ApiError> {
     if !caller.permissions.permits(INTROSPECT) {
         return Err(ApiError::AuthDenied(
             "the caller's token lacks the introspect permission".into(),
@@ -108,13 +152,14 @@ fn may_watch(caller: &TokenView) -> Result<(), ApiError> {
 }
 
 impl Authority {
-    /// Every revocation after `after_sequence`, then each new one as it is committed, until the
-    /// caller's token is revoked or expires.
+    /// Every revocation after `from`, then each new one as it is committed, until the caller's
+    /// token is revoked or expires, or this replica's feed stops being current (UNAVAILABLE) or
+    /// finds the feed moved backwards (RESYNC_REQUIRED).
     pub fn watch_revocations(
         &self,
         caller: &TokenView,
-        after_sequence: i64,
-    ) -> Result<impl Stream<Item = Result<Revocation, ApiError>>, ApiError> {
+        from: WatchFrom,
+    ) -> Result<impl Stream<Item = Result<Frame, ApiError>>, ApiError> {
         may_watch(caller)?;
         let feed = self.feed.clone().ok_or_else(|| {
             ApiError::Internal("this server runs without a revocation feed".into())
@@ -136,6 +181,7 @@ impl Authority {
             .map(|at| std::time::Duration::try_from(at - self.clock.now()).unwrap_or_default());
         // Subscribe before replaying so nothing committed during the replay is missed.
         let mut live = feed.subscribe();
+        let mut state = feed.state();
         Ok(async_stream::try_stream! {
             let _slot = slot;
             let expiry = async move {
@@ -145,14 +191,23 @@ impl Authority {
                 }
             };
             tokio::pin!(expiry);
-            let mut last = after_sequence;
+            // Only a replica whose own feed is current may tell others what is revoked.
+            let generation = live_generation(&mut state).await?;
+            let mut last = match from {
+                WatchFrom::After(position) => position,
+                WatchFrom::Head => {
+                    let head = revocations::head(&pool).await?;
+                    yield Frame::Checkpoint(head);
+                    head
+                }
+            };
             loop {
-                let batch = read_after(&pool, last).await?;
+                let batch = read_after(&pool, &last).await?;
                 let full = batch.len() as i64 == REPLAY_BATCH;
                 for revocation in batch {
-                    last = revocation.sequence;
+                    last = revocation.position();
                     let mine = revocation.token_id == me;
-                    yield revocation;
+                    yield Frame::Revoked(revocation);
                     if mine { Err(ApiError::AuthFailed)?; }
                 }
                 if !full { break; }
@@ -160,28 +215,63 @@ impl Authority {
             loop {
                 let event = tokio::select! {
                     event = live.recv() => Some(event),
+                    changed = state.changed() => {
+                        if changed.is_err() { break; }
+                        let now = *state.borrow_and_update();
+                        match now {
+                            FeedState::Live { generation: g, .. } if g == generation => continue,
+                            // Found the feed moved backwards: the watcher starts over.
+                            FeedState::Live { .. } => Some(Err(RecvError::Closed)),
+                            // Cannot prove itself current: the watcher follows another replica.
+                            FeedState::Down => None,
+                        }
+                    }
                     () = &mut expiry => None,
                 };
+                let now = *state.borrow();
+                match now {
+                    FeedState::Live { generation: g, .. } if g == generation => {}
+                    FeedState::Live { .. } => Err(ApiError::FeedMoved)?,
+                    FeedState::Down => Err(ApiError::Unavailable)?,
+                }
                 // The caller's token expired: its right to this stream with it.
                 let Some(event) = event else { Err(ApiError::AuthFailed)? };
                 let batch = match event {
-                    Ok(revocation) if revocation.sequence <= last => Vec::new(),
-                    Ok(revocation) if revocation.sequence == last + 1 => vec![revocation],
+                    Ok(revocation) if revocation.sequence <= last.sequence => Vec::new(),
+                    Ok(revocation) if revocation.sequence == last.sequence + 1 => vec![revocation],
                     // A jump: a rolled-back revoke burnt sequence numbers, or this replica's feed
                     // reconnected past pruned history. The table tells which.
-                    Ok(_) => read_after(&pool, last).await?,
+                    Ok(_) => read_after(&pool, &last).await?,
                     // Fell behind the in-process feed: read what was missed from the table.
-                    Err(RecvError::Lagged(_)) => read_after(&pool, last).await?,
+                    Err(RecvError::Lagged(_)) => read_after(&pool, &last).await?,
                     Err(RecvError::Closed) => break,
                 };
                 for revocation in batch {
-                    last = revocation.sequence;
+                    last = revocation.position();
                     let mine = revocation.token_id == me;
-                    yield revocation;
+                    yield Frame::Revoked(revocation);
                     // The caller's own token is gone: so is its right to this stream.
                     if mine { Err(ApiError::AuthFailed)?; }
                 }
             }
         })
+    }
+}
+
+/// Waits (briefly) for this replica's feed to be live; its generation, or UNAVAILABLE.
+async fn live_generation(
+    state: &mut tokio::sync::watch::Receiver<FeedState>,
+) -> Result<u64, ApiError> {
+    let live = tokio::time::timeout(
+        FEED_START_WAIT,
+        state.wait_for(|s| matches!(s, FeedState::Live { .. })),
+    )
+    .await;
+    match live {
+        Ok(Ok(now)) => match *now {
+            FeedState::Live { generation, .. } => Ok(generation),
+            FeedState::Down => Err(ApiError::Unavailable),
+        },
+        _ => Err(ApiError::Unavailable),
     }
 }

@@ -153,6 +153,7 @@ async fn every_field_is_bounded_before_any_work() {
             pb::RevokeRequest {
                 target: Some(Target::TokenId(huge(100))),
                 reason: String::new(),
+                ..Default::default()
             },
             &caller,
         ))
@@ -258,6 +259,7 @@ async fn control_and_format_characters_are_refused_with_the_field() {
                 pb::RevokeRequest {
                     target: Some(Target::Token("tsr_api_x".into())),
                     reason: "why\0".into(),
+                    ..Default::default()
                 },
                 &session,
             ))

@@ -154,6 +154,7 @@ async fn metrics_endpoint_serves_prometheus_text() {
             pb::RevokeRequest {
                 target: Some(pb::revoke_request::Target::Token(target.expose().into())),
                 reason: "metrics test".into(),
+                ..Default::default()
             },
             &caller,
         ))

@@ -20,7 +20,10 @@ async fn watch_first(
     let mut stream = server
         .client()
         .watch_revocations(authed(
-            pb::WatchRevocationsRequest { after_sequence },
+            pb::WatchRevocationsRequest {
+                after_sequence,
+                ..Default::default()
+            },
             token,
         ))
         .await?

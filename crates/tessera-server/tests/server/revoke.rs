@@ -30,7 +30,10 @@ async fn revoking_a_session_revokes_everything_derived_and_watchers_see_each() {
     let mut stream = server
         .client()
         .watch_revocations(authed(
-            pb::WatchRevocationsRequest { after_sequence: 0 },
+            pb::WatchRevocationsRequest {
+                after_sequence: 0,
+                ..Default::default()
+            },
             &watcher,
         ))
         .await
@@ -112,6 +115,7 @@ async fn revoking_a_session_revokes_everything_derived_and_watchers_see_each() {
         .watch_revocations(authed(
             pb::WatchRevocationsRequest {
                 after_sequence: seen[0].sequence,
+                ..Default::default()
             },
             &watcher,
         ))
@@ -238,6 +242,7 @@ async fn revoking_someone_elses_tokens_needs_admin_rights_or_elevation() {
             pb::RevokeRequest {
                 target: None,
                 reason: String::new(),
+                ..Default::default()
             },
             &admin,
         ))
@@ -262,6 +267,7 @@ async fn revoking_someone_elses_tokens_needs_admin_rights_or_elevation() {
             .revoke(pb::RevokeRequest {
                 target: Some(Target::Token("x".into())),
                 reason: String::new(),
+                ..Default::default()
             })
             .await,
         Code::Unauthenticated,
@@ -287,7 +293,10 @@ async fn watching_needs_the_introspect_permission() {
     let denied = server
         .client()
         .watch_revocations(authed(
-            pb::WatchRevocationsRequest { after_sequence: 0 },
+            pb::WatchRevocationsRequest {
+                after_sequence: 0,
+                ..Default::default()
+            },
             &reader,
         ))
         .await;

@@ -33,7 +33,10 @@ async fn watch(
 ) -> Result<Streaming<pb::WatchRevocationsResponse>, tonic::Status> {
     pb::auth_service_client::AuthServiceClient::new(channel.clone())
         .watch_revocations(authed(
-            pb::WatchRevocationsRequest { after_sequence: 0 },
+            pb::WatchRevocationsRequest {
+                after_sequence: 0,
+                ..Default::default()
+            },
             token,
         ))
         .await

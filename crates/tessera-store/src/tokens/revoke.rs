@@ -19,6 +19,8 @@ pub enum RevokeTarget {
     Session(Uuid),
     /// Every token of this account.
     Subject(Uuid),
+    /// Each of these tokens (a batch, at most 1000).
+    Ids(Vec<Uuid>),
 }
 
 /// One token newly revoked, with its place in the revocation feed.
@@ -92,6 +94,7 @@ fn tree_sql(target: &RevokeTarget) -> &'static str {
         RevokeTarget::Id(_) => tree!("id = $1"),
         RevokeTarget::Session(_) => tree!("session_id = $1"),
         RevokeTarget::Subject(_) => tree!("subject = $1"),
+        RevokeTarget::Ids(_) => tree!("id = ANY($1)"),
     }
 }
 
@@ -123,6 +126,7 @@ pub async fn revoke(
             RevokeTarget::Id(id) | RevokeTarget::Session(id) | RevokeTarget::Subject(id) => {
                 seed.bind(*id)
             }
+            RevokeTarget::Ids(ids) => seed.bind(ids.clone()),
         };
         let locked: Vec<Uuid> = seed.fetch_all(&mut *conn).await?;
         if locked == tree {
@@ -234,6 +238,7 @@ mod tests {
             ("id", RevokeTarget::Id(id), "uuid"),
             ("session", RevokeTarget::Session(id), "uuid"),
             ("subject", RevokeTarget::Subject(id), "uuid"),
+            ("ids", RevokeTarget::Ids(vec![id]), "uuid[]"),
         ] {
             sqlx::raw_sql(&format!(
                 "PREPARE tree_{name}({argument}) AS {}",
@@ -244,6 +249,7 @@ mod tests {
             .unwrap();
             let value = match &target {
                 RevokeTarget::Hash(h) => format!("'\\x{}'::bytea", h.to_hex()),
+                RevokeTarget::Ids(_) => format!("ARRAY['{id}']::uuid[]"),
                 _ => format!("'{id}'::uuid"),
             };
             let plan: Vec<String> =

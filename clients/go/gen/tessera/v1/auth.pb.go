@@ -9,6 +9,7 @@ package tesserav1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -514,9 +515,13 @@ type RevokeRequest struct {
 	//	*RevokeRequest_TokenId
 	//	*RevokeRequest_SessionId
 	//	*RevokeRequest_Subject
+	//	*RevokeRequest_TokenIds
 	Target isRevokeRequest_Target `protobuf_oneof:"target"`
 	// Why, recorded in the audit trail; at most 512 bytes, no control characters.
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Return right after the commit, without waiting for the followers of the revocation feed to
+	// acknowledge (the revocation then reaches them within their lease, not before the answer).
+	NoWait        bool `protobuf:"varint,6,opt,name=no_wait,json=noWait,proto3" json:"no_wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -594,11 +599,27 @@ func (x *RevokeRequest) GetSubject() string {
 	return ""
 }
 
+func (x *RevokeRequest) GetTokenIds() *TokenIds {
+	if x != nil {
+		if x, ok := x.Target.(*RevokeRequest_TokenIds); ok {
+			return x.TokenIds
+		}
+	}
+	return nil
+}
+
 func (x *RevokeRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *RevokeRequest) GetNoWait() bool {
+	if x != nil {
+		return x.NoWait
+	}
+	return false
 }
 
 type isRevokeRequest_Target interface {
@@ -625,6 +646,12 @@ type RevokeRequest_Subject struct {
 	Subject string `protobuf:"bytes,4,opt,name=subject,proto3,oneof"`
 }
 
+type RevokeRequest_TokenIds struct {
+	// Many token ids at once (each with everything derived from it), in one transaction: at most
+	// 1000 ids of at most 64 bytes each.
+	TokenIds *TokenIds `protobuf:"bytes,7,opt,name=token_ids,json=tokenIds,proto3,oneof"`
+}
+
 func (*RevokeRequest_Token) isRevokeRequest_Target() {}
 
 func (*RevokeRequest_TokenId) isRevokeRequest_Target() {}
@@ -633,18 +660,75 @@ func (*RevokeRequest_SessionId) isRevokeRequest_Target() {}
 
 func (*RevokeRequest_Subject) isRevokeRequest_Target() {}
 
-// RevokeResponse says how much was revoked.
+func (*RevokeRequest_TokenIds) isRevokeRequest_Target() {}
+
+// TokenIds is a list of public token ids.
+type TokenIds struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ids (UUIDs); at most 1000.
+	Ids           []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenIds) Reset() {
+	*x = TokenIds{}
+	mi := &file_tessera_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenIds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenIds) ProtoMessage() {}
+
+func (x *TokenIds) ProtoReflect() protoreflect.Message {
+	mi := &file_tessera_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenIds.ProtoReflect.Descriptor instead.
+func (*TokenIds) Descriptor() ([]byte, []int) {
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TokenIds) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// RevokeResponse says how much was revoked, and whether it is in force everywhere.
 type RevokeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Number of tokens newly revoked (the target and its descendants).
-	RevokedCount  uint64 `protobuf:"varint,1,opt,name=revoked_count,json=revokedCount,proto3" json:"revoked_count,omitempty"`
+	RevokedCount uint64 `protobuf:"varint,1,opt,name=revoked_count,json=revokedCount,proto3" json:"revoked_count,omitempty"`
+	// True when Revoke waited and every follower of the revocation feed either acknowledged the
+	// revocation or its lease ran out: no cache anywhere admits these tokens any more. False with
+	// `no_wait`, or when the wait itself failed (the revocation is committed all the same).
+	Everywhere bool `protobuf:"varint,2,opt,name=everywhere,proto3" json:"everywhere,omitempty"`
+	// Followers (replicas, edges) that acknowledged the revocation.
+	Acknowledged uint32 `protobuf:"varint,3,opt,name=acknowledged,proto3" json:"acknowledged,omitempty"`
+	// Followers that did not acknowledge in time: their lease ran out, so they serve nothing from
+	// their cache until they are current again. Each is named as it named itself.
+	Lapsed        []string `protobuf:"bytes,4,rep,name=lapsed,proto3" json:"lapsed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[6]
+	mi := &file_tessera_v1_auth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +740,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[6]
+	mi := &file_tessera_v1_auth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +753,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RevokeResponse) GetRevokedCount() uint64 {
@@ -677,6 +761,27 @@ func (x *RevokeResponse) GetRevokedCount() uint64 {
 		return x.RevokedCount
 	}
 	return 0
+}
+
+func (x *RevokeResponse) GetEverywhere() bool {
+	if x != nil {
+		return x.Everywhere
+	}
+	return false
+}
+
+func (x *RevokeResponse) GetAcknowledged() uint32 {
+	if x != nil {
+		return x.Acknowledged
+	}
+	return 0
+}
+
+func (x *RevokeResponse) GetLapsed() []string {
+	if x != nil {
+		return x.Lapsed
+	}
+	return nil
 }
 
 // IssueTokenRequest asks for a token derived from the caller's. Every bound defaults to the
@@ -711,7 +816,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[7]
+	mi := &file_tessera_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +828,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[7]
+	mi := &file_tessera_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +841,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *IssueTokenRequest) GetTtl() string {
@@ -809,7 +914,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[8]
+	mi := &file_tessera_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +926,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[8]
+	mi := &file_tessera_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +939,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *IssueTokenResponse) GetToken() string {
@@ -892,7 +997,7 @@ type IntrospectRequest struct {
 
 func (x *IntrospectRequest) Reset() {
 	*x = IntrospectRequest{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[9]
+	mi := &file_tessera_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1009,7 @@ func (x *IntrospectRequest) String() string {
 func (*IntrospectRequest) ProtoMessage() {}
 
 func (x *IntrospectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[9]
+	mi := &file_tessera_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1022,7 @@ func (x *IntrospectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntrospectRequest.ProtoReflect.Descriptor instead.
 func (*IntrospectRequest) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *IntrospectRequest) GetToken() string {
@@ -970,7 +1075,7 @@ type IntrospectResponse struct {
 
 func (x *IntrospectResponse) Reset() {
 	*x = IntrospectResponse{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[10]
+	mi := &file_tessera_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1087,7 @@ func (x *IntrospectResponse) String() string {
 func (*IntrospectResponse) ProtoMessage() {}
 
 func (x *IntrospectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[10]
+	mi := &file_tessera_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1100,7 @@ func (x *IntrospectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntrospectResponse.ProtoReflect.Descriptor instead.
 func (*IntrospectResponse) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *IntrospectResponse) GetActive() bool {
@@ -1105,7 +1210,7 @@ type CheckNamespaceRequest struct {
 
 func (x *CheckNamespaceRequest) Reset() {
 	*x = CheckNamespaceRequest{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[11]
+	mi := &file_tessera_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1222,7 @@ func (x *CheckNamespaceRequest) String() string {
 func (*CheckNamespaceRequest) ProtoMessage() {}
 
 func (x *CheckNamespaceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[11]
+	mi := &file_tessera_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1235,7 @@ func (x *CheckNamespaceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckNamespaceRequest.ProtoReflect.Descriptor instead.
 func (*CheckNamespaceRequest) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CheckNamespaceRequest) GetToken() string {
@@ -1167,7 +1272,7 @@ type IdentifierDecision struct {
 
 func (x *IdentifierDecision) Reset() {
 	*x = IdentifierDecision{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[12]
+	mi := &file_tessera_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1284,7 @@ func (x *IdentifierDecision) String() string {
 func (*IdentifierDecision) ProtoMessage() {}
 
 func (x *IdentifierDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[12]
+	mi := &file_tessera_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1297,7 @@ func (x *IdentifierDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifierDecision.ProtoReflect.Descriptor instead.
 func (*IdentifierDecision) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *IdentifierDecision) GetIdentifier() string {
@@ -1228,7 +1333,7 @@ type CheckNamespaceResponse struct {
 
 func (x *CheckNamespaceResponse) Reset() {
 	*x = CheckNamespaceResponse{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[13]
+	mi := &file_tessera_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1345,7 @@ func (x *CheckNamespaceResponse) String() string {
 func (*CheckNamespaceResponse) ProtoMessage() {}
 
 func (x *CheckNamespaceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[13]
+	mi := &file_tessera_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1358,7 @@ func (x *CheckNamespaceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckNamespaceResponse.ProtoReflect.Descriptor instead.
 func (*CheckNamespaceResponse) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CheckNamespaceResponse) GetActive() bool {
@@ -1295,15 +1400,23 @@ func (x *CheckNamespaceResponse) GetTokenId() string {
 type WatchRevocationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Stream revocations with a sequence number above this; 0 replays every retained one. A value
-	// older than the retention ends the stream with RESYNC_REQUIRED (see WatchRevocations).
+	// older than the retention, or beyond the newest revocation, ends the stream with
+	// RESYNC_REQUIRED (see WatchRevocations).
 	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	// The `anchor` of the revocation at `after_sequence`, as a stream gave it; at most 128 bytes.
+	// When set, the server checks that the feed still holds that very revocation there and answers
+	// RESYNC_REQUIRED if not.
+	AfterAnchor string `protobuf:"bytes,2,opt,name=after_anchor,json=afterAnchor,proto3" json:"after_anchor,omitempty"`
+	// Start at the newest revocation instead of replaying the retained feed: the first message is a
+	// checkpoint naming it. `after_sequence` and `after_anchor` must then be empty.
+	FromHead      bool `protobuf:"varint,3,opt,name=from_head,json=fromHead,proto3" json:"from_head,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRevocationsRequest) Reset() {
 	*x = WatchRevocationsRequest{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[14]
+	mi := &file_tessera_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1428,7 @@ func (x *WatchRevocationsRequest) String() string {
 func (*WatchRevocationsRequest) ProtoMessage() {}
 
 func (x *WatchRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[14]
+	mi := &file_tessera_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1441,7 @@ func (x *WatchRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*WatchRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchRevocationsRequest) GetAfterSequence() uint64 {
@@ -1336,6 +1449,20 @@ func (x *WatchRevocationsRequest) GetAfterSequence() uint64 {
 		return x.AfterSequence
 	}
 	return 0
+}
+
+func (x *WatchRevocationsRequest) GetAfterAnchor() string {
+	if x != nil {
+		return x.AfterAnchor
+	}
+	return ""
+}
+
+func (x *WatchRevocationsRequest) GetFromHead() bool {
+	if x != nil {
+		return x.FromHead
+	}
+	return false
 }
 
 // WatchRevocationsResponse is one revocation.
@@ -1348,14 +1475,20 @@ type WatchRevocationsResponse struct {
 	// Lowercase hex SHA-256 of the token secret, the key edge caches hold.
 	TokenHash string `protobuf:"bytes,3,opt,name=token_hash,json=tokenHash,proto3" json:"token_hash,omitempty"`
 	// When the token was revoked.
-	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// What identifies this revocation at this sequence; a follower hands it back as `after_anchor`
+	// and `applied_anchor`. Opaque.
+	Anchor string `protobuf:"bytes,5,opt,name=anchor,proto3" json:"anchor,omitempty"`
+	// True for a checkpoint: no revocation, only a position (sequence and anchor) to resume and
+	// acknowledge from; token_id, token_hash and revoked_at are empty.
+	Checkpoint    bool `protobuf:"varint,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRevocationsResponse) Reset() {
 	*x = WatchRevocationsResponse{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[15]
+	mi := &file_tessera_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1500,7 @@ func (x *WatchRevocationsResponse) String() string {
 func (*WatchRevocationsResponse) ProtoMessage() {}
 
 func (x *WatchRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[15]
+	mi := &file_tessera_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1513,7 @@ func (x *WatchRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*WatchRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchRevocationsResponse) GetSequence() uint64 {
@@ -1411,6 +1544,160 @@ func (x *WatchRevocationsResponse) GetRevokedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *WatchRevocationsResponse) GetAnchor() string {
+	if x != nil {
+		return x.Anchor
+	}
+	return ""
+}
+
+func (x *WatchRevocationsResponse) GetCheckpoint() bool {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return false
+}
+
+// AcknowledgeRevocationsRequest says what a follower of the feed has applied.
+type AcknowledgeRevocationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A UUID the follower picked when it started (a restarted follower is a new one).
+	FollowerId string `protobuf:"bytes,1,opt,name=follower_id,json=followerId,proto3" json:"follower_id,omitempty"`
+	// The sequence of the last revocation (or checkpoint) applied.
+	AppliedSequence uint64 `protobuf:"varint,2,opt,name=applied_sequence,json=appliedSequence,proto3" json:"applied_sequence,omitempty"`
+	// Its `anchor`; empty only when `applied_sequence` is 0. At most 128 bytes.
+	AppliedAnchor string `protobuf:"bytes,3,opt,name=applied_anchor,json=appliedAnchor,proto3" json:"applied_anchor,omitempty"`
+	// Who the follower is, for people (e.g. "edge-http host-a pid 4242"); at most 128 bytes, no
+	// control characters.
+	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeRevocationsRequest) Reset() {
+	*x = AcknowledgeRevocationsRequest{}
+	mi := &file_tessera_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeRevocationsRequest) ProtoMessage() {}
+
+func (x *AcknowledgeRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tessera_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*AcknowledgeRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AcknowledgeRevocationsRequest) GetFollowerId() string {
+	if x != nil {
+		return x.FollowerId
+	}
+	return ""
+}
+
+func (x *AcknowledgeRevocationsRequest) GetAppliedSequence() uint64 {
+	if x != nil {
+		return x.AppliedSequence
+	}
+	return 0
+}
+
+func (x *AcknowledgeRevocationsRequest) GetAppliedAnchor() string {
+	if x != nil {
+		return x.AppliedAnchor
+	}
+	return ""
+}
+
+func (x *AcknowledgeRevocationsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// AcknowledgeRevocationsResponse says whether the follower holds a lease.
+type AcknowledgeRevocationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when nothing newer than `applied_sequence` is committed: the follower may serve from its
+	// cache for `lease`, measured from before it sent the call. False: apply what the feed still
+	// has to deliver, then acknowledge again.
+	Current bool `protobuf:"varint,1,opt,name=current,proto3" json:"current,omitempty"`
+	// The lease granted; renew well before it ends (e.g. every fifth of it).
+	Lease *durationpb.Duration `protobuf:"bytes,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	// The newest sequence in the feed.
+	HeadSequence  uint64 `protobuf:"varint,3,opt,name=head_sequence,json=headSequence,proto3" json:"head_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeRevocationsResponse) Reset() {
+	*x = AcknowledgeRevocationsResponse{}
+	mi := &file_tessera_v1_auth_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeRevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeRevocationsResponse) ProtoMessage() {}
+
+func (x *AcknowledgeRevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tessera_v1_auth_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeRevocationsResponse.ProtoReflect.Descriptor instead.
+func (*AcknowledgeRevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AcknowledgeRevocationsResponse) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+func (x *AcknowledgeRevocationsResponse) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *AcknowledgeRevocationsResponse) GetHeadSequence() uint64 {
+	if x != nil {
+		return x.HeadSequence
+	}
+	return 0
+}
+
 // GetJwksRequest asks for the JWT verification keys; it has no fields.
 type GetJwksRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1420,7 +1707,7 @@ type GetJwksRequest struct {
 
 func (x *GetJwksRequest) Reset() {
 	*x = GetJwksRequest{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[16]
+	mi := &file_tessera_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1719,7 @@ func (x *GetJwksRequest) String() string {
 func (*GetJwksRequest) ProtoMessage() {}
 
 func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[16]
+	mi := &file_tessera_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1732,7 @@ func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksRequest.ProtoReflect.Descriptor instead.
 func (*GetJwksRequest) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 // JsonWebKey is one Ed25519 public key in JWK form (RFC 8037).
@@ -1469,7 +1756,7 @@ type JsonWebKey struct {
 
 func (x *JsonWebKey) Reset() {
 	*x = JsonWebKey{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[17]
+	mi := &file_tessera_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1768,7 @@ func (x *JsonWebKey) String() string {
 func (*JsonWebKey) ProtoMessage() {}
 
 func (x *JsonWebKey) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[17]
+	mi := &file_tessera_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1781,7 @@ func (x *JsonWebKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JsonWebKey.ProtoReflect.Descriptor instead.
 func (*JsonWebKey) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JsonWebKey) GetKty() string {
@@ -1553,7 +1840,7 @@ type GetJwksResponse struct {
 
 func (x *GetJwksResponse) Reset() {
 	*x = GetJwksResponse{}
-	mi := &file_tessera_v1_auth_proto_msgTypes[18]
+	mi := &file_tessera_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1852,7 @@ func (x *GetJwksResponse) String() string {
 func (*GetJwksResponse) ProtoMessage() {}
 
 func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tessera_v1_auth_proto_msgTypes[18]
+	mi := &file_tessera_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1865,7 @@ func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksResponse.ProtoReflect.Descriptor instead.
 func (*GetJwksResponse) Descriptor() ([]byte, []int) {
-	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_tessera_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetJwksResponse) GetJwksJson() string {
@@ -1600,7 +1887,7 @@ var File_tessera_v1_auth_proto protoreflect.FileDescriptor
 const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"\x15tessera/v1/auth.proto\x12\n" +
-	"tessera.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n" +
+	"tessera.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n" +
 	"\x04User\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12!\n" +
@@ -1627,17 +1914,26 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xa3\x01\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xf1\x01\n" +
 	"\rRevokeRequest\x12\x16\n" +
 	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12\x1b\n" +
 	"\btoken_id\x18\x02 \x01(\tH\x00R\atokenId\x12\x1f\n" +
 	"\n" +
 	"session_id\x18\x03 \x01(\tH\x00R\tsessionId\x12\x1a\n" +
-	"\asubject\x18\x04 \x01(\tH\x00R\asubject\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reasonB\b\n" +
-	"\x06target\"5\n" +
+	"\asubject\x18\x04 \x01(\tH\x00R\asubject\x123\n" +
+	"\ttoken_ids\x18\a \x01(\v2\x14.tessera.v1.TokenIdsH\x00R\btokenIds\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x17\n" +
+	"\ano_wait\x18\x06 \x01(\bR\x06noWaitB\b\n" +
+	"\x06target\"\x1c\n" +
+	"\bTokenIds\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\"\x91\x01\n" +
 	"\x0eRevokeResponse\x12#\n" +
-	"\rrevoked_count\x18\x01 \x01(\x04R\frevokedCount\"\x89\x02\n" +
+	"\rrevoked_count\x18\x01 \x01(\x04R\frevokedCount\x12\x1e\n" +
+	"\n" +
+	"everywhere\x18\x02 \x01(\bR\n" +
+	"everywhere\x12\"\n" +
+	"\facknowledged\x18\x03 \x01(\rR\facknowledged\x12\x16\n" +
+	"\x06lapsed\x18\x04 \x03(\tR\x06lapsed\"\x89\x02\n" +
 	"\x11IssueTokenRequest\x12\x10\n" +
 	"\x03ttl\x18\x01 \x01(\tR\x03ttl\x12\x19\n" +
 	"\bmax_uses\x18\x02 \x01(\rR\amaxUses\x12\x1c\n" +
@@ -1692,16 +1988,32 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\aresults\x18\x02 \x03(\v2\x1e.tessera.v1.IdentifierDecisionR\aresults\x12\x18\n" +
 	"\aallowed\x18\x03 \x01(\bR\aallowed\x12\x1c\n" +
 	"\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\x19\n" +
-	"\btoken_id\x18\x05 \x01(\tR\atokenId\"@\n" +
+	"\btoken_id\x18\x05 \x01(\tR\atokenId\"\x80\x01\n" +
 	"\x17WatchRevocationsRequest\x12%\n" +
-	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xab\x01\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12!\n" +
+	"\fafter_anchor\x18\x02 \x01(\tR\vafterAnchor\x12\x1b\n" +
+	"\tfrom_head\x18\x03 \x01(\bR\bfromHead\"\xe3\x01\n" +
 	"\x18WatchRevocationsResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12\x1d\n" +
 	"\n" +
 	"token_hash\x18\x03 \x01(\tR\ttokenHash\x129\n" +
 	"\n" +
-	"revoked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\"\x10\n" +
+	"revoked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x16\n" +
+	"\x06anchor\x18\x05 \x01(\tR\x06anchor\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x06 \x01(\bR\n" +
+	"checkpoint\"\xa6\x01\n" +
+	"\x1dAcknowledgeRevocationsRequest\x12\x1f\n" +
+	"\vfollower_id\x18\x01 \x01(\tR\n" +
+	"followerId\x12)\n" +
+	"\x10applied_sequence\x18\x02 \x01(\x04R\x0fappliedSequence\x12%\n" +
+	"\x0eapplied_anchor\x18\x03 \x01(\tR\rappliedAnchor\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\x90\x01\n" +
+	"\x1eAcknowledgeRevocationsResponse\x12\x18\n" +
+	"\acurrent\x18\x01 \x01(\bR\acurrent\x12/\n" +
+	"\x05lease\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12#\n" +
+	"\rhead_sequence\x18\x03 \x01(\x04R\fheadSequence\"\x10\n" +
 	"\x0eGetJwksRequest\"t\n" +
 	"\n" +
 	"JsonWebKey\x12\x10\n" +
@@ -1725,7 +2037,7 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\vTokenFormat\x12\x1c\n" +
 	"\x18TOKEN_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TOKEN_FORMAT_OPAQUE\x10\x01\x12\x14\n" +
-	"\x10TOKEN_FORMAT_JWT\x10\x022\xe5\x04\n" +
+	"\x10TOKEN_FORMAT_JWT\x10\x022\xd6\x05\n" +
 	"\vAuthService\x12<\n" +
 	"\x05Login\x12\x18.tessera.v1.LoginRequest\x1a\x19.tessera.v1.LoginResponse\x12?\n" +
 	"\x06Unlock\x12\x19.tessera.v1.UnlockRequest\x1a\x1a.tessera.v1.UnlockResponse\x12?\n" +
@@ -1735,7 +2047,8 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"Introspect\x12\x1d.tessera.v1.IntrospectRequest\x1a\x1e.tessera.v1.IntrospectResponse\x12W\n" +
 	"\x0eCheckNamespace\x12!.tessera.v1.CheckNamespaceRequest\x1a\".tessera.v1.CheckNamespaceResponse\x12_\n" +
-	"\x10WatchRevocations\x12#.tessera.v1.WatchRevocationsRequest\x1a$.tessera.v1.WatchRevocationsResponse0\x01\x12B\n" +
+	"\x10WatchRevocations\x12#.tessera.v1.WatchRevocationsRequest\x1a$.tessera.v1.WatchRevocationsResponse0\x01\x12o\n" +
+	"\x16AcknowledgeRevocations\x12).tessera.v1.AcknowledgeRevocationsRequest\x1a*.tessera.v1.AcknowledgeRevocationsResponse\x12B\n" +
 	"\aGetJwks\x12\x1a.tessera.v1.GetJwksRequest\x1a\x1b.tessera.v1.GetJwksResponseB\xa9\x01\n" +
 	"\x0ecom.tessera.v1B\tAuthProtoP\x01ZCgithub.com/tessera-auth/tessera/clients/go/gen/tessera/v1;tesserav1\xa2\x02\x03TXX\xaa\x02\n" +
 	"Tessera.V1\xca\x02\n" +
@@ -1754,65 +2067,73 @@ func file_tessera_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_tessera_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tessera_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_tessera_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_tessera_v1_auth_proto_goTypes = []any{
-	(TokenType)(0),                   // 0: tessera.v1.TokenType
-	(TokenFormat)(0),                 // 1: tessera.v1.TokenFormat
-	(*User)(nil),                     // 2: tessera.v1.User
-	(*LoginRequest)(nil),             // 3: tessera.v1.LoginRequest
-	(*LoginResponse)(nil),            // 4: tessera.v1.LoginResponse
-	(*UnlockRequest)(nil),            // 5: tessera.v1.UnlockRequest
-	(*UnlockResponse)(nil),           // 6: tessera.v1.UnlockResponse
-	(*RevokeRequest)(nil),            // 7: tessera.v1.RevokeRequest
-	(*RevokeResponse)(nil),           // 8: tessera.v1.RevokeResponse
-	(*IssueTokenRequest)(nil),        // 9: tessera.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),       // 10: tessera.v1.IssueTokenResponse
-	(*IntrospectRequest)(nil),        // 11: tessera.v1.IntrospectRequest
-	(*IntrospectResponse)(nil),       // 12: tessera.v1.IntrospectResponse
-	(*CheckNamespaceRequest)(nil),    // 13: tessera.v1.CheckNamespaceRequest
-	(*IdentifierDecision)(nil),       // 14: tessera.v1.IdentifierDecision
-	(*CheckNamespaceResponse)(nil),   // 15: tessera.v1.CheckNamespaceResponse
-	(*WatchRevocationsRequest)(nil),  // 16: tessera.v1.WatchRevocationsRequest
-	(*WatchRevocationsResponse)(nil), // 17: tessera.v1.WatchRevocationsResponse
-	(*GetJwksRequest)(nil),           // 18: tessera.v1.GetJwksRequest
-	(*JsonWebKey)(nil),               // 19: tessera.v1.JsonWebKey
-	(*GetJwksResponse)(nil),          // 20: tessera.v1.GetJwksResponse
-	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
+	(TokenType)(0),                         // 0: tessera.v1.TokenType
+	(TokenFormat)(0),                       // 1: tessera.v1.TokenFormat
+	(*User)(nil),                           // 2: tessera.v1.User
+	(*LoginRequest)(nil),                   // 3: tessera.v1.LoginRequest
+	(*LoginResponse)(nil),                  // 4: tessera.v1.LoginResponse
+	(*UnlockRequest)(nil),                  // 5: tessera.v1.UnlockRequest
+	(*UnlockResponse)(nil),                 // 6: tessera.v1.UnlockResponse
+	(*RevokeRequest)(nil),                  // 7: tessera.v1.RevokeRequest
+	(*TokenIds)(nil),                       // 8: tessera.v1.TokenIds
+	(*RevokeResponse)(nil),                 // 9: tessera.v1.RevokeResponse
+	(*IssueTokenRequest)(nil),              // 10: tessera.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),             // 11: tessera.v1.IssueTokenResponse
+	(*IntrospectRequest)(nil),              // 12: tessera.v1.IntrospectRequest
+	(*IntrospectResponse)(nil),             // 13: tessera.v1.IntrospectResponse
+	(*CheckNamespaceRequest)(nil),          // 14: tessera.v1.CheckNamespaceRequest
+	(*IdentifierDecision)(nil),             // 15: tessera.v1.IdentifierDecision
+	(*CheckNamespaceResponse)(nil),         // 16: tessera.v1.CheckNamespaceResponse
+	(*WatchRevocationsRequest)(nil),        // 17: tessera.v1.WatchRevocationsRequest
+	(*WatchRevocationsResponse)(nil),       // 18: tessera.v1.WatchRevocationsResponse
+	(*AcknowledgeRevocationsRequest)(nil),  // 19: tessera.v1.AcknowledgeRevocationsRequest
+	(*AcknowledgeRevocationsResponse)(nil), // 20: tessera.v1.AcknowledgeRevocationsResponse
+	(*GetJwksRequest)(nil),                 // 21: tessera.v1.GetJwksRequest
+	(*JsonWebKey)(nil),                     // 22: tessera.v1.JsonWebKey
+	(*GetJwksResponse)(nil),                // 23: tessera.v1.GetJwksResponse
+	(*timestamppb.Timestamp)(nil),          // 24: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 25: google.protobuf.Duration
 }
 var file_tessera_v1_auth_proto_depIdxs = []int32{
-	21, // 0: tessera.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 0: tessera.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 1: tessera.v1.LoginResponse.user:type_name -> tessera.v1.User
-	21, // 2: tessera.v1.UnlockResponse.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 3: tessera.v1.IssueTokenRequest.format:type_name -> tessera.v1.TokenFormat
-	0,  // 4: tessera.v1.IssueTokenRequest.token_type:type_name -> tessera.v1.TokenType
-	21, // 5: tessera.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 6: tessera.v1.IntrospectResponse.token_type:type_name -> tessera.v1.TokenType
-	21, // 7: tessera.v1.IntrospectResponse.issued_at:type_name -> google.protobuf.Timestamp
-	21, // 8: tessera.v1.IntrospectResponse.expires_at:type_name -> google.protobuf.Timestamp
-	14, // 9: tessera.v1.CheckNamespaceResponse.results:type_name -> tessera.v1.IdentifierDecision
-	21, // 10: tessera.v1.WatchRevocationsResponse.revoked_at:type_name -> google.protobuf.Timestamp
-	19, // 11: tessera.v1.GetJwksResponse.keys:type_name -> tessera.v1.JsonWebKey
-	3,  // 12: tessera.v1.AuthService.Login:input_type -> tessera.v1.LoginRequest
-	5,  // 13: tessera.v1.AuthService.Unlock:input_type -> tessera.v1.UnlockRequest
-	7,  // 14: tessera.v1.AuthService.Revoke:input_type -> tessera.v1.RevokeRequest
-	9,  // 15: tessera.v1.AuthService.IssueToken:input_type -> tessera.v1.IssueTokenRequest
-	11, // 16: tessera.v1.AuthService.Introspect:input_type -> tessera.v1.IntrospectRequest
-	13, // 17: tessera.v1.AuthService.CheckNamespace:input_type -> tessera.v1.CheckNamespaceRequest
-	16, // 18: tessera.v1.AuthService.WatchRevocations:input_type -> tessera.v1.WatchRevocationsRequest
-	18, // 19: tessera.v1.AuthService.GetJwks:input_type -> tessera.v1.GetJwksRequest
-	4,  // 20: tessera.v1.AuthService.Login:output_type -> tessera.v1.LoginResponse
-	6,  // 21: tessera.v1.AuthService.Unlock:output_type -> tessera.v1.UnlockResponse
-	8,  // 22: tessera.v1.AuthService.Revoke:output_type -> tessera.v1.RevokeResponse
-	10, // 23: tessera.v1.AuthService.IssueToken:output_type -> tessera.v1.IssueTokenResponse
-	12, // 24: tessera.v1.AuthService.Introspect:output_type -> tessera.v1.IntrospectResponse
-	15, // 25: tessera.v1.AuthService.CheckNamespace:output_type -> tessera.v1.CheckNamespaceResponse
-	17, // 26: tessera.v1.AuthService.WatchRevocations:output_type -> tessera.v1.WatchRevocationsResponse
-	20, // 27: tessera.v1.AuthService.GetJwks:output_type -> tessera.v1.GetJwksResponse
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	24, // 2: tessera.v1.UnlockResponse.expires_at:type_name -> google.protobuf.Timestamp
+	8,  // 3: tessera.v1.RevokeRequest.token_ids:type_name -> tessera.v1.TokenIds
+	1,  // 4: tessera.v1.IssueTokenRequest.format:type_name -> tessera.v1.TokenFormat
+	0,  // 5: tessera.v1.IssueTokenRequest.token_type:type_name -> tessera.v1.TokenType
+	24, // 6: tessera.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 7: tessera.v1.IntrospectResponse.token_type:type_name -> tessera.v1.TokenType
+	24, // 8: tessera.v1.IntrospectResponse.issued_at:type_name -> google.protobuf.Timestamp
+	24, // 9: tessera.v1.IntrospectResponse.expires_at:type_name -> google.protobuf.Timestamp
+	15, // 10: tessera.v1.CheckNamespaceResponse.results:type_name -> tessera.v1.IdentifierDecision
+	24, // 11: tessera.v1.WatchRevocationsResponse.revoked_at:type_name -> google.protobuf.Timestamp
+	25, // 12: tessera.v1.AcknowledgeRevocationsResponse.lease:type_name -> google.protobuf.Duration
+	22, // 13: tessera.v1.GetJwksResponse.keys:type_name -> tessera.v1.JsonWebKey
+	3,  // 14: tessera.v1.AuthService.Login:input_type -> tessera.v1.LoginRequest
+	5,  // 15: tessera.v1.AuthService.Unlock:input_type -> tessera.v1.UnlockRequest
+	7,  // 16: tessera.v1.AuthService.Revoke:input_type -> tessera.v1.RevokeRequest
+	10, // 17: tessera.v1.AuthService.IssueToken:input_type -> tessera.v1.IssueTokenRequest
+	12, // 18: tessera.v1.AuthService.Introspect:input_type -> tessera.v1.IntrospectRequest
+	14, // 19: tessera.v1.AuthService.CheckNamespace:input_type -> tessera.v1.CheckNamespaceRequest
+	17, // 20: tessera.v1.AuthService.WatchRevocations:input_type -> tessera.v1.WatchRevocationsRequest
+	19, // 21: tessera.v1.AuthService.AcknowledgeRevocations:input_type -> tessera.v1.AcknowledgeRevocationsRequest
+	21, // 22: tessera.v1.AuthService.GetJwks:input_type -> tessera.v1.GetJwksRequest
+	4,  // 23: tessera.v1.AuthService.Login:output_type -> tessera.v1.LoginResponse
+	6,  // 24: tessera.v1.AuthService.Unlock:output_type -> tessera.v1.UnlockResponse
+	9,  // 25: tessera.v1.AuthService.Revoke:output_type -> tessera.v1.RevokeResponse
+	11, // 26: tessera.v1.AuthService.IssueToken:output_type -> tessera.v1.IssueTokenResponse
+	13, // 27: tessera.v1.AuthService.Introspect:output_type -> tessera.v1.IntrospectResponse
+	16, // 28: tessera.v1.AuthService.CheckNamespace:output_type -> tessera.v1.CheckNamespaceResponse
+	18, // 29: tessera.v1.AuthService.WatchRevocations:output_type -> tessera.v1.WatchRevocationsResponse
+	20, // 30: tessera.v1.AuthService.AcknowledgeRevocations:output_type -> tessera.v1.AcknowledgeRevocationsResponse
+	23, // 31: tessera.v1.AuthService.GetJwks:output_type -> tessera.v1.GetJwksResponse
+	23, // [23:32] is the sub-list for method output_type
+	14, // [14:23] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_tessera_v1_auth_proto_init() }
@@ -1825,16 +2146,17 @@ func file_tessera_v1_auth_proto_init() {
 		(*RevokeRequest_TokenId)(nil),
 		(*RevokeRequest_SessionId)(nil),
 		(*RevokeRequest_Subject)(nil),
+		(*RevokeRequest_TokenIds)(nil),
 	}
-	file_tessera_v1_auth_proto_msgTypes[8].OneofWrappers = []any{}
-	file_tessera_v1_auth_proto_msgTypes[10].OneofWrappers = []any{}
+	file_tessera_v1_auth_proto_msgTypes[9].OneofWrappers = []any{}
+	file_tessera_v1_auth_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tessera_v1_auth_proto_rawDesc), len(file_tessera_v1_auth_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,14 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Login_FullMethodName            = "/tessera.v1.AuthService/Login"
-	AuthService_Unlock_FullMethodName           = "/tessera.v1.AuthService/Unlock"
-	AuthService_Revoke_FullMethodName           = "/tessera.v1.AuthService/Revoke"
-	AuthService_IssueToken_FullMethodName       = "/tessera.v1.AuthService/IssueToken"
-	AuthService_Introspect_FullMethodName       = "/tessera.v1.AuthService/Introspect"
-	AuthService_CheckNamespace_FullMethodName   = "/tessera.v1.AuthService/CheckNamespace"
-	AuthService_WatchRevocations_FullMethodName = "/tessera.v1.AuthService/WatchRevocations"
-	AuthService_GetJwks_FullMethodName          = "/tessera.v1.AuthService/GetJwks"
+	AuthService_Login_FullMethodName                  = "/tessera.v1.AuthService/Login"
+	AuthService_Unlock_FullMethodName                 = "/tessera.v1.AuthService/Unlock"
+	AuthService_Revoke_FullMethodName                 = "/tessera.v1.AuthService/Revoke"
+	AuthService_IssueToken_FullMethodName             = "/tessera.v1.AuthService/IssueToken"
+	AuthService_Introspect_FullMethodName             = "/tessera.v1.AuthService/Introspect"
+	AuthService_CheckNamespace_FullMethodName         = "/tessera.v1.AuthService/CheckNamespace"
+	AuthService_WatchRevocations_FullMethodName       = "/tessera.v1.AuthService/WatchRevocations"
+	AuthService_AcknowledgeRevocations_FullMethodName = "/tessera.v1.AuthService/AcknowledgeRevocations"
+	AuthService_GetJwks_FullMethodName                = "/tessera.v1.AuthService/GetJwks"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -75,7 +76,10 @@ type AuthServiceClient interface {
 	// Unlock mints a short-lived elevated child of the caller's session ("sudo mode").
 	Unlock(ctx context.Context, in *UnlockRequest, opts ...grpc.CallOption) (*UnlockResponse, error)
 	// Revoke revokes a token and every token derived from it, in one transaction, including tokens
-	// being derived at that moment: when it returns, none of them is active on any replica.
+	// being derived at that moment. It returns when the revocation is everywhere: every follower of
+	// the revocation feed that holds a lease (replica caches, edges) has acknowledged it, or that
+	// follower's lease has run out so it serves nothing from its cache; the response says which.
+	// `no_wait` returns right after the commit instead.
 	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeResponse, error)
 	// IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
 	// inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
@@ -99,7 +103,19 @@ type AuthServiceClient interface {
 	// into pruned history. A watcher then drops every cached verdict (anything it learnt from the
 	// feed or cached while following it) and watches again with `after_sequence` = 0, never from
 	// `oldest_sequence`: a silent gap would leave revoked tokens cached.
+	//
+	// A resume point the feed no longer holds (its `after_anchor` names another revocation, or
+	// `after_sequence` is beyond the newest one: the database was restored, recovered to a point in
+	// time or failed over to a standby that lags) ends the stream the same way, RESYNC_REQUIRED. A
+	// stream ends with UNAVAILABLE when the serving replica can no longer prove its own feed current,
+	// and with RESYNC_REQUIRED when that replica found the feed moved backwards.
 	WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRevocationsResponse], error)
+	// AcknowledgeRevocations is a feed follower's heartbeat: it acknowledges the revocations the
+	// follower has applied (Revoke waits for these) and, when nothing newer is committed, grants the
+	// follower a lease: it may serve decisions from its cache for `lease`, measured from before it
+	// sent this call. Same caller rules as WatchRevocations. A position the feed no longer holds
+	// answers RESYNC_REQUIRED: drop everything learnt from the feed and follow from the head.
+	AcknowledgeRevocations(ctx context.Context, in *AcknowledgeRevocationsRequest, opts ...grpc.CallOption) (*AcknowledgeRevocationsResponse, error)
 	// GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
 	// It needs no credential: the keys are public. Keys retired by `tessera keys rotate` stay in the
 	// set while they still verify tokens.
@@ -193,6 +209,16 @@ func (c *authServiceClient) WatchRevocations(ctx context.Context, in *WatchRevoc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuthService_WatchRevocationsClient = grpc.ServerStreamingClient[WatchRevocationsResponse]
 
+func (c *authServiceClient) AcknowledgeRevocations(ctx context.Context, in *AcknowledgeRevocationsRequest, opts ...grpc.CallOption) (*AcknowledgeRevocationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcknowledgeRevocationsResponse)
+	err := c.cc.Invoke(ctx, AuthService_AcknowledgeRevocations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetJwksResponse)
@@ -249,7 +275,10 @@ type AuthServiceServer interface {
 	// Unlock mints a short-lived elevated child of the caller's session ("sudo mode").
 	Unlock(context.Context, *UnlockRequest) (*UnlockResponse, error)
 	// Revoke revokes a token and every token derived from it, in one transaction, including tokens
-	// being derived at that moment: when it returns, none of them is active on any replica.
+	// being derived at that moment. It returns when the revocation is everywhere: every follower of
+	// the revocation feed that holds a lease (replica caches, edges) has acknowledged it, or that
+	// follower's lease has run out so it serves nothing from its cache; the response says which.
+	// `no_wait` returns right after the commit instead.
 	Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error)
 	// IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
 	// inherits `admin` or `issue` unless they are named, and takes its uses from a limited caller.
@@ -273,7 +302,19 @@ type AuthServiceServer interface {
 	// into pruned history. A watcher then drops every cached verdict (anything it learnt from the
 	// feed or cached while following it) and watches again with `after_sequence` = 0, never from
 	// `oldest_sequence`: a silent gap would leave revoked tokens cached.
+	//
+	// A resume point the feed no longer holds (its `after_anchor` names another revocation, or
+	// `after_sequence` is beyond the newest one: the database was restored, recovered to a point in
+	// time or failed over to a standby that lags) ends the stream the same way, RESYNC_REQUIRED. A
+	// stream ends with UNAVAILABLE when the serving replica can no longer prove its own feed current,
+	// and with RESYNC_REQUIRED when that replica found the feed moved backwards.
 	WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error
+	// AcknowledgeRevocations is a feed follower's heartbeat: it acknowledges the revocations the
+	// follower has applied (Revoke waits for these) and, when nothing newer is committed, grants the
+	// follower a lease: it may serve decisions from its cache for `lease`, measured from before it
+	// sent this call. Same caller rules as WatchRevocations. A position the feed no longer holds
+	// answers RESYNC_REQUIRED: drop everything learnt from the feed and follow from the head.
+	AcknowledgeRevocations(context.Context, *AcknowledgeRevocationsRequest) (*AcknowledgeRevocationsResponse, error)
 	// GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
 	// It needs no credential: the keys are public. Keys retired by `tessera keys rotate` stay in the
 	// set while they still verify tokens.
@@ -308,6 +349,9 @@ func (UnimplementedAuthServiceServer) CheckNamespace(context.Context, *CheckName
 }
 func (UnimplementedAuthServiceServer) WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchRevocations not implemented")
+}
+func (UnimplementedAuthServiceServer) AcknowledgeRevocations(context.Context, *AcknowledgeRevocationsRequest) (*AcknowledgeRevocationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AcknowledgeRevocations not implemented")
 }
 func (UnimplementedAuthServiceServer) GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetJwks not implemented")
@@ -452,6 +496,24 @@ func _AuthService_WatchRevocations_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuthService_WatchRevocationsServer = grpc.ServerStreamingServer[WatchRevocationsResponse]
 
+func _AuthService_AcknowledgeRevocations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcknowledgeRevocationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).AcknowledgeRevocations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_AcknowledgeRevocations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).AcknowledgeRevocations(ctx, req.(*AcknowledgeRevocationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthService_GetJwks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetJwksRequest)
 	if err := dec(in); err != nil {
@@ -500,6 +562,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckNamespace",
 			Handler:    _AuthService_CheckNamespace_Handler,
+		},
+		{
+			MethodName: "AcknowledgeRevocations",
+			Handler:    _AuthService_AcknowledgeRevocations_Handler,
 		},
 		{
 			MethodName: "GetJwks",

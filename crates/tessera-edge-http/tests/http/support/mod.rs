@@ -145,6 +145,7 @@ impl Tessera {
         let request = pb::RevokeRequest {
             target: Some(pb::revoke_request::Target::Token(token.into())),
             reason: "edge-http test".into(),
+            ..Default::default()
         };
         self.client()
             .await

@@ -299,6 +299,7 @@ impl TestServer {
                 pb::RevokeRequest {
                     target: Some(target),
                     reason: "test".into(),
+                    ..Default::default()
                 },
                 caller,
             ))

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tessera/v1/auth.proto\x12\ntessera.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n\x04User\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n\x08username\x18\x02 \x01(\tR\x08username\x12!\n\x0c\x64isplay_name\x18\x03 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04role\x18\x04 \x01(\tR\x04role\x12!\n\x0ctotp_enabled\x18\x05 \x01(\x08R\x0btotpEnabled\"c\n\x0cLoginRequest\x12\x1a\n\x08username\x18\x01 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x02 \x01(\tR\x08password\x12\x1b\n\ttotp_code\x18\x03 \x01(\tR\x08totpCode\"\xc0\x01\n\rLoginResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x39\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n\x04user\x18\x04 \x01(\x0b\x32\x10.tessera.v1.UserR\x04user\x12\x1d\n\nsession_id\x18\x05 \x01(\tR\tsessionId\"Z\n\rUnlockRequest\x12\x1a\n\x08password\x18\x01 \x01(\tR\x08password\x12\x1b\n\ttotp_code\x18\x02 \x01(\tR\x08totpCode\x12\x10\n\x03ttl\x18\x03 \x01(\tR\x03ttl\"|\n\x0eUnlockResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x39\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"\xa3\x01\n\rRevokeRequest\x12\x16\n\x05token\x18\x01 \x01(\tH\x00R\x05token\x12\x1b\n\x08token_id\x18\x02 \x01(\tH\x00R\x07tokenId\x12\x1f\n\nsession_id\x18\x03 \x01(\tH\x00R\tsessionId\x12\x1a\n\x07subject\x18\x04 \x01(\tH\x00R\x07subject\x12\x16\n\x06reason\x18\x05 \x01(\tR\x06reasonB\x08\n\x06target\"5\n\x0eRevokeResponse\x12#\n\rrevoked_count\x18\x01 \x01(\x04R\x0crevokedCount\"\x89\x02\n\x11IssueTokenRequest\x12\x10\n\x03ttl\x18\x01 \x01(\tR\x03ttl\x12\x19\n\x08max_uses\x18\x02 \x01(\rR\x07maxUses\x12\x1c\n\tnamespace\x18\x03 \x01(\tR\tnamespace\x12 \n\x0bpermissions\x18\x04 \x03(\tR\x0bpermissions\x12 \n\x0b\x64\x65scription\x18\x05 \x01(\tR\x0b\x64\x65scription\x12/\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x17.tessera.v1.TokenFormatR\x06\x66ormat\x12\x34\n\ntoken_type\x18\x07 \x01(\x0e\x32\x15.tessera.v1.TokenTypeR\ttokenType\"\xed\x01\n\x12IssueTokenResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x39\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1c\n\tnamespace\x18\x04 \x01(\tR\tnamespace\x12 \n\x0bpermissions\x18\x05 \x03(\tR\x0bpermissions\x12\x1e\n\x08max_uses\x18\x06 \x01(\rH\x00R\x07maxUses\x88\x01\x01\x42\x0b\n\t_max_uses\"=\n\x11IntrospectRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n\x04peek\x18\x02 \x01(\x08R\x04peek\"\xf7\x03\n\x12IntrospectResponse\x12\x16\n\x06\x61\x63tive\x18\x01 \x01(\x08R\x06\x61\x63tive\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x34\n\ntoken_type\x18\x03 \x01(\x0e\x32\x15.tessera.v1.TokenTypeR\ttokenType\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subject\x12\x1a\n\x08username\x18\x05 \x01(\tR\x08username\x12\x14\n\x05roles\x18\x06 \x03(\tR\x05roles\x12 \n\x0bpermissions\x18\x07 \x03(\tR\x0bpermissions\x12\x1c\n\tnamespace\x18\x08 \x01(\tR\tnamespace\x12\x37\n\tissued_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08issuedAt\x12\x39\n\nexpires_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1a\n\x08\x65levated\x18\x0b \x01(\x08R\x08\x65levated\x12*\n\x0euses_remaining\x18\x0c \x01(\rH\x00R\rusesRemaining\x88\x01\x01\x12\x1d\n\nsession_id\x18\r \x01(\tR\tsessionIdB\x11\n\x0f_uses_remaining\"g\n\x15\x43heckNamespaceRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12 \n\x0bidentifiers\x18\x02 \x03(\tR\x0bidentifiers\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\"N\n\x12IdentifierDecision\x12\x1e\n\nidentifier\x18\x01 \x01(\tR\nidentifier\x12\x18\n\x07\x61llowed\x18\x02 \x01(\x08R\x07\x61llowed\"\xbd\x01\n\x16\x43heckNamespaceResponse\x12\x16\n\x06\x61\x63tive\x18\x01 \x01(\x08R\x06\x61\x63tive\x12\x38\n\x07results\x18\x02 \x03(\x0b\x32\x1e.tessera.v1.IdentifierDecisionR\x07results\x12\x18\n\x07\x61llowed\x18\x03 \x01(\x08R\x07\x61llowed\x12\x1c\n\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\x19\n\x08token_id\x18\x05 \x01(\tR\x07tokenId\"@\n\x17WatchRevocationsRequest\x12%\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\xab\x01\n\x18WatchRevocationsResponse\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x1d\n\ntoken_hash\x18\x03 \x01(\tR\ttokenHash\x12\x39\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\trevokedAt\"\x10\n\x0eGetJwksRequest\"t\n\nJsonWebKey\x12\x10\n\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n\x03\x63rv\x18\x02 \x01(\tR\x03\x63rv\x12\x0c\n\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n\x03use\x18\x05 \x01(\tR\x03use\x12\x10\n\x03\x61lg\x18\x06 \x01(\tR\x03\x61lg\"Z\n\x0fGetJwksResponse\x12\x1b\n\tjwks_json\x18\x01 \x01(\tR\x08jwksJson\x12*\n\x04keys\x18\x02 \x03(\x0b\x32\x16.tessera.v1.JsonWebKeyR\x04keys*\xb2\x01\n\tTokenType\x12\x1a\n\x16TOKEN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12TOKEN_TYPE_SESSION\x10\x01\x12\x17\n\x13TOKEN_TYPE_ELEVATED\x10\x02\x12\x12\n\x0eTOKEN_TYPE_API\x10\x03\x12\x16\n\x12TOKEN_TYPE_SERVICE\x10\x04\x12\x15\n\x11TOKEN_TYPE_STATIC\x10\x05\x12\x15\n\x11TOKEN_TYPE_MASTER\x10\x06*Z\n\x0bTokenFormat\x12\x1c\n\x18TOKEN_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13TOKEN_FORMAT_OPAQUE\x10\x01\x12\x14\n\x10TOKEN_FORMAT_JWT\x10\x02\x32\xe5\x04\n\x0b\x41uthService\x12<\n\x05Login\x12\x18.tessera.v1.LoginRequest\x1a\x19.tessera.v1.LoginResponse\x12?\n\x06Unlock\x12\x19.tessera.v1.UnlockRequest\x1a\x1a.tessera.v1.UnlockResponse\x12?\n\x06Revoke\x12\x19.tessera.v1.RevokeRequest\x1a\x1a.tessera.v1.RevokeResponse\x12K\n\nIssueToken\x12\x1d.tessera.v1.IssueTokenRequest\x1a\x1e.tessera.v1.IssueTokenResponse\x12K\n\nIntrospect\x12\x1d.tessera.v1.IntrospectRequest\x1a\x1e.tessera.v1.IntrospectResponse\x12W\n\x0e\x43heckNamespace\x12!.tessera.v1.CheckNamespaceRequest\x1a\".tessera.v1.CheckNamespaceResponse\x12_\n\x10WatchRevocations\x12#.tessera.v1.WatchRevocationsRequest\x1a$.tessera.v1.WatchRevocationsResponse0\x01\x12\x42\n\x07GetJwks\x12\x1a.tessera.v1.GetJwksRequest\x1a\x1b.tessera.v1.GetJwksResponseB\xa9\x01\n\x0e\x63om.tessera.v1B\tAuthProtoP\x01ZCgithub.com/tessera-auth/tessera/clients/go/gen/tessera/v1;tesserav1\xa2\x02\x03TXX\xaa\x02\nTessera.V1\xca\x02\nTessera\\V1\xe2\x02\x16Tessera\\V1\\GPBMetadata\xea\x02\x0bTessera::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tessera/v1/auth.proto\x12\ntessera.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x01\n\x04User\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n\x08username\x18\x02 \x01(\tR\x08username\x12!\n\x0c\x64isplay_name\x18\x03 \x01(\tR\x0b\x64isplayName\x12\x12\n\x04role\x18\x04 \x01(\tR\x04role\x12!\n\x0ctotp_enabled\x18\x05 \x01(\x08R\x0btotpEnabled\"c\n\x0cLoginRequest\x12\x1a\n\x08username\x18\x01 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x02 \x01(\tR\x08password\x12\x1b\n\ttotp_code\x18\x03 \x01(\tR\x08totpCode\"\xc0\x01\n\rLoginResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x39\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n\x04user\x18\x04 \x01(\x0b\x32\x10.tessera.v1.UserR\x04user\x12\x1d\n\nsession_id\x18\x05 \x01(\tR\tsessionId\"Z\n\rUnlockRequest\x12\x1a\n\x08password\x18\x01 \x01(\tR\x08password\x12\x1b\n\ttotp_code\x18\x02 \x01(\tR\x08totpCode\x12\x10\n\x03ttl\x18\x03 \x01(\tR\x03ttl\"|\n\x0eUnlockResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x39\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"\xf1\x01\n\rRevokeRequest\x12\x16\n\x05token\x18\x01 \x01(\tH\x00R\x05token\x12\x1b\n\x08token_id\x18\x02 \x01(\tH\x00R\x07tokenId\x12\x1f\n\nsession_id\x18\x03 \x01(\tH\x00R\tsessionId\x12\x1a\n\x07subject\x18\x04 \x01(\tH\x00R\x07subject\x12\x33\n\ttoken_ids\x18\x07 \x01(\x0b\x32\x14.tessera.v1.TokenIdsH\x00R\x08tokenIds\x12\x16\n\x06reason\x18\x05 \x01(\tR\x06reason\x12\x17\n\x07no_wait\x18\x06 \x01(\x08R\x06noWaitB\x08\n\x06target\"\x1c\n\x08TokenIds\x12\x10\n\x03ids\x18\x01 \x03(\tR\x03ids\"\x91\x01\n\x0eRevokeResponse\x12#\n\rrevoked_count\x18\x01 \x01(\x04R\x0crevokedCount\x12\x1e\n\neverywhere\x18\x02 \x01(\x08R\neverywhere\x12\"\n\x0c\x61\x63knowledged\x18\x03 \x01(\rR\x0c\x61\x63knowledged\x12\x16\n\x06lapsed\x18\x04 \x03(\tR\x06lapsed\"\x89\x02\n\x11IssueTokenRequest\x12\x10\n\x03ttl\x18\x01 \x01(\tR\x03ttl\x12\x19\n\x08max_uses\x18\x02 \x01(\rR\x07maxUses\x12\x1c\n\tnamespace\x18\x03 \x01(\tR\tnamespace\x12 \n\x0bpermissions\x18\x04 \x03(\tR\x0bpermissions\x12 \n\x0b\x64\x65scription\x18\x05 \x01(\tR\x0b\x64\x65scription\x12/\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x17.tessera.v1.TokenFormatR\x06\x66ormat\x12\x34\n\ntoken_type\x18\x07 \x01(\x0e\x32\x15.tessera.v1.TokenTypeR\ttokenType\"\xed\x01\n\x12IssueTokenResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x39\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1c\n\tnamespace\x18\x04 \x01(\tR\tnamespace\x12 \n\x0bpermissions\x18\x05 \x03(\tR\x0bpermissions\x12\x1e\n\x08max_uses\x18\x06 \x01(\rH\x00R\x07maxUses\x88\x01\x01\x42\x0b\n\t_max_uses\"=\n\x11IntrospectRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n\x04peek\x18\x02 \x01(\x08R\x04peek\"\xf7\x03\n\x12IntrospectResponse\x12\x16\n\x06\x61\x63tive\x18\x01 \x01(\x08R\x06\x61\x63tive\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x34\n\ntoken_type\x18\x03 \x01(\x0e\x32\x15.tessera.v1.TokenTypeR\ttokenType\x12\x18\n\x07subject\x18\x04 \x01(\tR\x07subject\x12\x1a\n\x08username\x18\x05 \x01(\tR\x08username\x12\x14\n\x05roles\x18\x06 \x03(\tR\x05roles\x12 \n\x0bpermissions\x18\x07 \x03(\tR\x0bpermissions\x12\x1c\n\tnamespace\x18\x08 \x01(\tR\tnamespace\x12\x37\n\tissued_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08issuedAt\x12\x39\n\nexpires_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1a\n\x08\x65levated\x18\x0b \x01(\x08R\x08\x65levated\x12*\n\x0euses_remaining\x18\x0c \x01(\rH\x00R\rusesRemaining\x88\x01\x01\x12\x1d\n\nsession_id\x18\r \x01(\tR\tsessionIdB\x11\n\x0f_uses_remaining\"g\n\x15\x43heckNamespaceRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12 \n\x0bidentifiers\x18\x02 \x03(\tR\x0bidentifiers\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\"N\n\x12IdentifierDecision\x12\x1e\n\nidentifier\x18\x01 \x01(\tR\nidentifier\x12\x18\n\x07\x61llowed\x18\x02 \x01(\x08R\x07\x61llowed\"\xbd\x01\n\x16\x43heckNamespaceResponse\x12\x16\n\x06\x61\x63tive\x18\x01 \x01(\x08R\x06\x61\x63tive\x12\x38\n\x07results\x18\x02 \x03(\x0b\x32\x1e.tessera.v1.IdentifierDecisionR\x07results\x12\x18\n\x07\x61llowed\x18\x03 \x01(\x08R\x07\x61llowed\x12\x1c\n\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\x19\n\x08token_id\x18\x05 \x01(\tR\x07tokenId\"\x80\x01\n\x17WatchRevocationsRequest\x12%\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12!\n\x0c\x61\x66ter_anchor\x18\x02 \x01(\tR\x0b\x61\x66terAnchor\x12\x1b\n\tfrom_head\x18\x03 \x01(\x08R\x08\x66romHead\"\xe3\x01\n\x18WatchRevocationsResponse\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x19\n\x08token_id\x18\x02 \x01(\tR\x07tokenId\x12\x1d\n\ntoken_hash\x18\x03 \x01(\tR\ttokenHash\x12\x39\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\trevokedAt\x12\x16\n\x06\x61nchor\x18\x05 \x01(\tR\x06\x61nchor\x12\x1e\n\ncheckpoint\x18\x06 \x01(\x08R\ncheckpoint\"\xa6\x01\n\x1d\x41\x63knowledgeRevocationsRequest\x12\x1f\n\x0b\x66ollower_id\x18\x01 \x01(\tR\nfollowerId\x12)\n\x10\x61pplied_sequence\x18\x02 \x01(\x04R\x0f\x61ppliedSequence\x12%\n\x0e\x61pplied_anchor\x18\x03 \x01(\tR\rappliedAnchor\x12\x12\n\x04name\x18\x04 \x01(\tR\x04name\"\x90\x01\n\x1e\x41\x63knowledgeRevocationsResponse\x12\x18\n\x07\x63urrent\x18\x01 \x01(\x08R\x07\x63urrent\x12/\n\x05lease\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x05lease\x12#\n\rhead_sequence\x18\x03 \x01(\x04R\x0cheadSequence\"\x10\n\x0eGetJwksRequest\"t\n\nJsonWebKey\x12\x10\n\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n\x03\x63rv\x18\x02 \x01(\tR\x03\x63rv\x12\x0c\n\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n\x03use\x18\x05 \x01(\tR\x03use\x12\x10\n\x03\x61lg\x18\x06 \x01(\tR\x03\x61lg\"Z\n\x0fGetJwksResponse\x12\x1b\n\tjwks_json\x18\x01 \x01(\tR\x08jwksJson\x12*\n\x04keys\x18\x02 \x03(\x0b\x32\x16.tessera.v1.JsonWebKeyR\x04keys*\xb2\x01\n\tTokenType\x12\x1a\n\x16TOKEN_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12TOKEN_TYPE_SESSION\x10\x01\x12\x17\n\x13TOKEN_TYPE_ELEVATED\x10\x02\x12\x12\n\x0eTOKEN_TYPE_API\x10\x03\x12\x16\n\x12TOKEN_TYPE_SERVICE\x10\x04\x12\x15\n\x11TOKEN_TYPE_STATIC\x10\x05\x12\x15\n\x11TOKEN_TYPE_MASTER\x10\x06*Z\n\x0bTokenFormat\x12\x1c\n\x18TOKEN_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13TOKEN_FORMAT_OPAQUE\x10\x01\x12\x14\n\x10TOKEN_FORMAT_JWT\x10\x02\x32\xd6\x05\n\x0b\x41uthService\x12<\n\x05Login\x12\x18.tessera.v1.LoginRequest\x1a\x19.tessera.v1.LoginResponse\x12?\n\x06Unlock\x12\x19.tessera.v1.UnlockRequest\x1a\x1a.tessera.v1.UnlockResponse\x12?\n\x06Revoke\x12\x19.tessera.v1.RevokeRequest\x1a\x1a.tessera.v1.RevokeResponse\x12K\n\nIssueToken\x12\x1d.tessera.v1.IssueTokenRequest\x1a\x1e.tessera.v1.IssueTokenResponse\x12K\n\nIntrospect\x12\x1d.tessera.v1.IntrospectRequest\x1a\x1e.tessera.v1.IntrospectResponse\x12W\n\x0e\x43heckNamespace\x12!.tessera.v1.CheckNamespaceRequest\x1a\".tessera.v1.CheckNamespaceResponse\x12_\n\x10WatchRevocations\x12#.tessera.v1.WatchRevocationsRequest\x1a$.tessera.v1.WatchRevocationsResponse0\x01\x12o\n\x16\x41\x63knowledgeRevocations\x12).tessera.v1.AcknowledgeRevocationsRequest\x1a*.tessera.v1.AcknowledgeRevocationsResponse\x12\x42\n\x07GetJwks\x12\x1a.tessera.v1.GetJwksRequest\x1a\x1b.tessera.v1.GetJwksResponseB\xa9\x01\n\x0e\x63om.tessera.v1B\tAuthProtoP\x01ZCgithub.com/tessera-auth/tessera/clients/go/gen/tessera/v1;tesserav1\xa2\x02\x03TXX\xaa\x02\nTessera.V1\xca\x02\nTessera\\V1\xe2\x02\x16Tessera\\V1\\GPBMetadata\xea\x02\x0bTessera::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,48 +34,54 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tessera_auth_client._proto.
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016com.tessera.v1B\tAuthProtoP\001ZCgithub.com/tessera-auth/tessera/clients/go/gen/tessera/v1;tesserav1\242\002\003TXX\252\002\nTessera.V1\312\002\nTessera\\V1\342\002\026Tessera\\V1\\GPBMetadata\352\002\013Tessera::V1'
-  _globals['_TOKENTYPE']._serialized_start=2880
-  _globals['_TOKENTYPE']._serialized_end=3058
-  _globals['_TOKENFORMAT']._serialized_start=3060
-  _globals['_TOKENFORMAT']._serialized_end=3150
-  _globals['_USER']._serialized_start=71
-  _globals['_USER']._serialized_end=220
-  _globals['_LOGINREQUEST']._serialized_start=222
-  _globals['_LOGINREQUEST']._serialized_end=321
-  _globals['_LOGINRESPONSE']._serialized_start=324
-  _globals['_LOGINRESPONSE']._serialized_end=516
-  _globals['_UNLOCKREQUEST']._serialized_start=518
-  _globals['_UNLOCKREQUEST']._serialized_end=608
-  _globals['_UNLOCKRESPONSE']._serialized_start=610
-  _globals['_UNLOCKRESPONSE']._serialized_end=734
-  _globals['_REVOKEREQUEST']._serialized_start=737
-  _globals['_REVOKEREQUEST']._serialized_end=900
-  _globals['_REVOKERESPONSE']._serialized_start=902
-  _globals['_REVOKERESPONSE']._serialized_end=955
-  _globals['_ISSUETOKENREQUEST']._serialized_start=958
-  _globals['_ISSUETOKENREQUEST']._serialized_end=1223
-  _globals['_ISSUETOKENRESPONSE']._serialized_start=1226
-  _globals['_ISSUETOKENRESPONSE']._serialized_end=1463
-  _globals['_INTROSPECTREQUEST']._serialized_start=1465
-  _globals['_INTROSPECTREQUEST']._serialized_end=1526
-  _globals['_INTROSPECTRESPONSE']._serialized_start=1529
-  _globals['_INTROSPECTRESPONSE']._serialized_end=2032
-  _globals['_CHECKNAMESPACEREQUEST']._serialized_start=2034
-  _globals['_CHECKNAMESPACEREQUEST']._serialized_end=2137
-  _globals['_IDENTIFIERDECISION']._serialized_start=2139
-  _globals['_IDENTIFIERDECISION']._serialized_end=2217
-  _globals['_CHECKNAMESPACERESPONSE']._serialized_start=2220
-  _globals['_CHECKNAMESPACERESPONSE']._serialized_end=2409
-  _globals['_WATCHREVOCATIONSREQUEST']._serialized_start=2411
-  _globals['_WATCHREVOCATIONSREQUEST']._serialized_end=2475
-  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_start=2478
-  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_end=2649
-  _globals['_GETJWKSREQUEST']._serialized_start=2651
-  _globals['_GETJWKSREQUEST']._serialized_end=2667
-  _globals['_JSONWEBKEY']._serialized_start=2669
-  _globals['_JSONWEBKEY']._serialized_end=2785
-  _globals['_GETJWKSRESPONSE']._serialized_start=2787
-  _globals['_GETJWKSRESPONSE']._serialized_end=2877
-  _globals['_AUTHSERVICE']._serialized_start=3153
-  _globals['_AUTHSERVICE']._serialized_end=3766
+  _globals['_TOKENTYPE']._serialized_start=3550
+  _globals['_TOKENTYPE']._serialized_end=3728
+  _globals['_TOKENFORMAT']._serialized_start=3730
+  _globals['_TOKENFORMAT']._serialized_end=3820
+  _globals['_USER']._serialized_start=103
+  _globals['_USER']._serialized_end=252
+  _globals['_LOGINREQUEST']._serialized_start=254
+  _globals['_LOGINREQUEST']._serialized_end=353
+  _globals['_LOGINRESPONSE']._serialized_start=356
+  _globals['_LOGINRESPONSE']._serialized_end=548
+  _globals['_UNLOCKREQUEST']._serialized_start=550
+  _globals['_UNLOCKREQUEST']._serialized_end=640
+  _globals['_UNLOCKRESPONSE']._serialized_start=642
+  _globals['_UNLOCKRESPONSE']._serialized_end=766
+  _globals['_REVOKEREQUEST']._serialized_start=769
+  _globals['_REVOKEREQUEST']._serialized_end=1010
+  _globals['_TOKENIDS']._serialized_start=1012
+  _globals['_TOKENIDS']._serialized_end=1040
+  _globals['_REVOKERESPONSE']._serialized_start=1043
+  _globals['_REVOKERESPONSE']._serialized_end=1188
+  _globals['_ISSUETOKENREQUEST']._serialized_start=1191
+  _globals['_ISSUETOKENREQUEST']._serialized_end=1456
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=1459
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=1696
+  _globals['_INTROSPECTREQUEST']._serialized_start=1698
+  _globals['_INTROSPECTREQUEST']._serialized_end=1759
+  _globals['_INTROSPECTRESPONSE']._serialized_start=1762
+  _globals['_INTROSPECTRESPONSE']._serialized_end=2265
+  _globals['_CHECKNAMESPACEREQUEST']._serialized_start=2267
+  _globals['_CHECKNAMESPACEREQUEST']._serialized_end=2370
+  _globals['_IDENTIFIERDECISION']._serialized_start=2372
+  _globals['_IDENTIFIERDECISION']._serialized_end=2450
+  _globals['_CHECKNAMESPACERESPONSE']._serialized_start=2453
+  _globals['_CHECKNAMESPACERESPONSE']._serialized_end=2642
+  _globals['_WATCHREVOCATIONSREQUEST']._serialized_start=2645
+  _globals['_WATCHREVOCATIONSREQUEST']._serialized_end=2773
+  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_start=2776
+  _globals['_WATCHREVOCATIONSRESPONSE']._serialized_end=3003
+  _globals['_ACKNOWLEDGEREVOCATIONSREQUEST']._serialized_start=3006
+  _globals['_ACKNOWLEDGEREVOCATIONSREQUEST']._serialized_end=3172
+  _globals['_ACKNOWLEDGEREVOCATIONSRESPONSE']._serialized_start=3175
+  _globals['_ACKNOWLEDGEREVOCATIONSRESPONSE']._serialized_end=3319
+  _globals['_GETJWKSREQUEST']._serialized_start=3321
+  _globals['_GETJWKSREQUEST']._serialized_end=3337
+  _globals['_JSONWEBKEY']._serialized_start=3339
+  _globals['_JSONWEBKEY']._serialized_end=3455
+  _globals['_GETJWKSRESPONSE']._serialized_start=3457
+  _globals['_GETJWKSRESPONSE']._serialized_end=3547
+  _globals['_AUTHSERVICE']._serialized_start=3823
+  _globals['_AUTHSERVICE']._serialized_end=4549
 # @@protoc_insertion_point(module_scope)

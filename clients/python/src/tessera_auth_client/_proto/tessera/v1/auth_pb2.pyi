@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -272,7 +273,9 @@ class RevokeRequest(_message.Message):
     TOKEN_ID_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
+    TOKEN_IDS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    NO_WAIT_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """A token secret; at most 4096 bytes."""
     token_id: _builtins.str
@@ -283,6 +286,16 @@ class RevokeRequest(_message.Message):
     """A subject (user id): every token of that account. At most 64 bytes."""
     reason: _builtins.str
     """Why, recorded in the audit trail; at most 512 bytes, no control characters."""
+    no_wait: _builtins.bool
+    """Return right after the commit, without waiting for the followers of the revocation feed to
+    acknowledge (the revocation then reaches them within their lease, not before the answer).
+    """
+    @_builtins.property
+    def token_ids(self) -> Global___TokenIds:
+        """Many token ids at once (each with everything derived from it), in one transaction: at most
+        1000 ids of at most 64 bytes each.
+        """
+
     def __init__(
         self,
         *,
@@ -290,35 +303,80 @@ class RevokeRequest(_message.Message):
         token_id: _builtins.str = ...,
         session_id: _builtins.str = ...,
         subject: _builtins.str = ...,
+        token_ids: Global___TokenIds | None = ...,
         reason: _builtins.str = ...,
+        no_wait: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id", "subject", b"subject", "target", b"target", "token", b"token", "token_id", b"token_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id", "subject", b"subject", "target", b"target", "token", b"token", "token_id", b"token_id", "token_ids", b"token_ids"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "session_id", b"session_id", "subject", b"subject", "target", b"target", "token", b"token", "token_id", b"token_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["no_wait", b"no_wait", "reason", b"reason", "session_id", b"session_id", "subject", b"subject", "target", b"target", "token", b"token", "token_id", b"token_id", "token_ids", b"token_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["token", "token_id", "session_id", "subject"]  # noqa: Y015
+    _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["token", "token_id", "session_id", "subject", "token_ids"]  # noqa: Y015
     _WhichOneofArgType_target: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_target) -> _WhichOneofReturnType_target | None: ...
 
 Global___RevokeRequest: _TypeAlias = RevokeRequest  # noqa: Y015
 
 @_typing.final
+class TokenIds(_message.Message):
+    """TokenIds is a list of public token ids."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The ids (UUIDs); at most 1000."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TokenIds: _TypeAlias = TokenIds  # noqa: Y015
+
+@_typing.final
 class RevokeResponse(_message.Message):
-    """RevokeResponse says how much was revoked."""
+    """RevokeResponse says how much was revoked, and whether it is in force everywhere."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     REVOKED_COUNT_FIELD_NUMBER: _builtins.int
+    EVERYWHERE_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGED_FIELD_NUMBER: _builtins.int
+    LAPSED_FIELD_NUMBER: _builtins.int
     revoked_count: _builtins.int
     """Number of tokens newly revoked (the target and its descendants)."""
+    everywhere: _builtins.bool
+    """True when Revoke waited and every follower of the revocation feed either acknowledged the
+    revocation or its lease ran out: no cache anywhere admits these tokens any more. False with
+    `no_wait`, or when the wait itself failed (the revocation is committed all the same).
+    """
+    acknowledged: _builtins.int
+    """Followers (replicas, edges) that acknowledged the revocation."""
+    @_builtins.property
+    def lapsed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Followers that did not acknowledge in time: their lease ran out, so they serve nothing from
+        their cache until they are current again. Each is named as it named itself.
+        """
+
     def __init__(
         self,
         *,
         revoked_count: _builtins.int = ...,
+        everywhere: _builtins.bool = ...,
+        acknowledged: _builtins.int = ...,
+        lapsed: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["revoked_count", b"revoked_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledged", b"acknowledged", "everywhere", b"everywhere", "lapsed", b"lapsed", "revoked_count", b"revoked_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -649,18 +707,32 @@ class WatchRevocationsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    AFTER_ANCHOR_FIELD_NUMBER: _builtins.int
+    FROM_HEAD_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
     """Stream revocations with a sequence number above this; 0 replays every retained one. A value
-    older than the retention ends the stream with RESYNC_REQUIRED (see WatchRevocations).
+    older than the retention, or beyond the newest revocation, ends the stream with
+    RESYNC_REQUIRED (see WatchRevocations).
+    """
+    after_anchor: _builtins.str
+    """The `anchor` of the revocation at `after_sequence`, as a stream gave it; at most 128 bytes.
+    When set, the server checks that the feed still holds that very revocation there and answers
+    RESYNC_REQUIRED if not.
+    """
+    from_head: _builtins.bool
+    """Start at the newest revocation instead of replaying the retained feed: the first message is a
+    checkpoint naming it. `after_sequence` and `after_anchor` must then be empty.
     """
     def __init__(
         self,
         *,
         after_sequence: _builtins.int = ...,
+        after_anchor: _builtins.str = ...,
+        from_head: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_anchor", b"after_anchor", "after_sequence", b"after_sequence", "from_head", b"from_head"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -676,12 +748,22 @@ class WatchRevocationsResponse(_message.Message):
     TOKEN_ID_FIELD_NUMBER: _builtins.int
     TOKEN_HASH_FIELD_NUMBER: _builtins.int
     REVOKED_AT_FIELD_NUMBER: _builtins.int
+    ANCHOR_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Monotonic sequence number; resume after the last one seen."""
     token_id: _builtins.str
     """Public id of the revoked token."""
     token_hash: _builtins.str
     """Lowercase hex SHA-256 of the token secret, the key edge caches hold."""
+    anchor: _builtins.str
+    """What identifies this revocation at this sequence; a follower hands it back as `after_anchor`
+    and `applied_anchor`. Opaque.
+    """
+    checkpoint: _builtins.bool
+    """True for a checkpoint: no revocation, only a position (sequence and anchor) to resume and
+    acknowledge from; token_id, token_hash and revoked_at are empty.
+    """
     @_builtins.property
     def revoked_at(self) -> _timestamp_pb2.Timestamp:
         """When the token was revoked."""
@@ -693,14 +775,87 @@ class WatchRevocationsResponse(_message.Message):
         token_id: _builtins.str = ...,
         token_hash: _builtins.str = ...,
         revoked_at: _timestamp_pb2.Timestamp | None = ...,
+        anchor: _builtins.str = ...,
+        checkpoint: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["revoked_at", b"revoked_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["revoked_at", b"revoked_at", "sequence", b"sequence", "token_hash", b"token_hash", "token_id", b"token_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anchor", b"anchor", "checkpoint", b"checkpoint", "revoked_at", b"revoked_at", "sequence", b"sequence", "token_hash", b"token_hash", "token_id", b"token_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchRevocationsResponse: _TypeAlias = WatchRevocationsResponse  # noqa: Y015
+
+@_typing.final
+class AcknowledgeRevocationsRequest(_message.Message):
+    """AcknowledgeRevocationsRequest says what a follower of the feed has applied."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOWER_ID_FIELD_NUMBER: _builtins.int
+    APPLIED_SEQUENCE_FIELD_NUMBER: _builtins.int
+    APPLIED_ANCHOR_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    follower_id: _builtins.str
+    """A UUID the follower picked when it started (a restarted follower is a new one)."""
+    applied_sequence: _builtins.int
+    """The sequence of the last revocation (or checkpoint) applied."""
+    applied_anchor: _builtins.str
+    """Its `anchor`; empty only when `applied_sequence` is 0. At most 128 bytes."""
+    name: _builtins.str
+    """Who the follower is, for people (e.g. "edge-http host-a pid 4242"); at most 128 bytes, no
+    control characters.
+    """
+    def __init__(
+        self,
+        *,
+        follower_id: _builtins.str = ...,
+        applied_sequence: _builtins.int = ...,
+        applied_anchor: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_anchor", b"applied_anchor", "applied_sequence", b"applied_sequence", "follower_id", b"follower_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeRevocationsRequest: _TypeAlias = AcknowledgeRevocationsRequest  # noqa: Y015
+
+@_typing.final
+class AcknowledgeRevocationsResponse(_message.Message):
+    """AcknowledgeRevocationsResponse says whether the follower holds a lease."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENT_FIELD_NUMBER: _builtins.int
+    LEASE_FIELD_NUMBER: _builtins.int
+    HEAD_SEQUENCE_FIELD_NUMBER: _builtins.int
+    current: _builtins.bool
+    """True when nothing newer than `applied_sequence` is committed: the follower may serve from its
+    cache for `lease`, measured from before it sent the call. False: apply what the feed still
+    has to deliver, then acknowledge again.
+    """
+    head_sequence: _builtins.int
+    """The newest sequence in the feed."""
+    @_builtins.property
+    def lease(self) -> _duration_pb2.Duration:
+        """The lease granted; renew well before it ends (e.g. every fifth of it)."""
+
+    def __init__(
+        self,
+        *,
+        current: _builtins.bool = ...,
+        lease: _duration_pb2.Duration | None = ...,
+        head_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lease", b"lease"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "head_sequence", b"head_sequence", "lease", b"lease"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeRevocationsResponse: _TypeAlias = AcknowledgeRevocationsResponse  # noqa: Y015
 
 @_typing.final
 class GetJwksRequest(_message.Message):

@@ -101,6 +101,11 @@ class AuthServiceStub:
                 request_serializer=tessera_dot_v1_dot_auth__pb2.WatchRevocationsRequest.SerializeToString,
                 response_deserializer=tessera_dot_v1_dot_auth__pb2.WatchRevocationsResponse.FromString,
                 _registered_method=True)
+        self.AcknowledgeRevocations = channel.unary_unary(
+                '/tessera.v1.AuthService/AcknowledgeRevocations',
+                request_serializer=tessera_dot_v1_dot_auth__pb2.AcknowledgeRevocationsRequest.SerializeToString,
+                response_deserializer=tessera_dot_v1_dot_auth__pb2.AcknowledgeRevocationsResponse.FromString,
+                _registered_method=True)
         self.GetJwks = channel.unary_unary(
                 '/tessera.v1.AuthService/GetJwks',
                 request_serializer=tessera_dot_v1_dot_auth__pb2.GetJwksRequest.SerializeToString,
@@ -161,7 +166,10 @@ class AuthServiceServicer:
 
     def Revoke(self, request, context):
         """Revoke revokes a token and every token derived from it, in one transaction, including tokens
-        being derived at that moment: when it returns, none of them is active on any replica.
+        being derived at that moment. It returns when the revocation is everywhere: every follower of
+        the revocation feed that holds a lease (replica caches, edges) has acknowledged it, or that
+        follower's lease has run out so it serves nothing from its cache; the response says which.
+        `no_wait` returns right after the commit instead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -205,6 +213,23 @@ class AuthServiceServicer:
         into pruned history. A watcher then drops every cached verdict (anything it learnt from the
         feed or cached while following it) and watches again with `after_sequence` = 0, never from
         `oldest_sequence`: a silent gap would leave revoked tokens cached.
+
+        A resume point the feed no longer holds (its `after_anchor` names another revocation, or
+        `after_sequence` is beyond the newest one: the database was restored, recovered to a point in
+        time or failed over to a standby that lags) ends the stream the same way, RESYNC_REQUIRED. A
+        stream ends with UNAVAILABLE when the serving replica can no longer prove its own feed current,
+        and with RESYNC_REQUIRED when that replica found the feed moved backwards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeRevocations(self, request, context):
+        """AcknowledgeRevocations is a feed follower's heartbeat: it acknowledges the revocations the
+        follower has applied (Revoke waits for these) and, when nothing newer is committed, grants the
+        follower a lease: it may serve decisions from its cache for `lease`, measured from before it
+        sent this call. Same caller rules as WatchRevocations. A position the feed no longer holds
+        answers RESYNC_REQUIRED: drop everything learnt from the feed and follow from the head.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -256,6 +281,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.WatchRevocations,
                     request_deserializer=tessera_dot_v1_dot_auth__pb2.WatchRevocationsRequest.FromString,
                     response_serializer=tessera_dot_v1_dot_auth__pb2.WatchRevocationsResponse.SerializeToString,
+            ),
+            'AcknowledgeRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeRevocations,
+                    request_deserializer=tessera_dot_v1_dot_auth__pb2.AcknowledgeRevocationsRequest.FromString,
+                    response_serializer=tessera_dot_v1_dot_auth__pb2.AcknowledgeRevocationsResponse.SerializeToString,
             ),
             'GetJwks': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJwks,
@@ -484,6 +514,33 @@ class AuthService:
             '/tessera.v1.AuthService/WatchRevocations',
             tessera_dot_v1_dot_auth__pb2.WatchRevocationsRequest.SerializeToString,
             tessera_dot_v1_dot_auth__pb2.WatchRevocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tessera.v1.AuthService/AcknowledgeRevocations',
+            tessera_dot_v1_dot_auth__pb2.AcknowledgeRevocationsRequest.SerializeToString,
+            tessera_dot_v1_dot_auth__pb2.AcknowledgeRevocationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,7 +74,10 @@ class AuthServiceStub:
     """Unlock mints a short-lived elevated child of the caller's session ("sudo mode")."""
     Revoke: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RevokeRequest, _auth_pb2.RevokeResponse]
     """Revoke revokes a token and every token derived from it, in one transaction, including tokens
-    being derived at that moment: when it returns, none of them is active on any replica.
+    being derived at that moment. It returns when the revocation is everywhere: every follower of
+    the revocation feed that holds a lease (replica caches, edges) has acknowledged it, or that
+    follower's lease has run out so it serves nothing from its cache; the response says which.
+    `no_wait` returns right after the commit instead.
     """
     IssueToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.IssueTokenRequest, _auth_pb2.IssueTokenResponse]
     """IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
@@ -102,6 +105,19 @@ class AuthServiceStub:
     into pruned history. A watcher then drops every cached verdict (anything it learnt from the
     feed or cached while following it) and watches again with `after_sequence` = 0, never from
     `oldest_sequence`: a silent gap would leave revoked tokens cached.
+
+    A resume point the feed no longer holds (its `after_anchor` names another revocation, or
+    `after_sequence` is beyond the newest one: the database was restored, recovered to a point in
+    time or failed over to a standby that lags) ends the stream the same way, RESYNC_REQUIRED. A
+    stream ends with UNAVAILABLE when the serving replica can no longer prove its own feed current,
+    and with RESYNC_REQUIRED when that replica found the feed moved backwards.
+    """
+    AcknowledgeRevocations: _grpc.UnaryUnaryMultiCallable[_auth_pb2.AcknowledgeRevocationsRequest, _auth_pb2.AcknowledgeRevocationsResponse]
+    """AcknowledgeRevocations is a feed follower's heartbeat: it acknowledges the revocations the
+    follower has applied (Revoke waits for these) and, when nothing newer is committed, grants the
+    follower a lease: it may serve decisions from its cache for `lease`, measured from before it
+    sent this call. Same caller rules as WatchRevocations. A position the feed no longer holds
+    answers RESYNC_REQUIRED: drop everything learnt from the feed and follow from the head.
     """
     GetJwks: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetJwksRequest, _auth_pb2.GetJwksResponse]
     """GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
@@ -155,7 +171,10 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """Unlock mints a short-lived elevated child of the caller's session ("sudo mode")."""
     Revoke: _aio.UnaryUnaryMultiCallable[_auth_pb2.RevokeRequest, _auth_pb2.RevokeResponse]  # type: ignore[assignment]
     """Revoke revokes a token and every token derived from it, in one transaction, including tokens
-    being derived at that moment: when it returns, none of them is active on any replica.
+    being derived at that moment. It returns when the revocation is everywhere: every follower of
+    the revocation feed that holds a lease (replica caches, edges) has acknowledged it, or that
+    follower's lease has run out so it serves nothing from its cache; the response says which.
+    `no_wait` returns right after the commit instead.
     """
     IssueToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.IssueTokenRequest, _auth_pb2.IssueTokenResponse]  # type: ignore[assignment]
     """IssueToken derives a token from the caller's; it never exceeds the caller's scope, never
@@ -183,6 +202,19 @@ class AuthServiceAsyncStub(AuthServiceStub):
     into pruned history. A watcher then drops every cached verdict (anything it learnt from the
     feed or cached while following it) and watches again with `after_sequence` = 0, never from
     `oldest_sequence`: a silent gap would leave revoked tokens cached.
+
+    A resume point the feed no longer holds (its `after_anchor` names another revocation, or
+    `after_sequence` is beyond the newest one: the database was restored, recovered to a point in
+    time or failed over to a standby that lags) ends the stream the same way, RESYNC_REQUIRED. A
+    stream ends with UNAVAILABLE when the serving replica can no longer prove its own feed current,
+    and with RESYNC_REQUIRED when that replica found the feed moved backwards.
+    """
+    AcknowledgeRevocations: _aio.UnaryUnaryMultiCallable[_auth_pb2.AcknowledgeRevocationsRequest, _auth_pb2.AcknowledgeRevocationsResponse]  # type: ignore[assignment]
+    """AcknowledgeRevocations is a feed follower's heartbeat: it acknowledges the revocations the
+    follower has applied (Revoke waits for these) and, when nothing newer is committed, grants the
+    follower a lease: it may serve decisions from its cache for `lease`, measured from before it
+    sent this call. Same caller rules as WatchRevocations. A position the feed no longer holds
+    answers RESYNC_REQUIRED: drop everything learnt from the feed and follow from the head.
     """
     GetJwks: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetJwksRequest, _auth_pb2.GetJwksResponse]  # type: ignore[assignment]
     """GetJwks returns the public keys that verify Tessera JWTs, as a JSON Web Key Set (RFC 7517).
@@ -251,7 +283,10 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.RevokeResponse, _abc.Awaitable[_auth_pb2.RevokeResponse]]:
         """Revoke revokes a token and every token derived from it, in one transaction, including tokens
-        being derived at that moment: when it returns, none of them is active on any replica.
+        being derived at that moment. It returns when the revocation is everywhere: every follower of
+        the revocation feed that holds a lease (replica caches, edges) has acknowledged it, or that
+        follower's lease has run out so it serves nothing from its cache; the response says which.
+        `no_wait` returns right after the commit instead.
         """
 
     @_abc_1.abstractmethod
@@ -303,6 +338,25 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         into pruned history. A watcher then drops every cached verdict (anything it learnt from the
         feed or cached while following it) and watches again with `after_sequence` = 0, never from
         `oldest_sequence`: a silent gap would leave revoked tokens cached.
+
+        A resume point the feed no longer holds (its `after_anchor` names another revocation, or
+        `after_sequence` is beyond the newest one: the database was restored, recovered to a point in
+        time or failed over to a standby that lags) ends the stream the same way, RESYNC_REQUIRED. A
+        stream ends with UNAVAILABLE when the serving replica can no longer prove its own feed current,
+        and with RESYNC_REQUIRED when that replica found the feed moved backwards.
+        """
+
+    @_abc_1.abstractmethod
+    def AcknowledgeRevocations(
+        self,
+        request: _auth_pb2.AcknowledgeRevocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.AcknowledgeRevocationsResponse, _abc.Awaitable[_auth_pb2.AcknowledgeRevocationsResponse]]:
+        """AcknowledgeRevocations is a feed follower's heartbeat: it acknowledges the revocations the
+        follower has applied (Revoke waits for these) and, when nothing newer is committed, grants the
+        follower a lease: it may serve decisions from its cache for `lease`, measured from before it
+        sent this call. Same caller rules as WatchRevocations. A position the feed no longer holds
+        answers RESYNC_REQUIRED: drop everything learnt from the feed and follow from the head.
         """
 
     @_abc_1.abstractmethod
