@@ -97,7 +97,9 @@ impl Gate {
                 if self.public.matches(path) {
                     return Ok(Admission::Public);
                 }
-                self.rules.check(subject.method, &segments)
+                self.rules
+                    .check(subject.method, &segments)
+                    .map_err(|e| Answer::bad_request(e.to_string()))?
             }
             None => None,
         };
@@ -254,6 +256,12 @@ mod tests {
         assert_eq!(namespace_verdict(&deploy, "deploy.a", "write"), Some(false));
         assert_eq!(namespace_verdict(&deploy, "deploy", ""), Some(false));
         assert_eq!(namespace_verdict(&deploy, "backup.a", "read"), Some(false));
+        // A path that stops before a rule's identifier is checked as `*`: only `*` allows it.
+        assert_eq!(namespace_verdict(&deploy, "*", ""), Some(false));
+        assert_eq!(
+            namespace_verdict(&answer("*", &["read"]), "*", ""),
+            Some(true)
+        );
         let everything_but_write = answer("*", &["*", "-write"]);
         assert_eq!(
             namespace_verdict(&everything_but_write, "any.thing", "read"),
