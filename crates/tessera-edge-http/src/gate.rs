@@ -199,7 +199,7 @@ impl Gate {
 /// be asked instead: an identifier or action it would refuse as invalid (it names the problem), or
 /// an answer that does not parse.
 fn namespace_verdict(answer: &Introspection, identifier: &str, action: &str) -> Option<bool> {
-    use tessera_core::{namespace, permission::PermissionSet};
+    use tessera_core::{namespace, permission, permission::PermissionSet};
     if !answer.active || !identifier.is_ascii() || !action.is_ascii() {
         return None;
     }
@@ -210,7 +210,8 @@ fn namespace_verdict(answer: &Introspection, identifier: &str, action: &str) -> 
         if action.len() > MAX_ACTION {
             return None;
         }
-        PermissionSet::parse([action]).ok()?;
+        // Exactly as Tessera: one well-formed name, never `*`, `-name` or padded.
+        permission::validate_action(action).ok()?;
         PermissionSet::parse(&answer.permissions)
             .ok()?
             .permits(action)
@@ -271,6 +272,13 @@ mod tests {
             namespace_verdict(&everything_but_write, "any.thing", "write"),
             Some(false)
         );
+        for dodge in [" write", "write ", "write\u{a0}", "*"] {
+            assert_ne!(
+                namespace_verdict(&everything_but_write, "any.thing", dodge),
+                Some(true),
+                "{dodge:?}"
+            );
+        }
     }
 
     #[test]
@@ -283,6 +291,10 @@ mod tests {
             ("deploy.é", ""),
             ("deploy.a", "re ad"),
             ("deploy.a", "écrire"),
+            ("deploy.a", " read"),
+            ("deploy.a", "read "),
+            ("deploy.a", "*"),
+            ("deploy.a", "-read"),
         ] {
             assert_eq!(
                 namespace_verdict(&deploy, identifier, action),

@@ -217,11 +217,11 @@ impl NamespaceRule {
         let (Some(identifier_at), None) = (identifiers.next(), identifiers.next()) else {
             bail!("pattern {pattern:?} must name exactly one identifier segment such as {{id}}");
         };
-        if !action
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'*'))
-        {
-            bail!("action {action:?} must be one word");
+        if !action.is_empty() && tessera_core::permission::validate_action(action).is_err() {
+            bail!(
+                "action {action:?} must be exactly one permission name (lowercase letters, digits \
+                 and . _ : -, starting with a letter), never * or -name"
+            );
         }
         Ok(Self {
             methods,

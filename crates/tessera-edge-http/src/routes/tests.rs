@@ -172,6 +172,9 @@ fn bad_rules_are_refused_at_start() {
         "/jobs/{id} write extra more",
         "/jo*bs/{id}",
         "/jobs/{id} wr%te",
+        "/jobs/{id} *",
+        "/jobs/{id} -run",
+        "/jobs/{id} Run",
     ] {
         assert!(NamespaceRule::parse(bad).is_err(), "{bad}");
     }
