@@ -31,8 +31,8 @@ pub struct UserRow {
     pub locked_until: Option<OffsetDateTime>,
     /// Disabled accounts cannot log in and their tokens are inactive.
     pub disabled: bool,
-    /// Credential generation: bumped by a password reset, a disable or a role change. Tokens
-    /// stamped with an older one are inactive.
+    /// Credential generation: bumped by a password reset, a disable, a role change or a TOTP
+    /// enrolment or removal. Tokens stamped with an older one are inactive.
     pub generation: i64,
 }
 
@@ -243,17 +243,22 @@ pub async fn accept_totp_step(
     Ok(accepted == 1)
 }
 
-/// Enrolls (Some) or removes (None) the sealed TOTP seed.
+/// Enrolls (Some) or removes (None) the sealed TOTP seed and bumps the credential generation:
+/// like a password reset, every token issued before is inactive from the commit on (the caller
+/// revokes them in the same transaction so every cache drops them).
 pub async fn set_totp(
     conn: &mut PgConnection,
     id: Uuid,
     sealed: Option<&[u8]>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = NULL WHERE id = $1")
-        .bind(id)
-        .bind(sealed)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET totp_sealed = $2, totp_last_step = NULL, generation = generation + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(sealed)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
