@@ -24,6 +24,13 @@ use uuid::Uuid;
 use super::{view::TokenView, Authority};
 use crate::{error::ApiError, hash_pool::Ticket, settings::Redacted};
 
+/// How long an attempt waits for the attempts in flight on its account to end.
+const BUSY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+/// The first pause between reservation tries while the account is busy (doubling from here).
+const BUSY_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+/// The longest pause between reservation tries.
+const BUSY_LAST_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A successful Login or Unlock.
 #[derive(Debug)]
 pub struct LoginOutcome {
@@ -272,17 +279,40 @@ impl Authority {
             .await
     }
 
-    /// Takes a login attempt; false when the account is locked.
+    /// Takes a login attempt; false when the account is locked. While the attempts in flight
+    /// fill the slots left below the limit, it waits for one to end instead of refusing: a
+    /// refusal here would turn a right password into a failure (and, past the limit, a lockout).
+    /// Waiting keeps the bound (no more than the limit's worth of passwords is ever checked at
+    /// once) and costs a right password at most the few hashes ahead of it. An account still
+    /// busy after [`BUSY_PATIENCE`] is answered like a full hashing pool, which says nothing
+    /// about the account and counts nothing against it.
     async fn reserve(&self, user: &UserRow) -> Result<bool, ApiError> {
-        let now = self.clock.now();
-        Ok(
-            match users::reserve_attempt(&self.pool, user.id, now, self.settings.max_failed_logins)
-                .await?
-            {
-                AttemptReservation::Reserved => true,
-                AttemptReservation::Locked => false,
-            },
-        )
+        let waited = std::time::Instant::now();
+        let mut pause = BUSY_FIRST_PAUSE;
+        loop {
+            let now = self.clock.now();
+            let reservation =
+                users::reserve_attempt(&self.pool, user.id, now, self.settings.max_failed_logins)
+                    .instrument(crate::service::store_span(
+                        "UPDATE",
+                        "users::reserve_attempt",
+                    ))
+                    .await?;
+            match reservation {
+                AttemptReservation::Reserved => return Ok(true),
+                AttemptReservation::Locked => return Ok(false),
+                AttemptReservation::Busy if waited.elapsed() < BUSY_PATIENCE => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(BUSY_LAST_PAUSE);
+                }
+                AttemptReservation::Busy => {
+                    warn!(user_id = %user.id, "login attempts kept every slot busy; refused as busy");
+                    return Err(ApiError::ResourceExhausted(
+                        "too many password checks in flight; retry shortly".into(),
+                    ));
+                }
+            }
+        }
     }
 
     /// A locked account answers exactly like a wrong password: the same INVALID_CREDENTIALS, after
