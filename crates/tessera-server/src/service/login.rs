@@ -31,6 +31,17 @@ const BUSY_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5
 /// The longest pause between reservation tries.
 const BUSY_LAST_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Runs `attempt` on its own task, in the current span, so that dropping the returned future
+/// (the caller went away) does not stop it halfway.
+async fn run_to_the_end<F>(attempt: F) -> Result<LoginOutcome, ApiError>
+where
+    F: std::future::Future<Output = Result<LoginOutcome, ApiError>> + Send + 'static,
+{
+    tokio::spawn(attempt.in_current_span())
+        .await
+        .map_err(|e| ApiError::Internal(format!("a login attempt's task failed: {e}")))?
+}
+
 /// A successful Login or Unlock.
 #[derive(Debug)]
 pub struct LoginOutcome {
@@ -57,7 +68,24 @@ enum SecondFactor {
 impl Authority {
     /// Verifies credentials and opens a session. Unknown user, disabled account and wrong password
     /// answer identically and cost the same hash verification.
+    ///
+    /// The attempt runs to its end even when the caller goes away (a cancelled call, a client
+    /// deadline): from its reservation to its outcome it holds a slot counted as a failure, and
+    /// an attempt dropped halfway would leave that slot counted for good, a right password
+    /// turned into a failure and, after a few, an account no one can log in to.
     pub async fn login(
+        &self,
+        username: &str,
+        password: Password,
+        totp_code: &str,
+    ) -> Result<LoginOutcome, ApiError> {
+        let this = self.clone();
+        let (username, totp_code) = (username.to_owned(), totp_code.to_owned());
+        run_to_the_end(async move { this.login_attempt(&username, password, &totp_code).await })
+            .await
+    }
+
+    async fn login_attempt(
         &self,
         username: &str,
         password: Password,
@@ -143,8 +171,26 @@ impl Authority {
         })
     }
 
-    /// Mints a short-lived elevated child of the caller's session.
+    /// Mints a short-lived elevated child of the caller's session. Like [`Authority::login`], the
+    /// attempt runs to its end even when the caller goes away.
     pub async fn unlock(
+        &self,
+        caller: &TokenView,
+        password: Password,
+        totp_code: &str,
+        ttl: &str,
+    ) -> Result<LoginOutcome, ApiError> {
+        let this = self.clone();
+        let caller = caller.clone();
+        let (totp_code, ttl) = (totp_code.to_owned(), ttl.to_owned());
+        run_to_the_end(async move {
+            this.unlock_attempt(&caller, password, &totp_code, &ttl)
+                .await
+        })
+        .await
+    }
+
+    async fn unlock_attempt(
         &self,
         caller: &TokenView,
         password: Password,
