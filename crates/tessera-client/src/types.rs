@@ -232,7 +232,14 @@ impl Introspection {
     /// assert!(me.permits("introspect"));
     /// assert!(!me.permits("admin"));
     /// ```
+    ///
+    /// Only one well-formed permission name is ever permitted, as Tessera's own rule has it
+    /// (`tessera_core::permission::validate_action`): `" admin"`, `"*"` or `"-admin"` never are,
+    /// so padding cannot dodge an exclusion.
     pub fn permits(&self, permission: &str) -> bool {
+        if !is_permission_name(permission) {
+            return false;
+        }
         let named = self.permissions.iter().any(|held| held == permission);
         let excluded = self
             .permissions
@@ -241,6 +248,15 @@ impl Introspection {
         let wildcard = self.permissions.iter().any(|held| held == "*");
         named || (wildcard && !excluded)
     }
+}
+
+/// Tessera's grammar for a permission name: up to 64 of lowercase ASCII letters, digits and
+/// `. _ : -`, starting with a letter.
+fn is_permission_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._:-".contains(c))
 }
 
 impl From<pb::IntrospectResponse> for Introspection {
@@ -380,6 +396,18 @@ mod tests {
         assert!(me(&["introspect"]).permits("introspect"));
         assert!(!me(&["introspect"]).permits("issue"));
         assert!(!me(&[]).permits("introspect"));
+    }
+
+    #[test]
+    fn only_a_well_formed_name_is_permitted() {
+        let all_but_run = Introspection {
+            permissions: vec!["*".into(), "-run".into()],
+            ..Default::default()
+        };
+        assert!(all_but_run.permits("read"));
+        for dodge in [" run", "run ", "run\u{a0}", "*", "-run", "", "Run"] {
+            assert!(!all_but_run.permits(dodge), "{dodge:?}");
+        }
     }
 
     #[test]

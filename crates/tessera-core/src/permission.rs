@@ -43,6 +43,18 @@ fn well_formed(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._:-".contains(c))
 }
 
+/// Checks an action asked about (CheckNamespace's `action`, an edge rule's action): exactly one
+/// permission name as a token holds it. Not `*`, not an exclusion (`-run`) and never padded with
+/// whitespace: [`PermissionSet::parse`] trims what it is given, so `" run"` would otherwise be
+/// read as a name no exclusion names, and `*` as "held" by any `*` token.
+pub fn validate_action(action: &str) -> Result<(), PermissionError> {
+    if well_formed(action) {
+        Ok(())
+    } else {
+        Err(PermissionError(action.chars().take(MAX_NAME).collect()))
+    }
+}
+
 /// Why a permission name was refused.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 #[error("permission {0:?} is not a valid name (lowercase letters, digits and . _ : -, starting with a letter; or *)")]
@@ -108,8 +120,11 @@ impl PermissionSet {
         })
     }
 
-    /// Whether `permission` is held.
+    /// Whether `permission` is held: only a well-formed name ever is (see [`validate_action`]).
     pub fn permits(&self, permission: &str) -> bool {
+        if !well_formed(permission) {
+            return false;
+        }
         if self.all {
             !self.names.contains(permission)
         } else {
@@ -182,6 +197,18 @@ mod tests {
         let all = PermissionSet::parse(["read", "*"]).unwrap();
         assert!(all.is_all() && all.permits(ADMIN));
         assert_eq!(all.to_vec(), vec!["*"]);
+    }
+
+    #[test]
+    fn only_a_well_formed_name_is_permitted_or_accepted_as_an_action() {
+        let all_but_run = PermissionSet::parse(["*", "-run"]).unwrap();
+        assert!(all_but_run.permits("read"));
+        for dodge in [" run", "run ", "run\u{a0}", "\trun", "*", "-run", "", "Run"] {
+            assert!(!all_but_run.permits(dodge), "{dodge:?}");
+            assert!(validate_action(dodge).is_err(), "{dodge:?}");
+        }
+        assert!(!PermissionSet::parse(["read"]).unwrap().permits("*"));
+        assert_eq!(validate_action("jobs.run"), Ok(()));
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::permission::{PermissionSet, ADMIN};
 
 /// An account's role. `admin`, `owner`, `superuser` and `root` are session-root: their sessions
 /// may perform admin actions directly. A `user` gains admin rights only through Unlock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Roles are ranked in the order declared (`user` lowest, `root` highest): no one grants a role
+/// above their own or acts on an account that outranks them (see [`may_act_on`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// An ordinary account.
@@ -80,6 +83,13 @@ pub fn holds_admin_rights(role: Option<Role>, permissions: &PermissionSet, eleva
     permissions.permits(ADMIN) && (elevated || role.is_some_and(Role::is_session_root))
 }
 
+/// Whether a caller acting with rank `caller` may give an account role `role`, or act on an
+/// account holding it (change its role, password, second factor or enabled state): only up to
+/// the caller's own rank.
+pub fn may_act_on(caller: Role, role: Role) -> bool {
+    role <= caller
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +101,17 @@ mod tests {
         }
         assert_eq!("Admin".parse::<Role>(), Ok(Role::Admin));
         assert!("god".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn no_one_reaches_above_their_own_rank() {
+        assert!(may_act_on(Role::Admin, Role::Admin));
+        assert!(may_act_on(Role::Admin, Role::User));
+        for above in [Role::Owner, Role::Superuser, Role::Root] {
+            assert!(!may_act_on(Role::Admin, above), "{above}");
+            assert!(may_act_on(Role::Root, above), "{above}");
+        }
+        assert!(!may_act_on(Role::User, Role::Admin));
     }
 
     #[test]

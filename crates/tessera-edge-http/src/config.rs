@@ -57,7 +57,9 @@ pub struct Cli {
     /// Namespace rule `[METHOD[,METHOD…]] PATTERN [ACTION]`, e.g. `/jobs/{id}` or
     /// `POST,DELETE /jobs/{id} write` (repeatable; `;`-separated in the environment). `{…}` marks
     /// the path segment checked with CheckNamespace, `*` matches any one segment, and a pattern
-    /// also covers every path below it. The first matching rule decides.
+    /// also covers every path below it; a path that stops before `{…}` is allowed only to a token
+    /// whose namespace is `*`. A segment the rule reads with `;`, `%`, surrounding whitespace or a
+    /// trailing dot is refused (400). The first matching rule decides.
     #[arg(
         long = "namespace-rule",
         env = "TESSERA_HTTP_NAMESPACE_RULES",

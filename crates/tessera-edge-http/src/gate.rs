@@ -97,7 +97,9 @@ impl Gate {
                 if self.public.matches(path) {
                     return Ok(Admission::Public);
                 }
-                self.rules.check(subject.method, &segments)
+                self.rules
+                    .check(subject.method, &segments)
+                    .map_err(|e| Answer::bad_request(e.to_string()))?
             }
             None => None,
         };
@@ -197,7 +199,7 @@ impl Gate {
 /// be asked instead: an identifier or action it would refuse as invalid (it names the problem), or
 /// an answer that does not parse.
 fn namespace_verdict(answer: &Introspection, identifier: &str, action: &str) -> Option<bool> {
-    use tessera_core::{namespace, permission::PermissionSet};
+    use tessera_core::{namespace, permission, permission::PermissionSet};
     if !answer.active || !identifier.is_ascii() || !action.is_ascii() {
         return None;
     }
@@ -208,7 +210,8 @@ fn namespace_verdict(answer: &Introspection, identifier: &str, action: &str) -> 
         if action.len() > MAX_ACTION {
             return None;
         }
-        PermissionSet::parse([action]).ok()?;
+        // Exactly as Tessera: one well-formed name, never `*`, `-name` or padded.
+        permission::validate_action(action).ok()?;
         PermissionSet::parse(&answer.permissions)
             .ok()?
             .permits(action)
@@ -254,6 +257,12 @@ mod tests {
         assert_eq!(namespace_verdict(&deploy, "deploy.a", "write"), Some(false));
         assert_eq!(namespace_verdict(&deploy, "deploy", ""), Some(false));
         assert_eq!(namespace_verdict(&deploy, "backup.a", "read"), Some(false));
+        // A path that stops before a rule's identifier is checked as `*`: only `*` allows it.
+        assert_eq!(namespace_verdict(&deploy, "*", ""), Some(false));
+        assert_eq!(
+            namespace_verdict(&answer("*", &["read"]), "*", ""),
+            Some(true)
+        );
         let everything_but_write = answer("*", &["*", "-write"]);
         assert_eq!(
             namespace_verdict(&everything_but_write, "any.thing", "read"),
@@ -263,6 +272,13 @@ mod tests {
             namespace_verdict(&everything_but_write, "any.thing", "write"),
             Some(false)
         );
+        for dodge in [" write", "write ", "write\u{a0}", "*"] {
+            assert_ne!(
+                namespace_verdict(&everything_but_write, "any.thing", dodge),
+                Some(true),
+                "{dodge:?}"
+            );
+        }
     }
 
     #[test]
@@ -275,6 +291,10 @@ mod tests {
             ("deploy.é", ""),
             ("deploy.a", "re ad"),
             ("deploy.a", "écrire"),
+            ("deploy.a", " read"),
+            ("deploy.a", "read "),
+            ("deploy.a", "*"),
+            ("deploy.a", "-read"),
         ] {
             assert_eq!(
                 namespace_verdict(&deploy, identifier, action),

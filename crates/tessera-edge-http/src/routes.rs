@@ -152,6 +152,8 @@ enum Segment {
 pub struct NamespaceRule {
     methods: Option<Vec<Method>>,
     pattern: Vec<Segment>,
+    /// Where in `pattern` the identifier segment is.
+    identifier_at: usize,
     action: String,
 }
 
@@ -207,53 +209,123 @@ impl NamespaceRule {
                 s => Ok(Segment::Literal(s.to_owned())),
             })
             .collect::<anyhow::Result<_>>()?;
-        if segments
+        let mut identifiers = segments
             .iter()
-            .filter(|s| **s == Segment::Identifier)
-            .count()
-            != 1
-        {
+            .enumerate()
+            .filter(|(_, s)| **s == Segment::Identifier)
+            .map(|(at, _)| at);
+        let (Some(identifier_at), None) = (identifiers.next(), identifiers.next()) else {
             bail!("pattern {pattern:?} must name exactly one identifier segment such as {{id}}");
-        }
-        if !action
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'*'))
-        {
-            bail!("action {action:?} must be one word");
+        };
+        if !action.is_empty() && tessera_core::permission::validate_action(action).is_err() {
+            bail!(
+                "action {action:?} must be exactly one permission name (lowercase letters, digits \
+                 and . _ : -, starting with a letter), never * or -name"
+            );
         }
         Ok(Self {
             methods,
             pattern: segments,
+            identifier_at,
             action: action.to_owned(),
         })
     }
 
-    fn check(&self, method: &Method, segments: &[String]) -> Option<NamespaceCheck> {
+    /// The check this rule asks for, `None` when it does not match. Literal segments are matched
+    /// as loosely as any upstream might read them (see [`upstream_reading`]), so that a segment
+    /// spelled to dodge the rule here is caught and refused rather than passed.
+    fn check(
+        &self,
+        method: &Method,
+        segments: &[String],
+    ) -> Result<Option<NamespaceCheck>, AmbiguousSegment> {
         if let Some(methods) = &self.methods {
             // Defence in depth: the guard already made the method canonical.
             if !methods
                 .iter()
                 .any(|m| m.as_str().eq_ignore_ascii_case(method.as_str()))
             {
-                return None;
+                return Ok(None);
             }
         }
-        if segments.len() < self.pattern.len() {
-            return None;
+        let identifier_at = self.identifier_at;
+        let read = &segments[..segments.len().min(self.pattern.len())];
+        if read.len() < identifier_at {
+            return Ok(None);
         }
-        let mut identifier = None;
-        for (pattern, segment) in self.pattern.iter().zip(segments) {
-            match pattern {
-                Segment::Literal(literal) if !literal.eq_ignore_ascii_case(segment) => return None,
-                Segment::Identifier => identifier = Some(segment.clone()),
-                _ => {}
-            }
+        let matches = self
+            .pattern
+            .iter()
+            .zip(read)
+            .all(|(pattern, segment)| match pattern {
+                Segment::Literal(literal) => {
+                    literal.eq_ignore_ascii_case(&upstream_reading(segment))
+                }
+                Segment::AnyOne | Segment::Identifier => true,
+            });
+        if !matches {
+            return Ok(None);
         }
-        Some(NamespaceCheck {
-            identifier: identifier?,
+        if let Some(position) = read.iter().position(|segment| !is_plain(segment)) {
+            return Err(AmbiguousSegment {
+                position: position + 1,
+            });
+        }
+        // A path that stops before the identifier (`/jobs`, `/jobs/`) names no identifier; it is
+        // checked as `*`, which only a token for every identifier is allowed.
+        let identifier = read
+            .get(identifier_at)
+            .map_or_else(|| ALL_IDENTIFIERS.to_owned(), Clone::clone);
+        Ok(Some(NamespaceCheck {
+            identifier,
             action: self.action.clone(),
-        })
+        }))
     }
+}
+
+/// What a path that stops before a rule's identifier segment is checked as: only a token whose
+/// namespace is `*` is allowed it.
+pub const ALL_IDENTIFIERS: &str = "*";
+
+/// How many percent-decodings an upstream might apply on top of the edge's one.
+const EXTRA_DECODINGS: usize = 3;
+
+/// The most any upstream might make of a decoded segment: decoded again (`%2562` → `b`), path
+/// parameters dropped (`jobs;x`, as Tomcat, Jetty and Spring do) and surrounding whitespace and
+/// trailing dots trimmed (`jobs.`, `jobs%20`, as IIS and Spring's matcher do).
+fn upstream_reading(segment: &str) -> String {
+    let mut text = segment.to_owned();
+    for _ in 0..EXTRA_DECODINGS {
+        let decoded = percent_decode_str(&text).decode_utf8_lossy().into_owned();
+        if decoded == text {
+            break;
+        }
+        text = decoded;
+    }
+    let bare = text.split(';').next().unwrap_or_default();
+    bare.trim_start_matches(char::is_whitespace)
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_owned()
+}
+
+/// Whether every server reads the decoded segment the same way: no `;` parameter, no `%` left
+/// for a second decoding, no surrounding whitespace and no trailing dot.
+fn is_plain(segment: &str) -> bool {
+    !segment.contains([';', '%'])
+        && !segment.starts_with(char::is_whitespace)
+        && !segment.ends_with(|c: char| c == '.' || c.is_whitespace())
+}
+
+/// A segment that a namespace rule reads but that servers read differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "segment {position} of the path is read by a namespace rule but has a `;` parameter, an \
+     encoded `%`, surrounding whitespace or a trailing dot, which servers read differently: send \
+     the segment without them"
+)]
+pub struct AmbiguousSegment {
+    /// The segment's position in the path, from 1.
+    pub position: usize,
 }
 
 impl NamespaceRules {
@@ -267,9 +339,19 @@ impl NamespaceRules {
             .map(Self)
     }
 
-    /// The check the first matching rule asks for, given the decoded path segments.
-    pub fn check(&self, method: &Method, segments: &[String]) -> Option<NamespaceCheck> {
-        self.0.iter().find_map(|rule| rule.check(method, segments))
+    /// The check the first matching rule asks for, given the decoded path segments; a segment a
+    /// matching rule reads but servers read differently is refused.
+    pub fn check(
+        &self,
+        method: &Method,
+        segments: &[String],
+    ) -> Result<Option<NamespaceCheck>, AmbiguousSegment> {
+        for rule in &self.0 {
+            if let Some(check) = rule.check(method, segments)? {
+                return Ok(Some(check));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether no rule is configured.

@@ -31,8 +31,8 @@ pub struct UserRow {
     pub locked_until: Option<OffsetDateTime>,
     /// Disabled accounts cannot log in and their tokens are inactive.
     pub disabled: bool,
-    /// Credential generation: bumped by a password reset, a disable or a role change. Tokens
-    /// stamped with an older one are inactive.
+    /// Credential generation: bumped by a password reset, a disable, a role change or a TOTP
+    /// enrolment or removal. Tokens stamped with an older one are inactive.
     pub generation: i64,
 }
 
@@ -140,8 +140,12 @@ pub enum AttemptReservation {
     /// The attempt may proceed; it already counts as a failure until
     /// [`record_success`] or [`release_attempt`] says otherwise.
     Reserved,
-    /// The account is locked (or enough attempts are already in flight to reach the limit).
+    /// The account is locked.
     Locked,
+    /// Not locked, but the attempts in flight already fill what is left below the limit: the
+    /// attempt must wait for one of them to end (a success frees every slot, a failure may lock)
+    /// rather than be refused, since its password may well be right.
+    Busy,
 }
 
 /// Reserves one login attempt before the password is checked, atomically: parallel attempts can
@@ -153,22 +157,27 @@ pub async fn reserve_attempt(
     now: OffsetDateTime,
     max_attempts: i32,
 ) -> Result<AttemptReservation, StoreError> {
-    let row = sqlx::query(
-        "UPDATE users SET
-             failed_logins = CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END,
-             locked_until  = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END
-         WHERE id = $1
-           AND (locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3))
-         RETURNING failed_logins",
+    // One statement: the reservation, and when none was taken, whether a lock is what stopped it.
+    let (reserved, locked): (bool, bool) = sqlx::query_as(
+        "WITH taken AS (
+             UPDATE users SET
+                 failed_logins = CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END,
+                 locked_until  = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END
+             WHERE id = $1
+               AND (locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3))
+             RETURNING id)
+         SELECT EXISTS (SELECT 1 FROM taken),
+                EXISTS (SELECT 1 FROM users WHERE id = $1 AND locked_until > $2)",
     )
     .bind(id)
     .bind(now)
     .bind(max_attempts)
-    .fetch_optional(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(match row {
-        Some(_) => AttemptReservation::Reserved,
-        None => AttemptReservation::Locked,
+    Ok(match (reserved, locked) {
+        (true, _) => AttemptReservation::Reserved,
+        (false, true) => AttemptReservation::Locked,
+        (false, false) => AttemptReservation::Busy,
     })
 }
 
@@ -243,17 +252,22 @@ pub async fn accept_totp_step(
     Ok(accepted == 1)
 }
 
-/// Enrolls (Some) or removes (None) the sealed TOTP seed.
+/// Enrolls (Some) or removes (None) the sealed TOTP seed and bumps the credential generation:
+/// like a password reset, every token issued before is inactive from the commit on (the caller
+/// revokes them in the same transaction so every cache drops them).
 pub async fn set_totp(
     conn: &mut PgConnection,
     id: Uuid,
     sealed: Option<&[u8]>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET totp_sealed = $2, totp_last_step = NULL WHERE id = $1")
-        .bind(id)
-        .bind(sealed)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET totp_sealed = $2, totp_last_step = NULL, generation = generation + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(sealed)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

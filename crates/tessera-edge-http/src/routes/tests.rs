@@ -66,11 +66,61 @@ fn namespace_rule_names_the_identifier_segment() {
     let rules = rules(&["/jobs/{id}"]);
     let check = rules
         .check(&Method::GET, &segments("/jobs/deploy.daily"))
+        .unwrap()
         .unwrap();
     assert_eq!(check.identifier, "deploy.daily");
     assert_eq!(check.action, "");
-    assert!(rules.check(&Method::GET, &segments("/jobs")).is_none());
-    assert!(rules.check(&Method::GET, &segments("/other/x")).is_none());
+    assert_eq!(rules.check(&Method::GET, &segments("/other/x")), Ok(None));
+}
+
+#[test]
+fn a_path_that_stops_inside_a_rule_is_still_checked() {
+    let rules = rules(&["/api/jobs/{id}/run"]);
+    let checked = |path: &str| {
+        rules
+            .check(&Method::GET, &segments(path))
+            .unwrap()
+            .map(|check| check.identifier)
+    };
+    assert_eq!(checked("/api/jobs").as_deref(), Some(ALL_IDENTIFIERS));
+    assert_eq!(checked("/api/jobs/").as_deref(), Some(ALL_IDENTIFIERS));
+    assert_eq!(checked("/api/jobs/backup.x").as_deref(), Some("backup.x"));
+    assert_eq!(
+        checked("/api/jobs/backup.x/run").as_deref(),
+        Some("backup.x")
+    );
+    // Short of the literal prefix, or off it, the rule says nothing.
+    assert_eq!(checked("/api"), None);
+    assert_eq!(checked("/"), None);
+    assert_eq!(checked("/api/jobs/backup.x/logs"), None);
+}
+
+#[test]
+fn segments_upstreams_read_differently_are_refused_where_a_rule_reads_them() {
+    let rules = rules(&["/api/jobs/{id}"]);
+    let cases = [
+        ("/api/jobs;x/backup.x", 2),
+        ("/api;a=b/jobs/backup.x", 1),
+        ("/api/jobs./backup.x", 2),
+        ("/api/jobs%20/backup.x", 2),
+        ("/api/%20jobs/backup.x", 2),
+        ("/api/j%256Fbs/backup.x", 2),
+        ("/api/jobs/deploy.x%252f..%252fbackup.x", 3),
+        ("/api/jobs/deploy.", 3),
+        ("/api/jobs/deploy.x;y", 3),
+        ("/api/jobs;x", 2),
+    ];
+    for (path, position) in cases {
+        assert_eq!(
+            rules.check(&Method::GET, &segments(path)),
+            Err(AmbiguousSegment { position }),
+            "{path}"
+        );
+    }
+    // Beyond the rule's segments, or off the rule, the upstream's reading is its own business.
+    for path in ["/api/jobs/deploy.x/a;b.", "/other;x/backup.x.", "/api;x"] {
+        assert!(rules.check(&Method::GET, &segments(path)).is_ok(), "{path}");
+    }
 }
 
 #[test]
@@ -82,7 +132,10 @@ fn namespace_rule_covers_paths_below_it_and_other_encodings() {
         "/j%6Fbs/backup.x",
         "//jobs//backup.x/",
     ] {
-        let check = rules.check(&Method::DELETE, &segments(path)).unwrap();
+        let check = rules
+            .check(&Method::DELETE, &segments(path))
+            .unwrap()
+            .unwrap();
         assert_eq!(check.identifier, "backup.x", "{path}");
     }
 }
@@ -95,15 +148,18 @@ fn namespace_rules_with_methods_wildcards_and_actions() {
     ]);
     let write = rules
         .check(&Method::POST, &segments("/api/v2/jobs/deploy.a"))
+        .unwrap()
         .unwrap();
     assert_eq!(write.action, "write");
     let read = rules
         .check(&Method::GET, &segments("/api/v2/jobs/deploy.a"))
+        .unwrap()
         .unwrap();
     assert_eq!(read.action, "read");
-    assert!(rules
-        .check(&Method::GET, &segments("/api/jobs/deploy.a"))
-        .is_none());
+    assert_eq!(
+        rules.check(&Method::GET, &segments("/api/jobs/deploy.a")),
+        Ok(None)
+    );
 }
 
 #[test]
@@ -116,6 +172,9 @@ fn bad_rules_are_refused_at_start() {
         "/jobs/{id} write extra more",
         "/jo*bs/{id}",
         "/jobs/{id} wr%te",
+        "/jobs/{id} *",
+        "/jobs/{id} -run",
+        "/jobs/{id} Run",
     ] {
         assert!(NamespaceRule::parse(bad).is_err(), "{bad}");
     }

@@ -10,5 +10,6 @@ mod decision_cache;
 mod edge;
 mod front_proxies;
 mod fuzz_inputs;
+mod namespace_rules;
 mod sessions;
 mod trust_boundaries;

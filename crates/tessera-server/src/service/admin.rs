@@ -1,6 +1,7 @@
 //! Account and token administration: the use cases behind `tessera.v1.AdminService`. Every write
-//! needs admin rights and is audited in the same transaction; changes that alter what an account's
-//! tokens may do (disable, role, password) revoke those tokens, so every replica's cache drops them.
+//! needs admin rights, reaches only as high as the caller's rank (see [`rank`]) and is audited in
+//! the same transaction; changes that alter what an account's tokens may do (disable, role,
+//! password, second factor) revoke those tokens, so every replica's cache drops them.
 
 use serde_json::json;
 use tessera_core::{password::Password, role::Role, token::TokenHash, totp::TotpSecret};
@@ -17,6 +18,10 @@ use uuid::Uuid;
 
 use super::{view::TokenView, Authority};
 use crate::error::ApiError;
+
+mod rank;
+
+use rank::{require_may_change, require_may_give};
 
 /// Largest page any list returns.
 pub const MAX_PAGE: u32 = 500;
@@ -166,6 +171,7 @@ impl Authority {
         } else {
             parse_role(&new.role)?
         };
+        require_may_give(caller, role)?;
         validate_password(&new.password)?;
         let password_hash = self.hash_password(new.password).await?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
@@ -231,6 +237,7 @@ impl Authority {
         self.require_admin(caller)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
+        require_may_change(caller, &account)?;
         users::set_disabled(&mut tx, account.id, disabled)
             .instrument(crate::service::store_span("UPDATE", "users::set_disabled"))
             .await?;
@@ -268,8 +275,10 @@ impl Authority {
     ) -> Result<UserSummary, ApiError> {
         self.require_admin(caller)?;
         let role = parse_role(role)?;
+        require_may_give(caller, role)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
+        require_may_change(caller, &account)?;
         let changed = users::set_role(&mut tx, account.id, role)
             .instrument(crate::service::store_span("UPDATE", "users::set_role"))
             .await?;
@@ -305,6 +314,7 @@ impl Authority {
         let password_hash = self.hash_password(password).await?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
+        require_may_change(caller, &account)?;
         users::set_password(&mut tx, account.id, &password_hash)
             .instrument(crate::service::store_span("UPDATE", "users::set_password"))
             .await?;
@@ -332,6 +342,7 @@ impl Authority {
         self.totp_key()?;
         let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
         let account = self.account(&mut conn, username).await?;
+        require_may_change(caller, &account)?;
         let secret = TotpSecret::generate();
         let uri = secret.otpauth_uri("Tessera", &account.username);
         Ok(TotpEnrollment { secret, uri })
@@ -360,6 +371,7 @@ impl Authority {
         };
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
+        require_may_change(caller, &account)?;
         users::set_totp(&mut tx, account.id, Some(&key.seal(secret.as_bytes()))).await?;
         // The confirming code is spent: it cannot log in afterwards.
         users::accept_totp_step(&mut tx, account.id, step)
@@ -368,10 +380,19 @@ impl Authority {
                 "users::accept_totp_step",
             ))
             .await?;
-        self.audit_admin(&mut tx, caller, "totp.enroll", &account, json!({}))
-            .await?;
+        // Sessions opened without the second factor end with the change.
+        let dropped = self.revoke_account_tokens(&mut tx, account.id).await?;
+        self.audit_admin(
+            &mut tx,
+            caller,
+            "totp.enroll",
+            &account,
+            json!({ "tokens_revoked": dropped.len() }),
+        )
+        .await?;
         let account = self.account(&mut tx, username).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.cache.invalidate(dropped.iter());
         Ok(account)
     }
 
@@ -384,13 +405,23 @@ impl Authority {
         self.require_admin(caller)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let account = self.account(&mut tx, username).await?;
+        require_may_change(caller, &account)?;
         users::set_totp(&mut tx, account.id, None)
             .instrument(crate::service::store_span("UPDATE", "users::set_totp"))
             .await?;
-        self.audit_admin(&mut tx, caller, "totp.remove", &account, json!({}))
-            .await?;
+        // Whoever removed it may hold the password: the sessions opened with it end here.
+        let dropped = self.revoke_account_tokens(&mut tx, account.id).await?;
+        self.audit_admin(
+            &mut tx,
+            caller,
+            "totp.remove",
+            &account,
+            json!({ "tokens_revoked": dropped.len() }),
+        )
+        .await?;
         let account = self.account(&mut tx, username).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.cache.invalidate(dropped.iter());
         Ok(account)
     }
 

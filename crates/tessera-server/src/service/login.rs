@@ -24,6 +24,24 @@ use uuid::Uuid;
 use super::{view::TokenView, Authority};
 use crate::{error::ApiError, hash_pool::Ticket, settings::Redacted};
 
+/// How long an attempt waits for the attempts in flight on its account to end.
+const BUSY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+/// The first pause between reservation tries while the account is busy (doubling from here).
+const BUSY_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+/// The longest pause between reservation tries.
+const BUSY_LAST_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs `attempt` on its own task, in the current span, so that dropping the returned future
+/// (the caller went away) does not stop it halfway.
+async fn run_to_the_end<F>(attempt: F) -> Result<LoginOutcome, ApiError>
+where
+    F: std::future::Future<Output = Result<LoginOutcome, ApiError>> + Send + 'static,
+{
+    tokio::spawn(attempt.in_current_span())
+        .await
+        .map_err(|e| ApiError::Internal(format!("a login attempt's task failed: {e}")))?
+}
+
 /// A successful Login or Unlock.
 #[derive(Debug)]
 pub struct LoginOutcome {
@@ -50,7 +68,24 @@ enum SecondFactor {
 impl Authority {
     /// Verifies credentials and opens a session. Unknown user, disabled account and wrong password
     /// answer identically and cost the same hash verification.
+    ///
+    /// The attempt runs to its end even when the caller goes away (a cancelled call, a client
+    /// deadline): from its reservation to its outcome it holds a slot counted as a failure, and
+    /// an attempt dropped halfway would leave that slot counted for good, a right password
+    /// turned into a failure and, after a few, an account no one can log in to.
     pub async fn login(
+        &self,
+        username: &str,
+        password: Password,
+        totp_code: &str,
+    ) -> Result<LoginOutcome, ApiError> {
+        let this = self.clone();
+        let (username, totp_code) = (username.to_owned(), totp_code.to_owned());
+        run_to_the_end(async move { this.login_attempt(&username, password, &totp_code).await })
+            .await
+    }
+
+    async fn login_attempt(
         &self,
         username: &str,
         password: Password,
@@ -136,8 +171,26 @@ impl Authority {
         })
     }
 
-    /// Mints a short-lived elevated child of the caller's session.
+    /// Mints a short-lived elevated child of the caller's session. Like [`Authority::login`], the
+    /// attempt runs to its end even when the caller goes away.
     pub async fn unlock(
+        &self,
+        caller: &TokenView,
+        password: Password,
+        totp_code: &str,
+        ttl: &str,
+    ) -> Result<LoginOutcome, ApiError> {
+        let this = self.clone();
+        let caller = caller.clone();
+        let (totp_code, ttl) = (totp_code.to_owned(), ttl.to_owned());
+        run_to_the_end(async move {
+            this.unlock_attempt(&caller, password, &totp_code, &ttl)
+                .await
+        })
+        .await
+    }
+
+    async fn unlock_attempt(
         &self,
         caller: &TokenView,
         password: Password,
@@ -272,17 +325,40 @@ impl Authority {
             .await
     }
 
-    /// Takes a login attempt; false when the account is locked.
+    /// Takes a login attempt; false when the account is locked. While the attempts in flight
+    /// fill the slots left below the limit, it waits for one to end instead of refusing: a
+    /// refusal here would turn a right password into a failure (and, past the limit, a lockout).
+    /// Waiting keeps the bound (no more than the limit's worth of passwords is ever checked at
+    /// once) and costs a right password at most the few hashes ahead of it. An account still
+    /// busy after [`BUSY_PATIENCE`] is answered like a full hashing pool, which says nothing
+    /// about the account and counts nothing against it.
     async fn reserve(&self, user: &UserRow) -> Result<bool, ApiError> {
-        let now = self.clock.now();
-        Ok(
-            match users::reserve_attempt(&self.pool, user.id, now, self.settings.max_failed_logins)
-                .await?
-            {
-                AttemptReservation::Reserved => true,
-                AttemptReservation::Locked => false,
-            },
-        )
+        let waited = std::time::Instant::now();
+        let mut pause = BUSY_FIRST_PAUSE;
+        loop {
+            let now = self.clock.now();
+            let reservation =
+                users::reserve_attempt(&self.pool, user.id, now, self.settings.max_failed_logins)
+                    .instrument(crate::service::store_span(
+                        "UPDATE",
+                        "users::reserve_attempt",
+                    ))
+                    .await?;
+            match reservation {
+                AttemptReservation::Reserved => return Ok(true),
+                AttemptReservation::Locked => return Ok(false),
+                AttemptReservation::Busy if waited.elapsed() < BUSY_PATIENCE => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(BUSY_LAST_PAUSE);
+                }
+                AttemptReservation::Busy => {
+                    warn!(user_id = %user.id, "login attempts kept every slot busy; refused as busy");
+                    return Err(ApiError::ResourceExhausted(
+                        "too many password checks in flight; retry shortly".into(),
+                    ));
+                }
+            }
+        }
     }
 
     /// A locked account answers exactly like a wrong password: the same INVALID_CREDENTIALS, after

@@ -296,8 +296,14 @@ impl Authority {
             })?;
         }
         if !action.is_empty() {
-            PermissionSet::parse([action])
-                .map_err(|e| ApiError::invalid("action", e.to_string()))?;
+            // Exact: one name, as a token holds it; never `*`, `-name` or padded with whitespace.
+            tessera_core::permission::validate_action(action).map_err(|_| {
+                ApiError::invalid(
+                    "action",
+                    "must be exactly one permission name (lowercase letters, digits and . _ : -, \
+                     starting with a letter): no *, no leading -, no whitespace",
+                )
+            })?;
         }
         let view = match self.lookup(token, false).await? {
             Lookup::Active(view) => view,

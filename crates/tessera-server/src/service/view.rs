@@ -44,9 +44,27 @@ pub struct TokenView {
 }
 
 impl TokenView {
-    /// Whether the token may perform admin actions.
+    /// Whether the token may perform admin actions. Admin rights act on accounts, not on names:
+    /// a token limited to a namespace never holds them, even when `admin` was asked for by name.
     pub fn holds_admin_rights(&self) -> bool {
-        holds_admin_rights(self.role, &self.permissions, self.elevated)
+        self.namespace == Namespace::All
+            && holds_admin_rights(self.role, &self.permissions, self.elevated)
+    }
+
+    /// The highest role this token may grant or act on, `None` without admin rights: the
+    /// account's role, and at least `admin` while elevated (Unlock gives a `user` admin rights,
+    /// not a higher role). The master token and what derives from it act for no account and are
+    /// set by whoever holds the database: they rank as `root`.
+    pub fn rank(&self) -> Option<Role> {
+        if !self.holds_admin_rights() {
+            return None;
+        }
+        match (self.role, self.subject) {
+            (Some(role), _) if self.elevated => Some(role.max(Role::Admin)),
+            (Some(role), _) => Some(role),
+            (None, None) if self.elevated => Some(Role::Root),
+            (None, _) => None,
+        }
     }
 
     /// The token's bounds, from which children are derived.

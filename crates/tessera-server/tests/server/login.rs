@@ -390,3 +390,88 @@ async fn every_state_change_is_audited() {
     let text = format!("{:?}", events);
     assert!(!text.contains(&session.token) && !text.contains("correct horse"));
 }
+
+/// Issue 30: more right passwords at once than the lockout limit (five) has slots. Each attempt
+/// reserves a slot before its hash runs; those beyond the slots left were refused and audited as
+/// failures (three of eight), and could even lock the account. Now they wait for a slot.
+#[tokio::test]
+async fn simultaneous_right_passwords_beyond_the_lockout_limit_all_log_in() {
+    let server = TestServer::start().await;
+    server
+        .add_user("grace", "correct horse battery", Role::User)
+        .await;
+    // Two earlier mistakes leave three slots for the eight right passwords below.
+    let mut client = server.client();
+    for _ in 0..2 {
+        let _ = client.login(login_req("grace", "wrong password", "")).await;
+    }
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let mut client = server.client();
+            tokio::spawn(async move {
+                client
+                    .login(login_req("grace", "correct horse battery", ""))
+                    .await
+            })
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for attempt in attempts {
+        if let Err(status) = attempt.await.unwrap() {
+            refused.push(format!("{:?}: {}", status.code(), status.message()));
+        }
+    }
+    assert!(refused.is_empty(), "right passwords refused: {refused:?}");
+
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT detail->>'reason' FROM audit_events
+         WHERE action = 'login' AND outcome = 'failure' AND username = 'grace'",
+    )
+    .fetch_all(&server.pool)
+    .await
+    .unwrap();
+    assert_eq!(reasons, vec!["wrong_password"; 2], "only the two mistakes");
+    let (failed, locked): (i32, Option<time::OffsetDateTime>) =
+        sqlx::query_as("SELECT failed_logins, locked_until FROM users WHERE username = 'grace'")
+            .fetch_one(&server.pool)
+            .await
+            .unwrap();
+    assert_eq!((failed, locked), (0, None));
+}
+
+/// A login whose caller goes away halfway (a client deadline, a cancelled call) still runs to its
+/// end: the slot it reserved is given back. Before, each such call left its slot counted, and a
+/// few of them left an account no one could log in to, whatever the password.
+#[tokio::test]
+async fn logins_cancelled_halfway_leave_no_slot_taken() {
+    let server = TestServer::start().await;
+    server
+        .add_user("heidi", "correct horse battery", Role::User)
+        .await;
+    // Deadlines spread over the few milliseconds between the reservation and the hash's end.
+    for wait in 1..=12u64 {
+        let mut client = server.client();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(wait * 3),
+            client.login(login_req("heidi", "correct horse battery", "")),
+        )
+        .await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let failed: i32 =
+            sqlx::query_scalar("SELECT failed_logins FROM users WHERE username = 'heidi'")
+                .fetch_one(&server.pool)
+                .await
+                .unwrap();
+        if failed == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{failed} slots stay taken by calls that went away"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.login("heidi", "correct horse battery").await;
+}

@@ -14,6 +14,7 @@ mod login;
 mod metrics;
 mod operator;
 mod outage;
+mod ranks;
 mod retention;
 mod revoke;
 mod tokens;

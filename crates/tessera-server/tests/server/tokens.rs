@@ -432,3 +432,56 @@ async fn check_namespace_applies_prefix_rules_to_many_identifiers() {
         .unwrap();
     assert_eq!(revoked, pb::CheckNamespaceResponse::default());
 }
+
+/// Issue 30: an action is one permission name, matched exactly. Whitespace once slipped past an
+/// exclusion (`["*", "-run"]` allowed `" run"`), and `*` was "held" by any `*` token.
+#[tokio::test]
+async fn check_namespace_matches_the_action_exactly() {
+    let server = TestServer::start().await;
+    let (_, session) = server.session(Role::User).await;
+    let all_but_run = server
+        .issue(&session, issue("15m", 0, "deploy.", &["*", "-run"]))
+        .await
+        .unwrap()
+        .token;
+    let reads = server
+        .issue(&session, issue("15m", 0, "deploy.", &["read"]))
+        .await
+        .unwrap()
+        .token;
+    for (token, action, allowed) in [
+        (&all_but_run, "read", true),
+        (&all_but_run, "run", false),
+        (&reads, "read", true),
+        (&reads, "run", false),
+    ] {
+        let verdict = check(&server, &session, token, &["deploy.a"], action)
+            .await
+            .unwrap();
+        assert_eq!(verdict.allowed, allowed, "{action:?}");
+    }
+    for (token, action) in [
+        (&all_but_run, " run"),
+        (&all_but_run, "run "),
+        (&all_but_run, "run\u{a0}"),
+        (&all_but_run, "\trun"),
+        (&all_but_run, "-run"),
+        (&reads, "*"),
+        (&all_but_run, "*"),
+        (&reads, " read"),
+    ] {
+        let status = assert_reason(
+            check(&server, &session, token, &["deploy.a"], action).await,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        );
+        assert_eq!(field_of(&status), "action", "{action:?}");
+        // Control characters are refused earlier, by the field bounds every input meets.
+        assert!(
+            action.contains(char::is_control)
+                || status.message().contains("exactly one permission name"),
+            "{action:?}: {}",
+            status.message()
+        );
+    }
+}
