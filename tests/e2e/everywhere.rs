@@ -395,11 +395,25 @@ async fn an_edge_following_a_frozen_replica_admits_no_revoked_token() -> anyhow:
             "the edge admitted a revoked token from its cache while its feed was silent"
         );
     }
+    // A later Revoke does not wait for the frozen replica again: its lease is over.
+    let second = issue(&mut on_a, &session, 0).await?;
+    let again = Instant::now();
+    let second_revoked = revoke(&mut on_a, &session, &second.token_id).await?;
+    let second_took = again.elapsed();
     followed.signal(nix::sys::signal::Signal::SIGCONT);
+    eprintln!("Revoke with the followed replica frozen: {took:?}; the next one: {second_took:?}");
     assert!(revoked.everywhere, "{revoked:?}");
+    assert!(
+        revoked.lapsed.iter().any(|name| name.contains(&followed.addr)),
+        "the frozen replica is named as lapsed: {revoked:?}"
+    );
     assert!(
         took < Duration::from_secs(2),
         "Revoke waited {took:?} for a frozen follower"
+    );
+    assert!(
+        second_revoked.lapsed.is_empty() && second_revoked.everywhere,
+        "a later Revoke waited for the frozen replica again: {second_revoked:?}"
     );
     let until = Instant::now() + Duration::from_secs(10);
     loop {

@@ -55,7 +55,8 @@ const (
 //	USER_EXISTS         ALREADY_EXISTS      the username is taken
 //	TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
 //	RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-//	RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+//	RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+//	                                        moved backwards by a restore or failover): resync
 //	UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
 //	INTERNAL            INTERNAL            a bug; details go to the server's log only
 //
@@ -254,7 +255,8 @@ func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opt
 //	USER_EXISTS         ALREADY_EXISTS      the username is taken
 //	TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
 //	RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-//	RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+//	RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+//	                                        moved backwards by a restore or failover): resync
 //	UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
 //	INTERNAL            INTERNAL            a bug; details go to the server's log only
 //

@@ -46,7 +46,8 @@ class AuthServiceStub:
     USER_EXISTS         ALREADY_EXISTS      the username is taken
     TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
     RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-    RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+    RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+    moved backwards by a restore or failover): resync
     UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
     INTERNAL            INTERNAL            a bug; details go to the server's log only
     Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo
@@ -134,7 +135,8 @@ class AuthServiceServicer:
     USER_EXISTS         ALREADY_EXISTS      the username is taken
     TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
     RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-    RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+    RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+    moved backwards by a restore or failover): resync
     UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
     INTERNAL            INTERNAL            a bug; details go to the server's log only
     Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo
@@ -321,7 +323,8 @@ class AuthService:
     USER_EXISTS         ALREADY_EXISTS      the username is taken
     TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
     RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-    RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+    RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+    moved backwards by a restore or failover): resync
     UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
     INTERNAL            INTERNAL            a bug; details go to the server's log only
     Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo

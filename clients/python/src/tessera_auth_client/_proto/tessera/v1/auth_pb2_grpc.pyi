@@ -47,7 +47,8 @@ class AuthServiceStub:
       USER_EXISTS         ALREADY_EXISTS      the username is taken
       TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
       RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-      RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+      RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+                                              moved backwards by a restore or failover): resync
       UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
       INTERNAL            INTERNAL            a bug; details go to the server's log only
     Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo
@@ -147,7 +148,8 @@ class AuthServiceAsyncStub(AuthServiceStub):
       USER_EXISTS         ALREADY_EXISTS      the username is taken
       TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
       RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-      RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+      RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+                                              moved backwards by a restore or failover): resync
       UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
       INTERNAL            INTERNAL            a bug; details go to the server's log only
     Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo
@@ -243,7 +245,8 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
       USER_EXISTS         ALREADY_EXISTS      the username is taken
       TOKEN_NOT_FOUND     NOT_FOUND           no token with that id
       RESOURCE_EXHAUSTED  RESOURCE_EXHAUSTED  at capacity (password hashing, streams per caller)
-      RESYNC_REQUIRED     FAILED_PRECONDITION the feed was pruned past the resume point: resync
+      RESYNC_REQUIRED     FAILED_PRECONDITION the feed no longer holds the resume point (pruned, or
+                                              moved backwards by a restore or failover): resync
       UNAVAILABLE         UNAVAILABLE         PostgreSQL unreachable, or this replica is draining
       INTERNAL            INTERNAL            a bug; details go to the server's log only
     Clients branch on the reason, never on the message text. Where a field is at fault, ErrorInfo
