@@ -404,7 +404,10 @@ async fn an_edge_following_a_frozen_replica_admits_no_revoked_token() -> anyhow:
     eprintln!("Revoke with the followed replica frozen: {took:?}; the next one: {second_took:?}");
     assert!(revoked.everywhere, "{revoked:?}");
     assert!(
-        revoked.lapsed.iter().any(|name| name.contains(&followed.addr)),
+        revoked
+            .lapsed
+            .iter()
+            .any(|name| name.contains(&followed.addr)),
         "the frozen replica is named as lapsed: {revoked:?}"
     );
     assert!(

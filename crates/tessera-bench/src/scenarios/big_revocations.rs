@@ -24,8 +24,9 @@ use crate::{
     report::{ms, Row, Verdict},
 };
 
-/// Descendants of the tree revoked in one call.
+/// Descendants of the tree revoked in one call (the smoke run's tree is smaller).
 const TREE: usize = 100_000;
+const SMOKE_TREE: usize = 2_000;
 /// Ids revoked in one call.
 const IDS: usize = 1_000;
 
@@ -103,10 +104,15 @@ impl Bench {
     /// The 100,000-descendant tree and the 1,000-id call, with other tokens' Introspect p99 beside
     /// the tree's revocation against the same load without it.
     pub(super) async fn big_revocations(&mut self) -> anyhow::Result<()> {
-        let (root, _) = store_tree(&self.admin, TREE).await?;
+        let size = if self.options.smoke { SMOKE_TREE } else { TREE };
+        let (root, _) = store_tree(&self.admin, size).await?;
         let admin = store_admin(&self.admin).await?;
         let rate = self.open_rate() / 2.0;
-        let phase = self.options.phase.max(Duration::from_secs(3));
+        let phase = if self.options.smoke {
+            self.options.phase
+        } else {
+            self.options.phase.max(Duration::from_secs(3))
+        };
         // Baseline: the same open loop, nothing revoked.
         let quiet = open_loop(
             rate,
@@ -126,7 +132,7 @@ impl Bench {
         ));
         let started = Instant::now();
         let tree = self
-            .revoke_ids(&admin, vec![root.to_string()], "tree of 100,000")
+            .revoke_ids(&admin, vec![root.to_string()], "a big tree")
             .await;
         let tree_took = started.elapsed();
         // Keep the load on for as long as the baseline ran, so both windows are alike.
@@ -135,16 +141,16 @@ impl Bench {
         let during = load.await?;
         let tree = tree?;
         anyhow::ensure!(
-            tree.revoked_count as usize == TREE + 1,
+            tree.revoked_count as usize == size + 1,
             "the tree revoke revoked {}, expected {}",
             tree.revoked_count,
-            TREE + 1
+            size + 1
         );
         let (p99_quiet, p99_during) = (quiet.ok_quantile(0.99), during.ok_quantile(0.99));
         let ratio = p99_during.as_secs_f64() / p99_quiet.as_secs_f64().max(1e-9);
         self.rows.push(Row {
             scenario: format!(
-                "Revoke of a tree of {TREE} descendants (until every follower acknowledged)"
+                "Revoke of a tree of {size} descendants (until every follower acknowledged)"
             ),
             baseline: String::new(),
             target: ms(tree_took),

@@ -190,11 +190,28 @@ async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<
     };
     let revoked = remote
         .client
-        .revoke(target, &args.reason)
+        .revoke_everywhere(target, &args.reason, true)
         .await
         .map_err(explain)?;
-    remote.print(json!({"revoked_count": revoked}), || {
-        format!("revoked {revoked} token(s)\n")
+    let count = revoked.count;
+    let value = json!({
+        "revoked_count": count,
+        "everywhere": revoked.everywhere,
+        "acknowledged": revoked.acknowledged,
+        "lapsed": revoked.lapsed,
+    });
+    remote.print(value, || {
+        let mut out = format!("revoked {count} token(s)\n");
+        if !revoked.lapsed.is_empty() {
+            out.push_str(&format!(
+                "not acknowledged in time, so serving nothing from cache until current again: {}\n",
+                revoked.lapsed.join(", ")
+            ));
+        }
+        if count > 0 && !revoked.everywhere {
+            out.push_str("committed, but Tessera could not tell whether every replica and edge has it yet (it reaches them within their lease)\n");
+        }
+        out
     });
     Ok(())
 }
