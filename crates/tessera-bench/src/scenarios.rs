@@ -1001,6 +1001,8 @@ impl Bench {
             if flat.contains("LEFT JOIN consumed") {
                 lookups += count;
             } else if flat.contains("FROM revocations")
+                || flat.contains("tessera_feed_renew")
+                || flat.contains("feed_followers")
                 || flat == "SELECT $1"
                 || flat == "SELECT 1"
                 || flat.contains("pg_stat_statements")

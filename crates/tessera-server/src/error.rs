@@ -113,9 +113,8 @@ impl ApiError {
             ApiError::UserExists(_) => (Code::AlreadyExists, "USER_EXISTS"),
             ApiError::ResourceExhausted(_) => (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
             ApiError::Unavailable | ApiError::ShuttingDown => (Code::Unavailable, "UNAVAILABLE"),
-            ApiError::ResyncRequired { .. } | ApiError::FeedMoved => {
-                (Code::FailedPrecondition, "RESYNC_REQUIRED")
-            }
+            ApiError::ResyncRequired { .. } => (Code::FailedPrecondition, "RESYNC_REQUIRED"),
+            ApiError::FeedMoved => (Code::FailedPrecondition, "RESYNC_REQUIRED"),
             ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
         }
     }

@@ -351,6 +351,15 @@ pub fn current_client_certificate() -> Option<ClientCertificate> {
     CLIENT_CERTIFICATE.try_with(Clone::clone).ok().flatten()
 }
 
+/// Runs `work` with `certificate` as the current call's client certificate: for work a call hands
+/// to a task of its own (task-locals do not cross `tokio::spawn`).
+pub async fn with_client_certificate<F: std::future::Future>(
+    certificate: Option<ClientCertificate>,
+    work: F,
+) -> F::Output {
+    CLIENT_CERTIFICATE.scope(certificate, work).await
+}
+
 /// Runs each call with its connection's client certificate in scope, so the audit trail can
 /// record it without every use case passing it along.
 #[derive(Debug, Clone, Copy, Default)]

@@ -37,7 +37,9 @@ async fn run_to_the_end<F>(attempt: F) -> Result<LoginOutcome, ApiError>
 where
     F: std::future::Future<Output = Result<LoginOutcome, ApiError>> + Send + 'static,
 {
-    tokio::spawn(attempt.in_current_span())
+    // The audit trail reads the connection's client certificate from a task-local: carry it over.
+    let certificate = crate::tls::current_client_certificate();
+    tokio::spawn(crate::tls::with_client_certificate(certificate, attempt).in_current_span())
         .await
         .map_err(|e| ApiError::Internal(format!("a login attempt's task failed: {e}")))?
 }
