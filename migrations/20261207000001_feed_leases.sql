@@ -35,10 +35,12 @@ CREATE INDEX feed_followers_lease_idx ON feed_followers (lease_until);
 -- status: 'current' (lease renewed until lease_until), 'behind' (acknowledged, no lease: read the
 -- feed after applied_sequence, then renew again), 'moved' (the anchor is not in the feed any more:
 -- drop everything derived from the feed and start again from the head), 'pruned' (revocations after
--- the position were pruned: the same).
+-- the position were pruned: the same), 'acknowledged' (with p_renew false: the acknowledgement is
+-- recorded, the lease left as it was, and the feed lock not taken, so a follower can acknowledge
+-- right after applying revocations without queueing behind the Revokes waiting for it).
 CREATE FUNCTION tessera_feed_renew(
     p_follower uuid, p_kind text, p_name text, p_applied bigint,
-    p_anchor_token uuid, p_anchor_at timestamptz, p_lease_ms integer)
+    p_anchor_token uuid, p_anchor_at timestamptz, p_lease_ms integer, p_renew boolean)
 RETURNS TABLE (status text, head bigint, lease_until timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -48,6 +50,17 @@ DECLARE
     v_until timestamptz;
     v_previous bigint;
 BEGIN
+    IF NOT p_renew THEN
+        UPDATE feed_followers AS f SET
+            applied_sequence = p_applied, applied_token = p_anchor_token,
+            applied_at = p_anchor_at, renewed_at = clock_timestamp()
+        WHERE f.follower_id = p_follower AND f.applied_sequence IS DISTINCT FROM p_applied;
+        IF FOUND THEN
+            PERFORM pg_notify('tessera_feed_acks', p_applied::text);
+        END IF;
+        RETURN QUERY SELECT 'acknowledged'::text, NULL::bigint, NULL::timestamptz;
+        RETURN;
+    END IF;
     PERFORM pg_advisory_xact_lock_shared(32762643830108769); -- FEED_LOCK, "tessera"
     SELECT COALESCE(MAX(r.sequence), 0), MIN(r.sequence) INTO v_head, v_oldest FROM revocations r;
     IF p_applied > v_head THEN

@@ -144,19 +144,22 @@ impl Client {
         feed
     }
 
-    /// Acknowledges `position` for the follower `follower_id` (a UUID it picked at start) and
-    /// asks for a lease; see `AcknowledgeRevocations`. Needs the feed's caller rights.
+    /// Acknowledges `position` for the follower `follower_id` (a UUID it picked at start) and,
+    /// with `renew`, asks for a lease; see `AcknowledgeRevocations`. Needs the feed's caller
+    /// rights.
     pub async fn acknowledge_revocations(
         &self,
         follower_id: &str,
         name: &str,
         position: &FeedPosition,
+        renew: bool,
     ) -> Result<pb::AcknowledgeRevocationsResponse, Error> {
         let message = pb::AcknowledgeRevocationsRequest {
             follower_id: follower_id.to_owned(),
             applied_sequence: position.sequence,
             applied_anchor: position.anchor.clone(),
             name: name.to_owned(),
+            acknowledge_only: !renew,
         };
         self.unary(Repeat::Safe, message, |channel, request| async move {
             AuthServiceClient::new(channel)
@@ -406,20 +409,33 @@ async fn keep_lease<F: RevocationFollower>(
     let id = uuid::Uuid::new_v4().to_string();
     let mut lease = Duration::from_millis(250);
     let mut behind_since: Option<Instant> = None;
+    let mut renewed_at: Option<Instant> = None;
     loop {
-        if let Ok(Err(_)) = tokio::time::timeout(lease / 5, position.changed()).await {
-            return;
-        }
+        let changed = match tokio::time::timeout(lease / 5, position.changed()).await {
+            Ok(Err(_)) => return,
+            Ok(Ok(())) => true,
+            Err(_) => false,
+        };
         let Some(at) = position.borrow_and_update().clone() else {
             behind_since = None;
             continue;
         };
+        let limit = (lease / 2).max(Duration::from_millis(50));
+        if changed && renewed_at.is_some_and(|r| r.elapsed() < lease / 5) {
+            // Just applied revocations, lease renewed a moment ago: acknowledge only, so the
+            // Revokes waiting for this follower hear at once (the renewal would queue behind them).
+            let ack = client.acknowledge_revocations(&id, &name, &at, false);
+            if let Ok(Err(error)) = tokio::time::timeout(limit, ack).await {
+                if error.reason() == Reason::ResyncRequired {
+                    signals.start_over.notify_one();
+                }
+            }
+            continue;
+        }
         let sent = Instant::now();
-        let answer = tokio::time::timeout(
-            (lease / 2).max(Duration::from_millis(50)),
-            client.acknowledge_revocations(&id, &name, &at),
-        )
-        .await;
+        let answer =
+            tokio::time::timeout(limit, client.acknowledge_revocations(&id, &name, &at, true))
+                .await;
         match answer {
             Ok(Ok(ack)) => {
                 if let Some(granted) = ack.lease.and_then(|d| Duration::try_from(d).ok()) {
@@ -427,6 +443,7 @@ async fn keep_lease<F: RevocationFollower>(
                 }
                 if ack.current {
                     follower.renewed(sent + lease);
+                    renewed_at = Some(sent);
                     behind_since = None;
                 } else if sent.duration_since(*behind_since.get_or_insert(sent)) > lease * 2 {
                     // Still behind after two leases with the stream open: it went silent.

@@ -93,6 +93,8 @@ struct Task {
     acks: watch::Sender<u64>,
     position: Option<FeedPosition>,
     generation: u64,
+    /// When the last lease renewal was sent.
+    renewed_at: Option<Instant>,
 }
 
 impl RevocationFeed {
@@ -118,6 +120,7 @@ impl RevocationFeed {
             acks: acks_tx,
             position: None,
             generation: 0,
+            renewed_at: None,
         };
         tokio::spawn(task.run());
         feed
@@ -225,11 +228,28 @@ impl Task {
         }
     }
 
-    /// Until the database grants a lease: read and apply what is new, then renew.
+    /// Reads and applies what is new, then renews the lease (until the database grants it) or,
+    /// when it was renewed less than a heartbeat ago, only acknowledges: the Revokes waiting for
+    /// this replica hear of it at once, without queueing for the feed lock they hold.
     async fn sync(&mut self) -> Result<(), StoreError> {
         loop {
+            let before = self.position;
             self.catch_up().await?;
             let position = self.position.unwrap_or_default();
+            let fresh = self
+                .renewed_at
+                .is_some_and(|at| at.elapsed() < self.settings.heartbeat)
+                && matches!(*self.state.borrow(), FeedState::Live { .. });
+            if fresh {
+                if before != self.position {
+                    self.step(
+                        "acknowledgement",
+                        leases::acknowledge(&self.pool, &self.settings.follower, &position),
+                    )
+                    .await?;
+                }
+                return Ok(());
+            }
             let started = Instant::now();
             let renewal = self
                 .step(
@@ -244,6 +264,7 @@ impl Task {
                 .await?;
             match renewal {
                 Renewal::Current { .. } => {
+                    self.renewed_at = Some(started);
                     self.sink.renewed(started + self.settings.lease);
                     let live = FeedState::Live {
                         last_sequence: position.sequence,
@@ -260,6 +281,11 @@ impl Task {
                 // Committed after the catch-up read: read again.
                 Renewal::Behind { .. } => continue,
                 Renewal::Moved | Renewal::Pruned => self.restart_from_head(renewal).await?,
+                Renewal::Acknowledged => {
+                    return Err(StoreError::Corrupt(
+                        "a lease renewal came back as a bare acknowledgement".into(),
+                    ))
+                }
             }
         }
     }

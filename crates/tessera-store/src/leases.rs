@@ -52,6 +52,8 @@ pub enum Renewal {
     Moved,
     /// Revocations after the follower's position were pruned: the same.
     Pruned,
+    /// Only acknowledged (see [`acknowledge`]); the lease is as it was.
+    Acknowledged,
 }
 
 /// Acknowledges `position` for `follower` and renews its lease for `lease` when it is current.
@@ -61,23 +63,50 @@ pub async fn renew(
     position: &FeedPosition,
     lease: Duration,
 ) -> Result<Renewal, StoreError> {
+    call(pool, follower, position, lease, true).await
+}
+
+/// Only records that `follower` applied everything up to `position` (what a waiting Revoke looks
+/// for), right after it did: no lease, and no wait for the feed lock that Revokes hold. A
+/// follower without a row yet (it never renewed) records nothing.
+pub async fn acknowledge(
+    pool: &PgPool,
+    follower: &Follower,
+    position: &FeedPosition,
+) -> Result<(), StoreError> {
+    call(pool, follower, position, Duration::ZERO, false)
+        .await
+        .map(|_| ())
+}
+
+async fn call(
+    pool: &PgPool,
+    follower: &Follower,
+    position: &FeedPosition,
+    lease: Duration,
+    renew: bool,
+) -> Result<Renewal, StoreError> {
     let lease_ms = i32::try_from(lease.as_millis()).unwrap_or(i32::MAX);
-    let (status, head): (String, i64) =
-        sqlx::query_as("SELECT status, head FROM tessera_feed_renew($1, $2, $3, $4, $5, $6, $7)")
-            .bind(follower.id)
-            .bind(follower.kind)
-            .bind(&follower.name)
-            .bind(position.sequence)
-            .bind(position.anchor.map(|a| a.token_id))
-            .bind(position.anchor.map(|a| a.revoked_at))
-            .bind(lease_ms)
-            .fetch_one(pool)
-            .await?;
+    let (status, head): (String, Option<i64>) = sqlx::query_as(
+        "SELECT status, head FROM tessera_feed_renew($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(follower.id)
+    .bind(follower.kind)
+    .bind(&follower.name)
+    .bind(position.sequence)
+    .bind(position.anchor.map(|a| a.token_id))
+    .bind(position.anchor.map(|a| a.revoked_at))
+    .bind(lease_ms)
+    .bind(renew)
+    .fetch_one(pool)
+    .await?;
+    let head = head.unwrap_or_default();
     match status.as_str() {
         "current" => Ok(Renewal::Current { head }),
         "behind" => Ok(Renewal::Behind { head }),
         "moved" => Ok(Renewal::Moved),
         "pruned" => Ok(Renewal::Pruned),
+        "acknowledged" => Ok(Renewal::Acknowledged),
         other => Err(StoreError::Corrupt(format!(
             "tessera_feed_renew answered an unknown status {other:?}"
         ))),

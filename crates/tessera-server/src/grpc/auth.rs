@@ -360,7 +360,7 @@ impl pb::auth_service_server::AuthService for AuthApi {
         let applied = position("applied", req.applied_sequence, &req.applied_anchor)?;
         let ack = self
             .authority
-            .acknowledge(&caller, follower, &req.name, applied)
+            .acknowledge(&caller, follower, &req.name, applied, !req.acknowledge_only)
             .await?;
         Ok(Response::new(pb::AcknowledgeRevocationsResponse {
             current: ack.current,

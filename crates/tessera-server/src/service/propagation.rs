@@ -162,6 +162,7 @@ impl Authority {
         follower_id: Uuid,
         name: &str,
         applied: FeedPosition,
+        renew: bool,
     ) -> Result<Acknowledged, ApiError> {
         super::watch::may_watch(caller)?;
         if applied.sequence > 0 && applied.anchor.is_none() {
@@ -183,6 +184,16 @@ impl Authority {
                 name.to_owned()
             },
         };
+        if !renew {
+            leases::acknowledge(&self.pool, &follower, &applied)
+                .instrument(super::store_span("SELECT", "leases::acknowledge"))
+                .await?;
+            return Ok(Acknowledged {
+                current: false,
+                lease,
+                head: 0,
+            });
+        }
         let renewal = leases::renew(&self.pool, &follower, &applied, lease)
             .instrument(super::store_span("SELECT", "leases::renew"))
             .await?;
@@ -198,8 +209,10 @@ impl Authority {
                 lease,
                 head,
             }),
-            Renewal::Moved => Err(ApiError::FeedMoved),
-            Renewal::Pruned => Err(ApiError::FeedMoved),
+            Renewal::Moved | Renewal::Pruned => Err(ApiError::FeedMoved),
+            Renewal::Acknowledged => Err(ApiError::Internal(
+                "a lease renewal came back as a bare acknowledgement".into(),
+            )),
         }
     }
 

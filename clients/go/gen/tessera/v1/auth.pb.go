@@ -1569,9 +1569,13 @@ type AcknowledgeRevocationsRequest struct {
 	AppliedAnchor string `protobuf:"bytes,3,opt,name=applied_anchor,json=appliedAnchor,proto3" json:"applied_anchor,omitempty"`
 	// Who the follower is, for people (e.g. "edge-http host-a pid 4242"); at most 128 bytes, no
 	// control characters.
-	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// Only record the acknowledgement: no lease, and no wait for the Revokes in flight (which hold
+	// the feed lock a lease renewal takes). For right after applying revocations; renew the lease
+	// with the heartbeats. Answers `current: false`.
+	AcknowledgeOnly bool `protobuf:"varint,5,opt,name=acknowledge_only,json=acknowledgeOnly,proto3" json:"acknowledge_only,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AcknowledgeRevocationsRequest) Reset() {
@@ -1630,6 +1634,13 @@ func (x *AcknowledgeRevocationsRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *AcknowledgeRevocationsRequest) GetAcknowledgeOnly() bool {
+	if x != nil {
+		return x.AcknowledgeOnly
+	}
+	return false
 }
 
 // AcknowledgeRevocationsResponse says whether the follower holds a lease.
@@ -2003,13 +2014,14 @@ const file_tessera_v1_auth_proto_rawDesc = "" +
 	"\x06anchor\x18\x05 \x01(\tR\x06anchor\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x06 \x01(\bR\n" +
-	"checkpoint\"\xa6\x01\n" +
+	"checkpoint\"\xd1\x01\n" +
 	"\x1dAcknowledgeRevocationsRequest\x12\x1f\n" +
 	"\vfollower_id\x18\x01 \x01(\tR\n" +
 	"followerId\x12)\n" +
 	"\x10applied_sequence\x18\x02 \x01(\x04R\x0fappliedSequence\x12%\n" +
 	"\x0eapplied_anchor\x18\x03 \x01(\tR\rappliedAnchor\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"\x90\x01\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12)\n" +
+	"\x10acknowledge_only\x18\x05 \x01(\bR\x0facknowledgeOnly\"\x90\x01\n" +
 	"\x1eAcknowledgeRevocationsResponse\x12\x18\n" +
 	"\acurrent\x18\x01 \x01(\bR\acurrent\x12/\n" +
 	"\x05lease\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12#\n" +

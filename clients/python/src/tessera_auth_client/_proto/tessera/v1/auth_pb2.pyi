@@ -796,6 +796,7 @@ class AcknowledgeRevocationsRequest(_message.Message):
     APPLIED_SEQUENCE_FIELD_NUMBER: _builtins.int
     APPLIED_ANCHOR_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGE_ONLY_FIELD_NUMBER: _builtins.int
     follower_id: _builtins.str
     """A UUID the follower picked when it started (a restarted follower is a new one)."""
     applied_sequence: _builtins.int
@@ -806,6 +807,11 @@ class AcknowledgeRevocationsRequest(_message.Message):
     """Who the follower is, for people (e.g. "edge-http host-a pid 4242"); at most 128 bytes, no
     control characters.
     """
+    acknowledge_only: _builtins.bool
+    """Only record the acknowledgement: no lease, and no wait for the Revokes in flight (which hold
+    the feed lock a lease renewal takes). For right after applying revocations; renew the lease
+    with the heartbeats. Answers `current: false`.
+    """
     def __init__(
         self,
         *,
@@ -813,10 +819,11 @@ class AcknowledgeRevocationsRequest(_message.Message):
         applied_sequence: _builtins.int = ...,
         applied_anchor: _builtins.str = ...,
         name: _builtins.str = ...,
+        acknowledge_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_anchor", b"applied_anchor", "applied_sequence", b"applied_sequence", "follower_id", b"follower_id", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_only", b"acknowledge_only", "applied_anchor", b"applied_anchor", "applied_sequence", b"applied_sequence", "follower_id", b"follower_id", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
