@@ -27,17 +27,20 @@ CREATE INDEX feed_followers_lease_idx ON feed_followers (lease_until);
 -- moved backwards under the follower (a restore, point-in-time recovery, failover to a lagging
 -- standby) and whatever it derived from the feed is unknown.
 --
--- The shared feed lock orders the renewal against revocations (which hold it exclusively until
--- they commit): a revocation either committed before the head is read here, so a follower that has
--- not applied it is `behind` and gets no lease, or it commits after this renewal, and its Revoke
--- then sees this lease and waits for it.
+-- The lease lock orders a renewal against every Revoke: the renewal holds it shared from before it
+-- reads the head until it commits; a Revoke, after its own commit and before it first reads the
+-- followers, takes it exclusively for a moment (a barrier). A renewal that began before the barrier
+-- has committed by the time the Revoke reads the followers, so the Revoke sees its lease and waits
+-- for it; one that begins after it reads a head that holds the revocation, so a follower that has
+-- not applied it is `behind` and gets no lease. Neither waits for a Revoke's tree walk: the lease
+-- lock is not the feed lock that orders the revocations themselves.
 --
 -- status: 'current' (lease renewed until lease_until), 'behind' (acknowledged, no lease: read the
 -- feed after applied_sequence, then renew again), 'moved' (the anchor is not in the feed any more:
 -- drop everything derived from the feed and start again from the head), 'pruned' (revocations after
 -- the position were pruned: the same), 'acknowledged' (with p_renew false: the acknowledgement is
--- recorded, the lease left as it was, and the feed lock not taken, so a follower can acknowledge
--- right after applying revocations without queueing behind the Revokes waiting for it).
+-- recorded, the lease left as it was, and no lock taken, so a follower can acknowledge right after
+-- applying revocations without queueing behind the Revokes waiting for it).
 CREATE FUNCTION tessera_feed_renew(
     p_follower uuid, p_kind text, p_name text, p_applied bigint,
     p_anchor_token uuid, p_anchor_at timestamptz, p_lease_ms integer, p_renew boolean)
@@ -61,7 +64,7 @@ BEGIN
         RETURN QUERY SELECT 'acknowledged'::text, NULL::bigint, NULL::timestamptz;
         RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock_shared(32762643830108769); -- FEED_LOCK, "tessera"
+    PERFORM pg_advisory_xact_lock_shared(8391176340604285797); -- LEASE_LOCK, "tsrlease"
     SELECT COALESCE(MAX(r.sequence), 0), MIN(r.sequence) INTO v_head, v_oldest FROM revocations r;
     IF p_applied > v_head THEN
         v_status := 'moved';

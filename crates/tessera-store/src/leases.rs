@@ -3,7 +3,8 @@
 //!
 //! A follower (a replica's decision cache, an edge) serves decisions from its cache only while it
 //! holds a lease, and it renews the lease only by proving, in one transaction ordered against
-//! revocations by the feed lock, that it has applied every revocation committed so far
+//! every Revoke by the lease lock ([`LEASE_LOCK`]), that it has applied every revocation committed
+//! so far
 //! (`tessera_feed_renew`, in the migrations). Revoke then waits until every follower with a live
 //! lease has acknowledged the new sequence or its lease has run out (Chubby's rule): once it
 //! returns, no follower serves the revoked token from a cache.
@@ -21,6 +22,11 @@ use crate::{revocations::FeedPosition, StoreError};
 
 /// The `NOTIFY` channel followers' acknowledgements are announced on.
 pub const ACK_CHANNEL: &str = "tessera_feed_acks";
+
+/// Advisory lock a lease renewal holds shared (in `tessera_feed_renew`) and a Revoke takes
+/// exclusively for a moment after its commit, before it first reads the followers: see the
+/// migration `20261207000001_feed_leases.sql` for why that makes the wait exact.
+pub const LEASE_LOCK: i64 = 0x7473_726c_6561_7365; // "tsrlease"
 
 /// Who follows the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +73,7 @@ pub async fn renew(
 }
 
 /// Only records that `follower` applied everything up to `position` (what a waiting Revoke looks
-/// for), right after it did: no lease, and no wait for the feed lock that Revokes hold. A
+/// for), right after it did: no lease, and no lock taken. A
 /// follower without a row yet (it never renewed) records nothing.
 pub async fn acknowledge(
     pool: &PgPool,
@@ -127,11 +133,22 @@ pub struct Waiting {
 /// The followers holding a live lease that have not yet applied `sequence` (except `except`, the
 /// caller itself), and how many live ones have. An acknowledgement counts only while the feed
 /// still holds the acknowledged revocation where the follower saw it.
+///
+/// With `barrier` (a Revoke's first look), the lease lock is taken exclusively first, so every
+/// renewal that began before it has committed and is read here.
 pub async fn unacknowledged(
     pool: &PgPool,
     sequence: i64,
     except: Uuid,
+    barrier: bool,
 ) -> Result<(Vec<Waiting>, u32), StoreError> {
+    let mut tx = pool.begin().await?;
+    if barrier {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LEASE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
     let rows: Vec<(Uuid, String, bool, f64)> = sqlx::query_as(
         "SELECT f.follower_id, f.name, f.applied_sequence >= $1 AND EXISTS (
                     SELECT 1 FROM revocations r
@@ -143,8 +160,9 @@ pub async fn unacknowledged(
     )
     .bind(sequence)
     .bind(except)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let mut waiting = Vec::new();
     let mut acknowledged = 0;
     for (id, name, applied, left) in rows {

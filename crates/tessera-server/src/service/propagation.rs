@@ -80,7 +80,8 @@ impl Authority {
         let mut acknowledged = None;
         loop {
             acks.borrow_and_update();
-            let look = leases::unacknowledged(&self.pool, sequence, me)
+            let first = acknowledged.is_none();
+            let look = leases::unacknowledged(&self.pool, sequence, me, first)
                 .instrument(super::store_span("SELECT", "leases::unacknowledged"));
             let (waiting, acked) = match tokio::time::timeout_at(give_up, look).await {
                 Ok(Ok(found)) => found,

@@ -1570,9 +1570,9 @@ type AcknowledgeRevocationsRequest struct {
 	// Who the follower is, for people (e.g. "edge-http host-a pid 4242"); at most 128 bytes, no
 	// control characters.
 	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
-	// Only record the acknowledgement: no lease, and no wait for the Revokes in flight (which hold
-	// the feed lock a lease renewal takes). For right after applying revocations; renew the lease
-	// with the heartbeats. Answers `current: false`.
+	// Only record the acknowledgement: no lease, and no lock taken. For right after applying
+	// revocations, so the Revokes waiting for this follower hear of it at once; renew the lease with
+	// the heartbeats. Answers `current: false`.
 	AcknowledgeOnly bool `protobuf:"varint,5,opt,name=acknowledge_only,json=acknowledgeOnly,proto3" json:"acknowledge_only,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache

@@ -808,9 +808,9 @@ class AcknowledgeRevocationsRequest(_message.Message):
     control characters.
     """
     acknowledge_only: _builtins.bool
-    """Only record the acknowledgement: no lease, and no wait for the Revokes in flight (which hold
-    the feed lock a lease renewal takes). For right after applying revocations; renew the lease
-    with the heartbeats. Answers `current: false`.
+    """Only record the acknowledgement: no lease, and no lock taken. For right after applying
+    revocations, so the Revokes waiting for this follower hear of it at once; renew the lease with
+    the heartbeats. Answers `current: false`.
     """
     def __init__(
         self,
