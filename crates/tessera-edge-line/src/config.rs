@@ -84,6 +84,16 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Most connections one source address may hold open before their AUTH; more from it are
+    /// refused at once with `ERROR busy`, so clients that connect and say nothing cannot take
+    /// every slot from those that authenticate.
+    #[arg(
+        long,
+        env = "TESSERA_LINE_MAX_UNAUTHENTICATED_PER_SOURCE",
+        default_value_t = 256
+    )]
+    pub max_unauthenticated_per_source: usize,
+
     /// Most commands one client may have in flight before the edge stops reading its lines.
     #[arg(long, env = "TESSERA_LINE_MAX_PIPELINE", default_value_t = 64)]
     pub max_pipeline: usize,
@@ -132,6 +142,8 @@ pub struct Limits {
     pub max_reply_line: usize,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one source address may hold before their AUTH.
+    pub max_unauthenticated_per_source: usize,
     /// Commands in flight per connection.
     pub max_pipeline: usize,
 }
@@ -227,6 +239,9 @@ impl Settings {
         if cli.max_pipeline == 0 {
             bail!("--max-pipeline must be at least 1");
         }
+        if cli.max_unauthenticated_per_source == 0 {
+            bail!("--max-unauthenticated-per-source must be at least 1");
+        }
         Ok(Self {
             listen: cli.listen,
             tessera: cli
@@ -248,6 +263,7 @@ impl Settings {
                 max_line,
                 max_reply_line: cli.max_reply_line,
                 max_connections: cli.max_connections,
+                max_unauthenticated_per_source: cli.max_unauthenticated_per_source,
                 max_pipeline: cli.max_pipeline,
             },
             tls,

@@ -1,8 +1,10 @@
-//! The listener: connection limit, optional TLS, one task per client.
+//! The listener: connection limit, a cap per source address on connections that have not yet
+//! authenticated, optional TLS, one task per client.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -14,12 +16,58 @@ use crate::reply::EdgeReply;
 use crate::session::{self, EdgeContext};
 use crate::BoxedIo;
 
+/// Connections per source address that have not authenticated yet.
+#[derive(Debug, Default)]
+struct Unauthenticated {
+    by_source: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place among its source's unauthenticated ones; freed when it authenticates
+/// (dropped by the session) or ends.
+#[derive(Debug)]
+pub struct PreAuthSlot {
+    table: Arc<Unauthenticated>,
+    source: IpAddr,
+}
+
+impl Unauthenticated {
+    fn admit(table: &Arc<Unauthenticated>, source: IpAddr, limit: usize) -> Option<PreAuthSlot> {
+        let mut by_source = table.by_source.lock().unwrap_or_else(|p| p.into_inner());
+        let count = by_source.entry(source).or_insert(0);
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(PreAuthSlot {
+            table: Arc::clone(table),
+            source,
+        })
+    }
+}
+
+impl Drop for PreAuthSlot {
+    fn drop(&mut self) {
+        let mut by_source = self
+            .table
+            .by_source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = by_source.get_mut(&self.source) {
+            *count -= 1;
+            if *count == 0 {
+                by_source.remove(&self.source);
+            }
+        }
+    }
+}
+
 /// Accepts clients and serves each on its own task.
 pub struct EdgeServer {
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     ctx: Arc<EdgeContext>,
     permits: Arc<Semaphore>,
+    unauthenticated: Arc<Unauthenticated>,
 }
 
 impl EdgeServer {
@@ -35,12 +83,21 @@ impl EdgeServer {
             tls: tls.map(tokio_rustls::TlsAcceptor::from),
             ctx,
             permits,
+            unauthenticated: Arc::default(),
         }
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Tells a refused client `ERROR busy` (plain TCP only), best effort and never blocking: the
+    /// listener must not wait on a refused client.
+    fn refuse(&self, stream: &tokio::net::TcpStream) {
+        if self.tls.is_none() {
+            let _ = stream.try_write(format!("{}\n", EdgeReply::Busy.line()).as_bytes());
+        }
     }
 
     /// Serves until `shutdown` completes.
@@ -62,12 +119,16 @@ impl EdgeServer {
                     }
                 },
             };
+            let limit = self.ctx.limits.max_unauthenticated_per_source;
+            let Some(pre_auth) = Unauthenticated::admit(&self.unauthenticated, peer.ip(), limit)
+            else {
+                debug!(%peer, limit, "too many connections from this source waiting for their AUTH");
+                self.refuse(&stream);
+                continue;
+            };
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 warn!(%peer, limit = self.ctx.limits.max_connections, "connection limit reached");
-                if self.tls.is_none() {
-                    // Best effort and never blocking: the listener must not wait on a refused client.
-                    let _ = stream.try_write(format!("{}\n", EdgeReply::Busy.line()).as_bytes());
-                }
+                self.refuse(&stream);
                 continue;
             };
             let ctx = self.ctx.clone();
@@ -94,7 +155,7 @@ impl EdgeServer {
                             }
                         }
                     };
-                    session::serve(io, ctx, deadline).await;
+                    session::serve(io, ctx, deadline, pre_auth).await;
                     debug!("connection closed");
                 }
                 .instrument(span),

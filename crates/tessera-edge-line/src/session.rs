@@ -78,13 +78,21 @@ pub fn auth_outcome<T>(answer: Result<Option<T>, TesseraFailure>) -> Result<T, E
 }
 
 /// Serves one client until it leaves or is closed. `deadline` bounds the wait for a complete AUTH.
-pub async fn serve(io: BoxedIo, ctx: Arc<EdgeContext>, deadline: Instant) {
+pub async fn serve(
+    io: BoxedIo,
+    ctx: Arc<EdgeContext>,
+    deadline: Instant,
+    pre_auth: crate::server::PreAuthSlot,
+) {
     let (read, mut write) = tokio::io::split(io);
     // A CR is the upstream's byte like any other (ztick keeps it in the last token), so the
     // grammar sees it and refuses the line rather than the reader quietly dropping it.
     let mut lines = LineReader::new(read, ctx.limits.max_line).keep_carriage_returns();
     let _open = ctx.metrics.opened();
-    let grant = match authenticate(&mut lines, &ctx, deadline).await {
+    let grant = authenticate(&mut lines, &ctx, deadline).await;
+    // Authenticated or refused, the connection no longer counts against its source's cap.
+    drop(pre_auth);
+    let grant = match grant {
         Ok(grant) => {
             ctx.metrics.connection("authenticated");
             grant

@@ -160,3 +160,60 @@ async fn an_idle_client_is_closed() {
     assert!(client.expect_closed().await.is_empty());
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
+
+/// Clients that connect and never send AUTH, all from one address, hold at most
+/// `--max-unauthenticated-per-source` slots: the rest are refused at once, and a client from
+/// another address still gets in and authenticates. (Before the cap, the silent ones took every
+/// slot until their AUTH deadline and everyone else met `ERROR busy`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_from_one_source_cannot_take_every_slot() {
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let shim = Shim::start(
+        &upstream.address(),
+        &[
+            "--max-connections",
+            "32",
+            "--max-unauthenticated-per-source",
+            "8",
+            "--auth-timeout",
+            "20s",
+        ],
+    )
+    .await;
+    let token = issue("deploy.", 0).await.token;
+    let port = shim.addr.port();
+    let mut silent = Vec::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        // Another loopback address: the flood's own source.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.2:0".parse().expect("addr"))
+            .expect("bind 127.0.0.2");
+        let mut stream = socket
+            .connect(shim.addr)
+            .await
+            .expect("connect from 127.0.0.2");
+        let mut first = [0u8; 11];
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::io::AsyncReadExt::read_exact(&mut stream, &mut first),
+        )
+        .await
+        {
+            Ok(Ok(_)) if &first == b"ERROR busy " => refused += 1,
+            _ => silent.push(stream),
+        }
+    }
+    assert_eq!(
+        silent.len(),
+        8,
+        "the source holds its cap of slots, no more"
+    );
+    assert_eq!(refused, 32, "the rest of the flood is refused at once");
+    // A client from 127.0.0.1 is served while the silent ones wait.
+    let legit = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut client = LineClient::authed(legit, &token).await;
+    assert_eq!(client.call("1 SET deploy.x 1").await, "1 OK");
+    drop(silent);
+}
