@@ -296,54 +296,21 @@ async fn a_feed_that_goes_backwards_blinds_no_replica() -> anyhow::Result<()> {
 }
 
 /// A running `tessera-edge-http` started from this suite.
-struct HttpEdge {
-    child: std::process::Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for HttpEdge {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+struct HttpEdge(Started);
 
 impl HttpEdge {
     fn start(tessera: &str, service_token: &str) -> anyhow::Result<HttpEdge> {
-        let dir = tempfile::tempdir()?;
-        let ready = dir.path().join("ready.json");
-        let log = std::fs::File::create(dir.path().join("edge.log"))?;
-        let child = std::process::Command::new(binary("tessera-edge-http")?)
+        let mut command = std::process::Command::new(binary("tessera-edge-http")?);
+        command
             .args(["--listen", "127.0.0.1:0", "--tessera", tessera])
             .args(["--tessera-timeout", "1s"])
-            .arg("--ready-file")
-            .arg(&ready)
-            .env("TESSERA_SERVICE_TOKEN", service_token)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()?;
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                if let Ok(ready) = serde_json::from_str::<serde_json::Value>(&text) {
-                    let url = ready["url"].as_str().unwrap_or_default().to_owned();
-                    return Ok(HttpEdge {
-                        child,
-                        url,
-                        _dir: dir,
-                    });
-                }
-            }
-            anyhow::ensure!(Instant::now() < until, "the HTTP edge did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            .env("TESSERA_SERVICE_TOKEN", service_token);
+        Ok(HttpEdge(Started::spawn(command)?))
     }
 
     /// The status of a forward-auth check of `token` (0 when no answer came in 3 s).
     async fn verify(&self, token: &str) -> u16 {
-        let addr = self.url.trim_start_matches("http://").to_owned();
+        let addr = self.0.listen.clone();
         let request = format!(
             "GET /auth/verify HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
         );

@@ -4,20 +4,8 @@
 //! that stop before the rule's identifier. Each against the real edge binary and a real Tessera.
 
 use crate::support::http_client::{get, get_with_token};
-use crate::support::{tessera, upstream, Edge};
+use crate::support::{deploy_token, tessera, upstream, Edge};
 use http::StatusCode;
-use tessera_proto::v1 as pb;
-
-/// A one-hour token limited to `deploy.`.
-async fn deploy_token() -> String {
-    tessera()
-        .issue(pb::IssueTokenRequest {
-            ttl: "1h".into(),
-            namespace: "deploy.".into(),
-            ..Default::default()
-        })
-        .await
-}
 
 /// Paths an upstream may route to `/api/jobs/backup.x` or to another job outside `deploy.`
 /// (`/api/jobs/deploy.` becomes job `deploy` where trailing dots are trimmed).

@@ -4,10 +4,9 @@
 //! Rack and PHP server does).
 
 use crate::support::http_client::{get, request, send, Reply};
-use crate::support::{tessera, wsgi, Edge};
+use crate::support::{deploy_token, tessera, wsgi, Edge};
 use axum::body::Body;
 use http::{Method, StatusCode};
-use tessera_proto::v1 as pb;
 
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
@@ -16,17 +15,6 @@ fn bearer(token: &str) -> String {
 async fn send_method(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
     let method = Method::from_bytes(method.as_bytes()).expect("method");
     send(request(method, url, headers, Body::empty())).await
-}
-
-/// A one-hour token limited to `deploy.`.
-async fn deploy_token() -> String {
-    tessera()
-        .issue(pb::IssueTokenRequest {
-            ttl: "1h".into(),
-            namespace: "deploy.".into(),
-            ..Default::default()
-        })
-        .await
 }
 
 /// H5: `X_Tessera_Username: root` must never become the upstream's `HTTP_X_TESSERA_USERNAME`.

@@ -189,6 +189,17 @@ impl Tessera {
     }
 }
 
+/// A one-hour token limited to `deploy.`.
+pub async fn deploy_token() -> String {
+    tessera()
+        .issue(pb::IssueTokenRequest {
+            ttl: "1h".into(),
+            namespace: "deploy.".into(),
+            ..Default::default()
+        })
+        .await
+}
+
 /// A running `tessera-edge-http`.
 pub struct Edge {
     /// `http://127.0.0.1:PORT` or `https://…`.
