@@ -64,7 +64,7 @@ struct Args {
 async fn soak(args: &Args, duration: &str) -> anyhow::Result<bool> {
     let seconds = |flag: &str, text: &str| -> anyhow::Result<Duration> {
         let parsed =
-            tessera_core::ttl::parse_ttl(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+            tessera_rules::ttl::parse_ttl(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
         Ok(Duration::from_secs(parsed.whole_seconds().max(1) as u64))
     };
     let duration = seconds("--soak", duration)?;

@@ -13,10 +13,12 @@ use hdrhistogram::Histogram;
 use tessera_core::{
     clock::{Clock, SystemClock},
     password::{Argon2Params, Password, PasswordHasher},
+};
+use tessera_proto::v1::{self as pb, auth_service_client::AuthServiceClient};
+use tessera_rules::{
     role::Role,
     token::{TokenKind, TokenSecret},
 };
-use tessera_proto::v1::{self as pb, auth_service_client::AuthServiceClient};
 use tessera_server::settings::AuthSettings;
 use tessera_store::{
     tokens::{self, NewToken},

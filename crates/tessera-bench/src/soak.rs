@@ -28,10 +28,12 @@ use anyhow::Context;
 use tessera_core::{
     clock::{Clock, SystemClock},
     password::{Argon2Params, Password, PasswordHasher},
+};
+use tessera_proto::v1::{self as pb, auth_service_client::AuthServiceClient};
+use tessera_rules::{
     role::Role,
     token::{TokenKind, TokenSecret},
 };
-use tessera_proto::v1::{self as pb, auth_service_client::AuthServiceClient};
 use tessera_server::{
     settings::AuthSettings,
     sweeper::{self, Retention, SweeperSettings},

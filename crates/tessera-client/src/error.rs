@@ -1,111 +1,13 @@
-//! One error type for every call, classified by the reason Tessera attached.
+//! One error type for every call, classified by the reason Tessera attached. The reason table
+//! and the `ErrorInfo` codec are the contract's ([`tessera_proto::Reason`],
+//! [`tessera_proto::Failure`]); this adds the client's own set-up errors and helpers.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
+use tessera_proto::Failure;
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
-macro_rules! reasons {
-    ($($(#[$doc:meta])* $variant:ident = $wire:literal,)*) => {
-        /// Why a call failed: the `google.rpc.ErrorInfo` reason Tessera attached (domain
-        /// `tessera`), or, when none came (a proxy or the transport failed), one derived from the
-        /// gRPC code.
-        ///
-        /// ```
-        /// use tessera_client::Reason;
-        ///
-        /// assert_eq!(Reason::from_wire("MFA_REQUIRED"), Some(Reason::MfaRequired));
-        /// assert_eq!(Reason::ResyncRequired.as_str(), "RESYNC_REQUIRED");
-        /// ```
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum Reason {
-            $($(#[$doc])* $variant,)*
-            /// A reason this client does not know (a newer server); see [`Error::wire_reason`].
-            Unknown,
-        }
-
-        impl Reason {
-            /// Every reason this client knows, in the order of the table.
-            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
-
-            /// The reason as Tessera writes it (`AUTH_FAILED`); `UNKNOWN` for [`Reason::Unknown`].
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Reason::$variant => $wire,)*
-                    Reason::Unknown => "UNKNOWN",
-                }
-            }
-
-            /// Reads a reason as Tessera writes it.
-            pub fn from_wire(reason: &str) -> Option<Reason> {
-                match reason {
-                    $($wire => Some(Reason::$variant),)*
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-reasons! {
-    /// No caller credential.
-    AuthRequired = "AUTH_REQUIRED",
-    /// The caller's token is invalid, expired, revoked or used up (not distinguished).
-    AuthFailed = "AUTH_FAILED",
-    /// Outside the caller token's namespace or permissions.
-    AuthDenied = "AUTH_DENIED",
-    /// Wrong username, password or TOTP code (login and unlock).
-    InvalidCredentials = "INVALID_CREDENTIALS",
-    /// The account has TOTP: the code is missing.
-    MfaRequired = "MFA_REQUIRED",
-    /// Too many failures; the account is locked for a while.
-    AccountLocked = "ACCOUNT_LOCKED",
-    /// A child token would be broader than its parent.
-    PrivilegeExceeded = "PRIVILEGE_EXCEEDED",
-    /// An admin action without elevation.
-    ElevationRequired = "ELEVATION_REQUIRED",
-    /// A service token would hold more than its job needs.
-    OverPrivileged = "OVER_PRIVILEGED",
-    /// Malformed input; [`Error::field`] names the field.
-    InvalidArgument = "INVALID_ARGUMENT",
-    /// No such user.
-    UserNotFound = "USER_NOT_FOUND",
-    /// The username is taken.
-    UserExists = "USER_EXISTS",
-    /// No such token.
-    TokenNotFound = "TOKEN_NOT_FOUND",
-    /// Tessera is overloaded, or a per-caller limit is reached.
-    ResourceExhausted = "RESOURCE_EXHAUSTED",
-    /// The revocation feed no longer holds the sequence a watcher resumed after: drop every
-    /// cached verdict and resume from the start (metadata `oldest_sequence`).
-    ResyncRequired = "RESYNC_REQUIRED",
-    /// Tessera, its database or the network is unreachable, or a deadline passed: fail closed.
-    Unavailable = "UNAVAILABLE",
-    /// Tessera's own failure.
-    Internal = "INTERNAL",
-}
-
-impl Reason {
-    /// The reason for a failure without `ErrorInfo`, from its gRPC code.
-    pub fn from_code(code: Code) -> Reason {
-        match code {
-            Code::Unauthenticated => Reason::AuthFailed,
-            Code::PermissionDenied => Reason::AuthDenied,
-            Code::InvalidArgument => Reason::InvalidArgument,
-            Code::ResourceExhausted => Reason::ResourceExhausted,
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => Reason::Unavailable,
-            _ => Reason::Internal,
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use tessera_proto::Reason;
 
 /// A failed call (or a client set-up that cannot work), with the reason to branch on.
 ///
@@ -117,39 +19,13 @@ impl fmt::Display for Reason {
 /// assert!(error.is_unavailable());
 /// ```
 #[derive(Clone)]
-pub struct Error {
-    code: Code,
-    reason: Reason,
-    wire_reason: String,
-    message: String,
-    metadata: BTreeMap<String, String>,
-}
+pub struct Error(Failure);
 
 impl Error {
     /// Classifies a gRPC status: by `ErrorInfo` reason (domain `tessera`) first, by code when
     /// there is none.
     pub fn from_status(status: &tonic::Status) -> Error {
-        let info = status
-            .get_details_error_info()
-            .filter(|info| info.domain == tessera_proto::ERROR_DOMAIN);
-        let (reason, wire_reason, metadata) = match info {
-            Some(info) => (
-                Reason::from_wire(&info.reason).unwrap_or(Reason::Unknown),
-                info.reason,
-                info.metadata.into_iter().collect(),
-            ),
-            None => {
-                let reason = Reason::from_code(status.code());
-                (reason, reason.as_str().to_owned(), BTreeMap::new())
-            }
-        };
-        Error {
-            code: status.code(),
-            reason,
-            wire_reason,
-            message: status.message().to_owned(),
-            metadata,
-        }
+        Error(Failure::from_status(status))
     }
 
     /// An error found before anything was sent (a bad address, an unreadable CA file).
@@ -159,42 +35,37 @@ impl Error {
             Reason::Unavailable => Code::Unavailable,
             _ => Code::Internal,
         };
-        let mut metadata = BTreeMap::new();
+        let mut failure = Failure::new(reason, message);
+        failure.code = code;
         if !field.is_empty() {
-            metadata.insert("field".to_owned(), field.to_owned());
+            failure = failure.with("field", field);
         }
-        Error {
-            code,
-            reason,
-            wire_reason: reason.as_str().to_owned(),
-            message: message.into(),
-            metadata,
-        }
+        Error(failure)
     }
 
     /// Why the call failed.
     pub fn reason(&self) -> Reason {
-        self.reason
+        self.0.reason
     }
 
     /// The reason as the server wrote it, also when this client does not know it.
     pub fn wire_reason(&self) -> &str {
-        &self.wire_reason
+        &self.0.wire_reason
     }
 
     /// The gRPC code.
     pub fn code(&self) -> Code {
-        self.code
+        self.0.code
     }
 
     /// The human-readable message (never branch on it).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The field at fault, for [`Reason::InvalidArgument`].
     pub fn field(&self) -> Option<&str> {
-        self.metadata("field")
+        self.0.field()
     }
 
     /// The message of a settings error from [`crate::ClientBuilder::for_service`] or
@@ -219,40 +90,54 @@ impl Error {
     /// A value of the `ErrorInfo` metadata, e.g. `oldest_sequence` of
     /// [`Reason::ResyncRequired`].
     pub fn metadata(&self, key: &str) -> Option<&str> {
-        self.metadata.get(key).map(String::as_str)
+        self.0.metadata(key)
+    }
+
+    /// The failure in the contract's terms, for dialects that answer it in their own shape.
+    pub fn failure(&self) -> &Failure {
+        &self.0
     }
 
     /// Whether Tessera could not decide (unreachable, overloaded or too slow): fail closed.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self.reason, Reason::Unavailable | Reason::ResourceExhausted)
+        matches!(
+            self.0.reason,
+            Reason::Unavailable | Reason::ResourceExhausted
+        )
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("reason", &self.wire_reason)
-            .field("code", &self.code)
-            .field("message", &self.message)
-            .field("metadata", &self.metadata)
+            .field("reason", &self.0.wire_reason)
+            .field("code", &self.0.code)
+            .field("message", &self.0.message)
+            .field("metadata", &self.0.metadata)
             .finish()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.wire_reason)?;
+        write!(f, "{}", self.0.wire_reason)?;
         if let Some(field) = self.field() {
             write!(f, " (field {field})")?;
         }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
+        if !self.0.message.is_empty() {
+            write!(f, ": {}", self.0.message)?;
         }
         Ok(())
     }
 }
 
 impl std::error::Error for Error {}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        error.0
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -298,27 +183,5 @@ mod tests {
                 reason
             );
         }
-    }
-
-    #[test]
-    fn a_foreign_domain_is_classified_by_code() {
-        let foreign = tonic::Status::with_error_details(
-            Code::Unavailable,
-            "x",
-            ErrorDetails::with_error_info(
-                "AUTH_FAILED",
-                "example.com",
-                std::collections::HashMap::new(),
-            ),
-        );
-        assert_eq!(Error::from_status(&foreign).reason(), Reason::Unavailable);
-    }
-
-    #[test]
-    fn every_reason_round_trips() {
-        for reason in Reason::ALL {
-            assert_eq!(Reason::from_wire(reason.as_str()), Some(*reason));
-        }
-        assert_eq!(Reason::from_wire("UNKNOWN"), None);
     }
 }

@@ -29,8 +29,10 @@
 //! use-consuming `Introspect`, `Login`, `Unlock` or `IssueToken`. Those move on to the next
 //! address only when the connection could not even be established, so the request never left.
 //!
-//! This crate owns the client side of the wire contract. It imports only `tessera-proto` of the
-//! Tessera crates: never the server, the store or the domain crate.
+//! This crate owns the client side of the wire contract. It imports only `tessera-proto` (the
+//! contract: reasons, the `ErrorInfo` codec, field bounds) and `tessera-rules` (the light rules:
+//! token grammar, namespaces, permissions, the admission decision) of the Tessera crates: never
+//! the server, the store, or `tessera-core`'s crypto.
 
 #![warn(missing_docs)]
 
@@ -60,7 +62,7 @@ pub use error::{Error, Reason};
 pub use secret::Secret;
 #[cfg(feature = "clap")]
 pub use service_args::{read_secret_file, ServiceArgs};
-pub use service_token::{judge_service_token, ServiceTokenProblem, ADMIN_ROLES};
+pub use service_token::{judge_service_token, ServiceTokenProblem};
 pub use types::{
     IdentifierDecision, Introspection, IssuedToken, JsonWebKey, Jwks, NamespaceDecision, Session,
     TokenFormat, TokenKind, User,

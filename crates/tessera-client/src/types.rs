@@ -234,29 +234,22 @@ impl Introspection {
     /// ```
     ///
     /// Only one well-formed permission name is ever permitted, as Tessera's own rule has it
-    /// (`tessera_core::permission::validate_action`): `" admin"`, `"*"` or `"-admin"` never are,
+    /// (`tessera_rules::permission::validate_action`): `" admin"`, `"*"` or `"-admin"` never are,
     /// so padding cannot dodge an exclusion.
     pub fn permits(&self, permission: &str) -> bool {
-        if !is_permission_name(permission) {
-            return false;
-        }
-        let named = self.permissions.iter().any(|held| held == permission);
-        let excluded = self
-            .permissions
-            .iter()
-            .any(|held| held.strip_prefix('-') == Some(permission));
-        let wildcard = self.permissions.iter().any(|held| held == "*");
-        named || (wildcard && !excluded)
+        tessera_rules::permission::PermissionSet::parse(&self.permissions)
+            .is_ok_and(|held| held.permits(permission))
     }
-}
 
-/// Tessera's grammar for a permission name: up to 64 of lowercase ASCII letters, digits and
-/// `. _ : -`, starting with a letter.
-fn is_permission_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._:-".contains(c))
+    /// What the token reaches (namespace and permissions), for deciding a namespace question
+    /// locally with Tessera's own rule ([`tessera_rules::decision`]); `None` for an inactive
+    /// token or one whose answer does not read back.
+    pub fn reach(&self) -> Option<tessera_rules::decision::Reach> {
+        if !self.active {
+            return None;
+        }
+        tessera_rules::decision::Reach::from_stored(&self.namespace, &self.permissions).ok()
+    }
 }
 
 impl From<pb::IntrospectResponse> for Introspection {

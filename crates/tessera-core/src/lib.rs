@@ -1,22 +1,15 @@
-//! Tessera's domain, free of I/O: the token format and its hash, TTLs, namespaces, permissions,
-//! roles, passwords, TOTP, JWT signing and verification, sealing of secrets at rest, and the rule
-//! that a child token never exceeds its parent.
+//! Tessera's cryptography and server-side domain: passwords (argon2id), TOTP, JWT signing and
+//! verification, sealing of secrets at rest, and the injectable clock.
 //!
-//! Everything here is pure and deterministic given its inputs (time comes in through
-//! [`clock::Clock`]), so the rules are unit-tested without a database or a network.
+//! The rules every side shares (token grammar and hash, namespaces, permissions, roles, TTLs,
+//! grants, the admission decision) live in `tessera-rules`, which clients import without pulling
+//! in this crate's crypto. Everything here is pure and deterministic given its inputs (time comes
+//! in through [`clock::Clock`]), so it is unit-tested without a database or a network.
+//!
+//! Must not import: any I/O crate (`tessera-store`, `tessera-server`), nor any client or edge.
 
 pub mod clock;
-pub mod grant;
 pub mod jwt;
-pub mod namespace;
 pub mod password;
-pub mod permission;
-pub mod role;
 pub mod seal;
-pub mod text;
-pub mod token;
 pub mod totp;
-pub mod ttl;
-
-#[cfg(test)]
-mod fuzz_grammars;

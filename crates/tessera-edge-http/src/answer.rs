@@ -11,143 +11,21 @@
 //! | `ACCOUNT_LOCKED` | — | 429 `account_locked` |
 //! | `INVALID_ARGUMENT` on field `token` | 401 `invalid_token` | 401 `invalid_token` |
 //! | `INVALID_ARGUMENT` otherwise | 400 `invalid_request` (+ `field`) | 400 `invalid_request` (+ `field`) |
+//! | `USER_NOT_FOUND`, `TOKEN_NOT_FOUND` / `USER_EXISTS` | — | 404 `not_found` / 409 `conflict` |
 //! | `RESOURCE_EXHAUSTED` | 503 + `Retry-After` | 503 + `Retry-After` |
-//! | `UNAVAILABLE`, `INTERNAL`, timeouts, anything unknown | 503 (fail closed) | 503 (fail closed) |
+//! | `UNAVAILABLE`, `INTERNAL`, `RESYNC_REQUIRED`, timeouts, anything unknown | 503 (fail closed) | 503 (fail closed) |
+//!
+//! The reasons, their classes ([`Reason::refuses_caller`], [`Reason::is_undecided`]) and their
+//! HTTP statuses are the contract's one table (`tessera_proto::Reason`); this module adds only
+//! the HTTP dialect's words (RFC 6750 errors, descriptions, `Retry-After`).
 //!
 //! A refusal of the edge's own service token is the operator's problem, not the client's: it is
 //! logged and the client sees 503, failing closed.
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
-use tonic::Code;
-use tonic_types::StatusExt;
+use tessera_proto::{Failure, Reason};
 use tracing::{error, warn};
-
-/// The reasons Tessera attaches to failures (`google.rpc.ErrorInfo.reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// No caller credential.
-    AuthRequired,
-    /// Caller token invalid, expired, revoked or used up.
-    AuthFailed,
-    /// Outside the token's namespace or permissions.
-    AuthDenied,
-    /// Wrong username, password or TOTP code.
-    InvalidCredentials,
-    /// The account needs a TOTP code.
-    MfaRequired,
-    /// Too many failures; the account is locked for a while.
-    AccountLocked,
-    /// A child token broader than its parent.
-    PrivilegeExceeded,
-    /// An admin action without elevation.
-    ElevationRequired,
-    /// A service token holding more than its job needs.
-    OverPrivileged,
-    /// Malformed input.
-    InvalidArgument,
-    /// Tessera is overloaded.
-    ResourceExhausted,
-    /// Tessera's database is unreachable, or Tessera itself.
-    Unavailable,
-    /// Anything else, including Tessera's own bugs.
-    Internal,
-}
-
-impl Reason {
-    fn from_wire(reason: &str) -> Option<Self> {
-        Some(match reason {
-            "AUTH_REQUIRED" => Self::AuthRequired,
-            "AUTH_FAILED" => Self::AuthFailed,
-            "AUTH_DENIED" => Self::AuthDenied,
-            "INVALID_CREDENTIALS" => Self::InvalidCredentials,
-            "MFA_REQUIRED" => Self::MfaRequired,
-            "ACCOUNT_LOCKED" => Self::AccountLocked,
-            "PRIVILEGE_EXCEEDED" => Self::PrivilegeExceeded,
-            "ELEVATION_REQUIRED" => Self::ElevationRequired,
-            "OVER_PRIVILEGED" => Self::OverPrivileged,
-            "INVALID_ARGUMENT" => Self::InvalidArgument,
-            "RESOURCE_EXHAUSTED" => Self::ResourceExhausted,
-            "UNAVAILABLE" => Self::Unavailable,
-            "INTERNAL" => Self::Internal,
-            _ => return None,
-        })
-    }
-
-    /// When Tessera attached no ErrorInfo (a proxy or the transport failed), the code decides.
-    fn from_code(code: Code) -> Self {
-        match code {
-            Code::Unauthenticated => Self::AuthFailed,
-            Code::PermissionDenied => Self::AuthDenied,
-            Code::InvalidArgument => Self::InvalidArgument,
-            Code::ResourceExhausted => Self::ResourceExhausted,
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => Self::Unavailable,
-            _ => Self::Internal,
-        }
-    }
-
-    /// The lowercase name used in JSON bodies.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthRequired => "auth_required",
-            Self::AuthFailed => "auth_failed",
-            Self::AuthDenied => "auth_denied",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::MfaRequired => "mfa_required",
-            Self::AccountLocked => "account_locked",
-            Self::PrivilegeExceeded => "privilege_exceeded",
-            Self::ElevationRequired => "elevation_required",
-            Self::OverPrivileged => "over_privileged",
-            Self::InvalidArgument => "invalid_argument",
-            Self::ResourceExhausted => "resource_exhausted",
-            Self::Unavailable => "unavailable",
-            Self::Internal => "internal",
-        }
-    }
-}
-
-/// A failed Tessera call, classified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TesseraError {
-    /// Why, by ErrorInfo reason, or by gRPC code when there was none.
-    pub reason: Reason,
-    /// The field Tessera named, if any.
-    pub field: Option<String>,
-    /// The gRPC code, for logs.
-    pub code: Code,
-}
-
-impl TesseraError {
-    /// Classifies a failed `tessera-client` call, by the reason Tessera attached first and the
-    /// gRPC code when this table does not know it.
-    pub fn from_client(error: &tessera_client::Error) -> Self {
-        Self {
-            reason: Reason::from_wire(error.wire_reason())
-                .unwrap_or_else(|| Reason::from_code(error.code())),
-            field: error.field().map(str::to_owned),
-            code: error.code(),
-        }
-    }
-
-    /// Classifies a failed call, by ErrorInfo reason first and gRPC code when there is none.
-    pub fn from_status(status: &tonic::Status) -> Self {
-        let info = status
-            .get_details_error_info()
-            .filter(|info| info.domain == tessera_client::ERROR_DOMAIN);
-        let (reason, field) = match info {
-            Some(info) => (
-                Reason::from_wire(&info.reason).unwrap_or(Reason::from_code(status.code())),
-                info.metadata.get("field").cloned(),
-            ),
-            None => (Reason::from_code(status.code()), None),
-        };
-        Self {
-            reason,
-            field,
-            code: status.code(),
-        }
-    }
-}
 
 /// Whose token authenticated the failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,70 +163,91 @@ impl Answer {
     }
 
     /// The table: a failed Tessera call as an HTTP answer.
-    pub fn for_tessera(error: &TesseraError, called_as: CalledAs) -> Self {
-        use Reason::*;
-        let mut answer = match (error.reason, called_as) {
-            (
-                AuthRequired | AuthFailed | AuthDenied | PrivilegeExceeded | ElevationRequired
-                | OverPrivileged,
-                CalledAs::Edge,
-            ) => {
-                error!(
-                    reason = error.reason.as_str(),
-                    "tessera refused the edge's service token"
-                );
-                Self::unavailable("the authentication service cannot decide right now")
-            }
-            (AuthRequired | AuthFailed, CalledAs::User) => {
+    pub fn for_tessera(error: &Failure, called_as: CalledAs) -> Self {
+        let reason = error.reason;
+        let mut answer = if reason.is_undecided() {
+            Self::undecided(error)
+        } else if reason.refuses_caller() {
+            Self::caller_refused(reason, called_as)
+        } else {
+            Self::request_refused(error)
+        };
+        answer.tessera_reason = Some(reason);
+        answer
+    }
+
+    /// Tessera could not decide: 503, fail closed.
+    fn undecided(error: &Failure) -> Self {
+        if error.reason == Reason::ResourceExhausted {
+            return Self::unavailable("the authentication service is busy");
+        }
+        warn!(reason = %error.wire_reason, code = ?error.code, "tessera gave no decision");
+        Self::unavailable("the authentication service is unavailable")
+    }
+
+    /// Tessera refused the caller's token: the user's (401/403) or the edge's own (503, logged:
+    /// the operator's problem, not the client's).
+    fn caller_refused(reason: Reason, called_as: CalledAs) -> Self {
+        if called_as == CalledAs::Edge {
+            error!(
+                reason = reason.as_str(),
+                "tessera refused the edge's service token"
+            );
+            return Self::unavailable("the authentication service cannot decide right now");
+        }
+        match reason {
+            Reason::AuthRequired | Reason::AuthFailed => {
                 Self::invalid_token("the token is not active")
             }
-            (
-                AuthDenied | PrivilegeExceeded | ElevationRequired | OverPrivileged,
-                CalledAs::User,
-            ) => Self::insufficient_scope(match error.reason {
-                PrivilegeExceeded => "the request asks for more than the caller holds",
-                ElevationRequired => "this needs an elevated token (root unlock)",
-                OverPrivileged => "the token holds more than this job allows",
-                _ => "insufficient scope",
-            }),
-            (InvalidCredentials, _) => Self::new(
-                StatusCode::UNAUTHORIZED,
+            Reason::PrivilegeExceeded => {
+                Self::insufficient_scope("the request asks for more than the caller holds")
+            }
+            Reason::ElevationRequired => {
+                Self::insufficient_scope("this needs an elevated token (root unlock)")
+            }
+            Reason::OverPrivileged => {
+                Self::insufficient_scope("the token holds more than this job allows")
+            }
+            _ => Self::insufficient_scope("insufficient scope"),
+        }
+    }
+
+    /// Tessera refused the request itself (credentials at login, input, what it names).
+    fn request_refused(error: &Failure) -> Self {
+        let status = StatusCode::from_u16(error.reason.http_status())
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        match error.reason {
+            Reason::InvalidCredentials => Self::new(
+                status,
                 "invalid_credentials",
                 "wrong username, password or code",
             ),
-            (MfaRequired, _) => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "mfa_required",
-                "this account needs a TOTP code",
-            ),
-            (AccountLocked, _) => {
+            Reason::MfaRequired => {
+                Self::new(status, "mfa_required", "this account needs a TOTP code")
+            }
+            Reason::AccountLocked => {
                 let mut locked = Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
+                    status,
                     "account_locked",
                     "too many failed attempts; try again later",
                 );
                 locked.retry_after = Some(60);
                 locked
             }
-            (InvalidArgument, _) if error.field.as_deref() == Some("token") => {
+            Reason::InvalidArgument if error.field() == Some("token") => {
                 Self::invalid_token("the token is not active")
             }
-            (InvalidArgument, _) => {
-                let mut bad = Self::bad_request(match &error.field {
+            Reason::InvalidArgument => {
+                let mut bad = Self::bad_request(match error.field() {
                     Some(field) => format!("tessera rejected field {field}"),
                     None => "tessera rejected the request".to_owned(),
                 });
-                bad.field = error.field.clone();
+                bad.field = error.field().map(str::to_owned);
                 bad
             }
-            (ResourceExhausted, _) => Self::unavailable("the authentication service is busy"),
-            (Unavailable | Internal, _) => {
-                warn!(reason = error.reason.as_str(), code = ?error.code, "tessera gave no decision");
-                Self::unavailable("the authentication service is unavailable")
-            }
-        };
-        answer.tessera_reason = Some(error.reason);
-        answer
+            Reason::UserExists => Self::new(status, "conflict", "it already exists"),
+            _ => Self::new(status, "not_found", "no such account or token"),
+        }
     }
 
     /// The `WWW-Authenticate` value, when the answer carries a challenge.
@@ -367,7 +266,7 @@ impl Answer {
             "error_description": self.description,
         });
         if let Some(reason) = self.tessera_reason {
-            body["tessera_reason"] = reason.as_str().into();
+            body["tessera_reason"] = reason.as_lower().into();
         }
         if let Some(field) = &self.field {
             body["field"] = field.as_str().into();

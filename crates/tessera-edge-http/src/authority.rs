@@ -1,5 +1,5 @@
 //! The edge's view of Tessera, on `tessera-client`: the calls the edge makes and the one place
-//! their failures become the edge's [`TesseraError`].
+//! their failures become the contract's [`Failure`].
 //!
 //! Introspect and CheckNamespace are asked with the edge's own service token as the caller and the
 //! user's token in the request body. Login needs no caller; Unlock, Revoke and IssueToken act *as
@@ -17,16 +17,16 @@ use tessera_client::{
     Session, Unlock,
 };
 
-use crate::answer::TesseraError;
-use crate::decision_cache::{DecisionCache, Epoch, TokenKey};
+use crate::decision_cache::{DecisionCache, Epoch, TokenHash};
 use crate::token::Token;
+use tessera_proto::Failure;
 
 pub use tessera_client::{judge_service_token, ServiceTokenProblem};
 
 /// A look into the decision cache that found nothing (or a cache that is off): the key and the
 /// epoch an answer from Tessera is cached under.
 #[derive(Debug)]
-pub struct Miss(Option<(TokenKey, Epoch)>);
+pub struct Miss(Option<(TokenHash, Epoch)>);
 
 /// A Tessera client holding the edge's service token.
 #[derive(Debug, Clone)]
@@ -58,10 +58,10 @@ impl Authority {
 
     /// The same connections, calling as the user holding `token`. A token that cannot even be a
     /// header is simply not active.
-    fn as_user(&self, token: &Token) -> Result<Client, TesseraError> {
+    fn as_user(&self, token: &Token) -> Result<Client, Failure> {
         self.service
             .with_token(token.expose())
-            .map_err(|_| TesseraError::from_status(&tonic::Status::unauthenticated("token")))
+            .map_err(|_| Failure::from_status(&tonic::Status::unauthenticated("token")))
     }
 
     /// Introspects the edge's own token without using it up, and judges it.
@@ -82,11 +82,7 @@ impl Authority {
 
     /// Introspects a user's token; counts one use unless `peek`. An unlimited-use token's
     /// answer may come from the decision cache (such a token has no uses to count).
-    pub async fn introspect(
-        &self,
-        token: &Token,
-        peek: bool,
-    ) -> Result<Introspection, TesseraError> {
+    pub async fn introspect(&self, token: &Token, peek: bool) -> Result<Introspection, Failure> {
         match self.cached(token) {
             Ok(answer) => Ok(Arc::unwrap_or_clone(answer)),
             Err(miss) => self.introspect_missed(miss, token, peek).await,
@@ -98,7 +94,7 @@ impl Authority {
         if !self.cache.is_enabled() {
             return Err(Miss(None));
         }
-        let key = TokenKey::of(token.expose());
+        let key = TokenHash::of(token.expose());
         match self.cache.get(&key) {
             Some(answer) => Ok(answer),
             None => Err(Miss(Some((key, self.cache.epoch())))),
@@ -111,7 +107,7 @@ impl Authority {
         miss: Miss,
         token: &Token,
         peek: bool,
-    ) -> Result<Introspection, TesseraError> {
+    ) -> Result<Introspection, Failure> {
         let answer = self.call_introspect(token, peek).await?;
         if let Miss(Some((key, epoch))) = miss {
             self.cache.insert(key, &answer, epoch);
@@ -119,17 +115,13 @@ impl Authority {
         Ok(answer)
     }
 
-    async fn call_introspect(
-        &self,
-        token: &Token,
-        peek: bool,
-    ) -> Result<Introspection, TesseraError> {
+    async fn call_introspect(&self, token: &Token, peek: bool) -> Result<Introspection, Failure> {
         let answer = if peek {
             self.service.peek(token.expose()).await
         } else {
             self.service.introspect(token.expose()).await
         };
-        answer.map_err(|e| TesseraError::from_client(&e))
+        answer.map_err(Failure::from)
     }
 
     /// Asks whether `token` may touch `identifier` (and holds `action`, when set).
@@ -138,38 +130,34 @@ impl Authority {
         token: &Token,
         identifier: &str,
         action: &str,
-    ) -> Result<NamespaceDecision, TesseraError> {
+    ) -> Result<NamespaceDecision, Failure> {
         self.service
             .check_namespace(token.expose(), [identifier], action)
             .await
-            .map_err(|e| TesseraError::from_client(&e))
+            .map_err(Failure::from)
     }
 
     /// Opens a session.
-    pub async fn login(&self, login: Login) -> Result<Session, TesseraError> {
+    pub async fn login(&self, login: Login) -> Result<Session, Failure> {
         self.service
             .without_token()
             .login(login)
             .await
-            .map_err(|e| TesseraError::from_client(&e))
+            .map_err(Failure::from)
     }
 
     /// Elevates the session `session`.
-    pub async fn unlock(
-        &self,
-        session: &Token,
-        unlock: Unlock,
-    ) -> Result<IssuedToken, TesseraError> {
+    pub async fn unlock(&self, session: &Token, unlock: Unlock) -> Result<IssuedToken, Failure> {
         self.as_user(session)?
             .unlock(unlock)
             .await
-            .map_err(|e| TesseraError::from_client(&e))
+            .map_err(Failure::from)
     }
 
     /// Revokes `token` (and everything derived from it), acting as its holder.
-    pub async fn revoke_own(&self, token: &Token, reason: &str) -> Result<u64, TesseraError> {
+    pub async fn revoke_own(&self, token: &Token, reason: &str) -> Result<u64, Failure> {
         let target = RevokeTarget::Token(Secret::new(token.expose().to_owned()));
-        let key = TokenKey::of(token.expose());
+        let key = TokenHash::of(token.expose());
         // Before and after: no request after this one is answered from the cache, whatever the
         // outcome (an error may hide a revoke that went through).
         self.cache.forget(&key);
@@ -177,7 +165,7 @@ impl Authority {
             .as_user(token)?
             .revoke(target, reason)
             .await
-            .map_err(|e| TesseraError::from_client(&e));
+            .map_err(Failure::from);
         self.cache.forget(&key);
         revoked
     }
@@ -187,10 +175,10 @@ impl Authority {
         &self,
         caller: &Token,
         request: IssueToken,
-    ) -> Result<IssuedToken, TesseraError> {
+    ) -> Result<IssuedToken, Failure> {
         self.as_user(caller)?
             .issue_token(request)
             .await
-            .map_err(|e| TesseraError::from_client(&e))
+            .map_err(Failure::from)
     }
 }

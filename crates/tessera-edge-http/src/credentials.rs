@@ -9,7 +9,7 @@ use http::header::{AUTHORIZATION, CONNECTION, UPGRADE};
 use http::{HeaderMap, Method};
 
 use crate::cookie::{edge_cookies, CookieError};
-pub use crate::token::{check_token_syntax, Token, MAX_TOKEN_LEN};
+pub use crate::token::{check_token_syntax, Token};
 
 /// Where a token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tessera_client::{Client, Error, Introspection, Revocation, RevocationFollower};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
@@ -34,29 +33,9 @@ use tracing::{debug, error, info};
 
 use crate::metrics::{CacheLookup, EdgeMetrics};
 
-/// SHA-256 of a token's secret: the cache key, and what the feed names a revoked token by.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenKey([u8; 32]);
-
-impl TokenKey {
-    /// The key of `secret`.
-    pub fn of(secret: &str) -> Self {
-        Self(Sha256::digest(secret.as_bytes()).into())
-    }
-
-    /// The key the feed publishes as lowercase hex; `None` for anything else.
-    pub fn from_hex(hex: &str) -> Option<Self> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(hex, &mut bytes).ok()?;
-        Some(Self(bytes))
-    }
-}
-
-impl std::fmt::Debug for TokenKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenKey(..)")
-    }
-}
+/// The cache key: the token's hash as Tessera stores it (`tessera_rules::token::TokenHash`),
+/// which is also what the feed names a revoked token by.
+pub use tessera_rules::token::TokenHash;
 
 /// How the cache is sized; a zero `ttl` or `capacity` turns it off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,13 +61,13 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct Entries {
-    by_key: HashMap<TokenKey, Entry>,
+    by_key: HashMap<TokenHash, Entry>,
     /// Token ids and session ids → the keys of the entries carrying them.
-    by_id: HashMap<String, Vec<TokenKey>>,
+    by_id: HashMap<String, Vec<TokenHash>>,
 }
 
 impl Entries {
-    fn insert(&mut self, key: TokenKey, entry: Entry) {
+    fn insert(&mut self, key: TokenHash, entry: Entry) {
         self.remove(&key);
         for id in [&entry.answer.token_id, &entry.answer.session_id] {
             if !id.is_empty() {
@@ -98,7 +77,7 @@ impl Entries {
         self.by_key.insert(key, entry);
     }
 
-    fn remove(&mut self, key: &TokenKey) -> bool {
+    fn remove(&mut self, key: &TokenHash) -> bool {
         let Some(entry) = self.by_key.remove(key) else {
             return false;
         };
@@ -200,7 +179,7 @@ impl DecisionCache {
     }
 
     /// The cached answer for `key`, if trusted and still fresh.
-    pub fn get(&self, key: &TokenKey) -> Option<Arc<Introspection>> {
+    pub fn get(&self, key: &TokenHash) -> Option<Arc<Introspection>> {
         let inner = self.inner.as_ref()?;
         if !inner.is_current() {
             inner.metrics.cache_lookup(CacheLookup::Bypass);
@@ -239,7 +218,7 @@ impl DecisionCache {
 
     /// Keeps `answer` for `key`, when it is the answer of an active, unlimited-use token that
     /// expires later than now, and nothing was invalidated since `epoch`.
-    pub fn insert(&self, key: TokenKey, answer: &Introspection, epoch: Epoch) {
+    pub fn insert(&self, key: TokenHash, answer: &Introspection, epoch: Epoch) {
         let Some(inner) = &self.inner else {
             return;
         };
@@ -279,7 +258,7 @@ impl DecisionCache {
 
     /// Drops the entry of a token the edge itself just revoked (logout, lock), and anything
     /// derived from it.
-    pub fn forget(&self, key: &TokenKey) {
+    pub fn forget(&self, key: &TokenHash) {
         if let Some(inner) = &self.inner {
             let mut entries = inner.invalidate();
             if let Some(id) = entries.by_key.get(key).map(|e| e.answer.token_id.clone()) {
@@ -339,7 +318,7 @@ impl Inner {
     fn evict(&self, token_hash: &str, token_id: &str) -> usize {
         let mut entries = self.invalidate();
         let mut dropped = 0;
-        if let Some(key) = TokenKey::from_hex(token_hash) {
+        if let Some(key) = TokenHash::from_hex(token_hash) {
             dropped += usize::from(entries.remove(&key));
         }
         if !token_id.is_empty() {

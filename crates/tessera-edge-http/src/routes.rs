@@ -217,7 +217,7 @@ impl NamespaceRule {
         let (Some(identifier_at), None) = (identifiers.next(), identifiers.next()) else {
             bail!("pattern {pattern:?} must name exactly one identifier segment such as {{id}}");
         };
-        if !action.is_empty() && tessera_core::permission::validate_action(action).is_err() {
+        if !action.is_empty() && tessera_rules::permission::validate_action(action).is_err() {
             bail!(
                 "action {action:?} must be exactly one permission name (lowercase letters, digits \
                  and . _ : -, starting with a letter), never * or -name"

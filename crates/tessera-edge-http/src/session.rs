@@ -19,12 +19,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::answer::{Answer, CalledAs, Reason};
+use crate::answer::{Answer, CalledAs};
 use crate::cookie::{clear_cookie, set_cookie, ELEVATED_COOKIE, SESSION_COOKIE};
 use crate::credentials::{Presented, Source, Token};
 use crate::identity::{rfc3339, Identity};
 use crate::origin::{self, check_not_cross_origin, check_same_origin, own_origin, Scheme};
 use crate::state::AppState;
+use tessera_proto::Reason;
 
 /// Reads a body of at most `limit` bytes.
 pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, Answer> {

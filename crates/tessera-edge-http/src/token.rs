@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-/// Longest token the edge passes to Tessera.
-pub const MAX_TOKEN_LEN: usize = 4096;
+use tessera_proto::bounds;
 
 /// A token presented by a client; never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -31,14 +30,14 @@ impl std::fmt::Debug for Token {
     }
 }
 
-/// Checks that `token` could be a token: 1 to [`MAX_TOKEN_LEN`] visible ASCII characters, none of
+/// Checks that `token` could be a token: 1 to [`bounds::TOKEN`] (the contract's bound) visible ASCII characters, none of
 /// them a quote, backslash, comma or semicolon (which no token has and headers and cookies give
 /// meaning to).
 pub fn check_token_syntax(token: &str) -> Result<(), &'static str> {
     if token.is_empty() {
         return Err("empty token");
     }
-    if token.len() > MAX_TOKEN_LEN {
+    if token.len() > bounds::TOKEN {
         return Err("token too long");
     }
     if token.bytes().any(|b| b == b' ' || b == b'\t') {

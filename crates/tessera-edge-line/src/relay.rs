@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use tessera_core::namespace::validate_identifier;
+use tessera_rules::namespace::validate_identifier;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 use tracing::{debug, info};

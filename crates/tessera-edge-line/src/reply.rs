@@ -22,8 +22,7 @@
 //! operator's problem, not the client's: it is logged and the client sees "auth service
 //! unavailable", failing closed.
 
-use tonic::Code;
-use tonic_types::StatusExt;
+use tessera_proto::{Failure, Reason};
 
 /// Why a call to Tessera gave no answer, classified by the reason Tessera attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,48 +48,21 @@ impl TesseraFailure {
     /// Classifies a failed `tessera-client` call by its reason (which falls back to the gRPC
     /// code when Tessera attached none).
     pub fn from_client(error: &tessera_client::Error) -> Self {
-        use tessera_client::Reason::*;
-        match error.reason() {
-            InvalidArgument => Self::InvalidArgument {
-                field: error.field().map(str::to_owned),
-            },
-            AuthRequired | AuthFailed | AuthDenied | OverPrivileged | PrivilegeExceeded
-            | ElevationRequired => Self::ServiceTokenRejected {
-                reason: error.wire_reason().to_owned(),
-            },
-            _ => Self::Unavailable {
-                reason: error.wire_reason().to_owned(),
-            },
-        }
+        Self::from_failure(error.failure())
     }
 
-    /// Classifies a failed call, by ErrorInfo reason first and gRPC code when there is none.
-    pub fn from_status(status: &tonic::Status) -> Self {
-        let info = status
-            .get_details_error_info()
-            .filter(|info| info.domain == tessera_client::ERROR_DOMAIN);
-        let code = status.code();
-        match info {
-            Some(info) => match info.reason.as_str() {
-                "INVALID_ARGUMENT" => Self::InvalidArgument {
-                    field: info.metadata.get("field").cloned(),
-                },
-                "AUTH_REQUIRED" | "AUTH_FAILED" | "AUTH_DENIED" | "OVER_PRIVILEGED"
-                | "PRIVILEGE_EXCEEDED" | "ELEVATION_REQUIRED" => Self::ServiceTokenRejected {
-                    reason: info.reason,
-                },
-                _ => Self::Unavailable {
-                    reason: info.reason,
-                },
+    /// Classifies a failure in the contract's terms: malformed input, a refusal of the edge's
+    /// own token (the contract's [`Reason::refuses_caller`]), or no decision.
+    pub fn from_failure(failure: &Failure) -> Self {
+        match failure.reason {
+            Reason::InvalidArgument => Self::InvalidArgument {
+                field: failure.field().map(str::to_owned),
             },
-            None => match code {
-                Code::InvalidArgument => Self::InvalidArgument { field: None },
-                Code::Unauthenticated | Code::PermissionDenied => Self::ServiceTokenRejected {
-                    reason: format!("{code:?}"),
-                },
-                _ => Self::Unavailable {
-                    reason: format!("{code:?}"),
-                },
+            reason if reason.refuses_caller() => Self::ServiceTokenRejected {
+                reason: failure.wire_reason.clone(),
+            },
+            _ => Self::Unavailable {
+                reason: failure.wire_reason.clone(),
             },
         }
     }
@@ -203,9 +175,14 @@ impl EdgeReply {
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
     use tonic_types::{ErrorDetails, StatusExt};
 
     use super::*;
+
+    fn classify(status: &tonic::Status) -> TesseraFailure {
+        TesseraFailure::from_failure(&Failure::from_status(status))
+    }
 
     fn status(code: Code, reason: &str) -> tonic::Status {
         let mut details = ErrorDetails::new();
@@ -220,31 +197,31 @@ mod tests {
     #[test]
     fn reasons_decide_over_codes() {
         assert_eq!(
-            TesseraFailure::from_status(&status(Code::Unavailable, "UNAVAILABLE")),
+            classify(&status(Code::Unavailable, "UNAVAILABLE")),
             TesseraFailure::Unavailable {
                 reason: "UNAVAILABLE".into()
             }
         );
         assert_eq!(
-            TesseraFailure::from_status(&status(Code::Unauthenticated, "AUTH_FAILED")),
+            classify(&status(Code::Unauthenticated, "AUTH_FAILED")),
             TesseraFailure::ServiceTokenRejected {
                 reason: "AUTH_FAILED".into()
             }
         );
         assert_eq!(
-            TesseraFailure::from_status(&status(Code::PermissionDenied, "OVER_PRIVILEGED")),
+            classify(&status(Code::PermissionDenied, "OVER_PRIVILEGED")),
             TesseraFailure::ServiceTokenRejected {
                 reason: "OVER_PRIVILEGED".into()
             }
         );
         assert_eq!(
-            TesseraFailure::from_status(&status(Code::InvalidArgument, "INVALID_ARGUMENT")),
+            classify(&status(Code::InvalidArgument, "INVALID_ARGUMENT")),
             TesseraFailure::InvalidArgument {
                 field: Some("identifiers".into())
             }
         );
         assert_eq!(
-            TesseraFailure::from_status(&status(Code::Internal, "INTERNAL")),
+            classify(&status(Code::Internal, "INTERNAL")),
             TesseraFailure::Unavailable {
                 reason: "INTERNAL".into()
             }
@@ -252,8 +229,25 @@ mod tests {
     }
 
     #[test]
+    fn every_reason_of_the_contract_is_classified() {
+        for &reason in Reason::ALL.iter().chain(&[Reason::Unknown]) {
+            let failure = TesseraFailure::from_failure(&Failure::new(reason, "m"));
+            let ok = match reason {
+                Reason::InvalidArgument => {
+                    matches!(failure, TesseraFailure::InvalidArgument { .. })
+                }
+                _ if reason.refuses_caller() => {
+                    matches!(failure, TesseraFailure::ServiceTokenRejected { .. })
+                }
+                _ => matches!(failure, TesseraFailure::Unavailable { .. }),
+            };
+            assert!(ok, "{reason}: {failure:?}");
+        }
+    }
+
+    #[test]
     fn bare_codes_fail_closed() {
-        let bare = |code| TesseraFailure::from_status(&tonic::Status::new(code, "transport error"));
+        let bare = |code| classify(&tonic::Status::new(code, "transport error"));
         assert!(matches!(
             bare(Code::Unavailable),
             TesseraFailure::Unavailable { .. }

@@ -9,15 +9,17 @@
 //! The one exception is a limited-use token whose last use is spent (by this connection's `AUTH`
 //! or another's): Tessera then calls it inactive on every call and never says why, so the
 //! connection it opened is judged from what `Introspect` said at AUTH (namespace and expiry, with
-//! the namespace rule of `tessera-core`, the server's own) while the revocation feed
+//! the server's own decision from `tessera-rules`) while the revocation feed
 //! ([`crate::revocations`]) says whether it has been revoked since.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tessera_client::Client;
-use tessera_core::namespace::{validate_identifier, Namespace};
-use tessera_core::token::TokenHash;
+use tessera_rules::decision::Question;
+use tessera_rules::namespace::Namespace;
+use tessera_rules::permission::PermissionSet;
+use tessera_rules::token::TokenHash;
 use tracing::warn;
 
 use crate::config::Secret;
@@ -89,19 +91,20 @@ impl LimitedUse {
                 reason: "REVOCATION_FEED_DOWN".into(),
             });
         }
-        if identifiers
-            .iter()
-            .any(|id| validate_identifier(id).is_err())
-        {
-            return Err(TesseraFailure::InvalidArgument {
-                field: Some("identifiers".into()),
-            });
+        if identifiers.is_empty() {
+            return Ok(Verdict::Active(Vec::new()));
         }
+        // Tessera's one decision (`tessera_rules::decision`), for the namespace alone: the line
+        // protocol asks no action.
+        let question = Question::new(identifiers, "").map_err(|malformed| {
+            TesseraFailure::InvalidArgument {
+                field: Some(malformed.field().to_owned()),
+            }
+        })?;
         Ok(Verdict::Active(
-            identifiers
-                .iter()
-                .map(|id| self.namespace.allows(id))
-                .collect(),
+            question
+                .decide(&self.namespace, &PermissionSet::default())
+                .inside,
         ))
     }
 }

@@ -1,8 +1,20 @@
-//! The `tessera.v1` wire contract as Rust types: prost messages and tonic clients and servers,
-//! generated at build time from `proto/` by protox (no system `protoc`).
+//! The `tessera.v1` wire contract: prost messages and tonic clients and servers generated at
+//! build time from `proto/` by protox (no system `protoc`), and the rooms every side shares
+//! about that wire:
 //!
-//! This crate owns nothing but generated code and the encoded file descriptor set used for gRPC
-//! reflection. It must not import any other Tessera crate: edges and clients depend on it alone.
+//! * [`Reason`]: the one reason table (wire string ↔ gRPC code ↔ HTTP status);
+//! * [`Failure`]: the `google.rpc.ErrorInfo` codec, encoding on the server and decoding in the
+//!   client, both edges and every dialect;
+//! * [`bounds`]: the documented maximum of every field.
+//!
+//! Must not import any other Tessera crate: edges and clients depend on it alone.
+
+pub mod bounds;
+mod failure;
+mod reason;
+
+pub use failure::Failure;
+pub use reason::Reason;
 
 /// Generated messages and services of package `tessera.v1`.
 pub mod v1 {

@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use tessera_core::{clock::Clock, password::Password, role::Role};
+use tessera_core::{clock::Clock, password::Password};
+use tessera_rules::role::Role;
 use tessera_store::{
     audit::{self, AuditEvent},
     users::{self, NewUser},
@@ -102,7 +103,7 @@ pub fn parse(json_text: &str) -> Result<BootstrapPlan, BootstrapError> {
         let role: Role = account
             .role
             .parse()
-            .map_err(|e: tessera_core::role::RoleError| problem(e.to_string()))?;
+            .map_err(|e: tessera_rules::role::RoleError| problem(e.to_string()))?;
         if !seen.insert(account.username.clone()) {
             return Err(problem("username appears twice".into()));
         }

@@ -19,7 +19,7 @@ use std::{
 };
 
 use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
-use tessera_core::token::TokenHash;
+use tessera_rules::token::TokenHash;
 use tessera_store::{feed::FeedSink, revocations::Revocation};
 use tessera_telemetry::metrics::latency_histogram;
 use time::OffsetDateTime;
@@ -239,7 +239,7 @@ impl Default for CacheStats {
 
 #[cfg(test)]
 mod tests {
-    use tessera_core::{namespace::Namespace, permission::PermissionSet, token::TokenKind};
+    use tessera_rules::{namespace::Namespace, permission::PermissionSet, token::TokenKind};
     use time::Duration;
     use uuid::Uuid;
 

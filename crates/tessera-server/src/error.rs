@@ -1,13 +1,11 @@
-//! The one error table: every domain failure becomes a `tonic::Status` with a gRPC code and a
-//! machine-readable reason in `google.rpc.ErrorInfo` (domain "tessera"). Clients branch on the
+//! The server's errors in the contract's vocabulary: every domain failure names its
+//! [`Reason`] (the contract's one table fixes its gRPC code) and becomes a `tonic::Status` with
+//! `google.rpc.ErrorInfo` (domain "tessera") through the contract's codec. Clients branch on the
 //! reason; the message is for people and never carries a secret.
 
-use std::collections::HashMap;
-
+use tessera_proto::{Failure, Reason};
 use tessera_store::StoreError;
 use thiserror::Error;
-use tonic::Code;
-use tonic_types::{ErrorDetails, StatusExt};
 use tracing::error;
 
 /// Why a request failed, in the vocabulary of the API contract (DESIGN.md §3).
@@ -91,31 +89,27 @@ impl ApiError {
         }
     }
 
-    /// The reason string clients branch on.
-    pub fn reason(&self) -> &'static str {
-        self.table().1
-    }
-
-    fn table(&self) -> (Code, &'static str) {
+    /// The reason clients branch on, from the contract's one table (which also fixes the gRPC
+    /// code and the HTTP status every dialect answers with).
+    pub fn reason(&self) -> Reason {
         match self {
-            ApiError::AuthRequired => (Code::Unauthenticated, "AUTH_REQUIRED"),
-            ApiError::AuthFailed => (Code::Unauthenticated, "AUTH_FAILED"),
-            ApiError::AuthDenied(_) => (Code::PermissionDenied, "AUTH_DENIED"),
-            ApiError::InvalidCredentials => (Code::Unauthenticated, "INVALID_CREDENTIALS"),
-            ApiError::MfaRequired => (Code::FailedPrecondition, "MFA_REQUIRED"),
-            ApiError::AccountLocked => (Code::ResourceExhausted, "ACCOUNT_LOCKED"),
-            ApiError::PrivilegeExceeded(_) => (Code::PermissionDenied, "PRIVILEGE_EXCEEDED"),
-            ApiError::ElevationRequired(_) => (Code::PermissionDenied, "ELEVATION_REQUIRED"),
-            ApiError::OverPrivileged(_) => (Code::PermissionDenied, "OVER_PRIVILEGED"),
-            ApiError::InvalidArgument { .. } => (Code::InvalidArgument, "INVALID_ARGUMENT"),
-            ApiError::UserNotFound(_) => (Code::NotFound, "USER_NOT_FOUND"),
-            ApiError::TokenNotFound(_) => (Code::NotFound, "TOKEN_NOT_FOUND"),
-            ApiError::UserExists(_) => (Code::AlreadyExists, "USER_EXISTS"),
-            ApiError::ResourceExhausted(_) => (Code::ResourceExhausted, "RESOURCE_EXHAUSTED"),
-            ApiError::Unavailable | ApiError::ShuttingDown => (Code::Unavailable, "UNAVAILABLE"),
-            ApiError::ResyncRequired { .. } => (Code::FailedPrecondition, "RESYNC_REQUIRED"),
-            ApiError::FeedMoved => (Code::FailedPrecondition, "RESYNC_REQUIRED"),
-            ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
+            ApiError::AuthRequired => Reason::AuthRequired,
+            ApiError::AuthFailed => Reason::AuthFailed,
+            ApiError::AuthDenied(_) => Reason::AuthDenied,
+            ApiError::InvalidCredentials => Reason::InvalidCredentials,
+            ApiError::MfaRequired => Reason::MfaRequired,
+            ApiError::AccountLocked => Reason::AccountLocked,
+            ApiError::PrivilegeExceeded(_) => Reason::PrivilegeExceeded,
+            ApiError::ElevationRequired(_) => Reason::ElevationRequired,
+            ApiError::OverPrivileged(_) => Reason::OverPrivileged,
+            ApiError::InvalidArgument { .. } => Reason::InvalidArgument,
+            ApiError::UserNotFound(_) => Reason::UserNotFound,
+            ApiError::TokenNotFound(_) => Reason::TokenNotFound,
+            ApiError::UserExists(_) => Reason::UserExists,
+            ApiError::ResourceExhausted(_) => Reason::ResourceExhausted,
+            ApiError::Unavailable | ApiError::ShuttingDown => Reason::Unavailable,
+            ApiError::ResyncRequired { .. } | ApiError::FeedMoved => Reason::ResyncRequired,
+            ApiError::Internal(_) => Reason::Internal,
         }
     }
 }
@@ -134,24 +128,25 @@ impl From<StoreError> for ApiError {
 
 impl From<ApiError> for tonic::Status {
     fn from(err: ApiError) -> Self {
-        let (code, reason) = err.table();
         if let ApiError::Internal(detail) = &err {
             error!(detail = %detail, "internal error");
         }
-        let mut metadata = HashMap::new();
+        let mut failure = Failure::new(err.reason(), err.to_string());
         if let ApiError::InvalidArgument { field, .. } = &err {
-            metadata.insert("field".to_owned(), (*field).to_owned());
+            failure = failure.with("field", *field);
         }
         if let ApiError::ResyncRequired { oldest_sequence } = &err {
-            metadata.insert("oldest_sequence".to_owned(), oldest_sequence.to_string());
+            failure = failure.with("oldest_sequence", oldest_sequence.to_string());
         }
-        let details = ErrorDetails::with_error_info(reason, tessera_proto::ERROR_DOMAIN, metadata);
-        tonic::Status::with_error_details(code, err.to_string(), details)
+        failure.into_status()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
+
     use super::*;
 
     #[test]
@@ -191,7 +186,7 @@ mod tests {
     #[test]
     fn store_outage_fails_closed_as_unavailable() {
         let err: ApiError = StoreError::Unavailable(sqlx_io_error()).into();
-        assert_eq!(err.reason(), "UNAVAILABLE");
+        assert_eq!(err.reason(), Reason::Unavailable);
     }
 
     fn sqlx_io_error() -> tessera_store::SqlxError {

@@ -21,7 +21,7 @@ use std::{
 
 use serde::Deserialize;
 use serde_json::json;
-use tessera_core::{
+use tessera_rules::{
     namespace::Namespace,
     permission::PermissionSet,
     token::{TokenHash, TokenKind},

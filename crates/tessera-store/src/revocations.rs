@@ -1,7 +1,7 @@
 //! The revocation feed table: every revocation with a sequence number, read in order.
 
 use sqlx::PgPool;
-use tessera_core::token::TokenHash;
+use tessera_rules::token::TokenHash;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

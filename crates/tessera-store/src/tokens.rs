@@ -2,7 +2,7 @@
 //! a use, revocation with cascade to every derived token, and the expiry sweep.
 
 use sqlx::{PgConnection, PgPool};
-use tessera_core::token::{TokenHash, TokenKind};
+use tessera_rules::token::{TokenHash, TokenKind};
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! Accounts: creation, lookup, the login-attempt counter behind lockout, and TOTP state.
 
 use sqlx::{PgConnection, PgPool};
-use tessera_core::role::Role;
+use tessera_rules::role::Role;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -7,11 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tessera_core::{
-    clock::{Clock, SystemClock},
-    token::{TokenKind, TokenSecret},
-};
+use tessera_core::clock::{Clock, SystemClock};
+
 use tessera_proto::v1 as pb;
+use tessera_rules::token::{TokenKind, TokenSecret};
 use tessera_store::{
     tokens::{self, NewToken},
     PgPool,
@@ -184,7 +183,7 @@ impl Bench {
             sqlx::query_scalar::<_, Uuid>("SELECT id FROM tokens WHERE hash = ANY($1)")
                 .bind(
                     ids.iter()
-                        .map(|t| tessera_core::token::TokenHash::of(t).as_bytes().to_vec())
+                        .map(|t| tessera_rules::token::TokenHash::of(t).as_bytes().to_vec())
                         .collect::<Vec<_>>(),
                 )
                 .fetch_all(&self.admin)

@@ -278,7 +278,7 @@ pub struct HealthArgs {
 }
 
 fn seconds(value: &str) -> Result<Duration, String> {
-    tessera_core::ttl::parse_ttl(value)
+    tessera_rules::ttl::parse_ttl(value)
         .map(|d| d.unsigned_abs())
         .map_err(|e| e.to_string())
 }

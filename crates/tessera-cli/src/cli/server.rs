@@ -4,7 +4,8 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Args;
-use tessera_core::{seal::SealingKey, ttl::parse_ttl};
+use tessera_core::seal::SealingKey;
+use tessera_rules::ttl::parse_ttl;
 use tessera_server::{
     bootstrap::{self, BootstrapPlan},
     settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING},

@@ -3,7 +3,7 @@
 use anyhow::bail;
 use serde_json::{json, Value};
 use tessera_client::{AuditEvent, AuditQuery};
-use tessera_core::ttl::parse_ttl;
+use tessera_rules::ttl::parse_ttl;
 use time::OffsetDateTime;
 
 use crate::{

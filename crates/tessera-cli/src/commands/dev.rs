@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use tessera_core::{
     clock::{Clock, SystemClock},
     password::Password,
-    role::Role,
     seal::SealingKey,
-    token::TokenKind,
 };
+use tessera_rules::{role::Role, token::TokenKind};
 use tessera_store::{
     embedded::{EmbeddedOptions, EmbeddedPostgres},
     users::{self, NewUser},
@@ -218,7 +217,7 @@ async fn dev_with_postgres(
                 // As long as the admin session it derives from (a child never outlives its parent).
                 ttl: caller
                     .expires_at
-                    .map(|at| tessera_core::ttl::format_ttl(at - clock.now()))
+                    .map(|at| tessera_rules::ttl::format_ttl(at - clock.now()))
                     .unwrap_or_default(),
                 permissions: vec!["introspect".into()],
                 description: "dev service token (introspect only)".into(),

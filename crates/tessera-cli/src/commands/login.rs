@@ -148,7 +148,7 @@ pub async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
         bail!("not logged in to {address}; run `tessera login --server {address}` first");
     };
     if let Some(ttl) = &args.ttl {
-        tessera_core::ttl::parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+        tessera_rules::ttl::parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
     }
     let password = ask(
         "Your password (or the break-glass root password)",

@@ -5,8 +5,8 @@
 
 use anyhow::{bail, Context as _};
 use serde_json::json;
-use tessera_core::{
-    clock::{Clock, SystemClock},
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_rules::{
     token::{TokenHash, TokenKind, TokenSecret, MASTER_PREFIX},
     ttl::format_ttl,
 };

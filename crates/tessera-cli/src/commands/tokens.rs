@@ -3,7 +3,7 @@
 use anyhow::bail;
 use serde_json::{json, Value};
 use tessera_client::{IssueToken, RevokeTarget, Secret, TokenFormat, TokenInfo, TokenKind};
-use tessera_core::{token::check_format, ttl::parse_ttl};
+use tessera_rules::{token::check_format, ttl::parse_ttl};
 
 use crate::{
     cli::{RemoteArgs, TokenCommand, TokenIssueArgs, TokenRevokeArgs},

@@ -5,10 +5,10 @@ use anyhow::{bail, Context as _};
 use tessera_core::{
     clock::{Clock, SystemClock},
     password::{Argon2Params, PasswordHasher},
-    role::Role,
     seal::SealingKey,
     totp::TotpSecret,
 };
+use tessera_rules::role::Role;
 use tessera_store::users::{self, NewUser};
 use uuid::Uuid;
 

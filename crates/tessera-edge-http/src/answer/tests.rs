@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 
+use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::*;
@@ -17,50 +18,9 @@ fn status(code: Code, reason: &str, field: Option<&str>) -> tonic::Status {
 
 fn answer(code: Code, reason: &str, called_as: CalledAs) -> Answer {
     Answer::for_tessera(
-        &TesseraError::from_status(&status(code, reason, None)),
+        &Failure::from_status(&status(code, reason, None)),
         called_as,
     )
-}
-
-#[test]
-fn reasons_are_read_from_error_info() {
-    let error = TesseraError::from_status(&status(
-        Code::InvalidArgument,
-        "INVALID_ARGUMENT",
-        Some("ttl"),
-    ));
-    assert_eq!(error.reason, Reason::InvalidArgument);
-    assert_eq!(error.field.as_deref(), Some("ttl"));
-}
-
-#[test]
-fn another_domain_is_not_trusted_for_a_reason() {
-    let foreign = tonic::Status::with_error_details(
-        Code::Unavailable,
-        "x",
-        ErrorDetails::with_error_info("AUTH_FAILED", "elsewhere", HashMap::new()),
-    );
-    assert_eq!(
-        TesseraError::from_status(&foreign).reason,
-        Reason::Unavailable
-    );
-}
-
-#[test]
-fn without_error_info_the_code_decides() {
-    let cases = [
-        (Code::Unavailable, Reason::Unavailable),
-        (Code::DeadlineExceeded, Reason::Unavailable),
-        (Code::Unauthenticated, Reason::AuthFailed),
-        (Code::PermissionDenied, Reason::AuthDenied),
-        (Code::Unknown, Reason::Internal),
-    ];
-    for (code, reason) in cases {
-        assert_eq!(
-            TesseraError::from_status(&tonic::Status::new(code, "x")).reason,
-            reason
-        );
-    }
 }
 
 #[test]
@@ -115,7 +75,7 @@ fn login_failures_have_their_own_codes() {
 #[test]
 fn an_invalid_token_field_is_an_invalid_token_and_other_fields_are_400() {
     let token = Answer::for_tessera(
-        &TesseraError::from_status(&status(
+        &Failure::from_status(&status(
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             Some("token"),
@@ -124,7 +84,7 @@ fn an_invalid_token_field_is_an_invalid_token_and_other_fields_are_400() {
     );
     assert_eq!(token.status, StatusCode::UNAUTHORIZED);
     let ttl = Answer::for_tessera(
-        &TesseraError::from_status(&status(
+        &Failure::from_status(&status(
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             Some("ttl"),
@@ -161,4 +121,20 @@ fn responses_carry_the_challenge_and_no_store() {
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
     let unavailable = Answer::unavailable("down").into_response();
     assert_eq!(unavailable.headers()[header::RETRY_AFTER], "1");
+}
+
+#[test]
+fn every_reason_of_the_contract_has_its_http_status() {
+    for &reason in Reason::ALL.iter().chain(&[Reason::Unknown]) {
+        let failure = Failure::new(reason, "some message");
+        let user = Answer::for_tessera(&failure, CalledAs::User);
+        assert_eq!(user.status.as_u16(), reason.http_status(), "{reason}");
+        assert_eq!(user.tessera_reason, Some(reason));
+        let edge = Answer::for_tessera(&failure, CalledAs::Edge);
+        let expected = match reason.refuses_caller() {
+            true => StatusCode::SERVICE_UNAVAILABLE,
+            false => user.status,
+        };
+        assert_eq!(edge.status, expected, "{reason}");
+    }
 }

@@ -63,7 +63,7 @@ fn non_ascii_tokens_and_huge_tokens_are_refused() {
         HeaderValue::from_bytes(b"Bearer tsr\xc3\xa9").unwrap(),
     );
     assert!(bearer(&headers).is_err());
-    let huge = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
+    let huge = format!("Bearer {}", "a".repeat(tessera_proto::bounds::TOKEN + 1));
     assert!(bearer(&with_authorization(&huge)).is_err());
 }
 

@@ -21,7 +21,7 @@ fn active(token_id: &str, session_id: &str) -> Introspection {
 }
 
 fn hex_of(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    TokenHash::of(secret).to_hex()
 }
 
 /// A cache whose feed reports itself connected.
@@ -41,8 +41,8 @@ fn follower(cache: &DecisionCache) -> &Inner {
     cache.inner.as_deref().expect("enabled")
 }
 
-fn remember(cache: &DecisionCache, secret: &str, answer: &Introspection) -> TokenKey {
-    let key = TokenKey::of(secret);
+fn remember(cache: &DecisionCache, secret: &str, answer: &Introspection) -> TokenHash {
+    let key = TokenHash::of(secret);
     cache.insert(key, answer, cache.epoch());
     key
 }
@@ -62,7 +62,7 @@ fn a_zero_ttl_or_size_turns_the_cache_off() {
         let cache = DecisionCache::new(settings, EdgeMetrics::default());
         assert!(!cache.is_enabled());
         remember(&cache, "tsr_api_a", &active("t1", "s1"));
-        assert!(cache.get(&TokenKey::of("tsr_api_a")).is_none());
+        assert!(cache.get(&TokenHash::of("tsr_api_a")).is_none());
     }
 }
 
@@ -160,7 +160,7 @@ fn a_revocation_drops_entries_by_hash_token_id_and_session() {
 #[test]
 fn an_answer_begun_before_an_invalidation_is_not_kept() {
     let cache = followed();
-    let key = TokenKey::of("tsr_api_a");
+    let key = TokenHash::of("tsr_api_a");
     let epoch = cache.epoch();
     // The revocation overtakes the Introspect in flight.
     cache.record(&hex_of("tsr_api_a"), "t1");
@@ -224,7 +224,7 @@ fn the_cache_stays_within_its_size() {
         assert!(cache.len() <= 3);
     }
     assert!(
-        cache.get(&TokenKey::of("tsr_api_9")).is_some(),
+        cache.get(&TokenHash::of("tsr_api_9")).is_some(),
         "the newest stays"
     );
     let inner = follower(&cache);
@@ -233,13 +233,11 @@ fn the_cache_stays_within_its_size() {
 
 #[test]
 fn keys_come_from_the_feeds_hex_only() {
-    assert!(TokenKey::from_hex(&hex_of("x")) == Some(TokenKey::of("x")));
-    assert!(TokenKey::from_hex("").is_none());
-    assert!(TokenKey::from_hex("zz").is_none());
-    assert_eq!(
-        format!("{:?}", TokenKey::of("tsr_api_secret")),
-        "TokenKey(..)"
-    );
+    assert!(TokenHash::from_hex(&hex_of("x")) == Some(TokenHash::of("x")));
+    assert!(TokenHash::from_hex("").is_none());
+    assert!(TokenHash::from_hex("zz").is_none());
+    let printed = format!("{:?}", TokenHash::of("tsr_api_secret"));
+    assert!(!printed.contains("secret"), "{printed}");
 }
 
 #[test]

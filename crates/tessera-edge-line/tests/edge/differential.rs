@@ -18,11 +18,11 @@ use std::task::{Context, Poll};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tessera_core::namespace::{validate_identifier, Namespace};
 use tessera_edge_line::codec::LineReader;
 use tessera_edge_line::demo::{commands, parser};
 use tessera_edge_line::grammar::{Dialect, ZTICK_MAX_LINE};
 use tessera_edge_line::rules::{Plan, ReplyShape, Rules};
+use tessera_rules::namespace::{validate_identifier, Namespace};
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Lines the differential property runs in CI (the issue asks for at least 100,000);

@@ -1,7 +1,9 @@
 //! `tessera.v1.AdminService`: the adapter over the authority's administration use cases.
 
-use tessera_core::{password::Password, token::TokenKind};
+use tessera_core::password::Password;
+
 use tessera_proto::v1 as pb;
+use tessera_rules::token::TokenKind;
 use tessera_store::{
     audit::{AuditFilter, AuditRow},
     tokens::TokenInfo,

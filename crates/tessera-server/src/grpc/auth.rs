@@ -3,8 +3,9 @@
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
-use tessera_core::{password::Password, token::TokenKind};
+use tessera_core::password::Password;
 use tessera_proto::v1 as pb;
+use tessera_rules::token::TokenKind;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
@@ -297,18 +298,19 @@ impl pb::auth_service_server::AuthService for AuthApi {
         let Some(verdict) = verdict else {
             return Ok(Response::new(pb::CheckNamespaceResponse::default()));
         };
-        let allowed = verdict.action_held && verdict.results.iter().all(|(_, allowed)| *allowed);
+        let decision = &verdict.decision;
         Ok(Response::new(pb::CheckNamespaceResponse {
             active: true,
             results: verdict
-                .results
+                .identifiers
                 .into_iter()
-                .map(|(identifier, allowed)| pb::IdentifierDecision {
+                .zip(&decision.inside)
+                .map(|(identifier, &inside)| pb::IdentifierDecision {
                     identifier,
-                    allowed: allowed && verdict.action_held,
+                    allowed: inside && decision.action_held,
                 })
                 .collect(),
-            allowed,
+            allowed: decision.admits(),
             namespace: verdict.token.namespace.as_str().to_owned(),
             token_id: uuid_text(verdict.token.id),
         }))

@@ -2,58 +2,18 @@
 //! `admin.proto`, checked at the adapter before any hashing or database work (the caller is not
 //! even authenticated yet), answered INVALID_ARGUMENT with the field named.
 //!
-//! Lengths are in bytes of UTF-8. Policies (see `tessera_core::text`): `Any` for secrets, `Text`
+//! Lengths are in bytes of UTF-8. Policies (see `tessera_rules::text`): `Any` for secrets, `Text`
 //! (no control characters) for free text, `Name` (no control, no Unicode format characters) for
 //! names and identifiers. Namespace and identifier grammar is checked afterwards by the domain.
-//! The same numbers are written in the proto comments and the README; change all three together.
+//! The numbers are the contract's (`tessera_proto::bounds`); the proto comments and the README
+//! repeat them.
 
-use tessera_core::text::{self, CharPolicy};
 use tessera_proto::v1 as pb;
+use tessera_rules::text::{self, CharPolicy};
 
 use crate::error::ApiError;
 
-/// Login names (the same limit account creation enforces).
-pub const USERNAME: usize = 64;
-/// Passwords (argon2 hashes any length; this bounds the work and the request).
-pub const PASSWORD: usize = 1024;
-/// TOTP codes (six digits; room for spaces a user may type).
-pub const TOTP_CODE: usize = 16;
-/// TTLs such as `1h30m`.
-pub const TTL: usize = 32;
-/// A token presented as a value or as the bearer (opaque tokens are 57 bytes; JWTs well under).
-pub const TOKEN: usize = 4096;
-/// Token, session and account ids (UUIDs are 36 bytes).
-pub const ID: usize = 64;
-/// Revoke reasons.
-pub const REASON: usize = 512;
-/// Token descriptions.
-pub const DESCRIPTION: usize = 512;
-/// Namespaces (and each identifier).
-pub const NAMESPACE: usize = tessera_core::namespace::MAX_LEN;
-/// Each identifier of CheckNamespace.
-pub const IDENTIFIER: usize = tessera_core::namespace::MAX_LEN;
-/// Identifiers per CheckNamespace call.
-pub const IDENTIFIERS: usize = 1000;
-/// Each permission name (or CheckNamespace action).
-pub const PERMISSION: usize = 64;
-/// Permissions per token.
-pub const PERMISSIONS: usize = 64;
-/// Display names.
-pub const DISPLAY_NAME: usize = 128;
-/// Role names.
-pub const ROLE: usize = 32;
-/// Page tokens (as handed out by the previous page).
-pub const PAGE_TOKEN: usize = 128;
-/// TOTP secrets in base32.
-pub const TOTP_SECRET: usize = 128;
-/// Audit action filters.
-pub const AUDIT_ACTION: usize = 64;
-/// A revocation feed anchor (`after_anchor`, `applied_anchor`).
-pub const ANCHOR: usize = 128;
-/// A feed follower's name.
-pub const FOLLOWER_NAME: usize = 128;
-/// Token ids revoked in one call.
-pub const REVOKE_IDS: usize = 1000;
+use tessera_proto::bounds::*;
 
 fn field(name: &'static str, value: &str, max: usize, policy: CharPolicy) -> Result<(), ApiError> {
     text::check(value, max, policy).map_err(|e| ApiError::invalid(name, format!("{name} {e}")))

@@ -9,7 +9,7 @@ pub mod limits;
 
 pub use admin::AdminApi;
 pub use auth::AuthApi;
-use tessera_core::token::TokenSecret;
+use tessera_rules::token::TokenSecret;
 use time::OffsetDateTime;
 use tonic::{Request, Status};
 
@@ -55,7 +55,9 @@ pub fn extract_credential(mut request: Request<()>) -> Result<Request<()>, Statu
     let credential = match request.metadata().get("authorization") {
         None => Credential::Missing,
         // An absurdly long header is malformed, not something to hash and look up.
-        Some(value) if value.len() > limits::TOKEN + "Bearer ".len() => Credential::Malformed,
+        Some(value) if value.len() > tessera_proto::bounds::TOKEN + "Bearer ".len() => {
+            Credential::Malformed
+        }
         Some(value) => match value.to_str().ok().and_then(parse_bearer) {
             Some(token) => Credential::Bearer(TokenSecret::from_string(token.to_owned())),
             None => Credential::Malformed,

@@ -4,7 +4,9 @@
 //! password, second factor) revoke those tokens, so every replica's cache drops them.
 
 use serde_json::json;
-use tessera_core::{password::Password, role::Role, token::TokenHash, totp::TotpSecret};
+use tessera_core::{password::Password, totp::TotpSecret};
+use tessera_proto::bounds;
+use tessera_rules::{role::Role, token::TokenHash};
 use tessera_store::{
     audit::{self as audit_store, AuditFilter, AuditRow},
     tokens::{self as token_store, RevokeTarget, TokenInfo},
@@ -23,12 +25,8 @@ mod rank;
 
 use rank::{require_may_change, require_may_give};
 
-/// Largest page any list returns.
-pub const MAX_PAGE: u32 = 500;
 const DEFAULT_PAGE: u32 = 50;
 const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 1024;
-const MAX_USERNAME: usize = 64;
 
 /// A new account as asked for.
 #[derive(Debug)]
@@ -54,10 +52,10 @@ pub struct TotpEnrollment {
 
 /// Checks a login name: 1–64 characters of ASCII letters, digits and `. _ @ -`.
 pub fn validate_username(username: &str) -> Result<(), ApiError> {
-    if username.is_empty() || username.len() > MAX_USERNAME {
+    if username.is_empty() || username.len() > bounds::USERNAME {
         return Err(ApiError::invalid(
             "username",
-            format!("a username has 1 to {MAX_USERNAME} characters"),
+            format!("a username has 1 to {} characters", bounds::USERNAME),
         ));
     }
     if !username
@@ -81,10 +79,10 @@ pub fn validate_password(password: &Password) -> Result<(), ApiError> {
             format!("a password has at least {MIN_PASSWORD} characters"),
         ));
     }
-    if password.expose().len() > MAX_PASSWORD {
+    if password.expose().len() > bounds::PASSWORD {
         return Err(ApiError::invalid(
             "password",
-            format!("a password has at most {MAX_PASSWORD} bytes"),
+            format!("a password has at most {} bytes", bounds::PASSWORD),
         ));
     }
     Ok(())
@@ -92,14 +90,14 @@ pub fn validate_password(password: &Password) -> Result<(), ApiError> {
 
 fn parse_role(role: &str) -> Result<Role, ApiError> {
     role.parse()
-        .map_err(|e: tessera_core::role::RoleError| ApiError::invalid("role", e.to_string()))
+        .map_err(|e: tessera_rules::role::RoleError| ApiError::invalid("role", e.to_string()))
 }
 
 fn page_size(asked: u32) -> i64 {
     i64::from(if asked == 0 {
         DEFAULT_PAGE
     } else {
-        asked.min(MAX_PAGE)
+        asked.min(bounds::PAGE)
     })
 }
 
@@ -462,7 +460,7 @@ impl Authority {
             subject,
             include_inactive,
             self.clock.now(),
-            i64::from(MAX_PAGE),
+            i64::from(bounds::PAGE),
         )
         .await?)
     }

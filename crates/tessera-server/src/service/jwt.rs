@@ -11,11 +11,11 @@ use std::{
 use tracing::Instrument as _;
 
 use tessera_core::{
-    grant::Grant,
     jwt::{self, Claims, Jwks, JwtError, JwtPublicKey, JwtSigningKey, UnverifiedJwt},
     seal::SealingKey,
-    token::TokenKind,
 };
+
+use tessera_rules::{grant::Grant, token::TokenKind};
 use tessera_store::{
     keys::{self as key_store, KeyChanges, NewSigningKey, SigningKeyRow},
     PgPool, StoreError,

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use serde_json::json;
-use tessera_core::{
+use tessera_core::{password::Password, totp::TotpSecret};
+use tessera_rules::{
     namespace::Namespace,
-    password::Password,
     permission::PermissionSet,
     token::{TokenHash, TokenKind, TokenSecret},
-    totp::TotpSecret,
     ttl::parse_ttl,
 };
 use tessera_store::{
@@ -214,8 +213,8 @@ impl Authority {
                     "ttl",
                     format!(
                         "ttl {} exceeds the unlock cap of {}",
-                        tessera_core::ttl::format_ttl(ttl),
-                        tessera_core::ttl::format_ttl(cap)
+                        tessera_rules::ttl::format_ttl(ttl),
+                        tessera_rules::ttl::format_ttl(cap)
                     ),
                 ));
             }

@@ -23,7 +23,7 @@ use std::{
     },
 };
 
-use tessera_core::token::TokenHash;
+use tessera_rules::token::TokenHash;
 use tessera_store::{
     tokens::{self as token_store, LookupKey, TokenRecord, MAX_BATCH},
     PgPool, SqlxError, StoreError,

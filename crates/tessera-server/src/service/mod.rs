@@ -19,8 +19,8 @@ use tessera_core::{
     clock::Clock,
     jwt::looks_like_jwt,
     password::{Password, PasswordHasher},
-    token::{check_format, TokenFormatError, TokenHash, TokenSecret},
 };
+use tessera_rules::token::{check_format, TokenFormatError, TokenHash, TokenSecret};
 use tessera_store::{
     audit::{self, AuditEvent},
     feed::{FeedSettings, RevocationFeed},
@@ -195,7 +195,7 @@ impl Authority {
             match check_format(secret) {
                 Ok(_) | Err(TokenFormatError::NotTessera) => {}
                 // An operator-chosen master token (`tessera token set`) carries no checksum.
-                Err(_) if secret.starts_with(tessera_core::token::MASTER_PREFIX) => {}
+                Err(_) if secret.starts_with(tessera_rules::token::MASTER_PREFIX) => {}
                 // A typo or a scanner's find: refused without touching the database.
                 Err(_) => return Ok(Lookup::Inactive(InactiveReason::Malformed)),
             }
@@ -218,7 +218,7 @@ impl Authority {
             let lookup = decide(record, now, consume)?;
             // Master tokens are never cached: a reset from the CLI must bite on the very next call.
             if let Lookup::Active(view) = &lookup {
-                if view.kind != tessera_core::token::TokenKind::Master {
+                if view.kind != tessera_rules::token::TokenKind::Master {
                     self.cache.insert(hash, view, epoch);
                 }
             }

@@ -11,7 +11,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use tessera_core::token::TokenKind;
+use tessera_rules::token::TokenKind;
 use tessera_store::{
     leases::{self, Follower, Renewal},
     revocations::FeedPosition,

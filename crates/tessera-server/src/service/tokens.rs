@@ -1,9 +1,11 @@
 //! Issuing derived tokens, introspection, namespace decisions and revocation.
 
 use serde_json::json;
-use tessera_core::{
+use tessera_proto::bounds;
+use tessera_rules::{
+    decision::{Decision, Question},
     grant::{derive_child, ChildRequest},
-    namespace::{validate_identifier, Namespace},
+    namespace::Namespace,
     permission::{PermissionSet, INTROSPECT, ISSUE},
     token::{TokenHash, TokenKind, TokenSecret},
     ttl::parse_ttl,
@@ -75,10 +77,10 @@ pub struct IssuedToken {
 pub struct NamespaceVerdict {
     /// The token examined.
     pub token: std::sync::Arc<TokenView>,
-    /// One decision per identifier, in request order.
-    pub results: Vec<(String, bool)>,
-    /// Whether the requested action is held (true when none was asked).
-    pub action_held: bool,
+    /// The identifiers asked about, in request order.
+    pub identifiers: Vec<String>,
+    /// The decision for them.
+    pub decision: Decision,
 }
 
 /// What a Revoke names.
@@ -105,10 +107,8 @@ pub struct RevokeOutcome {
     pub propagation: super::propagation::Propagation,
 }
 
-const MAX_IDENTIFIERS: usize = 1000;
 /// Token ids a revoke's audit row lists (with the count of all).
 const AUDITED_IDS: usize = 100;
-const MAX_DESCRIPTION: usize = 512;
 
 impl Authority {
     /// Issues a token derived from the caller's, never broader than it.
@@ -128,10 +128,10 @@ impl Authority {
                 "only API and SERVICE tokens can be issued",
             ));
         }
-        if req.description.len() > MAX_DESCRIPTION {
+        if req.description.len() > bounds::DESCRIPTION {
             return Err(ApiError::invalid(
                 "description",
-                format!("at most {MAX_DESCRIPTION} bytes"),
+                format!("at most {} bytes", bounds::DESCRIPTION),
             ));
         }
         let child = ChildRequest {
@@ -165,7 +165,7 @@ impl Authority {
         )
         .map_err(|e| ApiError::PrivilegeExceeded(format!("{}: {e}", e.field)))?;
         if req.kind == TokenKind::Service
-            && tessera_core::role::holds_admin_rights(
+            && tessera_rules::role::holds_admin_rights(
                 caller.role,
                 &grant.permissions,
                 grant.elevated,
@@ -278,49 +278,19 @@ impl Authority {
         if token.is_empty() {
             return Err(ApiError::invalid("token", "token must not be empty"));
         }
-        if identifiers.is_empty() {
-            return Err(ApiError::invalid(
-                "identifiers",
-                "name at least one identifier",
-            ));
-        }
-        if identifiers.len() > MAX_IDENTIFIERS {
-            return Err(ApiError::invalid(
-                "identifiers",
-                format!("at most {MAX_IDENTIFIERS} identifiers per call"),
-            ));
-        }
-        for (index, identifier) in identifiers.iter().enumerate() {
-            validate_identifier(identifier).map_err(|e| {
-                ApiError::invalid("identifiers", format!("identifier {index}: {e}"))
-            })?;
-        }
-        if !action.is_empty() {
-            // Exact: one name, as a token holds it; never `*`, `-name` or padded with whitespace.
-            tessera_core::permission::validate_action(action).map_err(|_| {
-                ApiError::invalid(
-                    "action",
-                    "must be exactly one permission name (lowercase letters, digits and . _ : -, \
-                     starting with a letter): no *, no leading -, no whitespace",
-                )
-            })?;
-        }
+        // The question is judged before the token is looked up, with the one decision every
+        // dialect uses (`tessera_rules::decision`).
+        let question = Question::new(&identifiers, action)
+            .map_err(|malformed| ApiError::invalid(malformed.field(), malformed.to_string()))?;
         let view = match self.lookup(token, false).await? {
             Lookup::Active(view) => view,
             Lookup::Inactive(_) => return Ok(None),
         };
-        let results = identifiers
-            .into_iter()
-            .map(|id| {
-                let allowed = view.namespace.allows(&id);
-                (id, allowed)
-            })
-            .collect();
-        let action_held = action.is_empty() || view.permissions.permits(action);
+        let decision = question.decide(&view.namespace, &view.permissions);
         Ok(Some(NamespaceVerdict {
             token: view,
-            results,
-            action_held,
+            identifiers,
+            decision,
         }))
     }
 

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use tessera_core::{
-    jwt::JwtError,
+use tessera_core::jwt::JwtError;
+
+use tessera_rules::{
     namespace::Namespace,
     permission::PermissionSet,
     role::{holds_admin_rights, Role},
@@ -68,8 +69,8 @@ impl TokenView {
     }
 
     /// The token's bounds, from which children are derived.
-    pub fn grant(&self) -> tessera_core::grant::Grant {
-        tessera_core::grant::Grant {
+    pub fn grant(&self) -> tessera_rules::grant::Grant {
+        tessera_rules::grant::Grant {
             namespace: self.namespace.clone(),
             permissions: self.permissions.clone(),
             expires_at: self.expires_at,

@@ -23,7 +23,7 @@ use std::{
 use tracing::Instrument as _;
 
 use futures::Stream;
-use tessera_core::{permission::INTROSPECT, token::TokenKind};
+use tessera_rules::{permission::INTROSPECT, token::TokenKind};
 use tessera_store::{
     feed::FeedState,
     revocations::{self, Anchored, FeedPosition, Retained, Revocation},

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::common::*;
-use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 
 async fn limited(server: &TestServer, session: &str, uses: u32) -> String {
     server

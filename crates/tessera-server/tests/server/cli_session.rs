@@ -9,7 +9,8 @@ use std::{
 };
 
 use crate::common::{run_with_stdin, tessera_bin, TestServer, ROOT_PASSWORD};
-use tessera_core::{role::Role, totp::TotpSecret};
+use tessera_core::totp::TotpSecret;
+use tessera_rules::role::Role;
 
 /// Runs `tessera <args>` with the credentials file `creds` and no token in the environment.
 fn run(creds: &Path, args: &[&str], stdin: &str) -> Output {

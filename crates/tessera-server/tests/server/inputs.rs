@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use tessera_core::role::Role;
 use tessera_proto::v1::{self as pb, admin_service_client::AdminServiceClient};
+use tessera_rules::role::Role;
 use tonic::Code;
 
 use pb::revoke_request::Target;

@@ -13,8 +13,9 @@ use std::{
 };
 
 use crate::common::*;
-use tessera_core::{password::Argon2Params, role::Role};
+use tessera_core::password::Argon2Params;
 use tessera_proto::v1::{self as pb, admin_service_client::AdminServiceClient};
+use tessera_rules::role::Role;
 use tonic::Code;
 
 use pb::revoke_request::Target;

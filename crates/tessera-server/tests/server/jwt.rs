@@ -11,8 +11,9 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tessera_core::{clock::Clock as _, role::Role};
+use tessera_core::clock::Clock as _;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tessera_server::settings::AuthSettings;
 use tessera_store::testing::TestDatabase;
 use tonic::Code;
@@ -344,8 +345,8 @@ async fn plant_row(server: &TestServer, text: &str) {
         &mut conn,
         &tessera_store::tokens::NewToken {
             id: uuid::Uuid::new_v4(),
-            hash: tessera_core::token::TokenHash::of(text),
-            kind: tessera_core::token::TokenKind::Api,
+            hash: tessera_rules::token::TokenHash::of(text),
+            kind: tessera_rules::token::TokenKind::Api,
             subject: None,
             parent_id: None,
             session_id: None,

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::common::*;
-use tessera_core::{clock::Clock, role::Role, totp::TotpSecret};
+use tessera_core::{clock::Clock, totp::TotpSecret};
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tonic::Code;
 
 fn login_req(username: &str, password: &str, totp: &str) -> pb::LoginRequest {

@@ -3,11 +3,10 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use tessera_core::{
-    clock::{Clock, SystemClock},
-    token::{TokenKind, TokenSecret},
-};
+use tessera_core::clock::{Clock, SystemClock};
+
 use tessera_proto::v1::{self as pb, auth_service_client::AuthServiceClient};
+use tessera_rules::token::{TokenKind, TokenSecret};
 use tessera_server::{
     server::Server,
     settings::{AuthSettings, ServeSettings},

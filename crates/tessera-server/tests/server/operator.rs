@@ -11,8 +11,9 @@ use std::{
 
 use crate::common::*;
 use serde_json::Value;
-use tessera_core::{role::Role, totp::TotpSecret};
+use tessera_core::totp::TotpSecret;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tonic::Code;
 
 /// Runs the CLI against `server` with `token`, feeding `stdin`.
@@ -294,7 +295,7 @@ async fn the_cli_manages_accounts_totp_tokens_and_audit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn token_check_reads_the_grammar_offline() {
-    let good = tessera_core::token::TokenSecret::generate(tessera_core::token::TokenKind::Api);
+    let good = tessera_rules::token::TokenSecret::generate(tessera_rules::token::TokenKind::Api);
     let run = |arg: &str| {
         Command::new(tessera_bin())
             .args(["token", "check", arg])

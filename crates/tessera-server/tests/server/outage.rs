@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::common::*;
-use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tessera_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use tonic::Code;
 use tonic_health::pb::{

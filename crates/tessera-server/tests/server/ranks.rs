@@ -3,8 +3,9 @@
 //! namespace, and a change of second factor ends the account's sessions.
 
 use crate::common::*;
-use tessera_core::{clock::Clock, role::Role, totp::TotpSecret};
+use tessera_core::{clock::Clock, totp::TotpSecret};
 use tessera_proto::v1::{self as pb, admin_service_client::AdminServiceClient};
+use tessera_rules::role::Role;
 use tonic::{Code, Status};
 
 const PASSWORD: &str = "correct horse battery";

@@ -4,8 +4,8 @@
 //! sequence instead of silently missing revocations.
 
 use crate::common::*;
-use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tessera_server::sweeper::{self, Retention};
 use tonic::Code;
 use tonic_types::StatusExt;

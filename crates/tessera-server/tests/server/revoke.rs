@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use crate::common::*;
 use futures::StreamExt;
-use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tonic::Code;
 
 use pb::revoke_request::Target;
@@ -106,7 +106,7 @@ async fn revoking_a_session_revokes_everything_derived_and_watchers_see_each() {
         seen.windows(2).all(|w| w[0].sequence < w[1].sequence),
         "in order"
     );
-    let hash = tessera_core::token::TokenHash::of(&grandchild.token).to_hex();
+    let hash = tessera_rules::token::TokenHash::of(&grandchild.token).to_hex();
     assert!(seen.iter().any(|e| e.token_hash == hash));
 
     // Resuming after the first event replays the rest.

@@ -1,8 +1,8 @@
 //! IssueToken, Introspect and CheckNamespace over real gRPC against a real PostgreSQL.
 
 use crate::common::*;
-use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tonic::Code;
 
 fn issue(ttl: &str, max_uses: u32, namespace: &str, permissions: &[&str]) -> pb::IssueTokenRequest {

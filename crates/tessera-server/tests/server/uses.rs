@@ -8,8 +8,8 @@ use std::sync::{
 };
 
 use crate::common::*;
-use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tokio::sync::Mutex;
 use tonic::Code;
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::common::*;
 use futures::StreamExt;
-use tessera_core::role::Role;
 use tessera_proto::v1 as pb;
+use tessera_rules::role::Role;
 use tonic::{transport::Channel, Code, Streaming};
 
 use pb::revoke_request::Target;

@@ -2,7 +2,7 @@
 //! concurrent cache misses wait on one another instead of each paying a round trip.
 
 use sqlx::PgPool;
-use tessera_core::token::TokenHash;
+use tessera_rules::token::TokenHash;
 use time::OffsetDateTime;
 
 use super::TokenRecord;

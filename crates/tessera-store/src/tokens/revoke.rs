@@ -2,7 +2,7 @@
 //! notification, in the caller's transaction, with the tree locked so no child can slip in.
 
 use sqlx::PgConnection;
-use tessera_core::token::TokenHash;
+use tessera_rules::token::TokenHash;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

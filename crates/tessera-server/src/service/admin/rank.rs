@@ -3,7 +3,7 @@
 //! caller's may be given, and no account that outranks the caller may be changed (its role,
 //! password, second factor or enabled state), the caller's own included.
 
-use tessera_core::role::{may_act_on, Role};
+use tessera_rules::role::{may_act_on, Role};
 use tessera_store::users::UserSummary;
 
 use crate::error::ApiError;

@@ -9,11 +9,12 @@ use std::{sync::Arc, time::Duration};
 use tessera_core::{
     clock::{Clock, ManualClock},
     password::{Argon2Params, Password},
-    role::Role,
     seal::SealingKey,
     totp::TotpSecret,
 };
+
 use tessera_proto::v1::{self as pb, auth_service_client::AuthServiceClient};
+use tessera_rules::role::Role;
 use tessera_server::{
     server::Server,
     service::Authority,
@@ -164,7 +165,7 @@ impl TestServer {
     /// The revocation feed goes live shortly after start; tests that depend on the cache wait.
     async fn wait_until_cache_trusted(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let hash = tessera_core::token::TokenHash::of("probe");
+        let hash = tessera_rules::token::TokenHash::of("probe");
         loop {
             // Insert/get round trip tells whether the cache is trusted without exposing internals.
             if self.authority.cache_is_trusted() {

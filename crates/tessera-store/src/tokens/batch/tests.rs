@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use tessera_core::token::TokenKind;
+use tessera_rules::token::TokenKind;
 use time::Duration;
 use uuid::Uuid;
 

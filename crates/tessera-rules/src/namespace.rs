@@ -19,7 +19,7 @@ use thiserror::Error;
 use crate::text;
 
 /// The longest namespace or identifier accepted.
-pub const MAX_LEN: usize = 512;
+pub const MAX_LEN: usize = tessera_proto::bounds::NAMESPACE;
 
 /// The characters that end a prefix namespace.
 pub const SEPARATORS: [char; 3] = ['.', '/', ':'];

@@ -23,7 +23,7 @@ pub const ADMIN: &str = "admin";
 /// Every permission.
 pub const ALL: &str = "*";
 
-const MAX_NAME: usize = 64;
+const MAX_NAME: usize = tessera_proto::bounds::PERMISSION;
 
 /// A set of permissions: some names, or all of them but some excluded names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
