@@ -91,22 +91,27 @@ impl LimitedUse {
                 reason: "REVOCATION_FEED_DOWN".into(),
             });
         }
-        if identifiers.is_empty() {
-            return Ok(Verdict::Active(Vec::new()));
-        }
-        // Tessera's one decision (`tessera_rules::decision`), for the namespace alone: the line
-        // protocol asks no action.
-        let question = Question::new(identifiers, "").map_err(|malformed| {
-            TesseraFailure::InvalidArgument {
-                field: Some(malformed.field().to_owned()),
-            }
-        })?;
-        Ok(Verdict::Active(
-            question
-                .decide(&self.namespace, &PermissionSet::default())
-                .inside,
-        ))
+        local_verdict(&self.namespace, identifiers)
     }
+}
+
+/// The verdict for an active token whose namespace Introspect reported, decided here with
+/// Tessera's own decision ([`tessera_rules::decision`], for the namespace alone: the line protocol
+/// asks no action). Identifiers Tessera would refuse are refused the same way.
+pub fn local_verdict(
+    namespace: &Namespace,
+    identifiers: &[String],
+) -> Result<Verdict, TesseraFailure> {
+    if identifiers.is_empty() {
+        return Ok(Verdict::Active(Vec::new()));
+    }
+    let question =
+        Question::new(identifiers, "").map_err(|malformed| TesseraFailure::InvalidArgument {
+            field: Some(malformed.field().to_owned()),
+        })?;
+    Ok(Verdict::Active(
+        question.decide(namespace, &PermissionSet::default()).inside,
+    ))
 }
 
 /// An answer's time as a `SystemTime` (before the epoch reads as the epoch).
@@ -180,7 +185,7 @@ impl Authority {
         }
         let limited = match (
             response.uses_remaining,
-            Namespace::parse(&response.namespace),
+            Namespace::from_stored(&response.namespace),
         ) {
             (Some(_), Ok(namespace)) => {
                 watched.also(response.token_id.clone());

@@ -12,6 +12,7 @@ mod invariant;
 mod jwt;
 mod login;
 mod metrics;
+mod one_decision;
 mod operator;
 mod outage;
 mod ranks;
