@@ -12,6 +12,7 @@ mod dev;
 pub mod otlp;
 pub mod pki;
 pub mod proxy;
+pub mod rotation;
 
 use std::{
     io::Write,

@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -18,7 +17,6 @@ pub use crate::policy::Policy;
 use crate::policy::{FrontProxy, Origin};
 use crate::routes::{NamespaceRules, PublicRoutes};
 use crate::server::ServerLimits;
-use crate::tls;
 
 pub use tessera_client::{parse_duration, Secret};
 
@@ -74,6 +72,11 @@ pub struct Cli {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "TESSERA_HTTP_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// How often --tls-cert and --tls-key are checked for changes; a changed pair (or SIGHUP) is
+    /// loaded without a restart, for new connections, and open ones keep theirs.
+    #[arg(long, env = "TESSERA_HTTP_TLS_WATCH_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_watch_interval: Duration,
 
     /// Trust `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` from a TLS-terminating
     /// proxy in front of the edge. Only set it when nothing else can reach the edge.
@@ -187,7 +190,8 @@ pub struct Settings {
     /// Paths whose identifier segment goes through CheckNamespace.
     pub namespace_rules: NamespaceRules,
     /// TLS for clients, when the edge terminates it.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Reloaded on SIGHUP and when the files change (see `tessera_process::tls`).
+    pub tls: Option<tessera_process::tls::Serving>,
     /// Browser and proxy policy.
     pub policy: Policy,
     /// Listener limits.
@@ -222,7 +226,15 @@ impl Settings {
         let namespace_rules =
             NamespaceRules::parse(&cli.namespace_rules).context("--namespace-rule")?;
         let tls = match (&cli.tls_cert, &cli.tls_key) {
-            (Some(cert), Some(key)) => Some(tls::server_config(cert, key).context("--tls-cert")?),
+            (Some(cert), Some(key)) => Some(
+                tessera_process::tls::Serving::load(
+                    cert,
+                    key,
+                    cli.tls_watch_interval,
+                    &[b"h2", b"http/1.1"],
+                )
+                .context("--tls-cert/--tls-key")?,
+            ),
             _ => None,
         };
         let allowed_origins = cli

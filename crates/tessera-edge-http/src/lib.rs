@@ -32,7 +32,6 @@ pub mod routes;
 pub mod server;
 pub mod session;
 pub mod state;
-pub mod tls;
 pub mod token;
 pub mod upstream;
 pub mod verify;

@@ -106,16 +106,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         upstream = state.proxy.as_ref().map(|p| p.upstream().to_string()).unwrap_or_default(),
         "listening"
     );
+    if let Some(tls) = &settings.tls {
+        tls.cert.spawn_watcher().context("--tls-cert")?;
+    }
     if let Some(path) = &settings.ready_file {
-        write_ready_file(path, &url, address, metrics_addr)
+        let mut body = serde_json::json!({
+            "url": url,
+            "listen_addr": address.to_string(),
+            "pid": std::process::id(),
+        });
+        if let Some(metrics_addr) = metrics_addr {
+            body["metrics_addr"] = metrics_addr.to_string().into();
+        }
+        tessera_process::ready::write(path, &body)
             .with_context(|| format!("--ready-file {}", path.display()))?;
     }
     server::serve(
         listener,
-        settings.tls.clone(),
+        settings.tls.as_ref().map(|tls| tls.config.clone()),
         router(state),
         settings.limits.clone(),
-        shutdown_signal(),
+        tessera_process::signal::shutdown(),
     )
     .await;
     Ok(())
@@ -127,39 +138,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Writes the ready file through a temporary name, so readers never see half of it.
-fn write_ready_file(
-    path: &std::path::Path,
-    url: &str,
-    address: std::net::SocketAddr,
-    metrics_addr: Option<std::net::SocketAddr>,
-) -> std::io::Result<()> {
-    let mut body = serde_json::json!({
-        "url": url,
-        "listen_addr": address.to_string(),
-        "pid": std::process::id(),
-    });
-    if let Some(metrics_addr) = metrics_addr {
-        body["metrics_addr"] = metrics_addr.to_string().into();
-    }
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, body.to_string())?;
-    std::fs::rename(&partial, path)
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let Ok(mut terminate) =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        let _ = interrupt.await;
-        return;
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
     }
 }

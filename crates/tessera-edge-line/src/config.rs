@@ -14,7 +14,6 @@ use clap::Parser;
 use tessera_client::read_secret_file;
 
 use crate::rules::Rules;
-use crate::tls;
 
 pub use tessera_client::{parse_duration, Secret};
 
@@ -114,6 +113,11 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_LINE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// How often --tls-cert and --tls-key are checked for changes; a changed pair (or SIGHUP) is
+    /// loaded without a restart, for new connections, and open ones keep theirs.
+    #[arg(long, env = "TESSERA_LINE_TLS_WATCH_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_watch_interval: Duration,
+
     /// When listening, write `{"listen_addr": …, "pid": …}` to this file (atomically).
     #[arg(long, env = "TESSERA_LINE_READY_FILE")]
     pub ready_file: Option<PathBuf>,
@@ -179,8 +183,8 @@ pub struct Settings {
     pub rules: Rules,
     /// Connection limits.
     pub limits: Limits,
-    /// TLS for clients, when configured.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS for clients, when configured; reloaded on SIGHUP and when the files change.
+    pub tls: Option<tessera_process::tls::Serving>,
     /// Ready file to write once listening.
     pub ready_file: Option<PathBuf>,
 }
@@ -206,7 +210,7 @@ impl Settings {
                         format!("--upstream-server-name {name:?} is not a DNS name or IP address")
                     })?;
                 Some((
-                    tls::client_config(ca).context("--upstream-ca")?,
+                    tessera_process::tls::client_config(ca).context("--upstream-ca")?,
                     server_name,
                 ))
             }
@@ -221,9 +225,10 @@ impl Settings {
             None => Rules::scheduler(),
         };
         let tls = match (&cli.tls_cert, &cli.tls_key) {
-            (Some(cert), Some(key)) => {
-                Some(tls::server_config(cert, key).context("--tls-cert/--tls-key")?)
-            }
+            (Some(cert), Some(key)) => Some(
+                tessera_process::tls::Serving::load(cert, key, cli.tls_watch_interval, &[])
+                    .context("--tls-cert/--tls-key")?,
+            ),
             _ => None,
         };
         let max_line = cli.max_line.unwrap_or_else(|| rules.max_line());

@@ -22,7 +22,6 @@ pub mod rules;
 pub mod server;
 pub mod session;
 pub mod tessera;
-pub mod tls;
 pub mod upstream;
 
 use tokio::io::{AsyncRead, AsyncWrite};

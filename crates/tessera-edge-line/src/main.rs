@@ -58,52 +58,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         limits: settings.limits,
         metrics,
     });
-    let server = EdgeServer::new(listener, settings.tls.clone(), ctx.clone());
+    let server = EdgeServer::new(
+        listener,
+        settings.tls.as_ref().map(|tls| tls.config.clone()),
+        ctx.clone(),
+    );
     let address = server.local_addr()?;
     info!(%address, upstream = ctx.upstream.address(), tls = settings.tls.is_some(), "listening");
+    if let Some(tls) = &settings.tls {
+        tls.cert.spawn_watcher().context("--tls-cert")?;
+    }
     if let Some(path) = &settings.ready_file {
-        write_ready_file(path, address, metrics_addr)
+        let mut body =
+            serde_json::json!({ "listen_addr": address.to_string(), "pid": std::process::id() });
+        if let Some(metrics_addr) = metrics_addr {
+            body["metrics_addr"] = metrics_addr.to_string().into();
+        }
+        tessera_process::ready::write(path, &body)
             .with_context(|| format!("--ready-file {}", path.display()))?;
     }
-    server.run(shutdown_signal()).await;
+    server.run(tessera_process::signal::shutdown()).await;
     Ok(())
-}
-
-/// Writes the ready file through a temporary name, so readers never see half of it.
-fn write_ready_file(
-    path: &std::path::Path,
-    address: std::net::SocketAddr,
-    metrics_addr: Option<std::net::SocketAddr>,
-) -> std::io::Result<()> {
-    let mut body =
-        serde_json::json!({ "listen_addr": address.to_string(), "pid": std::process::id() });
-    if let Some(metrics_addr) = metrics_addr {
-        body["metrics_addr"] = metrics_addr.to_string().into();
-    }
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, body.to_string())?;
-    std::fs::rename(&partial, path)
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }

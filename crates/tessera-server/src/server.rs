@@ -62,7 +62,7 @@ impl Server {
         let tls = match &serve.tls {
             Some(files) => {
                 let cert = ReloadingCert::load(files.clone())?;
-                let config = cert.server_config()?;
+                let config = cert.server_config(&[b"h2"])?;
                 cert.spawn_watcher()?;
                 Some(config)
             }

@@ -9,7 +9,6 @@ use tessera_core::{
 };
 use tessera_server::{bootstrap, server::Server};
 use tessera_store::PoolSettings;
-use tracing::info;
 
 use crate::{
     cli::{DatabaseArgs, ServeArgs},
@@ -17,16 +16,7 @@ use crate::{
 };
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
-    info!("shutting down");
-}
+pub use tessera_process::signal::shutdown as shutdown_signal;
 
 /// Direct sessions a replica holds at most: the revocation feed's LISTEN and its catch-up reads,
 /// the JWT key changes' LISTEN, and the migration lock at start-up.

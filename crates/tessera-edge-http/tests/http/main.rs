@@ -11,5 +11,6 @@ mod edge;
 mod front_proxies;
 mod fuzz_inputs;
 mod namespace_rules;
+mod rotation;
 mod sessions;
 mod trust_boundaries;

@@ -34,6 +34,52 @@ async fn tls_clients_are_served_and_plaintext_ones_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certificate_rotates_on_sighup_and_on_file_change_keeping_open_connections() {
+    use tessera_harness::rotation::{hang_up, served, RotatingCert};
+
+    let upstream = Upstream::start(DemoOptions::default()).await;
+    let token = issue("deploy.", 0).await.token;
+    let mut rotating = RotatingCert::new();
+    // SIGHUP alone (the files are not watched in this run's lifetime), then a change alone.
+    for (trigger, interval) in [("SIGHUP", "1h"), ("a file change", "100ms")] {
+        let (cert, key) = (rotating.cert(), rotating.key());
+        let shim = Shim::start(
+            &upstream.address(),
+            &[
+                "--tls-cert",
+                cert.to_str().unwrap(),
+                "--tls-key",
+                key.to_str().unwrap(),
+                "--tls-watch-interval",
+                interval,
+            ],
+        )
+        .await;
+        let stream = rotating.connect(shim.addr, &[]).await;
+        assert_eq!(served(&stream), rotating.current(), "{trigger}");
+        let mut open = LineClient::over(Box::new(stream));
+        assert_eq!(open.call(&format!("AUTH {token}")).await, "OK");
+        assert_eq!(open.call("1 SET deploy.rotation 1").await, "1 OK");
+
+        rotating.rotate();
+        if trigger == "SIGHUP" {
+            hang_up(shim.pid());
+        }
+        assert!(
+            rotating
+                .wait_until_served(shim.addr, Duration::from_secs(10))
+                .await,
+            "{trigger}: new connections never got the new certificate"
+        );
+        assert_eq!(
+            open.call("2 GET deploy.rotation").await,
+            "2 OK planned 1",
+            "{trigger}: the connection opened before the rotation"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tessera_over_tls_with_a_private_ca_and_fail_over() {
     let cert = TestCert::new();
     let tls_tessera = start_tls_tessera(&cert).expect("tessera dev with tls");

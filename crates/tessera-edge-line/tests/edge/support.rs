@@ -126,6 +126,11 @@ pub struct Shim {
 }
 
 impl Shim {
+    /// The edge's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the edge is running")
+    }
+
     /// Starts the edge in front of `upstream` with the dev service token and extra flags.
     pub async fn start(upstream: &str, extra: &[&str]) -> Shim {
         match Self::try_start(&tessera().ready.service_token, upstream, extra).await {
@@ -424,7 +429,7 @@ impl TestCert {
 
     /// A TLS connection to `addr` that trusts only this certificate.
     pub async fn connect(&self, addr: SocketAddr) -> std::io::Result<BoxedIo> {
-        let config = tessera_edge_line::tls::client_config(&self.cert).expect("client config");
+        let config = tessera_process::tls::client_config(&self.cert).expect("client config");
         let connector = tokio_rustls::TlsConnector::from(config);
         let tcp = TcpStream::connect(addr).await?;
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");

@@ -210,7 +210,16 @@ async fn the_upstream_can_require_tls_and_its_own_auth() {
     let cert = TestCert::new();
     let options = DemoOptions {
         auth: Some("upstream-secret".to_owned()),
-        tls: Some(tessera_edge_line::tls::server_config(&cert.cert, &cert.key).expect("tls")),
+        tls: Some(
+            tessera_process::tls::Serving::load(
+                &cert.cert,
+                &cert.key,
+                std::time::Duration::from_secs(10),
+                &[],
+            )
+            .expect("tls")
+            .config,
+        ),
     };
     let upstream = Upstream::start(options).await;
     let tls_args = [

@@ -232,6 +232,11 @@ pub fn edge_bin() -> PathBuf {
 }
 
 impl Edge {
+    /// The edge's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts an edge in front of Tessera with the dev service token and `args`; panics when it
     /// does not become ready.
     pub async fn start(args: &[&str]) -> Edge {
