@@ -28,7 +28,7 @@ stop_test_postgres() {
 }
 trap stop_test_postgres EXIT
 
-step "protos: buf lint, buf breaking, generated-code drift (Go, Python)"
+step "protos: buf lint, buf breaking, generated-code drift (Go, Python, TypeScript, Java)"
 bash scripts/check-protos.sh
 
 step "cargo fmt --check"
