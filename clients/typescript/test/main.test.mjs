@@ -8,6 +8,7 @@ import "./watch.mjs";
 import "./guard.mjs";
 import "./tracing.mjs";
 import "./failover.mjs";
+import "./readme.mjs";
 
 after(async () => {
   await stopAll();
