@@ -46,3 +46,18 @@ test("CommonJS consumers get the same package", () => {
   assert.equal(typeof cjs.tesseraMiddleware, "function");
   assert.throws(() => new cjs.TesseraClient("nope"), (e) => e.reason === "INVALID_ARGUMENT");
 });
+
+test("every reason survives the wire with its code and field", async () => {
+  const { statusWithReason } = await import("../dist/esm/errors.js");
+  const { fromGrpcError } = await import("../dist/esm/index.js");
+  for (const [reason, code] of Object.entries(REASON_CODES)) {
+    const answer = statusWithReason(reason, "token", "m");
+    const e = fromGrpcError({ code: answer.code, details: answer.details, metadata: answer.metadata });
+    assert.equal(e.reason, reason);
+    assert.equal(e.code, code);
+    assert.equal(e.field, "token");
+  }
+  const plain = fromGrpcError({ code: 7, details: "proxy", metadata: undefined });
+  assert.equal(plain.reason, undefined);
+  assert.equal(plain.kind, "AUTH_DENIED");
+});

@@ -136,8 +136,22 @@ public final class TesseraException extends RuntimeException {
       break;
     }
     String message = status.getDescription() == null ? "" : status.getDescription();
-    return new TesseraException(
-        status.getCode(), Reason.fromWire(wire), wire, field, message, oldest, error);
+    Status.Code code = status.getCode();
+    if (wire.isEmpty() && code == Status.Code.UNKNOWN && brokenConnection(status.getCause())) {
+      // grpc-java reports some connections that broke mid-call (a TLS peer killed) as UNKNOWN
+      // "channel closed": a transport failure like any other, so UNAVAILABLE.
+      code = Status.Code.UNAVAILABLE;
+    }
+    return new TesseraException(code, Reason.fromWire(wire), wire, field, message, oldest, error);
+  }
+
+  private static boolean brokenConnection(Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      if (t instanceof java.io.IOException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A status carrying ErrorInfo of domain "tessera", as the guards answer. */
