@@ -53,8 +53,16 @@ describe("guards", () => {
       await fails("AUTH_DENIED", jobsServer.run(token.token.expose(), "backup.daily"));
       await fails("AUTH_REQUIRED", jobsServer.run(undefined, "deploy.daily"));
       await fails("AUTH_FAILED", jobsServer.run("tsr_api_unknown", "deploy.daily"));
-      await admin.revoke({ tokenId: token.tokenId }, "guard test");
-      await fails("AUTH_FAILED", jobsServer.run(token.token.expose(), "deploy.daily"));
+      // Introspect alone (no access rule) must refuse a revoked token too.
+      const plain = await grpcServer(tesseraServerInterceptor(guardClient));
+      try {
+        assert.match(await plain.run(token.token.expose(), "backup.daily"), /^ran backup.daily/);
+        await admin.revoke({ tokenId: token.tokenId }, "guard test");
+        await fails("AUTH_FAILED", jobsServer.run(token.token.expose(), "deploy.daily"));
+        await fails("AUTH_FAILED", plain.run(token.token.expose(), "backup.daily"));
+      } finally {
+        plain.close();
+      }
     } finally {
       jobsServer.close();
     }

@@ -109,8 +109,20 @@ class GuardTest {
       Dev.fails(Reason.AUTH_DENIED, () -> run(channel, token.token().expose(), "backup.daily"));
       Dev.fails(Reason.AUTH_REQUIRED, () -> run(channel, null, "deploy.daily"));
       Dev.fails(Reason.AUTH_FAILED, () -> run(channel, "tsr_api_unknown", "deploy.daily"));
-      admin.revoke(RevokeTarget.tokenId(token.tokenId()), "guard test");
-      Dev.fails(Reason.AUTH_FAILED, () -> run(channel, token.token().expose(), "deploy.daily"));
+      // Introspect alone (no access rule) must refuse a revoked token too.
+      Server plain = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+          .addService(ServerInterceptors.intercept(jobs, TesseraServerInterceptor.builder(guardClient).build()))
+          .build().start();
+      ManagedChannel toPlain = Grpc.newChannelBuilder("127.0.0.1:" + plain.getPort(), InsecureChannelCredentials.create()).build();
+      try {
+        assertTrue(run(toPlain, token.token().expose(), "backup.daily").startsWith("ran backup.daily"));
+        admin.revoke(RevokeTarget.tokenId(token.tokenId()), "guard test");
+        Dev.fails(Reason.AUTH_FAILED, () -> run(channel, token.token().expose(), "deploy.daily"));
+        Dev.fails(Reason.AUTH_FAILED, () -> run(toPlain, token.token().expose(), "backup.daily"));
+      } finally {
+        toPlain.shutdownNow();
+        plain.shutdownNow();
+      }
       // Fail closed: a guard whose own token Tessera refuses answers UNAVAILABLE, never admits.
       Server closed = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
           .addService(ServerInterceptors.intercept(jobs, TesseraServerInterceptor.builder(admin.withToken("tsr_svc_revoked")).build()))
