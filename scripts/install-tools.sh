@@ -75,15 +75,17 @@ if ! "$tools/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSI
 fi
 
 # protoc (for buf's built-in Java generator) and protoc-gen-grpc-java: Linux executables that Maven
-# Central serves as artifacts with an exe classifier, fetched with Maven into .tools/m2 (the Java
-# client's Maven repository, which clients/java/run-tests.sh then uses offline).
+# Central serves as artifacts with an exe classifier, fetched with Maven into the Java client's Maven
+# repository ($TESSERA_MAVEN_REPO, default ~/.m2/repository: like Go's module cache and npm's cache
+# it outlives a clone, so CI's fresh clones resolve from Maven Central only once per machine;
+# clients/java/run-tests.sh then runs offline).
 maven_exe() {
   local bin=$1 artifact=$2 version=$3
   if [ ! -x "$tools/bin/$bin" ] || [ "$(cat "$tools/bin/.$bin.version" 2>/dev/null)" != "$version" ]; then
     echo "install-tools: installing $bin $version from Maven Central"
     local dir
     dir=$(mktemp -d)
-    mvn -B -q -ntp -Dmaven.repo.local="$tools/m2" dependency:copy \
+    mvn -B -q -ntp -Dstyle.color=never -Dmaven.repo.local="${TESSERA_MAVEN_REPO:-$HOME/.m2/repository}" dependency:copy \
       -Dartifact="$artifact:$version:exe:linux-x86_64" -DoutputDirectory="$dir" >/dev/null
     install -m 0755 "$dir"/*.exe "$tools/bin/$bin"
     rm -rf "$dir"

@@ -2,8 +2,9 @@
 # Gates of the Java client: one Maven run that compiles (javac -Xlint) and runs the JUnit tests against
 # the real Tessera server (the tests start `tessera dev` and `tessera serve` replicas themselves). The
 # proto gates (generated-code drift among them) are scripts/check-protos.sh, which scripts/test.sh
-# runs for every language. Maven's repository lives in .tools/m2: the first run resolves from Maven
-# Central, every later run with the same pom.xml is offline (-o).
+# runs for every language. Maven's repository is $TESSERA_MAVEN_REPO (default ~/.m2/repository, which
+# outlives a clone as Go's module cache does): the first run with a pom.xml resolves from Maven
+# Central, every later one is offline (-o).
 # Usage: clients/java/run-tests.sh [maven args…]   e.g. -Dtest=WatchTest
 # Env: TESSERA_BIN  the server binary (default: target/debug/tessera, built here when unset)
 set -euo pipefail
@@ -26,7 +27,7 @@ fi
 TESSERA_BIN=$(realpath "$TESSERA_BIN")
 export TESSERA_BIN
 
-repo="$root/.tools/m2"
+repo="${TESSERA_MAVEN_REPO:-$HOME/.m2/repository}"
 # Offline once this pom.xml's dependencies and plugins were resolved by a run that passed resolution.
 marker="$repo/.resolved-$(sha256sum "$here/pom.xml" | cut -c1-16)"
 offline=()

@@ -12,7 +12,7 @@
 //! `--sequential N` for the latency row against tonic. Goals (issue 31): Java ≥ 0.85×, Node ≥ 0.8×
 //! of the same client's Check; sequential Introspect p50 ≤ 1.5× tonic's.
 
-use std::{process::Command, time::Instant};
+use std::{path::PathBuf, process::Command, time::Instant};
 
 use anyhow::{bail, Context};
 
@@ -38,7 +38,9 @@ struct Sdk {
 fn java() -> anyhow::Result<Sdk> {
     let root = workspace_root();
     let module = root.join("clients/java");
-    let repo = root.join(".tools/m2");
+    let repo = std::env::var_os("TESSERA_MAVEN_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".m2/repository"));
     let classpath_file = std::env::temp_dir().join(format!("tessera-bench-java-cp-{}", std::process::id()));
     let built = Command::new("mvn")
         .current_dir(&module)
