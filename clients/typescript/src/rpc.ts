@@ -15,6 +15,12 @@ import {
 import type { Client, ClientReadableStream, Metadata } from "@grpc/grpc-js";
 import { fromGrpcError } from "./errors.js";
 
+/** The wire bytes of a message, as the Buffer grpc-js wants, without copying them. */
+function encode<I extends DescMessage>(schema: I, message: MessageShape<I>): Buffer {
+  const bytes = toBinary(schema, message);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
@@ -30,7 +36,7 @@ export function unary<I extends DescMessage, O extends DescMessage>(
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       methodPath(method),
-      (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
+      (m: MessageShape<I>) => encode(method.input, m),
       (b: Buffer) => fromBinary(method.output, b),
       message,
       metadata,
@@ -48,7 +54,7 @@ export function serverStream<I extends DescMessage, O extends DescMessage>(
 ): ClientReadableStream<MessageShape<O>> {
   return client.makeServerStreamRequest(
     methodPath(method),
-    (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
+    (m: MessageShape<I>) => encode(method.input, m),
     (b: Buffer) => fromBinary(method.output, b),
     create(method.input, request),
     metadata,
