@@ -18,6 +18,14 @@ test("failover when a replica dies mid-load", async () => {
   try {
     await assert.rejects(without.introspect(server.service_token, { peek: true }), (e) => e.kind === "UNAVAILABLE", "mutual TLS refuses a client without a certificate");
     const service = admin.withToken(server.service_token);
+    // A revocation watch through the same replicas must ride out the kill: it reconnects to the
+    // other replica and resumes after the last sequence, so it sees every revocation once.
+    const watched = [];
+    const watchErrors = [];
+    const watch = service.watchRevocations(
+      { fromHead: true, minBackoffMs: 20, maxBackoffMs: 200 },
+      { onRevocation: (r) => watched.push(r), onError: (e) => watchErrors.push(e) },
+    );
     const acknowledged = [];
     let acceptedAfterRevoke = 0;
     let ambiguous = 0;
@@ -54,6 +62,15 @@ test("failover when a replica dies mid-load", async () => {
       check.close();
     }
     assert.ok(acknowledged.length >= 55, `only ${acknowledged.length} rounds completed`);
+    const ids = () => watched.filter((r) => !r.checkpoint).map((r) => r.tokenId);
+    for (let waited = 0; ids().length < acknowledged.length && waited < 30_000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await watch.close();
+    assert.deepEqual(watchErrors, [], "the watch ended");
+    assert.equal(new Set(ids()).size, ids().length, "the watch delivered a revocation twice");
+    assert.ok(acknowledged.every((id) => ids().includes(id)), "the watch missed revocations across the failover");
+    assert.ok(watched.every((r, i) => i === 0 || r.sequence >= watched[i - 1].sequence), "out of order");
     console.log(`typescript failover: ${failover.toFixed(1)} ms from kill to the next successful call, ${ambiguous} call(s) in flight failed, ${acceptedAfterRevoke} revoked tokens accepted, ${acknowledged.length} acknowledged revocations kept`);
   } finally {
     admin.close();

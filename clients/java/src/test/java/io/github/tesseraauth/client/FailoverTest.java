@@ -7,6 +7,7 @@ import io.github.tesseraauth.tessera.v1.TokenInfo;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,8 +17,14 @@ import org.junit.jupiter.api.Test;
  * accepted, and no acknowledged revocation is lost.
  */
 class FailoverTest {
+  static List<String> watchedIds(List<Revocation> watched) {
+    synchronized (watched) {
+      return watched.stream().filter(r -> !r.checkpoint()).map(Revocation::tokenId).toList();
+    }
+  }
+
   @Test
-  void failoverWhenAReplicaDiesMidLoad() {
+  void failoverWhenAReplicaDiesMidLoad() throws InterruptedException {
     Dev dev = Dev.shared();
     Dev.Pki pki = Dev.Pki.make();
     try (Dev.Replica first = dev.replica(pki, "first");
@@ -33,6 +40,22 @@ class FailoverTest {
         assertEquals(Reason.UNAVAILABLE, e.kind());
       }
       TesseraClient service = admin.withToken(dev.serviceToken);
+      // A revocation watch through the same replicas must ride out the kill: it reconnects to the
+      // other replica and resumes after the last sequence, so it sees every revocation once.
+      List<Revocation> watched = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<TesseraException> watchErrors = java.util.Collections.synchronizedList(new ArrayList<>());
+      Watch watch = service.watchRevocations(WatchOptions.head().withBackoff(Duration.ofMillis(20), Duration.ofMillis(200)),
+          new RevocationListener() {
+            @Override
+            public void onRevocation(Revocation revocation) {
+              watched.add(revocation);
+            }
+
+            @Override
+            public void onError(TesseraException error) {
+              watchErrors.add(error);
+            }
+          });
       List<String> acknowledged = new ArrayList<>();
       int acceptedAfterRevoke = 0;
       int ambiguous = 0;
@@ -73,6 +96,20 @@ class FailoverTest {
         }
       }
       assertTrue(acknowledged.size() >= 55, "only " + acknowledged.size() + " rounds completed");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (watchedIds(watched).size() < acknowledged.size() && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      watch.close();
+      assertTrue(watchErrors.isEmpty(), "the watch ended: " + watchErrors);
+      List<String> seen = watchedIds(watched);
+      assertEquals(new java.util.HashSet<>(seen).size(), seen.size(), "the watch delivered a revocation twice");
+      assertTrue(seen.containsAll(acknowledged), "the watch missed revocations across the failover");
+      long last = 0;
+      for (Revocation r : watched) {
+        assertTrue(r.sequence() >= last, "out of order");
+        last = r.sequence();
+      }
       System.out.printf("java failover: %.1f ms from kill to the next successful call, %d call(s) in flight failed, %d revoked tokens accepted, %d acknowledged revocations kept%n",
           failover / 1e6, ambiguous, acceptedAfterRevoke, acknowledged.size());
     }
