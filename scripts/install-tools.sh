@@ -74,6 +74,17 @@ if ! "$tools/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSI
   npm install --silent --no-audit --no-fund --prefix "$tools" "@bufbuild/buf@$BUF_VERSION" >/dev/null 2>&1
 fi
 
+# The Java client's toolchain (JDK 17 and Maven from Debian's packages when missing), and openssl,
+# with which the Java and TypeScript clients' tests make their TLS certificates.
+if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+  echo "install-tools: installing maven and a JDK from Debian's packages"
+  apt_install maven openjdk-17-jdk-headless
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "install-tools: installing openssl from Debian's packages"
+  apt_install openssl
+fi
+
 # protoc (for buf's built-in Java generator) and protoc-gen-grpc-java: Linux executables that Maven
 # Central serves as artifacts with an exe classifier, fetched with Maven into the Java client's Maven
 # repository ($TESSERA_MAVEN_REPO, default ~/.m2/repository: like Go's module cache and npm's cache

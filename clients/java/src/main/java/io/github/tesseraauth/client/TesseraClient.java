@@ -33,7 +33,6 @@ import io.grpc.StatusRuntimeException;
 import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.OpenTelemetry;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
@@ -421,9 +420,5 @@ public final class TesseraClient implements AutoCloseable {
     public String toString() {
       return "Bearer[redacted]";
     }
-  }
-
-  static Instant now() {
-    return Instant.now();
   }
 }
