@@ -19,6 +19,9 @@ bash scripts/install-tools.sh
 step "build (tsc: ESM and CommonJS)"
 (cd "$here" && npm run --silent build)
 
+step "a TypeScript consumer type-checks against the built package (test/consumer.ts)"
+(cd "$here" && npx tsc -p test/tsconfig.json)
+
 if [ -z "${TESSERA_BIN:-}" ]; then
   # The whole workspace, as scripts/dev.sh and scripts/test.sh build it: a -p subset unifies
   # features differently and would rebuild shared dependencies.
