@@ -76,6 +76,9 @@ final class Dev {
     return bin;
   }
 
+  /** Every process the tests started; stopped, then the scratch directory removed, at JVM exit. */
+  private static final List<Process> STARTED = new ArrayList<>();
+
   static synchronized Path scratch() {
     if (scratch == null) {
       try {
@@ -85,8 +88,25 @@ final class Dev {
       } catch (IOException e) {
         throw new IllegalStateException(e);
       }
+      Path dir = scratch;
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        List<Process> processes;
+        synchronized (Dev.class) {
+          processes = new ArrayList<>(STARTED);
+        }
+        processes.forEach(Dev::stop);
+        try (var paths = Files.walk(dir)) {
+          paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+          // best effort: a temporary directory
+        }
+      }));
     }
     return scratch;
+  }
+
+  private static synchronized void started(Process process) {
+    STARTED.add(process);
   }
 
   /** The environment without a developer's own TESSERA_* settings, plus {@code extra}. */
@@ -106,7 +126,7 @@ final class Dev {
       environment(pb, env);
       pb.redirectErrorStream(true).redirectOutput(log.toFile());
       Process process = pb.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(process)));
+      started(process);
       Instant deadline = Instant.now().plus(READY_TIMEOUT);
       while (true) {
         if (Files.exists(readyFile)) {
@@ -183,7 +203,7 @@ final class Dev {
       environment(pb, Map.of("TESSERA_DATABASE_URL", databaseUrl, "TESSERA_TOTP_KEY", totpKey(), "TESSERA_LOG", "info"));
       pb.redirectErrorStream(true).redirectOutput(log.toFile());
       Process process = pb.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
+      started(process);
       Instant deadline = Instant.now().plus(READY_TIMEOUT);
       Pattern serving = Pattern.compile("\"message\":\"tessera serving gRPC\".*?\"addr\":\"([^\"]+)\"|\"addr\":\"([^\"]+)\".*?\"message\":\"tessera serving gRPC\"");
       while (true) {

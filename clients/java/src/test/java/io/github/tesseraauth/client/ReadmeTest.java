@@ -20,7 +20,7 @@ class ReadmeTest {
     assertTrue(from >= 0, "README.md has no Quick start");
     int start = readme.indexOf("```java\n", from) + "```java\n".length();
     String program = readme.substring(start, readme.indexOf("\n```", start) + 1);
-    Path dir = Files.createTempDirectory("quickstart");
+    Path dir = Files.createTempDirectory(Dev.scratch(), "quickstart");
     Path source = dir.resolve("QuickStart.java");
     Files.writeString(source, program);
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
