@@ -38,8 +38,10 @@ function env(extra) {
 
 const children = new Set();
 export function stopAll() {
-  for (const child of children) child.kill(child.signalOnStop ?? "SIGTERM");
-  return Promise.all([...children].map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r)))));
+  const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = running.map((c) => new Promise((r) => c.once("exit", r)));
+  for (const child of running) child.kill(child.signalOnStop ?? "SIGTERM");
+  return Promise.all(exited);
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
