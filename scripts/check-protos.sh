@@ -2,7 +2,8 @@
 # The proto gates, in one place for every language: `buf lint`, `buf breaking` against the last
 # landed main (scripts/buf-breaking.sh says which baseline and why), and generated-code drift for
 # every generated client (Go under clients/go/gen, Python under
-# clients/python/src/tessera_auth_client/_proto): scripts/generate.sh writes a fresh copy into a
+# clients/python/src/tessera_auth_client/_proto, TypeScript under clients/typescript/src/gen, Java
+# under clients/java/src/main/java/io/github/tesseraauth/tessera): scripts/generate.sh writes a fresh copy into a
 # temporary directory, which must equal what is in the tree and what is committed.
 # Needs the tools of scripts/install-tools.sh (run first; scripts/test.sh does). Usage: scripts/check-protos.sh
 set -euo pipefail
@@ -23,7 +24,8 @@ fresh=$(mktemp -d)
 trap 'rm -rf "$fresh"' EXIT
 bash scripts/generate.sh "$fresh" >/dev/null
 status=0
-for generated in clients/go/gen clients/python/src/tessera_auth_client/_proto; do
+for generated in clients/go/gen clients/python/src/tessera_auth_client/_proto \
+  clients/typescript/src/gen clients/java/src/main/java/io/github/tesseraauth/tessera; do
   if ! diff -ru -x __pycache__ "$fresh/$generated" "$generated"; then
     echo "$generated differs from what buf generates from proto/: run scripts/generate.sh and commit the result" >&2
     status=1
@@ -40,5 +42,5 @@ for generated in clients/go/gen clients/python/src/tessera_auth_client/_proto; d
     status=1
   fi
 done
-[ "$status" = 0 ] && echo "generated code matches proto/ for Go and Python"
+[ "$status" = 0 ] && echo "generated code matches proto/ for Go, Python, TypeScript and Java"
 exit "$status"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the Go and Python clients from proto/ with `buf generate` and the local plugins that
+# Regenerates the Go, Python, TypeScript and Java clients from proto/ with `buf generate` and the local plugins that
 # scripts/install-tools.sh puts in .tools/ (run it first). Usage: scripts/generate.sh [OUT_ROOT]
 # OUT_ROOT (default: the repository) is where the clients/ tree is written; the drift checks pass a
 # temporary directory and compare it with what is committed.
@@ -19,7 +19,19 @@ bash clients/python/tools/venv.sh >/dev/null
 # Start from an empty generated package tree so code of a deleted proto file cannot linger.
 rm -rf "$out/clients/python/src/tessera_auth_client/_proto"
 
+# --- TypeScript (clients/typescript) pre-steps ---
+# protoc-gen-es runs from clients/typescript/node_modules at the version the lockfile pins.
+if [ ! -x clients/typescript/node_modules/.bin/protoc-gen-es ]; then
+  (cd clients/typescript && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+rm -rf "$out/clients/typescript/src/gen"
+
+# --- Java (clients/java) pre-steps ---
+# Only the generated package is replaced; the hand-written client lives beside it.
+rm -rf "$out/clients/java/src/main/java/io/github/tesseraauth/tessera"
+
 buf generate --template buf.gen.yaml --output "$out"
+buf generate --template buf.gen.java.yaml --output "$out"
 
 # --- Go (clients/go) post-steps ---
 # protoc-gen-go and protoc-gen-go-grpc already write gofmt-formatted code; nothing to do.

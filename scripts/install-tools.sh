@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the tools the build and tests need, into .tools/ (buf, Go plugins, grpcurl) and the
+# Installs the tools the build and tests need, into .tools/ (buf, Go plugins, grpcurl, protoc and
+# protoc-gen-grpc-java for Java), clients/typescript/node_modules (npm ci) and the
 # system (PostgreSQL from Debian's packages when missing). Idempotent: a second run does nothing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +14,10 @@ PROTOC_GEN_GO_VERSION=v1.36.10
 PROTOC_GEN_GO_GRPC_VERSION=v1.5.1
 GRPCURL_VERSION=v1.9.3
 HELM_VERSION=v3.19.0
+# The Java client's generators, from Maven Central; keep them equal to protobuf.version and
+# grpc.version in clients/java/pom.xml (generated code must match its runtime).
+PROTOC_VERSION=4.36.2
+PROTOC_GEN_GRPC_JAVA_VERSION=1.85.0
 
 apt_updated=0
 apt_install() {
@@ -67,6 +72,48 @@ fi
 if ! "$tools/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSION"; then
   echo "install-tools: installing buf $BUF_VERSION"
   npm install --silent --no-audit --no-fund --prefix "$tools" "@bufbuild/buf@$BUF_VERSION" >/dev/null 2>&1
+fi
+
+# The Java client's toolchain (JDK 17 and Maven from Debian's packages when missing), and openssl,
+# with which the Java and TypeScript clients' tests make their TLS certificates.
+if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+  echo "install-tools: installing maven and a JDK from Debian's packages"
+  apt_install maven openjdk-17-jdk-headless
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "install-tools: installing openssl from Debian's packages"
+  apt_install openssl
+fi
+
+# protoc (for buf's built-in Java generator) and protoc-gen-grpc-java: Linux executables that Maven
+# Central serves as artifacts with an exe classifier, fetched with Maven into the Java client's Maven
+# repository ($TESSERA_MAVEN_REPO, default ~/.m2/repository: like Go's module cache and npm's cache
+# it outlives a clone, so CI's fresh clones resolve from Maven Central only once per machine;
+# clients/java/run-tests.sh then runs offline).
+maven_exe() {
+  local bin=$1 artifact=$2 version=$3
+  if [ ! -x "$tools/bin/$bin" ] || [ "$(cat "$tools/bin/.$bin.version" 2>/dev/null)" != "$version" ]; then
+    echo "install-tools: installing $bin $version from Maven Central"
+    local dir
+    dir=$(mktemp -d)
+    mvn -B -q -ntp -Dstyle.color=never -Dmaven.repo.local="${TESSERA_MAVEN_REPO:-$HOME/.m2/repository}" dependency:copy \
+      -Dartifact="$artifact:$version:exe:linux-x86_64" -DoutputDirectory="$dir" >/dev/null
+    install -m 0755 "$dir"/*.exe "$tools/bin/$bin"
+    rm -rf "$dir"
+    echo "$version" > "$tools/bin/.$bin.version"
+  fi
+}
+maven_exe protoc com.google.protobuf:protoc "$PROTOC_VERSION"
+maven_exe protoc-gen-grpc-java io.grpc:protoc-gen-grpc-java "$PROTOC_GEN_GRPC_JAVA_VERSION"
+
+# The TypeScript client's dependencies and protoc-gen-es, exactly as its lockfile says (npm ci),
+# again only when the lockfile changed since the last install.
+ts="$root/clients/typescript"
+ts_lock=$(sha256sum "$ts/package-lock.json" | cut -c1-16)
+if [ "$(cat "$ts/node_modules/.tessera-lock" 2>/dev/null)" != "$ts_lock" ]; then
+  echo "install-tools: npm ci in clients/typescript"
+  (cd "$ts" && npm ci --silent --no-audit --no-fund >/dev/null)
+  echo "$ts_lock" > "$ts/node_modules/.tessera-lock"
 fi
 
 # Go code generators and grpcurl, built from the Go module proxy, pinned.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository from a fresh clone: the lint gates, Rust (unit, integration
-# against a real PostgreSQL, end to end with the real binaries), the Python client and the Go client.
+# against a real PostgreSQL, end to end with the real binaries), the Python, Go, Java and TypeScript
+# clients.
 # Installs what it needs first (scripts/install-tools.sh). Usage: scripts/test.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,7 @@ stop_test_postgres() {
 }
 trap stop_test_postgres EXIT
 
-step "protos: buf lint, buf breaking, generated-code drift (Go, Python)"
+step "protos: buf lint, buf breaking, generated-code drift (Go, Python, TypeScript, Java)"
 bash scripts/check-protos.sh
 
 step "cargo fmt --check"
@@ -56,7 +57,8 @@ rust_status=${PIPESTATUS[0]}
 set -e
 
 other_status=0
-for suite in clients/python/run-tests.sh clients/go/run-tests.sh; do
+for suite in clients/python/run-tests.sh clients/go/run-tests.sh clients/java/run-tests.sh \
+  clients/typescript/run-tests.sh; do
   if [ -f "$suite" ]; then
     step "$suite"
     bash "$suite" || other_status=1

@@ -94,6 +94,8 @@ fn every_client_names_every_reason() {
     for file in [
         "clients/python/src/tessera_auth_client/errors.py",
         "clients/go/errors.go",
+        "clients/java/src/main/java/io/github/tesseraauth/client/Reason.java",
+        "clients/typescript/src/errors.ts",
     ] {
         let names = quoted_names(&read(file));
         let missing: Vec<_> = table.keys().filter(|r| !names.contains(r)).collect();

@@ -1,0 +1,106 @@
+import type { Client, Metadata } from "@grpc/grpc-js";
+import type { MessageShape } from "@bufbuild/protobuf";
+import { unary } from "./rpc.js";
+import {
+  AdminService,
+  type AuditEventSchema,
+  type BeginTotpEnrollmentResponse,
+  type TokenInfoSchema,
+  type UserSummarySchema,
+} from "./gen/tessera/v1/admin_pb.js";
+import type { UserSchema } from "./gen/tessera/v1/auth_pb.js";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+
+export type User = MessageShape<typeof UserSchema>;
+export type UserSummary = MessageShape<typeof UserSummarySchema>;
+export type TokenInfo = MessageShape<typeof TokenInfoSchema>;
+export type AuditEvent = MessageShape<typeof AuditEventSchema>;
+
+/**
+ * Tessera's AdminService: accounts, tokens and the audit trail. Needs an admin session or an
+ * elevated token (ELEVATION_REQUIRED otherwise). Answers are the generated messages; list calls
+ * walk every page.
+ */
+export class AdminClient {
+  constructor(
+    private readonly grpc: Client,
+    private readonly metadata: () => Metadata,
+    private readonly deadline: () => Date,
+  ) {}
+
+  /** Creates an account (USER_EXISTS when the name is taken). */
+  async createUser(user: { username: string; password: string; displayName?: string; role?: string }): Promise<User> {
+    const r = await unary(this.grpc, AdminService.method.createUser, { displayName: "", role: "", ...user }, this.metadata(), this.deadline());
+    return r.user!;
+  }
+
+  async listUsers(): Promise<UserSummary[]> {
+    const out: UserSummary[] = [];
+    let pageToken = "";
+    do {
+      const r = await unary(this.grpc, AdminService.method.listUsers, { pageToken }, this.metadata(), this.deadline());
+      out.push(...r.users);
+      pageToken = r.nextPageToken;
+    } while (pageToken);
+    return out;
+  }
+
+  async setUserDisabled(username: string, disabled: boolean): Promise<UserSummary> {
+    return (await unary(this.grpc, AdminService.method.setUserDisabled, { username, disabled }, this.metadata(), this.deadline())).user!;
+  }
+
+  async setRole(username: string, role: string): Promise<User> {
+    return (await unary(this.grpc, AdminService.method.setRole, { username, role }, this.metadata(), this.deadline())).user!;
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    await unary(this.grpc, AdminService.method.setPassword, { username, password }, this.metadata(), this.deadline());
+  }
+
+  /** Starts TOTP enrollment: the secret and its otpauth:// URI (both secrets). */
+  async beginTotpEnrollment(username: string): Promise<BeginTotpEnrollmentResponse> {
+    return unary(this.grpc, AdminService.method.beginTotpEnrollment, { username }, this.metadata(), this.deadline());
+  }
+
+  async confirmTotpEnrollment(username: string, secret: string, code: string): Promise<User> {
+    return (await unary(this.grpc, AdminService.method.confirmTotpEnrollment, { username, secret, code }, this.metadata(), this.deadline())).user!;
+  }
+
+  async removeTotp(username: string): Promise<User> {
+    return (await unary(this.grpc, AdminService.method.removeTotp, { username }, this.metadata(), this.deadline())).user!;
+  }
+
+  /** An account's tokens; with includeInactive also expired and revoked ones. */
+  async listTokens(username: string, includeInactive = false): Promise<TokenInfo[]> {
+    return (await unary(this.grpc, AdminService.method.listTokens, { username, includeInactive }, this.metadata(), this.deadline())).tokens;
+  }
+
+  /** One token by id (TOKEN_NOT_FOUND when there is none). */
+  async getToken(tokenId: string): Promise<TokenInfo> {
+    return (await unary(this.grpc, AdminService.method.getToken, { tokenId }, this.metadata(), this.deadline())).token!;
+  }
+
+  /** Audit events, newest first, all pages. */
+  async listAuditEvents(filter: { actor?: string; action?: string; since?: Date; until?: Date } = {}): Promise<AuditEvent[]> {
+    const out: AuditEvent[] = [];
+    let pageToken = "";
+    do {
+      const r = await unary(
+        this.grpc,
+        AdminService.method.listAuditEvents,
+        {
+          actor: filter.actor ?? "",
+          action: filter.action ?? "",
+          since: filter.since ? timestampFromDate(filter.since) : undefined,
+          until: filter.until ? timestampFromDate(filter.until) : undefined,
+          pageToken,
+        },
+        this.metadata(),
+        this.deadline(),
+      );
+      out.push(...r.events);
+      pageToken = r.nextPageToken;
+    } while (pageToken);
+    return out;
+  }
+}

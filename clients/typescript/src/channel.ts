@@ -1,0 +1,139 @@
+// The one gRPC channel a client (and every copy of it) uses: credentials, the replicas resolver,
+// pick_first and the retry policy of calls that are safe to repeat.
+import { readFileSync } from "node:fs";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { Client, credentials, experimental, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { authority, type ServerAddress } from "./address.js";
+import { refused } from "./errors.js";
+
+/**
+ * Calls that are safe to repeat, and so retried on UNAVAILABLE (on the next replica when one died).
+ * Login, Unlock, IssueToken and Introspect (which may consume a use) are not: gRPC re-sends them
+ * only when they surely never left the client.
+ */
+export const RETRIED: ReadonlyArray<readonly [string, string]> = [
+  ["tessera.v1.AuthService", "Revoke"],
+  ["tessera.v1.AuthService", "CheckNamespace"],
+  ["tessera.v1.AuthService", "GetJwks"],
+  ["tessera.v1.AuthService", "AcknowledgeRevocations"],
+  ["tessera.v1.AdminService", "ListUsers"],
+  ["tessera.v1.AdminService", "SetUserDisabled"],
+  ["tessera.v1.AdminService", "SetRole"],
+  ["tessera.v1.AdminService", "RemoveTotp"],
+  ["tessera.v1.AdminService", "ListTokens"],
+  ["tessera.v1.AdminService", "GetToken"],
+  ["tessera.v1.AdminService", "ListAuditEvents"],
+];
+
+const SERVICE_CONFIG = JSON.stringify({
+  loadBalancingConfig: [{ pick_first: {} }],
+  methodConfig: [
+    {
+      name: RETRIED.map(([service, method]) => ({ service, method })),
+      retryPolicy: {
+        maxAttempts: 4,
+        initialBackoff: "0.05s",
+        maxBackoff: "1s",
+        backoffMultiplier: 2,
+        retryableStatusCodes: ["UNAVAILABLE"],
+      },
+    },
+  ],
+});
+
+/** TLS settings: PEM files, read when the client is built. */
+export interface TlsFiles {
+  /** CA certificates to trust; omitted: Node's default roots. */
+  caFile?: string;
+  /** A client certificate chain for mutual TLS (`tessera serve --client-ca`), with keyFile. */
+  certFile?: string;
+  keyFile?: string;
+}
+
+export function channelCredentials(tls: boolean, files: TlsFiles | undefined): ChannelCredentials {
+  if (!tls) return credentials.createInsecure();
+  if (!files) return credentials.createSsl();
+  if (Boolean(files.certFile) !== Boolean(files.keyFile)) {
+    throw refused("INVALID_ARGUMENT", "tls", "give the client certificate and its key together");
+  }
+  const read = (path: string | undefined, what: string) => {
+    if (!path) return null;
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw refused("INVALID_ARGUMENT", "tls", `reading the ${what} file ${path}: ${(e as Error).message}`);
+    }
+  };
+  return credentials.createSsl(read(files.caFile, "CA"), read(files.keyFile, "key"), read(files.certFile, "certificate"));
+}
+
+const SCHEME = "tessera-replicas";
+let registered = false;
+
+/** A fixed list of replicas in order of preference, host names looked up at each resolution. */
+class ReplicasResolver implements experimental.Resolver {
+  private readonly addresses: { host: string; port: number }[];
+  private destroyed = false;
+
+  constructor(target: experimental.GrpcUri, private readonly listener: experimental.ResolverListener) {
+    this.addresses = target.path.split(",").map((hp) => {
+      const at = hp.lastIndexOf(":");
+      return { host: hp.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(hp.slice(at + 1)) };
+    });
+  }
+
+  updateResolution(): void {
+    this.destroyed = false;
+    void Promise.all(
+      this.addresses.map(async ({ host, port }) => {
+        const ips = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+        return { addresses: ips.map((ip) => ({ host: ip, port })) };
+      }),
+    ).then(
+      (endpoints) => {
+        if (!this.destroyed) this.listener(experimental.statusOrFromValue(endpoints), {}, null, "");
+      },
+      (error: Error) => {
+        if (!this.destroyed) {
+          this.listener(
+            experimental.statusOrFromError({ code: 14, details: `resolving the replicas: ${error.message}` }),
+            {},
+            null,
+            "",
+          );
+        }
+      },
+    );
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+
+  static getDefaultAuthority(target: experimental.GrpcUri): string {
+    return target.path.split(",")[0] ?? "";
+  }
+}
+
+/** Opens the channel: one address dials it directly, several go through the replicas resolver. */
+export function openChannel(addresses: ServerAddress[], creds: ChannelCredentials, extra: ChannelOptions = {}): Client {
+  let target: string;
+  const options: ChannelOptions = {
+    "grpc.service_config": SERVICE_CONFIG,
+    "grpc.enable_retries": 1,
+    ...extra,
+  };
+  if (addresses.length === 1) {
+    target = authority(addresses[0]!);
+  } else {
+    if (!registered) {
+      experimental.registerResolver(SCHEME, ReplicasResolver);
+      registered = true;
+    }
+    target = `${SCHEME}:///${addresses.map(authority).join(",")}`;
+    // TLS checks every replica's certificate against the first address's host name (grpc-js
+    // checks one name per channel); give replicas certificates for one shared name.
+  }
+  return new Client(target, creds, options);
+}

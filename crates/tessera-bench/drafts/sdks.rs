@@ -1,0 +1,231 @@
+//! DRAFT, NOT COMPILED (written without cargo, which the SDK branch could not run): the Java and
+//! Node clients as benchmark clients, mirroring `python.rs`. To wire it in, move it to
+//! `src/scenarios/sdks.rs`, add `mod sdks;` beside `mod python;` in `src/scenarios.rs`, and call
+//! `self.java().await?` and `self.node().await?` under `wanted("java")` / `wanted("node")` next to
+//! `wanted("python")`.
+//!
+//! `java/TesseraLoad.java` (run as a single-file source program on the classpath of
+//! `clients/java`, which Maven builds once) and `node/tessera_load.mjs` (over
+//! `clients/typescript/dist`, built by `npm run build`) drive replica A the way a JVM or Node
+//! service calls Tessera, with the phases and JSON lines of `python/tessera_load.py`: cached
+//! Introspect and CheckNamespace against Check with the same client and the same concurrency, and
+//! `--sequential N` for the latency row against tonic. Goals (issue 31): Java ≥ 0.85×, Node ≥ 0.8×
+//! of the same client's Check; sequential Introspect p50 ≤ 1.5× tonic's.
+
+use std::{path::PathBuf, process::Command, time::Instant};
+
+use anyhow::{bail, Context};
+
+use super::{
+    clients::{workspace_root, Phase},
+    introspect, list, median, per_second, ratio_row, Bench, IDENTIFIERS,
+};
+use crate::report::{rate, Row, Verdict};
+
+/// Sequential calls per client in the latency comparison (as `clients.rs`).
+const SEQUENTIAL_CALLS: usize = 50;
+
+/// One SDK's load program: how to start it, and its goals.
+struct Sdk {
+    name: &'static str,
+    program: Vec<String>,
+    throughput_goal: f64,
+}
+
+/// `java -cp <clients/java classpath> crates/tessera-bench/java/TesseraLoad.java`. The classpath
+/// comes from Maven (offline once `clients/java/run-tests.sh` has resolved it), the client's
+/// classes from `mvn compile`.
+fn java() -> anyhow::Result<Sdk> {
+    let root = workspace_root();
+    let module = root.join("clients/java");
+    let repo = std::env::var_os("TESSERA_MAVEN_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".m2/repository"));
+    let classpath_file = std::env::temp_dir().join(format!("tessera-bench-java-cp-{}", std::process::id()));
+    let built = Command::new("mvn")
+        .current_dir(&module)
+        .args(["-B", "-q", "-o"])
+        .arg(format!("-Dmaven.repo.local={}", repo.display()))
+        .args(["compile", "dependency:build-classpath", "-Dmdep.includeScope=runtime"])
+        .arg(format!("-Dmdep.outputFile={}", classpath_file.display()))
+        .output()
+        .context("running mvn (is Maven installed, and clients/java/run-tests.sh run once?)")?;
+    if !built.status.success() {
+        bail!("mvn compile: {}", String::from_utf8_lossy(&built.stdout));
+    }
+    let classpath = std::fs::read_to_string(&classpath_file).context("reading the classpath")?;
+    let _ = std::fs::remove_file(&classpath_file);
+    Ok(Sdk {
+        name: "Java",
+        program: vec![
+            "java".into(),
+            "-cp".into(),
+            format!("{}:{}", classpath.trim(), module.join("target/classes").display()),
+            root.join("crates/tessera-bench/java/TesseraLoad.java").display().to_string(),
+        ],
+        throughput_goal: 0.85,
+    })
+}
+
+/// `node crates/tessera-bench/node/tessera_load.mjs` over `clients/typescript/dist`.
+fn node() -> anyhow::Result<Sdk> {
+    let root = workspace_root();
+    let module = root.join("clients/typescript");
+    if !module.join("node_modules").is_dir() {
+        bail!("no clients/typescript/node_modules (run scripts/install-tools.sh)");
+    }
+    let built = Command::new("npm")
+        .current_dir(&module)
+        .args(["run", "--silent", "build"])
+        .output()
+        .context("running npm run build")?;
+    if !built.status.success() {
+        bail!("npm run build: {}", String::from_utf8_lossy(&built.stderr));
+    }
+    Ok(Sdk {
+        name: "Node",
+        program: vec![
+            "node".into(),
+            root.join("crates/tessera-bench/node/tessera_load.mjs").display().to_string(),
+        ],
+        throughput_goal: 0.8,
+    })
+}
+
+impl Bench {
+    fn sdk_load(&self, sdk: &Sdk, args: &[String]) -> anyhow::Result<Vec<Phase>> {
+        let (program, rest) = sdk.program.split_first().context("empty program")?;
+        let output = Command::new(program)
+            .args(rest)
+            .arg("--addr")
+            .arg(self.a.addr.to_string())
+            .arg("--caller")
+            .arg(&self.caller_token)
+            .arg("--target")
+            .arg(&self.hot)
+            .args(args)
+            .output()
+            .with_context(|| format!("running the {} load program", sdk.name))?;
+        if !output.status.success() {
+            bail!("{} load program failed: {}", sdk.name, String::from_utf8_lossy(&output.stderr));
+        }
+        let phases = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| line.starts_with('{'))
+            .map(serde_json::from_str::<Phase>)
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("reading the {} load program's output", sdk.name))?;
+        if let Some(bad) = phases.iter().find(|p| p.errors > 0 || p.calls == 0) {
+            bail!(
+                "{} {} phase failed: {} errors, first: {}",
+                sdk.name,
+                bad.call,
+                bad.errors,
+                bad.first_error.as_deref().unwrap_or("none")
+            );
+        }
+        Ok(phases)
+    }
+
+    /// Cached Introspect and CheckNamespace against Check, and sequential Introspect against tonic,
+    /// from the Java client.
+    pub(super) async fn java(&mut self) -> anyhow::Result<()> {
+        let sdk = tokio::task::block_in_place(java);
+        self.sdk_rows(sdk).await
+    }
+
+    /// The same from the Node client.
+    pub(super) async fn node(&mut self) -> anyhow::Result<()> {
+        let sdk = tokio::task::block_in_place(node);
+        self.sdk_rows(sdk).await
+    }
+
+    async fn sdk_rows(&mut self, sdk: anyhow::Result<Sdk>) -> anyhow::Result<()> {
+        let sdk = match sdk {
+            Ok(sdk) => sdk,
+            Err(err) => {
+                self.rows.push(Row {
+                    scenario: "Java/Node client rows".into(),
+                    baseline: String::new(),
+                    target: String::new(),
+                    result: format!("not run: {err:#}"),
+                    goal: String::new(),
+                    verdict: Verdict::Info,
+                });
+                return Ok(());
+            }
+        };
+        let n = self.options.concurrency;
+        let args = [
+            "--calls".to_owned(),
+            "check,introspect,checknamespace".to_owned(),
+            "--rounds".to_owned(),
+            self.options.rounds.to_string(),
+            "--phase".to_owned(),
+            format!("{:.3}", self.options.phase.as_secs_f64()),
+            "--concurrency".to_owned(),
+            n.to_string(),
+            "--ids".to_owned(),
+            IDENTIFIERS.to_string(),
+        ];
+        let phases = tokio::task::block_in_place(|| self.sdk_load(&sdk, &args))?;
+        let series = |call: &str| -> Vec<f64> {
+            phases.iter().filter(|p| p.call == call).map(|p| p.per_second).collect()
+        };
+        let (checks, introspects, namespaces) =
+            (series("check"), series("introspect"), series("checknamespace"));
+        let ratio = |target: &[f64]| {
+            median(&target.iter().zip(&checks).map(|(t, c)| t / c).collect::<Vec<_>>())
+        };
+        self.rows.push(ratio_row(
+            &format!("{} client: cached Introspect / Check ({n} in flight)", sdk.name),
+            format!("Check {}", rate(median(&checks))),
+            rate(median(&introspects)),
+            ratio(&introspects),
+            Some(sdk.throughput_goal),
+            None,
+        ));
+        self.rows.push(ratio_row(
+            &format!("{} client: CheckNamespace ({IDENTIFIERS} ids) / Check", sdk.name),
+            format!("Check {}", rate(median(&checks))),
+            rate(median(&namespaces)),
+            ratio(&namespaces),
+            Some(sdk.throughput_goal),
+            None,
+        ));
+        self.details.push(format!(
+            "{} per round (calls/s): Check [{}]; Introspect [{}]; CheckNamespace [{}]",
+            sdk.name,
+            list(&checks, per_second),
+            list(&introspects, per_second),
+            list(&namespaces, per_second)
+        ));
+
+        // Sequential: one call at a time, the tonic client first, then the SDK.
+        let client = self.on_a.auth(0);
+        let mut took = Vec::with_capacity(SEQUENTIAL_CALLS);
+        for _ in 0..SEQUENTIAL_CALLS {
+            let start = Instant::now();
+            introspect(client.clone(), self.caller.clone(), self.hot.clone()).await?;
+            took.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+        let tonic_p50 = median(&took);
+        let sequential = [
+            "--calls".to_owned(),
+            "introspect".to_owned(),
+            "--sequential".to_owned(),
+            SEQUENTIAL_CALLS.to_string(),
+        ];
+        let measured = tokio::task::block_in_place(|| self.sdk_load(&sdk, &sequential))?;
+        let p50 = measured.first().map(|p| p.p50_us).unwrap_or(f64::NAN);
+        self.rows.push(ratio_row(
+            &format!("{} sequential Introspect p50 / tonic p50 ({SEQUENTIAL_CALLS} calls)", sdk.name),
+            format!("tonic {tonic_p50:.0} µs"),
+            format!("{} {p50:.0} µs", sdk.name),
+            p50 / tonic_p50,
+            None,
+            Some(1.5),
+        ));
+        Ok(())
+    }
+}
