@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 use crate::answer::Answer;
 use crate::cookie::{clear_cookie, strip_edge_cookies, strip_edge_set_cookies, ELEVATED_COOKIE};
 use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
-use crate::gate::{Admission, Subject};
+use crate::gate::{Admission, Admitted, Subject};
 use crate::identity::ForgedIdentity;
 use crate::login_page::refusal;
 use crate::origin;
@@ -108,66 +108,87 @@ fn set_forwarded(policy: &Policy, headers: &mut HeaderMap, uri: &Uri, client: Op
     set("x-forwarded-host", host.as_deref().unwrap_or_default());
 }
 
-/// The fallback handler: admit, then forward.
+/// The fallback handler, in four steps: admit → build the upstream request → forward → splice
+/// the answer (or the upgraded WebSocket) back.
 pub async fn handle(State(state): State<std::sync::Arc<AppState>>, request: Request) -> Response {
     let Some(proxy) = state.proxy.clone() else {
         return Answer::not_found().into_response();
     };
     let (mut parts, body) = request.into_parts();
     let websocket = is_websocket_upgrade(&parts.method, &parts.headers);
-    let raw_path = parts.uri.path().to_owned();
+    let steps = async {
+        let (query, admitted) = admit(&state, &parts, websocket).await?;
+        let on_client_upgrade = websocket
+            .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+            .flatten();
+        let stale_elevated = admitted.as_ref().is_some_and(|a| a.stale_elevated);
+        let upstream_request = build(&state, &proxy, &mut parts, body, admitted, query, websocket)
+            .map_err(IntoResponse::into_response)?;
+        let response = forward(&proxy, upstream_request).await?;
+        Ok::<_, Response>(splice(response, on_client_upgrade, stale_elevated))
+    };
+    steps.await.unwrap_or_else(|refused| refused)
+}
+
+/// Reads the credentials (a WebSocket may carry its token in the query, which is then taken out)
+/// and asks the gate. The query left to forward, and who the request acts for (`None` on a public
+/// route).
+async fn admit(
+    state: &AppState,
+    parts: &http::request::Parts,
+    websocket: bool,
+) -> Result<(Option<String>, Option<Admitted>), Response> {
+    let raw_path = parts.uri.path();
     let mut query = parts.uri.query().map(str::to_owned);
     let mut query_token = None;
-    if websocket {
-        if let Some(text) = &query {
-            match take_query_token(text) {
-                Ok((token, rest)) => {
-                    query_token = token;
-                    query = (!rest.is_empty()).then_some(rest);
-                }
-                Err(error) => return Answer::invalid_request(error.to_string()).into_response(),
-            }
-        }
+    if let (true, Some(text)) = (websocket, &query) {
+        let (token, rest) = take_query_token(text)
+            .map_err(|error| Answer::invalid_request(error.to_string()).into_response())?;
+        query_token = token;
+        query = (!rest.is_empty()).then_some(rest);
     }
     let presented = Presented::read(&parts.headers, query_token);
     let subject = Subject {
         method: &parts.method,
-        path: Some(&raw_path),
+        path: Some(raw_path),
         headers: &parts.headers,
         uri: &parts.uri,
         presented: &presented,
         forged_identity: parts.extensions.get::<ForgedIdentity>().is_some(),
     };
-    let admitted = match state.gate.admit(&state.policy, &subject).await {
-        Ok(Admission::Public) => None,
-        Ok(Admission::Admitted(admitted)) => Some(admitted),
-        Err(answer) => {
-            return refusal(
-                answer,
-                &parts.method,
-                &parts.headers,
-                parts.uri.path_and_query(),
-            )
-        }
-    };
+    match state.gate.admit(&state.policy, &subject).await {
+        Ok(Admission::Public) => Ok((query, None)),
+        Ok(Admission::Admitted(admitted)) => Ok((query, Some(admitted))),
+        Err(answer) => Err(refusal(
+            answer,
+            &parts.method,
+            &parts.headers,
+            parts.uri.path_and_query(),
+        )),
+    }
+}
 
+/// The request the upstream gets: the same method, path and body; hop-by-hop headers, the edge's
+/// cookies and (unless told otherwise) the bearer removed; forwarding headers and the identity
+/// set by the edge.
+fn build(
+    state: &AppState,
+    proxy: &Proxy,
+    parts: &mut http::request::Parts,
+    body: Body,
+    admitted: Option<Admitted>,
+    query: Option<String>,
+    websocket: bool,
+) -> Result<http::Request<Body>, Answer> {
+    let raw_path = parts.uri.path();
     let path_and_query = match &query {
         Some(query) => format!("{raw_path}?{query}"),
-        None => raw_path.clone(),
+        None => raw_path.to_owned(),
     };
-    let target = match proxy.target(&path_and_query) {
-        Ok(target) => target,
-        Err(_) => {
-            return Answer::bad_request("the request target cannot be forwarded").into_response()
-        }
-    };
+    let target = proxy
+        .target(&path_and_query)
+        .map_err(|_| Answer::bad_request("the request target cannot be forwarded"))?;
     let client_addr = parts.extensions.get::<ClientAddr>().copied();
-    let on_client_upgrade = if websocket {
-        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
-    } else {
-        None
-    };
-
     let mut headers = std::mem::take(&mut parts.headers);
     remove_hop_by_hop(&mut headers);
     strip_edge_cookies(&mut headers);
@@ -178,31 +199,40 @@ pub async fn handle(State(state): State<std::sync::Arc<AppState>>, request: Requ
     if !state.policy.forward_authorization {
         headers.remove(header::AUTHORIZATION);
     }
-    let mut stale_elevated = false;
     if let Some(admitted) = &admitted {
         admitted.identity.write_headers(&mut headers);
-        stale_elevated = admitted.stale_elevated;
     }
     if websocket {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     }
-
     let mut upstream_request = http::Request::new(body);
     *upstream_request.method_mut() = parts.method.clone();
     *upstream_request.uri_mut() = target;
     *upstream_request.version_mut() = Version::HTTP_11;
     *upstream_request.headers_mut() = headers;
+    Ok(upstream_request)
+}
 
-    let mut response = match proxy.client.request(upstream_request).await {
-        Ok(response) => response,
-        Err(error) => {
-            warn!(error = %error, upstream = %proxy.upstream, "upstream request failed");
-            return Answer::bad_gateway(StatusCode::BAD_GATEWAY, "the upstream cannot be reached")
-                .into_response();
-        }
-    };
+/// Sends the request upstream; 502 when it cannot be reached.
+async fn forward(
+    proxy: &Proxy,
+    request: http::Request<Body>,
+) -> Result<http::Response<hyper::body::Incoming>, Response> {
+    proxy.client.request(request).await.map_err(|error| {
+        warn!(error = %error, upstream = %proxy.upstream, "upstream request failed");
+        Answer::bad_gateway(StatusCode::BAD_GATEWAY, "the upstream cannot be reached")
+            .into_response()
+    })
+}
 
+/// The upstream's answer as the client gets it: hop-by-hop headers and the edge's own cookies
+/// removed, a stale elevated cookie cleared; a switch to WebSocket relayed both ways.
+fn splice(
+    mut response: http::Response<hyper::body::Incoming>,
+    on_client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    stale_elevated: bool,
+) -> Response {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(on_client_upgrade) = on_client_upgrade else {
             return Answer::bad_gateway(
@@ -212,28 +242,10 @@ pub async fn handle(State(state): State<std::sync::Arc<AppState>>, request: Requ
             .into_response();
         };
         let on_upstream_upgrade = hyper::upgrade::on(&mut response);
-        tokio::spawn(async move {
-            let (client, upstream) = match tokio::join!(on_client_upgrade, on_upstream_upgrade) {
-                (Ok(client), Ok(upstream)) => (client, upstream),
-                (client, upstream) => {
-                    debug!(
-                        client = client.is_ok(),
-                        upstream = upstream.is_ok(),
-                        "websocket upgrade not completed"
-                    );
-                    return;
-                }
-            };
-            let mut client = TokioIo::new(client);
-            let mut upstream = TokioIo::new(upstream);
-            if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                debug!(error = %error, "websocket relay ended");
-            }
-        });
+        tokio::spawn(relay_websocket(on_client_upgrade, on_upstream_upgrade));
         let (head, _) = response.into_parts();
         return Response::from_parts(head, Body::empty());
     }
-
     let (mut head, incoming) = response.into_parts();
     remove_hop_by_hop(&mut head.headers);
     strip_edge_set_cookies(&mut head.headers);
@@ -242,6 +254,29 @@ pub async fn handle(State(state): State<std::sync::Arc<AppState>>, request: Requ
             .append(SET_COOKIE, clear_cookie(ELEVATED_COOKIE));
     }
     Response::from_parts(head, Body::new(incoming))
+}
+
+/// Copies bytes both ways between an upgraded client and upstream until either side ends.
+async fn relay_websocket(
+    on_client_upgrade: hyper::upgrade::OnUpgrade,
+    on_upstream_upgrade: hyper::upgrade::OnUpgrade,
+) {
+    let (client, upstream) = match tokio::join!(on_client_upgrade, on_upstream_upgrade) {
+        (Ok(client), Ok(upstream)) => (client, upstream),
+        (client, upstream) => {
+            debug!(
+                client = client.is_ok(),
+                upstream = upstream.is_ok(),
+                "websocket upgrade not completed"
+            );
+            return;
+        }
+    };
+    let mut client = TokioIo::new(client);
+    let mut upstream = TokioIo::new(upstream);
+    if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        debug!(error = %error, "websocket relay ended");
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub use sqlx::Error as SqlxError;
 use sqlx::{migrate::Migrator, postgres::PgPoolOptions};
 pub use sqlx::{PgConnection, PgPool};
 
+/// A PostgreSQL transaction of the pool.
+pub type PgTransaction = sqlx::Transaction<'static, sqlx::Postgres>;
+
 /// Every migration in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 

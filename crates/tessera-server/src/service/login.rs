@@ -13,8 +13,9 @@ use tessera_rules::{
     ttl::parse_ttl,
 };
 use tessera_store::{
-    tokens::{self as token_store, NewToken},
+    tokens::NewToken,
     users::{self, AttemptReservation, UserRow},
+    PgTransaction,
 };
 use time::OffsetDateTime;
 use tracing::{info, warn};
@@ -113,55 +114,40 @@ impl Authority {
         self.check_credentials(&ticket, &user, password, totp_code, "login")
             .await?;
 
+        self.open_session(user).await
+    }
+
+    /// Opens a session for an account whose credentials were just verified.
+    async fn open_session(&self, user: UserRow) -> Result<LoginOutcome, ApiError> {
         let now = self.clock.now();
         let token = TokenSecret::generate(TokenKind::Session);
         let token_id = Uuid::new_v4();
         let expires_at = now + self.settings.session_ttl;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(tessera_store::StoreError::from)?;
-        // Locks the account row and checks it is still the one whose password was verified: a
-        // reset, disable or role change either waits for this session (and then revokes it) or
-        // won the race, and then this login fails like a wrong password.
-        if !users::record_success(&mut tx, user.id, user.generation)
-            .instrument(crate::service::store_span(
-                "UPDATE",
-                "users::record_success",
-            ))
-            .await?
-        {
-            drop(tx);
+        let Some(tx) = self.still_verified(&user).await? else {
             self.record_failure(Some(user.id), &user.username, "credentials_changed")
                 .await?;
             return Err(ApiError::InvalidCredentials);
-        }
-        token_store::insert(
-            &mut tx,
-            &NewToken {
-                id: token_id,
-                hash: TokenHash::of(token.expose()),
-                kind: TokenKind::Session,
-                subject: Some(user.id),
-                parent_id: None,
-                session_id: Some(token_id),
-                namespace: Namespace::All.as_str().to_owned(),
-                permissions: PermissionSet::all().to_vec(),
-                elevated: false,
-                description: "login session".into(),
-                issued_at: now,
-                expires_at: Some(expires_at),
-                max_uses: None,
-            },
-        )
-        .await?;
+        };
+        let row = NewToken {
+            id: token_id,
+            hash: TokenHash::of(token.expose()),
+            kind: TokenKind::Session,
+            subject: Some(user.id),
+            parent_id: None,
+            session_id: Some(token_id),
+            namespace: Namespace::All.as_str().to_owned(),
+            permissions: PermissionSet::all().to_vec(),
+            elevated: false,
+            description: "login session".into(),
+            issued_at: now,
+            expires_at: Some(expires_at),
+            max_uses: None,
+        };
         let mut event = self.event("login", "success");
         event.actor = Some(user.id);
         event.username = Some(user.username.clone());
         event.token_id = Some(token_id);
-        self.audit(&mut tx, event).await?;
-        tx.commit().await.map_err(tessera_store::StoreError::from)?;
+        self.store_minted(tx, &row, event).await?;
         info!(user_id = %user.id, token_id = %token_id, "login succeeded");
         Ok(LoginOutcome {
             token,
@@ -170,6 +156,24 @@ impl Authority {
             session_id: token_id,
             user,
         })
+    }
+
+    /// Begins the transaction that mints a token for `user`, locking the account row and
+    /// checking it is still the one whose password was verified: a reset, disable or role change
+    /// either waits for this token (and then revokes it) or won the race, and then `None`.
+    async fn still_verified(&self, user: &UserRow) -> Result<Option<PgTransaction>, ApiError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(tessera_store::StoreError::from)?;
+        let current = users::record_success(&mut tx, user.id, user.generation)
+            .instrument(crate::service::store_span(
+                "UPDATE",
+                "users::record_success",
+            ))
+            .await?;
+        Ok(current.then_some(tx))
     }
 
     /// Mints a short-lived elevated child of the caller's session. Like [`Authority::login`], the
@@ -203,103 +207,112 @@ impl Authority {
                 "unlock needs a login session token".into(),
             ));
         }
-        let cap = self.settings.unlock_ttl_cap;
-        let ttl = if ttl.trim().is_empty() {
-            cap
-        } else {
-            let ttl = parse_ttl(ttl).map_err(|e| ApiError::invalid("ttl", e.to_string()))?;
-            if ttl > cap {
-                return Err(ApiError::invalid(
-                    "ttl",
-                    format!(
-                        "ttl {} exceeds the unlock cap of {}",
-                        tessera_rules::ttl::format_ttl(ttl),
-                        tessera_rules::ttl::format_ttl(cap)
-                    ),
-                ));
-            }
-            ttl
-        };
+        let ttl = self.unlock_ttl(ttl)?;
         let subject = caller.subject.ok_or(ApiError::AuthFailed)?;
         let ticket = self.hash_pool.admit()?;
         let user = users::find_by_id(&self.pool, subject)
             .await?
             .filter(|u| !u.disabled)
             .ok_or(ApiError::AuthFailed)?;
+        let via = self
+            .check_unlock_credentials(&ticket, &user, password, totp_code)
+            .await?;
+        self.mint_elevated(caller, user, ttl, via).await
+    }
 
-        if !self.reserve(&user).await? {
-            return self.refuse_locked(&ticket, &user, password, "unlock").await;
+    /// The unlock's lifetime: the cap when none is asked for, refused above it.
+    fn unlock_ttl(&self, ttl: &str) -> Result<time::Duration, ApiError> {
+        let cap = self.settings.unlock_ttl_cap;
+        if ttl.trim().is_empty() {
+            return Ok(cap);
+        }
+        let ttl = parse_ttl(ttl).map_err(|e| ApiError::invalid("ttl", e.to_string()))?;
+        if ttl > cap {
+            return Err(ApiError::invalid(
+                "ttl",
+                format!(
+                    "ttl {} exceeds the unlock cap of {}",
+                    tessera_rules::ttl::format_ttl(ttl),
+                    tessera_rules::ttl::format_ttl(cap)
+                ),
+            ));
+        }
+        Ok(ttl)
+    }
+
+    /// Checks the break-glass root password, else (for a session-root role) the account's own
+    /// password and second factor; every failure is counted. Says which one matched.
+    async fn check_unlock_credentials(
+        &self,
+        ticket: &Ticket,
+        user: &UserRow,
+        password: Password,
+        totp_code: &str,
+    ) -> Result<&'static str, ApiError> {
+        if !self.reserve(user).await? {
+            return self.refuse_locked(ticket, user, password, "unlock").await;
         }
         let root_match = match &self.settings.root_password_hash {
             Some(Redacted(phc)) => {
                 let (hasher, phc, candidate) =
                     (Arc::clone(&self.hasher), phc.clone(), password.clone());
-                self.hash_reserved(&ticket, &user, move || hasher.verify(&phc, &candidate))
+                self.hash_reserved(ticket, user, move || hasher.verify(&phc, &candidate))
                     .await?
             }
             None => false,
         };
-        if !root_match {
-            if !user.role()?.is_session_root() {
-                self.fail_reserved(&user, "unlock", "wrong_root_password")
-                    .await?;
-                return Err(ApiError::InvalidCredentials);
-            }
-            self.verify_reserved(&ticket, &user, password, totp_code, "unlock")
-                .await?;
+        if root_match {
+            return Ok("root_password");
         }
+        if !user.role()?.is_session_root() {
+            self.fail_reserved(user, "unlock", "wrong_root_password")
+                .await?;
+            return Err(ApiError::InvalidCredentials);
+        }
+        self.verify_reserved(ticket, user, password, totp_code, "unlock")
+            .await?;
+        Ok("own_password")
+    }
 
+    /// Mints the elevated child of the caller's session, never outliving it.
+    async fn mint_elevated(
+        &self,
+        caller: &TokenView,
+        user: UserRow,
+        ttl: time::Duration,
+        via: &'static str,
+    ) -> Result<LoginOutcome, ApiError> {
         let now = self.clock.now();
         let expires_at = caller
             .expires_at
             .map_or(now + ttl, |parent| parent.min(now + ttl));
         let token = TokenSecret::generate(TokenKind::Elevated);
         let token_id = Uuid::new_v4();
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(tessera_store::StoreError::from)?;
-        if !users::record_success(&mut tx, user.id, user.generation)
-            .instrument(crate::service::store_span(
-                "UPDATE",
-                "users::record_success",
-            ))
+        let tx = self
+            .still_verified(&user)
             .await?
-        {
-            return Err(ApiError::AuthFailed);
-        }
-        let inserted = token_store::insert_child(
-            &mut tx,
-            &NewToken {
-                id: token_id,
-                hash: TokenHash::of(token.expose()),
-                kind: TokenKind::Elevated,
-                subject: Some(user.id),
-                parent_id: Some(caller.id),
-                session_id: caller.session_id,
-                namespace: Namespace::All.as_str().to_owned(),
-                permissions: PermissionSet::all().to_vec(),
-                elevated: true,
-                description: "unlock".into(),
-                issued_at: now,
-                expires_at: Some(expires_at),
-                max_uses: None,
-            },
-            now,
-        )
-        .await?;
-        if inserted != token_store::ChildInsert::Inserted {
-            // The session was revoked (or its account changed) while the password was checked.
-            return Err(ApiError::AuthFailed);
-        }
+            .ok_or(ApiError::AuthFailed)?;
+        let row = NewToken {
+            id: token_id,
+            hash: TokenHash::of(token.expose()),
+            kind: TokenKind::Elevated,
+            subject: Some(user.id),
+            parent_id: Some(caller.id),
+            session_id: caller.session_id,
+            namespace: Namespace::All.as_str().to_owned(),
+            permissions: PermissionSet::all().to_vec(),
+            elevated: true,
+            description: "unlock".into(),
+            issued_at: now,
+            expires_at: Some(expires_at),
+            max_uses: None,
+        };
         let mut event = self.event("unlock", "success");
         event.actor = Some(user.id);
         event.username = Some(user.username.clone());
         event.token_id = Some(token_id);
-        event.detail = json!({ "via": if root_match { "root_password" } else { "own_password" }, "parent": caller.id });
-        self.audit(&mut tx, event).await?;
-        tx.commit().await.map_err(tessera_store::StoreError::from)?;
+        event.detail = json!({ "via": via, "parent": caller.id });
+        self.store_minted(tx, &row, event).await?;
         info!(user_id = %user.id, token_id = %token_id, "unlocked");
         Ok(LoginOutcome {
             token,

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod jwt;
 mod login;
+mod mint;
 pub mod misses;
 pub mod propagation;
 mod tokens;

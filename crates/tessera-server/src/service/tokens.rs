@@ -4,14 +4,14 @@ use serde_json::json;
 use tessera_proto::bounds;
 use tessera_rules::{
     decision::{Decision, Question},
-    grant::{derive_child, ChildRequest},
+    grant::{derive_child, ChildRequest, Grant},
     namespace::Namespace,
     permission::{PermissionSet, INTROSPECT, ISSUE},
     token::{TokenHash, TokenKind, TokenSecret},
     ttl::parse_ttl,
 };
 use tessera_store::{
-    tokens::{self as token_store, ChildInsert, NewToken, RevokeTarget},
+    tokens::{self as token_store, NewToken, RevokeTarget},
     StoreError,
 };
 use time::OffsetDateTime;
@@ -110,6 +110,49 @@ pub struct RevokeOutcome {
 /// Token ids a revoke's audit row lists (with the count of all).
 const AUDITED_IDS: usize = 100;
 
+/// An IssueToken request read into the rule's terms: the caller may issue, the kind is issuable,
+/// and every field parses (empty fields inherit the caller's).
+fn child_request(caller: &TokenView, req: &IssueRequest) -> Result<ChildRequest, ApiError> {
+    if !caller.permissions.permits(ISSUE) {
+        return Err(ApiError::AuthDenied(
+            "the caller's token lacks the issue permission".into(),
+        ));
+    }
+    if !matches!(req.kind, TokenKind::Api | TokenKind::Service) {
+        return Err(ApiError::invalid(
+            "token_type",
+            "only API and SERVICE tokens can be issued",
+        ));
+    }
+    if req.description.len() > bounds::DESCRIPTION {
+        return Err(ApiError::invalid(
+            "description",
+            format!("at most {} bytes", bounds::DESCRIPTION),
+        ));
+    }
+    Ok(ChildRequest {
+        ttl: match req.ttl.trim() {
+            "" => None,
+            ttl => Some(parse_ttl(ttl).map_err(|e| ApiError::invalid("ttl", e.to_string()))?),
+        },
+        max_uses: (req.max_uses > 0).then_some(req.max_uses),
+        namespace: match req.namespace.as_str() {
+            "" => None,
+            ns => Some(
+                Namespace::parse(ns).map_err(|e| ApiError::invalid("namespace", e.to_string()))?,
+            ),
+        },
+        permissions: if req.permissions.is_empty() {
+            None
+        } else {
+            Some(
+                PermissionSet::parse(&req.permissions)
+                    .map_err(|e| ApiError::invalid("permissions", e.to_string()))?,
+            )
+        },
+    })
+}
+
 impl Authority {
     /// Issues a token derived from the caller's, never broader than it.
     pub async fn issue(
@@ -117,110 +160,28 @@ impl Authority {
         caller: &TokenView,
         req: IssueRequest,
     ) -> Result<IssuedToken, ApiError> {
-        if !caller.permissions.permits(ISSUE) {
-            return Err(ApiError::AuthDenied(
-                "the caller's token lacks the issue permission".into(),
-            ));
-        }
-        if !matches!(req.kind, TokenKind::Api | TokenKind::Service) {
-            return Err(ApiError::invalid(
-                "token_type",
-                "only API and SERVICE tokens can be issued",
-            ));
-        }
-        if req.description.len() > bounds::DESCRIPTION {
-            return Err(ApiError::invalid(
-                "description",
-                format!("at most {} bytes", bounds::DESCRIPTION),
-            ));
-        }
-        let child = ChildRequest {
-            ttl: match req.ttl.trim() {
-                "" => None,
-                ttl => Some(parse_ttl(ttl).map_err(|e| ApiError::invalid("ttl", e.to_string()))?),
-            },
-            max_uses: (req.max_uses > 0).then_some(req.max_uses),
-            namespace: match req.namespace.as_str() {
-                "" => None,
-                ns => Some(
-                    Namespace::parse(ns)
-                        .map_err(|e| ApiError::invalid("namespace", e.to_string()))?,
-                ),
-            },
-            permissions: if req.permissions.is_empty() {
-                None
-            } else {
-                Some(
-                    PermissionSet::parse(&req.permissions)
-                        .map_err(|e| ApiError::invalid("permissions", e.to_string()))?,
-                )
-            },
-        };
+        let child = child_request(caller, &req)?;
         let now = self.clock.now();
-        let grant = derive_child(
-            &caller.grant(),
-            &child,
-            now,
-            self.settings.default_token_ttl,
-        )
-        .map_err(|e| ApiError::PrivilegeExceeded(format!("{}: {e}", e.field)))?;
-        if req.kind == TokenKind::Service
-            && tessera_rules::role::holds_admin_rights(
-                caller.role,
-                &grant.permissions,
-                grant.elevated,
-            )
-        {
-            return Err(ApiError::OverPrivileged(
-                "a service token must not hold admin rights; name only the permissions its job needs, e.g. introspect".into(),
-            ));
-        }
-
+        let grant = self.issuable_grant(caller, &req, &child, now)?;
         let token_id = Uuid::new_v4();
-        let (token, kid) = match req.format {
-            IssueFormat::Opaque => (TokenSecret::generate(req.kind), None),
-            IssueFormat::Jwt => {
-                let signer = self.jwt_signer(now).await?;
-                let expires_at = grant
-                    .expires_at
-                    .ok_or_else(|| ApiError::invalid("ttl", "a JWT needs an expiry; name a ttl"))?;
-                let claims = jwt::claims_for(token_id, caller, &grant, req.kind, now, expires_at);
-                let token = TokenSecret::from_string(signer.sign(&claims));
-                (token, Some(signer.kid().to_owned()))
-            }
+        let (token, kid) = self
+            .mint_secret(caller, &req, &grant, token_id, now)
+            .await?;
+        let row = NewToken {
+            id: token_id,
+            hash: TokenHash::of(token.expose()),
+            kind: req.kind,
+            subject: caller.subject,
+            parent_id: Some(caller.id),
+            session_id: caller.session_id,
+            namespace: grant.namespace.as_str().to_owned(),
+            permissions: grant.permissions.to_vec(),
+            elevated: grant.elevated,
+            description: req.description.clone(),
+            issued_at: now,
+            expires_at: grant.expires_at,
+            max_uses: grant.uses_remaining,
         };
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
-        let inserted = token_store::insert_child(
-            &mut tx,
-            &NewToken {
-                id: token_id,
-                hash: TokenHash::of(token.expose()),
-                kind: req.kind,
-                subject: caller.subject,
-                parent_id: Some(caller.id),
-                session_id: caller.session_id,
-                namespace: grant.namespace.as_str().to_owned(),
-                permissions: grant.permissions.to_vec(),
-                elevated: grant.elevated,
-                description: req.description.clone(),
-                issued_at: now,
-                expires_at: grant.expires_at,
-                max_uses: grant.uses_remaining,
-            },
-            now,
-        )
-        .await?;
-        match inserted {
-            ChildInsert::Inserted => {}
-            // Revoked, expired or used up since it authenticated this call (the view may even
-            // come from the cache): the same answer as if it had been refused up front.
-            ChildInsert::ParentInactive => return Err(ApiError::AuthFailed),
-            ChildInsert::NotEnoughUses => {
-                return Err(ApiError::PrivilegeExceeded(
-                    "max_uses: the caller's token has fewer uses left than asked for".into(),
-                ))
-            }
-        }
         let mut event = self.event("issue", "success");
         event.actor = caller.subject;
         event.username = caller.username.clone();
@@ -234,8 +195,8 @@ impl Authority {
             "format": if kid.is_some() { "jwt" } else { "opaque" },
             "kid": kid,
         });
-        self.audit(&mut tx, event).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let tx = self.pool.begin().await.map_err(StoreError::from)?;
+        self.store_minted(tx, &row, event).await?;
         info!(token_id = %token_id, parent = %caller.id, kind = req.kind.as_str(), "token issued");
         Ok(IssuedToken {
             token,
@@ -245,6 +206,55 @@ impl Authority {
             permissions: grant.permissions,
             max_uses: grant.uses_remaining,
         })
+    }
+
+    /// What the child may hold: derived from the caller's grant, never broader, and for a service
+    /// token never with admin rights.
+    fn issuable_grant(
+        &self,
+        caller: &TokenView,
+        req: &IssueRequest,
+        child: &ChildRequest,
+        now: OffsetDateTime,
+    ) -> Result<Grant, ApiError> {
+        let grant = derive_child(&caller.grant(), child, now, self.settings.default_token_ttl)
+            .map_err(|e| ApiError::PrivilegeExceeded(format!("{}: {e}", e.field)))?;
+        if req.kind == TokenKind::Service
+            && tessera_rules::role::holds_admin_rights(
+                caller.role,
+                &grant.permissions,
+                grant.elevated,
+            )
+        {
+            return Err(ApiError::OverPrivileged(
+                "a service token must not hold admin rights; name only the permissions its job needs, e.g. introspect".into(),
+            ));
+        }
+        Ok(grant)
+    }
+
+    /// The new token's secret: random (opaque), or a JWT signed with the current key (its `kid`
+    /// returned too).
+    async fn mint_secret(
+        &self,
+        caller: &TokenView,
+        req: &IssueRequest,
+        grant: &Grant,
+        token_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(TokenSecret, Option<String>), ApiError> {
+        match req.format {
+            IssueFormat::Opaque => Ok((TokenSecret::generate(req.kind), None)),
+            IssueFormat::Jwt => {
+                let signer = self.jwt_signer(now).await?;
+                let expires_at = grant
+                    .expires_at
+                    .ok_or_else(|| ApiError::invalid("ttl", "a JWT needs an expiry; name a ttl"))?;
+                let claims = jwt::claims_for(token_id, caller, grant, req.kind, now, expires_at);
+                let token = TokenSecret::from_string(signer.sign(&claims));
+                Ok((token, Some(signer.kid().to_owned())))
+            }
+        }
     }
 
     /// Introspects `token` for a caller holding `introspect`; counts a use unless `peek`.

@@ -213,29 +213,10 @@ impl Authority {
                 if !full { break; }
             }
             loop {
-                let event = tokio::select! {
-                    event = live.recv() => Some(event),
-                    changed = state.changed() => {
-                        if changed.is_err() { break; }
-                        let now = *state.borrow_and_update();
-                        match now {
-                            FeedState::Live { generation: g, .. } if g == generation => continue,
-                            // Found the feed moved backwards: the watcher starts over.
-                            FeedState::Live { .. } => Some(Err(RecvError::Closed)),
-                            // Cannot prove itself current: the watcher follows another replica.
-                            FeedState::Down => None,
-                        }
-                    }
-                    () = &mut expiry => None,
+                let event = match next_live(&mut live, &mut state, generation, expiry.as_mut()).await? {
+                    Some(event) => event,
+                    None => break,
                 };
-                let now = *state.borrow();
-                match now {
-                    FeedState::Live { generation: g, .. } if g == generation => {}
-                    FeedState::Live { .. } => Err(ApiError::FeedMoved)?,
-                    FeedState::Down => Err(ApiError::Unavailable)?,
-                }
-                // The caller's token expired: its right to this stream with it.
-                let Some(event) = event else { Err(ApiError::AuthFailed)? };
                 let batch = match event {
                     Ok(revocation) if revocation.sequence <= last.sequence => Vec::new(),
                     Ok(revocation) if revocation.sequence == last.sequence + 1 => vec![revocation],
@@ -255,6 +236,43 @@ impl Authority {
                 }
             }
         })
+    }
+}
+
+/// The next thing the live phase of a watch hears: a revocation (or that the in-process feed
+/// lagged or moved backwards), `None` when the feed is gone. Fails the stream when this replica's
+/// feed stops being current (UNAVAILABLE), finds the feed moved (RESYNC_REQUIRED), or the
+/// caller's token expires (AUTH_FAILED).
+async fn next_live(
+    live: &mut tokio::sync::broadcast::Receiver<Revocation>,
+    state: &mut tokio::sync::watch::Receiver<FeedState>,
+    generation: u64,
+    mut expiry: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> Result<Option<Result<Revocation, RecvError>>, ApiError> {
+    loop {
+        let event = tokio::select! {
+            event = live.recv() => Some(event),
+            changed = state.changed() => {
+                if changed.is_err() { return Ok(None); }
+                let now = *state.borrow_and_update();
+                match now {
+                    FeedState::Live { generation: g, .. } if g == generation => continue,
+                    // Found the feed moved backwards: the watcher starts over.
+                    FeedState::Live { .. } => Some(Err(RecvError::Closed)),
+                    // Cannot prove itself current: the watcher follows another replica.
+                    FeedState::Down => None,
+                }
+            }
+            () = expiry.as_mut() => None,
+        };
+        let now = *state.borrow();
+        match now {
+            FeedState::Live { generation: g, .. } if g == generation => {}
+            FeedState::Live { .. } => return Err(ApiError::FeedMoved),
+            FeedState::Down => return Err(ApiError::Unavailable),
+        }
+        // The caller's token expired: its right to this stream with it.
+        return event.map(Some).ok_or(ApiError::AuthFailed);
     }
 }
 

@@ -39,10 +39,20 @@ async fn watcher(server: &TestServer) -> String {
     watcher
 }
 
+/// A server whose cache lease outlasts the test: on a busy machine a late renewal would empty the
+/// cache and count a miss these tests did not cause.
+async fn steady_server() -> TestServer {
+    TestServer::start_with(|settings| tessera_server::settings::AuthSettings {
+        feed_lease: std::time::Duration::from_secs(30),
+        ..settings
+    })
+    .await
+}
+
 /// Without concurrency every miss is its own statement, sent at once: nothing waits for a batch.
 #[tokio::test]
 async fn a_lone_miss_goes_alone() {
-    let server = TestServer::start().await;
+    let server = steady_server().await;
     let watcher = watcher(&server).await;
     let (_, session) = server.session(Role::User).await;
     let mut tokens = Vec::new();
@@ -67,7 +77,7 @@ async fn a_lone_miss_goes_alone() {
 /// each token's uses are accepted, and the misses went in fewer statements than reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_misses_share_statements_and_spend_exact_uses() {
-    let server = TestServer::start().await;
+    let server = steady_server().await;
     let watcher = watcher(&server).await;
     let (_, session) = server.session(Role::User).await;
     let mut tokens = Vec::new();
