@@ -6,6 +6,7 @@ mod dev_instance;
 mod drain;
 mod everywhere;
 mod latency;
+mod layers;
 mod pg_tls;
 mod pgbouncer;
 mod readme;

@@ -213,6 +213,37 @@ pub const MAX_DECISION_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Largest `--decision-cache-size` accepted.
 pub const MAX_DECISION_CACHE_SIZE: usize = 1_000_000;
 
+/// HTTPS from --tls-cert and --tls-key (HTTP/2 and HTTP/1.1), when both are given.
+fn serving_tls(cli: &Cli) -> anyhow::Result<Option<tessera_process::tls::Serving>> {
+    let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) else {
+        return Ok(None);
+    };
+    let alpn: [&[u8]; 2] = [b"h2", b"http/1.1"];
+    tessera_process::tls::Serving::load(cert, key, cli.tls_watch_interval, &alpn)
+        .context("--tls-cert/--tls-key")
+        .map(Some)
+}
+
+/// The listener and cache limits must be usable.
+fn check_limits(cli: &Cli) -> anyhow::Result<()> {
+    if cli.max_header_bytes < 1024 {
+        bail!("--max-header-bytes must be at least 1024");
+    }
+    if cli.max_json_bytes < 256 {
+        bail!("--max-json-bytes must be at least 256");
+    }
+    if cli.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    if cli.decision_cache_ttl > MAX_DECISION_CACHE_TTL {
+        bail!("--decision-cache-ttl must be at most {MAX_DECISION_CACHE_TTL:?} (0 turns it off)");
+    }
+    if cli.decision_cache_size > MAX_DECISION_CACHE_SIZE {
+        bail!("--decision-cache-size must be at most {MAX_DECISION_CACHE_SIZE}");
+    }
+    Ok(())
+}
+
 impl Settings {
     /// Validates the command line, reading the files it names.
     pub fn from_cli(cli: Cli) -> anyhow::Result<Self> {
@@ -225,18 +256,7 @@ impl Settings {
         let public_routes = PublicRoutes::parse(&cli.public_routes).context("--public-route")?;
         let namespace_rules =
             NamespaceRules::parse(&cli.namespace_rules).context("--namespace-rule")?;
-        let tls = match (&cli.tls_cert, &cli.tls_key) {
-            (Some(cert), Some(key)) => Some(
-                tessera_process::tls::Serving::load(
-                    cert,
-                    key,
-                    cli.tls_watch_interval,
-                    &[b"h2", b"http/1.1"],
-                )
-                .context("--tls-cert/--tls-key")?,
-            ),
-            _ => None,
-        };
+        let tls = serving_tls(&cli)?;
         let allowed_origins = cli
             .allowed_origins
             .iter()
@@ -246,23 +266,7 @@ impl Settings {
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        if cli.max_header_bytes < 1024 {
-            bail!("--max-header-bytes must be at least 1024");
-        }
-        if cli.max_json_bytes < 256 {
-            bail!("--max-json-bytes must be at least 256");
-        }
-        if cli.max_connections == 0 {
-            bail!("--max-connections must be at least 1");
-        }
-        if cli.decision_cache_ttl > MAX_DECISION_CACHE_TTL {
-            bail!(
-                "--decision-cache-ttl must be at most {MAX_DECISION_CACHE_TTL:?} (0 turns it off)"
-            );
-        }
-        if cli.decision_cache_size > MAX_DECISION_CACHE_SIZE {
-            bail!("--decision-cache-size must be at most {MAX_DECISION_CACHE_SIZE}");
-        }
+        check_limits(&cli)?;
         Ok(Self {
             listen: cli.listen,
             tessera: cli

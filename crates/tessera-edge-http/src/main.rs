@@ -67,19 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
 
-    let proxy = match &settings.upstream {
-        UpstreamSetting::None => None,
-        UpstreamSetting::Url(uri) => Some(Proxy::new(uri.clone(), settings.upstream_timeout)),
-        UpstreamSetting::Demo => {
-            let address = demo::start()
-                .await
-                .context("cannot start the demo upstream")?;
-            let uri = format!("http://{address}")
-                .parse()
-                .context("demo upstream address")?;
-            Some(Proxy::new(uri, settings.upstream_timeout))
-        }
-    };
+    let proxy = upstream_proxy(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -106,6 +94,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         upstream = state.proxy.as_ref().map(|p| p.upstream().to_string()).unwrap_or_default(),
         "listening"
     );
+    announce(&settings, &url, address, metrics_addr)?;
+    server::serve(
+        listener,
+        settings.tls.as_ref().map(|tls| tls.config.clone()),
+        router(state),
+        settings.limits.clone(),
+        tessera_process::signal::shutdown(),
+    )
+    .await;
+    Ok(())
+}
+
+/// The proxy to the upstream, when the edge has one (the demo app is started here).
+async fn upstream_proxy(settings: &Settings) -> anyhow::Result<Option<Proxy>> {
+    Ok(match &settings.upstream {
+        UpstreamSetting::None => None,
+        UpstreamSetting::Url(uri) => Some(Proxy::new(uri.clone(), settings.upstream_timeout)),
+        UpstreamSetting::Demo => {
+            let address = demo::start()
+                .await
+                .context("cannot start the demo upstream")?;
+            let uri = format!("http://{address}")
+                .parse()
+                .context("demo upstream address")?;
+            Some(Proxy::new(uri, settings.upstream_timeout))
+        }
+    })
+}
+
+/// Once listening: the certificate follows its files, and the ready file says where the edge is.
+fn announce(
+    settings: &Settings,
+    url: &str,
+    address: std::net::SocketAddr,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     if let Some(tls) = &settings.tls {
         tls.cert.spawn_watcher().context("--tls-cert")?;
     }
@@ -121,14 +145,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         tessera_process::ready::write(path, &body)
             .with_context(|| format!("--ready-file {}", path.display()))?;
     }
-    server::serve(
-        listener,
-        settings.tls.as_ref().map(|tls| tls.config.clone()),
-        router(state),
-        settings.limits.clone(),
-        tessera_process::signal::shutdown(),
-    )
-    .await;
     Ok(())
 }
 

@@ -191,34 +191,15 @@ pub struct Settings {
 
 impl Settings {
     /// Validates the command line and loads the files it names.
-    pub fn from_cli(cli: Cli) -> anyhow::Result<Self> {
+    pub fn from_cli(mut cli: Cli) -> anyhow::Result<Self> {
         let service_token = cli.service.service_token().map_err(anyhow::Error::msg)?;
-        let upstream_auth = match (cli.upstream_auth, &cli.upstream_auth_file) {
+        let upstream_tls = upstream_tls(&cli)?;
+        let upstream_auth = match (cli.upstream_auth.take(), &cli.upstream_auth_file) {
             (Some(secret), None) => Some(Secret::new(secret)),
             (None, Some(path)) => {
                 Some(read_secret_file(path, "--upstream-auth-file").map_err(anyhow::Error::msg)?)
             }
             _ => None,
-        };
-        let upstream_host = host_of(&cli.upstream)
-            .with_context(|| format!("--upstream {:?} is not host:port", cli.upstream))?;
-        let upstream_tls = match (cli.upstream_tls, &cli.upstream_ca) {
-            (true, Some(ca)) => {
-                let name = cli.upstream_server_name.as_deref().unwrap_or(upstream_host);
-                let server_name = rustls::pki_types::ServerName::try_from(name.to_owned())
-                    .with_context(|| {
-                        format!("--upstream-server-name {name:?} is not a DNS name or IP address")
-                    })?;
-                Some((
-                    tessera_process::tls::client_config(ca).context("--upstream-ca")?,
-                    server_name,
-                ))
-            }
-            (true, None) => {
-                bail!("--upstream-tls needs --upstream-ca (a PEM file of trusted CA certificates)")
-            }
-            (false, Some(_)) => bail!("--upstream-ca is set but --upstream-tls is not"),
-            (false, None) => None,
         };
         let rules = match &cli.rules {
             Some(path) => Rules::load(path).context("--rules")?,
@@ -235,18 +216,7 @@ impl Settings {
         if max_line < 64 {
             bail!("--max-line {max_line} is too small to hold an AUTH line (at least 64)");
         }
-        if cli.max_reply_line < max_line {
-            bail!("--max-reply-line must be at least --max-line");
-        }
-        if cli.max_connections == 0 {
-            bail!("--max-connections must be at least 1");
-        }
-        if cli.max_pipeline == 0 {
-            bail!("--max-pipeline must be at least 1");
-        }
-        if cli.max_unauthenticated_per_source == 0 {
-            bail!("--max-unauthenticated-per-source must be at least 1");
-        }
+        check_limits(&cli, max_line)?;
         Ok(Self {
             listen: cli.listen,
             tessera: cli
@@ -275,6 +245,54 @@ impl Settings {
             ready_file: cli.ready_file,
         })
     }
+}
+
+/// TLS to the upstream, when asked for: its CA and the name its certificate must carry.
+fn upstream_tls(
+    cli: &Cli,
+) -> anyhow::Result<
+    Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+> {
+    let upstream_host = host_of(&cli.upstream)
+        .with_context(|| format!("--upstream {:?} is not host:port", cli.upstream))?;
+    match (cli.upstream_tls, &cli.upstream_ca) {
+        (true, Some(ca)) => {
+            let name = cli.upstream_server_name.as_deref().unwrap_or(upstream_host);
+            let server_name = rustls::pki_types::ServerName::try_from(name.to_owned())
+                .with_context(|| {
+                    format!("--upstream-server-name {name:?} is not a DNS name or IP address")
+                })?;
+            Ok(Some((
+                tessera_process::tls::client_config(ca).context("--upstream-ca")?,
+                server_name,
+            )))
+        }
+        (true, None) => {
+            bail!("--upstream-tls needs --upstream-ca (a PEM file of trusted CA certificates)")
+        }
+        (false, Some(_)) => bail!("--upstream-ca is set but --upstream-tls is not"),
+        (false, None) => Ok(None),
+    }
+}
+
+/// The line and connection limits must be usable.
+fn check_limits(cli: &Cli, max_line: usize) -> anyhow::Result<()> {
+    if cli.max_reply_line < max_line {
+        bail!("--max-reply-line must be at least --max-line");
+    }
+    if cli.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    if cli.max_pipeline == 0 {
+        bail!("--max-pipeline must be at least 1");
+    }
+    if cli.max_unauthenticated_per_source == 0 {
+        bail!("--max-unauthenticated-per-source must be at least 1");
+    }
+    Ok(())
 }
 
 /// The host of `host:port` or `[v6]:port`, when the port is a number.
