@@ -32,6 +32,9 @@ trap stop_test_postgres EXIT
 step "protos: buf lint, buf breaking, generated-code drift (Go, Python, TypeScript, Java)"
 bash scripts/check-protos.sh
 
+step "type names: each means one thing in the workspace (scripts/check-type-names.py)"
+python3 scripts/check-type-names.py
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -107,7 +107,10 @@ fn the_client_and_the_edges_pull_in_no_crypto_crate() {
     let tree = String::from_utf8_lossy(&output.stdout);
     // The light crates are there (so the tree was read at all).
     for light in ["tessera-rules ", "tessera-proto ", "sha2 "] {
-        assert!(tree.lines().any(|line| line.starts_with(light)), "{light}is missing");
+        assert!(
+            tree.lines().any(|line| line.starts_with(light)),
+            "{light}is missing"
+        );
     }
     for heavy in [
         "tessera-core ",

@@ -20,7 +20,7 @@ use super::{
     clients::{workspace_root, Phase},
     introspect, list, median, per_second, ratio_row, Bench, IDENTIFIERS,
 };
-use crate::report::{rate, Row, Verdict};
+use crate::report::{rate, Row, GoalVerdict};
 
 /// Sequential calls per client in the latency comparison (as `clients.rs`).
 const SEQUENTIAL_CALLS: usize = 50;
@@ -150,7 +150,7 @@ impl Bench {
                     target: String::new(),
                     result: format!("not run: {err:#}"),
                     goal: String::new(),
-                    verdict: Verdict::Info,
+                    verdict: GoalVerdict::Info,
                 });
                 return Ok(());
             }

@@ -20,7 +20,7 @@ pub mod soak;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use report::{Report, Verdict};
+pub use report::{GoalVerdict, Report};
 
 /// How hard and how long to measure.
 #[derive(Debug, Clone)]

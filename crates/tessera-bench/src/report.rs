@@ -67,7 +67,7 @@ pub fn load_average() -> String {
 
 /// Whether a goal was met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum GoalVerdict {
     /// Met.
     Met,
     /// Missed.
@@ -90,7 +90,7 @@ pub struct Row {
     /// The goal.
     pub goal: String,
     /// Met or not.
-    pub verdict: Verdict,
+    pub verdict: GoalVerdict,
 }
 
 /// A finished run.
@@ -118,7 +118,7 @@ impl Report {
     pub fn missed(&self) -> Vec<&Row> {
         self.rows
             .iter()
-            .filter(|row| row.verdict == Verdict::Missed)
+            .filter(|row| row.verdict == GoalVerdict::Missed)
             .collect()
     }
 }
@@ -152,9 +152,9 @@ impl fmt::Display for Report {
         writeln!(f, "|---|---|---|---|---|---|")?;
         for row in &self.rows {
             let verdict = match row.verdict {
-                Verdict::Met => "yes",
-                Verdict::Missed => "**no**",
-                Verdict::Info => "",
+                GoalVerdict::Met => "yes",
+                GoalVerdict::Missed => "**no**",
+                GoalVerdict::Info => "",
             };
             writeln!(
                 f,

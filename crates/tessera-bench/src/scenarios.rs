@@ -37,7 +37,7 @@ use crate::{
     cluster::{metric, scrape, Postgres, Replica, ReplicaConfig, TESSERA_DB},
     cpu::CpuTimes,
     load::{closed_loop, median, open_loop, CallResult, Sample},
-    report::{load_average, ms, rate, Environment, Report, Row, Verdict},
+    report::{load_average, ms, rate, Environment, GoalVerdict, Report, Row},
     Options,
 };
 
@@ -110,9 +110,9 @@ impl Clients {
 
 /// The `authorization` value of the calling service.
 #[derive(Clone)]
-struct Caller(MetadataValue<Ascii>);
+struct CallerToken(MetadataValue<Ascii>);
 
-impl Caller {
+impl CallerToken {
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request
@@ -133,7 +133,7 @@ async fn check(mut client: HealthClient<Channel>) -> CallResult {
 
 async fn introspect_active(
     mut client: AuthServiceClient<Channel>,
-    caller: Caller,
+    caller: CallerToken,
     token: String,
 ) -> Result<bool, Status> {
     let answer = client
@@ -145,7 +145,7 @@ async fn introspect_active(
 
 async fn introspect(
     client: AuthServiceClient<Channel>,
-    caller: Caller,
+    caller: CallerToken,
     token: String,
 ) -> CallResult {
     if introspect_active(client, caller, token).await? {
@@ -157,7 +157,7 @@ async fn introspect(
 
 async fn check_namespace(
     mut client: AuthServiceClient<Channel>,
-    caller: Caller,
+    caller: CallerToken,
     token: String,
     identifiers: Arc<Vec<String>>,
 ) -> CallResult {
@@ -195,7 +195,7 @@ async fn login(
 
 async fn revoke(
     mut client: AuthServiceClient<Channel>,
-    caller: Caller,
+    caller: CallerToken,
     token: String,
 ) -> Result<u64, Status> {
     Ok(client
@@ -302,7 +302,11 @@ fn ratio_row(
         target,
         result: format!("{ratio:.2}×"),
         goal,
-        verdict: if met { Verdict::Met } else { Verdict::Missed },
+        verdict: if met {
+            GoalVerdict::Met
+        } else {
+            GoalVerdict::Missed
+        },
     }
 }
 
@@ -329,7 +333,7 @@ struct Bench {
     b: Replica,
     on_a: Arc<Clients>,
     on_b: Arc<Clients>,
-    caller: Caller,
+    caller: CallerToken,
     caller_token: String,
     hot: String,
     identifiers: Arc<Vec<String>>,
@@ -414,7 +418,7 @@ impl Bench {
             b,
             on_a,
             on_b,
-            caller: Caller(MetadataValue::try_from(format!("Bearer {caller}"))?),
+            caller: CallerToken(MetadataValue::try_from(format!("Bearer {caller}"))?),
             caller_token: caller,
             hot,
             identifiers: Arc::new(
@@ -819,7 +823,7 @@ impl Bench {
             target: format!("Check {}", rate(self.check_saturation)),
             result: format!("{:.2}×", self.check_saturation / median(&pgbench)),
             goal: String::new(),
-            verdict: Verdict::Info,
+            verdict: GoalVerdict::Info,
         });
         self.details.push(format!(
             "uncached per round (calls/s): pgbench -S [{}]; Check [{}]; Introspect [{}]",
@@ -862,9 +866,9 @@ impl Bench {
             result: format!("{:.2}", statements as f64 / tessera_calls.max(1) as f64),
             goal: "≤ 1".into(),
             verdict: if statements as u64 <= tessera_calls {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         let exec = |needle: &str| {
@@ -907,7 +911,11 @@ impl Bench {
                 (lookups + others.iter().map(|o| o.1).sum::<i64>()) as f64 / calls as f64
             ),
             goal: "exactly 1".into(),
-            verdict: if exact { Verdict::Met } else { Verdict::Missed },
+            verdict: if exact {
+                GoalVerdict::Met
+            } else {
+                GoalVerdict::Missed
+            },
         });
         self.details.push(format!(
             "pg_stat_statements during {calls} uncached Introspects on a cached caller: {lookups} token lookups; other statements {others:?}; background (revocation feed poll, health ping, all replicas) {background:?}"
@@ -940,9 +948,9 @@ impl Bench {
             result: format!("{:.2}", lookups as f64 / calls.min(100) as f64),
             goal: "(caller + token)".into(),
             verdict: if others.is_empty() {
-                Verdict::Info
+                GoalVerdict::Info
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         Ok(())
@@ -1143,9 +1151,9 @@ impl Bench {
             result: ms(Duration::from_secs_f64(refused)),
             goal: "≤ 10 ms".into(),
             verdict: if refused_total > 0 && refused <= 0.010 {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         Ok(())
@@ -1303,7 +1311,7 @@ impl Bench {
             target: format!("p50 {}", ms(d(0.5))),
             result: format!("p99 {}, max {}", ms(d(0.99)), ms(d(1.0))),
             goal: "for the record".into(),
-            verdict: Verdict::Info,
+            verdict: GoalVerdict::Info,
         });
         self.rows.push(Row {
             scenario: "B accepts the token on its first Introspect after the Revoke on A returned"
@@ -1313,9 +1321,9 @@ impl Bench {
             result: format!("{accepted_b} times"),
             goal: "never".into(),
             verdict: if accepted_b == 0 {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         self.rows.push(Row {
@@ -1331,9 +1339,9 @@ impl Bench {
                 && p99 <= Duration::from_millis(20)
                 && max <= Duration::from_millis(100)
             {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         self.rows.push(Row {
@@ -1343,9 +1351,9 @@ impl Bench {
             result: format!("{accepted} times"),
             goal: "never".into(),
             verdict: if accepted == 0 {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         self.details.push(format!(
@@ -1421,9 +1429,9 @@ impl Bench {
             result: format!("max {}", ms(worst)),
             goal: "≤ 1 s".into(),
             verdict: if worst <= Duration::from_secs(1) {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         self.details.push(format!(

@@ -53,7 +53,7 @@ use uuid::Uuid;
 use crate::{
     cluster::{Postgres, Replica, ReplicaConfig, TESSERA_DB},
     load::{open_loop, CallResult},
-    report::{load_average, ms, rate, Environment, Report, Row, Verdict},
+    report::{load_average, ms, rate, Environment, GoalVerdict, Report, Row},
 };
 
 mod measure;
@@ -369,7 +369,7 @@ async fn soak_replica(
     hot: String,
 ) -> anyhow::Result<Outcome> {
     // The sweeper as `serve` runs it, with the soak's retentions; it ends with this function.
-    let _sweeper = AbortOnDrop(sweeper::spawn(
+    let _sweeper = BackgroundTask(sweeper::spawn(
         replica.authority.clone(),
         SweeperSettings {
             max_interval: options.sweep_interval,
@@ -559,9 +559,9 @@ async fn soak_replica(
 }
 
 /// Ends a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct BackgroundTask(tokio::task::JoinHandle<()>);
 
-impl Drop for AbortOnDrop {
+impl Drop for BackgroundTask {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -885,6 +885,10 @@ fn goal_row(
         target,
         result,
         goal: goal.into(),
-        verdict: if met { Verdict::Met } else { Verdict::Missed },
+        verdict: if met {
+            GoalVerdict::Met
+        } else {
+            GoalVerdict::Missed
+        },
     }
 }

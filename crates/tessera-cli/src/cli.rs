@@ -3,7 +3,7 @@
 //! settings, with errors that name the setting.
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use tessera_store::{PgPool, PoolSettings};
 
 mod remote;
@@ -35,14 +35,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// How logs are written.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+/// How logs are written (the same choice the edges offer).
+pub use tessera_telemetry::LogFormat;
 
 /// The commands.
 #[derive(Debug, Subcommand)]

@@ -17,7 +17,7 @@ mod credentials;
 mod prompt;
 mod remote;
 
-use cli::{Cli, Command, KeysCommand, LogFormat, TokenCommand};
+use cli::{Cli, Command, KeysCommand, TokenCommand};
 use commands::{audit, dev, health, keys, login, master, serve, tokens, totp, users};
 use tessera_telemetry::{LogSettings, TraceSettings};
 use tracing_subscriber::EnvFilter;
@@ -40,10 +40,7 @@ fn telemetry_settings(cli: &Cli) -> anyhow::Result<(LogSettings, Option<TraceSet
     };
     let log = LogSettings {
         filter,
-        format: match cli.log_format {
-            LogFormat::Text => tessera_telemetry::LogFormat::Text,
-            LogFormat::Json => tessera_telemetry::LogFormat::Json,
-        },
+        format: cli.log_format,
         // Colour only for a person at a terminal; a log file or pipe gets plain text.
         ansi: std::io::stderr().is_terminal(),
     };

@@ -24,7 +24,7 @@ pub struct Remote {
 
 /// Where the server is and how to verify it: the flags every remote command shares, checked.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct RemoteTarget {
     /// The server.
     pub address: ServerAddress,
     /// PEM CA certificates to verify an `https://` server with (default: the system's roots).
@@ -36,7 +36,7 @@ pub struct Target {
 impl Remote {
     /// Connects to `target`, acting with `token` (none for `Login`).
     pub async fn connect(
-        target: &Target,
+        target: &RemoteTarget,
         token: Option<String>,
         json: bool,
     ) -> anyhow::Result<Remote> {

@@ -8,7 +8,7 @@ use crate::client::{Client, Repeat};
 use crate::error::Error;
 use crate::pb;
 use crate::secret::Secret;
-use crate::types::{time_of, timestamp_of, TokenKind, User};
+use crate::types::{kind_from_wire, time_of, timestamp_of, TokenKind, User};
 
 /// A new account.
 ///
@@ -87,7 +87,7 @@ pub struct TokenInfo {
     /// Public id.
     pub token_id: String,
     /// Kind.
-    pub kind: TokenKind,
+    pub kind: Option<TokenKind>,
     /// Account id.
     pub subject: String,
     /// The token it derives from.
@@ -118,7 +118,7 @@ impl From<pb::TokenInfo> for TokenInfo {
     fn from(t: pb::TokenInfo) -> Self {
         TokenInfo {
             token_id: t.token_id,
-            kind: TokenKind::from_wire(t.token_type),
+            kind: kind_from_wire(t.token_type),
             subject: t.subject,
             parent_id: t.parent_id,
             session_id: t.session_id,

@@ -175,7 +175,7 @@ pub struct IssueToken {
     /// Opaque or JWT.
     pub format: TokenFormat,
     /// API (default) or service token.
-    pub kind: TokenKind,
+    pub kind: Option<TokenKind>,
 }
 
 impl IssueToken {
@@ -188,7 +188,7 @@ impl IssueToken {
             permissions: Vec::new(),
             description: String::new(),
             format: TokenFormat::Opaque,
-            kind: TokenKind::Unspecified,
+            kind: None,
         }
     }
 
@@ -224,7 +224,7 @@ impl IssueToken {
 
     /// As a service token (for an edge or a service; must not hold admin rights).
     pub fn service(mut self) -> IssueToken {
-        self.kind = TokenKind::Service;
+        self.kind = Some(TokenKind::Service);
         self
     }
 
@@ -239,7 +239,7 @@ impl IssueToken {
                 TokenFormat::Opaque => pb::TokenFormat::Opaque,
                 TokenFormat::Jwt => pb::TokenFormat::Jwt,
             } as i32,
-            token_type: self.kind.to_wire() as i32,
+            token_type: crate::types::kind_to_wire(self.kind) as i32,
         })
     }
 }

@@ -220,10 +220,10 @@ impl ClientBuilder {
         Ok(client)
     }
 
-    fn client(&self, targets: Vec<Target>) -> Result<Client, Error> {
+    fn client(&self, targets: Vec<ReplicaTarget>) -> Result<Client, Error> {
         let bearer = self.token.as_ref().map(bearer).transpose()?;
         Ok(Client {
-            shared: Arc::new(Shared {
+            shared: Arc::new(ReplicaSet {
                 targets,
                 preferred: AtomicUsize::new(0),
                 retry: self.retry,
@@ -276,7 +276,7 @@ impl ClientBuilder {
         self.checked().map(|_| ())
     }
 
-    fn targets(&self) -> Result<Vec<Target>, Error> {
+    fn targets(&self) -> Result<Vec<ReplicaTarget>, Error> {
         let (addresses, ca) = self.checked()?;
         addresses
             .into_iter()
@@ -324,7 +324,7 @@ impl ClientBuilder {
         Ok((addresses, ca))
     }
 
-    fn target(&self, address: ServerAddress, ca: Option<&[u8]>) -> Result<Target, Error> {
+    fn target(&self, address: ServerAddress, ca: Option<&[u8]>) -> Result<ReplicaTarget, Error> {
         let uri = address.uri();
         let invalid = |e: tonic::transport::Error| {
             Error::local(
@@ -359,7 +359,7 @@ impl ClientBuilder {
             self.connect_timeout,
             failures.clone(),
         ));
-        Ok(Target {
+        Ok(ReplicaTarget {
             address,
             endpoint,
             channel,
@@ -394,15 +394,15 @@ fn bearer(token: &Secret) -> Result<MetadataValue<Ascii>, Error> {
     Ok(value)
 }
 
-struct Target {
+struct ReplicaTarget {
     address: ServerAddress,
     endpoint: Endpoint,
     channel: Channel,
     failures: Arc<ConnectFailures>,
 }
 
-struct Shared {
-    targets: Vec<Target>,
+struct ReplicaSet {
+    targets: Vec<ReplicaTarget>,
     /// The address calls go to first; moves on when it fails.
     preferred: AtomicUsize,
     retry: RetryPolicy,
@@ -421,7 +421,7 @@ struct Shared {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
+    shared: Arc<ReplicaSet>,
     bearer: Option<MetadataValue<Ascii>>,
     deadline: Duration,
 }

@@ -20,63 +20,33 @@ pub(crate) fn timestamp_of(at: OffsetDateTime) -> prost_types::Timestamp {
     }
 }
 
-/// What kind of token something is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum TokenKind {
-    /// Not said (an inactive token, or a newer server's kind).
-    #[default]
-    Unspecified,
-    /// A login session.
-    Session,
-    /// A short-lived elevated child of a session (`Unlock`).
-    Elevated,
-    /// A derived API token.
-    Api,
-    /// A service token (for edges and services).
-    Service,
-    /// A static token from the server's configuration file.
-    Static,
-    /// The break-glass master token.
-    Master,
+/// What kind of token something is: the rules' own kind (`session`, `api`…); an answer that does
+/// not say (an inactive token, or a newer server's kind) carries `None`.
+pub use tessera_rules::token::TokenKind;
+
+/// A kind as the wire carries it; `None` when unspecified or unknown.
+pub(crate) fn kind_from_wire(kind: i32) -> Option<TokenKind> {
+    match pb::TokenType::try_from(kind).unwrap_or(pb::TokenType::Unspecified) {
+        pb::TokenType::Unspecified => None,
+        pb::TokenType::Session => Some(TokenKind::Session),
+        pb::TokenType::Elevated => Some(TokenKind::Elevated),
+        pb::TokenType::Api => Some(TokenKind::Api),
+        pb::TokenType::Service => Some(TokenKind::Service),
+        pb::TokenType::Static => Some(TokenKind::Static),
+        pb::TokenType::Master => Some(TokenKind::Master),
+    }
 }
 
-impl TokenKind {
-    pub(crate) fn from_wire(kind: i32) -> TokenKind {
-        match pb::TokenType::try_from(kind).unwrap_or(pb::TokenType::Unspecified) {
-            pb::TokenType::Unspecified => TokenKind::Unspecified,
-            pb::TokenType::Session => TokenKind::Session,
-            pb::TokenType::Elevated => TokenKind::Elevated,
-            pb::TokenType::Api => TokenKind::Api,
-            pb::TokenType::Service => TokenKind::Service,
-            pb::TokenType::Static => TokenKind::Static,
-            pb::TokenType::Master => TokenKind::Master,
-        }
-    }
-
-    pub(crate) fn to_wire(self) -> pb::TokenType {
-        match self {
-            TokenKind::Unspecified => pb::TokenType::Unspecified,
-            TokenKind::Session => pb::TokenType::Session,
-            TokenKind::Elevated => pb::TokenType::Elevated,
-            TokenKind::Api => pb::TokenType::Api,
-            TokenKind::Service => pb::TokenType::Service,
-            TokenKind::Static => pb::TokenType::Static,
-            TokenKind::Master => pb::TokenType::Master,
-        }
-    }
-
-    /// The lowercase name (`session`, `api`…; `-` when unspecified).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Unspecified => "-",
-            TokenKind::Session => "session",
-            TokenKind::Elevated => "elevated",
-            TokenKind::Api => "api",
-            TokenKind::Service => "service",
-            TokenKind::Static => "static",
-            TokenKind::Master => "master",
-        }
+/// A kind for the wire; `None` is unspecified (the server's default).
+pub(crate) fn kind_to_wire(kind: Option<TokenKind>) -> pb::TokenType {
+    match kind {
+        None => pb::TokenType::Unspecified,
+        Some(TokenKind::Session) => pb::TokenType::Session,
+        Some(TokenKind::Elevated) => pb::TokenType::Elevated,
+        Some(TokenKind::Api) => pb::TokenType::Api,
+        Some(TokenKind::Service) => pb::TokenType::Service,
+        Some(TokenKind::Static) => pb::TokenType::Static,
+        Some(TokenKind::Master) => pb::TokenType::Master,
     }
 }
 
@@ -195,7 +165,7 @@ pub struct Introspection {
     /// Its public id.
     pub token_id: String,
     /// Its kind.
-    pub kind: TokenKind,
+    pub kind: Option<TokenKind>,
     /// The account id.
     pub subject: String,
     /// The account name.
@@ -257,7 +227,7 @@ impl From<pb::IntrospectResponse> for Introspection {
         Introspection {
             active: r.active,
             token_id: r.token_id,
-            kind: TokenKind::from_wire(r.token_type),
+            kind: kind_from_wire(r.token_type),
             subject: r.subject,
             username: r.username,
             roles: r.roles,

@@ -335,7 +335,7 @@ impl Client {
             signals.clone(),
         ));
         tokio::spawn(async move {
-            let _acks = AbortOnDrop(acks);
+            let _acks = LeaseKeeper(acks);
             follow(feed, follower, position_tx, signals).await;
         })
     }
@@ -350,9 +350,9 @@ struct Signals {
     reconnect: Notify,
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct LeaseKeeper(tokio::task::JoinHandle<()>);
 
-impl Drop for AbortOnDrop {
+impl Drop for LeaseKeeper {
     fn drop(&mut self) {
         self.0.abort();
     }

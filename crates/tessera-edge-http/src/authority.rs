@@ -6,7 +6,7 @@
 //! the user*, so they carry the user's token as the caller. Connections, TLS, deadlines, retries
 //! (only of calls safe to repeat) and fail-over between replicas are the client's.
 //!
-//! Introspect answers of unlimited-use tokens may come from the [`DecisionCache`], which follows
+//! Introspect answers of unlimited-use tokens may come from the [`AnswerCache`], which follows
 //! the revocation feed and is bypassed whenever it cannot vouch for an answer; a revocation made
 //! through the edge (logout, lock) drops the cached answer at once.
 
@@ -17,7 +17,7 @@ use tessera_client::{
     Session, Unlock,
 };
 
-use crate::decision_cache::{DecisionCache, Epoch, TokenHash};
+use crate::decision_cache::{AnswerCache, AnswerEpoch, TokenHash};
 use crate::token::Token;
 use tessera_proto::Failure;
 
@@ -26,33 +26,33 @@ pub use tessera_client::{judge_service_token, ServiceTokenProblem};
 /// A look into the decision cache that found nothing (or a cache that is off): the key and the
 /// epoch an answer from Tessera is cached under.
 #[derive(Debug)]
-pub struct Miss(Option<(TokenHash, Epoch)>);
+pub struct Miss(Option<(TokenHash, AnswerEpoch)>);
 
 /// A Tessera client holding the edge's service token.
 #[derive(Debug, Clone)]
-pub struct Authority {
+pub struct HttpAuthority {
     service: Client,
-    cache: DecisionCache,
+    cache: AnswerCache,
 }
 
-impl Authority {
+impl HttpAuthority {
     /// The authority calling with `service`, a client that holds the edge's service token; it
     /// caches nothing.
     pub fn new(service: Client) -> Self {
         Self {
             service,
-            cache: DecisionCache::disabled(),
+            cache: AnswerCache::disabled(),
         }
     }
 
     /// The same authority answering from `cache` where it may (start following the feed with
-    /// [`DecisionCache::follow`]).
-    pub fn with_cache(self, cache: DecisionCache) -> Self {
+    /// [`AnswerCache::follow`]).
+    pub fn with_cache(self, cache: AnswerCache) -> Self {
         Self { cache, ..self }
     }
 
     /// The decision cache.
-    pub fn cache(&self) -> &DecisionCache {
+    pub fn cache(&self) -> &AnswerCache {
         &self.cache
     }
 
@@ -101,7 +101,7 @@ impl Authority {
         }
     }
 
-    /// Asks Tessera after [`Authority::cached`] missed, and caches the answer where allowed.
+    /// Asks Tessera after [`HttpAuthority::cached`] missed, and caches the answer where allowed.
     pub async fn introspect_missed(
         &self,
         miss: Miss,

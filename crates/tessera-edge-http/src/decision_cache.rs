@@ -54,20 +54,20 @@ impl CacheSettings {
 }
 
 #[derive(Debug)]
-struct Entry {
+struct CachedAnswer {
     answer: Arc<Introspection>,
     until: Instant,
 }
 
 #[derive(Debug, Default)]
 struct Entries {
-    by_key: HashMap<TokenHash, Entry>,
+    by_key: HashMap<TokenHash, CachedAnswer>,
     /// Token ids and session ids → the keys of the entries carrying them.
     by_id: HashMap<String, Vec<TokenHash>>,
 }
 
 impl Entries {
-    fn insert(&mut self, key: TokenHash, entry: Entry) {
+    fn insert(&mut self, key: TokenHash, entry: CachedAnswer) {
         self.remove(&key);
         for id in [&entry.answer.token_id, &entry.answer.session_id] {
             if !id.is_empty() {
@@ -105,7 +105,7 @@ impl Entries {
 }
 
 #[derive(Debug)]
-struct Inner {
+struct AnswerTable {
     settings: CacheSettings,
     entries: RwLock<Entries>,
     /// The feed is followed and nothing was missed since the entries were taken.
@@ -120,11 +120,11 @@ struct Inner {
 
 /// Shared handle to the cache; a disabled cache holds nothing and is never consulted.
 #[derive(Debug, Clone)]
-pub struct DecisionCache {
-    inner: Option<Arc<Inner>>,
+pub struct AnswerCache {
+    inner: Option<Arc<AnswerTable>>,
 }
 
-impl Default for DecisionCache {
+impl Default for AnswerCache {
     fn default() -> Self {
         Self::disabled()
     }
@@ -132,15 +132,15 @@ impl Default for DecisionCache {
 
 /// Taken before calling Tessera; the answer may be cached only if nothing was invalidated since.
 #[derive(Debug, Clone, Copy)]
-pub struct Epoch(u64);
+pub struct AnswerEpoch(u64);
 
-impl DecisionCache {
+impl AnswerCache {
     /// A cache that never holds anything.
     pub fn disabled() -> Self {
         Self { inner: None }
     }
 
-    /// An empty, not yet trusted cache (see [`DecisionCache::follow`]); disabled when `settings`
+    /// An empty, not yet trusted cache (see [`AnswerCache::follow`]); disabled when `settings`
     /// say so.
     pub fn new(settings: CacheSettings, metrics: EdgeMetrics) -> Self {
         if !settings.enabled() {
@@ -148,7 +148,7 @@ impl DecisionCache {
         }
         metrics.feed_connected(false);
         Self {
-            inner: Some(Arc::new(Inner {
+            inner: Some(Arc::new(AnswerTable {
                 settings,
                 entries: RwLock::default(),
                 trusted: AtomicBool::new(false),
@@ -208,8 +208,8 @@ impl DecisionCache {
     }
 
     /// Marks the start of a call to Tessera.
-    pub fn epoch(&self) -> Epoch {
-        Epoch(
+    pub fn epoch(&self) -> AnswerEpoch {
+        AnswerEpoch(
             self.inner
                 .as_ref()
                 .map_or(0, |inner| inner.epoch.load(Ordering::Acquire)),
@@ -218,7 +218,7 @@ impl DecisionCache {
 
     /// Keeps `answer` for `key`, when it is the answer of an active, unlimited-use token that
     /// expires later than now, and nothing was invalidated since `epoch`.
-    pub fn insert(&self, key: TokenHash, answer: &Introspection, epoch: Epoch) {
+    pub fn insert(&self, key: TokenHash, answer: &Introspection, epoch: AnswerEpoch) {
         let Some(inner) = &self.inner else {
             return;
         };
@@ -248,7 +248,7 @@ impl DecisionCache {
         }
         entries.insert(
             key,
-            Entry {
+            CachedAnswer {
                 answer: Arc::new(answer.clone()),
                 until,
             },
@@ -289,7 +289,7 @@ impl DecisionCache {
     }
 }
 
-impl Inner {
+impl AnswerTable {
     fn since_base(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
     }
@@ -340,7 +340,7 @@ impl Inner {
     }
 }
 
-impl RevocationFollower for Inner {
+impl RevocationFollower for AnswerTable {
     fn connected(&self, after_sequence: u64) {
         {
             let _entries = self.invalidate();

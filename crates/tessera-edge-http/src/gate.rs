@@ -27,7 +27,7 @@ use tracing::Instrument as _;
 use tessera_client::Introspection;
 
 use crate::answer::{Answer, CalledAs};
-use crate::authority::Authority;
+use crate::authority::HttpAuthority;
 use crate::credentials::{CredentialError, Presented, Source, Token};
 use crate::identity::Identity;
 use crate::origin::{changes_state, check_same_origin, own_origin};
@@ -38,7 +38,7 @@ use crate::routes::{decoded_segments, NamespaceCheck, NamespaceRules, PublicRout
 #[derive(Debug, Clone)]
 pub struct Gate {
     /// Tessera.
-    pub authority: Authority,
+    pub authority: HttpAuthority,
     /// Paths needing no token.
     pub public: PublicRoutes,
     /// Paths with an identifier to check.

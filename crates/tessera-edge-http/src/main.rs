@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Parser;
 use tessera_edge_http::app::{router, AppState};
-use tessera_edge_http::authority::Authority;
+use tessera_edge_http::authority::HttpAuthority;
 use tessera_edge_http::config::{Cli, Settings, UpstreamSetting};
-use tessera_edge_http::decision_cache::DecisionCache;
+use tessera_edge_http::decision_cache::AnswerCache;
 use tessera_edge_http::gate::Gate;
 use tessera_edge_http::metrics::EdgeMetrics;
 use tessera_edge_http::proxy::Proxy;
@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
 
 /// Asks Tessera about the edge's own token, retrying while Tessera is unreachable (it may still
 /// be starting) until `patience` runs out. A token Tessera judges is never retried.
-async fn vet(authority: &Authority, settings: &Settings) -> anyhow::Result<()> {
+async fn vet(authority: &HttpAuthority, settings: &Settings) -> anyhow::Result<()> {
     let deadline = Instant::now() + settings.startup_timeout;
     let mut pause = Duration::from_millis(100);
     loop {
@@ -54,11 +54,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let (metrics_addr, _metrics_task) =
         tessera_telemetry::metrics::serve_if_configured(metrics_listen, registry).await?;
     let service = settings.tessera.clone().build().context("--tessera")?;
-    let cache = DecisionCache::new(settings.decision_cache, metrics.clone());
-    let authority = Authority::new(service.clone()).with_cache(cache.clone());
+    let cache = AnswerCache::new(settings.decision_cache, metrics.clone());
+    let authority = HttpAuthority::new(service.clone()).with_cache(cache.clone());
     vet(&authority, &settings).await?;
     // Aborted when dropped at the end of `run`; until the feed is followed the cache is bypassed.
-    let _feed = cache.follow(&service).map(AbortOnDrop);
+    let _feed = cache.follow(&service).map(FeedTask);
     if cache.is_enabled() {
         info!(
             ttl = ?settings.decision_cache.ttl,
@@ -149,9 +149,9 @@ fn announce(
 }
 
 /// Stops a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct FeedTask(tokio::task::JoinHandle<()>);
 
-impl Drop for AbortOnDrop {
+impl Drop for FeedTask {
     fn drop(&mut self) {
         self.0.abort();
     }

@@ -24,7 +24,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use tessera_telemetry::metrics::{latency_histogram, Registry};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct OutcomeLabels {
+struct HttpOutcomeLabels {
     outcome: &'static str,
 }
 
@@ -52,7 +52,7 @@ pub enum CacheLookup {
 /// The edge's series; a default value records into series no registry exports.
 #[derive(Debug, Clone)]
 pub struct EdgeMetrics {
-    requests: Family<OutcomeLabels, Counter>,
+    requests: Family<HttpOutcomeLabels, Counter>,
     duration: Histogram,
     tessera: Family<RpcLabels, Histogram, fn() -> Histogram>,
     lookups: Family<LookupLabels, Counter>,
@@ -145,7 +145,7 @@ impl EdgeMetrics {
     /// Records one answered request.
     pub fn request(&self, status: StatusCode, elapsed: Duration) {
         self.requests
-            .get_or_create(&OutcomeLabels {
+            .get_or_create(&HttpOutcomeLabels {
                 outcome: outcome(status),
             })
             .inc();

@@ -9,7 +9,7 @@ use tessera_edge_line::config::{Cli, Settings};
 use tessera_edge_line::metrics::LineMetrics;
 use tessera_edge_line::server::EdgeServer;
 use tessera_edge_line::session::EdgeContext;
-use tessera_edge_line::tessera::Authority;
+use tessera_edge_line::tessera::LineAuthority;
 use tessera_edge_line::upstream::Connector;
 use tessera_telemetry::metrics::Registry;
 use tracing::info;
@@ -28,7 +28,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let metrics = LineMetrics::register(&mut registry);
     let (metrics_addr, _metrics_task) =
         tessera_telemetry::metrics::serve_if_configured(metrics_listen, registry).await?;
-    let authority = Authority::new(settings.tessera.clone().build().context("--tessera")?);
+    let authority = LineAuthority::new(settings.tessera.clone().build().context("--tessera")?);
     authority
         .vet_service_token(&settings.service_token)
         .await

@@ -18,16 +18,16 @@ use prometheus_client::metrics::histogram::Histogram;
 use tessera_telemetry::metrics::{latency_histogram, Registry};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct OutcomeLabels {
+struct LineOutcomeLabels {
     outcome: &'static str,
 }
 
 /// The edge's series; a default value records into series no registry exports.
 #[derive(Debug, Clone)]
 pub struct LineMetrics {
-    connections: Family<OutcomeLabels, Counter>,
+    connections: Family<LineOutcomeLabels, Counter>,
     open: Gauge,
-    commands: Family<OutcomeLabels, Counter>,
+    commands: Family<LineOutcomeLabels, Counter>,
     tessera: Histogram,
 }
 
@@ -89,14 +89,14 @@ impl LineMetrics {
     /// Records how a connection's `AUTH` line ended.
     pub fn connection(&self, outcome: &'static str) {
         self.connections
-            .get_or_create(&OutcomeLabels { outcome })
+            .get_or_create(&LineOutcomeLabels { outcome })
             .inc();
     }
 
     /// Records one command's outcome.
     pub fn command(&self, outcome: &'static str) {
         self.commands
-            .get_or_create(&OutcomeLabels { outcome })
+            .get_or_create(&LineOutcomeLabels { outcome })
             .inc();
     }
 

@@ -18,7 +18,7 @@ use tracing::{debug, info};
 
 use crate::reply::EdgeReply;
 use crate::rules::{ReplyExpectation, ReplyShape};
-use crate::tessera::{Authority, Grant, Verdict};
+use crate::tessera::{ConnectionGrant, LineAuthority, Verdict};
 use crate::upstream::{item_id, RouteEvent};
 
 /// Most list items checked in one `CheckNamespace` call (and held in memory at once).
@@ -58,8 +58,8 @@ enum Batch {
 /// Writes replies to one client.
 pub struct Relay<W> {
     out: BufWriter<W>,
-    authority: Authority,
-    grant: Grant,
+    authority: LineAuthority,
+    grant: ConnectionGrant,
     write_timeout: Duration,
     upstream_timeout: Duration,
 }
@@ -68,8 +68,8 @@ impl<W: AsyncWrite + Unpin> Relay<W> {
     /// A relay writing to `out` on behalf of the client holding `grant`.
     pub fn new(
         out: W,
-        authority: Authority,
-        grant: Grant,
+        authority: LineAuthority,
+        grant: ConnectionGrant,
         write_timeout: Duration,
         upstream_timeout: Duration,
     ) -> Self {

@@ -28,13 +28,13 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info};
 
 #[derive(Debug)]
-struct Entry {
+struct WatchedToken {
     holders: usize,
     revoked: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
-struct Shared {
+struct WatchTable {
     /// The stream is open.
     live: watch::Sender<bool>,
     /// The lease the database granted: nanoseconds after `base` until which the feed's verdicts
@@ -42,10 +42,10 @@ struct Shared {
     lease_until: AtomicU64,
     base: Instant,
     /// Hex token hashes and token ids being watched.
-    watched: Mutex<HashMap<String, Entry>>,
+    watched: Mutex<HashMap<String, WatchedToken>>,
 }
 
-impl Default for Shared {
+impl Default for WatchTable {
     fn default() -> Self {
         Self {
             live: watch::Sender::new(false),
@@ -56,7 +56,7 @@ impl Default for Shared {
     }
 }
 
-impl Shared {
+impl WatchTable {
     fn set_live(&self, live: bool) {
         self.live.send_replace(live);
     }
@@ -71,7 +71,7 @@ impl Shared {
             && self.since_base(Instant::now()) < self.lease_until.load(Ordering::Acquire)
     }
 
-    fn watched(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    fn watched(&self) -> MutexGuard<'_, HashMap<String, WatchedToken>> {
         self.watched.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -101,7 +101,7 @@ impl Shared {
 /// Follows `WatchRevocations` and tells watched tokens when they are revoked.
 #[derive(Debug, Clone, Default)]
 pub struct RevocationWatch {
-    shared: Arc<Shared>,
+    shared: Arc<WatchTable>,
 }
 
 impl RevocationWatch {
@@ -160,7 +160,7 @@ impl RevocationWatch {
     }
 }
 
-impl RevocationFollower for Shared {
+impl RevocationFollower for WatchTable {
     fn connected(&self, after_sequence: u64) {
         self.set_live(true);
         info!(after_sequence, "following the revocation feed");
@@ -201,7 +201,7 @@ impl RevocationFollower for Shared {
 
 /// A token some connection is watching; stops watching when dropped.
 pub struct Watched {
-    shared: Arc<Shared>,
+    shared: Arc<WatchTable>,
     keys: Vec<(String, Arc<AtomicBool>)>,
 }
 
@@ -221,7 +221,7 @@ impl Watched {
         }
         let revoked = {
             let mut watched = self.shared.watched();
-            let entry = watched.entry(key.clone()).or_insert_with(|| Entry {
+            let entry = watched.entry(key.clone()).or_insert_with(|| WatchedToken {
                 holders: 0,
                 revoked: Arc::new(AtomicBool::new(false)),
             });

@@ -22,7 +22,7 @@ use crate::config::{Limits, Secret};
 use crate::relay::{Relay, Slot};
 use crate::reply::{EdgeReply, TesseraFailure};
 use crate::rules::{ForwardPlan, Plan, Rules};
-use crate::tessera::{Authority, Grant, Verdict};
+use crate::tessera::{ConnectionGrant, LineAuthority, Verdict};
 use crate::upstream::{Connector, Link};
 use crate::BoxedIo;
 
@@ -32,7 +32,7 @@ pub struct EdgeContext {
     /// The command grammar.
     pub rules: Rules,
     /// Tessera.
-    pub authority: Authority,
+    pub authority: LineAuthority,
     /// The upstream.
     pub upstream: Connector,
     /// Limits.
@@ -167,7 +167,7 @@ async fn authenticate(
     lines: &mut LineReader<ReadHalf<BoxedIo>>,
     ctx: &EdgeContext,
     deadline: Instant,
-) -> Result<Grant, Option<EdgeReply>> {
+) -> Result<ConnectionGrant, Option<EdgeReply>> {
     let first = match tokio::time::timeout_at(deadline, lines.read_line()).await {
         Err(_) => {
             debug!("no complete AUTH line in time");
@@ -224,7 +224,7 @@ impl Handled {
 /// The command side of an authenticated connection.
 struct Commands {
     ctx: Arc<EdgeContext>,
-    grant: Grant,
+    grant: ConnectionGrant,
     slots: mpsc::Sender<Slot>,
     link: Option<Link>,
 }

@@ -47,13 +47,13 @@ impl Verdict {
 /// What the edge holds for an authenticated connection: the client's secret, and for a
 /// limited-use token what `Introspect` said about it at AUTH.
 #[derive(Debug, Clone)]
-pub struct Grant {
+pub struct ConnectionGrant {
     secret: Secret,
     token_id: String,
     limited: Option<Arc<LimitedUse>>,
 }
 
-impl Grant {
+impl ConnectionGrant {
     /// The token's public id, for logs.
     pub fn token_id(&self) -> &str {
         &self.token_id
@@ -122,18 +122,18 @@ fn system_time(at: time::OffsetDateTime) -> SystemTime {
 
 /// A Tessera client holding the edge's service token.
 #[derive(Clone)]
-pub struct Authority {
+pub struct LineAuthority {
     client: Client,
     revocations: RevocationWatch,
 }
 
-impl std::fmt::Debug for Authority {
+impl std::fmt::Debug for LineAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority").finish_non_exhaustive()
+        f.debug_struct("LineAuthority").finish_non_exhaustive()
     }
 }
 
-impl Authority {
+impl LineAuthority {
     /// The authority calling with `client`, which holds the edge's service token.
     pub fn new(client: Client) -> Self {
         Self {
@@ -170,8 +170,11 @@ impl Authority {
     }
 
     /// Authenticates a client: Introspect, counting one use of a limited-use token. An active
-    /// token yields the connection's [`Grant`].
-    pub async fn authenticate(&self, token: &Secret) -> Result<Option<Grant>, TesseraFailure> {
+    /// token yields the connection's [`ConnectionGrant`].
+    pub async fn authenticate(
+        &self,
+        token: &Secret,
+    ) -> Result<Option<ConnectionGrant>, TesseraFailure> {
         // Watched before the use is spent, so no revocation after this AUTH can slip by.
         let mut watched = self
             .revocations
@@ -201,7 +204,7 @@ impl Authority {
             }
             (None, _) => None,
         };
-        Ok(Some(Grant {
+        Ok(Some(ConnectionGrant {
             secret: token.clone(),
             token_id: response.token_id,
             limited,
@@ -212,7 +215,7 @@ impl Authority {
     /// identifiers it only asks whether the token is still active.
     pub async fn check(
         &self,
-        grant: &Grant,
+        grant: &ConnectionGrant,
         identifiers: Vec<String>,
     ) -> Result<Verdict, TesseraFailure> {
         let Some(limited) = &grant.limited else {

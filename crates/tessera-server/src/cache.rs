@@ -30,10 +30,10 @@ use crate::service::view::TokenView;
 /// Shared handle to the cache.
 #[derive(Clone)]
 pub struct DecisionCache {
-    inner: Arc<Inner>,
+    inner: Arc<CacheTable>,
 }
 
-struct Inner {
+struct CacheTable {
     entries: RwLock<HashMap<TokenHash, Arc<TokenView>>>,
     capacity: usize,
     enabled: bool,
@@ -53,7 +53,7 @@ impl DecisionCache {
     /// A cache of at most `capacity` entries; disabled caches never hold anything.
     pub fn new(enabled: bool, capacity: usize) -> DecisionCache {
         DecisionCache {
-            inner: Arc::new(Inner {
+            inner: Arc::new(CacheTable {
                 entries: RwLock::new(HashMap::new()),
                 capacity,
                 enabled,

@@ -114,7 +114,7 @@ impl HashPool {
     /// nothing and is answered in microseconds; the place is held until the ticket is dropped.
     pub fn admit(&self) -> Result<Ticket, ApiError> {
         let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let slot = Admission(Arc::clone(&self.admitted));
+        let slot = HashSlot(Arc::clone(&self.admitted));
         if admitted >= self.limit {
             return Err(self.refuse());
         }
@@ -147,7 +147,7 @@ impl HashPool {
 /// A place in the pool ([`HashPool::admit`]): its holder's hashes run without being refused.
 pub struct Ticket {
     pool: HashPool,
-    _slot: Admission,
+    _slot: HashSlot,
 }
 
 impl Ticket {
@@ -186,9 +186,9 @@ impl Ticket {
     }
 }
 
-struct Admission(Arc<AtomicUsize>);
+struct HashSlot(Arc<AtomicUsize>);
 
-impl Drop for Admission {
+impl Drop for HashSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }

@@ -44,12 +44,12 @@ const MIN_SECRET: usize = 16;
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
-    token: BTreeMap<String, Spanned<Entry>>,
+    token: BTreeMap<String, Spanned<StaticEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Entry {
+struct StaticEntry {
     secret: String,
     namespace: String,
     #[serde(default)]

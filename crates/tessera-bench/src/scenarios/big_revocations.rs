@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::{Bench, MAX_IN_FLIGHT};
 use crate::{
     load::open_loop,
-    report::{ms, Row, Verdict},
+    report::{ms, GoalVerdict, Row},
 };
 
 /// Descendants of the tree revoked in one call (the smoke run's tree is smaller).
@@ -160,9 +160,9 @@ impl Bench {
             ),
             goal: "≤ 2 s".into(),
             verdict: if tree_took <= Duration::from_secs(2) && tree.everywhere {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         self.rows.push(Row {
@@ -172,9 +172,9 @@ impl Bench {
             result: format!("{ratio:.2} ×"),
             goal: "≤ 2 ×".into(),
             verdict: if ratio <= 2.0 {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
 
@@ -204,9 +204,9 @@ impl Bench {
             ),
             goal: format!("{IDS} in one call"),
             verdict: if batch.revoked_count as usize == IDS && batch.everywhere {
-                Verdict::Met
+                GoalVerdict::Met
             } else {
-                Verdict::Missed
+                GoalVerdict::Missed
             },
         });
         Ok(())

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 
 use super::{introspect, list, median, per_second, ratio_row, Bench, IDENTIFIERS};
-use crate::report::{rate, Row, Verdict};
+use crate::report::{rate, GoalVerdict, Row};
 
 /// Sequential calls per client in the latency comparison.
 const SEQUENTIAL_CALLS: usize = 50;
@@ -101,7 +101,7 @@ impl Bench {
                     target: String::new(),
                     result: format!("not run: {err:#}"),
                     goal: String::new(),
-                    verdict: Verdict::Info,
+                    verdict: GoalVerdict::Info,
                 });
                 return Ok(());
             }

@@ -24,7 +24,7 @@ use super::{list, median, per_second, ratio_row, Bench, CallFuture};
 use crate::{
     cpu::process_cpu,
     load::closed_loop,
-    report::{rate, Row, Verdict},
+    report::{rate, GoalVerdict, Row},
 };
 
 /// Longest an HTTP response head may be.
@@ -249,7 +249,7 @@ impl Bench {
                     target: String::new(),
                     result: format!("not run: {err:#}"),
                     goal: String::new(),
-                    verdict: Verdict::Info,
+                    verdict: GoalVerdict::Info,
                 });
                 return Ok(());
             }

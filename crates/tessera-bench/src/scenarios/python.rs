@@ -10,7 +10,7 @@ use super::{
     clients::{workspace_root, Phase},
     list, median, per_second, Bench, IDENTIFIERS,
 };
-use crate::report::{Row, Verdict};
+use crate::report::{GoalVerdict, Row};
 
 /// The Python with the client's dependencies: `$TESSERA_BENCH_PYTHON`, else the client's venv
 /// (made by `clients/python/tools/venv.sh`, which installs the pinned grpcio when missing; a smoke
@@ -90,7 +90,7 @@ impl Bench {
                     target: String::new(),
                     result: format!("not run: {err:#}"),
                     goal: String::new(),
-                    verdict: Verdict::Info,
+                    verdict: GoalVerdict::Info,
                 });
                 return Ok(());
             }

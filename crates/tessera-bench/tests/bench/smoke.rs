@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tessera_bench::{Options, Verdict};
+use tessera_bench::{GoalVerdict, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_run_measures_every_scenario() {
@@ -74,7 +74,7 @@ async fn smoke_run_measures_every_scenario() {
         "Revoke of 1000 token ids in one call",
     ] {
         let row = report.row(must_hold).unwrap();
-        assert_eq!(row.verdict, Verdict::Met, "{row:?}");
+        assert_eq!(row.verdict, GoalVerdict::Met, "{row:?}");
     }
     let cache_off = report
         .row("SQL statements per Introspect with the cache off")

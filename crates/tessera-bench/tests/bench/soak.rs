@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tessera_bench::{soak::SoakOptions, Verdict};
+use tessera_bench::{soak::SoakOptions, GoalVerdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_minute_soak_samples_and_judges() {
@@ -53,7 +53,7 @@ async fn a_one_minute_soak_samples_and_judges() {
         "calls failed",
     ] {
         let row = report.report.row(must_hold).expect(must_hold);
-        assert_eq!(row.verdict, Verdict::Met, "{row:?}");
+        assert_eq!(row.verdict, GoalVerdict::Met, "{row:?}");
     }
     assert!(
         report.report.elapsed < Duration::from_secs(150),

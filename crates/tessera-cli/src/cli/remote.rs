@@ -9,7 +9,7 @@ use tessera_client::ServerAddress;
 
 use crate::{
     credentials::Credentials,
-    remote::{Remote, Target},
+    remote::{Remote, RemoteTarget},
 };
 
 /// Where `--server` points when neither the flag nor TESSERA_SERVER says.
@@ -79,8 +79,8 @@ impl RemoteArgs {
     }
 
     /// The checked `--server` with how to verify it (`--ca`, `--tls-server-name`).
-    pub fn target(&self) -> anyhow::Result<Target> {
-        Ok(Target {
+    pub fn target(&self) -> anyhow::Result<RemoteTarget> {
+        Ok(RemoteTarget {
             address: self.address()?,
             ca: self.ca.clone(),
             tls_server_name: self.tls_server_name.clone(),

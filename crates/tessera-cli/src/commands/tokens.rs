@@ -28,7 +28,7 @@ pub async fn run(command: TokenCommand, remote: &RemoteArgs) -> anyhow::Result<(
 
 fn token_json(token: &TokenInfo) -> Value {
     json!({
-        "token_id": token.token_id, "kind": token.kind.as_str(), "subject": token.subject,
+        "token_id": token.token_id, "kind": token.kind.map_or("-", TokenKind::as_str), "subject": token.subject,
         "parent_id": token.parent_id, "session_id": token.session_id, "namespace": token.namespace,
         "permissions": token.permissions, "elevated": token.elevated, "description": token.description,
         "issued_at": time_text(token.issued_at), "expires_at": token.expires_at.map(|t| time_text(Some(t))),
@@ -57,7 +57,7 @@ fn token_rows(tokens: &[TokenInfo]) -> String {
         .map(|t| {
             vec![
                 t.token_id.clone(),
-                t.kind.as_str().into(),
+                t.kind.map_or("-", TokenKind::as_str).into(),
                 t.namespace.clone(),
                 t.permissions.join(","),
                 time_text(t.expires_at),
@@ -110,9 +110,9 @@ async fn token_issue(remote: &Remote, args: TokenIssueArgs) -> anyhow::Result<()
             TokenFormat::Opaque
         },
         kind: if args.service {
-            TokenKind::Service
+            Some(TokenKind::Service)
         } else {
-            TokenKind::Api
+            Some(TokenKind::Api)
         },
         // Empty: the server's default lifetime (capped by the parent's).
         ..IssueToken::new(args.ttl.unwrap_or_default())

@@ -83,7 +83,7 @@ async fn typed_calls_against_a_real_tessera() -> anyhow::Result<()> {
     let peeked = service.peek(issued.token.expose()).await?;
     assert!(peeked.active);
     assert_eq!(peeked.namespace, "deploy.");
-    assert_eq!(peeked.kind, TokenKind::Api);
+    assert_eq!(peeked.kind, Some(TokenKind::Api));
     let decision = service
         .check_namespace(
             issued.token.expose(),

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::*;
-use crate::authority::Authority;
+use crate::authority::HttpAuthority;
 use crate::config::Secret;
 use crate::gate::Gate;
 use crate::policy::Policy;
@@ -23,7 +23,7 @@ fn closed_port() -> u16 {
 }
 
 fn app_with(insecure_dev_http: bool) -> Router {
-    let authority = Authority::new(
+    let authority = HttpAuthority::new(
         tessera_client::Client::builder()
             .address(format!("http://127.0.0.1:{}", closed_port()))
             .token(Secret::new("tsr_svc_test".to_owned()))

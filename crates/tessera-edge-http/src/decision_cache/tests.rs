@@ -25,23 +25,23 @@ fn hex_of(secret: &str) -> String {
 }
 
 /// A cache whose feed reports itself connected.
-fn followed() -> DecisionCache {
-    let cache = DecisionCache::new(settings(), EdgeMetrics::default());
+fn followed() -> AnswerCache {
+    let cache = AnswerCache::new(settings(), EdgeMetrics::default());
     connect(&cache, 0);
     cache
 }
 
 /// The feed connects after `after` and the database grants a lease of an hour.
-fn connect(cache: &DecisionCache, after: u64) {
+fn connect(cache: &AnswerCache, after: u64) {
     follower(cache).connected(after);
     follower(cache).renewed(Instant::now() + Duration::from_secs(3600));
 }
 
-fn follower(cache: &DecisionCache) -> &Inner {
+fn follower(cache: &AnswerCache) -> &AnswerTable {
     cache.inner.as_deref().expect("enabled")
 }
 
-fn remember(cache: &DecisionCache, secret: &str, answer: &Introspection) -> TokenHash {
+fn remember(cache: &AnswerCache, secret: &str, answer: &Introspection) -> TokenHash {
     let key = TokenHash::of(secret);
     cache.insert(key, answer, cache.epoch());
     key
@@ -59,7 +59,7 @@ fn a_zero_ttl_or_size_turns_the_cache_off() {
             capacity: 0,
         },
     ] {
-        let cache = DecisionCache::new(settings, EdgeMetrics::default());
+        let cache = AnswerCache::new(settings, EdgeMetrics::default());
         assert!(!cache.is_enabled());
         remember(&cache, "tsr_api_a", &active("t1", "s1"));
         assert!(cache.get(&TokenHash::of("tsr_api_a")).is_none());
@@ -68,7 +68,7 @@ fn a_zero_ttl_or_size_turns_the_cache_off() {
 
 #[test]
 fn nothing_is_served_or_kept_until_the_feed_is_followed() {
-    let cache = DecisionCache::new(settings(), EdgeMetrics::default());
+    let cache = AnswerCache::new(settings(), EdgeMetrics::default());
     assert!(!cache.is_trusted());
     let key = remember(&cache, "tsr_api_a", &active("t1", "s1"));
     assert!(cache.is_empty(), "an untrusted cache keeps nothing");
@@ -120,7 +120,7 @@ fn an_entry_dies_at_the_tokens_expiry_or_the_ttl_whichever_is_first() {
     let until = inner.read().by_key[&key].until;
     assert!(until <= Instant::now() + Duration::from_millis(1500));
 
-    let short = DecisionCache::new(
+    let short = AnswerCache::new(
         CacheSettings {
             ttl: Duration::from_millis(200),
             capacity: 10,
@@ -207,7 +207,7 @@ fn forgetting_a_token_drops_it_and_what_derives_from_it() {
 
 #[test]
 fn the_cache_stays_within_its_size() {
-    let cache = DecisionCache::new(
+    let cache = AnswerCache::new(
         CacheSettings {
             ttl: Duration::from_secs(30),
             capacity: 3,

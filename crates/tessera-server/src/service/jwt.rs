@@ -38,10 +38,10 @@ const RELISTEN_DELAY: Duration = Duration::from_secs(2);
 /// The replica's JWT keys; cheap to clone.
 #[derive(Clone)]
 pub struct SigningKeys {
-    inner: Arc<Inner>,
+    inner: Arc<KeyRing>,
 }
 
-struct Inner {
+struct KeyRing {
     pool: PgPool,
     /// Where LISTEN runs: a session of its own, never a transaction-pooled connection.
     listen_pool: PgPool,
@@ -74,7 +74,7 @@ impl SigningKeys {
         sealer: Option<SealingKey>,
     ) -> SigningKeys {
         SigningKeys {
-            inner: Arc::new(Inner {
+            inner: Arc::new(KeyRing {
                 pool,
                 listen_pool,
                 sealer,
@@ -233,7 +233,7 @@ impl SigningKeys {
 
 /// Follows key changes until the key set is dropped: listen, reload, then reload on every
 /// notification or every [`REFRESH_INTERVAL`], listening again when the connection fails.
-async fn follow(inner: Weak<Inner>) {
+async fn follow(inner: Weak<KeyRing>) {
     loop {
         let Some(keys) = inner.upgrade().map(|inner| SigningKeys { inner }) else {
             return;

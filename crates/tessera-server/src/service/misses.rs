@@ -40,10 +40,10 @@ pub const IN_FLIGHT: usize = 2;
 /// The replica's single queue of token reads that missed the cache.
 #[derive(Clone)]
 pub struct MissBatcher {
-    inner: Arc<Inner>,
+    inner: Arc<MissQueue>,
 }
 
-struct Inner {
+struct MissQueue {
     pool: PgPool,
     state: Mutex<State>,
     stats: MissStats,
@@ -85,7 +85,7 @@ impl MissBatcher {
     /// A queue reading through `pool`.
     pub fn new(pool: PgPool) -> MissBatcher {
         MissBatcher {
-            inner: Arc::new(Inner {
+            inner: Arc::new(MissQueue {
                 pool,
                 state: Mutex::new(State::default()),
                 stats: MissStats::default(),
@@ -129,7 +129,7 @@ impl MissBatcher {
     }
 }
 
-impl Inner {
+impl MissQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -238,7 +238,7 @@ impl Inner {
 }
 
 /// Passes the queue on when a lone read ends, however it ends.
-struct HandOff(Arc<Inner>);
+struct HandOff(Arc<MissQueue>);
 
 impl Drop for HandOff {
     fn drop(&mut self) {
@@ -266,7 +266,7 @@ impl Drop for HandOff {
 /// taken forever: the waiting callers' replies are dropped, so they fail closed, and the slot is
 /// freed.
 struct Idle<'a> {
-    inner: &'a Inner,
+    inner: &'a MissQueue,
     reached: bool,
 }
 
