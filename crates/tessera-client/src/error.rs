@@ -6,6 +6,8 @@ use std::fmt;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
+use crate::transport::{TlsFlags, TransportProblem};
+
 macro_rules! reasons {
     ($($(#[$doc:meta])* $variant:ident = $wire:literal,)*) => {
         /// Why a call failed: the `google.rpc.ErrorInfo` reason Tessera attached (domain
@@ -123,6 +125,7 @@ pub struct Error {
     wire_reason: String,
     message: String,
     metadata: BTreeMap<String, String>,
+    transport: Option<TransportProblem>,
 }
 
 impl Error {
@@ -132,6 +135,12 @@ impl Error {
         let info = status
             .get_details_error_info()
             .filter(|info| info.domain == tessera_proto::ERROR_DOMAIN);
+        // Only a failure without Tessera's answer can be the transport's.
+        let transport = match &info {
+            Some(_) => None,
+            None => TransportProblem::from_error(status)
+                .or_else(|| TransportProblem::from_text(status.message())),
+        };
         let (reason, wire_reason, metadata) = match info {
             Some(info) => (
                 Reason::from_wire(&info.reason).unwrap_or(Reason::Unknown),
@@ -149,6 +158,7 @@ impl Error {
             wire_reason,
             message: status.message().to_owned(),
             metadata,
+            transport,
         }
     }
 
@@ -169,7 +179,21 @@ impl Error {
             wire_reason: reason.as_str().to_owned(),
             message: message.into(),
             metadata,
+            transport: None,
         }
+    }
+
+    /// The same error, knowing what the transport said.
+    pub(crate) fn with_transport(mut self, problem: Option<TransportProblem>) -> Error {
+        self.transport = self.transport.or(problem);
+        self
+    }
+
+    /// Why the connection failed, when the transport said (a TLS mismatch, a missing client
+    /// certificate, nothing listening): what to tell a person, with
+    /// [`TransportProblem::advice`].
+    pub fn transport_problem(&self) -> Option<TransportProblem> {
+        self.transport
     }
 
     /// Why the call failed.
@@ -216,6 +240,29 @@ impl Error {
         format!("{flag}: {}", self.message())
     }
 
+    /// [`Error::flag_message`] for a program with client-certificate flags too: the flag of
+    /// the field at fault (`address`, `ca`, `cert` or `key`) and the message.
+    ///
+    /// ```
+    /// use tessera_client::{Client, TlsFlags};
+    ///
+    /// let error = Client::builder()
+    ///     .address("https://tessera:50051")
+    ///     .identity_files("/nonexistent/client.crt", "/nonexistent/client.key")
+    ///     .check()
+    ///     .unwrap_err();
+    /// assert!(error.flags_message(&TlsFlags::SERVICE).starts_with("--tessera-cert: "));
+    /// ```
+    pub fn flags_message(&self, flags: &TlsFlags) -> String {
+        let flag = match self.field() {
+            Some("ca") => flags.ca,
+            Some("cert") => flags.cert,
+            Some("key") => flags.key,
+            _ => flags.address,
+        };
+        format!("{flag}: {}", self.message())
+    }
+
     /// A value of the `ErrorInfo` metadata, e.g. `oldest_sequence` of
     /// [`Reason::ResyncRequired`].
     pub fn metadata(&self, key: &str) -> Option<&str> {
@@ -235,6 +282,7 @@ impl fmt::Debug for Error {
             .field("code", &self.code)
             .field("message", &self.message)
             .field("metadata", &self.metadata)
+            .field("transport", &self.transport)
             .finish()
     }
 }
