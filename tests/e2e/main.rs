@@ -6,6 +6,7 @@ mod dev_instance;
 mod drain;
 mod everywhere;
 mod latency;
+mod mtls_clients;
 mod pg_tls;
 mod pgbouncer;
 mod readme;

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::{
     cli::{LoginArgs, RemoteArgs, UnlockArgs},
-    credentials::{now, StoredElevation, StoredSession},
+    credentials::{now, StoredElevation, StoredSession, StoredTls},
     remote::{explain, Remote},
 };
 
@@ -89,6 +89,17 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         token_id: answer.token_id,
         expires_at: unix_seconds(answer.expires_at),
         elevated: None,
+        // Absolute, so later commands from another directory find the same files.
+        tls: StoredTls {
+            ca: target.ca.as_deref().map(std::path::absolute).transpose()?,
+            tls_server_name: target.tls_server_name.clone(),
+            cert: target
+                .cert
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()?,
+            key: target.key.as_deref().map(std::path::absolute).transpose()?,
+        },
     };
     let expires = time_text(session.expires_at);
     credentials.servers.insert(address.to_string(), session);
