@@ -141,14 +141,29 @@ pub fn explain(error: tessera_client::Error) -> anyhow::Error {
             problem.advice(&TlsFlags::CLI)
         );
     }
-    let field = error
-        .field()
-        .map(|f| format!(" (field {f})"))
-        .unwrap_or_default();
+    let (field, message) = field_once(error.field(), error.message());
     let label = error.wire_reason();
     match hint(error.reason()) {
-        "" => anyhow::anyhow!("{label}{field}: {}", error.message()),
-        hint => anyhow::anyhow!("{label}{field}: {}\nhint: {hint}", error.message()),
+        "" => anyhow::anyhow!("{label}{field}: {message}"),
+        hint => anyhow::anyhow!("{label}{field}: {message}\nhint: {hint}"),
+    }
+}
+
+/// The field at fault named once: the server's message often starts with it (`token_id:
+/// token_id must be a UUID`), so a leading `field: ` is dropped, and `(field …)` is added only
+/// when the message does not name it.
+fn field_once<'a>(field: Option<&str>, message: &'a str) -> (String, &'a str) {
+    let Some(field) = field else {
+        return (String::new(), message);
+    };
+    let message = message
+        .strip_prefix(field)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(message);
+    if message.contains(field) {
+        (String::new(), message)
+    } else {
+        (format!(" (field {field})"), message)
     }
 }
 
@@ -216,6 +231,19 @@ mod tests {
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_250_000_000).unwrap();
         assert_eq!(time_text(Some(at)), "2023-11-14T22:13:20Z");
         assert_eq!(time_text(None), "-");
+    }
+
+    #[test]
+    fn a_field_is_named_once() {
+        assert_eq!(
+            field_once(Some("token_id"), "token_id: token_id must be a UUID"),
+            (String::new(), "token_id must be a UUID")
+        );
+        assert_eq!(
+            field_once(Some("ttl"), "too long"),
+            (" (field ttl)".to_owned(), "too long")
+        );
+        assert_eq!(field_once(None, "x"), (String::new(), "x"));
     }
 
     #[test]
