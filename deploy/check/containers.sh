@@ -63,8 +63,14 @@ for b in tessera tessera-edge-http tessera-edge-line tessera-line-demo; do
   [ -x "$bin/$b" ] || { echo "containers: $bin/$b is not built" >&2; exit 1; }
   cp -l "$bin/$b" "$context/prebuilt/" 2>/dev/null || cp "$bin/$b" "$context/prebuilt/"
 done
+previous=$(podman image inspect localhost/tessera:dev --format '{{.Id}}' 2>/dev/null || true)
 build localhost/tessera:dev deploy/Dockerfile "$context" \
   --build-arg BINARIES=prebuilt --build-arg "RUNTIME_IMAGE=$base" --build-arg "BUILD_IMAGE=$base"
+# The image of the previous run's binaries, untagged now, would pile up run after run.
+current=$(podman image inspect localhost/tessera:dev --format '{{.Id}}')
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+  podman rmi "$previous" >/dev/null 2>&1 || true
+fi
 # The image runs as the Dockerfile says: uid 65532, `tessera` as the entrypoint.
 user=$(podman image inspect localhost/tessera:dev --format '{{.Config.User}}')
 [ "$user" = 65532:65532 ] || { echo "containers: the image runs as '$user', not 65532:65532" >&2; exit 1; }
