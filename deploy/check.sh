@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Checks everything under deploy/ as far as this machine allows (no container runtime, no
-# cluster): helm lint and helm template with the manifest rules (deploy/check/manifests.py) for
-# the default values and for everything switched on, and that the rules catch a bad rendering;
-# systemd-analyze verify on the units (pointed at the built binaries); the compose file's
-# references; the Dockerfile's runtime stage. Usage: deploy/check.sh [target-dir]
+# Checks everything under deploy/ as far as this machine allows: helm lint and helm template with
+# the manifest rules (deploy/check/manifests.py) for the default values and for everything switched
+# on, and that the rules catch a bad rendering; the rendered chart's pods run as a kubelet would
+# until Ready, in each TLS mode (deploy/check/pods.py, root only); systemd-analyze verify on the
+# units (pointed at the built binaries); the compose file's references and its nginx.conf against
+# the edge README's; the Dockerfile's runtime stage. Usage: deploy/check.sh [target-dir]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -34,6 +35,39 @@ for bad in "securityContext.readOnlyRootFilesystem=false" \
     fail "the manifest rules accepted a bad rendering ($bad)"
   fi
 done
+
+# What runs, not only what lints, started at once in private namespaces and collected below:
+# the rendered chart's pods as a kubelet would run them, in each TLS mode (deploy/check/pods.py),
+# and the systemd units installed by their install.sh and started as systemd would start them
+# (deploy/check/units.py), and the image built with podman and the compose stack started, plain and
+# behind PgBouncer, with a smoke test through nginx (deploy/check/containers.sh). They need root
+# (and podman); where they cannot run they say so, loudly, and are counted as skipped.
+echo "deploy check: running the chart's pods (plaintext, tls with a leaf-only Secret, mtls), the systemd units, the image and the compose stack"
+runs=(pods-plaintext pods-tls pods-mtls units containers)
+pids=()
+for mode in plaintext tls mtls; do
+  python3 deploy/check/pods.py --mode "$mode" --bin "$target/debug" --helm "$helm" \
+    > "$scratch/pods-$mode.log" 2>&1 &
+  pids+=("$!")
+done
+python3 deploy/check/units.py --bin "$target/debug" > "$scratch/units.log" 2>&1 &
+pids+=("$!")
+bash deploy/check/containers.sh "$target" > "$scratch/containers.log" 2>&1 &
+pids+=("$!")
+collect_runs() {
+  local i status run
+  for i in "${!runs[@]}"; do
+    status=0
+    wait "${pids[$i]}" || status=$?
+    run=${runs[$i]}
+    case $status in
+      0) grep -E '(every|smoke test|started, served)' "$scratch/$run.log" || tail -1 "$scratch/$run.log" ;;
+      2) echo "deploy check: SKIPPED $run — NOT RUN on this machine: $(tail -1 "$scratch/$run.log")" >&2 ;;
+      *) cat "$scratch/$run.log" >&2; fail "$run failed (its log is above)" ;;
+    esac
+  done
+}
+collect_runs
 
 if command -v systemd-analyze >/dev/null; then
   echo "deploy check: systemd-analyze verify"
@@ -107,6 +141,25 @@ if command -v nginx >/dev/null; then
   out=$(nginx -t -q -c "$scratch/nginx.conf" 2>&1) || fail "nginx -t on deploy/compose/nginx.conf: $out"
 fi
 
+# The compose nginx.conf is the edge README's two nginx blocks with the compose addresses: no drift.
+python3 - <<'PY' || fail "deploy/compose/nginx.conf has drifted from crates/tessera-edge-http/README.md's nginx blocks"
+import re
+readme = open("crates/tessera-edge-http/README.md").read()
+blocks = re.findall(r"```nginx\n(.*?)```", readme, re.S)
+main, browser = blocks[0], blocks[1]
+main = main.replace("listen 80;", "listen 8080;").replace("127.0.0.1:8080", "edge-http:8081")
+main = main.replace("127.0.0.1:9000", "app:80")
+browser = browser.replace("127.0.0.1:8080", "edge-http:8081")
+def lines(text):
+    return [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+want = lines(main)[:-1] + lines(browser) + ["}"]
+have = lines(open("deploy/compose/nginx.conf").read())
+if want != have:
+    import difflib
+    print("\n".join(difflib.unified_diff(want, have, "README blocks", "nginx.conf", lineterm="")))
+    raise SystemExit(1)
+PY
+
 echo "deploy check: alert rules and dashboard"
 promtool=$(command -v promtool || true)
 [ -n "$promtool" ] || fail "promtool missing (scripts/install-tools.sh installs Debian's prometheus package)"
@@ -134,8 +187,16 @@ sys.exit(1 if missing else 0)
 PY
 
 echo "deploy check: Dockerfile"
-runtime=$(awk '/^FROM /{stage=$0} END{print stage}' deploy/Dockerfile)
-case "$runtime" in *distroless*nonroot*) ;; *) fail "the runtime stage is not distroless nonroot: $runtime";; esac
+# The runtime stage's base is a build argument (machines without a registry make their own); its
+# default must stay distroless nonroot.
+runtime=$(awk '/^FROM /{stage=$2} END{print stage}' deploy/Dockerfile)
+[ "$runtime" = '${RUNTIME_IMAGE}' ] || fail "the runtime stage is not FROM \${RUNTIME_IMAGE}: $runtime"
+runtime_default=$(sed -n 's/^ARG RUNTIME_IMAGE=//p' deploy/Dockerfile)
+case "$runtime_default" in *distroless*nonroot*) ;; *) fail "RUNTIME_IMAGE's default is not distroless nonroot: $runtime_default";; esac
+# The build context must never carry build output or a dev instance's secrets.
+for ignored in target .tessera .tools .git; do
+  grep -qx "$ignored" .dockerignore || fail ".dockerignore does not exclude $ignored"
+done
 grep -Eq '^USER [1-9][0-9]*' deploy/Dockerfile || fail "the Dockerfile does not set a non-root USER"
 grep -q -- '--locked' deploy/Dockerfile || fail "the Dockerfile build is not --locked"
 echo "deploy check: ok"

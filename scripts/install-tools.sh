@@ -146,6 +146,19 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check pyyaml
 fi
 
+# deploy/check.sh runs what it checks: the chart's pods and the systemd units in private namespaces
+# (util-linux's unshare, nsenter and setpriv; iproute2; openssl for their certificates), and the
+# image and the compose stack under podman (runc, the CNI dnsname plugin so services find each
+# other by name, debootstrap for the base image no registry can provide here).
+missing=()
+for pkg in podman runc golang-github-containernetworking-plugin-dnsname debootstrap iproute2 openssl util-linux; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-tools: installing ${missing[*]} from Debian's packages"
+  apt_install "${missing[@]}"
+fi
+
 # nginx, Caddy, Chromium and chromedriver from Debian's packages, which the tessera-edge-http tests
 # drive for real (auth_request, forward_auth, a headless browser). Their services are not started.
 "$root/crates/tessera-edge-http/install-test-deps.sh"

@@ -130,3 +130,92 @@ async fn three_replicas_migrate_once_and_share_revocations() -> anyhow::Result<(
     db.cleanup().await?;
     Ok(())
 }
+
+/// Three free consecutive loopback ports, for a script that takes a base port.
+fn three_free_ports() -> u16 {
+    loop {
+        let base = tessera_harness::closed_port();
+        if base < 65000
+            && (1..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+}
+
+/// scripts/cluster.sh's documented drain drill (`kill -TERM` replica b) drains b and leaves the
+/// other two serving; it used to stop the whole cluster (`wait -n`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_script_keeps_serving_when_one_replica_drains() -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let dir = tessera_harness::temp_dir("tessera-cluster-script-")?;
+    let base = three_free_ports();
+    let out = dir.path().join("script.out");
+    let mut script = std::process::Command::new("bash")
+        .arg(tessera_harness::workspace_root().join("scripts/cluster.sh"))
+        .env("TESSERA_BIN", tessera_harness::binary("tessera")?)
+        .env("TESSERA_CLUSTER_DIR", dir.path().join("cluster"))
+        .env("TESSERA_CLUSTER_PORT", base.to_string())
+        .env("TESSERA_DEV_HTTP_EDGE", "127.0.0.1:0")
+        .env("TESSERA_DEV_LINE_EDGE", "127.0.0.1:0")
+        .env("TESSERA_DEV_LINE_DEMO", "127.0.0.1:0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out)?)
+        .stderr(std::fs::File::create(dir.path().join("script.err"))?)
+        .process_group(0)
+        .spawn()?;
+    let group = nix::unistd::Pid::from_raw(script.id() as i32);
+    let result = async {
+        let deadline = Instant::now() + tessera_harness::DEV_START_DEADLINE;
+        while !std::fs::read_to_string(&out)?.contains("Ctrl-C stops the cluster") {
+            anyhow::ensure!(
+                script.try_wait()?.is_none(),
+                "cluster.sh exited before it was up"
+            );
+            anyhow::ensure!(Instant::now() < deadline, "cluster.sh not up in time");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let addr = |i: u16| format!("127.0.0.1:{}", base + i);
+        let b: i32 = std::fs::read_to_string(dir.path().join("cluster/b.pid"))?
+            .trim()
+            .parse()?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(b),
+            nix::sys::signal::Signal::SIGTERM,
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::path::Path::new(&format!("/proc/{b}")).exists() {
+            anyhow::ensure!(Instant::now() < deadline, "replica b did not drain");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Give the script a moment in which the old `wait -n` would have stopped everything.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        anyhow::ensure!(
+            script.try_wait()?.is_none(),
+            "cluster.sh stopped with one replica drained"
+        );
+        for i in [0, 2] {
+            anyhow::ensure!(
+                tessera_harness::serving(&addr(i)).await?,
+                "{} stopped serving",
+                addr(i)
+            );
+        }
+        Ok(())
+    }
+    .await;
+    let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let stopped = loop {
+        match script.try_wait()? {
+            Some(status) => break Some(status),
+            None if Instant::now() > deadline => break None,
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    result.map_err(|e| {
+        e.context(std::fs::read_to_string(dir.path().join("script.err")).unwrap_or_default())
+    })?;
+    anyhow::ensure!(stopped.is_some(), "cluster.sh did not stop on SIGTERM");
+    Ok(())
+}

@@ -179,7 +179,7 @@ async fn dev_runs_from_a_checkout_in_a_closed_folder() -> anyhow::Result<()> {
     let cluster = std::fs::read_to_string(&pointer).ok();
     if nix::unistd::geteuid().is_root() {
         let cluster = cluster.clone().expect("as root the cluster moved");
-        assert!(dev.log().contains(cluster.trim()), "{}", dev.log());
+        dev.wait_for_log(cluster.trim(), Duration::from_secs(30))?;
     }
     assert!(dev.stop()?.success());
     if let Some(cluster) = cluster {
@@ -241,7 +241,7 @@ async fn a_stale_postmaster_from_a_crashed_run_is_recovered() -> anyhow::Result<
     drop(dev);
     let mut again = DevServer::start_in(dir, &[], &[])?;
     assert!(serving(&again.ready.grpc_addr).await?);
-    assert!(again.log().contains("recovering"), "{}", again.log());
+    again.wait_for_log("recovering", Duration::from_secs(30))?;
     assert!(again.stop()?.success());
     let left = wait_no_processes_of(&data, Duration::from_secs(10));
     let _ = orphan.wait();

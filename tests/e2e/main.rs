@@ -7,6 +7,7 @@ mod drain;
 mod everywhere;
 mod latency;
 mod layers;
+mod mtls_clients;
 mod pg_tls;
 mod pgbouncer;
 mod readme;
@@ -14,7 +15,7 @@ mod reasons;
 mod tls;
 mod traces;
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 use tessera_harness::{authed, grpcurl, DevServer};
 use tessera_proto::v1 as pb;
@@ -322,8 +323,8 @@ async fn grpcurl_shows_the_reason_of_a_failed_login() -> anyhow::Result<()> {
 #[tokio::test]
 async fn logs_to_a_file_are_plain_text() -> anyhow::Result<()> {
     let dev = DevServer::start(&[])?;
-    let log = dev.log();
-    assert!(log.contains("tessera serving gRPC"), "{log}");
+    // The ready file comes before this line: wait for the line, not the file.
+    let log = dev.wait_for_log("tessera serving gRPC", Duration::from_secs(30))?;
     assert!(
         !log.contains('\u{1b}'),
         "colour codes in a log file:\n{log:?}"

@@ -161,7 +161,7 @@ async fn grpc_over_tls_with_a_private_ca_and_rotation_without_restart() -> anyho
         tls_client(&addr, &first.ca, None).await.is_err(),
         "new connections still get the old certificate"
     );
-    assert!(dev.log().contains("tls certificate reloaded"));
+    dev.wait_for_log("tls certificate reloaded", Duration::from_secs(30))?;
     dev.stop()?;
     Ok(())
 }

@@ -160,6 +160,26 @@ impl DevServer {
         std::fs::read_to_string(self.data_dir.path().join("tessera.log")).unwrap_or_default()
     }
 
+    /// Waits until the log holds `needle` (the ready file is written before some start-up lines,
+    /// and log lines reach the file a moment after the event); the log so far, or an error with
+    /// its tail after `within`.
+    pub fn wait_for_log(&self, needle: &str, within: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return Ok(log);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{needle:?} not in the log within {within:?}:\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The last 4,000 characters of the log, for failure messages.
     fn log_tail(&self) -> String {
         let log = self.log();

@@ -154,6 +154,15 @@ pub enum TokenCommand {
     },
     /// Revoke a token and everything derived from it.
     Revoke(TokenRevokeArgs),
+    /// Ask the server what a token is (active, account, namespace, permissions, expiry) without
+    /// spending one of its uses: the CLI's `grpcurl … Introspect` with `peek`. Acting with a
+    /// token that holds `introspect`. Reads the token from stdin when none (or `-`) is given.
+    Introspect {
+        /// The token to ask about (omit or `-` to read stdin, which keeps it out of shell
+        /// history). Its own id: the global `--token` (who asks) is another argument.
+        #[arg(id = "introspected", value_name = "TOKEN")]
+        token: Option<String>,
+    },
     /// Say whether a string is a well-formed Tessera token (grammar and checksum), offline. Reads
     /// the token from stdin when none (or `-`) is given.
     Check {
@@ -265,5 +274,22 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// scripts/dev.sh and the docs say `TESSERA_DEV_EDGES=0` runs the server alone; every
+    /// spelling of yes and no reads as one. (The only test here that reads this variable.)
+    #[test]
+    fn tessera_dev_edges_reads_1_and_0() {
+        use clap::Parser as _;
+        for (value, edges) in [("0", false), ("1", true), ("false", false), ("yes", true)] {
+            std::env::set_var("TESSERA_DEV_EDGES", value);
+            let parsed = Cli::try_parse_from(["tessera", "dev"]);
+            std::env::remove_var("TESSERA_DEV_EDGES");
+            match parsed.map_err(|e| e.to_string()).map(|cli| cli.command) {
+                Ok(Command::Dev(args)) => assert_eq!(args.edges.edges, edges, "{value}"),
+                Ok(_) => panic!("not dev"),
+                Err(e) => panic!("TESSERA_DEV_EDGES={value}: {e}"),
+            }
+        }
     }
 }

@@ -26,6 +26,29 @@ pub struct StoredSession {
     pub expires_at: i64,
     #[serde(default)]
     pub elevated: Option<StoredElevation>,
+    /// How `tessera login` reached the server (CA, expected name, client certificate), used
+    /// when a later command's flags leave them out.
+    #[serde(default, skip_serializing_if = "StoredTls::is_empty")]
+    pub tls: StoredTls,
+}
+
+/// The TLS settings a session was made with: paths (absolute) and a name, never key material.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTls {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_server_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl StoredTls {
+    fn is_empty(&self) -> bool {
+        self == &StoredTls::default()
+    }
 }
 
 /// The elevated token from `unlock`. Its `Debug` leaves the token out.
@@ -44,6 +67,7 @@ impl std::fmt::Debug for StoredSession {
             .field("token_id", &self.token_id)
             .field("expires_at", &self.expires_at)
             .field("elevated", &self.elevated)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tessera_client::{Client, Reason, Secret, ServerAddress, User};
+use tessera_client::{Client, Reason, Secret, ServerAddress, TlsFlags, User};
 use time::OffsetDateTime;
 
 /// How long connecting to the server may take.
@@ -31,6 +31,10 @@ pub struct RemoteTarget {
     pub ca: Option<std::path::PathBuf>,
     /// The name to expect in an `https://` server's certificate.
     pub tls_server_name: Option<String>,
+    /// The PEM client certificate to present (mutual TLS), with `key`.
+    pub cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `cert`.
+    pub key: Option<std::path::PathBuf>,
 }
 
 impl Remote {
@@ -43,29 +47,32 @@ impl Remote {
         let mut builder = Client::builder()
             .address(target.address.uri())
             .connect_timeout(CONNECT_TIMEOUT)
-            .deadline(CALL_DEADLINE);
+            .deadline(CALL_DEADLINE)
+            // A person reads the errors: say why a connection closed.
+            .diagnose_failures(true);
         if let Some(ca) = &target.ca {
             builder = builder.ca_file(ca);
         }
         if let Some(name) = &target.tls_server_name {
             builder = builder.tls_server_name(name);
         }
+        if let (Some(cert), Some(key)) = (&target.cert, &target.key) {
+            builder = builder.identity_files(cert, key);
+        }
         if let Some(token) = token {
             builder = builder.token(Secret::new(token));
         }
         builder
             .check()
-            .map_err(|e| anyhow::anyhow!("{}", e.flag_message("--server", "--ca")))?;
+            .map_err(|e| anyhow::anyhow!("{}", e.flags_message(&TlsFlags::CLI)))?;
         let client = builder.connect().await.map_err(|e| match e.reason() {
-            Reason::Unavailable => anyhow::anyhow!(
-                "cannot reach Tessera at {}: {}\nhint: is the server running? (scripts/dev.sh, tessera serve); set --server or TESSERA_SERVER",
-                target.address,
-                e.message()
-            ),
+            Reason::Unavailable => unreachable(&target.address, &e),
             // A setting at fault before anything was sent (the token's characters, the CA file).
             _ => match e.field() {
-                Some("token") => anyhow::anyhow!("--token (TESSERA_TOKEN, --token-file): {}", e.message()),
-                _ => anyhow::anyhow!("{}", e.flag_message("--server", "--ca")),
+                Some("token") => {
+                    anyhow::anyhow!("--token (TESSERA_TOKEN, --token-file): {}", e.message())
+                }
+                _ => anyhow::anyhow!("{}", e.flags_message(&TlsFlags::CLI)),
             },
         })?;
         Ok(Remote { client, json })
@@ -81,6 +88,22 @@ impl Remote {
         } else {
             print!("{}", table());
         }
+    }
+}
+
+/// The server could not be reached: what happened, once, and what to do. When the transport
+/// said why (a TLS mismatch, a missing client certificate) that is the message; otherwise the
+/// client's own account of each address.
+pub fn unreachable(address: &ServerAddress, error: &tessera_client::Error) -> anyhow::Error {
+    match error.transport_problem() {
+        Some(problem) => anyhow::anyhow!(
+            "cannot reach Tessera at {address}: {problem}\nhint: {}",
+            problem.advice(&TlsFlags::CLI)
+        ),
+        None => anyhow::anyhow!(
+            "{}\nhint: is the server running? (scripts/dev.sh, tessera serve); set --server or TESSERA_SERVER",
+            error.message()
+        ),
     }
 }
 
@@ -110,14 +133,37 @@ fn hint(reason: Reason) -> &'static str {
 /// Turns a failed call into a message with the server's reason (from `tessera_client::Reason`),
 /// the field at fault, and a hint.
 pub fn explain(error: tessera_client::Error) -> anyhow::Error {
-    let field = error
-        .field()
-        .map(|f| format!(" (field {f})"))
-        .unwrap_or_default();
+    // A connection that failed under the call (mutual TLS refuses at the first request, not at
+    // connect) is told like one that failed at connect.
+    if let Some(problem) = error.transport_problem() {
+        return anyhow::anyhow!(
+            "the connection to Tessera failed: {problem}\nhint: {}",
+            problem.advice(&TlsFlags::CLI)
+        );
+    }
+    let (field, message) = field_once(error.field(), error.message());
     let label = error.wire_reason();
     match hint(error.reason()) {
-        "" => anyhow::anyhow!("{label}{field}: {}", error.message()),
-        hint => anyhow::anyhow!("{label}{field}: {}\nhint: {hint}", error.message()),
+        "" => anyhow::anyhow!("{label}{field}: {message}"),
+        hint => anyhow::anyhow!("{label}{field}: {message}\nhint: {hint}"),
+    }
+}
+
+/// The field at fault named once: the server's message often starts with it (`token_id:
+/// token_id must be a UUID`), so a leading `field: ` is dropped, and `(field …)` is added only
+/// when the message does not name it.
+fn field_once<'a>(field: Option<&str>, message: &'a str) -> (String, &'a str) {
+    let Some(field) = field else {
+        return (String::new(), message);
+    };
+    let message = message
+        .strip_prefix(field)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(message);
+    if message.contains(field) {
+        (String::new(), message)
+    } else {
+        (format!(" (field {field})"), message)
     }
 }
 
@@ -185,6 +231,19 @@ mod tests {
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_250_000_000).unwrap();
         assert_eq!(time_text(Some(at)), "2023-11-14T22:13:20Z");
         assert_eq!(time_text(None), "-");
+    }
+
+    #[test]
+    fn a_field_is_named_once() {
+        assert_eq!(
+            field_once(Some("token_id"), "token_id: token_id must be a UUID"),
+            (String::new(), "token_id must be a UUID")
+        );
+        assert_eq!(
+            field_once(Some("ttl"), "too long"),
+            (" (field ttl)".to_owned(), "too long")
+        );
+        assert_eq!(field_once(None, "x"), (String::new(), "x"));
     }
 
     #[test]

@@ -7,14 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::Code;
 use tracing::debug;
 
 use crate::address::ServerAddress;
 use crate::connector::{ConnectFailures, CountingConnector};
+use crate::diagnose::{diagnose, TlsMaterial};
 use crate::error::{Error, Reason};
 use crate::secret::Secret;
+use crate::transport::{TlsFlags, TransportProblem};
 
 /// How long a call may take in all, retries included, unless set otherwise.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
@@ -82,6 +84,38 @@ enum CaSource {
     Pem(Vec<u8>),
 }
 
+/// Where this client's own certificate and key come from (mutual TLS).
+#[derive(Clone)]
+enum IdentitySource {
+    Files { cert: PathBuf, key: PathBuf },
+    Pem { cert: Vec<u8>, key: Vec<u8> },
+}
+
+impl std::fmt::Debug for IdentitySource {
+    /// The key's content never shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentitySource::Files { cert, key } => f
+                .debug_struct("Files")
+                .field("cert", cert)
+                .field("key", key)
+                .finish(),
+            IdentitySource::Pem { .. } => f.write_str("Pem { .. }"),
+        }
+    }
+}
+
+/// The settings, read and checked.
+struct Checked {
+    addresses: Vec<ServerAddress>,
+    ca: Option<Vec<u8>>,
+    identity: Option<Identity>,
+    material: Arc<TlsMaterial>,
+}
+
+/// How long the look at a server after an unexplained failure may take.
+const DIAGNOSIS_LIMIT: Duration = Duration::from_secs(3);
+
 /// Settings for a [`Client`].
 ///
 /// ```no_run
@@ -102,12 +136,14 @@ enum CaSource {
 pub struct ClientBuilder {
     addresses: Vec<String>,
     ca: Option<CaSource>,
+    identity: Option<IdentitySource>,
     server_name: Option<String>,
     token: Option<Secret>,
     deadline: Duration,
     connect_timeout: Duration,
     keepalive: Duration,
     retry: RetryPolicy,
+    diagnose: bool,
 }
 
 impl Default for ClientBuilder {
@@ -115,12 +151,14 @@ impl Default for ClientBuilder {
         ClientBuilder {
             addresses: Vec::new(),
             ca: None,
+            identity: None,
             server_name: None,
             token: None,
             deadline: DEFAULT_DEADLINE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keepalive: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            diagnose: false,
         }
     }
 }
@@ -156,6 +194,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Presents this PEM client certificate (with its chain) and key to `https://` servers that
+    /// ask for one (mutual TLS).
+    pub fn identity_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.identity = Some(IdentitySource::Files {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Presents this PEM client certificate and key (mutual TLS).
+    pub fn identity_pem(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.identity = Some(IdentitySource::Pem {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
     /// The name the servers' certificates must carry (default: each address's host).
     pub fn tls_server_name(mut self, name: impl Into<String>) -> Self {
         self.server_name = Some(name.into());
@@ -186,6 +243,15 @@ impl ClientBuilder {
         self
     }
 
+    /// After a failure the transport did not explain (the connection just closed), look at the
+    /// server once to say why in [`Error::transport_problem`]: a server that requires a client
+    /// certificate, or a TLS port dialled with `http://`. For tools a person runs (the CLI); off
+    /// by default, since it costs a connection after each such failure.
+    pub fn diagnose_failures(mut self, yes: bool) -> Self {
+        self.diagnose = yes;
+        self
+    }
+
     /// A client that connects on first use (no I/O here). Must run inside a Tokio runtime.
     pub fn build(self) -> Result<Client, Error> {
         let targets = self.targets()?;
@@ -198,6 +264,7 @@ impl ClientBuilder {
         let mut targets = self.targets()?;
         let mut preferred = None;
         let mut failures = Vec::new();
+        let mut problem = None;
         for (index, target) in targets.iter_mut().enumerate() {
             let connector = CountingConnector::new(self.connect_timeout, target.failures.clone());
             match target.endpoint.connect_with_connector(connector).await {
@@ -205,15 +272,24 @@ impl ClientBuilder {
                     target.channel = channel;
                     preferred.get_or_insert(index);
                 }
-                Err(e) => failures.push(format!("{}: {}", target.address, error_chain(&e))),
+                Err(e) => {
+                    problem = problem.or_else(|| TransportProblem::from_error(&e));
+                    failures.push(format!("{}: {}", target.address, error_chain(&e)));
+                }
             }
         }
         let Some(preferred) = preferred else {
+            if problem.is_none() && self.diagnose {
+                if let Some(target) = targets.first() {
+                    problem = diagnose(&target.address, &target.material, DIAGNOSIS_LIMIT).await;
+                }
+            }
             return Err(Error::local(
                 Reason::Unavailable,
                 "address",
                 format!("cannot reach tessera at {}", failures.join("; ")),
-            ));
+            )
+            .with_transport(problem));
         };
         let client = self.client(targets)?;
         client.shared.preferred.store(preferred, Ordering::Release);
@@ -227,6 +303,7 @@ impl ClientBuilder {
                 targets,
                 preferred: AtomicUsize::new(0),
                 retry: self.retry,
+                diagnose: self.diagnose,
             }),
             bearer,
             deadline: self.deadline,
@@ -263,6 +340,29 @@ impl ClientBuilder {
         Ok(builder)
     }
 
+    /// [`ClientBuilder::for_service`] presenting a client certificate and key (mutual TLS),
+    /// both or neither. The error's [`Error::field`] is `address`, `ca`, `cert` or `key`.
+    pub fn for_service_with_identity(
+        addresses: &[String],
+        ca: Option<&std::path::Path>,
+        identity: Option<(&std::path::Path, &std::path::Path)>,
+        token: Secret,
+        deadline: Duration,
+    ) -> Result<ClientBuilder, Error> {
+        let mut builder = ClientBuilder::default()
+            .addresses(addresses.iter().filter(|a| !a.trim().is_empty()).cloned())
+            .token(token)
+            .deadline(deadline);
+        if let Some(ca) = ca {
+            builder = builder.ca_file(ca);
+        }
+        if let Some((cert, key)) = identity {
+            builder = builder.identity_files(cert, key);
+        }
+        builder.check()?;
+        Ok(builder)
+    }
+
     /// Checks the settings as [`ClientBuilder::build`] would (addresses, the CA file, a CA only
     /// with `https://`), without connecting and outside any runtime: for start-up validation.
     ///
@@ -277,15 +377,22 @@ impl ClientBuilder {
     }
 
     fn targets(&self) -> Result<Vec<ReplicaTarget>, Error> {
-        let (addresses, ca) = self.checked()?;
-        addresses
-            .into_iter()
-            .map(|address| self.target(address, ca.as_deref()))
+        let checked = self.checked()?;
+        checked
+            .addresses
+            .iter()
+            .map(|address| {
+                self.target(
+                    address.clone(),
+                    checked.ca.as_deref(),
+                    checked.identity.clone(),
+                    checked.material.clone(),
+                )
+            })
             .collect()
     }
 
-    #[allow(clippy::type_complexity)]
-    fn checked(&self) -> Result<(Vec<ServerAddress>, Option<Vec<u8>>), Error> {
+    fn checked(&self) -> Result<Checked, Error> {
         if self.addresses.is_empty() {
             return Err(Error::local(
                 Reason::InvalidArgument,
@@ -321,10 +428,39 @@ impl ClientBuilder {
                 ));
             }
         }
-        Ok((addresses, ca))
+        let read = self.identity.as_ref().map(read_identity).transpose()?;
+        let material = Arc::new(TlsMaterial {
+            ca: ca.clone(),
+            identity: read
+                .as_ref()
+                .map(|(_, cert, key)| (cert.clone(), key.clone())),
+            server_name: self.server_name.clone(),
+        });
+        let identity = read.map(|(identity, _, _)| identity);
+        if identity.is_some() {
+            if let Some(plain) = addresses.iter().find(|a| !a.tls) {
+                return Err(Error::local(
+                    Reason::InvalidArgument,
+                    "cert",
+                    format!("a client certificate is set but {plain} is plaintext: use https://"),
+                ));
+            }
+        }
+        Ok(Checked {
+            addresses,
+            ca,
+            identity,
+            material,
+        })
     }
 
-    fn target(&self, address: ServerAddress, ca: Option<&[u8]>) -> Result<ReplicaTarget, Error> {
+    fn target(
+        &self,
+        address: ServerAddress,
+        ca: Option<&[u8]>,
+        identity: Option<Identity>,
+        material: Arc<TlsMaterial>,
+    ) -> Result<ReplicaTarget, Error> {
         let uri = address.uri();
         let invalid = |e: tonic::transport::Error| {
             Error::local(
@@ -347,6 +483,9 @@ impl ClientBuilder {
                 Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
                 None => ClientTlsConfig::new().with_native_roots(),
             };
+            if let Some(identity) = identity {
+                tls = tls.identity(identity);
+            }
             tls = tls.domain_name(
                 self.server_name
                     .clone()
@@ -364,8 +503,60 @@ impl ClientBuilder {
             endpoint,
             channel,
             failures,
+            material,
         })
     }
+}
+
+/// The client certificate and key, read and given a first look, so a wrong file is named by its
+/// setting at start-up rather than found at the first handshake.
+#[allow(clippy::type_complexity)]
+fn read_identity(
+    source: &IdentitySource,
+) -> Result<(Identity, Vec<u8>, zeroize::Zeroizing<Vec<u8>>), Error> {
+    let read = |path: &PathBuf, field: &str, what: &str| {
+        std::fs::read(path).map_err(|e| {
+            Error::local(
+                Reason::InvalidArgument,
+                field,
+                format!("cannot read the client {what} {}: {e}", path.display()),
+            )
+        })
+    };
+    let (cert, key, cert_name, key_name) = match source {
+        IdentitySource::Files { cert, key } => (
+            read(cert, "cert", "certificate")?,
+            zeroize::Zeroizing::new(read(key, "key", "key")?),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ),
+        IdentitySource::Pem { cert, key } => (
+            cert.clone(),
+            zeroize::Zeroizing::new(key.clone()),
+            "the client certificate".to_owned(),
+            "the client key".to_owned(),
+        ),
+    };
+    let contains = |haystack: &[u8], needle: &str| {
+        haystack
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+    };
+    if !contains(&cert, "-----BEGIN CERTIFICATE-----") {
+        return Err(Error::local(
+            Reason::InvalidArgument,
+            "cert",
+            format!("{cert_name} holds no PEM certificate"),
+        ));
+    }
+    if !contains(&key, "PRIVATE KEY-----") {
+        return Err(Error::local(
+            Reason::InvalidArgument,
+            "key",
+            format!("{key_name} holds no PEM private key"),
+        ));
+    }
+    Ok((Identity::from_pem(&cert, key.as_slice()), cert, key))
 }
 
 /// An error with its causes, for messages (tonic's top-level text is often just "transport
@@ -399,6 +590,7 @@ struct ReplicaTarget {
     endpoint: Endpoint,
     channel: Channel,
     failures: Arc<ConnectFailures>,
+    material: Arc<TlsMaterial>,
 }
 
 struct ReplicaSet {
@@ -406,6 +598,8 @@ struct ReplicaSet {
     /// The address calls go to first; moves on when it fails.
     preferred: AtomicUsize,
     retry: RetryPolicy,
+    /// Whether to look at the server after a failure the transport did not explain.
+    diagnose: bool,
 }
 
 /// A Tessera client: cheap to clone (clones share connections), safe to use from many tasks.
@@ -511,6 +705,29 @@ impl Client {
         );
     }
 
+    /// Looks at the preferred address once to say why connections to it fail, when the transport
+    /// did not say: a server that requires a client certificate, a TLS port dialled with
+    /// `http://`, an untrusted certificate. One connection, at most 3 s; for after a failure.
+    pub async fn diagnose(&self) -> Option<TransportProblem> {
+        let target = &self.shared.targets[self.preferred()];
+        diagnose(&target.address, &target.material, DIAGNOSIS_LIMIT).await
+    }
+
+    /// A failed call told for the operator of a service: the error, and when the connection is
+    /// at fault, what happened and which of `flags` to change (looking at the server once when
+    /// the transport did not say).
+    pub async fn explain_failure(&self, error: &Error, flags: &TlsFlags) -> String {
+        let problem = match error.transport_problem() {
+            Some(problem) => Some(problem),
+            None if error.is_unavailable() => self.diagnose().await,
+            None => None,
+        };
+        match problem {
+            Some(problem) => format!("{problem}: {}", problem.advice(flags)),
+            None => error.to_string(),
+        }
+    }
+
     /// Every outgoing request passes through here: the caller's bearer token and the deadline
     /// (`grpc-timeout`). Trace propagation belongs here too.
     fn prepare<T>(&self, request: &mut tonic::Request<T>, deadline: Option<Duration>) {
@@ -527,8 +744,37 @@ impl Client {
     }
 
     /// One unary call with retries and fail-over per [`RetryPolicy`] and `repeat`, within the
-    /// client's deadline.
+    /// client's deadline; a connection failure the transport did not explain is looked into
+    /// when the client was asked to ([`ClientBuilder::diagnose_failures`]).
     pub(crate) async fn unary<M, R, F, Fut>(
+        &self,
+        repeat: Repeat,
+        message: M,
+        call: F,
+    ) -> Result<R, Error>
+    where
+        M: Clone,
+        F: Fn(Channel, tonic::Request<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        match self.unary_attempts(repeat, message, call).await {
+            Err(error)
+                if self.shared.diagnose
+                    && error.transport_problem().is_none()
+                    && matches!(
+                        error.code(),
+                        Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Internal
+                    ) =>
+            {
+                let target = &self.shared.targets[self.preferred()];
+                let problem = diagnose(&target.address, &target.material, DIAGNOSIS_LIMIT).await;
+                Err(error.with_transport(problem))
+            }
+            answer => answer,
+        }
+    }
+
+    async fn unary_attempts<M, R, F, Fut>(
         &self,
         repeat: Repeat,
         message: M,
@@ -642,11 +888,29 @@ impl Client {
 /// safe to repeat fails over (an unsafe one is still not repeated: it may have been sent).
 fn as_unavailable_if_lost(status: tonic::Status) -> tonic::Status {
     if matches!(status.code(), Code::Internal | Code::Unknown) && lost_connection(&status) {
-        tonic::Status::unavailable("the connection to tessera was lost during the call")
+        let mut lost =
+            tonic::Status::unavailable("the connection to tessera was lost during the call");
+        // Kept, so the error can still say why (a TLS alert, a reset).
+        if let Some(source) = std::error::Error::source(&status) {
+            lost.set_source(std::sync::Arc::new(SourceText(error_chain(source))));
+        }
+        lost
     } else {
         status
     }
 }
+
+/// A cause kept as its text (tonic's sources cannot be cloned out of a status).
+#[derive(Debug)]
+struct SourceText(String);
+
+impl std::fmt::Display for SourceText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceText {}
 
 fn lost_connection(status: &tonic::Status) -> bool {
     let mut source = std::error::Error::source(status);

@@ -6,8 +6,11 @@ use std::fmt;
 
 use tessera_proto::Failure;
 use tonic::Code;
+use tonic_types::StatusExt as _;
 
 pub use tessera_proto::Reason;
+
+use crate::transport::{TlsFlags, TransportProblem};
 
 /// A failed call (or a client set-up that cannot work), with the reason to branch on.
 ///
@@ -19,13 +22,26 @@ pub use tessera_proto::Reason;
 /// assert!(error.is_unavailable());
 /// ```
 #[derive(Clone)]
-pub struct Error(Failure);
+pub struct Error {
+    failure: Failure,
+    transport: Option<TransportProblem>,
+}
 
 impl Error {
     /// Classifies a gRPC status: by `ErrorInfo` reason (domain `tessera`) first, by code when
     /// there is none.
     pub fn from_status(status: &tonic::Status) -> Error {
-        Error(Failure::from_status(status))
+        let failure = Failure::from_status(status);
+        // Only a failure without Tessera's answer can be the transport's.
+        let answered = status
+            .get_details_error_info()
+            .is_some_and(|info| info.domain == tessera_proto::ERROR_DOMAIN);
+        let transport = match answered {
+            true => None,
+            false => TransportProblem::from_error(status)
+                .or_else(|| TransportProblem::from_text(status.message())),
+        };
+        Error { failure, transport }
     }
 
     /// An error found before anything was sent (a bad address, an unreadable CA file).
@@ -40,32 +56,48 @@ impl Error {
         if !field.is_empty() {
             failure = failure.with("field", field);
         }
-        Error(failure)
+        Error {
+            failure,
+            transport: None,
+        }
+    }
+
+    /// The same error, knowing what the transport said.
+    pub(crate) fn with_transport(mut self, problem: Option<TransportProblem>) -> Error {
+        self.transport = self.transport.or(problem);
+        self
+    }
+
+    /// Why the connection failed, when the transport said (a TLS mismatch, a missing client
+    /// certificate, nothing listening): what to tell a person, with
+    /// [`TransportProblem::advice`].
+    pub fn transport_problem(&self) -> Option<TransportProblem> {
+        self.transport
     }
 
     /// Why the call failed.
     pub fn reason(&self) -> Reason {
-        self.0.reason
+        self.failure.reason
     }
 
     /// The reason as the server wrote it, also when this client does not know it.
     pub fn wire_reason(&self) -> &str {
-        &self.0.wire_reason
+        &self.failure.wire_reason
     }
 
     /// The gRPC code.
     pub fn code(&self) -> Code {
-        self.0.code
+        self.failure.code
     }
 
     /// The human-readable message (never branch on it).
     pub fn message(&self) -> &str {
-        &self.0.message
+        &self.failure.message
     }
 
     /// The field at fault, for [`Reason::InvalidArgument`].
     pub fn field(&self) -> Option<&str> {
-        self.0.field()
+        self.failure.field()
     }
 
     /// The message of a settings error from [`crate::ClientBuilder::for_service`] or
@@ -87,21 +119,44 @@ impl Error {
         format!("{flag}: {}", self.message())
     }
 
+    /// [`Error::flag_message`] for a program with client-certificate flags too: the flag of
+    /// the field at fault (`address`, `ca`, `cert` or `key`) and the message.
+    ///
+    /// ```
+    /// use tessera_client::{Client, TlsFlags};
+    ///
+    /// let error = Client::builder()
+    ///     .address("https://tessera:50051")
+    ///     .identity_files("/nonexistent/client.crt", "/nonexistent/client.key")
+    ///     .check()
+    ///     .unwrap_err();
+    /// assert!(error.flags_message(&TlsFlags::SERVICE).starts_with("--tessera-cert: "));
+    /// ```
+    pub fn flags_message(&self, flags: &TlsFlags) -> String {
+        let flag = match self.field() {
+            Some("ca") => flags.ca,
+            Some("cert") => flags.cert,
+            Some("key") => flags.key,
+            _ => flags.address,
+        };
+        format!("{flag}: {}", self.message())
+    }
+
     /// A value of the `ErrorInfo` metadata, e.g. `oldest_sequence` of
     /// [`Reason::ResyncRequired`].
     pub fn metadata(&self, key: &str) -> Option<&str> {
-        self.0.metadata(key)
+        self.failure.metadata(key)
     }
 
     /// The failure in the contract's terms, for dialects that answer it in their own shape.
     pub fn failure(&self) -> &Failure {
-        &self.0
+        &self.failure
     }
 
     /// Whether Tessera could not decide (unreachable, overloaded or too slow): fail closed.
     pub fn is_unavailable(&self) -> bool {
         matches!(
-            self.0.reason,
+            self.failure.reason,
             Reason::Unavailable | Reason::ResourceExhausted
         )
     }
@@ -110,22 +165,23 @@ impl Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("reason", &self.0.wire_reason)
-            .field("code", &self.0.code)
-            .field("message", &self.0.message)
-            .field("metadata", &self.0.metadata)
+            .field("reason", &self.failure.wire_reason)
+            .field("code", &self.failure.code)
+            .field("message", &self.failure.message)
+            .field("metadata", &self.failure.metadata)
+            .field("transport", &self.transport)
             .finish()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.wire_reason)?;
+        write!(f, "{}", self.failure.wire_reason)?;
         if let Some(field) = self.field() {
             write!(f, " (field {field})")?;
         }
-        if !self.0.message.is_empty() {
-            write!(f, ": {}", self.0.message)?;
+        if !self.failure.message.is_empty() {
+            write!(f, ": {}", self.failure.message)?;
         }
         Ok(())
     }
@@ -135,7 +191,7 @@ impl std::error::Error for Error {}
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
-        error.0
+        error.failure
     }
 }
 

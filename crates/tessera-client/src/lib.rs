@@ -41,6 +41,7 @@ mod admin;
 mod auth;
 mod client;
 mod connector;
+mod diagnose;
 mod duration;
 mod error;
 pub mod health;
@@ -50,6 +51,7 @@ mod secret;
 #[cfg(feature = "clap")]
 mod service_args;
 mod service_token;
+mod transport;
 mod types;
 mod watch;
 
@@ -63,6 +65,7 @@ pub use secret::Secret;
 #[cfg(feature = "clap")]
 pub use service_args::{read_secret_file, ServiceArgs};
 pub use service_token::{judge_service_token, ServiceTokenProblem};
+pub use transport::{TlsFlags, TransportProblem};
 pub use types::{
     IdentifierDecision, Introspection, IssuedToken, JsonWebKey, Jwks, NamespaceDecision, Session,
     TokenFormat, TokenKind, User,

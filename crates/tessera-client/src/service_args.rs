@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::{parse_duration, ClientBuilder, Secret};
+use crate::{parse_duration, ClientBuilder, Secret, TlsFlags};
 
 /// Where Tessera is and how this program proves who it is (`--tessera`, `--tessera-ca`,
-/// `--service-token` or `--service-token-file`, `--tessera-timeout`).
+/// `--tessera-cert` and `--tessera-key` for mutual TLS, `--service-token` or
+/// `--service-token-file`, `--tessera-timeout`).
 ///
 /// ```
 /// use clap::Parser;
@@ -44,6 +45,15 @@ pub struct ServiceArgs {
     /// the system's roots).
     #[arg(long, env = "TESSERA_CA")]
     pub tessera_ca: Option<PathBuf>,
+
+    /// PEM client certificate to present to Tessera when it requires one (mutual TLS, its
+    /// `--client-ca`); with --tessera-key.
+    #[arg(long, env = "TESSERA_CERT", requires = "tessera_key")]
+    pub tessera_cert: Option<PathBuf>,
+
+    /// PEM private key of --tessera-cert.
+    #[arg(long, env = "TESSERA_KEY", requires = "tessera_cert")]
+    pub tessera_key: Option<PathBuf>,
 
     /// This program's own service token: it must hold `introspect` and must not hold admin
     /// rights.
@@ -84,16 +94,23 @@ impl ServiceArgs {
         Ok(token)
     }
 
-    /// The client settings for these addresses, CA and deadline, calling with `token`, checked
-    /// now (a bad address or CA file is named by its flag).
+    /// The client settings for these addresses, CA, client certificate and deadline, calling
+    /// with `token`, checked now (a bad address, CA, certificate or key file is named by its
+    /// flag).
     pub fn client(&self, token: &Secret) -> Result<ClientBuilder, String> {
-        ClientBuilder::for_service(
+        let identity = match (&self.tessera_cert, &self.tessera_key) {
+            (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+            (None, None) => None,
+            _ => return Err("--tessera-cert and --tessera-key go together".into()),
+        };
+        ClientBuilder::for_service_with_identity(
             &self.tessera,
             self.tessera_ca.as_deref(),
+            identity,
             token.clone(),
             self.tessera_timeout,
         )
-        .map_err(|e| e.flag_message("--tessera", "--tessera-ca"))
+        .map_err(|e| e.flags_message(&TlsFlags::SERVICE))
     }
 }
 
@@ -161,6 +178,8 @@ mod tests {
         let args = |addresses: &[&str], ca: Option<&Path>| ServiceArgs {
             tessera: addresses.iter().map(|s| s.to_string()).collect(),
             tessera_ca: ca.map(Path::to_path_buf),
+            tessera_cert: None,
+            tessera_key: None,
             service_token: Some("tsr_svc_x".into()),
             service_token_file: None,
             tessera_timeout: Duration::from_secs(1),
@@ -188,5 +207,59 @@ mod tests {
             .client(&token)
             .unwrap_err();
         assert!(err.starts_with("--tessera-ca:"), "{err}");
+    }
+
+    #[test]
+    fn a_client_certificate_is_checked_at_start_and_named_by_flag() {
+        let token = Secret::new("tsr_svc_x".into());
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("client.crt");
+        let key = dir.path().join("client.key");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let with = |address: &str, cert: &Path, key: &Path| {
+            parse(&[
+                "--service-token",
+                "t",
+                "--tessera",
+                address,
+                "--tessera-cert",
+                cert.to_str().unwrap(),
+                "--tessera-key",
+                key.to_str().unwrap(),
+            ])
+            .unwrap()
+            .client(&token)
+        };
+        assert!(with("https://t:1", &cert, &key).is_ok());
+        // Half a pair is refused by the parser, naming the other half.
+        let half = parse(&[
+            "--service-token",
+            "t",
+            "--tessera-cert",
+            cert.to_str().unwrap(),
+        ]);
+        assert!(half.unwrap_err().contains("--tessera-key"));
+        let err = with("http://t:1", &cert, &key).unwrap_err();
+        assert!(
+            err.starts_with("--tessera-cert:") && err.contains("use https://"),
+            "{err}"
+        );
+        let err = with("https://t:1", Path::new("/nonexistent/c.crt"), &key).unwrap_err();
+        assert!(err.starts_with("--tessera-cert:"), "{err}");
+        // A key file that holds a certificate is named, without its content.
+        let err = with("https://t:1", &cert, &cert).unwrap_err();
+        assert!(
+            err.starts_with("--tessera-key:") && !err.contains("MIIB"),
+            "{err}"
+        );
     }
 }

@@ -75,7 +75,12 @@ impl HttpAuthority {
                 OverPrivileged | PrivilegeExceeded | ElevationRequired => {
                     ServiceTokenProblem::AdminRights
                 }
-                _ => ServiceTokenProblem::Unreachable(error.to_string()),
+                // What a failing connection needs (a client certificate, https://, the CA).
+                _ => ServiceTokenProblem::Unreachable(
+                    self.service
+                        .explain_failure(&error, &tessera_client::TlsFlags::SERVICE)
+                        .await,
+                ),
             }),
         }
     }

@@ -164,7 +164,12 @@ impl LineAuthority {
                     ServiceTokenProblem::AdminRights
                 }
                 AuthRequired | AuthFailed => ServiceTokenProblem::Inactive,
-                _ => ServiceTokenProblem::Unreachable(error.to_string()),
+                // What a failing connection needs (a client certificate, https://, the CA).
+                _ => ServiceTokenProblem::Unreachable(
+                    self.client
+                        .explain_failure(&error, &tessera_client::TlsFlags::SERVICE)
+                        .await,
+                ),
             }),
         }
     }

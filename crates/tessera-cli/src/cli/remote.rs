@@ -42,6 +42,13 @@ pub struct RemoteArgs {
     /// The name to expect in an https:// server's certificate, when it differs from the host.
     #[arg(long, env = "TESSERA_TLS_SERVER_NAME", global = true)]
     pub tls_server_name: Option<String>,
+    /// PEM client certificate for a server that requires one (mutual TLS); with --key. `tessera
+    /// login` remembers it, with --ca and --tls-server-name, for the session's server.
+    #[arg(long, env = "TESSERA_CERT", global = true, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, env = "TESSERA_KEY", global = true, requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 /// The same flags written before the command (`tessera --server … user list`), hidden.
@@ -78,12 +85,27 @@ impl RemoteArgs {
         ServerAddress::parse(text).map_err(|e| anyhow::anyhow!("--server (TESSERA_SERVER): {e}"))
     }
 
-    /// The checked `--server` with how to verify it (`--ca`, `--tls-server-name`).
+    /// The checked `--server` with how to verify it and what to present (`--ca`,
+    /// `--tls-server-name`, `--cert`/`--key`); what the flags leave out comes from the session
+    /// `tessera login` stored for that server.
     pub fn target(&self) -> anyhow::Result<RemoteTarget> {
+        let address = self.address()?;
+        // An unreadable credentials file is reported where a session is needed, not here.
+        let stored = self
+            .credentials()
+            .ok()
+            .and_then(|c| c.session(&address).map(|s| s.tls.clone()))
+            .unwrap_or_default();
+        let (cert, key) = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => (Some(cert.clone()), Some(key.clone())),
+            _ => (stored.cert, stored.key),
+        };
         Ok(RemoteTarget {
-            address: self.address()?,
-            ca: self.ca.clone(),
-            tls_server_name: self.tls_server_name.clone(),
+            address,
+            ca: self.ca.clone().or(stored.ca),
+            tls_server_name: self.tls_server_name.clone().or(stored.tls_server_name),
+            cert,
+            key,
         })
     }
 
@@ -269,6 +291,12 @@ pub struct HealthArgs {
     /// (e.g. probing 127.0.0.1 inside a pod whose certificate names the service).
     #[arg(long, env = "TESSERA_TLS_SERVER_NAME")]
     pub tls_server_name: Option<String>,
+    /// PEM client certificate for a server that requires one (mutual TLS); with --key.
+    #[arg(long, env = "TESSERA_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, env = "TESSERA_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
     /// The service to ask about; empty asks about the server as a whole.
     #[arg(long, default_value = "tessera.v1.AuthService")]
     pub service: String,

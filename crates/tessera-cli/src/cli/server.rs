@@ -173,8 +173,13 @@ pub struct AuthArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EdgeArgs {
     /// Also start the HTTP edge (with a demo web app behind it) and the line-protocol edge (with
-    /// the demo job scheduler behind it), and print how to reach them.
-    #[arg(long, env = "TESSERA_DEV_EDGES")]
+    /// the demo job scheduler behind it), and print how to reach them. TESSERA_DEV_EDGES takes
+    /// 1/0, true/false, yes/no or on/off.
+    #[arg(
+        long,
+        env = "TESSERA_DEV_EDGES",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub edges: bool,
     /// Where the HTTP edge listens (with --edges).
     #[arg(long, env = "TESSERA_DEV_HTTP_EDGE", default_value = "127.0.0.1:8080")]

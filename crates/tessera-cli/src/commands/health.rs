@@ -3,7 +3,7 @@
 //! TLS). Plaintext for `http://` and bare `host:port`, TLS for `https://`.
 
 use anyhow::bail;
-use tessera_client::{health::Health, Client, RetryPolicy, ServerAddress};
+use tessera_client::{health::Health, Client, RetryPolicy, ServerAddress, TlsFlags};
 
 use crate::cli::HealthArgs;
 
@@ -16,24 +16,32 @@ pub async fn probe(args: &HealthArgs) -> anyhow::Result<()> {
         .connect_timeout(args.timeout)
         .deadline(args.timeout)
         // One question, one answer: a probe that waits is the orchestrator's business.
-        .retry(RetryPolicy::never());
+        .retry(RetryPolicy::never())
+        // An operator reads a failing probe's output: say why a connection closed.
+        .diagnose_failures(true);
     if let Some(ca) = &args.ca {
         builder = builder.ca_file(ca);
     }
     if let Some(name) = &args.tls_server_name {
         builder = builder.tls_server_name(name);
     }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        builder = builder.identity_files(cert, key);
+    }
     builder
         .check()
-        .map_err(|e| anyhow::anyhow!("{}", e.flag_message("--server", "--ca")))?;
+        .map_err(|e| anyhow::anyhow!("{}", e.flags_message(&TlsFlags::CLI)))?;
     let client = builder
         .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach Tessera at {address}: {}", e.message()))?;
+        .map_err(|e| crate::remote::unreachable(&address, &e))?;
     let health = client
         .health(&args.service)
         .await
-        .map_err(|e| anyhow::anyhow!("health check failed: {}", e.message()))?;
+        .map_err(|e| match e.transport_problem() {
+            Some(_) => crate::remote::unreachable(&address, &e),
+            None => anyhow::anyhow!("health check failed: {}", e.message()),
+        })?;
     match health {
         Health::Serving => {
             println!("SERVING");

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::{
     cli::{LoginArgs, RemoteArgs, UnlockArgs},
-    credentials::{now, StoredElevation, StoredSession},
+    credentials::{now, StoredElevation, StoredSession, StoredTls},
     remote::{explain, Remote},
 };
 
@@ -89,6 +89,17 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         token_id: answer.token_id,
         expires_at: unix_seconds(answer.expires_at),
         elevated: None,
+        // Absolute, so later commands from another directory find the same files.
+        tls: StoredTls {
+            ca: target.ca.as_deref().map(std::path::absolute).transpose()?,
+            tls_server_name: target.tls_server_name.clone(),
+            cert: target
+                .cert
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()?,
+            key: target.key.as_deref().map(std::path::absolute).transpose()?,
+        },
     };
     let expires = time_text(session.expires_at);
     credentials.servers.insert(address.to_string(), session);
@@ -148,7 +159,7 @@ pub async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
         bail!("not logged in to {address}; run `tessera login --server {address}` first");
     };
     if let Some(ttl) = &args.ttl {
-        tessera_rules::ttl::parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+        check_unlock_ttl(ttl)?;
     }
     let password = ask(
         "Your password (or the break-glass root password)",
@@ -186,6 +197,18 @@ pub async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The longest elevation any server grants (its `--unlock-ttl-cap` is 15m by default and never
+/// above this): a longer `--ttl` is refused before the password is asked for.
+const UNLOCK_TTL_LIMIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn check_unlock_ttl(ttl: &str) -> anyhow::Result<()> {
+    let parsed = tessera_rules::ttl::parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+    if parsed.unsigned_abs() > UNLOCK_TTL_LIMIT {
+        bail!("--ttl: an elevation lasts at most 1h (the server's --unlock-ttl-cap, 15m by default, never more); got {ttl}");
+    }
+    Ok(())
+}
+
 /// `tessera lock`.
 pub async fn lock(args: RemoteArgs) -> anyhow::Result<()> {
     let target = args.target()?;
@@ -217,6 +240,10 @@ pub async fn lock(args: RemoteArgs) -> anyhow::Result<()> {
 
 /// `tessera status` / `whoami`: what the file says, confirmed by the server.
 pub async fn status(args: RemoteArgs) -> anyhow::Result<()> {
+    // It reports the stored session; a token given explicitly would be silently ignored.
+    if args.explicit_token()?.is_some() {
+        bail!("status reports the session `tessera login` stored, not a given token (--token, TESSERA_TOKEN, --token-file); to ask about a token, use `tessera token introspect`, or unset it");
+    }
     let target = args.target()?;
     let address = target.address.clone();
     let credentials = args.credentials()?;
@@ -255,4 +282,21 @@ pub async fn status(args: RemoteArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_elevation_longer_than_any_server_grants_is_refused_up_front() {
+        assert!(check_unlock_ttl("15m").is_ok());
+        assert!(check_unlock_ttl("1h").is_ok());
+        let err = check_unlock_ttl("2h").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--ttl:") && err.contains("at most 1h"),
+            "{err}"
+        );
+        assert!(check_unlock_ttl("soon").is_err());
+    }
 }

@@ -16,6 +16,9 @@ use crate::{
 pub async fn run(command: TokenCommand, remote: &RemoteArgs) -> anyhow::Result<()> {
     match command {
         TokenCommand::Check { token } => token_check(token, remote.json),
+        TokenCommand::Introspect { token } => {
+            token_introspect(&remote.connect().await?, token).await
+        }
         TokenCommand::Issue(args) => token_issue(&remote.connect().await?, args).await,
         TokenCommand::List { user, all } => token_list(&remote.connect().await?, user, all).await,
         TokenCommand::Show { token_id } => token_show(&remote.connect().await?, &token_id).await,
@@ -188,12 +191,22 @@ async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<
     } else {
         bail!("name what to revoke: a token id, --session, --user or --secret-stdin");
     };
+    let named = match &target {
+        RevokeTarget::TokenId(id) => Some(format!("token id {id}")),
+        RevokeTarget::Token(_) => Some("the given token".to_owned()),
+        _ => None,
+    };
     let revoked = remote
         .client
         .revoke_everywhere(target, &args.reason, true)
         .await
         .map_err(explain)?;
     let count = revoked.count;
+    // One named token that revoked nothing is unknown, already revoked or expired: say so and
+    // fail, so a typo in a script is not taken for a revocation.
+    if let (0, Some(named)) = (count, &named) {
+        bail!("nothing revoked: no active token matches {named} (unknown, already revoked or expired; see `tessera token list --all`)");
+    }
     let value = json!({
         "revoked_count": count,
         "everywhere": revoked.everywhere,
@@ -212,6 +225,43 @@ async fn token_revoke(remote: &Remote, args: TokenRevokeArgs) -> anyhow::Result<
             out.push_str("committed, but Tessera could not tell whether every replica and edge has it yet (it reaches them within their lease)\n");
         }
         out
+    });
+    Ok(())
+}
+
+/// `tessera token introspect`: the server's view of a token, peeking (no use spent).
+async fn token_introspect(remote: &Remote, token: Option<String>) -> anyhow::Result<()> {
+    let token = match token {
+        Some(t) if t != "-" => t,
+        _ => read_secret("Token to introspect")?,
+    };
+    let seen = remote.client.peek(token.trim()).await.map_err(explain)?;
+    let value = json!({
+        "active": seen.active, "token_id": seen.token_id, "kind": seen.kind.map_or("-", TokenKind::as_str),
+        "subject": seen.subject, "username": seen.username, "roles": seen.roles,
+        "permissions": seen.permissions, "namespace": seen.namespace,
+        "issued_at": time_text(seen.issued_at), "expires_at": time_text(seen.expires_at),
+        "elevated": seen.elevated, "uses_remaining": seen.uses_remaining, "session_id": seen.session_id,
+    });
+    remote.print(value, || {
+        if !seen.active {
+            // RFC 7662: an inactive token tells nothing more.
+            return "active          false\n".to_owned();
+        }
+        format!(
+            "active          true\ntoken id        {}\nkind            {}\nuser            {} ({})\nroles           {}\nnamespace       {}\npermissions     {}\nissued          {}\nexpires         {}\nelevated        {}\nuses left       {}\n",
+            seen.token_id,
+            seen.kind.map_or("-", TokenKind::as_str),
+            seen.username,
+            seen.subject,
+            seen.roles.join(","),
+            seen.namespace,
+            seen.permissions.join(","),
+            time_text(seen.issued_at),
+            time_text(seen.expires_at),
+            seen.elevated,
+            seen.uses_remaining.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into()),
+        )
     });
     Ok(())
 }

@@ -24,6 +24,7 @@ fn with_session(path: &Path) -> Credentials {
             token_id: "id".into(),
             expires_at: 0,
             elevated: None,
+            tls: StoredTls::default(),
         },
     );
     credentials
@@ -91,4 +92,35 @@ fn a_credentials_file_others_may_read_is_refused_with_what_to_do() {
         .unwrap()
         .servers
         .is_empty());
+}
+
+#[test]
+fn a_session_keeps_how_it_reached_its_server_and_older_files_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let mut credentials = with_session(&path);
+    let tls = StoredTls {
+        ca: Some("/etc/tessera/ca.pem".into()),
+        tls_server_name: Some("tessera".into()),
+        cert: Some("/etc/tessera/client.crt".into()),
+        key: Some("/etc/tessera/client.key".into()),
+    };
+    credentials
+        .servers
+        .get_mut("http://127.0.0.1:50051")
+        .unwrap()
+        .tls = tls.clone();
+    credentials.save().unwrap();
+    let address = ServerAddress::parse("http://127.0.0.1:50051").unwrap();
+    let loaded = Credentials::load(Some(&path)).unwrap();
+    assert_eq!(loaded.session(&address).unwrap().tls, tls);
+    // A file written before sessions kept TLS settings has none.
+    std::fs::write(
+        &path,
+        r#"{"servers":{"http://127.0.0.1:50051":{"username":"a","token":"t","token_id":"i"}}}"#,
+    )
+    .unwrap();
+    set_mode(&path, 0o600);
+    let old = Credentials::load(Some(&path)).unwrap();
+    assert_eq!(old.session(&address).unwrap().tls, StoredTls::default());
 }

@@ -6,6 +6,7 @@
 mod common;
 
 mod batch;
+mod cli_first_hour;
 mod cli_session;
 mod inputs;
 mod invariant;
