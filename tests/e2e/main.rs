@@ -1,5 +1,8 @@
 //! End-to-end: the real `tessera dev` binary, its embedded PostgreSQL, real gRPC and grpcurl.
 
+// A test reads as one story, from its set-up to its last assertion.
+#![allow(clippy::too_many_lines)]
+
 mod client_traces;
 mod cluster;
 mod dev_instance;

@@ -3,6 +3,9 @@
 //! service and an example tonic service. The retry, fail-over and resync rules run against a
 //! stub server (`offline`), since they need answers a healthy Tessera never gives.
 
+// A test reads as one story, from its set-up to its last assertion.
+#![allow(clippy::too_many_lines)]
+
 mod live {
     pub mod calls;
     pub mod failover;

@@ -18,7 +18,7 @@ pub use reason::Reason;
 
 /// Generated messages and services of package `tessera.v1`.
 pub mod v1 {
-    #![allow(clippy::all, missing_docs)]
+    #![allow(clippy::all, clippy::too_many_lines, missing_docs)]
     tonic::include_proto!("tessera.v1");
 }
 

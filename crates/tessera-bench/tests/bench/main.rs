@@ -5,6 +5,9 @@
 //! Each one loads the machine on purpose and bounds its own run time, so they take turns: each
 //! holds [`one_at_a_time`] for its whole run, as they did when each was a binary of its own.
 
+// A test reads as one story, from its set-up to its last assertion.
+#![allow(clippy::too_many_lines)]
+
 mod smoke;
 mod soak;
 

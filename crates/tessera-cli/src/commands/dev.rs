@@ -176,7 +176,6 @@ async fn dev_with_postgres(
     if auth.totp_key.is_none() {
         auth.totp_key = Some(Redacted(dev_totp_key(&data_dir.join("totp.key"))?));
     }
-
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let server = Server::bind(
         pool.clone(),
@@ -195,13 +194,64 @@ async fn dev_with_postgres(
         args.auth.tokens_file.clone(),
     )
     .await?;
-    let admin = dev_admin(
-        &data_dir.join("dev-admin.json"),
-        &authority,
-        &pool,
-        clock.as_ref(),
-    )
-    .await?;
+    let credentials = dev_credentials(data_dir, &authority, &pool, clock.as_ref()).await?;
+    let addr = server.local_addr()?;
+    instance.record(|info| info.grpc = Some(addr.to_string()))?;
+    let banner = banner::Banner::new(addr, data_dir);
+    announce(&banner, args, addr, &database_url, &credentials)?;
+    // Serve first: the edges check their service token against this server as they start.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async move {
+        tokio::select! {
+            () = signals.recv() => {}
+            _ = stop_rx => {}
+        }
+    }));
+    let edges = if args.edges.edges {
+        let service = credentials.service.token.expose();
+        match edges::Edges::start(&args.edges, addr, service, data_dir).await {
+            Ok(edges) => {
+                instance.record(|info| {
+                    info.http_edge = Some(edges.http.clone());
+                    info.line_edge = Some(edges.line.clone());
+                })?;
+                let session = credentials.session.token.expose();
+                println!("{}", banner.edges(&edges, session));
+                Some(edges)
+            }
+            Err(err) => {
+                let _ = stop_tx.send(());
+                let _ = serving.await;
+                return Err(err);
+            }
+        }
+    } else {
+        None
+    };
+    let served = serving.await.context("the gRPC server task failed");
+    drop(stop_tx);
+    if let Some(edges) = edges {
+        edges.stop().await;
+    }
+    served?
+}
+
+/// What a dev stack hands its user: the admin account, a session of it, and a service token.
+struct DevCredentials {
+    admin: DevAdmin,
+    session: tessera_server::service::LoginOutcome,
+    service: tessera_server::service::IssuedToken,
+}
+
+/// The dev admin (made once, kept in `dev-admin.json`), logged in, and an introspect-only service
+/// token derived from its session.
+async fn dev_credentials(
+    data_dir: &Path,
+    authority: &tessera_server::service::Authority,
+    pool: &PgPool,
+    clock: &dyn Clock,
+) -> anyhow::Result<DevCredentials> {
+    let admin = dev_admin(&data_dir.join("dev-admin.json"), authority, pool, clock).await?;
     let session = authority
         .login(&admin.username, Password::new(admin.password.clone()), "")
         .await
@@ -227,14 +277,30 @@ async fn dev_with_postgres(
         )
         .await
         .map_err(|e| anyhow::anyhow!("issuing the dev service token: {e}"))?;
+    Ok(DevCredentials {
+        admin,
+        session,
+        service,
+    })
+}
 
-    let addr = server.local_addr()?;
-    instance.record(|info| info.grpc = Some(addr.to_string()))?;
-    let banner = banner::Banner::new(addr, data_dir);
+/// The banner on stdout and, when asked for, the ready file (0600: it holds the secrets).
+fn announce(
+    banner: &banner::Banner,
+    args: &DevArgs,
+    addr: std::net::SocketAddr,
+    database_url: &str,
+    credentials: &DevCredentials,
+) -> anyhow::Result<()> {
+    let DevCredentials {
+        admin,
+        session,
+        service,
+    } = credentials;
     println!(
         "{}",
         banner.server(
-            &database_url,
+            database_url,
             &admin.username,
             &admin.password,
             session.token.expose(),
@@ -244,7 +310,7 @@ async fn dev_with_postgres(
     if let Some(path) = &args.ready_file {
         let info = ReadyInfo {
             grpc_addr: addr.to_string(),
-            database_url: &database_url,
+            database_url,
             admin_username: &admin.username,
             admin_password: &admin.password,
             admin_token: session.token.expose(),
@@ -254,39 +320,7 @@ async fn dev_with_postgres(
         write_private(path, serde_json::to_string_pretty(&info)?.as_bytes())
             .with_context(|| format!("writing --ready-file {}", path.display()))?;
     }
-    // Serve first: the edges check their service token against this server as they start.
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(async move {
-        tokio::select! {
-            () = signals.recv() => {}
-            _ = stop_rx => {}
-        }
-    }));
-    let edges = if args.edges.edges {
-        match edges::Edges::start(&args.edges, addr, service.token.expose(), data_dir).await {
-            Ok(edges) => {
-                instance.record(|info| {
-                    info.http_edge = Some(edges.http.clone());
-                    info.line_edge = Some(edges.line.clone());
-                })?;
-                println!("{}", banner.edges(&edges, session.token.expose()));
-                Some(edges)
-            }
-            Err(err) => {
-                let _ = stop_tx.send(());
-                let _ = serving.await;
-                return Err(err);
-            }
-        }
-    } else {
-        None
-    };
-    let served = serving.await.context("the gRPC server task failed");
-    drop(stop_tx);
-    if let Some(edges) = edges {
-        edges.stop().await;
-    }
-    served?
+    Ok(())
 }
 
 async fn dev_admin(

@@ -72,6 +72,11 @@ async fn user_add(args: UserAddArgs, remote: &RemoteArgs) -> anyhow::Result<()> 
         )
         .await;
     }
+    user_add_direct(args).await
+}
+
+/// `tessera user add` straight into the database (on the server host, before any token exists).
+async fn user_add_direct(args: UserAddArgs) -> anyhow::Result<()> {
     let Some(database_url) = args.database_url.clone() else {
         bail!(
             "no token and no database: pass --token-file (or TESSERA_TOKEN) to go through a server, \
@@ -94,15 +99,7 @@ async fn user_add(args: UserAddArgs, remote: &RemoteArgs) -> anyhow::Result<()> 
     {
         bail!("--username must be non-empty without spaces");
     }
-    let totp_key = match (&args.totp, &args.totp_key) {
-        (true, Some(key)) => Some(
-            SealingKey::from_base64(key.trim()).map_err(|e| anyhow::anyhow!("--totp-key: {e}"))?,
-        ),
-        (true, None) => {
-            bail!("--totp needs --totp-key (TESSERA_TOTP_KEY), the same key the server uses")
-        }
-        (false, _) => None,
-    };
+    let totp_key = direct_totp_key(&args)?;
     let password = read_password(
         args.password_stdin,
         &format!("Password for {}", args.username),
@@ -144,6 +141,19 @@ async fn user_add(args: UserAddArgs, remote: &RemoteArgs) -> anyhow::Result<()> 
         println!("TOTP enrolled; add this to an authenticator app (shown once):\n  {uri}");
     }
     Ok(())
+}
+
+/// The key that seals a TOTP seed enrolled directly in the database (the server's own).
+fn direct_totp_key(args: &UserAddArgs) -> anyhow::Result<Option<SealingKey>> {
+    match (&args.totp, &args.totp_key) {
+        (true, Some(key)) => Ok(Some(
+            SealingKey::from_base64(key.trim()).map_err(|e| anyhow::anyhow!("--totp-key: {e}"))?,
+        )),
+        (true, None) => {
+            bail!("--totp needs --totp-key (TESSERA_TOTP_KEY), the same key the server uses")
+        }
+        (false, _) => Ok(None),
+    }
 }
 
 /// `tessera user add` over gRPC.

@@ -3,6 +3,9 @@
 //! binary per suite cost more than running them on a small machine. Pick a suite with its module
 //! path, e.g. `cargo test -p tessera-edge-http --test http front_proxies::`.
 
+// A test reads as one story, from its set-up to its last assertion.
+#![allow(clippy::too_many_lines)]
+
 mod support;
 
 mod browser;

@@ -3,6 +3,9 @@
 //! the differential test of the edge's grammar against ztick's (`differential`). One test binary
 //! for the crate's integration tests: linking is the slow part of a build on a small machine.
 
+// A test reads as one story, from its set-up to its last assertion.
+#![allow(clippy::too_many_lines)]
+
 mod bypass;
 mod differential;
 mod limits;

@@ -174,6 +174,7 @@ mod tests {
     /// tree statement's must walk indexes on a table of any size and shape, never scan it, and
     /// never be JIT-compiled.
     #[tokio::test]
+    #[allow(clippy::too_many_lines)] // one table, its plans, read as one story
     async fn generic_plans_of_the_tree_walk_stay_indexed() {
         let db = TestDatabase::new(&crate::MIGRATOR).await.unwrap();
         // 2,000 sessions with 10 children each, half of them revoked: a churned table.

@@ -73,6 +73,48 @@ async fn ready(child: &mut Child, file: &Path, what: &str, log: &Path) -> anyhow
     bail!("{what} was not ready within 60 s; see {}", log.display())
 }
 
+/// Starts the dev stack's processes, each with its ready file and log in one folder, tied to
+/// this process (they stop when it dies) and holding the dev service token.
+struct Launcher<'a> {
+    run: PathBuf,
+    service_token: &'a str,
+}
+
+impl Launcher<'_> {
+    /// Starts `bin` (in process group `group`, or a new one) and waits until it is ready; the
+    /// child and the address its ready file names.
+    async fn launch(
+        &self,
+        bin: &Path,
+        name: &str,
+        args: Vec<String>,
+        group: Option<i32>,
+    ) -> anyhow::Result<(Child, String)> {
+        let ready_file = self.run.join(format!("{name}.ready.json"));
+        let log = self.run.join(format!("{name}.log"));
+        let _ = std::fs::remove_file(&ready_file);
+        let out = std::fs::File::create(&log)?;
+        let mut child = tessera_store::embedded::tied_command(bin, "TERM")
+            .args(args)
+            .process_group(group.unwrap_or(0))
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .env("TESSERA_SERVICE_TOKEN", self.service_token)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let what = bin
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.to_owned());
+        let address = ready(&mut child, &ready_file, &what, &log).await?;
+        Ok((child, address))
+    }
+}
+
 impl Edges {
     /// Starts the demo scheduler, the line edge and the HTTP edge against `grpc_addr`.
     pub async fn start(
@@ -81,13 +123,12 @@ impl Edges {
         service_token: &str,
         data_dir: &Path,
     ) -> anyhow::Result<Edges> {
-        let (http_bin, line_bin, demo_bin) = (
-            sibling("tessera-edge-http")?,
-            sibling("tessera-edge-line")?,
-            sibling("tessera-line-demo")?,
-        );
         let run = data_dir.join("edges");
         std::fs::create_dir_all(&run).with_context(|| format!("creating {}", run.display()))?;
+        let launcher = Launcher {
+            run: run.clone(),
+            service_token,
+        };
         let tessera = format!("http://{grpc_addr}");
         let mut edges = Edges {
             children: Vec::new(),
@@ -95,72 +136,47 @@ impl Edges {
             http: String::new(),
             line: String::new(),
             demo: String::new(),
-            logs: run.clone(),
+            logs: run,
         };
-        let spawn = |bin: &Path,
-                     name: &str,
-                     args: Vec<String>,
-                     group: Option<i32>|
-         -> anyhow::Result<(Child, PathBuf, PathBuf)> {
-            let ready = run.join(format!("{name}.ready.json"));
-            let log = run.join(format!("{name}.log"));
-            let _ = std::fs::remove_file(&ready);
-            let out = std::fs::File::create(&log)?;
-            let child = tessera_store::embedded::tied_command(bin, "TERM")
-                .args(args)
-                .process_group(group.unwrap_or(0))
-                .arg("--ready-file")
-                .arg(&ready)
-                .env("TESSERA_SERVICE_TOKEN", service_token)
-                .stdin(Stdio::null())
-                .stdout(out.try_clone()?)
-                .stderr(out)
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("starting {}", bin.display()))?;
-            Ok((child, ready, log))
-        };
-
-        let (mut demo, file, log) = spawn(
-            &demo_bin,
-            "line-demo",
-            vec!["--listen".into(), args.line_demo_listen.to_string()],
-            None,
-        )?;
+        let listen = |address: SocketAddr| vec!["--listen".to_owned(), address.to_string()];
+        let (demo, address) = launcher
+            .launch(
+                &sibling("tessera-line-demo")?,
+                "line-demo",
+                listen(args.line_demo_listen),
+                None,
+            )
+            .await?;
         edges.group = demo.id().and_then(|pid| i32::try_from(pid).ok());
-        edges.demo = ready(&mut demo, &file, "tessera-line-demo", &log).await?;
+        edges.demo = address;
         edges.children.push(demo);
 
-        let (mut line, file, log) = spawn(
-            &line_bin,
-            "line-edge",
-            vec![
-                "--tessera".into(),
-                tessera.clone(),
-                "--upstream".into(),
-                edges.demo.clone(),
-                "--listen".into(),
-                args.line_edge_listen.to_string(),
-            ],
-            edges.group,
-        )?;
-        edges.line = ready(&mut line, &file, "tessera-edge-line", &log).await?;
+        let mut line_args = vec!["--tessera".into(), tessera.clone()];
+        line_args.extend(["--upstream".into(), edges.demo.clone()]);
+        line_args.extend(listen(args.line_edge_listen));
+        let (line, address) = launcher
+            .launch(
+                &sibling("tessera-edge-line")?,
+                "line-edge",
+                line_args,
+                edges.group,
+            )
+            .await?;
+        edges.line = address;
         edges.children.push(line);
 
-        let (mut http, file, log) = spawn(
-            &http_bin,
-            "http-edge",
-            vec![
-                "--tessera".into(),
-                tessera,
-                "--demo-upstream".into(),
-                "--insecure-dev-http".into(),
-                "--listen".into(),
-                args.http_edge_listen.to_string(),
-            ],
-            edges.group,
-        )?;
-        edges.http = ready(&mut http, &file, "tessera-edge-http", &log).await?;
+        let mut http_args = vec!["--tessera".into(), tessera];
+        http_args.extend(["--demo-upstream".into(), "--insecure-dev-http".into()]);
+        http_args.extend(listen(args.http_edge_listen));
+        let (http, address) = launcher
+            .launch(
+                &sibling("tessera-edge-http")?,
+                "http-edge",
+                http_args,
+                edges.group,
+            )
+            .await?;
+        edges.http = address;
         edges.children.push(http);
         Ok(edges)
     }
