@@ -47,26 +47,23 @@ cargo build --workspace --all-targets --quiet
 step "deploy/ checks (helm, manifests, systemd, compose, Dockerfile)"
 bash deploy/check.sh "$target_dir"
 
-step "client toolchains for the end-to-end trace tests (Python venv, Go modules)"
-# tests/e2e/client_traces.rs runs a Python and a Go program; the Rust tests run before the client
-# suites that would otherwise install these.
-bash clients/python/tools/venv.sh >/dev/null
-(cd clients/go && go mod download)
+# The SDK suites run first, on the binaries just built: besides testing each SDK, they leave what
+# the Rust tests use from them (the Python venv and Go modules for tests/e2e/client_traces.rs, the
+# Java classpath and the TypeScript build for the bench smoke's Java and Node rows).
+other_status=0
+for suite in clients/python/run-tests.sh clients/go/run-tests.sh clients/java/run-tests.sh \
+  clients/typescript/run-tests.sh; do
+  if [ -f "$suite" ]; then
+    step "$suite"
+    TESSERA_BIN="$target_dir/debug/tessera" bash "$suite" || other_status=1
+  fi
+done
 
 step "cargo test"
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$target_dir/cargo-test.log"
 rust_status=${PIPESTATUS[0]}
 set -e
-
-other_status=0
-for suite in clients/python/run-tests.sh clients/go/run-tests.sh clients/java/run-tests.sh \
-  clients/typescript/run-tests.sh; do
-  if [ -f "$suite" ]; then
-    step "$suite"
-    bash "$suite" || other_status=1
-  fi
-done
 
 if [ "$rust_status" -ne 0 ] || [ "$other_status" -ne 0 ]; then
   echo "FAILED: rust=$rust_status others=$other_status" >&2

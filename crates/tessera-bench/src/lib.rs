@@ -66,6 +66,8 @@ pub const SCENARIOS: &[&str] = &[
     "latency",
     "clients",
     "python",
+    "java",
+    "node",
     "edge",
     "uncached",
     "flood",

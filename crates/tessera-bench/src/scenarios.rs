@@ -60,6 +60,7 @@ mod big_revocations;
 mod clients;
 mod edge;
 mod python;
+mod sdks;
 mod tracing_overhead;
 
 pub async fn run(options: Options) -> anyhow::Result<Report> {
@@ -485,6 +486,12 @@ impl Bench {
         }
         if wanted("python") {
             self.python().await?;
+        }
+        if wanted("java") {
+            self.java().await?;
+        }
+        if wanted("node") {
+            self.node().await?;
         }
         if wanted("edge") {
             self.edge().await?;

@@ -1,8 +1,4 @@
-//! DRAFT, NOT COMPILED (written without cargo, which the SDK branch could not run): the Java and
-//! Node clients as benchmark clients, mirroring `python.rs`. To wire it in, move it to
-//! `src/scenarios/sdks.rs`, add `mod sdks;` beside `mod python;` in `src/scenarios.rs`, and call
-//! `self.java().await?` and `self.node().await?` under `wanted("java")` / `wanted("node")` next to
-//! `wanted("python")`.
+//! The Java and Node clients as benchmark clients, as `python.rs` runs the Python one.
 //!
 //! `java/TesseraLoad.java` (run as a single-file source program on the classpath of
 //! `clients/java`, which Maven builds once) and `node/tessera_load.mjs` (over
@@ -20,7 +16,7 @@ use super::{
     clients::{workspace_root, Phase},
     introspect, list, median, per_second, ratio_row, Bench, IDENTIFIERS,
 };
-use crate::report::{rate, Row, GoalVerdict};
+use crate::report::{rate, GoalVerdict, Row};
 
 /// Sequential calls per client in the latency comparison (as `clients.rs`).
 const SEQUENTIAL_CALLS: usize = 50;
@@ -40,13 +36,20 @@ fn java() -> anyhow::Result<Sdk> {
     let module = root.join("clients/java");
     let repo = std::env::var_os("TESSERA_MAVEN_REPO")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".m2/repository"));
-    let classpath_file = std::env::temp_dir().join(format!("tessera-bench-java-cp-{}", std::process::id()));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".m2/repository")
+        });
+    let classpath_file =
+        std::env::temp_dir().join(format!("tessera-bench-java-cp-{}", std::process::id()));
     let built = Command::new("mvn")
         .current_dir(&module)
         .args(["-B", "-q", "-o"])
         .arg(format!("-Dmaven.repo.local={}", repo.display()))
-        .args(["compile", "dependency:build-classpath", "-Dmdep.includeScope=runtime"])
+        .args([
+            "compile",
+            "dependency:build-classpath",
+            "-Dmdep.includeScope=runtime",
+        ])
         .arg(format!("-Dmdep.outputFile={}", classpath_file.display()))
         .output()
         .context("running mvn (is Maven installed, and clients/java/run-tests.sh run once?)")?;
@@ -60,8 +63,14 @@ fn java() -> anyhow::Result<Sdk> {
         program: vec![
             "java".into(),
             "-cp".into(),
-            format!("{}:{}", classpath.trim(), module.join("target/classes").display()),
-            root.join("crates/tessera-bench/java/TesseraLoad.java").display().to_string(),
+            format!(
+                "{}:{}",
+                classpath.trim(),
+                module.join("target/classes").display()
+            ),
+            root.join("crates/tessera-bench/java/TesseraLoad.java")
+                .display()
+                .to_string(),
         ],
         throughput_goal: 0.85,
     })
@@ -86,7 +95,9 @@ fn node() -> anyhow::Result<Sdk> {
         name: "Node",
         program: vec![
             "node".into(),
-            root.join("crates/tessera-bench/node/tessera_load.mjs").display().to_string(),
+            root.join("crates/tessera-bench/node/tessera_load.mjs")
+                .display()
+                .to_string(),
         ],
         throughput_goal: 0.8,
     })
@@ -107,7 +118,11 @@ impl Bench {
             .output()
             .with_context(|| format!("running the {} load program", sdk.name))?;
         if !output.status.success() {
-            bail!("{} load program failed: {}", sdk.name, String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "{} load program failed: {}",
+                sdk.name,
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         let phases = String::from_utf8_lossy(&output.stdout)
             .lines()
@@ -131,21 +146,21 @@ impl Bench {
     /// from the Java client.
     pub(super) async fn java(&mut self) -> anyhow::Result<()> {
         let sdk = tokio::task::block_in_place(java);
-        self.sdk_rows(sdk).await
+        self.sdk_rows("Java", sdk).await
     }
 
     /// The same from the Node client.
     pub(super) async fn node(&mut self) -> anyhow::Result<()> {
         let sdk = tokio::task::block_in_place(node);
-        self.sdk_rows(sdk).await
+        self.sdk_rows("Node", sdk).await
     }
 
-    async fn sdk_rows(&mut self, sdk: anyhow::Result<Sdk>) -> anyhow::Result<()> {
+    async fn sdk_rows(&mut self, name: &str, sdk: anyhow::Result<Sdk>) -> anyhow::Result<()> {
         let sdk = match sdk {
             Ok(sdk) => sdk,
             Err(err) => {
                 self.rows.push(Row {
-                    scenario: "Java/Node client rows".into(),
+                    scenario: format!("{name} client rows"),
                     baseline: String::new(),
                     target: String::new(),
                     result: format!("not run: {err:#}"),
@@ -170,15 +185,31 @@ impl Bench {
         ];
         let phases = tokio::task::block_in_place(|| self.sdk_load(&sdk, &args))?;
         let series = |call: &str| -> Vec<f64> {
-            phases.iter().filter(|p| p.call == call).map(|p| p.per_second).collect()
+            phases
+                .iter()
+                .filter(|p| p.call == call)
+                .map(|p| p.per_second)
+                .collect()
         };
-        let (checks, introspects, namespaces) =
-            (series("check"), series("introspect"), series("checknamespace"));
+        let (checks, introspects, namespaces) = (
+            series("check"),
+            series("introspect"),
+            series("checknamespace"),
+        );
         let ratio = |target: &[f64]| {
-            median(&target.iter().zip(&checks).map(|(t, c)| t / c).collect::<Vec<_>>())
+            median(
+                &target
+                    .iter()
+                    .zip(&checks)
+                    .map(|(t, c)| t / c)
+                    .collect::<Vec<_>>(),
+            )
         };
         self.rows.push(ratio_row(
-            &format!("{} client: cached Introspect / Check ({n} in flight)", sdk.name),
+            &format!(
+                "{} client: cached Introspect / Check ({n} in flight)",
+                sdk.name
+            ),
             format!("Check {}", rate(median(&checks))),
             rate(median(&introspects)),
             ratio(&introspects),
@@ -186,7 +217,10 @@ impl Bench {
             None,
         ));
         self.rows.push(ratio_row(
-            &format!("{} client: CheckNamespace ({IDENTIFIERS} ids) / Check", sdk.name),
+            &format!(
+                "{} client: CheckNamespace ({IDENTIFIERS} ids) / Check",
+                sdk.name
+            ),
             format!("Check {}", rate(median(&checks))),
             rate(median(&namespaces)),
             ratio(&namespaces),
@@ -219,7 +253,10 @@ impl Bench {
         let measured = tokio::task::block_in_place(|| self.sdk_load(&sdk, &sequential))?;
         let p50 = measured.first().map(|p| p.p50_us).unwrap_or(f64::NAN);
         self.rows.push(ratio_row(
-            &format!("{} sequential Introspect p50 / tonic p50 ({SEQUENTIAL_CALLS} calls)", sdk.name),
+            &format!(
+                "{} sequential Introspect p50 / tonic p50 ({SEQUENTIAL_CALLS} calls)",
+                sdk.name
+            ),
             format!("tonic {tonic_p50:.0} µs"),
             format!("{} {p50:.0} µs", sdk.name),
             p50 / tonic_p50,
