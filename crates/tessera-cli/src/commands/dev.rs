@@ -95,7 +95,17 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let plan = args.auth.bootstrap_plan()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating --data-dir {}", args.data_dir.display()))?;
-    let data_dir = std::fs::canonicalize(&args.data_dir)?;
+    let mut data_dir = std::fs::canonicalize(&args.data_dir)?;
+    if args.reset {
+        // Only when no other `tessera dev` holds the data dir (the claim refuses, naming it).
+        drop(Instance::claim(&data_dir)?);
+        for removed in tessera_store::embedded::reset(&data_dir)? {
+            eprintln!("tessera dev: --reset removed {}", removed.display());
+        }
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating --data-dir {}", data_dir.display()))?;
+        data_dir = std::fs::canonicalize(&data_dir)?;
+    }
     let mut instance = Instance::claim(&data_dir)?;
     let mut ports = vec![("--listen", args.listen.listen)];
     if args.edges.edges {
@@ -297,8 +307,12 @@ async fn dev_admin(
     clock: &dyn Clock,
 ) -> anyhow::Result<DevAdmin> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        return serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid; delete it to start over", path.display()));
+        return serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not valid; start over with `tessera dev --reset`",
+                path.display()
+            )
+        });
     }
     let admin = DevAdmin {
         username: "admin".into(),
@@ -309,7 +323,7 @@ async fn dev_admin(
         .is_some()
     {
         bail!(
-            "the dev database has an admin account but {} is missing; delete the data directory to start over",
+            "the dev database has an admin account but {} is missing; start over with `tessera dev --reset` (or `scripts/dev.sh --reset`): it removes the data directory and the PostgreSQL cluster that serves it, wherever that lives",
             path.display()
         );
     }
