@@ -236,6 +236,35 @@ async fn reset_starts_over_where_rm_rf_left_a_relocated_cluster() -> anyhow::Res
     Ok(())
 }
 
+/// `tessera dev` whose PostgreSQL dies says so at once, with what to do, and fails closed
+/// (health NOT_SERVING) instead of hanging silently.
+#[tokio::test]
+async fn dev_says_so_when_its_postgresql_dies() -> anyhow::Result<()> {
+    let mut dev = DevServer::start(&[])?;
+    let cluster = std::fs::read_to_string(dev.data_path().join("cluster-location"))
+        .map(|text| std::path::PathBuf::from(text.trim()))
+        .unwrap_or_else(|_| dev.data_path());
+    let pid: i32 = std::fs::read_to_string(cluster.join("pgdata/postmaster.pid"))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .parse()?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL)?;
+    let log = dev.wait_for_log("the embedded PostgreSQL", Duration::from_secs(30))?;
+    assert!(log.contains("Restart tessera dev"), "{log}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while serving(&dev.ready.grpc_addr).await? {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still SERVING without PostgreSQL"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    dev.stop()?;
+    Ok(())
+}
+
 /// A postmaster left running by a crashed run (an older tessera without the parent-death signal,
 /// say) is recovered: the next `tessera dev` stops it, starts its own (tied to it), serves, and
 /// leaves nothing behind when it stops.

@@ -267,6 +267,20 @@ async fn dev_with_postgres(
     }
     // Serve first: the edges check their service token against this server as they start.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // The embedded PostgreSQL dying (killed, out of memory, its disk full) is said at once: the
+    // server keeps running and answers UNAVAILABLE (fail closed, as against any database
+    // outage), which alone looked like a silent hang from the terminal.
+    let postgres_pid = postgres.pid();
+    let postgres_log = postgres.log_path().to_path_buf();
+    let watch_postgres = tokio::spawn(async move {
+        exited(postgres_pid).await;
+        tracing::error!(pid = postgres_pid, log = %postgres_log.display(),
+            "the embedded postgresql exited; tessera answers UNAVAILABLE until it is back: restart tessera dev");
+        eprintln!(
+            "tessera dev: the embedded PostgreSQL (pid {postgres_pid}) exited; every call now fails with UNAVAILABLE. Restart tessera dev (Ctrl-C, then again); PostgreSQL's log: {}",
+            postgres_log.display()
+        );
+    });
     let serving = tokio::spawn(server.serve(async move {
         tokio::select! {
             () = signals.recv() => {}
@@ -297,7 +311,22 @@ async fn dev_with_postgres(
     if let Some(edges) = edges {
         edges.stop().await;
     }
+    watch_postgres.abort();
     served?
+}
+
+/// Resolves once process `pid` is gone (or only a zombie waiting to be reaped).
+async fn exited(pid: u32) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let gone = state
+            .rsplit_once(')')
+            .is_none_or(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']));
+        if gone {
+            return;
+        }
+    }
 }
 
 async fn dev_admin(
