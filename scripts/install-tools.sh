@@ -2,6 +2,7 @@
 # Installs the tools the build and tests need, into .tools/ (buf, Go plugins, grpcurl, protoc and
 # protoc-gen-grpc-java for Java), clients/typescript/node_modules (npm ci) and the
 # system (PostgreSQL from Debian's packages when missing). Idempotent: a second run does nothing.
+# `--walkthrough` installs only grpcurl and jq (the README's grpcurl walkthrough).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -24,6 +25,19 @@ apt_install() {
   if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# `--walkthrough`: only what the README's grpcurl walkthrough needs (jq from Debian's packages,
+# grpcurl from the Go module proxy), for a machine that runs `scripts/dev.sh` but not the tests.
+if [ "${1:-}" = --walkthrough ]; then
+  command -v jq >/dev/null 2>&1 || apt_install jq
+  if [ ! -x "$tools/bin/grpcurl" ] || [ "$(cat "$tools/bin/.grpcurl.version" 2>/dev/null)" != "$GRPCURL_VERSION" ]; then
+    echo "install-tools: installing grpcurl $GRPCURL_VERSION"
+    go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+    echo "$GRPCURL_VERSION" > "$tools/bin/.grpcurl.version"
+  fi
+  echo "install-tools: jq and $tools/bin/grpcurl are ready"
+  exit 0
+fi
 
 # PostgreSQL server binaries (initdb, postgres) for the embedded supervisor and the tests.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then

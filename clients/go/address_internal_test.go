@@ -36,3 +36,15 @@ func TestDialRefusesOtherAddressesAtOnceShowingAnAcceptedForm(t *testing.T) {
 		t.Errorf("https:// with WithInsecure: %v", err)
 	}
 }
+
+// A bare host:port goes with http:// in a replica list, never with https://.
+func TestBareAndHTTPReplicasMixButNotWithHTTPS(t *testing.T) {
+	if _, err := DialReplicas(context.Background(), []string{"127.0.0.1:1", "https://127.0.0.1:2"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("bare with https:// replicas: %v", err)
+	}
+	c, err := DialReplicas(context.Background(), []string{"127.0.0.1:1", "http://127.0.0.1:2"})
+	if err != nil {
+		t.Fatalf("bare with http:// replicas: %v", err)
+	}
+	c.Close()
+}

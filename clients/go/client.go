@@ -92,7 +92,7 @@ func WithGRPCOptions(opts ...grpc.DialOption) Option {
 }
 
 // Dial creates a client for the Tessera server at addr, in the address form every Tessera client
-// shares: "host:port" (TLS unless WithInsecure), "http://host:port" (plaintext, like WithInsecure)
+// shares: "host:port" (plaintext unless WithTLS or WithTLSFiles), "http://host:port" (plaintext)
 // or "https://host:port" (TLS). Anything else fails here, with ErrInvalidArgument, not at the first
 // call. Close the client when done.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
@@ -117,7 +117,9 @@ func dial(ctx context.Context, addr, grpcTarget string, opts ...Option) (*Client
 		return nil, newError(ReasonInvalidArgument, "addr", "http:// means plaintext but WithTLS was given; use https://"+target)
 	case scheme == "https" && cfg.security == "insecure":
 		return nil, newError(ReasonInvalidArgument, "addr", "https:// means TLS but WithInsecure was given; use http://"+target)
-	case scheme == "http":
+	case scheme == "http", scheme == "" && cfg.creds == nil:
+		// A bare host:port is plaintext, as in every Tessera client (the CLI, the edges, Python):
+		// the dev server's own ready file gives one. TLS is https:// or WithTLS.
 		WithInsecure()(&cfg)
 	case cfg.creds == nil:
 		WithTLS(nil)(&cfg)

@@ -1,6 +1,7 @@
 package tessera_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -423,4 +424,24 @@ func TestVerifyServiceToken(t *testing.T) {
 	requireError(t, err, tessera.ErrAuthDenied, tessera.ReasonAuthDenied, codes.PermissionDenied, "")
 	err = dial(t, "tsr_svc_unknown").VerifyServiceToken(ctx)
 	requireError(t, err, tessera.ErrAuthFailed, tessera.ReasonAuthFailed, codes.Unauthenticated, "")
+}
+
+// A bare host:port is plaintext, as in every Tessera client: the dev server's ready file gives
+// one, and a Go service handed it must reach the server (it used to try TLS and fail).
+func TestABareAddressReachesAPlaintextServer(t *testing.T) {
+	s := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := tessera.Dial(ctx, s.Ready.GRPCAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	info, err := client.WithToken(s.Ready.ServiceToken).Introspect(ctx, s.Ready.AdminToken, tessera.Peek())
+	if err != nil {
+		t.Fatalf("Introspect over %s: %v", s.Ready.GRPCAddr, err)
+	}
+	if !info.Active {
+		t.Errorf("the admin token is not active: %+v", info)
+	}
 }

@@ -35,19 +35,26 @@ func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	mod := "module quickstart\n\ngo 1.24\n\nrequire github.com/tessera-auth/tessera/clients/go v0.0.0\n\n" +
-		"replace github.com/tessera-auth/tessera/clients/go => " + here + "\n"
+	// A new module, then the README's install recipe as written (the replace directive onto this
+	// checkout), then the quick start program.
 	sum, err := os.ReadFile("go.sum")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string]string{"go.mod": mod, "go.sum": string(sum), "main.go": program} {
+	for name, data := range map[string]string{"go.mod": "module quickstart\n\ngo 1.24\n", "go.sum": string(sum), "main.go": program} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	recipe := readmeBlock(t, text, "```sh\n")
+	install := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", recipe)
+	install.Dir = dir
+	install.Env = append(os.Environ(), "TESSERA_CHECKOUT="+filepath.Dir(filepath.Dir(here)))
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("the README's install recipe failed: %v\n%s\n%s", err, recipe, out)
+	}
 	cmd := exec.CommandContext(ctx, "go", "run", "-mod=mod", ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -63,4 +70,18 @@ func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// readmeBlock is the first fenced block opened by fence in text (the README's install recipe).
+func readmeBlock(t *testing.T, text, fence string) string {
+	t.Helper()
+	start := strings.Index(text, fence)
+	if start < 0 {
+		t.Fatalf("README.md has no %q block", fence)
+	}
+	end := strings.Index(text[start+len(fence):], "\n```")
+	if end < 0 {
+		t.Fatal("an unclosed block")
+	}
+	return text[start+len(fence) : start+len(fence)+end+1]
 }

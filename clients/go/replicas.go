@@ -66,12 +66,16 @@ func DialReplicas(ctx context.Context, addrs []string, opts ...Option) (*Client,
 		// ServerName: each replica's certificate is checked against its own host name.
 		resolved = append(resolved, resolver.Address{Addr: target, ServerName: host})
 	}
-	if len(schemes) > 1 {
-		return nil, newError(ReasonInvalidArgument, "addr", "mixed http:// and https:// addresses; one deployment uses one transport security")
+	// A bare host:port goes with http:// (plaintext unless WithTLS), never with https://.
+	if schemes["https"] && len(schemes) > 1 {
+		return nil, newError(ReasonInvalidArgument, "addr", "mixed plaintext and https:// addresses; one deployment uses one transport security")
 	}
-	var scheme string
-	for s := range schemes {
-		scheme = s
+	scheme := ""
+	switch {
+	case schemes["https"]:
+		scheme = "https"
+	case schemes["http"]:
+		scheme = "http"
 	}
 	r := manual.NewBuilderWithScheme(fmt.Sprintf("tessera-replicas-%d", replicaSchemes.Add(1)))
 	r.InitialState(resolver.State{Addresses: resolved})

@@ -188,6 +188,83 @@ async fn dev_runs_from_a_checkout_in_a_closed_folder() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// "Start over" from a checkout PostgreSQL's user cannot reach: `rm -rf .tessera` leaves the
+/// relocated cluster (with its admin account) behind, and the next run stopped, advising to delete
+/// the data directory again, in a loop. It now names `--reset`, which removes both and starts as
+/// on a first run.
+#[tokio::test]
+async fn reset_starts_over_where_rm_rf_left_a_relocated_cluster() -> anyhow::Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("tessera-e2e-reset-")
+        .tempdir_in("/tmp")?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let data = dir.path().join("data");
+    let mut dev = DevServer::start_in(dir, &[], &[])?;
+    let cluster = std::fs::read_to_string(dev.data_path().join("cluster-location")).ok();
+    assert!(dev.stop()?.success());
+    let dir = std::mem::replace(&mut dev.data_dir, tempfile::tempdir()?);
+    drop(dev);
+    std::fs::remove_dir_all(&data)?;
+
+    if let Some(cluster) = &cluster {
+        // As root: the cluster moved, and the plain restart stops, naming the way out.
+        let again = Command::new(binary("tessera")?)
+            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .stdin(Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&again.stderr);
+        assert!(
+            !again.status.success(),
+            "started on a stale cluster: {stderr}"
+        );
+        assert!(stderr.contains("tessera dev --reset"), "{stderr}");
+        assert!(std::path::Path::new(cluster.trim()).exists());
+    }
+    let mut fresh = DevServer::start_in(dir, &["--reset"], &[])?;
+    assert!(serving(&fresh.ready.grpc_addr).await?);
+    if let Some(cluster) = &cluster {
+        fresh.wait_for_log(
+            &format!("--reset removed {}", cluster.trim()),
+            Duration::from_secs(30),
+        )?;
+    }
+    assert!(fresh.stop()?.success());
+    if let Some(cluster) = cluster {
+        let _ = std::fs::remove_dir_all(cluster.trim());
+    }
+    Ok(())
+}
+
+/// `tessera dev` whose PostgreSQL dies says so at once, with what to do, and fails closed
+/// (health NOT_SERVING) instead of hanging silently.
+#[tokio::test]
+async fn dev_says_so_when_its_postgresql_dies() -> anyhow::Result<()> {
+    let mut dev = DevServer::start(&[])?;
+    let cluster = std::fs::read_to_string(dev.data_path().join("cluster-location"))
+        .map(|text| std::path::PathBuf::from(text.trim()))
+        .unwrap_or_else(|_| dev.data_path());
+    let pid: i32 = std::fs::read_to_string(cluster.join("pgdata/postmaster.pid"))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .parse()?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL)?;
+    let log = dev.wait_for_log("the embedded PostgreSQL", Duration::from_secs(30))?;
+    assert!(log.contains("Restart tessera dev"), "{log}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while serving(&dev.ready.grpc_addr).await? {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still SERVING without PostgreSQL"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    dev.stop()?;
+    Ok(())
+}
+
 /// A postmaster left running by a crashed run (an older tessera without the parent-death signal,
 /// say) is recovered: the next `tessera dev` stops it, starts its own (tied to it), serves, and
 /// leaves nothing behind when it stops.

@@ -234,3 +234,19 @@ async fn one_http_request_is_one_trace_from_edge_to_sql_without_secrets() -> any
     dev.stop()?;
     Ok(())
 }
+
+/// An OTLP endpoint where nothing listens used to drop every span without a word: the start-up
+/// says where spans go, and warns that nothing is there.
+#[tokio::test]
+async fn an_otlp_endpoint_pointing_at_nothing_is_announced_and_warned_about() -> anyhow::Result<()>
+{
+    let endpoint = format!("http://127.0.0.1:{}", tessera_harness::closed_port());
+    let dev = DevServer::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())])?;
+    let log = dev.wait_for_log(
+        "the OTLP endpoint is not reachable",
+        Duration::from_secs(30),
+    )?;
+    assert!(log.contains("exporting traces over OTLP/gRPC"), "{log}");
+    assert!(log.contains(&endpoint), "{log}");
+    Ok(())
+}

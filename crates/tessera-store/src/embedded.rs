@@ -43,7 +43,7 @@ pub(crate) use database::{create_database, validate_database_name};
 pub use error::EmbeddedError;
 pub use process::tied_command;
 use process::Postmaster;
-pub use relocation::{POINTER_FILE, RELOCATION_ROOT};
+pub use relocation::{relocated_cluster, reset, POINTER_FILE, RELOCATION_ROOT};
 
 /// The cluster's superuser (`initdb -U`); local connections are trusted, the socket is private.
 pub const SUPERUSER: &str = "tessera";

@@ -304,17 +304,89 @@ pub async fn run_program(
     }
 }
 
-/// Builds the subscriber and installs it for the whole process.
+/// Builds the subscriber and installs it for the whole process. With trace export on, says so in
+/// the log and, inside a Tokio runtime, checks once that the collector is reachable: an
+/// endpoint pointing at nothing otherwise drops every span without a word.
 pub fn init(log: LogSettings, traces: Option<&TraceSettings>) -> anyhow::Result<Telemetry> {
     let (dispatch, telemetry) = build(log, traces)?;
     tracing::dispatcher::set_global_default(dispatch)
         .map_err(|_| anyhow::anyhow!("a tracing subscriber is already installed"))?;
+    if let Some(traces) = traces {
+        tracing::info!(endpoint = %traces.endpoint, service_name = %traces.service_name,
+            sampler = ?traces.sampler, "exporting traces over OTLP/gRPC");
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(check_collector(traces.endpoint.clone()));
+        }
+    }
     Ok(telemetry)
+}
+
+/// How long the start-up check of the collector may take.
+const COLLECTOR_CHECK: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Warns when nothing accepts a TCP connection at the OTLP endpoint.
+async fn check_collector(endpoint: String) {
+    let Some(authority) = collector_authority(&endpoint) else {
+        return;
+    };
+    let connected =
+        tokio::time::timeout(COLLECTOR_CHECK, tokio::net::TcpStream::connect(&authority)).await;
+    let problem = match connected {
+        Ok(Ok(_)) => return,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {COLLECTOR_CHECK:?}"),
+    };
+    tracing::warn!(%endpoint, %problem,
+        "the OTLP endpoint is not reachable: spans are dropped until a collector listens there");
+}
+
+/// `host:port` of an `http(s)://host[:port][/path]` endpoint (OTLP/gRPC's port 4317 by default).
+fn collector_authority(endpoint: &str) -> Option<String> {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"))?;
+    let authority = rest.split('/').next().filter(|a| !a.is_empty())?;
+    let has_port = match authority.strip_prefix('[') {
+        Some(inner) => inner
+            .split_once(']')
+            .is_some_and(|(_, rest)| rest.starts_with(':')),
+        None => authority.contains(':'),
+    };
+    Some(if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:4317")
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_collector_is_dialled_at_the_endpoints_host_and_port() {
+        assert_eq!(
+            collector_authority("http://127.0.0.1:4317").as_deref(),
+            Some("127.0.0.1:4317")
+        );
+        assert_eq!(
+            collector_authority("https://otel.example:443/v1").as_deref(),
+            Some("otel.example:443")
+        );
+        assert_eq!(
+            collector_authority("http://collector").as_deref(),
+            Some("collector:4317")
+        );
+        assert_eq!(
+            collector_authority("http://[::1]:4317").as_deref(),
+            Some("[::1]:4317")
+        );
+        assert_eq!(
+            collector_authority("http://[::1]").as_deref(),
+            Some("[::1]:4317")
+        );
+        assert_eq!(collector_authority("collector:4317"), None);
+    }
 
     #[test]
     fn samplers_parse_as_the_specification_names_them() {

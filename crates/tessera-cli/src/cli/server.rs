@@ -43,6 +43,11 @@ pub struct DevArgs {
     /// runs (its `cluster-location` file says where).
     #[arg(long, env = "TESSERA_DATA_DIR", default_value = ".tessera")]
     pub data_dir: PathBuf,
+    /// Start over: remove the data directory and the PostgreSQL cluster that serves it (also a
+    /// relocated one under /var/lib/tessera/embedded, which `rm -rf .tessera` leaves behind), then
+    /// start as on a first run. Refused while another `tessera dev` runs on it.
+    #[arg(long)]
+    pub reset: bool,
     /// Directory holding initdb and postgres (default: pg_config, then /usr/lib/postgresql/*/bin).
     #[arg(long, env = "TESSERA_PG_BIN")]
     pub pg_bin_dir: Option<PathBuf>,

@@ -151,3 +151,47 @@ async fn audit_tail(remote: &Remote, args: AuditTailArgs) -> anyhow::Result<()> 
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `--action` the README and the operations guide show is one the server writes (the
+    /// README once named `account_locked`, a login failure's reason, as an action).
+    #[test]
+    fn the_docs_name_only_actions_the_server_writes() {
+        let docs = [
+            include_str!("../../../../README.md"),
+            include_str!("../../../../docs/operations.md"),
+        ];
+        let mut named = 0;
+        for doc in docs {
+            for (at, _) in doc.match_indices("--action ") {
+                let action: String = doc[at + "--action ".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.'))
+                    .collect();
+                assert!(check_audit_action(&action).is_ok(), "--action {action}");
+                named += 1;
+            }
+        }
+        assert!(named >= 2, "the docs show `tessera audit tail --action …`");
+        // "the audit trail records `X`": X is what an operator then looks for with --action.
+        for doc in docs {
+            for (at, _) in doc.match_indices("audit trail records") {
+                let rest = &doc[at..];
+                let Some(start) = rest.find('`') else {
+                    continue;
+                };
+                let name: String = rest[start + 1..]
+                    .chars()
+                    .take_while(|c| *c != '`')
+                    .collect();
+                assert!(
+                    check_audit_action(&name).is_ok(),
+                    "the audit trail records `{name}`"
+                );
+            }
+        }
+    }
+}

@@ -94,7 +94,17 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let plan = args.auth.bootstrap_plan()?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating --data-dir {}", args.data_dir.display()))?;
-    let data_dir = std::fs::canonicalize(&args.data_dir)?;
+    let mut data_dir = std::fs::canonicalize(&args.data_dir)?;
+    if args.reset {
+        // Only when no other `tessera dev` holds the data dir (the claim refuses, naming it).
+        drop(Instance::claim(&data_dir)?);
+        for removed in tessera_store::embedded::reset(&data_dir)? {
+            eprintln!("tessera dev: --reset removed {}", removed.display());
+        }
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating --data-dir {}", data_dir.display()))?;
+        data_dir = std::fs::canonicalize(&data_dir)?;
+    }
     let mut instance = Instance::claim(&data_dir)?;
     let mut ports = vec![("--listen", args.listen.listen)];
     if args.edges.edges {
@@ -201,6 +211,7 @@ async fn dev_with_postgres(
     announce(&banner, args, addr, &database_url, &credentials)?;
     // Serve first: the edges check their service token against this server as they start.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let watch_postgres = watch_postgres(postgres);
     let serving = tokio::spawn(server.serve(async move {
         tokio::select! {
             () = signals.recv() => {}
@@ -233,6 +244,7 @@ async fn dev_with_postgres(
     if let Some(edges) = edges {
         edges.stop().await;
     }
+    watch_postgres.abort();
     served?
 }
 
@@ -323,6 +335,37 @@ fn announce(
     Ok(())
 }
 
+/// Says at once when the embedded PostgreSQL dies (killed, out of memory, its disk full): the
+/// server keeps running and answers UNAVAILABLE (fail closed, as against any database outage),
+/// which alone looked like a silent hang from the terminal.
+fn watch_postgres(postgres: &EmbeddedPostgres) -> tokio::task::JoinHandle<()> {
+    let postgres_pid = postgres.pid();
+    let postgres_log = postgres.log_path().to_path_buf();
+    tokio::spawn(async move {
+        exited(postgres_pid).await;
+        tracing::error!(pid = postgres_pid, log = %postgres_log.display(),
+            "the embedded postgresql exited; tessera answers UNAVAILABLE until it is back: restart tessera dev");
+        eprintln!(
+            "tessera dev: the embedded PostgreSQL (pid {postgres_pid}) exited; every call now fails with UNAVAILABLE. Restart tessera dev (Ctrl-C, then again); PostgreSQL's log: {}",
+            postgres_log.display()
+        );
+    })
+}
+
+/// Resolves once process `pid` is gone (or only a zombie waiting to be reaped).
+async fn exited(pid: u32) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let gone = state
+            .rsplit_once(')')
+            .is_none_or(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']));
+        if gone {
+            return;
+        }
+    }
+}
+
 async fn dev_admin(
     path: &Path,
     authority: &tessera_server::service::Authority,
@@ -330,8 +373,12 @@ async fn dev_admin(
     clock: &dyn Clock,
 ) -> anyhow::Result<DevAdmin> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        return serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid; delete it to start over", path.display()));
+        return serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not valid; start over with `tessera dev --reset`",
+                path.display()
+            )
+        });
     }
     let admin = DevAdmin {
         username: "admin".into(),
@@ -342,7 +389,7 @@ async fn dev_admin(
         .is_some()
     {
         bail!(
-            "the dev database has an admin account but {} is missing; delete the data directory to start over",
+            "the dev database has an admin account but {} is missing; start over with `tessera dev --reset` (or `scripts/dev.sh --reset`): it removes the data directory and the PostgreSQL cluster that serves it, wherever that lives",
             path.display()
         );
     }

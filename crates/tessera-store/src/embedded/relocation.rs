@@ -54,6 +54,60 @@ pub(super) fn relocate(
     Ok(dir)
 }
 
+/// Where the cluster of `requested` (a canonical data dir) lives if it was relocated, whether or
+/// not it was: the pointer file may be gone (`rm -rf .tessera`) while the cluster stays.
+pub fn relocated_cluster(requested: &Path) -> PathBuf {
+    Path::new(RELOCATION_ROOT).join(folder_name(requested))
+}
+
+/// Removes everything a data dir's dev instance keeps — the data dir itself and, when there is
+/// one, its relocated cluster (found by name, pointer file or not) — so the next start is a first
+/// run. Refuses while a PostgreSQL still runs on either. Returns what it removed.
+pub fn reset(requested: &Path) -> Result<Vec<PathBuf>, EmbeddedError> {
+    reset_with(requested, &relocated_cluster(requested))
+}
+
+pub(super) fn reset_with(
+    requested: &Path,
+    relocated: &Path,
+) -> Result<Vec<PathBuf>, EmbeddedError> {
+    let pointed = fs::read_to_string(requested.join(POINTER_FILE))
+        .ok()
+        .map(|text| PathBuf::from(text.trim()));
+    let mut places = vec![requested.to_path_buf(), relocated.to_path_buf()];
+    // Only a pointer into the relocation root is followed: the file is plain text anyone with
+    // write access to the data dir could have changed.
+    if let Some(pointed) = pointed.filter(|p| p.starts_with(RELOCATION_ROOT) && p != relocated) {
+        places.push(pointed);
+    }
+    for place in &places {
+        let pid_file = place.join("pgdata/postmaster.pid");
+        if let Some(pid) = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok())
+        {
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok() {
+                return Err(EmbeddedError::io(
+                    "reset",
+                    place,
+                    std::io::Error::other(format!(
+                        "a PostgreSQL (pid {pid}) still runs on it: stop tessera dev first"
+                    )),
+                ));
+            }
+        }
+    }
+    let mut removed = Vec::new();
+    for place in places {
+        match fs::remove_dir_all(&place) {
+            Ok(()) => removed.push(place),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(EmbeddedError::io("remove", &place, err)),
+        }
+    }
+    Ok(removed)
+}
+
 /// `<last component>-<hash of the whole path>`: readable, and distinct per checkout.
 fn folder_name(requested: &Path) -> String {
     let label: String = requested
@@ -88,6 +142,37 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_removes_the_data_dir_and_its_relocated_cluster_even_without_the_pointer() {
+        let scratch = tempfile::tempdir().unwrap();
+        let requested = scratch.path().join(".tessera");
+        let relocated = scratch.path().join("relocated");
+        for dir in [&requested, &relocated] {
+            fs::create_dir_all(dir.join("pgdata")).unwrap();
+        }
+        fs::write(requested.join("dev-admin.json"), "{}").unwrap();
+        // What `rm -rf .tessera` leaves: the relocated cluster alone.
+        fs::remove_dir_all(&requested).unwrap();
+        assert_eq!(
+            reset_with(&requested, &relocated).unwrap(),
+            vec![relocated.clone()]
+        );
+        assert!(!relocated.exists());
+        // A cluster a live PostgreSQL runs on (this process stands in for it) is left alone.
+        fs::create_dir_all(requested.join("pgdata")).unwrap();
+        fs::write(
+            requested.join("pgdata/postmaster.pid"),
+            format!("{}\n", std::process::id()),
+        )
+        .unwrap();
+        assert!(reset_with(&requested, &relocated).is_err());
+        assert!(requested.exists());
+        assert_eq!(
+            relocated_cluster(Path::new("/root/t/.tessera")),
+            Path::new(RELOCATION_ROOT).join(folder_name(Path::new("/root/t/.tessera")))
+        );
+    }
 
     #[test]
     fn folder_names_are_stable_readable_and_distinct() {

@@ -14,7 +14,8 @@ pub struct Banner {
     addr: SocketAddr,
     exe: String,
     exe_dir: String,
-    grpcurl: String,
+    /// grpcurl by full path, when the checkout's .tools/bin or PATH has it.
+    grpcurl: Option<String>,
     totp_key: PathBuf,
 }
 
@@ -22,19 +23,25 @@ impl Banner {
     /// For a server on `addr` with its files in `data_dir`.
     pub fn new(addr: SocketAddr, data_dir: &Path) -> Banner {
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tessera"));
-        Banner::with_exe(addr, data_dir, &exe)
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        Banner::with_exe(addr, data_dir, &exe, &path)
     }
 
-    fn with_exe(addr: SocketAddr, data_dir: &Path, exe: &Path) -> Banner {
+    fn with_exe(addr: SocketAddr, data_dir: &Path, exe: &Path, path: &std::ffi::OsStr) -> Banner {
         // target/debug/tessera → the checkout, whose .tools/bin holds grpcurl
         // (scripts/install-tools.sh).
-        let grpcurl = exe
+        let in_checkout = exe
             .ancestors()
             .nth(3)
-            .map(|root| root.join(".tools/bin/grpcurl"))
-            .filter(|path| path.is_file())
-            .map(|path| path.display().to_string())
-            .unwrap_or_else(|| "grpcurl".into());
+            .map(|root| root.join(".tools/bin/grpcurl"));
+        let on_path: Vec<PathBuf> = std::env::split_paths(path)
+            .map(|dir| dir.join("grpcurl"))
+            .collect();
+        let grpcurl = in_checkout
+            .into_iter()
+            .chain(on_path)
+            .find(|path| path.is_file())
+            .map(|path| path.display().to_string());
         Banner {
             addr,
             exe: exe.display().to_string(),
@@ -64,6 +71,17 @@ impl Banner {
             totp_key,
         } = self;
         let server = format!("http://{addr}");
+        // Without grpcurl, the same Introspect through the CLI, and how to get grpcurl.
+        let try_introspect = match grpcurl {
+            Some(grpcurl) => format!(
+                "\n  {grpcurl} -plaintext {addr} list\
+                 \n  {grpcurl} -plaintext -H 'authorization: Bearer {service}' -d '{{\"token\": \"{session}\"}}' {addr} tessera.v1.AuthService/Introspect"
+            ),
+            None => format!(
+                "\n  {exe} token introspect --server {server} --token {service} {session}\
+                 \n  (grpcurl is not installed; for the README's grpcurl walkthrough, scripts/install-tools.sh --walkthrough installs grpcurl and jq alone)"
+            ),
+        };
         format!(
             "\nTessera dev is running (pid {pid}). Stop it with Ctrl-C.\
              \n\n  gRPC            {addr}   (plaintext; reflection on)\
@@ -73,9 +91,7 @@ impl Banner {
              \n  service token   {service}   (introspect only)\
              \n\nEach command below runs as printed. The tessera CLI is not on PATH; to type just\
              \n`tessera`:  export PATH=\"{exe_dir}:$PATH\"\
-             \n\nTry it:\
-             \n  {grpcurl} -plaintext {addr} list\
-             \n  {grpcurl} -plaintext -H 'authorization: Bearer {service}' -d '{{\"token\": \"{session}\"}}' {addr} tessera.v1.AuthService/Introspect\
+             \n\nTry it:{try_introspect}\
              \n  {exe} login --server {server} --username {admin_username}\
              \n  {exe} user list --server {server}\
              \n\nAdd a user:  TESSERA_DATABASE_URL='{database_url}' TESSERA_TOTP_KEY=$(cat {totp_key}) {exe} user add --username alice --totp\n",
@@ -112,18 +128,36 @@ mod tests {
     fn commands_use_full_paths() {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join("target/debug/tessera");
-        let banner = Banner::with_exe("127.0.0.1:50051".parse().unwrap(), dir.path(), &exe);
+        let banner = Banner::with_exe(
+            "127.0.0.1:50051".parse().unwrap(),
+            dir.path(),
+            &exe,
+            "".as_ref(),
+        );
         let text = banner.server("postgres://x", "admin", "pw", "tsr_ses_x", "tsr_svc_y");
         assert!(text.contains(&format!(
             "{} login --server http://127.0.0.1:50051",
             exe.display()
         )));
         assert!(!text.contains("\n  tessera "), "{text}");
-        // No grpcurl in the checkout: the bare name, which install-tools.sh puts on PATH.
-        assert!(text.contains("\n  grpcurl -plaintext"), "{text}");
+        // No grpcurl in the checkout (nor, here, on PATH): the CLI's Introspect instead, and
+        // how to install grpcurl.
+        assert!(
+            text.contains(
+                "token introspect --server http://127.0.0.1:50051 --token tsr_svc_y tsr_ses_x"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("install-tools.sh --walkthrough"), "{text}");
+        assert!(!text.contains("grpcurl -plaintext"), "{text}");
         std::fs::create_dir_all(dir.path().join(".tools/bin")).unwrap();
         std::fs::write(dir.path().join(".tools/bin/grpcurl"), "").unwrap();
-        let banner = Banner::with_exe("127.0.0.1:50051".parse().unwrap(), dir.path(), &exe);
+        let banner = Banner::with_exe(
+            "127.0.0.1:50051".parse().unwrap(),
+            dir.path(),
+            &exe,
+            "".as_ref(),
+        );
         let text = banner.server("postgres://x", "admin", "pw", "tsr_ses_x", "tsr_svc_y");
         assert!(text.contains(&format!(
             "{}/.tools/bin/grpcurl -plaintext",
