@@ -13,6 +13,7 @@ pub mod otlp;
 pub mod pki;
 pub mod proxy;
 pub mod rotation;
+pub mod server;
 
 use std::{
     io::Write,

@@ -1,6 +1,8 @@
-//! The `tessera` command line: one clap derive tree; every flag is also a `TESSERA_*` environment
-//! variable, and each doc comment is its `--help`. Values are validated here, once, into typed
-//! settings, with errors that name the setting.
+//! The `tessera` command line's root: the command list, and the flag groups several command
+//! groups share (`server`: serve and dev; `remote`: every remote command). A command group's own
+//! flags live beside its body in `commands/`. One clap derive tree; every flag is also a
+//! `TESSERA_*` environment variable, and each doc comment is its `--help`. Values are validated
+//! once, into typed settings, with errors that name the setting.
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -10,6 +12,16 @@ mod remote;
 mod server;
 
 pub use remote::*;
+
+use crate::commands::{
+    audit::AuditCommand,
+    health::HealthArgs,
+    keys::KeysCommand,
+    login::{LoginArgs, UnlockArgs},
+    tokens::TokenCommand,
+    totp::TotpCommand,
+    users::UserCommand,
+};
 pub use server::*;
 
 /// Tessera: central authentication and token service (gRPC, PostgreSQL).
@@ -98,124 +110,6 @@ pub struct Remote {
     pub remote: RemoteArgs,
 }
 
-/// Account commands.
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create an account. The password is read from a prompt, or from stdin with --password-stdin,
-    /// never from the command line. With a token (--token-file, TESSERA_TOKEN) it goes over gRPC;
-    /// without one, directly to the database given by --database-url (how the first account is made).
-    Add(UserAddArgs),
-    /// List accounts.
-    List,
-    /// Disable an account: it cannot log in and all its tokens are revoked at once.
-    Disable {
-        /// The account.
-        username: String,
-    },
-    /// Enable a disabled account again.
-    Enable {
-        /// The account.
-        username: String,
-    },
-    /// Change an account's role (user, admin, owner, superuser, root); its tokens are revoked so
-    /// the new role applies at once.
-    Role {
-        /// The account.
-        username: String,
-        /// The new role.
-        role: String,
-    },
-    /// Set an account's password (prompted, or the first line of stdin); clears a lockout and
-    /// revokes the account's tokens.
-    Passwd {
-        /// The account.
-        username: String,
-    },
-}
-
-/// Token commands.
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Issue a token derived from yours (never broader than it); the secret is printed once.
-    Issue(TokenIssueArgs),
-    /// List your tokens, or another account's with --user (admin rights needed).
-    List {
-        /// The account (default: yours).
-        #[arg(long)]
-        user: Option<String>,
-        /// Include revoked, expired and used-up tokens.
-        #[arg(long)]
-        all: bool,
-    },
-    /// Show one token by id (never its secret).
-    Show {
-        /// The token id.
-        token_id: String,
-    },
-    /// Revoke a token and everything derived from it.
-    Revoke(TokenRevokeArgs),
-    /// Ask the server what a token is (active, account, namespace, permissions, expiry) without
-    /// spending one of its uses: the CLI's `grpcurl … Introspect` with `peek`. Acting with a
-    /// token that holds `introspect`. Reads the token from stdin when none (or `-`) is given.
-    Introspect {
-        /// The token to ask about (omit or `-` to read stdin, which keeps it out of shell
-        /// history). Its own id: the global `--token` (who asks) is another argument.
-        #[arg(id = "introspected", value_name = "TOKEN")]
-        token: Option<String>,
-    },
-    /// Say whether a string is a well-formed Tessera token (grammar and checksum), offline. Reads
-    /// the token from stdin when none (or `-`) is given.
-    Check {
-        /// The token (omit or `-` to read stdin, which keeps it out of shell history).
-        token: Option<String>,
-    },
-    /// Show the master token's id, prefix and age (run on the server host; never the secret).
-    What(DatabaseArgs),
-    /// Mint a new random master token, revoking the old one at once; prints the new secret once.
-    Reset(DatabaseArgs),
-    /// Set a custom master token read from a prompt or stdin (never argv): it must start with
-    /// `tsr_mst_` and be at least 32 characters. The old one is revoked at once.
-    Set(DatabaseArgs),
-}
-
-/// JWT signing key commands.
-#[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Add a new signing key that signs every new JWT from now on. Older keys keep verifying the
-    /// tokens they signed until those expire; running servers pick the change up at once.
-    Rotate(KeysRotateArgs),
-    /// List the signing keys: id, creation, retirement, and which one signs.
-    List(KeysListArgs),
-}
-
-/// Flags of `keys rotate`.
-#[derive(Debug, Args)]
-pub struct KeysRotateArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// The servers' --totp-key: it seals the new private key, and only servers holding it can
-    /// sign with it.
-    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
-    pub totp_key: String,
-    /// Rotate even though the current key does not open with --totp-key (the servers' key was
-    /// changed on purpose).
-    #[arg(long)]
-    pub force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Flags of `keys list`.
-#[derive(Debug, Args)]
-pub struct KeysListArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// Print the keys as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
 /// Where the database is.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
@@ -237,32 +131,6 @@ impl DatabaseArgs {
         tessera_store::connect_lazy(&self.database_url, &settings)
             .context("--database-url (TESSERA_DATABASE_URL) is not a valid PostgreSQL URL")
     }
-}
-
-/// Flags of `user add`.
-#[derive(Debug, Args)]
-pub struct UserAddArgs {
-    /// PostgreSQL URL, to create the account directly in the database (when you have no token).
-    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Login name.
-    #[arg(long)]
-    pub username: String,
-    /// One of user, admin, owner, superuser, root.
-    #[arg(long, default_value = "user")]
-    pub role: String,
-    /// Human-readable name.
-    #[arg(long, default_value = "")]
-    pub display_name: String,
-    /// Read the password from the first line of standard input instead of prompting.
-    #[arg(long)]
-    pub password_stdin: bool,
-    /// Enroll TOTP and print the otpauth:// URI to add to an authenticator app.
-    #[arg(long)]
-    pub totp: bool,
-    /// Key sealing TOTP seeds (as for `serve`); required with --totp.
-    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
-    pub totp_key: Option<String>,
 }
 
 #[cfg(test)]

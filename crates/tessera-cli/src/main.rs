@@ -17,8 +17,9 @@ mod credentials;
 mod prompt;
 mod remote;
 
-use cli::{Cli, Command, KeysCommand, TokenCommand};
+use cli::{Cli, Command};
 use commands::{audit, dev, health, keys, login, master, serve, tokens, totp, users};
+use commands::{keys::KeysCommand, tokens::TokenCommand};
 use tessera_telemetry::{LogSettings, TraceSettings};
 use tracing_subscriber::EnvFilter;
 

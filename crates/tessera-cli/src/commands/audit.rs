@@ -1,15 +1,60 @@
 //! `tessera audit tail` and `tessera audit export`.
 
 use anyhow::bail;
+use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use tessera_client::{AuditEvent, AuditQuery};
 use tessera_rules::ttl::parse_ttl;
 use time::OffsetDateTime;
 
 use crate::{
-    cli::{AuditCommand, AuditExportArgs, AuditTailArgs, RemoteArgs},
+    cli::RemoteArgs,
     remote::{explain, table, time_text, Remote},
 };
+
+// The group's command line: its clap definition lives beside its body.
+
+/// `tessera audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Show the most recent audit events, newest first.
+    Tail(AuditTailArgs),
+    /// Write audit events as JSON lines (newest first, every page), e.g. before the server's
+    /// --audit-retention prunes them: `tessera audit export --until 80d --output old.jsonl`.
+    Export(AuditExportArgs),
+}
+
+/// Flags of `audit export`.
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Only events newer than this, e.g. 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events older than this, e.g. 80d.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Write to this new file (created 0600, never overwritten) instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// Filters of `audit tail`.
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// Only events by this account id.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action (login, unlock, issue, revoke, lockout, user.create, …; a name the server
+    /// never writes is refused with the list).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only events newer than this, e.g. 1h.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// How many events.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: u32,
+}
 
 /// Every action the server writes to the audit trail; `audit tail --action` takes one of these.
 pub const AUDIT_ACTIONS: &[&str] = &[

@@ -3,9 +3,38 @@
 //! TLS). Plaintext for `http://` and bare `host:port`, TLS for `https://`.
 
 use anyhow::bail;
+use clap::Args;
+use std::{path::PathBuf, time::Duration};
 use tessera_client::{health::Health, Client, RetryPolicy, ServerAddress, TlsFlags};
 
-use crate::cli::HealthArgs;
+// The group's command line: its clap definition lives beside its body.
+
+/// Flags of `tessera health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server: host:port, http://host:port (plaintext) or https://host:port (TLS).
+    #[arg(long, env = "TESSERA_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// PEM CA certificates to verify an https:// server with [default: the system's roots].
+    #[arg(long, env = "TESSERA_CA")]
+    pub ca: Option<PathBuf>,
+    /// The name to expect in the server's certificate, when it differs from the --server host
+    /// (e.g. probing 127.0.0.1 inside a pod whose certificate names the service).
+    #[arg(long, env = "TESSERA_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// PEM client certificate for a server that requires one (mutual TLS); with --key.
+    #[arg(long, env = "TESSERA_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, env = "TESSERA_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The service to ask about; empty asks about the server as a whole.
+    #[arg(long, default_value = "tessera.v1.AuthService")]
+    pub service: String,
+    /// Give up after this long, e.g. 3s.
+    #[arg(long, default_value = "3s", value_parser = seconds)]
+    pub timeout: Duration,
+}
 
 /// Runs the probe: Ok when the service is SERVING.
 pub async fn probe(args: &HealthArgs) -> anyhow::Result<()> {
@@ -50,4 +79,10 @@ pub async fn probe(args: &HealthArgs) -> anyhow::Result<()> {
         Health::NotServing => bail!("NOT_SERVING (is PostgreSQL reachable?)"),
         other => bail!("{} (--service {:?})", other.as_str(), args.service),
     }
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    tessera_rules::ttl::parse_ttl(value)
+        .map(|d| d.unsigned_abs())
+        .map_err(|e| e.to_string())
 }

@@ -1,6 +1,7 @@
 //! `tessera keys rotate|list`: the JWT signing keys, run on the server host against the database.
 
 use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
 use serde_json::json;
 use tessera_core::{
     clock::{Clock, SystemClock},
@@ -12,9 +13,48 @@ use tessera_store::{
 };
 use time::format_description::well_known::Rfc3339;
 
+use crate::cli::DatabaseArgs;
 use tessera_server::service::{jwt::seal_new_key, log_audit_event};
 
-use crate::cli::{KeysListArgs, KeysRotateArgs};
+// The group's command line: its clap definition lives beside its body.
+
+/// JWT signing key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key that signs every new JWT from now on. Older keys keep verifying the
+    /// tokens they signed until those expire; running servers pick the change up at once.
+    Rotate(KeysRotateArgs),
+    /// List the signing keys: id, creation, retirement, and which one signs.
+    List(KeysListArgs),
+}
+
+/// Flags of `keys rotate`.
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The servers' --totp-key: it seals the new private key, and only servers holding it can
+    /// sign with it.
+    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
+    pub totp_key: String,
+    /// Rotate even though the current key does not open with --totp-key (the servers' key was
+    /// changed on purpose).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `keys list`.
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Print the keys as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 const NOT_MIGRATED: &str =
     "reading the signing keys (is PostgreSQL reachable and migrated? see `tessera migrate`)";

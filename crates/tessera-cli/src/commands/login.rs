@@ -3,6 +3,7 @@
 //! (0600 in a 0700 directory), one entry per server. Remote commands act with the stored session
 //! (or its elevated token while one lasts) when no token is given explicitly.
 
+use clap::Args;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::bail;
@@ -11,10 +12,39 @@ use tessera_client::{Login, Reason, RevokeTarget, Secret, Unlock};
 use time::OffsetDateTime;
 
 use crate::{
-    cli::{LoginArgs, RemoteArgs, UnlockArgs},
+    cli::RemoteArgs,
     credentials::{now, StoredElevation, StoredSession, StoredTls},
     remote::{explain, Remote},
 };
+
+// The group's command line: its clap definition lives beside its body.
+
+/// Flags of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The account (asked for when omitted).
+    #[arg(long, short = 'u', env = "TESSERA_USERNAME")]
+    pub username: Option<String>,
+    /// Read the password (and then a TOTP code, if the account asks for one) from standard input,
+    /// one per line, instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Flags of `unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// How long the elevation lasts, e.g. 5m (default and maximum: the server's cap).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// Read the password (and then a TOTP code) from standard input, one per line.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
 
 /// Reads one secret: a hidden prompt on a terminal, else the next line of stdin.
 fn ask(prompt: &str, from_stdin: bool, hidden: bool) -> anyhow::Result<String> {

@@ -1,15 +1,112 @@
 //! `tessera token issue|list|show|revoke|check`.
 
 use anyhow::bail;
+use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use tessera_client::{IssueToken, RevokeTarget, Secret, TokenFormat, TokenInfo, TokenKind};
 use tessera_rules::{token::check_format, ttl::parse_ttl};
 
+use crate::cli::DatabaseArgs;
 use crate::{
-    cli::{RemoteArgs, TokenCommand, TokenIssueArgs, TokenRevokeArgs},
+    cli::RemoteArgs,
     prompt::read_secret,
     remote::{explain, table, time_text, Remote},
 };
+
+// The group's command line: its clap definition lives beside its body.
+
+/// Token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token derived from yours (never broader than it); the secret is printed once.
+    Issue(TokenIssueArgs),
+    /// List your tokens, or another account's with --user (admin rights needed).
+    List {
+        /// The account (default: yours).
+        #[arg(long)]
+        user: Option<String>,
+        /// Include revoked, expired and used-up tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one token by id (never its secret).
+    Show {
+        /// The token id.
+        token_id: String,
+    },
+    /// Revoke a token and everything derived from it.
+    Revoke(TokenRevokeArgs),
+    /// Ask the server what a token is (active, account, namespace, permissions, expiry) without
+    /// spending one of its uses: the CLI's `grpcurl … Introspect` with `peek`. Acting with a
+    /// token that holds `introspect`. Reads the token from stdin when none (or `-`) is given.
+    Introspect {
+        /// The token to ask about (omit or `-` to read stdin, which keeps it out of shell
+        /// history). Its own id: the global `--token` (who asks) is another argument.
+        #[arg(id = "introspected", value_name = "TOKEN")]
+        token: Option<String>,
+    },
+    /// Say whether a string is a well-formed Tessera token (grammar and checksum), offline. Reads
+    /// the token from stdin when none (or `-`) is given.
+    Check {
+        /// The token (omit or `-` to read stdin, which keeps it out of shell history).
+        token: Option<String>,
+    },
+    /// Show the master token's id, prefix and age (run on the server host; never the secret).
+    What(DatabaseArgs),
+    /// Mint a new random master token, revoking the old one at once; prints the new secret once.
+    Reset(DatabaseArgs),
+    /// Set a custom master token read from a prompt or stdin (never argv): it must start with
+    /// `tsr_mst_` and be at least 32 characters. The old one is revoked at once.
+    Set(DatabaseArgs),
+}
+
+/// Flags of `token issue`.
+#[derive(Debug, Args)]
+pub struct TokenIssueArgs {
+    /// Lifetime, e.g. 15m, 7d (default: the server's, capped by your token).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// Use limit (1 = single-use).
+    #[arg(long)]
+    pub max_uses: Option<u32>,
+    /// Single-use (same as --max-uses 1).
+    #[arg(long, conflicts_with = "max_uses")]
+    pub single_use: bool,
+    /// Namespace prefix the token may touch, or * (default: yours).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// A permission to grant (repeatable; default: yours).
+    #[arg(long = "permission", short = 'p')]
+    pub permissions: Vec<String>,
+    /// Free text shown in listings.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Issue a least-privileged service token (refused if it would hold admin rights).
+    #[arg(long)]
+    pub service: bool,
+    /// Issue a signed JWT instead of an opaque token.
+    #[arg(long)]
+    pub jwt: bool,
+}
+
+/// What `token revoke` names.
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token id to revoke (with everything derived from it).
+    pub token_id: Option<String>,
+    /// Revoke every token of this session id instead.
+    #[arg(long, conflicts_with_all = ["token_id", "user", "secret_stdin"])]
+    pub session: Option<String>,
+    /// Revoke every token of this account id instead.
+    #[arg(long, conflicts_with_all = ["token_id", "secret_stdin"])]
+    pub user: Option<String>,
+    /// Read a token secret from standard input and revoke that token.
+    #[arg(long, conflicts_with = "token_id")]
+    pub secret_stdin: bool,
+    /// Why (kept in the audit trail).
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
 
 /// `tessera token …`, but for the master token's commands (`what`, `reset`, `set`), which run
 /// against the database and are dispatched to `master` before this.

@@ -1,11 +1,33 @@
 //! `tessera totp enroll|remove`: an account's TOTP second factor, over gRPC.
 
+use clap::Subcommand;
 use serde_json::json;
 
 use crate::{
-    cli::{RemoteArgs, TotpCommand},
+    cli::RemoteArgs,
     remote::{explain, user_json, Remote},
 };
+
+// The group's command line: its clap definition lives beside its body.
+
+/// `tessera totp …`.
+#[derive(Debug, Subcommand)]
+pub enum TotpCommand {
+    /// Enroll TOTP for an account: prints the otpauth:// URI and a QR code, then asks for a first
+    /// code from the authenticator to confirm (or takes it from --code).
+    Enroll {
+        /// The account.
+        username: String,
+        /// The confirming code, instead of a prompt.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Remove an account's TOTP.
+    Remove {
+        /// The account.
+        username: String,
+    },
+}
 
 /// `tessera totp …`.
 pub async fn run(command: TotpCommand, remote: &RemoteArgs) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! directly against the database, for the first account).
 
 use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
 use tessera_core::{
     clock::{Clock, SystemClock},
     password::{Argon2Params, PasswordHasher},
@@ -16,10 +17,73 @@ use serde_json::{json, Value};
 use tessera_client::Secret;
 
 use crate::{
-    cli::{DatabaseArgs, RemoteArgs, UserAddArgs, UserCommand},
+    cli::{DatabaseArgs, RemoteArgs},
     prompt::{read_password, read_secret},
     remote::{explain, table, time_text, user_json, Remote},
 };
+
+// The group's command line: its clap definition lives beside its body.
+
+/// Account commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is read from a prompt, or from stdin with --password-stdin,
+    /// never from the command line. With a token (--token-file, TESSERA_TOKEN) it goes over gRPC;
+    /// without one, directly to the database given by --database-url (how the first account is made).
+    Add(UserAddArgs),
+    /// List accounts.
+    List,
+    /// Disable an account: it cannot log in and all its tokens are revoked at once.
+    Disable {
+        /// The account.
+        username: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// The account.
+        username: String,
+    },
+    /// Change an account's role (user, admin, owner, superuser, root); its tokens are revoked so
+    /// the new role applies at once.
+    Role {
+        /// The account.
+        username: String,
+        /// The new role.
+        role: String,
+    },
+    /// Set an account's password (prompted, or the first line of stdin); clears a lockout and
+    /// revokes the account's tokens.
+    Passwd {
+        /// The account.
+        username: String,
+    },
+}
+
+/// Flags of `user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// PostgreSQL URL, to create the account directly in the database (when you have no token).
+    #[arg(long, env = "TESSERA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+    /// One of user, admin, owner, superuser, root.
+    #[arg(long, default_value = "user")]
+    pub role: String,
+    /// Human-readable name.
+    #[arg(long, default_value = "")]
+    pub display_name: String,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Enroll TOTP and print the otpauth:// URI to add to an authenticator app.
+    #[arg(long)]
+    pub totp: bool,
+    /// Key sealing TOTP seeds (as for `serve`); required with --totp.
+    #[arg(long, env = "TESSERA_TOTP_KEY", hide_env_values = true)]
+    pub totp_key: Option<String>,
+}
 
 /// `tessera user …`.
 pub async fn run(command: UserCommand, remote: &RemoteArgs) -> anyhow::Result<()> {

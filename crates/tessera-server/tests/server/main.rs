@@ -9,15 +9,12 @@
 mod common;
 
 mod batch;
-mod cli_first_hour;
-mod cli_session;
 mod inputs;
 mod invariant;
 mod jwt;
 mod login;
 mod metrics;
 mod one_decision;
-mod operator;
 mod outage;
 mod ranks;
 mod retention;
