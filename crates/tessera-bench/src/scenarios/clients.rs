@@ -58,36 +58,16 @@ fn build_go_load() -> anyhow::Result<PathBuf> {
 
 impl Bench {
     fn go_load(&self, binary: &PathBuf, args: &[String]) -> anyhow::Result<Vec<Phase>> {
-        let output = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg("-addr")
             .arg(self.a.addr.to_string())
             .arg("-caller")
             .arg(&self.caller_token)
             .arg("-target")
             .arg(&self.hot)
-            .args(args)
-            .output()
-            .context("running tessera-load")?;
-        if !output.status.success() {
-            bail!(
-                "tessera-load failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let phases = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(serde_json::from_str::<Phase>)
-            .collect::<Result<Vec<_>, _>>()
-            .context("reading tessera-load's output")?;
-        if let Some(bad) = phases.iter().find(|p| p.errors > 0 || p.calls == 0) {
-            bail!(
-                "grpc-go {} phase failed: {} errors, first: {}",
-                bad.call,
-                bad.errors,
-                bad.first_error.as_deref().unwrap_or("none")
-            );
-        }
-        Ok(phases)
+            .args(args);
+        run_load_program("grpc-go", &mut command)
     }
 
     /// Cached Introspect and CheckNamespace against Check, and sequential latency, from grpc-go.
@@ -127,6 +107,7 @@ impl Bench {
             &phases,
             &format!("grpc-go client: cached Introspect / Check ({n} in flight)"),
             &format!("grpc-go client: CheckNamespace ({IDENTIFIERS} ids) / Check"),
+            (0.9, 0.85),
         );
         self.details.push(format!(
             "grpc-go (clients/go tessera-load) per round (calls/s): Check [{}]; Introspect [{}]; CheckNamespace [{}]",
@@ -136,14 +117,7 @@ impl Bench {
         ));
 
         // Sequential: one call at a time, the tonic client first, then grpc-go.
-        let client = self.on_a.auth(0);
-        let mut took = Vec::with_capacity(SEQUENTIAL_CALLS);
-        for _ in 0..SEQUENTIAL_CALLS {
-            let start = Instant::now();
-            introspect(client.clone(), self.caller.clone(), self.hot.clone()).await?;
-            took.push(start.elapsed().as_secs_f64() * 1e6);
-        }
-        let tonic_p50 = median(&took);
+        let tonic_p50 = self.tonic_sequential_p50().await?;
         let sequential = [
             "-calls".to_owned(),
             "introspect".to_owned(),
@@ -168,11 +142,25 @@ impl Bench {
     /// The per-round rates of Check, Introspect and CheckNamespace out of a load generator's
     /// phases, and the two ratio rows every client language reports (cached Introspect / Check,
     /// CheckNamespace / Check, medians of the per-round ratios).
+    /// The median of [`SEQUENTIAL_CALLS`] Introspect calls made one at a time by tonic: the
+    /// baseline of every client's sequential row.
+    pub(super) async fn tonic_sequential_p50(&self) -> anyhow::Result<f64> {
+        let client = self.on_a.auth(0);
+        let mut took = Vec::with_capacity(SEQUENTIAL_CALLS);
+        for _ in 0..SEQUENTIAL_CALLS {
+            let start = Instant::now();
+            introspect(client.clone(), self.caller.clone(), self.hot.clone()).await?;
+            took.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+        Ok(median(&took))
+    }
+
     pub(super) fn load_ratio_rows(
         &mut self,
         phases: &[Phase],
         cached_label: &str,
         namespace_label: &str,
+        (cached_goal, namespace_goal): (f64, f64),
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let series = |call: &str| -> Vec<f64> {
             phases
@@ -200,7 +188,7 @@ impl Bench {
             format!("Check {}", rate(median(&checks))),
             rate(median(&introspects)),
             ratio(&introspects),
-            Some(0.9),
+            Some(cached_goal),
             None,
         ));
         self.rows.push(ratio_row(
@@ -208,9 +196,38 @@ impl Bench {
             format!("Check {}", rate(median(&checks))),
             rate(median(&namespaces)),
             ratio(&namespaces),
-            Some(0.85),
+            Some(namespace_goal),
             None,
         ));
         (checks, introspects, namespaces)
     }
+}
+
+/// Runs a client's load program and reads its phases (one JSON object a line); a phase with
+/// errors or no calls fails the scenario, naming the program.
+pub(super) fn run_load_program(name: &str, command: &mut Command) -> anyhow::Result<Vec<Phase>> {
+    let output = command
+        .output()
+        .with_context(|| format!("running the {name} load program"))?;
+    if !output.status.success() {
+        bail!(
+            "the {name} load program failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let phases = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(serde_json::from_str::<Phase>)
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("reading the {name} load program's output"))?;
+    if let Some(bad) = phases.iter().find(|p| p.errors > 0 || p.calls == 0) {
+        bail!(
+            "{name} {} phase failed: {} errors, first: {}",
+            bad.call,
+            bad.errors,
+            bad.first_error.as_deref().unwrap_or("none")
+        );
+    }
+    Ok(phases)
 }

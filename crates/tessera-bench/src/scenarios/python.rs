@@ -7,7 +7,7 @@ use std::{path::PathBuf, process::Command};
 use anyhow::{bail, Context};
 
 use super::{
-    clients::{workspace_root, Phase},
+    clients::{run_load_program, workspace_root, Phase},
     list, median, per_second, Bench, IDENTIFIERS,
 };
 use crate::report::{GoalVerdict, Row};
@@ -44,7 +44,8 @@ fn python(smoke: bool) -> anyhow::Result<PathBuf> {
 impl Bench {
     fn python_load(&self, python: &PathBuf, args: &[String]) -> anyhow::Result<Vec<Phase>> {
         let root = workspace_root();
-        let output = Command::new(python)
+        let mut command = Command::new(python);
+        command
             .arg(root.join("crates/tessera-bench/python/tessera_load.py"))
             .arg("--addr")
             .arg(self.a.addr.to_string())
@@ -53,29 +54,8 @@ impl Bench {
             .arg("--target")
             .arg(&self.hot)
             .args(args)
-            .env("PYTHONPATH", root.join("clients/python/src"))
-            .output()
-            .context("running tessera_load.py")?;
-        if !output.status.success() {
-            bail!(
-                "tessera_load.py failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let phases = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(serde_json::from_str::<Phase>)
-            .collect::<Result<Vec<_>, _>>()
-            .context("reading tessera_load.py's output")?;
-        if let Some(bad) = phases.iter().find(|p| p.errors > 0 || p.calls == 0) {
-            bail!(
-                "python {} phase failed: {} errors, first: {}",
-                bad.call,
-                bad.errors,
-                bad.first_error.as_deref().unwrap_or("none")
-            );
-        }
-        Ok(phases)
+            .env("PYTHONPATH", root.join("clients/python/src"));
+        run_load_program("python", &mut command)
     }
 
     /// Cached Introspect and CheckNamespace against Check, from the Python client.
@@ -113,6 +93,7 @@ impl Bench {
             &phases,
             &format!("Python client (grpcio aio): cached Introspect / Check ({n} in flight)"),
             &format!("Python client: CheckNamespace ({IDENTIFIERS} ids) / Check"),
+            (0.9, 0.85),
         );
         let p50 = |call: &str| {
             median(

@@ -8,15 +8,15 @@
 //! `--sequential N` for the latency row against tonic. Goals (issue 31): Java ≥ 0.85×, Node ≥ 0.8×
 //! of the same client's Check; sequential Introspect p50 ≤ 1.5× tonic's.
 
-use std::{path::PathBuf, process::Command, time::Instant};
+use std::{path::PathBuf, process::Command};
 
 use anyhow::{bail, Context};
 
 use super::{
-    clients::{workspace_root, Phase},
-    introspect, list, median, per_second, ratio_row, Bench, IDENTIFIERS,
+    clients::{run_load_program, workspace_root, Phase},
+    list, per_second, ratio_row, Bench, IDENTIFIERS,
 };
-use crate::report::{rate, GoalVerdict, Row};
+use crate::report::{GoalVerdict, Row};
 
 /// Sequential calls per client in the latency comparison (as `clients.rs`).
 const SEQUENTIAL_CALLS: usize = 50;
@@ -106,7 +106,8 @@ fn node() -> anyhow::Result<Sdk> {
 impl Bench {
     fn sdk_load(&self, sdk: &Sdk, args: &[String]) -> anyhow::Result<Vec<Phase>> {
         let (program, rest) = sdk.program.split_first().context("empty program")?;
-        let output = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(rest)
             .arg("--addr")
             .arg(self.a.addr.to_string())
@@ -114,32 +115,8 @@ impl Bench {
             .arg(&self.caller_token)
             .arg("--target")
             .arg(&self.hot)
-            .args(args)
-            .output()
-            .with_context(|| format!("running the {} load program", sdk.name))?;
-        if !output.status.success() {
-            bail!(
-                "{} load program failed: {}",
-                sdk.name,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let phases = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|line| line.starts_with('{'))
-            .map(serde_json::from_str::<Phase>)
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("reading the {} load program's output", sdk.name))?;
-        if let Some(bad) = phases.iter().find(|p| p.errors > 0 || p.calls == 0) {
-            bail!(
-                "{} {} phase failed: {} errors, first: {}",
-                sdk.name,
-                bad.call,
-                bad.errors,
-                bad.first_error.as_deref().unwrap_or("none")
-            );
-        }
-        Ok(phases)
+            .args(args);
+        run_load_program(sdk.name, &mut command)
     }
 
     /// Cached Introspect and CheckNamespace against Check, and sequential Introspect against tonic,
@@ -184,49 +161,19 @@ impl Bench {
             IDENTIFIERS.to_string(),
         ];
         let phases = tokio::task::block_in_place(|| self.sdk_load(&sdk, &args))?;
-        let series = |call: &str| -> Vec<f64> {
-            phases
-                .iter()
-                .filter(|p| p.call == call)
-                .map(|p| p.per_second)
-                .collect()
-        };
-        let (checks, introspects, namespaces) = (
-            series("check"),
-            series("introspect"),
-            series("checknamespace"),
-        );
-        let ratio = |target: &[f64]| {
-            median(
-                &target
-                    .iter()
-                    .zip(&checks)
-                    .map(|(t, c)| t / c)
-                    .collect::<Vec<_>>(),
-            )
-        };
-        self.rows.push(ratio_row(
+        let goal = sdk.throughput_goal;
+        let (checks, introspects, namespaces) = self.load_ratio_rows(
+            &phases,
             &format!(
                 "{} client: cached Introspect / Check ({n} in flight)",
                 sdk.name
             ),
-            format!("Check {}", rate(median(&checks))),
-            rate(median(&introspects)),
-            ratio(&introspects),
-            Some(sdk.throughput_goal),
-            None,
-        ));
-        self.rows.push(ratio_row(
             &format!(
                 "{} client: CheckNamespace ({IDENTIFIERS} ids) / Check",
                 sdk.name
             ),
-            format!("Check {}", rate(median(&checks))),
-            rate(median(&namespaces)),
-            ratio(&namespaces),
-            Some(sdk.throughput_goal),
-            None,
-        ));
+            (goal, goal),
+        );
         self.details.push(format!(
             "{} per round (calls/s): Check [{}]; Introspect [{}]; CheckNamespace [{}]",
             sdk.name,
@@ -236,14 +183,7 @@ impl Bench {
         ));
 
         // Sequential: one call at a time, the tonic client first, then the SDK.
-        let client = self.on_a.auth(0);
-        let mut took = Vec::with_capacity(SEQUENTIAL_CALLS);
-        for _ in 0..SEQUENTIAL_CALLS {
-            let start = Instant::now();
-            introspect(client.clone(), self.caller.clone(), self.hot.clone()).await?;
-            took.push(start.elapsed().as_secs_f64() * 1e6);
-        }
-        let tonic_p50 = median(&took);
+        let tonic_p50 = self.tonic_sequential_p50().await?;
         let sequential = [
             "--calls".to_owned(),
             "introspect".to_owned(),

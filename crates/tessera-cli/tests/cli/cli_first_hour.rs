@@ -1,41 +1,8 @@
 //! What an operator's first hour with the CLI ran into (issue 29): commands that did something
 //! other than what was asked, or said less than they did, now refuse or say it.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use crate::common::{run_with_stdin, tessera_bin, TestServer};
+use crate::common::{ok, refused, run, TestServer};
 use tessera_rules::role::Role;
-
-fn run(creds: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut command = Command::new(tessera_bin());
-    command
-        .args(args)
-        .env("TESSERA_CREDENTIALS_FILE", creds)
-        .env_remove("TESSERA_TOKEN")
-        .env_remove("TESSERA_TOKEN_FILE")
-        .env_remove("TESSERA_SERVER")
-        .env_remove("TESSERA_DATABASE_URL");
-    run_with_stdin(&mut command, stdin)
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    assert!(
-        !output.status.success(),
-        "succeeded: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_status_unlock_and_introspect_do_what_they_say() {
@@ -46,7 +13,7 @@ async fn revoke_status_unlock_and_introspect_do_what_they_say() {
     let dir = tempfile::tempdir().unwrap();
     let creds = dir.path().join("credentials.json");
     let url = format!("http://{}", server.addr);
-    stdout(&run(
+    ok(run(
         &creds,
         &[
             "login",
@@ -61,7 +28,7 @@ async fn revoke_status_unlock_and_introspect_do_what_they_say() {
 
     // Revoking an id that names no active token revoked nothing: it says so and fails.
     let unknown = "00000000-0000-4000-8000-000000000000";
-    let err = stderr(&run(
+    let err = refused(run(
         &creds,
         &["token", "revoke", "--server", &url, unknown],
         "",
@@ -71,13 +38,13 @@ async fn revoke_status_unlock_and_introspect_do_what_they_say() {
         "{err}"
     );
     // A malformed one is refused naming the field once, not three times.
-    let err = stderr(&run(
+    let err = refused(run(
         &creds,
         &["token", "revoke", "--server", &url, "no-such-id"],
         "",
     ));
     assert_eq!(err.matches("token_id").count(), 1, "{err}");
-    let issued = stdout(&run(
+    let issued = ok(run(
         &creds,
         &[
             "token",
@@ -97,7 +64,7 @@ async fn revoke_status_unlock_and_introspect_do_what_they_say() {
     );
 
     // `token introspect` is the CLI's Introspect with peek: what the token is, no use spent.
-    let seen = stdout(&run(
+    let seen = ok(run(
         &creds,
         &["token", "introspect", "--server", &url, "--json", "-"],
         &format!("{token}\n"),
@@ -107,11 +74,11 @@ async fn revoke_status_unlock_and_introspect_do_what_they_say() {
     assert_eq!(seen["namespace"], "deploy.", "{seen}");
     assert_eq!(seen["username"], "iris", "{seen}");
 
-    let out = stdout(&run(&creds, &["token", "revoke", "--server", &url, id], ""));
+    let out = ok(run(&creds, &["token", "revoke", "--server", &url, id], ""));
     assert!(out.contains("revoked 1"), "{out}");
-    let err = stderr(&run(&creds, &["token", "revoke", "--server", &url, id], ""));
+    let err = refused(run(&creds, &["token", "revoke", "--server", &url, id], ""));
     assert!(err.contains("nothing revoked"), "{err}");
-    let seen = stdout(&run(
+    let seen = ok(run(
         &creds,
         &["token", "introspect", "--server", &url, token],
         "",
@@ -119,7 +86,7 @@ async fn revoke_status_unlock_and_introspect_do_what_they_say() {
     assert!(seen.contains("active          false"), "{seen}");
 
     // `status` reports the stored session; given a token it would ignore, it refuses instead.
-    let err = stderr(&run(
+    let err = refused(run(
         &creds,
         &["status", "--server", &url, "--token", token],
         "",
@@ -128,7 +95,7 @@ async fn revoke_status_unlock_and_introspect_do_what_they_say() {
 
     // An elevation longer than any server grants is refused before the password is asked for
     // (stdin is empty: a prompt would fail on that, not on --ttl).
-    let err = stderr(&run(
+    let err = refused(run(
         &creds,
         &[
             "unlock",

@@ -2,49 +2,11 @@
 //! 0600 file, `unlock`/`lock`, `status`/`whoami`, `logout`; one address form for `--server`; help
 //! that shows each command only its own flags; `token list --all` and `audit tail --action`.
 
-use std::{
-    os::unix::fs::PermissionsExt as _,
-    path::Path,
-    process::{Command, Output},
-};
+use std::{os::unix::fs::PermissionsExt as _, process::Command};
 
-use crate::common::{run_with_stdin, tessera_bin, TestServer, ROOT_PASSWORD};
+use crate::common::{ok, refused, run, tessera_bin, TestServer, ROOT_PASSWORD};
 use tessera_core::totp::TotpSecret;
 use tessera_rules::role::Role;
-
-/// Runs `tessera <args>` with the credentials file `creds` and no token in the environment.
-fn run(creds: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut command = Command::new(tessera_bin());
-    command
-        .args(args)
-        .env("TESSERA_CREDENTIALS_FILE", creds)
-        .env_remove("TESSERA_TOKEN")
-        .env_remove("TESSERA_TOKEN_FILE")
-        .env_remove("TESSERA_SERVER")
-        .env_remove("TESSERA_DATABASE_URL");
-    run_with_stdin(&mut command, stdin)
-}
-
-#[track_caller]
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-#[track_caller]
-fn refused(output: Output) -> String {
-    assert!(
-        !output.status.success(),
-        "succeeded: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_stores_a_private_session_that_later_commands_use() {
