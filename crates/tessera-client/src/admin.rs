@@ -403,7 +403,7 @@ impl Client {
     /// ```no_run
     /// # async fn example(admin: tessera_client::Client) -> Result<(), tessera_client::Error> {
     /// for token in admin.list_tokens("bob", false).await? {
-    ///     println!("{} {} {}", token.token_id, token.kind.as_str(), token.namespace);
+    ///     println!("{} {} {}", token.token_id, token.kind.map_or("-", |kind| kind.as_str()), token.namespace);
     /// }
     /// # Ok(()) }
     /// ```
