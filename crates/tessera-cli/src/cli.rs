@@ -172,7 +172,9 @@ pub enum TokenCommand {
     /// Say whether a string is a well-formed Tessera token (grammar and checksum), offline. Reads
     /// the token from stdin when none (or `-`) is given.
     Check {
-        /// The token (omit or `-` to read stdin, which keeps it out of shell history).
+        /// The token (omit or `-` to read stdin, which keeps it out of shell history). Its own id:
+        /// sharing the global `--token`'s would fill it from TESSERA_TOKEN.
+        #[arg(id = "checked", value_name = "TOKEN")]
         token: Option<String>,
     },
     /// Show the master token's id, prefix and age (run on the server host; never the secret).
@@ -280,6 +282,29 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// A positional token of `token check`/`token introspect` is not the global `--token` (who
+    /// asks): given as a positional it must not become the caller, nor come from TESSERA_TOKEN.
+    #[test]
+    fn a_positional_token_is_not_the_callers() {
+        use clap::Parser as _;
+        for sub in ["check", "introspect"] {
+            let cli = Cli::try_parse_from(["tessera", "token", sub, "tsr_api_x"]).unwrap();
+            let Command::Token(group) = cli.command else {
+                panic!("not token")
+            };
+            assert_eq!(
+                group.remote.token, None,
+                "{sub}: the positional became --token"
+            );
+            match group.command {
+                TokenCommand::Check { token } | TokenCommand::Introspect { token } => {
+                    assert_eq!(token.as_deref(), Some("tsr_api_x"), "{sub}")
+                }
+                _ => panic!("{sub}"),
+            }
+        }
     }
 
     /// scripts/dev.sh and the docs say `TESSERA_DEV_EDGES=0` runs the server alone; every
