@@ -494,8 +494,12 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // io::Error shows its inner error and also hands it out as its source: said once.
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -851,4 +855,39 @@ fn lost_connection(status: &tonic::Status) -> bool {
         source = error.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_said_is_not_said_again() {
+        let error = Layer(
+            "tcp connect error: Connection refused (os error 111)",
+            Some(Box::new(Layer(
+                "Connection refused (os error 111)",
+                Some(Box::new(Layer("deeper", None))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&error),
+            "tcp connect error: Connection refused (os error 111): deeper"
+        );
+    }
 }
