@@ -531,7 +531,10 @@ def inside(args: argparse.Namespace) -> None:
         cluster.stop()
         pg.stop()
         if not args.keep:
+            # The overlay's tmpfs is a mount point inside the scratch folder: unmounted first,
+            # or the folder stays behind.
             subprocess.run(["umount", "-l", "/etc"], capture_output=True)
+            subprocess.run(["umount", "-l", str(overlay)], capture_output=True)
             shutil.rmtree(scratch, ignore_errors=True)
 
 
