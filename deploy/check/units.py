@@ -349,6 +349,10 @@ def inside(args: argparse.Namespace) -> None:
             if service.process is not None and service.process.poll() is None:
                 service.process.kill()
         pg.stop()
+        # The overlays' tmpfs are mount points inside the scratch folder: unmounted first, or
+        # the folder stays behind.
+        for mount in ("/run", "/usr", "/etc", *map(str, scratch.glob("overlay-*"))):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
