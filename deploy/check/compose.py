@@ -270,6 +270,16 @@ def smoke(stack: Stack, tessera: Path, home: Path) -> None:
     status, _ = get(site)
     if status not in (302, 401):
         raise Failed(f"nginx let a request without a token through ({status})")
+    # The browser block: the edge's own pages and session endpoints answer through nginx (the
+    # login form, /logout, /api/auth/…), never the app and never the login redirect.
+    status, body = get(site + "login")
+    if status != 200 or "<form" not in body:
+        raise Failed(f"GET /login through nginx: {status} {body[:200]}")
+    for path in ("api/auth/session/status", "logout"):
+        status, body = get(site + path)
+        if status in (0, 302) or body.startswith("app:"):
+            raise Failed(f"/{path} through nginx did not reach the edge: {status} {body[:200]}")
+    log("the edge's login page and session endpoints answer through nginx")
     a = servers["tessera-a"]
     cli("login", "--server", a, "--username", ADMIN[0], "--password-stdin", stdin=ADMIN[1] + "\n")
     issued = json.loads(cli("token", "issue", "--server", a, "--namespace", "*", "--ttl", "10m",

@@ -45,30 +45,18 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stand_ins  # noqa: E402
+from stand_ins import DB_PASSWORD, Pki, Postgres, fail, log, run  # noqa: E402
+
+stand_ins.WHO = "chart pods"
+
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "t"
 READY_WITHIN = 90.0
 # The Services every pod may dial, all on this loopback.
 HOSTS = ["postgres", "app", "ztick"]
-DB_PASSWORD = "pods-check-db-password"
 ADMIN_PASSWORD = "pods-check-admin-password"
-
-
-# Who speaks in messages (units.py borrows these helpers).
-WHO = "chart pods"
-
-
-def log(message: str) -> None:
-    print(f"{WHO}: {message}", flush=True)
-
-
-def fail(message: str) -> None:
-    print(f"{WHO}: FAILED: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(1)
-
-
-def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
 
 
 def image_defaults() -> tuple[list[str], list[str]]:
@@ -83,71 +71,6 @@ def image_defaults() -> tuple[list[str], list[str]]:
         elif line.startswith("CMD "):
             cmd = json.loads(line.split(" ", 1)[1])
     return entrypoint, cmd
-
-
-class Pki:
-    """A private CA, a leaf for the service name, and a client certificate, by openssl."""
-
-    def __init__(self, where: Path, server_name: str, other_names: list[str] | None = None):
-        self.dir = where
-        where.mkdir()
-
-        def ssl(*args: str) -> None:
-            run(["openssl", *args], cwd=where)
-
-        ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=pods check ca")
-        for name, subject, ext in [
-            ("server", server_name,
-             "subjectAltName=" + ",".join(f"DNS:{n}" for n in [server_name, *(other_names or [])])
-             + "\nextendedKeyUsage=serverAuth"),
-            ("client", "tessera-probe", "extendedKeyUsage=clientAuth"),
-        ]:
-            (where / f"{name}.ext").write_text(ext + "\n")
-            ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={subject}")
-            ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-out", f"{name}.crt", "-extfile", f"{name}.ext")
-
-    def read(self, name: str) -> bytes:
-        return (self.dir / name).read_bytes()
-
-
-class Postgres:
-    """PostgreSQL from the machine's binaries, as the `postgres` Service on 127.0.0.1:5432."""
-
-    def __init__(self, where: Path):
-        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-        if not binaries:
-            fail("no PostgreSQL binaries under /usr/lib/postgresql")
-        self.bin = binaries[-1]
-        self.dir = where
-        where.mkdir()
-        shutil.chown(where, "postgres", "postgres")
-        as_pg = ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--init-groups"]
-        run([*as_pg, str(self.bin / "initdb"), "-D", str(where / "data"), "-U", "postgres",
-             "--auth=trust", "-E", "UTF8"])
-        self.process = subprocess.Popen(
-            [*as_pg, str(self.bin / "postgres"), "-D", str(where / "data"), "-k", str(where),
-             "-h", "127.0.0.1", "-p", "5432"],
-            stdout=open(where / "log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-        psql = [*as_pg, str(self.bin / "psql"), "-h", str(where), "-U", "postgres", "-q",
-                "-v", "ON_ERROR_STOP=1"]
-        deadline = time.monotonic() + 30
-        while subprocess.run([*psql, "-c", "select 1"], capture_output=True).returncode != 0:
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                fail(f"PostgreSQL did not start: {(where / 'log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        run([*psql, "-c", f"create role tessera login password '{DB_PASSWORD}'",
-             "-c", "create database tessera owner tessera"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 class Pod:
@@ -608,7 +531,10 @@ def inside(args: argparse.Namespace) -> None:
         cluster.stop()
         pg.stop()
         if not args.keep:
+            # The overlay's tmpfs is a mount point inside the scratch folder: unmounted first,
+            # or the folder stays behind.
             subprocess.run(["umount", "-l", "/etc"], capture_output=True)
+            subprocess.run(["umount", "-l", str(overlay)], capture_output=True)
             shutil.rmtree(scratch, ignore_errors=True)
 
 

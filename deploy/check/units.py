@@ -39,10 +39,10 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pods  # noqa: E402
-from pods import Pki, Postgres, DB_PASSWORD, fail, run  # noqa: E402
+import stand_ins  # noqa: E402
+from stand_ins import DB_PASSWORD, Pki, Postgres, fail, run  # noqa: E402
 
-pods.WHO = "systemd units"
+stand_ins.WHO = "systemd units"
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ["tessera", "tessera-edge-http", "tessera-edge-line"]
@@ -50,7 +50,7 @@ DYNAMIC_UID = 61184 + 4242
 ADMIN_PASSWORD = "units-check-admin-password"
 
 
-log = pods.log
+log = stand_ins.log
 
 
 def unit_settings(path: Path) -> dict[str, list[str]]:
@@ -349,6 +349,10 @@ def inside(args: argparse.Namespace) -> None:
             if service.process is not None and service.process.poll() is None:
                 service.process.kill()
         pg.stop()
+        # The overlays' tmpfs are mount points inside the scratch folder: unmounted first, or
+        # the folder stays behind.
+        for mount in ("/run", "/usr", "/etc", *map(str, scratch.glob("overlay-*"))):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 

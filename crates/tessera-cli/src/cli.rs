@@ -144,6 +144,29 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// A positional token of `token check`/`token introspect` is not the global `--token` (who
+    /// asks): given as a positional it must not become the caller, nor come from TESSERA_TOKEN.
+    #[test]
+    fn a_positional_token_is_not_the_callers() {
+        use clap::Parser as _;
+        for sub in ["check", "introspect"] {
+            let cli = Cli::try_parse_from(["tessera", "token", sub, "tsr_api_x"]).unwrap();
+            let Command::Token(group) = cli.command else {
+                panic!("not token")
+            };
+            assert_eq!(
+                group.remote.token, None,
+                "{sub}: the positional became --token"
+            );
+            match group.command {
+                TokenCommand::Check { token } | TokenCommand::Introspect { token } => {
+                    assert_eq!(token.as_deref(), Some("tsr_api_x"), "{sub}")
+                }
+                _ => panic!("{sub}"),
+            }
+        }
+    }
+
     /// scripts/dev.sh and the docs say `TESSERA_DEV_EDGES=0` runs the server alone; every
     /// spelling of yes and no reads as one. (The only test here that reads this variable.)
     #[test]

@@ -15,6 +15,7 @@ use crate::address::ServerAddress;
 use crate::connector::{ConnectFailures, CountingConnector};
 use crate::diagnose::{diagnose, TlsMaterial};
 use crate::error::{Error, Reason};
+use crate::identity::{read_identity, IdentitySource};
 use crate::secret::Secret;
 use crate::transport::{TlsFlags, TransportProblem};
 
@@ -82,27 +83,6 @@ pub(crate) enum Repeat {
 enum CaSource {
     File(PathBuf),
     Pem(Vec<u8>),
-}
-
-/// Where this client's own certificate and key come from (mutual TLS).
-#[derive(Clone)]
-enum IdentitySource {
-    Files { cert: PathBuf, key: PathBuf },
-    Pem { cert: Vec<u8>, key: Vec<u8> },
-}
-
-impl std::fmt::Debug for IdentitySource {
-    /// The key's content never shows.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IdentitySource::Files { cert, key } => f
-                .debug_struct("Files")
-                .field("cert", cert)
-                .field("key", key)
-                .finish(),
-            IdentitySource::Pem { .. } => f.write_str("Pem { .. }"),
-        }
-    }
 }
 
 /// The settings, read and checked.
@@ -508,65 +488,18 @@ impl ClientBuilder {
     }
 }
 
-/// The client certificate and key, read and given a first look, so a wrong file is named by its
-/// setting at start-up rather than found at the first handshake.
-#[allow(clippy::type_complexity)]
-fn read_identity(
-    source: &IdentitySource,
-) -> Result<(Identity, Vec<u8>, zeroize::Zeroizing<Vec<u8>>), Error> {
-    let read = |path: &PathBuf, field: &str, what: &str| {
-        std::fs::read(path).map_err(|e| {
-            Error::local(
-                Reason::InvalidArgument,
-                field,
-                format!("cannot read the client {what} {}: {e}", path.display()),
-            )
-        })
-    };
-    let (cert, key, cert_name, key_name) = match source {
-        IdentitySource::Files { cert, key } => (
-            read(cert, "cert", "certificate")?,
-            zeroize::Zeroizing::new(read(key, "key", "key")?),
-            cert.display().to_string(),
-            key.display().to_string(),
-        ),
-        IdentitySource::Pem { cert, key } => (
-            cert.clone(),
-            zeroize::Zeroizing::new(key.clone()),
-            "the client certificate".to_owned(),
-            "the client key".to_owned(),
-        ),
-    };
-    let contains = |haystack: &[u8], needle: &str| {
-        haystack
-            .windows(needle.len())
-            .any(|window| window == needle.as_bytes())
-    };
-    if !contains(&cert, "-----BEGIN CERTIFICATE-----") {
-        return Err(Error::local(
-            Reason::InvalidArgument,
-            "cert",
-            format!("{cert_name} holds no PEM certificate"),
-        ));
-    }
-    if !contains(&key, "PRIVATE KEY-----") {
-        return Err(Error::local(
-            Reason::InvalidArgument,
-            "key",
-            format!("{key_name} holds no PEM private key"),
-        ));
-    }
-    Ok((Identity::from_pem(&cert, key.as_slice()), cert, key))
-}
-
 /// An error with its causes, for messages (tonic's top-level text is often just "transport
 /// error").
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // io::Error shows its inner error and also hands it out as its source: said once.
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -922,4 +855,39 @@ fn lost_connection(status: &tonic::Status) -> bool {
         source = error.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_said_is_not_said_again() {
+        let error = Layer(
+            "tcp connect error: Connection refused (os error 111)",
+            Some(Box::new(Layer(
+                "Connection refused (os error 111)",
+                Some(Box::new(Layer("deeper", None))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&error),
+            "tcp connect error: Connection refused (os error 111): deeper"
+        );
+    }
 }

@@ -45,6 +45,7 @@ mod diagnose;
 mod duration;
 mod error;
 pub mod health;
+mod identity;
 #[cfg(feature = "layer")]
 pub mod layer;
 mod secret;

@@ -48,7 +48,9 @@ pub enum TokenCommand {
     /// Say whether a string is a well-formed Tessera token (grammar and checksum), offline. Reads
     /// the token from stdin when none (or `-`) is given.
     Check {
-        /// The token (omit or `-` to read stdin, which keeps it out of shell history).
+        /// The token (omit or `-` to read stdin, which keeps it out of shell history). Its own id:
+        /// sharing the global `--token`'s would fill it from TESSERA_TOKEN.
+        #[arg(id = "checked", value_name = "TOKEN")]
         token: Option<String>,
     },
     /// Show the master token's id, prefix and age (run on the server host; never the secret).
