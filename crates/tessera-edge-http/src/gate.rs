@@ -199,7 +199,20 @@ impl Gate {
 /// refuse as malformed (it names the problem), an inactive answer, or one that does not read
 /// back.
 pub fn namespace_verdict(answer: &Introspection, identifier: &str, action: &str) -> Option<bool> {
-    tessera_rules::decision::decide_one(&answer.reach()?, identifier, action).ok()
+    use tessera_rules::{decision::Question, namespace::Namespace, permission::PermissionSet};
+    if !answer.active {
+        return None;
+    }
+    let identifiers = [identifier];
+    let question = Question::new(&identifiers, action).ok()?;
+    let namespace = Namespace::from_stored(&answer.namespace).ok()?;
+    // The permissions are read only when an action is asked about (the hot path of a rule
+    // without one allocates no set).
+    let permissions = match action {
+        "" => PermissionSet::default(),
+        _ => PermissionSet::parse(&answer.permissions).ok()?,
+    };
+    Some(question.decide(&namespace, &permissions).admits())
 }
 
 /// The client span of one call to Tessera; its context travels in the call's `traceparent`, so
