@@ -28,6 +28,17 @@ pub use tessera_client::{judge_service_token, ServiceTokenProblem};
 #[derive(Debug)]
 pub struct Miss(Option<(TokenHash, AnswerEpoch)>);
 
+/// Why a machine caller of the edge is refused (see [`HttpAuthority::vet_caller`]).
+#[derive(Debug)]
+pub enum CallerRefusal {
+    /// The caller's token is not active (unknown, expired, revoked).
+    Inactive,
+    /// The caller's token is active but lacks `introspect`.
+    LacksIntrospect,
+    /// Tessera could not say (unreachable, overloaded, the edge's own token refused).
+    Undecided(Failure),
+}
+
 /// A Tessera client holding the edge's service token.
 #[derive(Debug, Clone)]
 pub struct HttpAuthority {
@@ -83,6 +94,29 @@ impl HttpAuthority {
                 ),
             }),
         }
+    }
+
+    /// Vets the token a machine caller of the edge presents (Envoy calling `Check`, a resource
+    /// server calling the OAuth endpoints): it must be active and hold `introspect`, the
+    /// permission Tessera itself asks of whoever introspects a token. It is looked at, never used
+    /// up, and its answer comes from the decision cache where it may, so a revoked caller is
+    /// refused as soon as the feed says so.
+    pub async fn vet_caller(&self, caller: &Token) -> Result<Arc<Introspection>, CallerRefusal> {
+        let answer = match self.cached(caller) {
+            Ok(answer) => answer,
+            Err(miss) => Arc::new(
+                self.introspect_missed(miss, caller, true)
+                    .await
+                    .map_err(CallerRefusal::Undecided)?,
+            ),
+        };
+        if !answer.active {
+            return Err(CallerRefusal::Inactive);
+        }
+        if !answer.permits(tessera_rules::permission::INTROSPECT) {
+            return Err(CallerRefusal::LacksIntrospect);
+        }
+        Ok(answer)
     }
 
     /// Introspects a user's token; counts one use unless `peek`. An unlimited-use token's
