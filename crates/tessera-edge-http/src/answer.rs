@@ -27,6 +27,9 @@ use http::{header, HeaderValue, StatusCode};
 use tessera_proto::{Failure, Reason};
 use tracing::{error, warn};
 
+/// The description of the 401 for a request that presents no token at all.
+pub const NO_TOKEN: &str = "no token";
+
 /// Whose token authenticated the failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CalledAs {
@@ -247,6 +250,21 @@ impl Answer {
             }
             Reason::UserExists => Self::new(status, "conflict", "it already exists"),
             _ => Self::new(status, "not_found", "no such account or token"),
+        }
+    }
+
+    /// The reason from the contract's table this answer stands for: Tessera's own, or for a
+    /// refusal the edge made itself, the reason Tessera gives for the same refusal.
+    pub fn reason(&self) -> Reason {
+        if let Some(reason) = self.tessera_reason {
+            return reason;
+        }
+        match self.status {
+            StatusCode::UNAUTHORIZED if self.description == NO_TOKEN => Reason::AuthRequired,
+            StatusCode::UNAUTHORIZED => Reason::AuthFailed,
+            StatusCode::FORBIDDEN => Reason::AuthDenied,
+            status if status.is_client_error() => Reason::InvalidArgument,
+            _ => Reason::Unavailable,
         }
     }
 

@@ -1,8 +1,9 @@
 //! The router: the edge's own endpoints, the proxy as fallback, and the guard every request passes
 //! first (request-head size limit, removal of client-supplied identity headers).
 //!
-//! Reserved paths (never proxied): `/api/v1/public/ping`, `/auth/verify`, `/auth/tokens`,
-//! `/login`, `/logout` and `/api/auth/session/*`, `/api/auth/root/*`.
+//! Reserved paths (never proxied): `/api/v1/public/ping`, `/auth/verify`, `/auth/envoy/*`,
+//! `/auth/tokens`, `/login`, `/logout`, `/api/auth/session/*`, `/api/auth/root/*` and the gRPC
+//! paths of Envoy's Check service and its reflection (see [`crate::ext_authz`]).
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ pub use crate::login_page::refusal;
 use crate::proxy;
 use crate::routes::canonical_method;
 pub use crate::state::AppState;
-use crate::{session, verify};
+use crate::{ext_authz, session, verify};
 
 /// The edge's router.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -37,6 +38,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/auth/root/unlock", post(session::unlock))
         .route("/api/auth/root/lock", post(session::lock))
         .route("/api/auth/root/status", get(session::root_status))
+        .route("/auth/envoy", any(verify::envoy))
+        .route("/auth/envoy/", any(verify::envoy))
+        .route("/auth/envoy/{*path}", any(verify::envoy))
+        .merge(ext_authz::routes(state.clone()))
         .fallback(proxy::handle)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

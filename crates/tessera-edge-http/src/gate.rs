@@ -28,6 +28,7 @@ use tessera_client::Introspection;
 
 use crate::answer::{Answer, CalledAs};
 use crate::authority::HttpAuthority;
+use crate::cookie::strip_edge_cookies;
 use crate::credentials::{CredentialError, Presented, Source, Token};
 use crate::identity::Identity;
 use crate::origin::{changes_state, check_same_origin, own_origin};
@@ -63,6 +64,21 @@ pub struct Subject<'a> {
     pub presented: &'a Result<Presented, CredentialError>,
     /// The client sent an identity header spelled with `_` (already stripped).
     pub forged_identity: bool,
+    /// Policy the caller keeps beside its own routes (Envoy's per-route `context_extensions`),
+    /// applied before the edge's own routes and rules.
+    pub route: Option<&'a RoutePolicy>,
+}
+
+/// Route policy a mesh keeps beside its routes rather than in the edge's flags: the route is
+/// public, or its paths carry namespace rules of their own. Both are read before the edge's own
+/// `--public-route` and `--namespace-rule` (a route's rules are tried first; the edge's still
+/// apply when none of them matches).
+#[derive(Debug, Clone, Default)]
+pub struct RoutePolicy {
+    /// Every path of the route passes without a token.
+    pub public: bool,
+    /// Namespace rules of the route.
+    pub rules: NamespaceRules,
 }
 
 /// The gate's verdict.
@@ -94,11 +110,17 @@ impl Gate {
             Some(path) => {
                 let segments =
                     decoded_segments(path).map_err(|e| Answer::bad_request(e.to_string()))?;
-                if self.public.matches(path) {
+                if subject.route.is_some_and(|route| route.public) || self.public.matches(path) {
                     return Ok(Admission::Public);
                 }
-                self.rules
-                    .check(subject.method, &segments)
+                let route_check = match subject.route {
+                    Some(route) => route.rules.check(subject.method, &segments),
+                    None => Ok(None),
+                };
+                route_check
+                    .transpose()
+                    .or_else(|| self.rules.check(subject.method, &segments).transpose())
+                    .transpose()
                     .map_err(|e| Answer::bad_request(e.to_string()))?
             }
             None => None,
@@ -114,7 +136,7 @@ impl Gate {
             .map_err(|e| Answer::invalid_request(e.to_string()))?;
         let candidates = presented.candidates();
         let Some((_, first_source)) = candidates.first() else {
-            return Err(Answer::invalid_token("no token"));
+            return Err(Answer::invalid_token(crate::answer::NO_TOKEN));
         };
         if first_source.is_ambient() && changes_state(subject.method) {
             let own = own_origin(policy, subject.headers, subject.uri);
@@ -190,6 +212,22 @@ impl Gate {
         Ok(response
             .active
             .then(|| Identity::from_introspection(&response)))
+    }
+}
+
+/// Rewrites the credential headers of a request the gate let through into what its upstream
+/// gets: the one rule of the reverse proxy and of Envoy's Check. The edge's cookies go, the bearer
+/// goes on every route, public or not, and whether or not it admitted the request (it is a
+/// credential for Tessera, not for the upstream; `--forward-authorization` keeps it), and the
+/// identity of an admitted request is written. Client copies of the identity headers were already
+/// removed, before the gate was asked.
+pub fn upstream_headers(policy: &Policy, headers: &mut HeaderMap, identity: Option<&Identity>) {
+    strip_edge_cookies(headers);
+    if !policy.forward_authorization {
+        headers.remove(http::header::AUTHORIZATION);
+    }
+    if let Some(identity) = identity {
+        identity.write_headers(headers);
     }
 }
 

@@ -21,6 +21,7 @@ pub mod cookie;
 pub mod credentials;
 pub mod decision_cache;
 pub mod demo;
+pub mod ext_authz;
 pub mod gate;
 pub mod identity;
 pub mod login_page;

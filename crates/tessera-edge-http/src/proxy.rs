@@ -10,15 +10,15 @@
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::header::{self, HeaderName, CONNECTION, HOST, SET_COOKIE, UPGRADE};
+use http::header::{HeaderName, CONNECTION, HOST, SET_COOKIE, UPGRADE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use tracing::{debug, warn};
 
 use crate::answer::Answer;
-use crate::cookie::{clear_cookie, strip_edge_cookies, strip_edge_set_cookies, ELEVATED_COOKIE};
+use crate::cookie::{clear_cookie, strip_edge_set_cookies, ELEVATED_COOKIE};
 use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
-use crate::gate::{Admission, Admitted, Subject};
+use crate::gate::{upstream_headers, Admission, Admitted, Subject};
 use crate::identity::ForgedIdentity;
 use crate::login_page::refusal;
 use crate::origin;
@@ -155,6 +155,7 @@ async fn admit(
         uri: &parts.uri,
         presented: &presented,
         forged_identity: parts.extensions.get::<ForgedIdentity>().is_some(),
+        route: None,
     };
     match state.gate.admit(&state.policy, &subject).await {
         Ok(Admission::Public) => Ok((query, None)),
@@ -191,17 +192,13 @@ fn build(
     let client_addr = parts.extensions.get::<ClientAddr>().copied();
     let mut headers = std::mem::take(&mut parts.headers);
     remove_hop_by_hop(&mut headers);
-    strip_edge_cookies(&mut headers);
     set_forwarded(&state.policy, &mut headers, &parts.uri, client_addr);
     headers.remove(HOST);
-    // A bearer is a credential for Tessera, not for the upstream: it goes on no route, public
-    // or not, and whether or not it is the credential that admitted the request.
-    if !state.policy.forward_authorization {
-        headers.remove(header::AUTHORIZATION);
-    }
-    if let Some(admitted) = &admitted {
-        admitted.identity.write_headers(&mut headers);
-    }
+    upstream_headers(
+        &state.policy,
+        &mut headers,
+        admitted.as_ref().map(|admitted| &admitted.identity),
+    );
     if websocket {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(UPGRADE, HeaderValue::from_static("websocket"));

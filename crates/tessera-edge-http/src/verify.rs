@@ -26,12 +26,12 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::header::CACHE_CONTROL;
+use http::header::{CACHE_CONTROL, COOKIE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::answer::Answer;
 use crate::credentials::{is_websocket_upgrade, take_query_token, Presented};
-use crate::gate::{Admission, Subject};
+use crate::gate::{upstream_headers, Admission, Subject};
 use crate::identity::{ForgedIdentity, IDENTITY_HEADERS};
 pub use crate::policy::FrontProxy;
 use crate::routes::canonical_method;
@@ -127,6 +127,54 @@ pub fn original(
 /// `/auth/verify`.
 pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
+    let (method, target) = match original(&parts.headers, &parts.method, state.policy.front_proxy) {
+        Ok(original) => original,
+        Err(answer) => return answer.into_response(),
+    };
+    decide(&state, &parts, &method, target.as_deref(), Dialect::ForwardAuth).await
+}
+
+/// Where Envoy's HTTP ext_authz mode sends its check: `path_prefix: /auth/envoy`, to which Envoy
+/// appends the original path and query, with the original method (Envoy sends only the headers
+/// its `allowed_headers` names: `authorization` and `cookie` are needed, and the `x-tessera-*` /
+/// `x_tessera_*` spellings so that forged ones are refused).
+pub const ENVOY_PREFIX: &str = "/auth/envoy";
+
+/// `/auth/envoy/…`: Envoy's HTTP ext_authz mode. The same decision as `/auth/verify`; on
+/// admission the answer also says, in `x-envoy-auth-headers-to-remove`, which request headers
+/// Envoy must drop before forwarding (the bearer, unless `--forward-authorization`; `cookie` when
+/// it carried only the edge's cookies), and gives the `cookie` header without the edge's cookies
+/// for Envoy to copy (list it in `allowed_upstream_headers` beside the identity headers).
+pub async fn envoy(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let Some(pq) = parts.uri.path_and_query() else {
+        return Answer::bad_request("no request target").into_response();
+    };
+    let target = match pq.as_str().strip_prefix(ENVOY_PREFIX) {
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("/{rest}"),
+        _ => return Answer::not_found().into_response(),
+    };
+    decide(&state, &parts, &parts.method, Some(&target), Dialect::Envoy).await
+}
+
+/// Who asked: a forward-auth proxy, or Envoy in HTTP mode (which can also remove headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    ForwardAuth,
+    Envoy,
+}
+
+/// Envoy's header naming the request headers it must remove before forwarding.
+const ENVOY_HEADERS_TO_REMOVE: &str = "x-envoy-auth-headers-to-remove";
+
+async fn decide(
+    state: &AppState,
+    parts: &http::request::Parts,
+    method: &Method,
+    target: Option<&str>,
+    dialect: Dialect,
+) -> Response {
     if parts.extensions.get::<ForgedIdentity>().is_some() {
         // The front proxy forwards the client's own headers upstream: the edge cannot strip the
         // `_` spelling from what the upstream gets, so it refuses even on a public route.
@@ -135,19 +183,15 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Res
         )
         .into_response();
     }
-    let (method, target) = match original(&parts.headers, &parts.method, state.policy.front_proxy) {
-        Ok(original) => original,
-        Err(answer) => return answer.into_response(),
-    };
-    let (path, query) = match &target {
+    let (path, query) = match target {
         Some(target) => match target.split_once('?') {
             Some((path, query)) => (Some(path), Some(query)),
-            None => (Some(target.as_str()), None),
+            None => (Some(target), None),
         },
         None => (None, None),
     };
     let mut query_token = None;
-    if is_websocket_upgrade(&method, &parts.headers) {
+    if is_websocket_upgrade(method, &parts.headers) {
         if let Some(query) = query {
             match take_query_token(query) {
                 Ok((token, _)) => query_token = token,
@@ -157,33 +201,64 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Res
     }
     let presented = Presented::read(&parts.headers, query_token);
     let subject = Subject {
-        method: &method,
+        method,
         path,
         headers: &parts.headers,
         uri: &parts.uri,
         presented: &presented,
-        forged_identity: parts.extensions.get::<ForgedIdentity>().is_some(),
+        forged_identity: false,
+        route: None,
     };
     match state.gate.admit(&state.policy, &subject).await {
-        Ok(admission) => {
-            let mut response = StatusCode::OK.into_response();
-            let headers = response.headers_mut();
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            match admission {
-                Admission::Admitted(admitted) => admitted.identity.write_headers(headers),
-                // Every identity header, empty: a proxy that copies a header the answer lacks
-                // may invent a value (Caddy before 2.9 sends its unexpanded placeholder,
-                // `{http.reverse_proxy.header.X-Tessera-Username}`, upstream).
-                Admission::Public => {
-                    for name in IDENTITY_HEADERS {
-                        headers.insert(name, HeaderValue::from_static(""));
-                    }
-                }
-            }
-            response
-        }
+        Ok(admission) => admitted(state, &parts.headers, &admission, dialect),
         Err(answer) => answer.into_response(),
     }
+}
+
+/// 200 with the identity headers for the proxy to copy upstream (all of them empty on a public
+/// route) and, for Envoy, what it must remove.
+fn admitted(
+    state: &AppState,
+    request: &HeaderMap,
+    admission: &Admission,
+    dialect: Dialect,
+) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let identity = match admission {
+        Admission::Admitted(admitted) => Some(&admitted.identity),
+        Admission::Public => None,
+    };
+    match identity {
+        Some(identity) => identity.write_headers(headers),
+        // Every identity header, empty: a proxy that copies a header the answer lacks may
+        // invent a value (Caddy before 2.9 sends its unexpanded placeholder,
+        // `{http.reverse_proxy.header.X-Tessera-Username}`, upstream).
+        None => {
+            for name in IDENTITY_HEADERS {
+                headers.insert(name, HeaderValue::from_static(""));
+            }
+        }
+    }
+    if dialect == Dialect::Envoy {
+        let mut upstream = request.clone();
+        upstream_headers(&state.policy, &mut upstream, identity);
+        let removed: Vec<&str> = request
+            .keys()
+            .filter(|name| !upstream.contains_key(*name))
+            .map(http::HeaderName::as_str)
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&removed.join(",")) {
+            if !removed.is_empty() {
+                headers.insert(ENVOY_HEADERS_TO_REMOVE, value);
+            }
+        }
+        if let Some(cookie) = upstream.get(COOKIE).filter(|c| request.get(COOKIE) != Some(*c)) {
+            headers.insert(COOKIE, cookie.clone());
+        }
+    }
+    response
 }
 
 #[cfg(test)]
