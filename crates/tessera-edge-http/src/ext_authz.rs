@@ -65,6 +65,9 @@ pub const ROUTE_NAMESPACE_RULES: &str = "tessera_namespace_rules";
 /// Distinct route policies kept parsed; a mesh has a few, one per route.
 const ROUTE_CACHE_CAPACITY: usize = 1024;
 
+/// Parsed route policies by their `context_extensions` values (public, rules).
+type RoutePolicies = HashMap<(String, String), Arc<RoutePolicy>>;
+
 /// The Check service.
 #[derive(Debug, Clone)]
 pub struct ExtAuthz {
@@ -73,7 +76,7 @@ pub struct ExtAuthz {
     /// (Envoy says which; the edge's own listener does not matter).
     plain: Arc<Policy>,
     tls: Arc<Policy>,
-    routes: Arc<Mutex<HashMap<(String, String), Arc<RoutePolicy>>>>,
+    routes: Arc<Mutex<RoutePolicies>>,
 }
 
 impl ExtAuthz {
@@ -108,15 +111,14 @@ impl ExtAuthz {
     /// The caller's token must be active and hold `introspect`.
     async fn vet(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), Status> {
         let headers = metadata.clone().into_headers();
-        let token = match bearer(&headers) {
-            Ok(Some(token)) => token,
-            Ok(None) | Err(_) => {
-                return Err(Status::unauthenticated(
+        let token =
+            match bearer(&headers) {
+                Ok(Some(token)) => token,
+                Ok(None) | Err(_) => return Err(Status::unauthenticated(
                     "Check needs `authorization: Bearer <service token>` in the call's metadata \
                      (Envoy: grpc_service.initial_metadata)",
-                ))
-            }
-        };
+                )),
+            };
         match self.authority().vet_caller(&token).await {
             Ok(_) => Ok(()),
             Err(CallerRefusal::Inactive) => Err(Status::unauthenticated(
@@ -208,7 +210,9 @@ impl Authorization for ExtAuthz {
             let http = attributes
                 .request
                 .and_then(|request| request.http)
-                .ok_or_else(|| Status::invalid_argument("the CheckRequest describes no HTTP request"))?;
+                .ok_or_else(|| {
+                    Status::invalid_argument("the CheckRequest describes no HTTP request")
+                })?;
             let response = self.decide(&http, route.as_deref()).await;
             match response.status.as_ref().map(|status| status.code) {
                 Some(code) if code == Code::Unavailable as i32 => Err(Status::unavailable(
@@ -240,10 +244,7 @@ pub fn routes(state: Arc<AppState>) -> axum::Router<Arc<AppState>> {
     };
     match (reflection().build_v1(), reflection().build_v1alpha()) {
         (Ok(v1), Ok(v1alpha)) => router
-            .route_service(
-                "/grpc.reflection.v1.ServerReflection/{*rest}",
-                grpc(v1),
-            )
+            .route_service("/grpc.reflection.v1.ServerReflection/{*rest}", grpc(v1))
             .route_service(
                 "/grpc.reflection.v1alpha.ServerReflection/{*rest}",
                 grpc(v1alpha),
@@ -279,9 +280,8 @@ where
     S::Future: Send + 'static,
 {
     use tower::ServiceExt as _;
-    service.map_request(|request: http::Request<axum::body::Body>| {
-        request.map(tonic::body::Body::new)
-    })
+    service
+        .map_request(|request: http::Request<axum::body::Body>| request.map(tonic::body::Body::new))
 }
 
 /// Parses a route's policy from its `context_extensions` values.

@@ -131,7 +131,14 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Res
         Ok(original) => original,
         Err(answer) => return answer.into_response(),
     };
-    decide(&state, &parts, &method, target.as_deref(), Dialect::ForwardAuth).await
+    decide(
+        &state,
+        &parts,
+        &method,
+        target.as_deref(),
+        Dialect::ForwardAuth,
+    )
+    .await
 }
 
 /// Where Envoy's HTTP ext_authz mode sends its check: `path_prefix: /auth/envoy`, to which Envoy
@@ -254,7 +261,10 @@ fn admitted(
                 headers.insert(ENVOY_HEADERS_TO_REMOVE, value);
             }
         }
-        if let Some(cookie) = upstream.get(COOKIE).filter(|c| request.get(COOKIE) != Some(*c)) {
+        if let Some(cookie) = upstream
+            .get(COOKIE)
+            .filter(|c| request.get(COOKIE) != Some(*c))
+        {
             headers.insert(COOKIE, cookie.clone());
         }
     }
