@@ -530,3 +530,141 @@ async fn with_tessera_stopped_envoy_grpc_never_answers_200() {
 async fn with_tessera_stopped_envoy_http_never_answers_200() {
     tessera_stopped_is_never_200(Mode::Http).await;
 }
+
+/// Check itself, called as go-control-plane's and grpcurl's users call it: the caller must hold
+/// `introspect` (no metadata, a revoked token or one without the permission are gRPC errors, never
+/// an HTTP answer Envoy would pass on), and grpcurl finds the service through reflection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_vets_its_caller_and_is_listed_by_reflection() {
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+    use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+    use envoy_types::pb::envoy::service::auth::v3::{
+        check_response, AttributeContext, CheckRequest,
+    };
+
+    let tessera = tessera();
+    let edge = edge().await;
+    let check = |caller: Option<String>| {
+        let url = edge.url.clone();
+        async move {
+            let mut client = AuthorizationClient::connect(url).await.expect("connect");
+            let mut request = tonic::Request::new(CheckRequest {
+                attributes: Some(AttributeContext {
+                    request: Some(Request {
+                        http: Some(HttpRequest {
+                            method: "GET".into(),
+                            path: "/app".into(),
+                            host: "app.test".into(),
+                            scheme: "https".into(),
+                            ..HttpRequest::default()
+                        }),
+                        ..Request::default()
+                    }),
+                    ..AttributeContext::default()
+                }),
+            });
+            if let Some(caller) = caller {
+                let value = format!("Bearer {caller}").parse().expect("metadata");
+                request.metadata_mut().insert("authorization", value);
+            }
+            client.check(request).await
+        }
+    };
+    let denied = check(Some(tessera.ready.service_token.clone()))
+        .await
+        .expect("the service token may call Check")
+        .into_inner();
+    match denied.http_response {
+        Some(check_response::HttpResponse::DeniedResponse(denied)) => {
+            assert_eq!(denied.status.map(|s| s.code), Some(401));
+        }
+        other => panic!("a request without a token was not denied: {other:?}"),
+    }
+    assert_eq!(
+        check(None).await.expect_err("no caller").code(),
+        tonic::Code::Unauthenticated
+    );
+    let reader = tessera
+        .issue(pb::IssueTokenRequest {
+            ttl: "1h".into(),
+            permissions: vec!["read".into()],
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        check(Some(reader)).await.expect_err("no introspect").code(),
+        tonic::Code::PermissionDenied
+    );
+    let revoked = tessera
+        .issue(pb::IssueTokenRequest {
+            ttl: "1h".into(),
+            permissions: vec!["introspect".into()],
+            ..Default::default()
+        })
+        .await;
+    check(Some(revoked.clone()))
+        .await
+        .expect("an introspect token may call");
+    tessera.revoke(&revoked).await;
+    let revoked_at = Instant::now();
+    loop {
+        match check(Some(revoked.clone())).await {
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::Unauthenticated);
+                break;
+            }
+            Ok(_) => assert!(
+                revoked_at.elapsed() < FEED_BOUND,
+                "a revoked caller still calls"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let grpcurl = tessera_harness::grpcurl().expect("grpcurl");
+    let listed = Command::new(&grpcurl)
+        .args(["-plaintext", &edge.addr.to_string(), "list"])
+        .output()
+        .expect("grpcurl");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.trim() == "envoy.service.auth.v3.Authorization"),
+        "{listed}"
+    );
+    let described = Command::new(&grpcurl)
+        .args(["-plaintext", &edge.addr.to_string(), "describe"])
+        .arg("envoy.service.auth.v3.CheckRequest")
+        .output()
+        .expect("grpcurl");
+    assert!(
+        described.status.success(),
+        "{}",
+        String::from_utf8_lossy(&described.stderr)
+    );
+    let called = Command::new(&grpcurl)
+        .args(["-plaintext", "-H"])
+        .arg(format!(
+            "authorization: Bearer {}",
+            tessera.ready.service_token
+        ))
+        .args([
+            "-d",
+            r#"{"attributes":{"request":{"http":{"method":"GET","path":"/x","host":"a"}}}}"#,
+        ])
+        .arg(edge.addr.to_string())
+        .arg("envoy.service.auth.v3.Authorization/Check")
+        .output()
+        .expect("grpcurl");
+    let answer = String::from_utf8_lossy(&called.stdout);
+    assert!(
+        called.status.success(),
+        "{}",
+        String::from_utf8_lossy(&called.stderr)
+    );
+    assert!(
+        answer.contains("deniedResponse") && answer.contains("Unauthorized"),
+        "{answer}"
+    );
+}
