@@ -36,8 +36,8 @@ struct Args {
     /// Directory of the PostgreSQL binaries, pgbench included (default: as `tessera dev` finds them).
     #[arg(long, env = "TESSERA_PG_BIN")]
     pg_bin: Option<PathBuf>,
-    /// Run only these scenarios (comma-separated): throughput, latency, clients, python, edge,
-    /// uncached, flood, revocation, kill, tracing.
+    /// Run only these scenarios (comma-separated): throughput, latency, clients, python, java,
+    /// node, edge, envoy, uncached, flood, revocation, kill, big, tracing.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Experiment: replicas' pools never check a connection before use (production checks only
