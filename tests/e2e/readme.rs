@@ -158,3 +158,60 @@ async fn the_banner_line_example_runs_as_printed() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The README's "Behind Envoy" block, word for word, against `tessera dev --edges` with Envoy in
+/// front of the demo app (dev starts it when the checkout's `.tools/bin/envoy` is installed).
+#[tokio::test]
+async fn the_readme_envoy_block_runs_as_written() -> anyhow::Result<()> {
+    let envoy = format!("127.0.0.1:{}", tessera_harness::closed_port());
+    let dev = DevServer::start(&[
+        ("TESSERA_DEV_EDGES", "1"),
+        ("TESSERA_DEV_HTTP_EDGE", "127.0.0.1:0"),
+        ("TESSERA_DEV_LINE_EDGE", "127.0.0.1:0"),
+        ("TESSERA_DEV_LINE_DEMO", "127.0.0.1:0"),
+        ("TESSERA_DEV_ENVOY", &envoy),
+    ])?;
+    // The ready file comes before the edges; Envoy comes last.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(&envoy).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dev started no Envoy on {envoy} (is .tools/bin/envoy installed? scripts/install-tools.sh)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let script = sh_block_after(&readme(), "### Behind Envoy");
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(workspace_root())
+        .env("TESSERA_ENVOY", &envoy)
+        .env("TESSERA_ADDR", &dev.ready.grpc_addr)
+        .env("TESSERA_DATA_DIR", dev.data_path())
+        .env_remove("TESSERA_TOKEN")
+        .env_remove("TESSERA_SERVER")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the block failed:\n{stdout}\n{stderr}"
+    );
+    let statuses: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.len() == 3 && line.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert_eq!(statuses, ["401", "200", "403", "401"], "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("\"x-tessera-username\": \"admin\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"x-tessera-namespace\": \"deploy.\""),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("\"authorization\""),
+        "the bearer reached the app:\n{stdout}"
+    );
+    Ok(())
+}

@@ -150,7 +150,8 @@ pub struct Cli {
     )]
     pub decision_cache_size: usize,
 
-    /// When listening, write `{"url": …, "listen_addr": …, "pid": …}` to this file (atomically).
+    /// When listening, write `{"url": …, "listen_addr": …, "pid": …}` (and `upstream`, when
+    /// there is one) to this file (atomically).
     #[arg(long, env = "TESSERA_HTTP_READY_FILE")]
     pub ready_file: Option<PathBuf>,
 

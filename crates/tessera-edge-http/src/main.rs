@@ -94,7 +94,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         upstream = state.proxy.as_ref().map(|p| p.upstream().to_string()).unwrap_or_default(),
         "listening"
     );
-    announce(&settings, &url, address, metrics_addr)?;
+    let upstream = state.proxy.as_ref().map(|p| p.upstream().to_string());
+    announce(&settings, &url, address, metrics_addr, upstream)?;
     server::serve(
         listener,
         settings.tls.as_ref().map(|tls| tls.config.clone()),
@@ -123,12 +124,14 @@ async fn upstream_proxy(settings: &Settings) -> anyhow::Result<Option<Proxy>> {
     })
 }
 
-/// Once listening: the certificate follows its files, and the ready file says where the edge is.
+/// Once listening: the certificate follows its files, and the ready file says where the edge is
+/// (and its upstream).
 fn announce(
     settings: &Settings,
     url: &str,
     address: std::net::SocketAddr,
     metrics_addr: Option<std::net::SocketAddr>,
+    upstream: Option<String>,
 ) -> anyhow::Result<()> {
     if let Some(tls) = &settings.tls {
         tls.cert.spawn_watcher().context("--tls-cert")?;
@@ -141,6 +144,10 @@ fn announce(
         });
         if let Some(metrics_addr) = metrics_addr {
             body["metrics_addr"] = metrics_addr.to_string().into();
+        }
+        // Where admitted requests go (the demo app's address, for a proxy put in front of it).
+        if let Some(upstream) = upstream {
+            body["upstream"] = upstream.into();
         }
         tessera_process::ready::write(path, &body)
             .with_context(|| format!("--ready-file {}", path.display()))?;

@@ -195,6 +195,11 @@ pub struct EdgeArgs {
     /// Where the demo job scheduler behind the line edge listens (with --edges).
     #[arg(long, env = "TESSERA_DEV_LINE_DEMO", default_value = "127.0.0.1:7001")]
     pub line_demo_listen: SocketAddr,
+    /// Where Envoy listens in front of the demo web app, asking the HTTP edge about every request
+    /// (ext_authz), when Envoy is installed: the checkout's .tools/bin/envoy
+    /// (scripts/install-tools.sh puts it there) or `envoy` on PATH (with --edges).
+    #[arg(long, env = "TESSERA_DEV_ENVOY", default_value = "127.0.0.1:10000")]
+    pub envoy_listen: SocketAddr,
 }
 
 /// `--feed-lease`, checked: long enough to renew on a busy machine, short enough that a frozen

@@ -107,9 +107,18 @@ impl Banner {
             "\nEdges (logs in {logs}):\
              \n  HTTP edge   http://{http}/login   sign in as the admin above; a demo app sits behind it\
              \n              forward-auth: http://{http}/auth/verify   public: http://{http}/api/v1/public/ping\
+             {envoy}\
              \n  line edge   {line}   in front of the demo job scheduler at {demo}; try it:\
              \n    TOKEN=$({exe} token issue --server http://{addr} --token {admin_token} --namespace deploy. | awk '$1 == \"token\" && NF == 2 {{print $2}}')\
              \n    bash -c 'exec 3<>/dev/tcp/{line_host}/{line_port}; printf \"AUTH %s\\n1 SET deploy.daily 2030-03-30 02:00:00\\n2 GET backup.x\\n\" \"$1\" >&3; head -n 3 <&3' _ \"$TOKEN\"\n",
+            envoy = match &edges.envoy {
+                Some(envoy) => format!(
+                    "\n  Envoy       http://{envoy}/   ext_authz asks the HTTP edge, in front of the same demo app; try:\
+                     \n    curl -i http://{envoy}/whoami\
+                     \n    curl -H 'authorization: Bearer {admin_token}' http://{envoy}/whoami"
+                ),
+                None => String::new(),
+            },
             logs = edges.logs.display(),
             http = edges.http,
             line = edges.line,

@@ -1,6 +1,7 @@
 //! `tessera dev --edges`: the HTTP edge in front of its demo web app and the line-protocol edge in
 //! front of the demo job scheduler, started beside the server with the dev service token, so one
-//! command shows every way in. The edge binaries are looked up next to this one (a `cargo build`
+//! command shows every way in; when Envoy is installed, Envoy too, in front of the same demo app,
+//! asking the HTTP edge through ext_authz. The edge binaries are looked up next to this one (a `cargo build`
 //! of the workspace puts them there).
 
 use std::{
@@ -9,6 +10,8 @@ use std::{
     process::Stdio,
     time::Duration,
 };
+
+use std::os::unix::fs::OpenOptionsExt as _;
 
 use anyhow::{bail, Context as _};
 use tokio::process::Child;
@@ -28,6 +31,8 @@ pub struct Edges {
     pub line: String,
     /// The demo scheduler's address.
     pub demo: String,
+    /// Envoy's address, when Envoy is installed and runs in front of the demo web app.
+    pub envoy: Option<String>,
     /// Where their logs go.
     pub logs: PathBuf,
 }
@@ -115,6 +120,113 @@ impl Launcher<'_> {
     }
 }
 
+/// The shipped Envoy configuration (`deploy/envoy/envoy.yaml`, gRPC ext_authz to the HTTP edge),
+/// filled in with the dev stack's addresses and service token.
+const ENVOY_CONFIG: &str = include_str!("../../../../../deploy/envoy/envoy.yaml");
+
+/// The checkout's `.tools/bin/envoy` (beside `target/<profile>/tessera`), else `envoy` on PATH.
+fn envoy_binary() -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    let in_checkout = me
+        .ancestors()
+        .nth(3)
+        .map(|root| root.join(".tools/bin/envoy"));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    in_checkout
+        .into_iter()
+        .chain(std::env::split_paths(&path).map(|dir| dir.join("envoy")))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The shipped configuration with Envoy on `listen`, asking the edge on `edge` and forwarding to
+/// `app`, with `token` as its credential.
+fn envoy_config(listen: SocketAddr, edge: &str, app: &str, token: &str) -> anyhow::Result<String> {
+    let port = |address: &str| -> anyhow::Result<String> {
+        let parsed: SocketAddr = address
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .with_context(|| format!("{address:?} is not host:port"))?;
+        Ok(parsed.port().to_string())
+    };
+    let mut text = ENVOY_CONFIG.to_owned();
+    for (from, to) in [
+        (
+            "address: 127.0.0.1, port_value: 10000",
+            format!("address: {}, port_value: {}", listen.ip(), listen.port()),
+        ),
+        ("port_value: 8080", format!("port_value: {}", port(edge)?)),
+        ("port_value: 8081", format!("port_value: {}", port(app)?)),
+        ("Bearer TESSERA_SERVICE_TOKEN", format!("Bearer {token}")),
+    ] {
+        if !text.contains(from) {
+            bail!("deploy/envoy/envoy.yaml no longer has {from:?}");
+        }
+        text = text.replace(from, &to);
+    }
+    Ok(text)
+}
+
+impl Launcher<'_> {
+    /// Starts Envoy in front of the demo web app (the HTTP edge's upstream), asking the edge, and
+    /// waits until it listens.
+    async fn envoy(
+        &self,
+        binary: &Path,
+        args: &EdgeArgs,
+        edges: &Edges,
+        group: Option<i32>,
+    ) -> anyhow::Result<Child> {
+        let ready = std::fs::read_to_string(self.run.join("http-edge.ready.json"))?;
+        let ready: serde_json::Value = serde_json::from_str(&ready)?;
+        let app = ready["upstream"]
+            .as_str()
+            .context("the HTTP edge named no upstream")?;
+        let config = envoy_config(args.envoy_listen, &edges.http, app, self.service_token)?;
+        let path = self.run.join("envoy.yaml");
+        // It holds the service token: readable by this user alone.
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, config.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        let log = self.run.join("envoy.log");
+        let out = std::fs::File::create(&log)?;
+        let mut child = tessera_store::embedded::tied_command(binary, "TERM")
+            .arg("-c")
+            .arg(&path)
+            .args(["--use-dynamic-base-id", "--log-level", "warn"])
+            .process_group(group.unwrap_or(0))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(args.envoy_listen)
+                .await
+                .is_ok()
+            {
+                return Ok(child);
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("envoy exited ({status}); see {}", log.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = child.start_kill();
+        bail!(
+            "envoy did not listen on {} within 30 s; see {}",
+            args.envoy_listen,
+            log.display()
+        )
+    }
+}
+
 impl Edges {
     /// Starts the demo scheduler, the line edge and the HTTP edge against `grpc_addr`.
     pub async fn start(
@@ -136,6 +248,7 @@ impl Edges {
             http: String::new(),
             line: String::new(),
             demo: String::new(),
+            envoy: None,
             logs: run,
         };
         let listen = |address: SocketAddr| vec!["--listen".to_owned(), address.to_string()];
@@ -178,6 +291,15 @@ impl Edges {
             .await?;
         edges.http = address;
         edges.children.push(http);
+        if let Some(binary) = envoy_binary() {
+            match launcher.envoy(&binary, args, &edges, edges.group).await {
+                Ok(envoy) => {
+                    edges.envoy = Some(args.envoy_listen.to_string());
+                    edges.children.push(envoy);
+                }
+                Err(err) => eprintln!("tessera dev: Envoy not started: {err:#}"),
+            }
+        }
         Ok(edges)
     }
 
