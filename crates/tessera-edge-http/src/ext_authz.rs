@@ -109,10 +109,9 @@ impl ExtAuthz {
     }
 
     /// The caller's token must be active and hold `introspect`.
-    async fn vet(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), Status> {
-        let headers = metadata.clone().into_headers();
+    async fn vet(&self, metadata: &HeaderMap) -> Result<(), Status> {
         let token =
-            match bearer(&headers) {
+            match bearer(metadata) {
                 Ok(Some(token)) => token,
                 Ok(None) | Err(_) => return Err(Status::unauthenticated(
                     "Check needs `authorization: Bearer <service token>` in the call's metadata \
@@ -202,10 +201,12 @@ impl Authorization for ExtAuthz {
             otel.kind = "server",
             rpc.system = "grpc",
         );
-        tessera_telemetry::continue_trace(&span, &request.metadata().clone().into_headers());
+        let (metadata, _, check) = request.into_parts();
+        let metadata = metadata.into_headers();
+        tessera_telemetry::continue_trace(&span, &metadata);
         async {
-            self.vet(request.metadata()).await?;
-            let attributes = request.into_inner().attributes.unwrap_or_default();
+            self.vet(&metadata).await?;
+            let attributes = check.attributes.unwrap_or_default();
             let route = self.route_policy(&attributes.context_extensions)?;
             let http = attributes
                 .request
