@@ -582,6 +582,18 @@ impl Bench {
         }
     }
 
+    /// A row saying why a scenario's rows are missing (a toolchain or binary it needs is absent).
+    fn not_run(&mut self, rows: impl Into<String>, err: &anyhow::Error) {
+        self.rows.push(Row {
+            scenario: rows.into(),
+            baseline: String::new(),
+            target: String::new(),
+            result: format!("not run: {err:#}"),
+            goal: String::new(),
+            verdict: GoalVerdict::Info,
+        });
+    }
+
     fn checked(&self, what: &str, sample: &Sample) -> anyhow::Result<()> {
         if sample.errors > 0 {
             bail!(

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 
 use super::{introspect, list, median, per_second, ratio_row, Bench, IDENTIFIERS};
-use crate::report::{rate, GoalVerdict, Row};
+use crate::report::rate;
 
 /// Sequential calls per client in the latency comparison.
 const SEQUENTIAL_CALLS: usize = 50;
@@ -75,14 +75,7 @@ impl Bench {
         let binary = match build_go_load() {
             Ok(binary) => binary,
             Err(err) => {
-                self.rows.push(Row {
-                    scenario: "grpc-go client rows".into(),
-                    baseline: String::new(),
-                    target: String::new(),
-                    result: format!("not run: {err:#}"),
-                    goal: String::new(),
-                    verdict: GoalVerdict::Info,
-                });
+                self.not_run("grpc-go client rows".into(), &err);
                 return Ok(());
             }
         };

@@ -21,11 +21,7 @@ use tokio::{
 use tonic::Status;
 
 use super::{list, median, per_second, ratio_row, Bench, CallFuture};
-use crate::{
-    cpu::process_cpu,
-    load::closed_loop,
-    report::{rate, GoalVerdict, Row},
-};
+use crate::{cpu::process_cpu, load::closed_loop, report::rate};
 
 /// Longest an HTTP response head may be.
 const MAX_HEAD: usize = 16 * 1024;
@@ -243,14 +239,7 @@ impl Bench {
         let binary = match tokio::task::block_in_place(|| edge_binary(smoke)) {
             Ok(binary) => binary,
             Err(err) => {
-                self.rows.push(Row {
-                    scenario: "HTTP edge rows".into(),
-                    baseline: String::new(),
-                    target: String::new(),
-                    result: format!("not run: {err:#}"),
-                    goal: String::new(),
-                    verdict: GoalVerdict::Info,
-                });
+                self.not_run("HTTP edge rows".into(), &err);
                 return Ok(());
             }
         };

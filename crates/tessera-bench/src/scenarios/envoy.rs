@@ -21,11 +21,7 @@ use tokio::{
 
 use super::edge::{edge_binary, http_call, Edge, HttpConnection};
 use super::{list, median, per_second, ratio_row, Bench};
-use crate::{
-    cpu::process_cpu,
-    load::closed_loop,
-    report::{rate, GoalVerdict, Row},
-};
+use crate::{cpu::process_cpu, load::closed_loop, report::rate};
 
 /// The shipped configuration, relative to the workspace.
 const CONFIG: &str = "deploy/envoy/envoy.yaml";
@@ -175,14 +171,7 @@ impl Bench {
         let (envoy_bin, edge_bin) = match tokio::task::block_in_place(|| binaries) {
             Ok(found) => found,
             Err(err) => {
-                self.rows.push(Row {
-                    scenario: "Envoy ext_authz rows".into(),
-                    baseline: String::new(),
-                    target: String::new(),
-                    result: format!("not run: {err:#}"),
-                    goal: String::new(),
-                    verdict: GoalVerdict::Info,
-                });
+                self.not_run("Envoy ext_authz rows".into(), &err);
                 return Ok(());
             }
         };

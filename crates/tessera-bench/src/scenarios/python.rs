@@ -10,7 +10,6 @@ use super::{
     clients::{run_load_program, workspace_root, Phase},
     list, median, per_second, Bench, IDENTIFIERS,
 };
-use crate::report::{GoalVerdict, Row};
 
 /// The Python with the client's dependencies: `$TESSERA_BENCH_PYTHON`, else the client's venv
 /// (made by `clients/python/tools/venv.sh`, which installs the pinned grpcio when missing; a smoke
@@ -64,14 +63,7 @@ impl Bench {
         let interpreter = match tokio::task::block_in_place(|| python(smoke)) {
             Ok(python) => python,
             Err(err) => {
-                self.rows.push(Row {
-                    scenario: "Python client rows".into(),
-                    baseline: String::new(),
-                    target: String::new(),
-                    result: format!("not run: {err:#}"),
-                    goal: String::new(),
-                    verdict: GoalVerdict::Info,
-                });
+                self.not_run("Python client rows".into(), &err);
                 return Ok(());
             }
         };

@@ -16,7 +16,6 @@ use super::{
     clients::{run_load_program, workspace_root, Phase},
     list, per_second, ratio_row, Bench, IDENTIFIERS,
 };
-use crate::report::{GoalVerdict, Row};
 
 /// Sequential calls per client in the latency comparison (as `clients.rs`).
 const SEQUENTIAL_CALLS: usize = 50;
@@ -136,14 +135,7 @@ impl Bench {
         let sdk = match sdk {
             Ok(sdk) => sdk,
             Err(err) => {
-                self.rows.push(Row {
-                    scenario: format!("{name} client rows"),
-                    baseline: String::new(),
-                    target: String::new(),
-                    result: format!("not run: {err:#}"),
-                    goal: String::new(),
-                    verdict: GoalVerdict::Info,
-                });
+                self.not_run(format!("{name} client rows"), &err);
                 return Ok(());
             }
         };
