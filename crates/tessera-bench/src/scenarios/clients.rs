@@ -75,7 +75,7 @@ impl Bench {
         let binary = match build_go_load() {
             Ok(binary) => binary,
             Err(err) => {
-                self.not_run("grpc-go client rows".into(), &err);
+                self.not_run("grpc-go client rows", &err);
                 return Ok(());
             }
         };

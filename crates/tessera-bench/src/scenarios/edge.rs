@@ -239,7 +239,7 @@ impl Bench {
         let binary = match tokio::task::block_in_place(|| edge_binary(smoke)) {
             Ok(binary) => binary,
             Err(err) => {
-                self.not_run("HTTP edge rows".into(), &err);
+                self.not_run("HTTP edge rows", &err);
                 return Ok(());
             }
         };

@@ -171,7 +171,7 @@ impl Bench {
         let (envoy_bin, edge_bin) = match tokio::task::block_in_place(|| binaries) {
             Ok(found) => found,
             Err(err) => {
-                self.not_run("Envoy ext_authz rows".into(), &err);
+                self.not_run("Envoy ext_authz rows", &err);
                 return Ok(());
             }
         };

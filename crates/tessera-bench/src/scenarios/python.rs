@@ -63,7 +63,7 @@ impl Bench {
         let interpreter = match tokio::task::block_in_place(|| python(smoke)) {
             Ok(python) => python,
             Err(err) => {
-                self.not_run("Python client rows".into(), &err);
+                self.not_run("Python client rows", &err);
                 return Ok(());
             }
         };
