@@ -2,8 +2,8 @@
 //! bare upstream, one Envoy whose ext_authz filter asks the HTTP edge's Check (the shipped
 //! `deploy/envoy/envoy.yaml`), one with the filter taken out, driven by the same HTTP/1.1
 //! keep-alive generator, rounds interleaved. The ratio is what putting Tessera in a mesh's request
-//! path costs. The edge's CPU per Check is set against its CPU per cached `/auth/verify` (the
-//! edge's cached Introspect), measured on the same edge in the same rounds.
+//! path costs. The edge's CPU per Check is set against the server's CPU per cached Introspect
+//! (both a gRPC call answered from a cache), measured in the same rounds.
 
 use std::{
     path::PathBuf,
@@ -20,8 +20,12 @@ use tokio::{
 };
 
 use super::edge::{edge_binary, http_call, Edge, HttpConnection};
-use super::{list, median, per_second, ratio_row, Bench};
-use crate::{cpu::process_cpu, load::closed_loop, report::rate};
+use super::{list, median, per_second, ratio_row, Bench, REPLICA_A_THREADS};
+use crate::{
+    cpu::{process_cpu, CpuTimes},
+    load::closed_loop,
+    report::rate,
+};
 
 /// The shipped configuration, relative to the workspace.
 const CONFIG: &str = "deploy/envoy/envoy.yaml";
@@ -230,7 +234,12 @@ impl Bench {
                 &closed_loop(n, warmup, http_call(connections, call)).await,
             )?;
         }
+        self.checked(
+            "cached Introspect",
+            &closed_loop(n, warmup, self.closed_introspect(&self.on_a)).await,
+        )?;
         let pid = edge.child.id();
+        let (mut introspect_cpu, mut introspected) = (Duration::ZERO, 0u64);
         let (mut withs, mut withouts, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         let (mut check_cpu, mut checked, mut verify_cpu, mut verified) =
             (Duration::ZERO, 0u64, Duration::ZERO, 0u64);
@@ -243,6 +252,13 @@ impl Bench {
             let middle = process_cpu(pid);
             let v = closed_loop(n, phase, http_call(&direct, &verify)).await;
             self.checked("edge /auth/verify", &v)?;
+            let replica_before = CpuTimes::now(REPLICA_A_THREADS);
+            let i = closed_loop(n, phase, self.closed_introspect(&self.on_a)).await;
+            self.checked("cached Introspect", &i)?;
+            introspect_cpu += CpuTimes::now(REPLICA_A_THREADS)
+                .since(&replica_before)
+                .replica;
+            introspected += i.ok.len();
             check_cpu += middle.saturating_sub(before);
             verify_cpu += process_cpu(pid).saturating_sub(middle);
             checked += w.ok.len();
@@ -264,16 +280,17 @@ impl Bench {
         ));
         let per = |cpu: Duration, count: u64| cpu.as_secs_f64() * 1e6 / count.max(1) as f64;
         let (per_check, per_verify) = (per(check_cpu, checked), per(verify_cpu, verified));
+        let per_introspect = per(introspect_cpu, introspected);
         self.rows.push(ratio_row(
-            "HTTP edge CPU per Envoy Check / its CPU per cached /auth/verify (the edge's cached Introspect), same edge, same rounds",
-            format!("/auth/verify {per_verify:.0} µs"),
+            &format!("Tessera's CPU per Envoy Check (the HTTP edge process) / per cached Introspect (replica A's threads), same rounds, {n} in flight"),
+            format!("Introspect {per_introspect:.0} µs"),
             format!("Check {per_check:.0} µs"),
-            per_check / per_verify.max(f64::MIN_POSITIVE),
+            per_check / per_introspect.max(f64::MIN_POSITIVE),
             None,
             Some(1.3),
         ));
         self.details.push(format!(
-            "Envoy {version} per round (requests/s): without ext_authz [{}]; with ext_authz [{}]",
+            "Envoy {version} per round (requests/s): without ext_authz [{}]; with ext_authz [{}]; the edge's CPU per cached /auth/verify (HTTP/1.1) {per_verify:.0} µs",
             list(&withouts, per_second),
             list(&withs, per_second),
         ));
