@@ -21,7 +21,8 @@ use crate::server::ServerLimits;
 pub use tessera_client::{parse_duration, Secret};
 
 /// `tessera-edge-http`: authenticates HTTP requests against Tessera, as a reverse proxy in front of
-/// a web service or as the forward-auth endpoint of nginx, Caddy or Traefik.
+/// a web service, as the forward-auth endpoint of nginx, Caddy or Traefik (`/auth/verify`), or as
+/// Envoy's external authorization service (gRPC `Check` on this port, or `/auth/envoy`).
 #[derive(Parser)]
 #[command(name = "tessera-edge-http", version, about, long_about = None)]
 pub struct Cli {

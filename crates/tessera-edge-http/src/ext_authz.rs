@@ -205,7 +205,10 @@ impl Authorization for ExtAuthz {
         let metadata = metadata.into_headers();
         tessera_telemetry::continue_trace(&span, &metadata);
         async {
-            self.vet(&metadata).await?;
+            if let Err(refused) = self.vet(&metadata).await {
+                self.state.gate.metrics.envoy_check("caller_refused");
+                return Err(refused);
+            }
             let attributes = check.attributes.unwrap_or_default();
             let route = self.route_policy(&attributes.context_extensions)?;
             let http = attributes
@@ -215,6 +218,10 @@ impl Authorization for ExtAuthz {
                     Status::invalid_argument("the CheckRequest describes no HTTP request")
                 })?;
             let response = self.decide(&http, route.as_deref()).await;
+            self.state
+                .gate
+                .metrics
+                .envoy_check(check_outcome(&response));
             match response.status.as_ref().map(|status| status.code) {
                 Some(code) if code == Code::Unavailable as i32 => Err(Status::unavailable(
                     "the authentication service cannot decide right now",
@@ -283,6 +290,20 @@ where
     use tower::ServiceExt as _;
     service
         .map_request(|request: http::Request<axum::body::Body>| request.map(tonic::body::Body::new))
+}
+
+/// The metrics' outcome of a decided Check.
+fn check_outcome(response: &CheckResponse) -> &'static str {
+    match &response.http_response {
+        Some(HttpResponse::OkResponse(_)) => "allowed",
+        Some(HttpResponse::DeniedResponse(denied)) => denied
+            .status
+            .as_ref()
+            .and_then(|status| u16::try_from(status.code).ok())
+            .and_then(|code| http::StatusCode::from_u16(code).ok())
+            .map_or("other", crate::metrics::outcome),
+        _ => "503",
+    }
 }
 
 /// Parses a route's policy from its `context_extensions` values.

@@ -53,6 +53,7 @@ pub enum CacheLookup {
 #[derive(Debug, Clone)]
 pub struct EdgeMetrics {
     requests: Family<HttpOutcomeLabels, Counter>,
+    checks: Family<HttpOutcomeLabels, Counter>,
     duration: Histogram,
     tessera: Family<RpcLabels, Histogram, fn() -> Histogram>,
     lookups: Family<LookupLabels, Counter>,
@@ -64,6 +65,7 @@ impl Default for EdgeMetrics {
     fn default() -> Self {
         EdgeMetrics {
             requests: Family::default(),
+            checks: Family::default(),
             duration: latency_histogram(),
             tessera: Family::new_with_constructor(latency_histogram),
             lookups: Family::default(),
@@ -93,6 +95,12 @@ impl EdgeMetrics {
             "tessera_edge_http_requests",
             "Requests answered by the HTTP edge, by outcome (allowed, 401, 403, 503, other)",
             metrics.requests.clone(),
+        );
+        registry.register(
+            "tessera_edge_http_envoy_checks",
+            "Envoy ext_authz Check calls (gRPC mode), by outcome (allowed, 401, 403, 503 when \
+             undecided, caller_refused, other)",
+            metrics.checks.clone(),
         );
         registry.register(
             "tessera_edge_http_request_duration_seconds",
@@ -150,6 +158,14 @@ impl EdgeMetrics {
             })
             .inc();
         self.duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one Envoy Check by its outcome (see [`outcome`]; `caller_refused` when Envoy's own
+    /// token was refused).
+    pub fn envoy_check(&self, outcome: &'static str) {
+        self.checks
+            .get_or_create(&HttpOutcomeLabels { outcome })
+            .inc();
     }
 
     /// Records one call to Tessera.

@@ -543,7 +543,8 @@ async fn check_vets_its_caller_and_is_listed_by_reflection() {
     };
 
     let tessera = tessera();
-    let edge = edge().await;
+    let metrics = format!("127.0.0.1:{}", closed_port());
+    let edge = Edge::start(&["--metrics-listen", &metrics]).await;
     let check = |caller: Option<String>| {
         let url = edge.url.clone();
         async move {
@@ -620,6 +621,17 @@ async fn check_vets_its_caller_and_is_listed_by_reflection() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // Every Check is counted by its outcome, a refused caller apart.
+    let page = get(&format!("http://{metrics}/metrics"), &[]).await.text();
+    let count = |outcome: &str| -> f64 {
+        let series = format!("tessera_edge_http_envoy_checks_total{{outcome=\"{outcome}\"}} ");
+        page.lines()
+            .find_map(|line| line.strip_prefix(&series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(count("401") >= 2.0, "{page}");
+    assert!(count("caller_refused") >= 3.0, "{page}");
 
     let grpcurl = tessera_harness::grpcurl().expect("grpcurl");
     let listed = Command::new(&grpcurl)
