@@ -147,7 +147,11 @@ def check_envoy_configs(envoy: str | None) -> list[str]:
             errors += envoy_config_errors(name, yaml.safe_load(text))
             if envoy is None:
                 continue
-            rendered = render_envoy(path, scratch)
+            try:
+                rendered = render_envoy(path, scratch)
+            except (OSError, subprocess.CalledProcessError) as error:
+                errors.append(f"{name}: cannot make up the files it reads (openssl): {error}")
+                continue
             run = subprocess.run([envoy, "--mode", "validate", "-c", rendered, "--log-level", "error"],
                                  capture_output=True, text=True)
             if run.returncode != 0:
