@@ -4,7 +4,9 @@
 # on, and that the rules catch a bad rendering; the rendered chart's pods run as a kubelet would
 # until Ready, in each TLS mode (deploy/check/pods.py, root only); systemd-analyze verify on the
 # units (pointed at the built binaries); the compose file's references and its nginx.conf against
-# the edge README's; the Dockerfile's runtime stage. Usage: deploy/check.sh [target-dir]
+# the edge README's; the Dockerfile's runtime stage; the Envoy configurations with `envoy --mode
+# validate` and the mesh examples with the manifest rules and their references
+# (deploy/check/envoy.py). Usage: deploy/check.sh [target-dir]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,6 +37,13 @@ for bad in "securityContext.readOnlyRootFilesystem=false" \
     fail "the manifest rules accepted a bad rendering ($bad)"
   fi
 done
+
+# Envoy (deploy/envoy/*.yaml, envoy --mode validate; SKIPPED loudly without envoy) and the mesh
+# examples (deploy/envoy/mesh/: the manifest rules, their references to each other and to the
+# chart), with a self-test that breaks each reference and must see it caught.
+echo "deploy check: envoy configurations and mesh examples"
+python3 deploy/check/envoy.py --envoy "${ENVOY:-$root/.tools/bin/envoy}" --helm "$helm" --self-test \
+  || fail "deploy/envoy/ failed its checks (above)"
 
 # What runs, not only what lints, started at once in private namespaces and collected below:
 # the rendered chart's pods as a kubelet would run them, in each TLS mode (deploy/check/pods.py),
