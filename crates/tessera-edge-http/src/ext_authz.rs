@@ -45,13 +45,13 @@ use envoy_types::pb::google::rpc::Status as RpcStatus;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use tonic::server::NamedService as _;
 use tonic::{Code, Request, Response, Status};
-use tracing::{info_span, warn, Instrument as _};
+use tracing::warn;
 
 use crate::answer::Answer;
 use crate::authority::{CallerRefusal, HttpAuthority};
 use crate::credentials::{bearer, is_websocket_upgrade, take_query_token, Presented};
 use crate::gate::{upstream_headers, Admission, RoutePolicy, Subject};
-use crate::identity::strip_identity_headers;
+use crate::identity::{is_identity_header, strip_identity_headers};
 use crate::policy::Policy;
 use crate::routes::{canonical_method, NamespaceRules};
 use crate::state::AppState;
@@ -176,7 +176,7 @@ impl ExtAuthz {
         let subject = Subject {
             method: &described.method,
             path: Some(&described.path),
-            headers: &described.seen,
+            headers: described.seen(),
             uri: &described.uri,
             presented: &described.presented,
             forged_identity: described.forged,
@@ -195,42 +195,33 @@ impl Authorization for ExtAuthz {
         &self,
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
-        let span = info_span!(
-            "edge.ext_authz",
-            otel.name = "envoy.service.auth.v3.Authorization/Check",
-            otel.kind = "server",
-            rpc.system = "grpc",
-        );
+        // The edge's request span (its router's `observe` layer) already covers the call and
+        // continues the caller's trace.
         let (metadata, _, check) = request.into_parts();
         let metadata = metadata.into_headers();
-        tessera_telemetry::continue_trace(&span, &metadata);
-        async {
-            if let Err(refused) = self.vet(&metadata).await {
-                self.state.gate.metrics.envoy_check("caller_refused");
-                return Err(refused);
-            }
-            let attributes = check.attributes.unwrap_or_default();
-            let route = self.route_policy(&attributes.context_extensions)?;
-            let http = attributes
-                .request
-                .and_then(|request| request.http)
-                .ok_or_else(|| {
-                    Status::invalid_argument("the CheckRequest describes no HTTP request")
-                })?;
-            let response = self.decide(&http, route.as_deref()).await;
-            self.state
-                .gate
-                .metrics
-                .envoy_check(check_outcome(&response));
-            match response.status.as_ref().map(|status| status.code) {
-                Some(code) if code == Code::Unavailable as i32 => Err(Status::unavailable(
-                    "the authentication service cannot decide right now",
-                )),
-                _ => Ok(Response::new(response)),
-            }
+        if let Err(refused) = self.vet(&metadata).await {
+            self.state.gate.metrics.envoy_check("caller_refused");
+            return Err(refused);
         }
-        .instrument(span)
-        .await
+        let attributes = check.attributes.unwrap_or_default();
+        let route = self.route_policy(&attributes.context_extensions)?;
+        let http = attributes
+            .request
+            .and_then(|request| request.http)
+            .ok_or_else(|| {
+                Status::invalid_argument("the CheckRequest describes no HTTP request")
+            })?;
+        let response = self.decide(&http, route.as_deref()).await;
+        self.state
+            .gate
+            .metrics
+            .envoy_check(check_outcome(&response));
+        match response.status.as_ref().map(|status| status.code) {
+            Some(code) if code == Code::Unavailable as i32 => Err(Status::unavailable(
+                "the authentication service cannot decide right now",
+            )),
+            _ => Ok(Response::new(response)),
+        }
     }
 }
 
@@ -327,8 +318,8 @@ struct Described {
     path: String,
     /// The client's headers as Envoy forwards them.
     sent: HeaderMap,
-    /// The same without client copies of identity headers: what the gate looks at.
-    seen: HeaderMap,
+    /// The same without the client's copies of identity headers, when it sent any.
+    stripped: Option<HeaderMap>,
     uri: Uri,
     presented: Result<Presented, crate::credentials::CredentialError>,
     forged: bool,
@@ -337,19 +328,31 @@ struct Described {
 }
 
 impl Described {
+    /// The headers the gate looks at: the client's, without its copies of identity headers.
+    fn seen(&self) -> &HeaderMap {
+        self.stripped.as_ref().unwrap_or(&self.sent)
+    }
+
     fn from_envoy(http: &HttpRequest) -> Result<Self, Answer> {
         let method = Method::from_bytes(http.method.as_bytes())
             .map_err(|_| Answer::bad_request("the method is not a method"))?;
         let method = canonical_method(&method).map_err(|e| Answer::bad_request(e.to_string()))?;
         let sent = envoy_headers(http)?;
-        let mut seen = sent.clone();
-        let forged = strip_identity_headers(&mut seen).is_some();
+        // The client's own identity headers are rare: copy the headers only to strip them.
+        let (stripped, forged) = if sent.keys().any(|name| is_identity_header(name.as_str())) {
+            let mut stripped = sent.clone();
+            let forged = strip_identity_headers(&mut stripped).is_some();
+            (Some(stripped), forged)
+        } else {
+            (None, false)
+        };
+        let seen = stripped.as_ref().unwrap_or(&sent);
         let (path, query) = match http.path.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query)),
             None => (http.path.clone(), None),
         };
         let mut query_token = None;
-        if let (true, Some(query)) = (is_websocket_upgrade(&method, &seen), query) {
+        if let (true, Some(query)) = (is_websocket_upgrade(&method, seen), query) {
             query_token = take_query_token(query)
                 .map_err(|error| Answer::invalid_request(error.to_string()))?
                 .0;
@@ -365,9 +368,9 @@ impl Described {
             path,
             uri,
             query_token: query_token.is_some(),
-            presented: Presented::read(&seen, query_token),
+            presented: Presented::read(seen, query_token),
             sent,
-            seen,
+            stripped,
             forged,
         })
     }
@@ -410,7 +413,7 @@ fn envoy_headers(http: &HttpRequest) -> Result<HeaderMap, Answer> {
 
 /// The OK answer: the request rewritten into what the reverse proxy would send upstream.
 fn allowed(policy: &Policy, described: &Described, admission: &Admission) -> CheckResponse {
-    let mut upstream = described.seen.clone();
+    let mut upstream = described.seen().clone();
     let identity = match admission {
         Admission::Admitted(admitted) => Some(&admitted.identity),
         Admission::Public => None,
