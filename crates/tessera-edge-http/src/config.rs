@@ -14,7 +14,7 @@ use clap::Parser;
 
 use crate::decision_cache::CacheSettings;
 pub use crate::policy::Policy;
-use crate::policy::{FrontProxy, Origin};
+use crate::policy::{ExtAuthzCallers, FrontProxy, Origin};
 use crate::routes::{NamespaceRules, PublicRoutes};
 use crate::server::ServerLimits;
 
@@ -110,6 +110,14 @@ pub struct Cli {
     /// X-Tessera-* headers instead, and a bearer token never reaches it.
     #[arg(long, env = "TESSERA_HTTP_FORWARD_AUTHORIZATION")]
     pub forward_authorization: bool,
+
+    /// Who may call Envoy's `Check` on this port: `token` (a caller sends `authorization: Bearer`
+    /// with a service token holding `introspect`), or `any`, which also answers callers without a
+    /// token, as /auth/verify does (a token that is sent is still checked). `any` is for meshes that
+    /// cannot send one (Contour's ExtensionService): then let nothing but the gateway reach this
+    /// port (a NetworkPolicy), since anyone who can reach it may ask about tokens they hold.
+    #[arg(long, env = "TESSERA_HTTP_EXT_AUTHZ_CALLERS", value_enum, default_value_t = ExtAuthzCallers::Token)]
+    pub ext_authz_callers: ExtAuthzCallers,
 
     /// Largest request head (request line and headers) in bytes; larger gets 431.
     #[arg(long, env = "TESSERA_HTTP_MAX_HEADER_BYTES", default_value_t = 16384)]
@@ -287,6 +295,7 @@ impl Settings {
                 forward_authorization: cli.forward_authorization,
                 max_json_bytes: cli.max_json_bytes,
                 front_proxy: cli.front_proxy,
+                ext_authz_callers: cli.ext_authz_callers,
             },
             tls,
             limits: ServerLimits {

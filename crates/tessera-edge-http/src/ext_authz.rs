@@ -5,7 +5,9 @@
 //!
 //! The caller is Envoy, and it authenticates: `authorization: Bearer <service token>` in the
 //! call's metadata (`grpc_service.initial_metadata`), a token that must hold `introspect` (see
-//! [`HttpAuthority::vet_caller`]). A caller refused is a gRPC error, never an HTTP answer.
+//! [`HttpAuthority::vet_caller`]). A caller refused is a gRPC error, never an HTTP answer. With
+//! `--ext-authz-callers any` (for meshes that cannot send a token) a call without one is answered
+//! too, as `/auth/verify` answers anyone; a token that is sent is still vetted.
 //!
 //! The request Envoy describes goes through the same [`Gate`](crate::gate::Gate) as a proxied or
 //! forward-auth request: credentials from `Authorization: Bearer`, the session cookies or (on a
@@ -52,7 +54,7 @@ use crate::authority::{CallerRefusal, HttpAuthority};
 use crate::credentials::{bearer, is_websocket_upgrade, take_query_token, Presented};
 use crate::gate::{upstream_headers, Admission, RoutePolicy, Subject};
 use crate::identity::{is_identity_header, strip_identity_headers};
-use crate::policy::Policy;
+use crate::policy::{ExtAuthzCallers, Policy};
 use crate::routes::{canonical_method, NamespaceRules};
 use crate::state::AppState;
 
@@ -110,14 +112,13 @@ impl ExtAuthz {
 
     /// The caller's token must be active and hold `introspect`.
     async fn vet(&self, metadata: &HeaderMap) -> Result<(), Status> {
-        let token =
-            match bearer(metadata) {
-                Ok(Some(token)) => token,
-                Ok(None) | Err(_) => return Err(Status::unauthenticated(
-                    "Check needs `authorization: Bearer <service token>` in the call's metadata \
-                     (Envoy: grpc_service.initial_metadata)",
-                )),
-            };
+        const NEEDS_TOKEN: &str = "Check needs `authorization: Bearer <service token>` in the \
+            call's metadata (Envoy: grpc_service.initial_metadata)";
+        let token = match bearer(metadata) {
+            Ok(Some(token)) => token,
+            Ok(None) if self.plain.ext_authz_callers == ExtAuthzCallers::Any => return Ok(()),
+            Ok(None) | Err(_) => return Err(Status::unauthenticated(NEEDS_TOKEN)),
+        };
         match self.authority().vet_caller(&token).await {
             Ok(_) => Ok(()),
             Err(CallerRefusal::Inactive) => Err(Status::unauthenticated(

@@ -55,6 +55,18 @@ pub struct Policy {
     pub max_json_bytes: usize,
     /// Whose headers describe the request on `/auth/verify`.
     pub front_proxy: FrontProxy,
+    /// Who may call Envoy's `Check`.
+    pub ext_authz_callers: ExtAuthzCallers,
+}
+
+/// Who may call Envoy's `Check` (see [`crate::ext_authz`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ExtAuthzCallers {
+    /// Only a caller whose service token holds `introspect`.
+    #[default]
+    Token,
+    /// Also a caller without a token (a token that is sent is still checked).
+    Any,
 }
 
 /// The proxy in front of `/auth/verify`, which decides whose headers describe the request.

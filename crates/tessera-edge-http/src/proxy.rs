@@ -306,6 +306,7 @@ mod tests {
             forward_authorization: false,
             max_json_bytes: 1024,
             front_proxy: crate::policy::FrontProxy::Auto,
+            ext_authz_callers: crate::policy::ExtAuthzCallers::Token,
         }
     }
 

@@ -545,32 +545,7 @@ async fn check_vets_its_caller_and_is_listed_by_reflection() {
     let tessera = tessera();
     let metrics = format!("127.0.0.1:{}", closed_port());
     let edge = Edge::start(&["--metrics-listen", &metrics]).await;
-    let check = |caller: Option<String>| {
-        let url = edge.url.clone();
-        async move {
-            let mut client = AuthorizationClient::connect(url).await.expect("connect");
-            let mut request = tonic::Request::new(CheckRequest {
-                attributes: Some(AttributeContext {
-                    request: Some(Request {
-                        http: Some(HttpRequest {
-                            method: "GET".into(),
-                            path: "/app".into(),
-                            host: "app.test".into(),
-                            scheme: "https".into(),
-                            ..HttpRequest::default()
-                        }),
-                        ..Request::default()
-                    }),
-                    ..AttributeContext::default()
-                }),
-            });
-            if let Some(caller) = caller {
-                let value = format!("Bearer {caller}").parse().expect("metadata");
-                request.metadata_mut().insert("authorization", value);
-            }
-            client.check(request).await
-        }
-    };
+    let check = |caller: Option<String>| call_check(edge.url.clone(), caller);
     let denied = check(Some(tessera.ready.service_token.clone()))
         .await
         .expect("the service token may call Check")
@@ -678,6 +653,70 @@ async fn check_vets_its_caller_and_is_listed_by_reflection() {
     assert!(
         answer.contains("deniedResponse") && answer.contains("Unauthorized"),
         "{answer}"
+    );
+}
+
+/// Envoy's Check for `GET /app` (no token in the request), as `caller` (none: no metadata).
+async fn call_check(
+    url: String,
+    caller: Option<String>,
+) -> Result<tonic::Response<envoy_types::pb::envoy::service::auth::v3::CheckResponse>, tonic::Status>
+{
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+    use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+    use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest};
+    let mut client = AuthorizationClient::connect(url).await.expect("connect");
+    let mut request = tonic::Request::new(CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(Request {
+                http: Some(HttpRequest {
+                    method: "GET".into(),
+                    path: "/app".into(),
+                    host: "app.test".into(),
+                    scheme: "https".into(),
+                    ..HttpRequest::default()
+                }),
+                ..Request::default()
+            }),
+            ..AttributeContext::default()
+        }),
+    });
+    if let Some(caller) = caller {
+        let value = format!("Bearer {caller}").parse().expect("metadata");
+        request.metadata_mut().insert("authorization", value);
+    }
+    client.check(request).await
+}
+
+/// `--ext-authz-callers any` (for a mesh that cannot send a token, behind a port only the gateway
+/// reaches) answers a call without a token; a token that is sent is still vetted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_caller_is_answered_only_when_the_edge_says_so() {
+    let tessera = tessera();
+    let open = Edge::start(&["--ext-authz-callers", "any"]).await;
+    let answered = call_check(open.url.clone(), None).await.expect("answered");
+    assert_eq!(
+        answered.into_inner().status.map(|s| s.code),
+        Some(16),
+        "401 for the request"
+    );
+    let reader = tessera
+        .issue(pb::IssueTokenRequest {
+            ttl: "1h".into(),
+            permissions: vec!["read".into()],
+            ..Default::default()
+        })
+        .await;
+    let refused = call_check(open.url.clone(), Some(reader)).await;
+    assert_eq!(
+        refused.expect_err("no introspect").code(),
+        tonic::Code::PermissionDenied
+    );
+    let closed = edge().await;
+    let refused = call_check(closed.url.clone(), None).await;
+    assert_eq!(
+        refused.expect_err("no caller").code(),
+        tonic::Code::Unauthenticated
     );
 }
 
