@@ -207,14 +207,14 @@ impl Launcher<'_> {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         for _ in 0..300 {
+            if let Some(status) = child.try_wait()? {
+                bail!("envoy exited ({status}); see {}", log.display());
+            }
             if tokio::net::TcpStream::connect(args.envoy_listen)
                 .await
                 .is_ok()
             {
                 return Ok(child);
-            }
-            if let Some(status) = child.try_wait()? {
-                bail!("envoy exited ({status}); see {}", log.display());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
