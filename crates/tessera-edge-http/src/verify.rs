@@ -136,7 +136,7 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Res
         &parts,
         &method,
         target.as_deref(),
-        Dialect::ForwardAuth,
+        Asker::ForwardAuth,
     )
     .await
 }
@@ -162,12 +162,12 @@ pub async fn envoy(State(state): State<Arc<AppState>>, request: Request) -> Resp
         Some(rest) if rest.is_empty() || rest.starts_with('?') => format!("/{rest}"),
         _ => return Answer::not_found().into_response(),
     };
-    decide(&state, &parts, &parts.method, Some(&target), Dialect::Envoy).await
+    decide(&state, &parts, &parts.method, Some(&target), Asker::Envoy).await
 }
 
 /// Who asked: a forward-auth proxy, or Envoy in HTTP mode (which can also remove headers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
+enum Asker {
     ForwardAuth,
     Envoy,
 }
@@ -180,7 +180,7 @@ async fn decide(
     parts: &http::request::Parts,
     method: &Method,
     target: Option<&str>,
-    dialect: Dialect,
+    dialect: Asker,
 ) -> Response {
     if parts.extensions.get::<ForgedIdentity>().is_some() {
         // The front proxy forwards the client's own headers upstream: the edge cannot strip the
@@ -228,7 +228,7 @@ fn admitted(
     state: &AppState,
     request: &HeaderMap,
     admission: &Admission,
-    dialect: Dialect,
+    dialect: Asker,
 ) -> Response {
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
@@ -248,7 +248,7 @@ fn admitted(
             }
         }
     }
-    if dialect == Dialect::Envoy {
+    if dialect == Asker::Envoy {
         let mut upstream = request.clone();
         upstream_headers(&state.policy, &mut upstream, identity);
         let removed: Vec<&str> = request
