@@ -536,11 +536,7 @@ async fn with_tessera_stopped_envoy_http_never_answers_200() {
 /// an HTTP answer Envoy would pass on), and grpcurl finds the service through reflection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_vets_its_caller_and_is_listed_by_reflection() {
-    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
-    use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
-    use envoy_types::pb::envoy::service::auth::v3::{
-        check_response, AttributeContext, CheckRequest,
-    };
+    use envoy_types::pb::envoy::service::auth::v3::check_response;
 
     let tessera = tessera();
     let metrics = format!("127.0.0.1:{}", closed_port());
