@@ -69,6 +69,7 @@ pub const SCENARIOS: &[&str] = &[
     "java",
     "node",
     "edge",
+    "oauth",
     "uncached",
     "flood",
     "revocation",

@@ -59,6 +59,7 @@ const MAX_IN_FLIGHT: usize = 2_000;
 mod big_revocations;
 mod clients;
 mod edge;
+mod oauth;
 mod python;
 mod sdks;
 mod tracing_overhead;
@@ -495,6 +496,9 @@ impl Bench {
         }
         if wanted("edge") {
             self.edge().await?;
+        }
+        if wanted("oauth") {
+            self.oauth().await?;
         }
         if wanted("uncached") {
             self.uncached(postgres).await?;

@@ -2,7 +2,9 @@
 //! first (request-head size limit, removal of client-supplied identity headers).
 //!
 //! Reserved paths (never proxied): `/api/v1/public/ping`, `/auth/verify`, `/auth/tokens`,
-//! `/login`, `/logout` and `/api/auth/session/*`, `/api/auth/root/*`.
+//! `/login`, `/logout` and `/api/auth/session/*`, `/api/auth/root/*`, and the OAuth 2.0 endpoints
+//! of [`crate::oauth`] (`/oauth2/*`, `/.well-known/oauth-authorization-server`,
+//! `/.well-known/jwks.json`).
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/auth/root/unlock", post(session::unlock))
         .route("/api/auth/root/lock", post(session::lock))
         .route("/api/auth/root/status", get(session::root_status))
+        .merge(crate::oauth::routes())
         .fallback(proxy::handle)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

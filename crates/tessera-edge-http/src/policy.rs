@@ -55,6 +55,9 @@ pub struct Policy {
     pub max_json_bytes: usize,
     /// Whose headers describe the request on `/auth/verify`.
     pub front_proxy: FrontProxy,
+    /// The origin clients reach the edge at (`--public-url`), the OAuth issuer; `None` takes
+    /// each request's own origin.
+    pub public_url: Option<Origin>,
 }
 
 /// The proxy in front of `/auth/verify`, which decides whose headers describe the request.

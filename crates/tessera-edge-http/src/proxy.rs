@@ -309,6 +309,7 @@ mod tests {
             forward_authorization: false,
             max_json_bytes: 1024,
             front_proxy: crate::policy::FrontProxy::Auto,
+            public_url: None,
         }
     }
 

@@ -33,7 +33,7 @@ const MAX_HEAD: usize = 16 * 1024;
 /// The edge binary beside this one (`target/<profile>/`), built first by cargo so a stale one is
 /// never measured. A smoke run takes the one there is rather than build (it proves the scenario
 /// runs, not the figure).
-fn edge_binary(smoke: bool) -> anyhow::Result<PathBuf> {
+pub(super) fn edge_binary(smoke: bool) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the bench binary")?;
     let mut dir = exe.parent().context("bench binary has no directory")?;
     if dir.ends_with("deps") {
@@ -81,9 +81,9 @@ fn edge_binary(smoke: bool) -> anyhow::Result<PathBuf> {
 }
 
 /// A running edge, stopped on drop.
-struct Edge {
-    child: Child,
-    addr: std::net::SocketAddr,
+pub(super) struct Edge {
+    pub(super) child: Child,
+    pub(super) addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -95,7 +95,7 @@ impl Drop for Edge {
 }
 
 impl Edge {
-    async fn start(
+    pub(super) async fn start(
         binary: &Path,
         tessera: &str,
         service_token: &str,
@@ -151,13 +151,13 @@ impl Edge {
 }
 
 /// One keep-alive HTTP/1.1 connection that sends one fixed request and reads its answer.
-struct HttpConnection {
+pub(super) struct HttpConnection {
     stream: TcpStream,
     buffer: Vec<u8>,
 }
 
 impl HttpConnection {
-    async fn open(addr: std::net::SocketAddr) -> anyhow::Result<HttpConnection> {
+    pub(super) async fn open(addr: std::net::SocketAddr) -> anyhow::Result<HttpConnection> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(HttpConnection {
@@ -218,7 +218,7 @@ impl HttpConnection {
 }
 
 /// A closed-loop call over worker `w`'s own connection, expecting 200.
-fn http_call(
+pub(super) fn http_call(
     connections: &Arc<Vec<Mutex<HttpConnection>>>,
     request: &Arc<Vec<u8>>,
 ) -> impl Fn(usize, u64) -> Option<CallFuture> + Send + Sync + 'static {

@@ -49,6 +49,7 @@ fn app_with(insecure_dev_http: bool) -> Router {
             forward_authorization: false,
             max_json_bytes: 1024,
             front_proxy: crate::policy::FrontProxy::Auto,
+            public_url: None,
         },
         proxy: Some(Proxy::new(upstream, Duration::from_secs(2))),
         max_header_bytes: 4096,

@@ -11,6 +11,7 @@ fn policy(tls: bool, trust_proxy: bool) -> Policy {
         forward_authorization: false,
         max_json_bytes: 1024,
         front_proxy: crate::policy::FrontProxy::Auto,
+        public_url: None,
     }
 }
 

@@ -14,6 +14,8 @@ mod edge;
 mod front_proxies;
 mod fuzz_inputs;
 mod namespace_rules;
+mod oauth;
+mod oauth_counterparts;
 mod rotation;
 mod sessions;
 mod trust_boundaries;
