@@ -176,12 +176,20 @@ async fn callers_are_vetted_and_requests_checked() {
     let edge = Edge::start(&[]).await;
     let session = tessera.login("bob", PASSWORD).await;
     let form = format!("token={session}");
-    let no_introspect = basic("rs", &session);
+    // A session holds `*`; a token naming only `read` lacks `introspect`.
+    let reader = issue(pb::IssueTokenRequest {
+        ttl: "1h".into(),
+        permissions: vec!["read".into()],
+        ..Default::default()
+    })
+    .await
+    .token;
+    let no_introspect = basic("rs", &reader);
     let unknown = basic(
         "rs",
         "tsr_svc_0000000000000000000000000000000000000000000000000",
     );
-    let wrong_scheme = format!("Bearer {session}");
+    let wrong_scheme = format!("Bearer {reader}");
     for (what, authorization, challenge) in [
         ("no caller", None, "Basic"),
         (
