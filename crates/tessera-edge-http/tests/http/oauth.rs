@@ -362,9 +362,14 @@ async fn metadata_points_at_the_endpoints_and_the_jwks_is_tesseras() {
 async fn postgresql_stopped_is_503_never_inactive() {
     let private = start_private_tessera(&[]).expect("private tessera");
     let service = private.ready.service_token.clone();
-    let edge = Edge::start_with(&private.uri(), &service, &[])
-        .await
-        .expect("edge");
+    let metrics_listen = format!("127.0.0.1:{}", crate::support::closed_port());
+    let edge = Edge::start_with(
+        &private.uri(),
+        &service,
+        &["--metrics-listen", &metrics_listen],
+    )
+    .await
+    .expect("edge");
     let session = private.ready.admin_token.clone();
     assert_eq!(
         introspect(&edge, &service, &session).await.json()["active"],
@@ -398,6 +403,17 @@ async fn postgresql_stopped_is_503_never_inactive() {
         "{}",
         revoke.text()
     );
+    // The endpoints appear in the edge's metrics, by endpoint and outcome.
+    let page = get(&format!("http://{metrics_listen}/metrics"), &[])
+        .await
+        .text();
+    for series in [
+        "tessera_edge_http_oauth_requests_total{endpoint=\"introspect\",outcome=\"active\"} 1",
+        "tessera_edge_http_oauth_requests_total{endpoint=\"introspect\",outcome=\"unavailable\"} 1",
+        "tessera_edge_http_oauth_requests_total{endpoint=\"revoke\",outcome=\"unavailable\"} 1",
+    ] {
+        assert!(page.contains(series), "{series} not in:\n{page}");
+    }
 }
 
 /// Kills the embedded PostgreSQL of `tessera` (its `tessera dev` stays up, failing closed).
