@@ -465,8 +465,8 @@ async fn introspection(state: &AppState, request: Request) -> Result<Value, Oaut
     }
     let token = Token::new(token);
     let answer = match authority.cached(&token) {
-        Ok(answer) => Arc::unwrap_or_clone(answer),
-        Err(miss) => {
+        Ok(answer) => answer,
+        Err(miss) => Arc::new({
             let started = Instant::now();
             let answer = authority
                 .introspect_missed(miss, &token, false)
@@ -487,7 +487,7 @@ async fn introspection(state: &AppState, request: Request) -> Result<Value, Oaut
                 }
                 Err(failure) => return Err(undecided(&failure)),
             }
-        }
+        }),
     };
     let issuer = issuer(state, &parts.headers, &parts.uri);
     Ok(introspection_json(&answer, issuer.as_deref()))
