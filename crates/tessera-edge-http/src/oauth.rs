@@ -56,14 +56,13 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use base64::Engine as _;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 use tracing::Instrument as _;
 
 use tessera_client::Introspection;
-use tessera_proto::{bounds, Failure, Reason};
+use tessera_proto::{Failure, Reason};
 
 use crate::answer::{Answer, CalledAs};
 use crate::authority::{CallerRefusal, HttpAuthority};
@@ -85,6 +84,10 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// The audit reason of a revocation made here.
 const REVOKE_REASON: &str = "oauth2 revocation endpoint (RFC 7009)";
 
+mod client_auth;
+
+pub use client_auth::{client_credential, parse_form, ClientAuth, ClientCredential, EndpointForm};
+
 /// The OAuth 2.0 routes, merged into the edge's router.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -92,36 +95,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(REVOKE_PATH, post(revoke))
         .route(METADATA_PATH, get(metadata))
         .route(JWKS_PATH, get(jwks))
-}
-
-/// How the caller presented its credential, which decides the challenge of a 401.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// `Authorization: Basic` (`client_secret_basic`).
-    Basic,
-    /// `Authorization: Bearer`.
-    Bearer,
-    /// `client_secret` in the form (`client_secret_post`).
-    Post,
-}
-
-/// The caller's credential: a Tessera token and how it came.
-#[derive(Debug, Clone)]
-pub struct ClientCredential {
-    /// The caller's token (the client secret).
-    pub token: Token,
-    /// How it was presented.
-    pub auth: ClientAuth,
-}
-
-/// The form members these endpoints read (RFC 7662 §2.1, RFC 7009 §2.1, RFC 6749 §2.3.1);
-/// others are ignored, as RFC 6749 §3.2 asks.
-#[derive(Debug, Default)]
-pub struct EndpointForm {
-    /// The token asked about.
-    pub token: Option<String>,
-    /// `client_secret` of `client_secret_post`.
-    pub client_secret: Option<String>,
 }
 
 /// Why an OAuth endpoint refused a request.
@@ -180,96 +153,6 @@ impl IntoResponse for OauthRefusal {
 fn no_store(headers: &mut HeaderMap) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
-/// Parses an `application/x-www-form-urlencoded` body. A member given twice is refused (RFC 6749
-/// §3.2), and so is a token or secret over the contract's token bound.
-pub fn parse_form(body: &[u8]) -> Result<EndpointForm, OauthRefusal> {
-    let mut form = EndpointForm::default();
-    for (name, value) in form_urlencoded::parse(body) {
-        let slot = match name.as_ref() {
-            "token" => &mut form.token,
-            "client_secret" => &mut form.client_secret,
-            _ => continue,
-        };
-        if slot.is_some() {
-            return Err(OauthRefusal::InvalidRequest("a form member is repeated"));
-        }
-        if value.len() > bounds::TOKEN {
-            return Err(OauthRefusal::InvalidRequest(
-                "a token or client_secret is over the token length bound",
-            ));
-        }
-        *slot = Some(value.into_owned());
-    }
-    Ok(form)
-}
-
-/// Decodes one `client_secret_basic` half: form-urlencoded, then base64 (RFC 6749 §2.3.1).
-fn form_decoded(text: &str) -> Option<String> {
-    let spaced = text.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .ok()
-        .map(|decoded| decoded.into_owned())
-}
-
-/// The secret of an `Authorization: Basic` value; the client_id is ignored.
-fn basic_secret(encoded: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (_client_id, secret) = text.split_once(':')?;
-    form_decoded(secret)
-}
-
-/// The caller's credential, from `Authorization` or the form; `None` when none was presented.
-/// Two methods at once, or two `Authorization` headers, are refused (RFC 6749 §2.3).
-pub fn client_credential(
-    headers: &HeaderMap,
-    form: &EndpointForm,
-) -> Result<Option<ClientCredential>, OauthRefusal> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let header = values.next();
-    if values.next().is_some() {
-        return Err(OauthRefusal::InvalidRequest(
-            "more than one Authorization header",
-        ));
-    }
-    let presented = match (header, &form.client_secret) {
-        (Some(_), Some(_)) => {
-            return Err(OauthRefusal::InvalidRequest(
-                "more than one client authentication method",
-            ))
-        }
-        (None, None) => return Ok(None),
-        (None, Some(secret)) => (ClientAuth::Post, Some(secret.clone())),
-        (Some(value), None) => {
-            let text = value.to_str().unwrap_or_default();
-            let (scheme, rest) = text.trim().split_once(' ').unwrap_or((text, ""));
-            if scheme.eq_ignore_ascii_case("basic") {
-                (ClientAuth::Basic, basic_secret(rest))
-            } else if scheme.eq_ignore_ascii_case("bearer") {
-                (ClientAuth::Bearer, Some(rest.trim().to_owned()))
-            } else {
-                return Err(OauthRefusal::InvalidClient(
-                    None,
-                    "client authentication must be Basic, Bearer or client_secret",
-                ));
-            }
-        }
-    };
-    match presented {
-        (auth, Some(secret)) if check_token_syntax(&secret).is_ok() => Ok(Some(ClientCredential {
-            token: Token::new(secret),
-            auth,
-        })),
-        (auth, _) => Err(OauthRefusal::InvalidClient(
-            Some(auth),
-            "the client credential is malformed",
-        )),
-    }
 }
 
 /// The issuer: `--public-url`, else the request's own origin.

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use http::header::AUTHORIZATION;
 use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -14,6 +16,7 @@ use crate::config::Secret;
 use crate::gate::Gate;
 use crate::policy::{FrontProxy, Origin, Policy};
 use crate::routes::{NamespaceRules, PublicRoutes};
+use tessera_proto::bounds;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
