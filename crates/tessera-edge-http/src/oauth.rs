@@ -42,7 +42,7 @@
 //! | unknown, malformed, expired, revoked, used-up token | 200 exactly `{"active": false}` |
 //! | Tessera cannot decide (PostgreSQL down, overloaded, edge token refused) | 503 + `Retry-After`, never `active: false` |
 //! | no caller, caller inactive or lacking `introspect` | 401 `invalid_client` + `WWW-Authenticate` |
-//! | no `token`, a repeated member, not a form | 400 `invalid_request` |
+//! | no `token`, a repeated member, a token or secret over `bounds::TOKEN` (4096 bytes, gRPC's bound), not a form | 400 `invalid_request` |
 //! | body over `--max-json-bytes` | 413 |
 //!
 //! Revocation answers 200 for any token it was given, known or not (RFC 7009 §2.2), 503 when
