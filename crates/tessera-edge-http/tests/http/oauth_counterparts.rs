@@ -66,7 +66,18 @@ struct Httpd {
 }
 
 impl Drop for Httpd {
+    /// SIGTERM, which makes httpd stop its worker children before it exits (SIGKILL would leave
+    /// them behind); SIGKILL only if it does not exit in time.
     fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
