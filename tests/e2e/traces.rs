@@ -250,3 +250,83 @@ async fn an_otlp_endpoint_pointing_at_nothing_is_announced_and_warned_about() ->
     assert!(log.contains(&endpoint), "{log}");
     Ok(())
 }
+
+const OAUTH_TRACE_ID: &str = "0a0757a0c0ffee0000000000000c0de1";
+
+/// RFC 7662 over HTTP as an operator traces it: `POST /oauth2/introspect` with a `traceparent` is
+/// one trace — the edge span under the caller's, the OAuth endpoint's span (`edge.oauth`) under
+/// it, Tessera's Introspect under that — and neither the introspected token nor the resource
+/// server's client secret (plain or in its Basic encoding) is exported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_introspection_is_one_trace_without_secrets() -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let receiver = OtlpReceiver::start().await?;
+    let endpoint = receiver.endpoint();
+    let mut dev = DevServer::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ])?;
+    let token = dev.ready.admin_token.clone();
+    let edge = start_edge(&dev, &endpoint)?;
+    let authority = edge.url.trim_start_matches("http://").to_owned();
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("rs:{}", dev.ready.service_token));
+    let form = format!("token={token}");
+    let response = http(
+        &authority,
+        &format!(
+            "POST /oauth2/introspect HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Basic {basic}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             traceparent: 00-{OAUTH_TRACE_ID}-{CALLER_SPAN}-01\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    )
+    .await?;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"active\":true"), "{response}");
+
+    let traced = |spans: &[ExportedSpan]| {
+        let index = by_id(spans);
+        let ours: Vec<&ExportedSpan> = spans
+            .iter()
+            .filter(|s| s.trace_id == OAUTH_TRACE_ID)
+            .collect();
+        let edge = ours
+            .iter()
+            .find(|s| s.service == "tessera-edge-http" && s.parent_span_id == CALLER_SPAN)?;
+        let oauth = ours
+            .iter()
+            .find(|s| s.name == "edge.oauth" && descends(&index, s, &edge.span_id))?;
+        ours.iter().find(|s| {
+            s.service == "tessera"
+                && s.name == "tessera.v1.AuthService/Introspect"
+                && descends(&index, s, &oauth.span_id)
+        })?;
+        Some(())
+    };
+    let spans = receiver
+        .wait_for(Duration::from_secs(60), |spans| traced(spans).is_some())
+        .await;
+    assert!(
+        traced(&spans).is_some(),
+        "no complete OAuth trace; spans: {:?}",
+        spans
+            .iter()
+            .map(|s| format!("{} {} {}", s.service, s.name, s.trace_id))
+            .collect::<Vec<_>>()
+    );
+    let exported = receiver.exported_bytes();
+    for (what, secret) in [
+        ("the introspected token", token.as_str()),
+        ("the client secret", dev.ready.service_token.as_str()),
+        ("the Basic credentials", basic.as_str()),
+    ] {
+        assert!(
+            !contains_bytes(&exported, secret.as_bytes()),
+            "{what} was exported in a span"
+        );
+    }
+    drop(edge);
+    dev.stop()?;
+    Ok(())
+}

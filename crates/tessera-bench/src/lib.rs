@@ -70,6 +70,7 @@ pub const SCENARIOS: &[&str] = &[
     "node",
     "edge",
     "envoy",
+    "oauth",
     "uncached",
     "flood",
     "revocation",

@@ -37,7 +37,7 @@ struct Args {
     #[arg(long, env = "TESSERA_PG_BIN")]
     pg_bin: Option<PathBuf>,
     /// Run only these scenarios (comma-separated): throughput, latency, clients, python, java,
-    /// node, edge, envoy, uncached, flood, revocation, kill, big, tracing.
+    /// node, edge, envoy, oauth, uncached, flood, revocation, kill, big, tracing.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Experiment: replicas' pools never check a connection before use (production checks only

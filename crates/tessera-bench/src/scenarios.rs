@@ -60,6 +60,7 @@ mod big_revocations;
 mod clients;
 mod edge;
 mod envoy;
+mod oauth;
 mod python;
 mod sdks;
 mod tracing_overhead;
@@ -499,6 +500,9 @@ impl Bench {
         }
         if wanted("envoy") {
             self.envoy().await?;
+        }
+        if wanted("oauth") {
+            self.oauth().await?;
         }
         if wanted("uncached") {
             self.uncached(postgres).await?;

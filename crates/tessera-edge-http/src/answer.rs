@@ -15,6 +15,17 @@
 //! | `RESOURCE_EXHAUSTED` | 503 + `Retry-After` | 503 + `Retry-After` |
 //! | `UNAVAILABLE`, `INTERNAL`, `RESYNC_REQUIRED`, timeouts, anything unknown | 503 (fail closed) | 503 (fail closed) |
 //!
+//! The OAuth 2.0 endpoints ([`crate::oauth`]) speak RFC 6749 §5.2 instead of RFC 6750 for what
+//! is theirs to say, and use this table for the rest:
+//!
+//! | reason (or refusal) | `POST /oauth2/introspect` | `POST /oauth2/revoke` |
+//! |---|---|---|
+//! | token inactive, unknown, malformed, `INVALID_ARGUMENT` on `token` | 200 `{"active": false}` | 200 (nothing to revoke) |
+//! | no client credential, client inactive or lacking `introspect` | 401 `invalid_client` | — (no credential needed) |
+//! | presented client refused (`AUTH_*`, `PRIVILEGE_*`, `ELEVATION_REQUIRED`) | 401 `invalid_client` | 401 `invalid_client` |
+//! | no `token`, repeated member, not a form | 400 `invalid_request` | 400 `invalid_request` |
+//! | `UNAVAILABLE`, `RESOURCE_EXHAUSTED`, timeouts, edge token refused | 503 + `Retry-After` (never inactive) | 503 + `Retry-After` |
+//!
 //! The reasons, their classes ([`Reason::refuses_caller`], [`Reason::is_undecided`]) and their
 //! HTTP statuses are the contract's one table (`tessera_proto::Reason`); this module adds only
 //! the HTTP dialect's words (RFC 6750 errors, descriptions, `Retry-After`).

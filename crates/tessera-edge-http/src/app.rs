@@ -2,8 +2,10 @@
 //! first (request-head size limit, removal of client-supplied identity headers).
 //!
 //! Reserved paths (never proxied): `/api/v1/public/ping`, `/auth/verify`, `/auth/envoy/*`,
-//! `/auth/tokens`, `/login`, `/logout`, `/api/auth/session/*`, `/api/auth/root/*` and the gRPC
-//! paths of Envoy's Check service and its reflection (see [`crate::ext_authz`]).
+//! `/auth/tokens`, `/login`, `/logout`, `/api/auth/session/*`, `/api/auth/root/*`, the OAuth 2.0
+//! endpoints of [`crate::oauth`] (`/oauth2/*`, `/.well-known/oauth-authorization-server`,
+//! `/.well-known/jwks.json`) and the gRPC paths of Envoy's Check service and its reflection (see
+//! [`crate::ext_authz`]).
 
 use std::sync::Arc;
 
@@ -42,6 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/auth/envoy/", any(verify::envoy))
         .route("/auth/envoy/{*path}", any(verify::envoy))
         .merge(ext_authz::routes(state.clone()))
+        .merge(crate::oauth::routes())
         .fallback(proxy::handle)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

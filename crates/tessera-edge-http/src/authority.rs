@@ -13,8 +13,8 @@
 use std::sync::Arc;
 
 use tessera_client::{
-    Client, Introspection, IssueToken, IssuedToken, Login, NamespaceDecision, RevokeTarget, Secret,
-    Session, Unlock,
+    Client, Introspection, IssueToken, IssuedToken, Jwks, Login, NamespaceDecision, RevokeTarget,
+    Secret, Session, Unlock,
 };
 
 use crate::decision_cache::{AnswerCache, AnswerEpoch, TokenHash};
@@ -195,18 +195,35 @@ impl HttpAuthority {
 
     /// Revokes `token` (and everything derived from it), acting as its holder.
     pub async fn revoke_own(&self, token: &Token, reason: &str) -> Result<u64, Failure> {
+        self.revoke_token_as(token, token, reason).await
+    }
+
+    /// Revokes `token` (and everything derived from it), acting as `caller`. Holding a token's
+    /// secret is authority enough to revoke it (Tessera's Revoke rule), so any active caller may;
+    /// like every Revoke, it returns once the revocation reached the feed's followers.
+    pub async fn revoke_token_as(
+        &self,
+        caller: &Token,
+        token: &Token,
+        reason: &str,
+    ) -> Result<u64, Failure> {
         let target = RevokeTarget::Token(Secret::new(token.expose().to_owned()));
         let key = TokenHash::of(token.expose());
         // Before and after: no request after this one is answered from the cache, whatever the
         // outcome (an error may hide a revoke that went through).
         self.cache.forget(&key);
         let revoked = self
-            .as_user(token)?
+            .as_user(caller)?
             .revoke(target, reason)
             .await
             .map_err(Failure::from);
         self.cache.forget(&key);
         revoked
+    }
+
+    /// Tessera's JWT verification keys (GetJwks), asked with the edge's token.
+    pub async fn jwks(&self) -> Result<Jwks, Failure> {
+        self.service.jwks().await.map_err(Failure::from)
     }
 
     /// Issues a token derived from `caller`'s.

@@ -164,6 +164,12 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_READY_FILE")]
     pub ready_file: Option<PathBuf>,
 
+    /// The edge's public origin, `https://auth.example.com`: the OAuth 2.0 issuer and the base of
+    /// the endpoint URLs in `/.well-known/oauth-authorization-server`. Without it, each request's
+    /// own origin (its Host, or `X-Forwarded-*` with --trust-proxy).
+    #[arg(long, env = "TESSERA_HTTP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     #[command(flatten)]
     pub logs: tessera_telemetry::LogArgs,
 
@@ -277,6 +283,12 @@ impl Settings {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         check_limits(&cli)?;
+        let public_url = match &cli.public_url {
+            Some(text) => Some(Origin::parse(text).with_context(|| {
+                format!("--public-url {text:?} is not scheme://host[:port] (no path)")
+            })?),
+            None => None,
+        };
         Ok(Self {
             listen: cli.listen,
             tessera: cli
@@ -296,6 +308,7 @@ impl Settings {
                 max_json_bytes: cli.max_json_bytes,
                 front_proxy: cli.front_proxy,
                 ext_authz_callers: cli.ext_authz_callers,
+                public_url,
             },
             tls,
             limits: ServerLimits {

@@ -255,7 +255,7 @@ pub fn namespace_verdict(answer: &Introspection, identifier: &str, action: &str)
 
 /// The client span of one call to Tessera; its context travels in the call's `traceparent`, so
 /// Tessera's spans hang under it.
-fn tessera_call_span(rpc: &'static str) -> tracing::Span {
+pub(crate) fn tessera_call_span(rpc: &'static str) -> tracing::Span {
     tracing::info_span!(
         "tessera.call",
         otel.name = %format_args!("tessera.v1.AuthService/{rpc}"),

@@ -26,6 +26,7 @@ pub mod gate;
 pub mod identity;
 pub mod login_page;
 pub mod metrics;
+pub mod oauth;
 pub mod origin;
 pub mod policy;
 pub mod proxy;

@@ -12,6 +12,10 @@
 //! * `tessera_edge_http_decision_cache_entries`: answers held.
 //! * `tessera_edge_http_revocation_feed_connected`: 1 while the revocation feed is followed (and
 //!   the cache trusted), 0 otherwise.
+//! * `tessera_edge_http_oauth_requests_total{endpoint,outcome}`: each answer of the OAuth 2.0
+//!   endpoints (see [`crate::oauth`]): `endpoint` is `introspect`, `revoke`, `metadata` or
+//!   `jwks`; `outcome` is `active` / `inactive` (introspection), `ok`, `invalid_request`,
+//!   `invalid_client` or `unavailable` (503: Tessera could not decide).
 
 use std::time::Duration;
 
@@ -31,6 +35,12 @@ struct HttpOutcomeLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RpcLabels {
     rpc: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OauthLabels {
+    endpoint: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -59,6 +69,7 @@ pub struct EdgeMetrics {
     lookups: Family<LookupLabels, Counter>,
     entries: Gauge,
     feed: Gauge,
+    oauth: Family<OauthLabels, Counter>,
 }
 
 impl Default for EdgeMetrics {
@@ -71,6 +82,7 @@ impl Default for EdgeMetrics {
             lookups: Family::default(),
             entries: Gauge::default(),
             feed: Gauge::default(),
+            oauth: Family::default(),
         }
     }
 }
@@ -127,7 +139,19 @@ impl EdgeMetrics {
             "1 while the revocation feed is followed and the decision cache trusted",
             metrics.feed.clone(),
         );
+        registry.register(
+            "tessera_edge_http_oauth_requests",
+            "Answers of the OAuth 2.0 endpoints, by endpoint and outcome",
+            metrics.oauth.clone(),
+        );
         metrics
+    }
+
+    /// Records one answer of an OAuth 2.0 endpoint.
+    pub fn oauth_request(&self, endpoint: &'static str, outcome: &'static str) {
+        self.oauth
+            .get_or_create(&OauthLabels { endpoint, outcome })
+            .inc();
     }
 
     /// Records one look into the decision cache.

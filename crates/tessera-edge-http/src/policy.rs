@@ -57,6 +57,9 @@ pub struct Policy {
     pub front_proxy: FrontProxy,
     /// Who may call Envoy's `Check`.
     pub ext_authz_callers: ExtAuthzCallers,
+    /// The origin clients reach the edge at (`--public-url`), the OAuth issuer; `None` takes
+    /// each request's own origin.
+    pub public_url: Option<Origin>,
 }
 
 /// Who may call Envoy's `Check` (see [`crate::ext_authz`]).

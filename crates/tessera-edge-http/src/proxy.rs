@@ -307,6 +307,7 @@ mod tests {
             max_json_bytes: 1024,
             front_proxy: crate::policy::FrontProxy::Auto,
             ext_authz_callers: crate::policy::ExtAuthzCallers::Token,
+            public_url: None,
         }
     }
 

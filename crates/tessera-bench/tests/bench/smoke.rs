@@ -53,6 +53,10 @@ async fn smoke_run_measures_every_scenario() {
             &["HTTP forward-auth /auth/verify / edge ping"][..],
             "HTTP edge rows",
         ),
+        (
+            &["RFC 7662 POST /oauth2/introspect / edge ping"][..],
+            "OAuth introspection rows",
+        ),
     ] {
         let skipped = report.row(not_run);
         if let Some(skipped) = skipped {

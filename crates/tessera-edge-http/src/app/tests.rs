@@ -50,6 +50,7 @@ fn app_with(insecure_dev_http: bool) -> Router {
             max_json_bytes: 1024,
             front_proxy: crate::policy::FrontProxy::Auto,
             ext_authz_callers: crate::policy::ExtAuthzCallers::Token,
+            public_url: None,
         },
         proxy: Some(Proxy::new(upstream, Duration::from_secs(2))),
         max_header_bytes: 4096,

@@ -12,6 +12,7 @@ fn policy(tls: bool, trust_proxy: bool) -> Policy {
         max_json_bytes: 1024,
         front_proxy: crate::policy::FrontProxy::Auto,
         ext_authz_callers: crate::policy::ExtAuthzCallers::Token,
+        public_url: None,
     }
 }
 

@@ -15,6 +15,8 @@ mod envoy;
 mod front_proxies;
 mod fuzz_inputs;
 mod namespace_rules;
+mod oauth;
+mod oauth_counterparts;
 mod rotation;
 mod sessions;
 mod trust_boundaries;
