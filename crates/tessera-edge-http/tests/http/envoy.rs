@@ -201,6 +201,17 @@ async fn users_token(user: &str) -> String {
         .token
 }
 
+/// A one-hour token of the dev admin holding `permission` alone.
+async fn holding(permission: &str) -> String {
+    tessera()
+        .issue(pb::IssueTokenRequest {
+            ttl: "1h".into(),
+            permissions: vec![permission.into()],
+            ..Default::default()
+        })
+        .await
+}
+
 const IDENTITY: [&str; 6] = [
     "x-tessera-subject",
     "x-tessera-username",
@@ -556,24 +567,12 @@ async fn check_vets_its_caller_and_is_listed_by_reflection() {
         check(None).await.expect_err("no caller").code(),
         tonic::Code::Unauthenticated
     );
-    let reader = tessera
-        .issue(pb::IssueTokenRequest {
-            ttl: "1h".into(),
-            permissions: vec!["read".into()],
-            ..Default::default()
-        })
-        .await;
+    let reader = holding("read").await;
     assert_eq!(
         check(Some(reader)).await.expect_err("no introspect").code(),
         tonic::Code::PermissionDenied
     );
-    let revoked = tessera
-        .issue(pb::IssueTokenRequest {
-            ttl: "1h".into(),
-            permissions: vec!["introspect".into()],
-            ..Default::default()
-        })
-        .await;
+    let revoked = holding("introspect").await;
     check(Some(revoked.clone()))
         .await
         .expect("an introspect token may call");
@@ -688,7 +687,6 @@ async fn call_check(
 /// reaches) answers a call without a token; a token that is sent is still vetted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_caller_is_answered_only_when_the_edge_says_so() {
-    let tessera = tessera();
     let open = Edge::start(&["--ext-authz-callers", "any"]).await;
     let answered = call_check(open.url.clone(), None).await.expect("answered");
     assert_eq!(
@@ -696,13 +694,7 @@ async fn any_caller_is_answered_only_when_the_edge_says_so() {
         Some(16),
         "401 for the request"
     );
-    let reader = tessera
-        .issue(pb::IssueTokenRequest {
-            ttl: "1h".into(),
-            permissions: vec!["read".into()],
-            ..Default::default()
-        })
-        .await;
+    let reader = holding("read").await;
     let refused = call_check(open.url.clone(), Some(reader)).await;
     assert_eq!(
         refused.expect_err("no introspect").code(),
