@@ -179,16 +179,7 @@ async fn a_revocation_reaches_the_edge_and_the_next_requests_are_refused() {
 
     let token = tessera.token().await;
     let session = tessera.login("erin", PASSWORD).await;
-    let child = tessera
-        .issue_as(
-            &session,
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .token;
+    let child = tessera.child_of(&session).await;
     for held in [&token, &child] {
         assert_eq!(edge.verify(held).await, StatusCode::OK);
         assert_eq!(edge.verify(held).await, StatusCode::OK);

@@ -189,16 +189,7 @@ async fn edge() -> Edge {
 async fn users_token(user: &str) -> String {
     let tessera = tessera();
     let session = tessera.login(user, crate::support::PASSWORD).await;
-    tessera
-        .issue_as(
-            &session,
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .token
+    tessera.child_of(&session).await
 }
 
 /// A one-hour token of the dev admin holding `permission` alone.

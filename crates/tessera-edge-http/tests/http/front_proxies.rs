@@ -195,16 +195,7 @@ fn caddy_config(dir: &Path, port: u16, edge: u16, upstream: u16) -> String {
 async fn check_front(proxy: &Proxy, name: &str, malformed: StatusCode) {
     let tessera = tessera();
     let frank = tessera.login("frank", crate::support::PASSWORD).await;
-    let good = tessera
-        .issue_as(
-            &frank,
-            tessera_proto::v1::IssueTokenRequest {
-                ttl: "1h".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .token;
+    let good = tessera.child_of(&frank).await;
     let auth = format!("Bearer {good}");
     let reply: Reply = get(
         &proxy.url("/app/page?q=1"),

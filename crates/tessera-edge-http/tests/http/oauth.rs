@@ -246,16 +246,7 @@ async fn revocation_answers_200_and_the_next_introspection_is_inactive() {
     let service = &tessera.ready.service_token;
 
     let parent = tessera.login("erin", PASSWORD).await;
-    let child = tessera
-        .issue_as(
-            &parent,
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .token;
+    let child = tessera.child_of(&parent).await;
     assert_eq!(
         introspect(&edge, service, &child).await.json()["active"],
         true
@@ -375,16 +366,7 @@ async fn postgresql_stopped_is_503_never_inactive() {
         introspect(&edge, &service, &session).await.json()["active"],
         true
     );
-    let fresh = private
-        .issue_as(
-            &session,
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .token;
+    let fresh = private.child_of(&session).await;
 
     stop_postgres(&private);
     let reply = introspect(&edge, &service, &fresh).await;

@@ -323,15 +323,21 @@ fn spring_classpath() -> String {
 
 /// What Spring's introspector concludes about each of `tokens`, one line each.
 fn spring_judges(classpath: &str, uri: &str, service: &str, tokens: &[&str]) -> Vec<String> {
-    let out = Command::new("java")
-        .args(["-cp", classpath, "tessera.spring.Introspect", uri])
+    let mut java = Command::new("java");
+    java.args(["-cp", classpath, "tessera.spring.Introspect", uri])
         .args(tokens)
-        .env("TESSERA_SERVICE_TOKEN", service)
+        .env("TESSERA_SERVICE_TOKEN", service);
+    verdict_lines(java, "java")
+}
+
+/// The lines a client program printed, one verdict per token; the program must succeed.
+fn verdict_lines(mut command: Command, what: &str) -> Vec<String> {
+    let out = command
         .output()
-        .expect("run java");
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
     assert!(
         out.status.success(),
-        "java failed:\n{}",
+        "{what} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout)
@@ -392,16 +398,7 @@ async fn spring_security_introspector_sees_subject_scopes_revocation_and_outage(
         ["inactive"]
     );
 
-    let fresh = private
-        .issue_as(
-            &admin,
-            pb::IssueTokenRequest {
-                ttl: "1h".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .token;
+    let fresh = private.child_of(&admin).await;
     stop_postgres(&private);
     let outage = spring_judges(&classpath, &uri, &service, &[&fresh]);
     assert!(
@@ -437,21 +434,12 @@ async fn zitadel_oidc_resource_server_sees_subject_scopes_revocation_and_outage(
         .await
         .expect("edge");
     let judge = |tokens: &[&str]| {
-        let out = Command::new(&binary)
+        let mut zitadel = Command::new(&binary);
+        zitadel
             .arg(&edge.url)
             .args(tokens)
-            .env("TESSERA_SERVICE_TOKEN", &service)
-            .output()
-            .expect("run zitadel-introspect");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
+            .env("TESSERA_SERVICE_TOKEN", &service);
+        verdict_lines(zitadel, "zitadel-introspect")
     };
     let admin = private.ready.admin_token.clone();
     let issue = |permissions: Vec<String>| {

@@ -110,6 +110,19 @@ impl Tessera {
             .into_inner()
     }
 
+    /// A plain one-hour token issued as `caller` (a session or token of its own).
+    pub async fn child_of(&self, caller: &str) -> String {
+        self.issue_as(
+            caller,
+            pb::IssueTokenRequest {
+                ttl: "1h".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .token
+    }
+
     /// Issues a token as the dev admin.
     pub async fn issue(&self, request: pb::IssueTokenRequest) -> String {
         self.issue_as(&self.ready.admin_token, request).await.token
