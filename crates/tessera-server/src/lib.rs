@@ -21,3 +21,4 @@ pub mod settings;
 pub mod static_tokens;
 pub mod sweeper;
 pub mod tls;
+pub mod write_budget;

@@ -45,6 +45,9 @@ pub struct AuthSettings {
     pub cache_capacity: usize,
     /// Most WatchRevocations streams open at once per caller.
     pub watch_streams_per_caller: usize,
+    /// Audited writes (IssueToken, Revoke, admin changes) a caller may make per second on this
+    /// replica, with five seconds' worth at once; 0 means no limit.
+    pub writes_per_caller: u32,
     /// How long a follower of the revocation feed (this replica's cache, an edge) may serve
     /// decisions from its cache after the database last proved it current; the longest a Revoke
     /// waits for a follower that stopped answering.
@@ -70,6 +73,7 @@ impl Default for AuthSettings {
             cache_enabled: true,
             cache_capacity: 100_000,
             watch_streams_per_caller: 8,
+            writes_per_caller: 100,
             feed_lease: StdDuration::from_millis(250),
         }
     }

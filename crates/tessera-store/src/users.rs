@@ -181,6 +181,55 @@ pub async fn reserve_attempt(
     })
 }
 
+/// How many decoy rows there are (`login_decoys`).
+pub const DECOY_SLOTS: u64 = 64;
+
+/// The decoy row an attempt on an unknown or disabled account `username` works on: the same
+/// statement shape as [`reserve_attempt`], and a committed write like it, so such an attempt
+/// costs what a wrong password costs. Never refuses.
+pub async fn reserve_decoy_attempt(
+    pool: &PgPool,
+    slot: i16,
+    now: OffsetDateTime,
+    max_attempts: i32,
+) -> Result<(), StoreError> {
+    let _: (bool, bool) = sqlx::query_as(
+        "WITH taken AS (
+             UPDATE login_decoys SET
+                 failed_logins = CASE WHEN failed_logins >= 1000000 THEN 1 ELSE failed_logins + 1 END,
+                 locked_until  = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END
+             WHERE slot = $1
+               AND (locked_until <= $2 OR locked_until IS NULL OR failed_logins < $3)
+             RETURNING slot)
+         SELECT EXISTS (SELECT 1 FROM taken),
+                EXISTS (SELECT 1 FROM login_decoys WHERE slot = $1 AND locked_until > $2)",
+    )
+    .bind(slot)
+    .bind(now)
+    .bind(max_attempts)
+    .fetch_one(pool)
+    .await?;
+    Ok(())
+}
+
+/// The decoy's side of [`record_failure`]: the same statement, which never locks a decoy.
+pub async fn record_decoy_failure(
+    conn: &mut PgConnection,
+    slot: i16,
+    lock_until: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let _: Option<(Option<OffsetDateTime>,)> = sqlx::query_as(
+        "UPDATE login_decoys SET locked_until = $2
+         WHERE slot = $1 AND failed_logins < 0 AND locked_until IS NULL
+         RETURNING locked_until",
+    )
+    .bind(slot)
+    .bind(lock_until)
+    .fetch_optional(conn)
+    .await?;
+    Ok(())
+}
+
 /// A successful login: the count starts over. Succeeds only while the account is enabled and
 /// still at `generation` (the one read before the password was checked); returns false when a
 /// reset, disable or role change got in between, and the login must then fail. The row stays

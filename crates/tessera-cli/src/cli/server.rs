@@ -141,6 +141,11 @@ pub struct AuthArgs {
     /// one); more answer RESOURCE_EXHAUSTED.
     #[arg(long, env = "TESSERA_WATCH_STREAMS_PER_CALLER", default_value_t = 8)]
     pub watch_streams_per_caller: usize,
+    /// Audited writes (IssueToken, Revoke, admin changes) one caller (an account, or a token
+    /// without one) may make per second on this replica, five seconds' worth at once; past it they
+    /// answer RESOURCE_EXHAUSTED before writing anything. 0 means no limit.
+    #[arg(long, env = "TESSERA_WRITES_PER_CALLER", default_value_t = 100)]
+    pub writes_per_caller: u32,
     /// How long a follower of the revocation feed (a replica's cache, an edge) may serve decisions
     /// from its cache after PostgreSQL last proved it current (renewed every fifth of it); also the
     /// longest a Revoke waits for a follower that stopped answering, e.g. 250ms (50ms to 30s).
@@ -263,6 +268,7 @@ impl AuthArgs {
             cache_enabled: !self.no_cache,
             cache_capacity: self.cache_capacity,
             watch_streams_per_caller: self.watch_streams_per_caller,
+            writes_per_caller: self.writes_per_caller,
             feed_lease: feed_lease(&self.feed_lease)?,
             ..defaults
         };

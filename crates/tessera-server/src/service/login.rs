@@ -105,11 +105,7 @@ impl Authority {
             ))
             .await?;
         let Some(user) = user.filter(|u| !u.disabled) else {
-            let hasher = Arc::clone(&self.hasher);
-            ticket.run(move || hasher.verify_dummy(&password)).await?;
-            self.record_failure(None, username, "unknown_or_disabled")
-                .await?;
-            return Err(ApiError::InvalidCredentials);
+            return self.refuse_unknown(&ticket, username, password).await;
         };
         self.check_credentials(&ticket, &user, password, totp_code, "login")
             .await?;
@@ -551,6 +547,41 @@ impl Authority {
         Ok(())
     }
 
+    /// An unknown or disabled account answers like a wrong password, after the same work: the
+    /// same argon2 verification, and the same statements and committed writes as
+    /// [`Authority::check_credentials`] then [`Authority::fail_reserved`], made on a decoy row
+    /// (`login_decoys`) instead of the account's. Otherwise the missing writes tell, by timing
+    /// alone, which names exist.
+    async fn refuse_unknown(
+        &self,
+        ticket: &Ticket,
+        username: &str,
+        password: Password,
+    ) -> Result<LoginOutcome, ApiError> {
+        let slot = decoy_slot(username);
+        let now = self.clock.now();
+        users::reserve_decoy_attempt(&self.pool, slot, now, self.settings.max_failed_logins)
+            .instrument(crate::service::store_span(
+                "UPDATE",
+                "users::reserve_attempt",
+            ))
+            .await?;
+        let hasher = Arc::clone(&self.hasher);
+        ticket.run(move || hasher.verify_dummy(&password)).await?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(tessera_store::StoreError::from)?;
+        users::record_decoy_failure(&mut tx, slot, now + self.settings.lockout).await?;
+        let mut event = self.event("login", "failure");
+        event.username = Some(username.to_owned());
+        event.detail = json!({ "reason": "unknown_or_disabled" });
+        self.audit(&mut tx, event).await?;
+        tx.commit().await.map_err(tessera_store::StoreError::from)?;
+        Err(ApiError::InvalidCredentials)
+    }
+
     async fn record_failure(
         &self,
         actor: Option<Uuid>,
@@ -568,4 +599,13 @@ impl Authority {
         event.detail = json!({ "reason": why });
         self.audit(&mut conn, event).await
     }
+}
+
+/// The decoy row for attempts on `username` (see `login_decoys`): spread by a hash of the name so
+/// that, like real accounts, attempts on different names rarely wait for one another.
+fn decoy_slot(username: &str) -> i16 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::hash::DefaultHasher::new();
+    username.hash(&mut hasher);
+    i16::try_from(hasher.finish() % users::DECOY_SLOTS).unwrap_or_default()
 }

@@ -62,6 +62,7 @@ pub struct Authority {
     keys: SigningKeys,
     watchers: watch::Watchers,
     drain: crate::drain::Drain,
+    writes: Arc<crate::write_budget::WriteBudget>,
 }
 
 impl Authority {
@@ -91,6 +92,7 @@ impl Authority {
             };
             RevocationFeed::start(source.pool, settings, Arc::new(cache.clone()))
         });
+        let settings_writes_per_caller = settings.writes_per_caller;
         let keys = SigningKeys::new(
             pool.clone(),
             settings.totp_key.as_ref().map(|key| key.0.clone()),
@@ -107,6 +109,9 @@ impl Authority {
             keys,
             watchers: watch::Watchers::default(),
             drain: crate::drain::Drain::new(),
+            writes: Arc::new(crate::write_budget::WriteBudget::new(
+                settings_writes_per_caller,
+            )),
         })
     }
 

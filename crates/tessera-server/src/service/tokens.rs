@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{
     jwt,
-    view::{Lookup, TokenView},
+    view::{InactiveReason, Lookup, TokenView},
     Authority,
 };
 use crate::error::ApiError;
@@ -161,6 +161,7 @@ impl Authority {
         req: IssueRequest,
     ) -> Result<IssuedToken, ApiError> {
         let child = child_request(caller, &req)?;
+        self.writes.spend(caller)?;
         let now = self.clock.now();
         let grant = self.issuable_grant(caller, &req, &child, now)?;
         let token_id = Uuid::new_v4();
@@ -268,11 +269,36 @@ impl Authority {
         if token.is_empty() {
             return Err(ApiError::invalid("token", "token must not be empty"));
         }
-        let lookup = self.lookup(token, !peek).await?;
+        let lookup = self.inspect(caller, token, !peek).await?;
         if let Lookup::Inactive(reason) = &lookup {
             debug!(reason = reason.as_str(), caller = %caller.id, "introspected token inactive");
         }
         Ok(lookup)
+    }
+
+    /// Reads `token` as `caller` may see it ([`TokenView::sees_tokens_of`]): another account's
+    /// token is inactive to a caller that may not inspect it, and loses no use to it.
+    async fn inspect(
+        &self,
+        caller: &TokenView,
+        token: &str,
+        consume: bool,
+    ) -> Result<Lookup, ApiError> {
+        if caller.sees_every_token() {
+            return self.lookup(token, consume).await;
+        }
+        // A caller limited to its own account: look first without consuming, so another
+        // account's limited-use token keeps its uses.
+        match self.lookup(token, false).await? {
+            Lookup::Active(view) if !caller.sees_tokens_of(view.subject) => {
+                Ok(Lookup::Inactive(InactiveReason::NotVisible))
+            }
+            Lookup::Active(view) if !consume || view.uses_remaining.is_none() => {
+                Ok(Lookup::Active(view))
+            }
+            Lookup::Active(_) => self.lookup(token, true).await,
+            inactive @ Lookup::Inactive(_) => Ok(inactive),
+        }
     }
 
     /// Decides, for a caller holding `introspect`, whether `token` may touch each identifier.
@@ -292,7 +318,7 @@ impl Authority {
         // dialect uses (`tessera_rules::decision`).
         let question = Question::new(&identifiers, action)
             .map_err(|malformed| ApiError::invalid(malformed.field(), malformed.to_string()))?;
-        let view = match self.lookup(token, false).await? {
+        let view = match self.inspect(caller, token, false).await? {
             Lookup::Active(view) => view,
             Lookup::Inactive(_) => return Ok(None),
         };
@@ -315,6 +341,7 @@ impl Authority {
         reason: &str,
         no_wait: bool,
     ) -> Result<RevokeOutcome, ApiError> {
+        self.writes.spend(caller)?;
         let (target, own) = self.revoke_target(caller, &req).await?;
         if !own && !caller.holds_admin_rights() {
             return Err(ApiError::ElevationRequired(

@@ -68,6 +68,25 @@ impl TokenView {
         }
     }
 
+    /// Whether this caller may inspect (Introspect, CheckNamespace, consume a use of) tokens acting
+    /// for `subject`. The rule, in docs/architecture.md: tokens acting for no account (the master
+    /// token, static tokens) and tokens of an `admin` or higher account, or elevated by Unlock,
+    /// inspect every token: they are what services and operators introspect with. A `user`
+    /// account's tokens inspect only that account's own tokens; any other answers inactive
+    /// (RFC 7662 §2.2: a token the caller may not introspect is not active to it) and loses no use.
+    pub fn sees_tokens_of(&self, subject: Option<Uuid>) -> bool {
+        self.sees_every_token() || (self.subject.is_some() && subject == self.subject)
+    }
+
+    /// Whether this caller may inspect every token ([`TokenView::sees_tokens_of`]).
+    pub fn sees_every_token(&self) -> bool {
+        match (self.subject, self.role) {
+            (None, _) => true,
+            _ if self.elevated => true,
+            (Some(_), role) => role.is_some_and(Role::is_session_root),
+        }
+    }
+
     /// The token's bounds, from which children are derived.
     pub fn grant(&self) -> tessera_rules::grant::Grant {
         tessera_rules::grant::Grant {
@@ -104,6 +123,9 @@ pub enum InactiveReason {
     AccountDisabled,
     /// Its account's password, role or enabled state changed after it was issued.
     CredentialsChanged,
+    /// Active, but another account's, and the caller may only inspect its own account's tokens
+    /// ([`TokenView::sees_tokens_of`]).
+    NotVisible,
 }
 
 impl InactiveReason {
@@ -118,6 +140,7 @@ impl InactiveReason {
             InactiveReason::UsedUp => "used_up",
             InactiveReason::AccountDisabled => "account_disabled",
             InactiveReason::CredentialsChanged => "credentials_changed",
+            InactiveReason::NotVisible => "not_visible",
         }
     }
 }

@@ -61,7 +61,12 @@ async fn watcher(server: &TestServer) -> String {
 /// issued is inactive once Revoke has returned and the issuers have stopped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_child_survives_a_concurrent_revoke() {
-    let server = TestServer::start().await;
+    // Thousands of issues from one account: a stress test, not a budget test.
+    let server = TestServer::start_with(|s| tessera_server::settings::AuthSettings {
+        writes_per_caller: 0,
+        ..s
+    })
+    .await;
     let watcher = watcher(&server).await;
     let (_, session) = server.session(Role::User).await;
     let trials = trials(250);

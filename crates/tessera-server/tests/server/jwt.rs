@@ -105,9 +105,9 @@ fn verify_with_jwks(token: &str, jwks: &pb::GetJwksResponse) -> Value {
     decode(payload)
 }
 
-/// A second account's session, to introspect with.
+/// An admin account's session, to introspect with: a `user` account sees only its own tokens.
 async fn introspector(server: &TestServer) -> String {
-    server.session(Role::User).await.1
+    server.session(Role::Admin).await.1
 }
 
 async fn active(server: &TestServer, caller: &str, token: &str) -> bool {

@@ -315,3 +315,54 @@ async fn totp_enrolment_and_removal_end_the_accounts_sessions() {
     remove_totp(&server, &admin_session, &name).await.unwrap();
     assert_all_ended(&server, &admin_session, &name, &[&second]).await;
 }
+
+/// Who may introspect whose token: a `user` account's tokens see only that account's tokens,
+/// another account's answer inactive and keep their uses; an admin's session and the master
+/// token see every token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_inspects_only_its_own_accounts_tokens() {
+    let server = TestServer::start().await;
+    let (_, alice) = account(&server, Role::User).await;
+    let (_, mallory) = account(&server, Role::User).await;
+    let (_, admin_session) = account(&server, Role::Admin).await;
+    let single_use = |ttl: &str| pb::IssueTokenRequest {
+        ttl: ttl.into(),
+        max_uses: 1,
+        ..Default::default()
+    };
+    let alices = server.issue(&alice, single_use("1h")).await.unwrap().token;
+
+    // Mallory learns nothing about Alice's token and burns none of its uses.
+    let seen = server.introspect(&mallory, &alices).await.unwrap();
+    assert!(!seen.active, "another user's token must look inactive");
+    assert!(seen.username.is_empty() && seen.token_id.is_empty());
+    assert!(
+        !server.peek(&mallory, &alice).await.active,
+        "nor her session"
+    );
+    let checked = server
+        .client()
+        .check_namespace(authed(
+            pb::CheckNamespaceRequest {
+                token: alices.clone(),
+                identifiers: vec!["anything".into()],
+                action: String::new(),
+            },
+            &mallory,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!checked.active, "CheckNamespace hides it too");
+
+    // The admin sees it without consuming it; Alice sees and consumes her own token.
+    let peeked = server.peek(&admin_session, &alices).await;
+    assert!(peeked.active && peeked.uses_remaining == Some(1));
+    assert!(server.peek(&alice, &alice).await.active);
+    let own = server.introspect(&alice, &alices).await.unwrap();
+    assert!(own.active, "its own account's token is visible");
+    assert!(
+        !server.introspect(&alice, &alices).await.unwrap().active,
+        "and its one use is now spent"
+    );
+}

@@ -485,3 +485,52 @@ async fn check_namespace_matches_the_action_exactly() {
         );
     }
 }
+
+/// One caller cannot write audited rows without bound (issue 30: 532 rows a second from one
+/// session): past its budget IssueToken and Revoke answer RESOURCE_EXHAUSTED and write nothing,
+/// while another account's calls go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_past_its_write_budget_is_refused_and_others_are_not() {
+    let server = TestServer::start_with(|s| tessera_server::settings::AuthSettings {
+        writes_per_caller: 2,
+        ..s
+    })
+    .await;
+    let (_, mallory) = server.session(Role::User).await;
+    let (_, alice) = server.session(Role::User).await;
+    let mut issued = 0;
+    let mut refused = None;
+    for _ in 0..40 {
+        match server
+            .issue(&mallory, pb::IssueTokenRequest::default())
+            .await
+        {
+            Ok(_) => issued += 1,
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+        }
+    }
+    // Five seconds' worth at once (10), plus what refilled while the calls ran.
+    assert!(
+        (10..20).contains(&issued),
+        "{issued} issued before a refusal"
+    );
+    assert_reason(
+        Err::<(), _>(refused.expect("the budget ran out")),
+        Code::ResourceExhausted,
+        "RESOURCE_EXHAUSTED",
+    );
+    let revoked = server
+        .revoke(
+            &mallory,
+            pb::revoke_request::Target::TokenId(uuid::Uuid::new_v4().to_string()),
+        )
+        .await;
+    assert_eq!(revoked.unwrap_err().code(), Code::ResourceExhausted);
+    server
+        .issue(&alice, pb::IssueTokenRequest::default())
+        .await
+        .expect("another account keeps its own budget");
+}
