@@ -2,12 +2,19 @@
 //! threads, at most `workers` at once, with at most `queue` more waiting. Past that, new work is
 //! refused at once (RESOURCE_EXHAUSTED) rather than queued, so a login flood cannot starve Introspect.
 //!
+//! Fairness: one source (a client address) holds at most `per_source` of those places, so a
+//! flood from one address, which never logs in, cannot take every place from the clients at other
+//! addresses that do (issue 30: 200 flooding threads refused 58 of 58 real logins). Attempts on
+//! one account are bounded by its reservations (`users::reserve_attempt`).
+//!
 //! The hashing threads run at the lowest scheduling priority (nice 19): bounding the queue keeps a
 //! flood from piling up, and the priority keeps the hashes that do run from taking CPU time the
 //! async workers serving Introspect need (with one worker per core, a flood would otherwise keep
 //! every core busy hashing). Idle CPU still goes to hashing, so capacity is unchanged when the
 //! server is otherwise quiet.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
     mpsc, Arc, Mutex,
@@ -27,12 +34,39 @@ pub struct HashPool {
     rejected: Arc<AtomicU64>,
     finished: Arc<AtomicU64>,
     threads: Arc<Mutex<mpsc::Sender<Job>>>,
+    per_source: usize,
+    sources: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// Nice value of the hashing threads (higher is lower priority).
 pub const HASHING_NICE: i32 = 19;
+
+/// Puts the calling thread below every other: `SCHED_IDLE` (it runs only when no other thread
+/// of the machine wants the core, and yields to a waking RPC worker at once, where nice 19 still
+/// gets a slice), and nice 19 as well, which is what remains where the policy cannot be set.
+/// Linux: both apply to this thread only. Failure (a sandbox forbidding it) leaves the default
+/// priority, which is still correct, only less isolated.
+fn lower_this_threads_priority() {
+    let current = rustix::process::getpriority_process(None).unwrap_or(0);
+    if current < HASHING_NICE {
+        let _ = rustix::process::setpriority_process(None, HASHING_NICE);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadPriority, ThreadSchedulePolicy,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(error) =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        {
+            tracing::debug!(?error, "SCHED_IDLE refused; hashing runs at nice 19 only");
+        }
+    }
+}
 
 /// Starts `workers` hashing threads taking jobs from one channel; they end when every sender
 /// (every clone of the pool) is gone.
@@ -44,12 +78,7 @@ fn start_threads(workers: usize) -> mpsc::Sender<Job> {
         let spawned = std::thread::Builder::new()
             .name(format!("tessera-argon2-{index}"))
             .spawn(move || {
-                // Linux: applies to this thread only. Failure (e.g. a sandbox forbidding it)
-                // leaves the default priority, which is still correct, only less isolated.
-                let current = rustix::process::getpriority_process(None).unwrap_or(0);
-                if current < HASHING_NICE {
-                    let _ = rustix::process::setpriority_process(None, HASHING_NICE);
-                }
+                lower_this_threads_priority();
                 loop {
                     let job = match receiver.lock() {
                         Ok(receiver) => receiver.recv(),
@@ -69,10 +98,17 @@ fn start_threads(workers: usize) -> mpsc::Sender<Job> {
 }
 
 impl HashPool {
-    /// A pool running `workers` jobs at once with `queue` more waiting.
-    pub fn new(workers: usize, queue: usize) -> HashPool {
+    /// A pool running `workers` jobs at once with `queue` more waiting, at most `per_source` of
+    /// them from one client address (0: a quarter of the places, at least one).
+    pub fn new(workers: usize, queue: usize, per_source: usize) -> HashPool {
         let workers = workers.max(1);
+        let per_source = match per_source {
+            0 => ((workers + queue) / 4).max(1),
+            n => n,
+        };
         HashPool {
+            per_source,
+            sources: Arc::new(Mutex::new(HashMap::new())),
             running: Arc::new(Semaphore::new(workers)),
             admitted: Arc::new(AtomicUsize::new(0)),
             limit: workers + queue,
@@ -113,6 +149,16 @@ impl HashPool {
     /// before any other work (database reads, attempt reservations), so a refused request has cost
     /// nothing and is answered in microseconds; the place is held until the ticket is dropped.
     pub fn admit(&self) -> Result<Ticket, ApiError> {
+        self.admit_from(None)
+    }
+
+    /// [`HashPool::admit`] for a request from `source`: refused as well when that address already
+    /// holds its share of the places.
+    pub fn admit_from(&self, source: Option<IpAddr>) -> Result<Ticket, ApiError> {
+        let source_slot = match source {
+            Some(address) => Some(self.take_source_place(address)?),
+            None => None,
+        };
         let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
         let slot = HashSlot(Arc::clone(&self.admitted));
         if admitted >= self.limit {
@@ -121,6 +167,32 @@ impl HashPool {
         Ok(Ticket {
             pool: self.clone(),
             _slot: slot,
+            _source: source_slot,
+        })
+    }
+
+    /// The most places one client address may hold.
+    pub fn per_source(&self) -> usize {
+        self.per_source
+    }
+
+    fn take_source_place(&self, address: IpAddr) -> Result<SourceSlot, ApiError> {
+        let mut sources = self
+            .sources
+            .lock()
+            .map_err(|_| ApiError::Internal("hash pool poisoned".into()))?;
+        let held = sources.entry(address).or_insert(0);
+        if *held >= self.per_source {
+            drop(sources);
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(ApiError::ResourceExhausted(
+                "too many password checks in flight from this address; retry shortly".into(),
+            ));
+        }
+        *held += 1;
+        Ok(SourceSlot {
+            sources: Arc::clone(&self.sources),
+            address,
         })
     }
 
@@ -148,6 +220,7 @@ impl HashPool {
 pub struct Ticket {
     pool: HashPool,
     _slot: HashSlot,
+    _source: Option<SourceSlot>,
 }
 
 impl Ticket {
@@ -186,6 +259,25 @@ impl Ticket {
     }
 }
 
+/// A place held by one client address, given back on drop.
+struct SourceSlot {
+    sources: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    address: IpAddr,
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        if let Ok(mut sources) = self.sources.lock() {
+            if let Some(held) = sources.get_mut(&self.address) {
+                *held = held.saturating_sub(1);
+                if *held == 0 {
+                    sources.remove(&self.address);
+                }
+            }
+        }
+    }
+}
+
 struct HashSlot(Arc<AtomicUsize>);
 
 impl Drop for HashSlot {
@@ -202,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_at_once_when_full() {
-        let pool = HashPool::new(1, 1);
+        let pool = HashPool::new(1, 1, 0);
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
         let mut running = Vec::new();
@@ -239,15 +331,50 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_run_at_low_priority_and_survive_a_panic() {
-        let pool = HashPool::new(1, 1);
-        let nice = pool
-            .run(|| rustix::process::getpriority_process(None).unwrap_or(0))
+        let pool = HashPool::new(1, 1, 0);
+        let (nice, stat) = pool
+            .run(|| {
+                (
+                    rustix::process::getpriority_process(None).unwrap_or(0),
+                    std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default(),
+                )
+            })
             .await
             .unwrap();
-        assert!(nice >= HASHING_NICE, "hashing thread runs at nice {nice}");
+        // Field 41 of /proc/<tid>/stat is the policy (5: SCHED_IDLE); fields are counted after
+        // the command name's closing parenthesis.
+        let policy = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(38))
+            .unwrap_or_default();
+        assert_eq!(
+            policy, "5",
+            "hashing thread policy (5 is SCHED_IDLE): {stat}"
+        );
+        assert!(
+            nice >= HASHING_NICE || policy == "5",
+            "hashing thread runs at nice {nice}"
+        );
         let panicked = pool.run(|| panic!("argon2 exploded")).await;
         assert!(matches!(panicked, Err(ApiError::Internal(_))));
         assert_eq!(pool.run(|| 7).await.unwrap(), 7, "the thread lives on");
         assert_eq!(pool.depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn one_address_holds_at_most_its_share() {
+        let pool = HashPool::new(1, 7, 2);
+        let flood: IpAddr = [127, 0, 0, 2].into();
+        let held = [pool.admit_from(Some(flood)), pool.admit_from(Some(flood))];
+        assert!(held.iter().all(Result::is_ok));
+        assert!(matches!(
+            pool.admit_from(Some(flood)),
+            Err(ApiError::ResourceExhausted(_))
+        ));
+        let other = pool.admit_from(Some([127, 0, 0, 1].into()));
+        assert!(other.is_ok(), "another address still gets a place");
+        drop(held);
+        assert!(pool.admit_from(Some(flood)).is_ok(), "places come back");
+        assert_eq!(HashPool::new(1, 63, 0).per_source(), 16);
     }
 }

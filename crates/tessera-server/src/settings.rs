@@ -43,6 +43,9 @@ pub struct AuthSettings {
     pub cache_enabled: bool,
     /// Most cached decisions.
     pub cache_capacity: usize,
+    /// Most places in the hashing pool (running or waiting) one client address may hold; 0 means
+    /// a quarter of `hash_workers + hash_queue`.
+    pub hash_per_source: usize,
     /// Most WatchRevocations streams open at once per caller.
     pub watch_streams_per_caller: usize,
     /// Audited writes (IssueToken, Revoke, admin changes) a caller may make per second on this
@@ -68,6 +71,7 @@ impl Default for AuthSettings {
             // (BENCHMARKS.md: p99 ×3 with one worker per core, ×1.2–1.7 with half).
             hash_workers: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             hash_queue: 64,
+            hash_per_source: 0,
             root_password_hash: None,
             totp_key: None,
             cache_enabled: true,

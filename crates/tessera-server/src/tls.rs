@@ -45,6 +45,17 @@ pub struct PeerIdentity {
     pub client_certificate: Option<ClientCertificate>,
 }
 
+/// The client's IP address: from the TLS connection's identity, else from the plain TCP
+/// connection tonic describes.
+pub fn peer_ip<T>(request: &tonic::Request<T>) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<PeerIdentity>()
+        .and_then(|peer| peer.remote_addr)
+        .or_else(|| request.remote_addr())
+        .map(|addr| addr.ip())
+}
+
 impl TlsConnection {
     fn new(stream: TlsStream<TcpStream>) -> TlsConnection {
         let (tcp, session) = stream.get_ref();

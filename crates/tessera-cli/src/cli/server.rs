@@ -130,6 +130,11 @@ pub struct AuthArgs {
     /// Password verifications that may wait; past this, Login answers RESOURCE_EXHAUSTED at once.
     #[arg(long, env = "TESSERA_HASH_QUEUE", default_value_t = 64)]
     pub hash_queue: usize,
+    /// Most password checks (running or waiting) one client address may have in flight, so a
+    /// flood from one address cannot take every place from the others; past it, RESOURCE_EXHAUSTED
+    /// at once. 0 means a quarter of --hash-workers plus --hash-queue.
+    #[arg(long, env = "TESSERA_HASH_PER_SOURCE", default_value_t = 0)]
+    pub hash_per_source: usize,
     /// Disable the per-replica decision cache (every Introspect reads PostgreSQL).
     #[arg(long, env = "TESSERA_NO_CACHE")]
     pub no_cache: bool,
@@ -263,6 +268,7 @@ impl AuthArgs {
             lockout: duration("lockout", &self.lockout)?,
             hash_workers: self.hash_workers.unwrap_or(defaults.hash_workers).max(1),
             hash_queue: self.hash_queue,
+            hash_per_source: self.hash_per_source,
             root_password_hash,
             totp_key: totp_key.map(Redacted),
             cache_enabled: !self.no_cache,

@@ -265,7 +265,12 @@ async fn dev_credentials(
 ) -> anyhow::Result<DevCredentials> {
     let admin = dev_admin(&data_dir.join("dev-admin.json"), authority, pool, clock).await?;
     let session = authority
-        .login(&admin.username, Password::new(admin.password.clone()), "")
+        .login(
+            &admin.username,
+            Password::new(admin.password.clone()),
+            "",
+            None,
+        )
         .await
         .map_err(|e| anyhow::anyhow!("logging in the dev admin: {e}"))?;
     let caller = authority

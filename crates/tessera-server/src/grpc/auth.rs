@@ -125,6 +125,7 @@ impl pb::auth_service_server::AuthService for AuthApi {
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
         use super::limits::Bounded;
+        let source = crate::tls::peer_ip(&request);
         let req = request.into_inner();
         req.check_bounds()?;
         let outcome = self
@@ -133,6 +134,7 @@ impl pb::auth_service_server::AuthService for AuthApi {
                 req.username.trim(),
                 Password::new(req.password),
                 &req.totp_code,
+                source,
             )
             .await?;
         Ok(Response::new(pb::LoginResponse {
@@ -150,6 +152,7 @@ impl pb::auth_service_server::AuthService for AuthApi {
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
         let caller = self.caller(&request).await?;
+        let source = crate::tls::peer_ip(&request);
         let req = request.into_inner();
         let outcome = self
             .authority
@@ -158,6 +161,7 @@ impl pb::auth_service_server::AuthService for AuthApi {
                 Password::new(req.password),
                 &req.totp_code,
                 &req.ttl,
+                source,
             )
             .await?;
         Ok(Response::new(pb::UnlockResponse {

@@ -1,6 +1,7 @@
 //! Login and Unlock: password (argon2id, on the bounded pool), TOTP with replay refusal, and the
 //! account lockout whose attempts are reserved atomically before the slow hash runs.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use tracing::Instrument as _;
 
@@ -75,29 +76,37 @@ impl Authority {
     /// deadline): from its reservation to its outcome it holds a slot counted as a failure, and
     /// an attempt dropped halfway would leave that slot counted for good, a right password
     /// turned into a failure and, after a few, an account no one can log in to.
+    ///
+    /// `source` is the client's address: one address holds at most its share of the hashing
+    /// pool ([`crate::hash_pool`]).
     pub async fn login(
         &self,
         username: &str,
         password: Password,
         totp_code: &str,
-    ) -> Result<LoginOutcome, ApiError> {
-        let this = self.clone();
-        let (username, totp_code) = (username.to_owned(), totp_code.to_owned());
-        run_to_the_end(async move { this.login_attempt(&username, password, &totp_code).await })
-            .await
-    }
-
-    async fn login_attempt(
-        &self,
-        username: &str,
-        password: Password,
-        totp_code: &str,
+        source: Option<IpAddr>,
     ) -> Result<LoginOutcome, ApiError> {
         if username.is_empty() {
             return Err(ApiError::invalid("username", "username must not be empty"));
         }
         // A flood is refused before it costs a database round trip.
-        let ticket = self.hash_pool.admit()?;
+        let ticket = self.hash_pool.admit_from(source)?;
+        let this = self.clone();
+        let (username, totp_code) = (username.to_owned(), totp_code.to_owned());
+        run_to_the_end(async move {
+            this.login_attempt(ticket, &username, password, &totp_code)
+                .await
+        })
+        .await
+    }
+
+    async fn login_attempt(
+        &self,
+        ticket: Ticket,
+        username: &str,
+        password: Password,
+        totp_code: &str,
+    ) -> Result<LoginOutcome, ApiError> {
         let user = users::find_by_username(&self.pool, username)
             .instrument(crate::service::store_span(
                 "SELECT",
@@ -180,23 +189,7 @@ impl Authority {
         password: Password,
         totp_code: &str,
         ttl: &str,
-    ) -> Result<LoginOutcome, ApiError> {
-        let this = self.clone();
-        let caller = caller.clone();
-        let (totp_code, ttl) = (totp_code.to_owned(), ttl.to_owned());
-        run_to_the_end(async move {
-            this.unlock_attempt(&caller, password, &totp_code, &ttl)
-                .await
-        })
-        .await
-    }
-
-    async fn unlock_attempt(
-        &self,
-        caller: &TokenView,
-        password: Password,
-        totp_code: &str,
-        ttl: &str,
+        source: Option<IpAddr>,
     ) -> Result<LoginOutcome, ApiError> {
         if caller.kind != TokenKind::Session {
             return Err(ApiError::AuthDenied(
@@ -204,8 +197,26 @@ impl Authority {
             ));
         }
         let ttl = self.unlock_ttl(ttl)?;
+        let ticket = self.hash_pool.admit_from(source)?;
+        let this = self.clone();
+        let caller = caller.clone();
+        let totp_code = totp_code.to_owned();
+        run_to_the_end(async move {
+            this.unlock_attempt(ticket, &caller, password, &totp_code, ttl)
+                .await
+        })
+        .await
+    }
+
+    async fn unlock_attempt(
+        &self,
+        ticket: Ticket,
+        caller: &TokenView,
+        password: Password,
+        totp_code: &str,
+        ttl: time::Duration,
+    ) -> Result<LoginOutcome, ApiError> {
         let subject = caller.subject.ok_or(ApiError::AuthFailed)?;
-        let ticket = self.hash_pool.admit()?;
         let user = users::find_by_id(&self.pool, subject)
             .await?
             .filter(|u| !u.disabled)

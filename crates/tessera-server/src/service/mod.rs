@@ -101,7 +101,11 @@ impl Authority {
             misses: misses::MissBatcher::new(pool.clone()),
             pool,
             clock,
-            hash_pool: HashPool::new(settings.hash_workers, settings.hash_queue),
+            hash_pool: HashPool::new(
+                settings.hash_workers,
+                settings.hash_queue,
+                settings.hash_per_source,
+            ),
             settings: Arc::new(settings),
             hasher: Arc::new(hasher),
             cache,

@@ -519,3 +519,76 @@ async fn logins_cancelled_halfway_leave_no_slot_taken() {
     }
     server.login("heidi", "correct horse battery").await;
 }
+
+/// A login flood from one address leaves room for the others (issue 30: 200 flooding threads
+/// refused 58 of 58 real logins): the flood, from 127.0.0.2, holds at most its share of the
+/// hashing pool, and every real login from 127.0.0.1 goes through while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_address_leaves_room_for_real_logins() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = TestServer::start_with(|s| tessera_server::settings::AuthSettings {
+        hash_workers: 1,
+        hash_queue: 15,
+        ..s
+    })
+    .await;
+    server
+        .add_user("erin", "correct horse battery", Role::User)
+        .await;
+    let flood_channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .local_address(Some([127, 0, 0, 2].into()))
+        .connect()
+        .await
+        .expect("a connection from 127.0.0.2");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (refused, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut flooders = Vec::new();
+    for i in 0..40 {
+        let mut client = pb::auth_service_client::AuthServiceClient::new(flood_channel.clone());
+        let (stop, refused, answered) = (stop.clone(), refused.clone(), answered.clone());
+        flooders.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let attempt = client
+                    .login(login_req(&format!("nobody{i}x{n}"), "guess", ""))
+                    .await;
+                match attempt {
+                    Err(status) if status.code() == Code::ResourceExhausted => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    _ => {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    // The flood first fills what it may hold.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while refused.load(Ordering::Relaxed) < 40 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the flood never filled its share"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut client = server.client();
+    for _ in 0..8 {
+        let login = client
+            .login(login_req("erin", "correct horse battery", ""))
+            .await;
+        assert!(login.is_ok(), "a real login during the flood: {login:?}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for flooder in flooders {
+        flooder.await.unwrap();
+    }
+    assert!(
+        answered.load(Ordering::Relaxed) > 0,
+        "the flood was served its share"
+    );
+}
