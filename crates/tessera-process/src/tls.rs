@@ -13,11 +13,15 @@ use std::{
 
 use anyhow::{bail, Context};
 use rustls::{
+    client::danger::HandshakeSignatureValid,
     crypto::CryptoProvider,
-    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
-    server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier},
+    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer, UnixTime},
+    server::{
+        danger::{ClientCertVerified, ClientCertVerifier},
+        ClientHello, ResolvesServerCert, WebPkiClientVerifier,
+    },
     sign::CertifiedKey,
-    RootCertStore,
+    DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
 };
 use tracing::{info, warn};
 
@@ -58,11 +62,14 @@ pub struct TlsFiles {
     pub watch_interval: Duration,
 }
 
-/// The serving certificate, swapped in place when its files change.
+/// The serving certificate, swapped in place when its files change; with `--client-ca`, the
+/// client-certificate verifier too (a CA added or removed takes effect for new connections
+/// without a restart).
 pub struct ReloadingCert {
     files: TlsFiles,
     provider: Arc<CryptoProvider>,
     current: RwLock<Loaded>,
+    clients: Option<Arc<ReloadingClientVerifier>>,
 }
 
 struct Loaded {
@@ -70,8 +77,8 @@ struct Loaded {
     stamp: FileStamp,
 }
 
-/// The modification times of the certificate and key files, to notice a change.
-type FileStamp = (Option<SystemTime>, Option<SystemTime>);
+/// The modification times of the certificate, key and client CA files, to notice a change.
+type FileStamp = (Option<SystemTime>, Option<SystemTime>, Option<SystemTime>);
 
 impl fmt::Debug for ReloadingCert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,15 +101,41 @@ impl ReloadingCert {
         let stamp = stamp(&files);
         let key = certified_key(&files, &provider)?;
         record_not_after(&key);
+        let clients = match &files.client_ca {
+            Some(ca) => Some(Arc::new(ReloadingClientVerifier {
+                current: RwLock::new(client_verifier(ca, &provider)?),
+            })),
+            None => None,
+        };
         Ok(Arc::new(ReloadingCert {
             files,
             provider,
             current: RwLock::new(Loaded { key, stamp }),
+            clients,
         }))
     }
 
-    /// Reads the files again; a broken pair keeps the current certificate (and says why).
+    /// Reads the files again; a broken pair keeps the current certificate, a broken CA file the
+    /// current client CAs (and each says why). True when everything was reloaded.
     pub fn reload(&self) -> bool {
+        let clients_reloaded = match (&self.clients, &self.files.client_ca) {
+            (Some(clients), Some(ca)) => match client_verifier(ca, &self.provider) {
+                Ok(verifier) => {
+                    *clients.current.write().expect("client CA lock") = verifier;
+                    info!(client_ca = %ca.display(), "client CA reloaded");
+                    true
+                }
+                Err(err) => {
+                    warn!(error = %format!("{err:#}"), "client CA not reloaded; keeping the current one");
+                    false
+                }
+            },
+            _ => true,
+        };
+        self.reload_certificate() && clients_reloaded
+    }
+
+    fn reload_certificate(&self) -> bool {
         let stamp = stamp(&self.files);
         match certified_key(&self.files, &self.provider) {
             Ok(key) => {
@@ -134,23 +167,9 @@ impl ReloadingCert {
         let builder = rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
             .context("tls protocol versions")?;
-        let builder = match &self.files.client_ca {
+        let builder = match &self.clients {
             None => builder.with_no_client_auth(),
-            Some(ca) => {
-                let mut roots = RootCertStore::empty();
-                for cert in read_certs(ca, "--client-ca")? {
-                    roots
-                        .add(cert)
-                        .with_context(|| format!("--client-ca: unusable CA in {}", ca.display()))?;
-                }
-                let verifier = WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    self.provider.clone(),
-                )
-                .build()
-                .with_context(|| format!("--client-ca: {}", ca.display()))?;
-                builder.with_client_cert_verifier(verifier)
-            }
+            Some(clients) => builder.with_client_cert_verifier(clients.clone()),
         };
         let mut config = builder.with_cert_resolver(self.clone());
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -179,7 +198,87 @@ impl ReloadingCert {
 
 fn stamp(files: &TlsFiles) -> FileStamp {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    (modified(&files.cert), modified(&files.key))
+    (
+        modified(&files.cert),
+        modified(&files.key),
+        files.client_ca.as_deref().and_then(modified),
+    )
+}
+
+/// A verifier of client certificates signed by the CAs in `ca` (`--client-ca`).
+fn client_verifier(
+    ca: &Path,
+    provider: &Arc<CryptoProvider>,
+) -> anyhow::Result<Arc<dyn ClientCertVerifier>> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(ca, "--client-ca")? {
+        roots
+            .add(cert)
+            .with_context(|| format!("--client-ca: unusable CA in {}", ca.display()))?;
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .with_context(|| format!("--client-ca: {}", ca.display()))
+}
+
+/// The client-certificate verifier in use, swapped when the CA file is reloaded. Every client
+/// must present a certificate. It names no CAs in its request (a reloadable list cannot be lent
+/// out): clients send their certificate regardless, and it is checked against the current CAs.
+#[derive(Debug)]
+pub struct ReloadingClientVerifier {
+    current: RwLock<Arc<dyn ClientCertVerifier>>,
+}
+
+impl ReloadingClientVerifier {
+    fn now(&self) -> Arc<dyn ClientCertVerifier> {
+        self.current.read().expect("client CA lock").clone()
+    }
+}
+
+impl ClientCertVerifier for ReloadingClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.now()
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.now().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.now().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.now().supported_verify_schemes()
+    }
 }
 
 fn read_certs(path: &Path, flag: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {

@@ -48,8 +48,8 @@ pub struct AuthSettings {
     pub hash_per_source: usize,
     /// Most WatchRevocations streams open at once per caller.
     pub watch_streams_per_caller: usize,
-    /// Audited writes (IssueToken, Revoke, admin changes) a caller may make per second on this
-    /// replica, with five seconds' worth at once; 0 means no limit.
+    /// Audited writes (IssueToken, Revoke) a `user` account may make per second on this replica,
+    /// with five seconds' worth at once; 0 means no limit (`write_budget`).
     pub writes_per_caller: u32,
     /// How long a follower of the revocation feed (this replica's cache, an edge) may serve
     /// decisions from its cache after the database last proved it current; the longest a Revoke

@@ -25,9 +25,45 @@ use tracing::{debug, warn};
 
 pub use tessera_process::tls::{certificate_not_after, ReloadingCert, TlsFiles, HANDSHAKE_TIMEOUT};
 
-/// The identity of a client certificate (mutual TLS): its subject, for the audit trail and logs.
+/// A verified client certificate, as the audit trail records it: subject and issuer as RFC 4514
+/// strings (every special or control character escaped, so a CN containing `, O=Trusted Corp`
+/// cannot pass for an O=), serial number and SHA-256 fingerprint, which name the certificate
+/// exactly where two share a subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientCertificate(pub String);
+pub struct ClientCertificate {
+    /// Subject, RFC 4514 (`CN=billing,O=example`).
+    pub subject: String,
+    /// Issuer, RFC 4514.
+    pub issuer: String,
+    /// Serial number, lowercase hex.
+    pub serial: String,
+    /// SHA-256 of the DER certificate, lowercase hex.
+    pub sha256: String,
+}
+
+impl ClientCertificate {
+    /// Reads a DER certificate; `None` when it does not parse (rustls verified it already).
+    pub fn of(der: &CertificateDer<'_>) -> Option<ClientCertificate> {
+        use sha2::Digest as _;
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        Some(ClientCertificate {
+            subject: rfc4514(cert.subject()),
+            issuer: rfc4514(cert.issuer()),
+            serial: hex(cert.raw_serial()),
+            sha256: hex(&sha2::Sha256::digest(der.as_ref())),
+        })
+    }
+
+    /// The audit trail's record of it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "serial": self.serial,
+            "sha256": self.sha256,
+        })
+    }
+}
 
 /// A TLS connection with its client's identity, read once at the handshake. tonic puts its
 /// [`PeerIdentity`] into every request's extensions.
@@ -62,8 +98,7 @@ impl TlsConnection {
         let client_certificate = session
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(client_subject)
-            .map(ClientCertificate);
+            .and_then(ClientCertificate::of);
         let identity = PeerIdentity {
             remote_addr: tcp.peer_addr().ok(),
             client_certificate,
@@ -218,10 +253,77 @@ where
     }
 }
 
-/// The subject of a verified client certificate, e.g. `CN=billing,O=example`.
-pub fn client_subject(der: &CertificateDer<'_>) -> Option<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
-    Some(cert.subject().to_string())
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+/// A distinguished name as RFC 4514 writes it: the last RDN first, `,` between RDNs, `+` inside a
+/// multi-valued one, the short names of §3 or else the dotted OID, and values escaped (§2.4).
+fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let rdns: Vec<String> = name
+        .iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|attribute| {
+                    let oid = attribute.attr_type().to_id_string();
+                    let value = match attribute.as_str() {
+                        Ok(text) => escape_value(text),
+                        Err(_) => format!("#{}", hex(attribute.attr_value().data)),
+                    };
+                    format!("{}={value}", short_name(&oid).unwrap_or(&oid))
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
+/// RFC 4514 §3's attribute type names.
+fn short_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.6" => "C",
+        "2.5.4.9" => "STREET",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        _ => return None,
+    })
+}
+
+/// Escapes an attribute value (RFC 4514 §2.4): `"+,;<>\` with a backslash, a leading space or `#`
+/// and a trailing space likewise, and every control character (and NUL) as `\XX` per UTF-8 byte.
+fn escape_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (index, c) in value.chars().enumerate() {
+        match c {
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' ' if index == 0 || index == last => out.push_str("\\ "),
+            '#' if index == 0 => out.push_str("\\#"),
+            c if c.is_control() => {
+                let mut buffer = [0u8; 4];
+                for byte in c.encode_utf8(&mut buffer).bytes() {
+                    out.push_str(&format!("\\{byte:02X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -229,14 +331,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn client_subject_reads_the_distinguished_name() {
+    fn a_client_certificate_is_named_exactly() {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec!["billing".to_owned()]).unwrap();
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x0a, 0xbc]));
+        // Encoded O first, then CN: RFC 4514 writes the last one first.
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "billing");
+            .push(rcgen::DnType::OrganizationName, "Example");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "billing, O=Trusted Corp\n\u{7}");
         let cert = params.self_signed(&key).unwrap();
-        let subject = client_subject(cert.der()).unwrap();
-        assert!(subject.contains("CN=billing"), "{subject}");
+        let named = ClientCertificate::of(cert.der()).unwrap();
+        // The forged "O=" stays inside the CN, escaped; the control character is hex.
+        assert_eq!(
+            named.subject,
+            r"CN=billing\, O=Trusted Corp\0A\07,O=Example"
+        );
+        assert_eq!(named.issuer, named.subject, "self-signed");
+        assert_eq!(named.serial, "0abc");
+        assert_eq!(named.sha256.len(), 64);
+    }
+
+    #[test]
+    fn values_escape_what_rfc_4514_says() {
+        assert_eq!(
+            escape_value(r#" #a+b;c<d>e\"f "#),
+            r#"\ #a\+b\;c\<d\>e\\\"f\ "#
+        );
+        assert_eq!(escape_value("#x"), r"\#x");
+        assert_eq!(escape_value("a\u{0}b\u{1b}"), r"a\00b\1B");
+        assert_eq!(escape_value("Zoë"), "Zoë");
     }
 }

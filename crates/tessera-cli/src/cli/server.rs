@@ -146,9 +146,9 @@ pub struct AuthArgs {
     /// one); more answer RESOURCE_EXHAUSTED.
     #[arg(long, env = "TESSERA_WATCH_STREAMS_PER_CALLER", default_value_t = 8)]
     pub watch_streams_per_caller: usize,
-    /// Audited writes (IssueToken, Revoke, admin changes) one caller (an account, or a token
-    /// without one) may make per second on this replica, five seconds' worth at once; past it they
-    /// answer RESOURCE_EXHAUSTED before writing anything. 0 means no limit.
+    /// Audited writes (IssueToken, Revoke) one `user` account may make per second on this
+    /// replica, five seconds' worth at once; past it they answer RESOURCE_EXHAUSTED before writing
+    /// anything. Admin accounts and tokens acting for no account are not limited. 0: no limit.
     #[arg(long, env = "TESSERA_WRITES_PER_CALLER", default_value_t = 100)]
     pub writes_per_caller: u32,
     /// How long a follower of the revocation feed (a replica's cache, an edge) may serve decisions

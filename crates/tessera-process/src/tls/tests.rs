@@ -128,3 +128,53 @@ fn the_served_certificate_expiry_is_exported() {
     // 2031-03-30T00:00:00Z
     assert_eq!(certificate_not_after(), Some(1_932_595_200));
 }
+
+/// A CA and a client certificate it signed.
+fn ca_and_client(name: &str) -> (String, CertificateDer<'static>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{name} CA"));
+    let issuer = rcgen::Issuer::new(ca.clone(), ca_key);
+    let ca_pem = ca.self_signed(issuer.key()).map(|c| c.pem()).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let mut client = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    client
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    client.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let signed = client.signed_by(&client_key, &issuer).unwrap();
+    (ca_pem, signed.der().clone())
+}
+
+#[test]
+fn the_client_ca_reloads_without_a_restart_and_a_broken_file_keeps_the_current_one() {
+    let _turn = one_load_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let (old_ca, old_client) = ca_and_client("old");
+    let (new_ca, new_client) = ca_and_client("new");
+    let mut f = files(dir.path(), &self_signed("localhost"));
+    let ca_path = dir.path().join("clients.pem");
+    std::fs::write(&ca_path, &old_ca).unwrap();
+    f.client_ca = Some(ca_path.clone());
+    let cert = ReloadingCert::load(f).unwrap();
+    let _config = cert.server_config(&[b"h2"]).unwrap();
+    let verifier = cert.clients.clone().expect("mutual TLS");
+    let accepts = |der: &CertificateDer<'_>| {
+        verifier
+            .verify_client_cert(der, &[], UnixTime::now())
+            .is_ok()
+    };
+    assert!(accepts(&old_client) && !accepts(&new_client));
+
+    // The CA is rotated: the new CA's clients get in, the old one's no longer do.
+    std::fs::write(&ca_path, &new_ca).unwrap();
+    assert!(cert.reload());
+    assert!(accepts(&new_client) && !accepts(&old_client));
+
+    // A broken CA file keeps the CAs in use.
+    std::fs::write(&ca_path, "not a certificate").unwrap();
+    assert!(!cert.reload());
+    assert!(accepts(&new_client));
+}

@@ -132,7 +132,6 @@ impl Authority {
         account: &UserSummary,
         detail: serde_json::Value,
     ) -> Result<(), ApiError> {
-        self.writes.spend(caller)?;
         let mut event = self.event(action, "success");
         event.actor = caller.subject;
         event.username = Some(account.username.clone());

@@ -270,7 +270,7 @@ impl Authority {
             if !event.detail.is_object() {
                 event.detail = serde_json::json!({});
             }
-            event.detail["client_certificate"] = certificate.0.into();
+            event.detail["client_certificate"] = certificate.to_json();
         }
         audit::record(conn, &event)
             .instrument(crate::service::store_span("INSERT", "audit::record"))
