@@ -1,6 +1,7 @@
 """A highly available PostgreSQL on loopback, as production runs it: three PostgreSQL 15 nodes
 managed by Patroni (Debian's `patroni` 3.0) with a one-member etcd 3.4 as its store, synchronous
-replication on, and haproxy routing to whichever node answers Patroni's REST `GET /primary` with 200.
+replication on, and haproxy routing to whichever node answers Patroni's REST `GET /primary` with
+200.
 
 Standard library only. Every wait has a deadline; `HaCluster.stop()` ends everything it started
 (Patroni stops its PostgreSQL; postmasters left behind are killed from their pid files), and runs
@@ -12,6 +13,7 @@ crates/tessera-store/src/embedded.rs), with the data under a 0755 temporary dire
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -31,8 +33,8 @@ SCOPE = "tessera-ha"
 
 # Short timings so a failover takes seconds, not the production default of ~30 s. Patroni needs
 # ttl >= loop_wait + 2 * retry_timeout. primary_start_timeout 0: a crashed primary is failed over
-# at once (to the synchronous standby) rather than restarted in place, which Patroni's default (300 s)
-# would try first.
+# at once (to the synchronous standby) rather than restarted in place, which Patroni's default
+# (300 s) would try first.
 PATRONI_TIMINGS = {"ttl": 8, "loop_wait": 1, "retry_timeout": 3, "primary_start_timeout": 0}
 
 
@@ -42,8 +44,12 @@ class Unavailable(Exception):
 
 def missing_tools() -> list[str]:
     """Why the cluster cannot run on this machine (empty when it can)."""
-    missing = [tool for tool in ("patroni", "patronictl", "etcd", "haproxy") if not shutil.which(tool)]
-    missing += [str(PG_BIN / b) for b in ("postgres", "initdb", "pg_rewind") if not (PG_BIN / b).exists()]
+    missing = [
+        tool for tool in ("patroni", "patronictl", "etcd", "haproxy") if not shutil.which(tool)
+    ]
+    missing += [
+        str(PG_BIN / b) for b in ("postgres", "initdb", "pg_rewind") if not (PG_BIN / b).exists()
+    ]
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
@@ -143,7 +149,11 @@ class HaCluster:
             left = lambda: max(deadline_s - (time.monotonic() - started), 1)  # noqa: E731
             self.wait_healthy(left())
             self._start_haproxy()
-            wait_for("haproxy routing to the primary", self.routed_primary, left())
+            wait_for(
+                "haproxy routing to the primary alone",
+                lambda: (leader := self.leader()) and self.routed_primary() == leader.name,
+                left(),
+            )
         except BaseException:
             self.stop()
             raise
@@ -153,9 +163,13 @@ class HaCluster:
         if as_user and self.user:
             args = ["runuser", "-u", self.user, "--", *args]
         self.processes[name] = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=self.dir,
-        )  # fmt: skip
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.dir,
+        )
         log.close()
 
     def _own(self, path: Path) -> None:
@@ -170,13 +184,31 @@ class HaCluster:
         self._own(data)
         peer = f"http://127.0.0.1:{self.etcd_peer_port}"
         client = f"http://127.0.0.1:{self.etcd_port}"
-        self._spawn("etcd", [
-            "etcd", "--name", "ha", "--data-dir", str(data),
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"ha={peer}", "--initial-cluster-state", "new",
-            "--log-level", "warn",
-        ], as_user=True)  # fmt: skip
+        self._spawn(
+            "etcd",
+            [
+                "etcd",
+                "--name",
+                "ha",
+                "--data-dir",
+                str(data),
+                "--listen-client-urls",
+                client,
+                "--advertise-client-urls",
+                client,
+                "--listen-peer-urls",
+                peer,
+                "--initial-advertise-peer-urls",
+                peer,
+                "--initial-cluster",
+                f"ha={peer}",
+                "--initial-cluster-state",
+                "new",
+                "--log-level",
+                "warn",
+            ],
+            as_user=True,
+        )
         wait_for(
             "etcd healthy",
             lambda: self._alive("etcd") and http_json(f"{client}/health")[0] == 200,
@@ -266,12 +298,15 @@ listen primary
   bind 127.0.0.1:{self.haproxy_port}
   option httpchk GET /primary
   http-check expect status 200
-  default-server inter 250ms fastinter 250ms downinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions
+  default-server inter 250ms fastinter 250ms downinter 250ms fall 2 rise 1
+  default-server on-marked-down shutdown-sessions
 {servers}
 """
         path = self.dir / "haproxy.cfg"
         path.write_text(config)
-        check = subprocess.run(["haproxy", "-c", "-q", "-f", str(path)], capture_output=True, timeout=30)
+        check = subprocess.run(
+            ["haproxy", "-c", "-q", "-f", str(path)], capture_output=True, timeout=30
+        )
         if check.returncode != 0:
             raise RuntimeError(f"haproxy -c: {check.stderr.decode()[-2000:]}")
         self._spawn("haproxy", ["haproxy", "-db", "-f", str(path)], as_user=False)
@@ -321,7 +356,7 @@ listen primary
         wait_for("three members, one leader and a synchronous standby", check, deadline_s, 0.2)
 
     def routed_primary(self) -> str | None:
-        """The server haproxy routes to now (from its stats CSV), if exactly one is UP."""
+        """The server haproxy routes to now (from its stats CSV), if it routes to exactly one."""
         try:
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.haproxy_stats_port}/;csv", timeout=1
@@ -332,10 +367,12 @@ listen primary
         header = rows[0].lstrip("# ").split(",")
         up = []
         for row in rows[1:]:
-            fields = dict(zip(header, row.split(",")))
-            if fields.get("pxname") == "primary" and fields.get("svname", "").startswith("pg"):
-                if fields.get("status") == "UP":
-                    up.append(fields["svname"])
+            fields = dict(zip(header, row.split(","), strict=False))
+            server = fields.get("svname", "")
+            # "UP 1/2" is still routed to (going down after another failed check).
+            routed = fields.get("status", "").startswith("UP")
+            if fields.get("pxname") == "primary" and server.startswith("pg") and routed:
+                up.append(server)
         return up[0] if len(up) == 1 else None
 
     @property
@@ -345,10 +382,27 @@ listen primary
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Runs sql through haproxy (on the primary) as the superuser."""
         result = subprocess.run(
-            [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p",
-             str(self.haproxy_port), "-U", "postgres", "-d", database, "-c", sql],
-            capture_output=True, timeout=30, text=True,
-        )  # fmt: skip
+            [
+                str(PG_BIN / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.haproxy_port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            timeout=30,
+            text=True,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"psql {sql!r}: {result.stderr.strip()}")
         return result.stdout.strip()
@@ -373,8 +427,18 @@ listen primary
         if leader is None:
             raise RuntimeError("ha cluster: no primary to switch over from")
         config = leader.dir / "patroni.yml"
-        args = ["patronictl", "-c", str(config), "switchover", "--leader", leader.name,
-                "--candidate", candidate.name, "--force", SCOPE]  # fmt: skip
+        args = [
+            "patronictl",
+            "-c",
+            str(config),
+            "switchover",
+            "--leader",
+            leader.name,
+            "--candidate",
+            candidate.name,
+            "--force",
+            SCOPE,
+        ]
         if self.user:
             args = ["runuser", "-u", self.user, "--", *args]
         result = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -403,10 +467,8 @@ listen primary
     def _signal(self, name: str, sig: int) -> None:
         process = self.processes.get(name)
         if process is not None and process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def _reap(self, name: str, deadline: float) -> None:
         process = self.processes.get(name)

@@ -4,9 +4,9 @@ Two `tessera serve` replicas on the haproxy address of a Patroni cluster (tests/
 replica A with its decision cache, replica B with `--no-cache` (every Introspect reads PostgreSQL),
 and the HTTP edge in front of both for `/auth/verify`. Load runs throughout: issue → introspect →
 revoke → introspect cycles on both replicas and the edge, cached Introspects on A, uncached ones on
-B, limited-use tokens consumed on A, logins, and a WatchRevocations follower. Meanwhile the primary's
-postmaster is SIGKILLed (found through Patroni's REST API) and the cluster is switched over cleanly
-with `patronictl switchover`.
+B, limited-use tokens consumed on A, logins, and a WatchRevocations follower. Meanwhile the
+primary's postmaster is SIGKILLed (found through Patroni's REST API) and the cluster is switched
+over cleanly with `patronictl switchover`.
 
 Invariants, each counted as a violation when broken:
   * no acknowledged revocation lost (the database, and the WatchRevocations follower, hold each);
@@ -14,7 +14,7 @@ Invariants, each counted as a violation when broken:
   * no acknowledged token or session lost, and no wrong "inactive" for one (nor 401 at the edge);
   * no "active" from replica A's cache once no primary could be reached past the feed lease;
   * a limited-use token never answers active more often than its uses;
-  * every refused call is UNAVAILABLE (503 at the edge): never INTERNAL, a deadline, or another code;
+  * every refused call is UNAVAILABLE (503 at the edge): never INTERNAL, a deadline or other code;
   * a clean switchover loses no call that is safe to retry (the SDK's retrying client);
   * Tessera serves again without a restart, recovery (kill → first successful uncached Introspect)
     ≤ haproxy routing to the new primary + 2 s, health SERVING again, `tessera migrate` not stuck.
@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from cluster import PATRONI_TIMINGS, HaCluster, free_ports, missing_tools, wait_for
 from tessera_auth_client import (
     NO_RETRY,
     Client,
@@ -49,8 +50,6 @@ from tessera_auth_client import (
     TokenType,
     Unavailable,
 )
-
-from cluster import PATRONI_TIMINGS, HaCluster, free_ports, missing_tools, wait_for
 
 FEED_LEASE_S = 0.25  # tessera serve's --feed-lease default
 TRUST_SLACK_S = 0.5  # added to the lease before a cached "active" without a primary is a violation
@@ -61,6 +60,18 @@ LOGIN_USER, LOGIN_PASSWORD = "ha-user", "ha-user-password-1"
 
 
 EDGE_503 = Unavailable("503 Service Unavailable", code=grpc.StatusCode.UNAVAILABLE)
+
+
+# Violations this drill has found and that are known not to be fixed yet; the checks stay, so the
+# drill fails until they are (see docs/operations.md, "Highly available PostgreSQL").
+KNOWN_DEFECTS = {
+    "refused-not-unavailable": "calls that reach a node still in recovery (haproxy follows "
+    "Patroni's /primary, 200 once the node holds the leader lock, before promotion ends) get "
+    "INTERNAL: SQLSTATE 25006 read_only_sql_transaction is not classified as unavailable "
+    "(crates/tessera-store/src/error.rs)",
+    "feed-ended": "the Python SDK's watch_revocations gives up after RetryPolicy.max_attempts (4) "
+    "failed reconnects, under a second of backoff: shorter than a failover",
+}
 
 
 def now() -> float:
@@ -98,11 +109,12 @@ class Ledger:
         self.issued: dict[str, str] = {}  # acknowledged issues: token_id -> token
         self.revoked: dict[str, float] = {}  # acknowledged revocations: token_id -> ack time
         self.sessions: dict[str, str] = {}  # acknowledged logins: token_id -> token
-        self.watched: dict[str, int] = {}  # token_id -> sequence, from the WatchRevocations follower
+        self.watched: dict[
+            str, int
+        ] = {}  # token_id -> sequence, from the WatchRevocations follower
         self.watch_sequences: list[int] = []
         # (start, end, ok) of the probes that recovery is measured from.
         self.probes: dict[str, list[tuple[float, float, bool]]] = collections.defaultdict(list)
-        self.cached_active: list[float] = []  # start times of cached Introspects on A answered active
 
     def t(self, at: float | None = None) -> str:
         return f"t+{(at or now()) - self.start:7.3f}s"
@@ -151,13 +163,28 @@ class Replica:
         self.name = name
         self.log = workdir / f"tessera-{name}.log"
         env = {**os.environ, "TESSERA_LOG": os.environ.get("TESSERA_LOG", "info")}
-        args = [str(binary), "--log-format", "json", "serve", "--listen", "127.0.0.1:0",
-                "--database-url", database_url, "--direct-database-url", database_url, *extra]  # fmt: skip
+        args = [
+            str(binary),
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--direct-database-url",
+            database_url,
+            *extra,
+        ]
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                args, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self.addr = wait_for(f"tessera {name} serving", self._serving, 90, 0.05)
 
     def _serving(self) -> str | None:
@@ -189,14 +216,25 @@ class Edge:
     def __init__(self, binary: Path, replicas: list[Replica], service_token: str, workdir: Path):
         self.port = free_ports(1)[0]
         self.log = workdir / "edge-http.log"
-        args = [str(binary), "--listen", f"127.0.0.1:{self.port}",
-                "--tessera", ",".join(r.url for r in replicas), "--front-proxy", "nginx"]  # fmt: skip
+        args = [
+            str(binary),
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--tessera",
+            ",".join(r.url for r in replicas),
+            "--front-proxy",
+            "nginx",
+        ]
         env = {**os.environ, "TESSERA_SERVICE_TOKEN": service_token}
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                args, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
 
         def up() -> bool:
             if self.process.poll() is not None:
@@ -209,9 +247,12 @@ class Edge:
         """Status of GET /auth/verify for `token` (nginx auth_request's headers); 0: no answer."""
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/auth/verify",
-            headers={"Authorization": f"Bearer {token}", "X-Original-Method": "GET",
-                     "X-Original-URI": "/ha/check"},
-        )  # fmt: skip
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Original-Method": "GET",
+                "X-Original-URI": "/ha/check",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=CALL_TIMEOUT_S + 2) as response:
                 return response.status
@@ -254,8 +295,17 @@ def health(url: str) -> str:
 
 
 class Load:
-    def __init__(self, ledger: Ledger, a: Replica, b: Replica, edge: Edge, admin_token: str,
-                 service_token: str, long_lived: list[str], probe_token: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ledger: Ledger,
+        a: Replica,
+        b: Replica,
+        edge: Edge,
+        admin_token: str,
+        service_token: str,
+        long_lived: list[str],
+        probe_token: str,
+    ) -> None:
         self.ledger = ledger
         self.stop = threading.Event()
         self.edge = edge
@@ -290,7 +340,7 @@ class Load:
             while not self.stop.is_set():
                 try:
                     body()
-                except Exception as error:  # noqa: BLE001 - a worker must not die silently
+                except Exception as error:
                     self.ledger.violation("load-worker-crashed", f"{name}: {error!r}")
                     time.sleep(0.2)
 
@@ -350,7 +400,9 @@ class Load:
         if result.active and not active:
             self.ledger.violation("revoked-token-accepted", f"replica {replica} answered active")
         if active and not result.active:
-            self.ledger.violation("wrong-inactive", f"replica {replica}: acknowledged token inactive")
+            self.ledger.violation(
+                "wrong-inactive", f"replica {replica}: acknowledged token inactive"
+            )
 
     def edge_expect(self, token: str, *, active: bool) -> None:
         started = now()
@@ -363,22 +415,23 @@ class Load:
             return
         self.ledger.success("edge-verify")
         if status == 200 and not active:
-            self.ledger.violation("revoked-token-accepted", "edge answered 200 after Revoke returned")
+            self.ledger.violation(
+                "revoked-token-accepted", "edge answered 200 after Revoke returned"
+            )
         if status == 401 and active:
             self.ledger.violation("wrong-inactive", "edge answered 401 for an acknowledged token")
 
     def cached(self) -> None:
         token = random.choice(self.long_lived)
         started = now()
-        result = self.attempt("introspect-cached", lambda: self.service["a"].introspect(token, peek=True))
+        result = self.attempt(
+            "introspect-cached", lambda: self.service["a"].introspect(token, peek=True)
+        )
         self.ledger.probe("cached", started, result is not None)
         if result is None:
             time.sleep(0.01)
             return
-        if result.active:
-            with self.ledger.lock:
-                self.ledger.cached_active.append(started)
-        else:
+        if not result.active:
             self.ledger.violation("wrong-inactive", "replica a: long-lived token inactive (cached)")
         time.sleep(0.002)
 
@@ -405,14 +458,18 @@ class Load:
             self.ledger.issued[issued.token_id] = issued.token
         actives = 0
         for _ in range(6):
-            result = self.attempt("introspect-consume", lambda: self.service["a"].introspect(issued.token))
+            result = self.attempt(
+                "introspect-consume", lambda: self.service["a"].introspect(issued.token)
+            )
             if result is None:
                 continue
             actives += result.active
             if self.stop.is_set():
                 break
         if actives > 3:
-            self.ledger.violation("uses-exceeded", f"a three-use token answered active {actives} times")
+            self.ledger.violation(
+                "uses-exceeded", f"a three-use token answered active {actives} times"
+            )
 
     def login(self) -> None:
         client = random.choice(self.login_clients)
@@ -465,42 +522,50 @@ class Load:
         time.sleep(0.05)
 
     def follow(self) -> None:
-        """A WatchRevocations follower across both replicas (the SDK reconnects and resumes)."""
-        self.watch = self.watch_client.watch_revocations(after_sequence=0)
+        """A WatchRevocations follower across both replicas, with the SDK's defaults (it reconnects
+        and resumes after the last sequence). Should it give up, that is a violation, and the watch
+        starts again after its last sequence so the rest of the feed is still checked."""
         last = 0
-        try:
-            for revocation in self.watch:
-                with self.ledger.lock:
-                    self.ledger.watched[revocation.token_id] = revocation.sequence
-                    self.ledger.watch_sequences.append(revocation.sequence)
-                if revocation.sequence <= last:
-                    self.ledger.violation(
-                        "feed-out-of-order", f"sequence {revocation.sequence} after {last}"
-                    )
-                last = max(last, revocation.sequence)
-        except TesseraError as error:
-            if not self.stop.is_set():
-                self.ledger.violation("feed-ended", f"WatchRevocations gave up: {error!r}")
+        while not self.stop.is_set():
+            self.watch = self.watch_client.watch_revocations(after_sequence=last)
+            try:
+                for revocation in self.watch:
+                    with self.ledger.lock:
+                        self.ledger.watched[revocation.token_id] = revocation.sequence
+                        self.ledger.watch_sequences.append(revocation.sequence)
+                    if revocation.sequence <= last:
+                        self.ledger.violation(
+                            "feed-out-of-order", f"sequence {revocation.sequence} after {last}"
+                        )
+                    last = max(last, revocation.sequence)
+            except TesseraError as error:
+                if not self.stop.is_set():
+                    self.ledger.violation("feed-ended", f"WatchRevocations gave up: {error!r}")
+                    time.sleep(0.5)
 
 
 # --- the drill ------------------------------------------------------------------------------------
 
 
 def first_recovery(ledger: Ledger, probe: str, since: float, until: float) -> float | None:
-    """Seconds from `since` to the first successful probe that follows a failed one (0 when
-    none failed before `until`)."""
+    """Seconds from `since` to the first success among the probes started after the last failed
+    one began: when the refusals stopped for good (a call already waiting in a refusal does not
+    hide calls that succeed meanwhile). 0 when none failed; None while not recovered, or while the
+    newest probe failed."""
     with ledger.lock:
         samples = [s for s in ledger.probes[probe] if s[0] >= since - 0.05]
-    failed = False
-    for started, ended, ok in samples:
-        if not ok:
-            failed = True
-        elif failed:
-            return ended - since
-    return 0.0 if not failed and samples and samples[-1][1] >= until else None
+    if not samples or until < since + 1.0:
+        return None
+    failures = [started for started, _, ok in samples if not ok]
+    if not failures:
+        return 0.0
+    after = [ended for started, ended, ok in samples if ok and started > failures[-1]]
+    return min(after) - since if after else None
 
 
-def drill(cluster: HaCluster, load: Load, ledger: Ledger, kind: str, replicas: list[Replica]) -> Event:
+def drill(
+    cluster: HaCluster, load: Load, ledger: Ledger, kind: str, replicas: list[Replica]
+) -> Event:
     candidate = None
     if kind == "switchover":
         leader = cluster.leader()
@@ -541,13 +606,13 @@ def drill(cluster: HaCluster, load: Load, ledger: Ledger, kind: str, replicas: l
             f"{kind}: uncached={event.recovered_s} cached={event.cached_recovered_s} "
             f"edge={event.edge_recovered_s} 60 s after; Tessera does not serve again",
         )
-    if event.recovered_s is not None and event.routed_s is not None:
-        if event.recovered_s > event.routed_s + RECOVERY_MARGIN_S:
-            ledger.violation(
-                "slow-recovery",
-                f"{kind}: uncached Introspect back {event.recovered_s:.2f} s after, haproxy routed "
-                f"at {event.routed_s:.2f} s (margin {RECOVERY_MARGIN_S} s)",
-            )
+    back, routed = event.recovered_s, event.routed_s
+    if back is not None and routed is not None and back > routed + RECOVERY_MARGIN_S:
+        ledger.violation(
+            "slow-recovery",
+            f"{kind}: uncached Introspect back {back:.2f} s after, haproxy routed at "
+            f"{routed:.2f} s (margin {RECOVERY_MARGIN_S} s)",
+        )
 
     def serving() -> bool:
         return all(health(r.url) == "SERVING" for r in replicas)
@@ -559,18 +624,21 @@ def drill(cluster: HaCluster, load: Load, ledger: Ledger, kind: str, replicas: l
         states = {r.name: health(r.url) for r in replicas}
         ledger.violation("health-wrong", f"{kind}: health {states} 15 s after, calls served again")
 
-    if kind == "kill":
-        # Replica A's cache may not be trusted once no primary answers: from the kill plus the
-        # feed lease (and slack) until haproxy routes to the new primary, no "active" from it.
-        start, end = at + FEED_LEASE_S + TRUST_SLACK_S, at + (event.routed_s or 0)
-        with ledger.lock:
-            stale = [s for s in ledger.cached_active if start <= s < end - 0.05]
-        if stale:
-            ledger.violation(
-                "cache-trusted-without-primary",
-                f"{len(stale)} cached 'active' answers started {stale[0] - at:.2f}..{stale[-1] - at:.2f} s "
-                f"after the kill (primary routed again at {event.routed_s:.2f} s)",
-            )
+    if kind == "kill" and event.routed_s is not None:
+        # No cache may be trusted once no primary answers: an "active" (a 200 at the edge) that
+        # came back between the kill plus the feed lease (and slack) and haproxy routing to the new
+        # primary was served from a cache past its trust bound.
+        start, end = at + FEED_LEASE_S + TRUST_SLACK_S, at + event.routed_s - 0.1
+        for probe, who in (("cached", "replica a's cache"), ("edge", "the edge's cache")):
+            with ledger.lock:
+                stale = [e for s, e, ok in ledger.probes[probe] if ok and start <= e < end]
+            if stale:
+                ledger.violation(
+                    "cache-trusted-without-primary",
+                    f"{who}: {len(stale)} 'active' answers {stale[0] - at:.2f}.."
+                    f"{stale[-1] - at:.2f} s after the kill, no primary routed until "
+                    f"{event.routed_s:.2f} s",
+                )
     for replica in replicas:
         if not replica.alive():
             ledger.violation("replica-exited", f"tessera {replica.name} exited during the {kind}")
@@ -589,8 +657,14 @@ def fmt(value: float | None) -> str:
     return "never" if value is None else f"{value:.2f}s"
 
 
-def final_checks(ledger: Ledger, replicas: list[Replica], admin_token: str, service_token: str,
-                 binary: Path, database_url: str) -> dict:  # fmt: skip
+def final_checks(
+    ledger: Ledger,
+    replicas: list[Replica],
+    admin_token: str,
+    service_token: str,
+    binary: Path,
+    database_url: str,
+) -> dict:
     """After the load: what was acknowledged is in the database and reached the follower."""
     results: dict = {}
     with ledger.lock:
@@ -608,8 +682,11 @@ def final_checks(ledger: Ledger, replicas: list[Replica], admin_token: str, serv
     except TimeoutError:
         with ledger.lock:
             missing = [i for i in revoked if i not in ledger.watched]
-        ledger.violation("feed-missed-revocation", f"{len(missing)} acknowledged revocations never "
-                         f"reached the WatchRevocations follower, e.g. {missing[:3]}")  # fmt: skip
+        ledger.violation(
+            "feed-missed-revocation",
+            f"{len(missing)} acknowledged revocations never "
+            f"reached the WatchRevocations follower, e.g. {missing[:3]}",
+        )
     with ledger.lock:
         sequences = list(ledger.watch_sequences)
     results["feed_revocations"] = len(sequences)
@@ -628,27 +705,39 @@ def final_checks(ledger: Ledger, replicas: list[Replica], admin_token: str, serv
                 lost_tokens.append(token_id)
         lost_revocations += [i for i in revoked if i in lost_tokens]
         service = admin.with_token(service_token)
-        lost_sessions = [i for i, t in sessions.items() if not service.introspect(t, peek=True).active]
+        lost_sessions = [
+            i for i, t in sessions.items() if not service.introspect(t, peek=True).active
+        ]
     if lost_revocations:
-        ledger.violation("revocation-lost", f"{len(lost_revocations)} acknowledged revocations not in "
-                         f"the database, e.g. {lost_revocations[:3]}")  # fmt: skip
+        ledger.violation(
+            "revocation-lost",
+            f"{len(lost_revocations)} acknowledged revocations not in "
+            f"the database, e.g. {lost_revocations[:3]}",
+        )
     if lost_tokens:
-        ledger.violation("token-lost", f"{len(lost_tokens)} acknowledged tokens missing, e.g. {lost_tokens[:3]}")
+        ledger.violation(
+            "token-lost", f"{len(lost_tokens)} acknowledged tokens missing, e.g. {lost_tokens[:3]}"
+        )
     if lost_sessions:
         ledger.violation("session-lost", f"{len(lost_sessions)} acknowledged sessions inactive")
     results.update(
-        acknowledged_revocations=len(revoked), acknowledged_tokens=len(issued),
-        acknowledged_sessions=len(sessions), lost_revocations=len(lost_revocations),
-        lost_tokens=len(lost_tokens), lost_sessions=len(lost_sessions),
-    )  # fmt: skip
+        acknowledged_revocations=len(revoked),
+        acknowledged_tokens=len(issued),
+        acknowledged_sessions=len(sessions),
+        lost_revocations=len(lost_revocations),
+        lost_tokens=len(lost_tokens),
+        lost_sessions=len(lost_sessions),
+    )
 
     # The migration lock: a `tessera migrate` through haproxy finishes after the failovers.
     started = now()
     try:
         migrate = subprocess.run(
             [str(binary), "migrate", "--database-url", database_url],
-            capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if migrate.returncode != 0:
             ledger.violation("migrate-failed", migrate.stderr.strip()[-500:])
     except subprocess.TimeoutExpired:
@@ -666,9 +755,14 @@ def bootstrap(a: Replica) -> tuple[str, str, list[str], str]:
         session = anonymous.login(ADMIN, ADMIN_PASSWORD)
     with Client(a.url, token=session.token, timeout=30) as admin:
         service = admin.issue_token(
-            ttl="6h", permissions=["introspect"], token_type=TokenType.SERVICE, description="ha service"
+            ttl="6h",
+            permissions=["introspect"],
+            token_type=TokenType.SERVICE,
+            description="ha service",
         )
-        long_lived = [admin.issue_token(ttl="6h", description="ha long-lived").token for _ in range(20)]
+        long_lived = [
+            admin.issue_token(ttl="6h", description="ha long-lived").token for _ in range(20)
+        ]
         probe = admin.issue_token(ttl="6h", description="ha probe").token
     return session.token, service.token, long_lived, probe
 
@@ -684,8 +778,11 @@ def main() -> int:
 
     missing = missing_tools()
     if missing:
-        print(f"SKIPPED: tests/ha (Tessera through PostgreSQL failover): missing {', '.join(missing)}",
-              flush=True)  # fmt: skip
+        print(
+            "SKIPPED: tests/ha (Tessera through PostgreSQL failover): missing "
+            + ", ".join(missing),
+            flush=True,
+        )
         return 3
     binary = Path(os.environ.get("TESSERA_BIN", "target/debug/tessera")).resolve()
     edge_binary = binary.parent / "tessera-edge-http"
@@ -702,15 +799,30 @@ def main() -> int:
     started = now()
     try:
         cluster.start()
-        print(f"ha: patroni cluster up in {now() - started:.1f}s, primary {cluster.leader().name}, "
-              f"haproxy 127.0.0.1:{cluster.haproxy_port}, logs in {cluster.dir}", flush=True)  # fmt: skip
+        print(
+            f"ha: patroni cluster up in {now() - started:.1f}s, primary {cluster.leader().name}, "
+            f"haproxy 127.0.0.1:{cluster.haproxy_port}, logs in {cluster.dir}",
+            flush=True,
+        )
         cluster.psql("CREATE ROLE tessera LOGIN PASSWORD 'tessera'")
         cluster.psql("CREATE DATABASE tessera OWNER tessera")
         database_url = f"postgres://tessera:tessera@{cluster.url_host_port}/tessera"
-        accounts = json.dumps([
-            {"username": ADMIN, "password": ADMIN_PASSWORD, "role": "admin", "display_name": "HA"},
-            {"username": LOGIN_USER, "password": LOGIN_PASSWORD, "role": "user", "display_name": "HA"},
-        ])  # fmt: skip
+        accounts = json.dumps(
+            [
+                {
+                    "username": ADMIN,
+                    "password": ADMIN_PASSWORD,
+                    "role": "admin",
+                    "display_name": "HA",
+                },
+                {
+                    "username": LOGIN_USER,
+                    "password": LOGIN_PASSWORD,
+                    "role": "user",
+                    "display_name": "HA",
+                },
+            ]
+        )
         a = Replica(binary, "a", database_url, cluster.dir, "--bootstrap-accounts-json", accounts)
         processes.append(a)
         b = Replica(binary, "b", database_url, cluster.dir, "--skip-migrations", "--no-cache")
@@ -725,7 +837,9 @@ def main() -> int:
         plan = ["kill"] * args.kills
         # Switchovers go between the kills (a kill first: the harsher case on a fresh cluster).
         for i in range(args.switchovers):
-            plan.insert(min(len(plan), 1 + i * (len(plan) // max(args.switchovers, 1) + 1)), "switchover")
+            plan.insert(
+                min(len(plan), 1 + i * (len(plan) // max(args.switchovers, 1) + 1)), "switchover"
+            )
         for kind in plan:
             drill(cluster, load, ledger, kind, [a, b])
             time.sleep(args.settle)
@@ -733,7 +847,7 @@ def main() -> int:
         report["final"] = final_checks(
             ledger, [a, b], admin_token, service_token, binary, database_url
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         print(f"ha: FAILED to run the drill: {error!r}", file=sys.stderr, flush=True)
         for name in ["etcd", "pg0", "pg1", "pg2", "haproxy"]:
             print(f"--- {name}.log ---\n{cluster.log_tail(name, 1500)}", file=sys.stderr)
@@ -746,12 +860,21 @@ def main() -> int:
         cluster.stop()
 
     report["events"] = [
-        {"kind": e.kind, "old": e.old, "new": e.new, "promoted_s": e.promoted_s, "routed_s": e.routed_s,
-         "recovered_uncached_s": e.recovered_s, "recovered_cached_s": e.cached_recovered_s,
-         "recovered_edge_s": e.edge_recovered_s, "health_serving_s": e.healthy_s,
-         "refused": dict(e.refused), "violations": e.violations}
+        {
+            "kind": e.kind,
+            "old": e.old,
+            "new": e.new,
+            "promoted_s": e.promoted_s,
+            "routed_s": e.routed_s,
+            "recovered_uncached_s": e.recovered_s,
+            "recovered_cached_s": e.cached_recovered_s,
+            "recovered_edge_s": e.edge_recovered_s,
+            "health_serving_s": e.healthy_s,
+            "refused": dict(e.refused),
+            "violations": e.violations,
+        }
         for e in ledger.events
-    ]  # fmt: skip
+    ]
     report["ok"] = dict(ledger.ok)
     report["refused"] = {f"{op} {code}": n for (op, code), n in sorted(ledger.refused.items())}
     report["slowest_refusal_s"] = dict(ledger.slowest_refusal)
@@ -772,13 +895,17 @@ def main() -> int:
 def print_report(report: dict, ledger: Ledger) -> None:
     print("\n== ha failover figures (seconds from the kill / switchover) ==")
     print(f"patroni: {report['patroni']}")
-    print(f"{'event':<11}{'old→new':<10}{'promoted':>9}{'routed':>8}{'uncached':>9}{'cached':>8}"
-          f"{'edge':>7}{'health':>8}  refused calls")  # fmt: skip
+    print(
+        f"{'event':<11}{'old→new':<10}{'promoted':>9}{'routed':>8}{'uncached':>9}{'cached':>8}"
+        f"{'edge':>7}{'health':>8}  refused calls"
+    )
     for e in report["events"]:
-        print(f"{e['kind']:<11}{e['old'] + '→' + e['new']:<10}{fmt(e['promoted_s']):>9}"
-              f"{fmt(e['routed_s']):>8}{fmt(e['recovered_uncached_s']):>9}"
-              f"{fmt(e['recovered_cached_s']):>8}{fmt(e['recovered_edge_s']):>7}"
-              f"{fmt(e['health_serving_s']):>8}  {sum(e['refused'].values())} {e['refused']}")  # fmt: skip
+        print(
+            f"{e['kind']:<11}{e['old'] + '→' + e['new']:<10}{fmt(e['promoted_s']):>9}"
+            f"{fmt(e['routed_s']):>8}{fmt(e['recovered_uncached_s']):>9}"
+            f"{fmt(e['recovered_cached_s']):>8}{fmt(e['recovered_edge_s']):>7}"
+            f"{fmt(e['health_serving_s']):>8}  {sum(e['refused'].values())} {e['refused']}"
+        )
     print(f"calls answered: {report['ok']}")
     print(f"calls refused:  {report['refused']}")
     print(f"slowest refusal per call (s): {report['slowest_refusal_s']}")
@@ -787,6 +914,9 @@ def print_report(report: dict, ledger: Ledger) -> None:
     print(f"duration: {report['duration_s']}s")
     if ledger.violation_kinds:
         print(f"\nFAILED: invariant violations {dict(ledger.violation_kinds)}")
+        for kind, why in KNOWN_DEFECTS.items():
+            if kind in ledger.violation_kinds:
+                print(f"  known defect, not yet fixed: {kind}: {why}")
         for line in ledger.violations:
             print(f"  {line}")
     else:
