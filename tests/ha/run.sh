@@ -8,7 +8,9 @@
 # Usage: tests/ha/run.sh            the short version scripts/test.sh runs: 2 kills, 1 switchover
 #        tests/ha/run.sh --long     10 kills, 2 switchovers (the figures in docs/operations.md)
 #        tests/ha/run.sh --kills N --switchovers M [--report FILE] [--keep]
-# Env: TESSERA_BIN (default target/debug/tessera; tessera-edge-http is taken from beside it).
+# Env: TESSERA_BIN (default target/debug/tessera; tessera-edge-http is taken from beside it),
+# TESSERA_HA_PG_BIN (PostgreSQL's bin directory, default /usr/lib/postgresql/15/bin),
+# TESSERA_HA_REQUIRED=1 (a skip fails).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
