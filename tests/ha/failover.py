@@ -70,9 +70,10 @@ KNOWN_DEFECTS = {
     "Patroni's /primary, 200 once the node holds the leader lock, before promotion ends) get "
     "INTERNAL: SQLSTATE 25006 read_only_sql_transaction is not classified as unavailable "
     "(crates/tessera-store/src/error.rs)",
-    "slow-recovery": "calls keep failing up to ~2 s after haproxy routes to the new primary: "
-    "the replica's two in-flight token-read slots (service/misses.rs, IN_FLIGHT = 2) stay held by "
-    "statements stuck in the pool's 2 s acquire timeout, and new misses queue behind them",
+    "slow-recovery": "calls keep failing until ~4.2 s after the kill whatever the promotion time: "
+    "connections opened through haproxy while no node was up are held ~3 s and then closed, and "
+    "Tessera's calls wait on them (the pool's 2 s acquire; the replica's two in-flight token "
+    "reads, service/misses.rs) instead of opening fresh ones once the new primary is routed",
     "feed-ended": "the Python SDK's watch_revocations gives up after RetryPolicy.max_attempts (4) "
     "failed reconnects, under a second of backoff: shorter than a failover",
 }
@@ -935,7 +936,13 @@ def main() -> int:
         import shutil
 
         shutil.rmtree(cluster.dir, ignore_errors=True)
-    return 1 if ledger.violation_kinds else 0
+    if not ledger.violation_kinds:
+        return 0
+    unknown = set(ledger.violation_kinds) - set(KNOWN_DEFECTS)
+    if os.environ.get("TESSERA_HA_TOLERATE_KNOWN") == "1" and not unknown:
+        print("ha: only known defects broke invariants; tolerated (TESSERA_HA_TOLERATE_KNOWN=1)")
+        return 0
+    return 1
 
 
 def print_report(report: dict, ledger: Ledger) -> None:

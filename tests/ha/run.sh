@@ -10,7 +10,8 @@
 #        tests/ha/run.sh --kills N --switchovers M [--report FILE] [--keep]
 # Env: TESSERA_BIN (default target/debug/tessera; tessera-edge-http is taken from beside it),
 # TESSERA_HA_PG_BIN (PostgreSQL's bin directory, default /usr/lib/postgresql/15/bin),
-# TESSERA_HA_REQUIRED=1 (a skip fails).
+# TESSERA_HA_REQUIRED=1 (a skip fails), TESSERA_HA_TOLERATE_KNOWN=1 (violations of the known
+# defects listed in failover.py, KNOWN_DEFECTS, are reported but do not fail the run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
