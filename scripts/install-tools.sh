@@ -77,14 +77,13 @@ if [ "$(cat "$tools/bin/.pgbouncer.version" 2>/dev/null)" != "$PGBOUNCER_VERSION
   rm -rf "$build"
 fi
 
-# The highly available PostgreSQL of the failover test (tests/ha/): Patroni 3.0, etcd 3.4 (server
-# and etcdctl) and haproxy, from Debian's packages. The test runs its own instances as the
-# `postgres` account, never the packages' services.
+# The highly available PostgreSQL of the failover test (tests/ha/): Patroni 3.0, etcd 3.4 and
+# haproxy, from Debian's packages. The test runs its own instances (Patroni and etcd as the
+# `postgres` account), never the packages' services.
 ha_missing=()
 command -v patroni >/dev/null 2>&1 || ha_missing+=(patroni)
 command -v etcd >/dev/null 2>&1 || ha_missing+=(etcd-server)
-command -v etcdctl >/dev/null 2>&1 || ha_missing+=(etcd-client)
-command -v haproxy >/dev/null 2>&1 || ha_missing+=(haproxy)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || ha_missing+=(haproxy)
 if [ "${#ha_missing[@]}" -gt 0 ]; then
   echo "install-tools: installing ${ha_missing[*]} from Debian's packages"
   apt_install "${ha_missing[@]}"

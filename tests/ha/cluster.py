@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("TESSERA_HA_PG_BIN", "/usr/lib/postgresql/15/bin"))
+# Debian installs haproxy in /usr/sbin, which an unprivileged user's PATH may lack.
+HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
 SCOPE = "tessera-ha"
 
 # Short timings so a failover takes seconds, not the production default of ~30 s. Patroni needs
@@ -44,9 +46,8 @@ class Unavailable(Exception):
 
 def missing_tools() -> list[str]:
     """Why the cluster cannot run on this machine (empty when it can)."""
-    missing = [
-        tool for tool in ("patroni", "patronictl", "etcd", "haproxy") if not shutil.which(tool)
-    ]
+    missing = [tool for tool in ("patroni", "patronictl", "etcd") if not shutil.which(tool)]
+    missing += [] if HAPROXY else ["haproxy"]
     missing += [
         str(PG_BIN / b) for b in ("postgres", "initdb", "pg_rewind") if not (PG_BIN / b).exists()
     ]
@@ -305,11 +306,11 @@ listen primary
         path = self.dir / "haproxy.cfg"
         path.write_text(config)
         check = subprocess.run(
-            ["haproxy", "-c", "-q", "-f", str(path)], capture_output=True, timeout=30
+            [str(HAPROXY), "-c", "-q", "-f", str(path)], capture_output=True, timeout=30
         )
         if check.returncode != 0:
             raise RuntimeError(f"haproxy -c: {check.stderr.decode()[-2000:]}")
-        self._spawn("haproxy", ["haproxy", "-db", "-f", str(path)], as_user=False)
+        self._spawn("haproxy", [str(HAPROXY), "-db", "-f", str(path)], as_user=False)
 
     # --- state ------------------------------------------------------------------------------------
 
