@@ -61,6 +61,11 @@ KNOWN_DEFECTS = {
     "connections opened through haproxy while no node was up are held ~3 s and then closed, and "
     "Tessera's calls wait on them (the pool's 2 s acquire; the replica's two in-flight token "
     "reads, service/misses.rs) instead of opening fresh ones once the new primary is routed",
+    "revoked-token-accepted": "Revoke returns success without waiting for the followers when it "
+    "cannot read them (service/propagation.rs, await_followers: 'could not read the feed's "
+    "followers; Revoke returns without knowing how far the revocation reached'); when the primary "
+    "dies right after the commit, a replica's cache or the edge, whose lease is still live and "
+    "which never got the NOTIFY, answers active for the revoked token",
     "feed-ended": "the Python SDK's watch_revocations gives up after RetryPolicy.max_attempts (4) "
     "failed reconnects, under a second of backoff: shorter than a failover",
 }

@@ -117,29 +117,44 @@ class Load:
         with ledger.lock:
             ledger.issued[issued.token_id] = issued.token
         for name in (other, home):
-            self.introspect_expect(name, issued.token, active=True, op="introspect-before-revoke")
-        self.edge_expect(issued.token, active=True)
+            self.introspect_expect(
+                name, issued.token, issued.token_id, active=True, op="introspect-before-revoke"
+            )
+        self.edge_expect(issued.token, issued.token_id, active=True)
         revoke = lambda: self.admin[home].revoke(token_id=issued.token_id, reason="ha cycle")  # noqa: E731
         if self.attempt("revoke", revoke) is None:
             return  # ambiguous: not checked either way
         with ledger.lock:
             ledger.revoked[issued.token_id] = now()
         for name in (other, home):
-            self.introspect_expect(name, issued.token, active=False, op="introspect-after-revoke")
-        self.edge_expect(issued.token, active=False)
+            self.introspect_expect(
+                name, issued.token, issued.token_id, active=False, op="introspect-after-revoke"
+            )
+        self.edge_expect(issued.token, issued.token_id, active=False)
 
-    def introspect_expect(self, replica: str, token: str, *, active: bool, op: str) -> None:
+    def since_revoke(self, token_id: str) -> str:
+        with self.ledger.lock:
+            acknowledged = self.ledger.revoked.get(token_id)
+        late = "" if acknowledged is None else f", {(now() - acknowledged) * 1000:.0f} ms after"
+        return f"token {token_id}{late} its Revoke returned"
+
+    def introspect_expect(
+        self, replica: str, token: str, token_id: str, *, active: bool, op: str
+    ) -> None:
         result = self.attempt(op, lambda: self.service[replica].introspect(token, peek=True))
         if result is None:
             return
         if result.active and not active:
-            self.ledger.violation("revoked-token-accepted", f"replica {replica} answered active")
+            self.ledger.violation(
+                "revoked-token-accepted",
+                f"{op}: replica {replica} answered active for {self.since_revoke(token_id)}",
+            )
         if active and not result.active:
             self.ledger.violation(
                 "wrong-inactive", f"replica {replica}: acknowledged token inactive"
             )
 
-    def edge_expect(self, token: str, *, active: bool) -> None:
+    def edge_expect(self, token: str, token_id: str, *, active: bool) -> None:
         started = now()
         status = self.edge.verify(token)
         if status == 503:
@@ -151,7 +166,8 @@ class Load:
         self.ledger.success("edge-verify")
         if status == 200 and not active:
             self.ledger.violation(
-                "revoked-token-accepted", "edge answered 200 after Revoke returned"
+                "revoked-token-accepted",
+                f"edge /auth/verify answered 200 for {self.since_revoke(token_id)}",
             )
         if status == 401 and active:
             self.ledger.violation("wrong-inactive", "edge answered 401 for an acknowledged token")
@@ -268,9 +284,12 @@ class Load:
         if not revoked:
             time.sleep(0.1)
             return
-        token = self.ledger.issued[random.choice(revoked)]
+        token_id = random.choice(revoked)
+        token = self.ledger.issued[token_id]
         for name in ("a", "b"):
-            self.introspect_expect(name, token, active=False, op="introspect-revoked-again")
+            self.introspect_expect(
+                name, token, token_id, active=False, op="introspect-revoked-again"
+            )
         time.sleep(0.02)
 
     def retrying_probe(self) -> None:
