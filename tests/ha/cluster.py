@@ -242,6 +242,9 @@ class HaCluster:
                             "max_wal_senders": 10,
                             "max_replication_slots": 10,
                             "max_connections": 200,
+                            # Small WAL: three throwaway nodes in a temporary directory.
+                            "min_wal_size": "32MB",
+                            "max_wal_size": "128MB",
                         },
                     },
                 },
