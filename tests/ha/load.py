@@ -14,6 +14,7 @@ from processes import CALL_TIMEOUT_S, Edge, Replica
 from tessera_auth_client import (
     NO_RETRY,
     Client,
+    RetryPolicy,
     TesseraError,
     Unavailable,
 )
@@ -47,7 +48,12 @@ class Load:
         self.service = {r.name: client(r, service_token) for r in (a, b)}
         self.login_clients = [client(a, ""), client(b, "")]
         # The SDK as an application uses it: both replicas, retries of what is safe to repeat.
-        self.retrying = Client([b.url, a.url], token=service_token, timeout=10)
+        # Retries up to the 10 s deadline (the SDK's default policy stops after four attempts,
+        # under a second of backoff): whether a switchover loses a safe call is then Tessera's.
+        until_deadline = RetryPolicy(max_attempts=100, initial_backoff=0.05, max_backoff=0.5)
+        self.retrying = Client(
+            [b.url, a.url], token=service_token, timeout=10, retry=until_deadline
+        )
         self.watch_client = Client([a.url, b.url], token=service_token, timeout=10)
         self.threads: list[threading.Thread] = []
         self.watch = None
@@ -293,7 +299,7 @@ class Load:
         time.sleep(0.02)
 
     def retrying_probe(self) -> None:
-        """The SDK's own retries (10 s budget) of a safe call: a switchover must lose none."""
+        """The SDK retrying a safe call until its 10 s deadline: a switchover must lose none."""
         started = now()
         try:
             result = self.retrying.introspect(self.probe_token, peek=True)
