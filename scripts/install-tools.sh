@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the build and tests need, into .tools/ (buf, Go plugins, grpcurl, protoc and
 # protoc-gen-grpc-java for Java), clients/typescript/node_modules (npm ci) and the
-# system (PostgreSQL from Debian's packages when missing). Idempotent: a second run does nothing.
+# system (PostgreSQL, and Patroni, etcd and haproxy for tests/ha/, from Debian's packages when
+# missing). Idempotent: a second run does nothing.
 # `--walkthrough` installs only grpcurl and jq (the README's grpcurl walkthrough).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,6 +75,18 @@ if [ "$(cat "$tools/bin/.pgbouncer.version" 2>/dev/null)" != "$PGBOUNCER_VERSION
   install -m 0755 "$build/install/bin/pgbouncer" "$tools/bin/pgbouncer"
   echo "$PGBOUNCER_VERSION" > "$tools/bin/.pgbouncer.version"
   rm -rf "$build"
+fi
+
+# The highly available PostgreSQL of the failover test (tests/ha/): Patroni 3.0, etcd 3.4 and
+# haproxy, from Debian's packages. The test runs its own instances (Patroni and etcd as the
+# `postgres` account), never the packages' services.
+ha_missing=()
+command -v patroni >/dev/null 2>&1 || ha_missing+=(patroni)
+command -v etcd >/dev/null 2>&1 || ha_missing+=(etcd-server)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || ha_missing+=(haproxy)
+if [ "${#ha_missing[@]}" -gt 0 ]; then
+  echo "install-tools: installing ${ha_missing[*]} from Debian's packages"
+  apt_install "${ha_missing[@]}"
 fi
 
 # jq, which the README's walkthrough uses to pick fields out of grpcurl's answers.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository from a fresh clone: the lint gates, Rust (unit, integration
 # against a real PostgreSQL, end to end with the real binaries), the Python, Go, Java and TypeScript
-# clients.
+# clients, and the failover drill on a highly available PostgreSQL (tests/ha/).
 # Installs what it needs first (scripts/install-tools.sh). Usage: scripts/test.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,6 +58,13 @@ for suite in clients/python/run-tests.sh clients/go/run-tests.sh clients/java/ru
     TESSERA_BIN="$target_dir/debug/tessera" bash "$suite" || other_status=1
   fi
 done
+
+# Tessera through PostgreSQL primary failovers under load: a Patroni + etcd + haproxy cluster, two
+# replicas and the HTTP edge, 2 primary kills and 1 switchover (about a minute; `tests/ha/run.sh
+# --long` is the 10-kill version). Prints "SKIPPED: <reason>" where Patroni, etcd or haproxy
+# cannot run.
+step "tests/ha/run.sh (PostgreSQL failover under load)"
+TESSERA_BIN="$target_dir/debug/tessera" bash tests/ha/run.sh || other_status=1
 
 step "cargo test"
 set +e
