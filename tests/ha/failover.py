@@ -51,24 +51,9 @@ ADMIN, ADMIN_PASSWORD = "ha-admin", "ha-admin-password-1"
 
 
 # Violations this drill has found and that are known not to be fixed yet; the checks stay, so the
-# drill fails until they are (see docs/operations.md, "Highly available PostgreSQL").
-KNOWN_DEFECTS = {
-    "refused-not-unavailable": "calls that reach a node still in recovery (haproxy follows "
-    "Patroni's /primary, 200 once the node holds the leader lock, before promotion ends) get "
-    "INTERNAL: SQLSTATE 25006 read_only_sql_transaction is not classified as unavailable "
-    "(crates/tessera-store/src/error.rs)",
-    "slow-recovery": "calls keep failing until ~4.2 s after the kill whatever the promotion time: "
-    "connections opened through haproxy while no node was up are held ~3 s and then closed, and "
-    "Tessera's calls wait on them (the pool's 2 s acquire; the replica's two in-flight token "
-    "reads, service/misses.rs) instead of opening fresh ones once the new primary is routed",
-    "revoked-token-accepted": "Revoke returns success without waiting for the followers when it "
-    "cannot read them (service/propagation.rs, await_followers: 'could not read the feed's "
-    "followers; Revoke returns without knowing how far the revocation reached'); when the primary "
-    "dies right after the commit, a replica's cache or the edge, whose lease is still live and "
-    "which never got the NOTIFY, answers active for the revoked token",
-    "feed-ended": "the Python SDK's watch_revocations gives up after RetryPolicy.max_attempts (4) "
-    "failed reconnects, under a second of backoff: shorter than a failover",
-}
+# drill fails until they are. Empty: the four it found (a revoked token accepted after Revoke,
+# INTERNAL from a node in recovery, slow recovery, the Python watch giving up) are fixed.
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def first_recovery(ledger: Ledger, probe: str, since: float, until: float) -> float | None:

@@ -172,7 +172,9 @@ class _CountingInterceptor(aio.UnaryUnaryClientInterceptor):
 
 async def test_unreachable_server_raises_unavailable_after_retrying_only_safe_calls() -> None:
     counter = _CountingInterceptor()
-    policy = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
+    policy = RetryPolicy(
+        max_attempts=3, initial_backoff=0.01, max_backoff=0.05, watch_reconnect_window=0.5
+    )
     async with AsyncClient(
         f"127.0.0.1:{closed_port()}", token="t", retry=policy, interceptors=[counter]
     ) as down:

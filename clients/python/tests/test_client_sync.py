@@ -261,7 +261,9 @@ class _CountingInterceptor(grpc.UnaryUnaryClientInterceptor):
 
 def test_unreachable_server_raises_unavailable_after_retrying_only_safe_calls() -> None:
     counter = _CountingInterceptor()
-    policy = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
+    policy = RetryPolicy(
+        max_attempts=3, initial_backoff=0.01, max_backoff=0.05, watch_reconnect_window=0.5
+    )
     with Client(
         f"127.0.0.1:{closed_port()}", token="t", retry=policy, interceptors=[counter]
     ) as down:
@@ -292,8 +294,12 @@ def test_unreachable_server_raises_unavailable_after_retrying_only_safe_calls() 
             down.revoke(token_id="00000000-0000-0000-0000-000000000000")
         assert counter.calls == 3
 
+        # A watch is long-lived: it reconnects through a failover (longer than one call's
+        # attempts) for the policy's window, then raises.
+        started = time.monotonic()
         with down.watch_revocations() as watch, pytest.raises(tc.Unavailable):
             next(watch)
+        assert time.monotonic() - started >= 0.5
 
 
 def test_closing_a_watch_from_another_thread_ends_the_iteration(service: Client) -> None:

@@ -99,11 +99,12 @@ fn start_threads(workers: usize) -> mpsc::Sender<Job> {
 
 impl HashPool {
     /// A pool running `workers` jobs at once with `queue` more waiting, at most `per_source` of
-    /// them from one client address (0: a quarter of the places, at least one).
+    /// them from one client address (0: a quarter of the places, but never fewer than the
+    /// workers and one waiting, so a small pool keeps its queue for one client).
     pub fn new(workers: usize, queue: usize, per_source: usize) -> HashPool {
         let workers = workers.max(1);
         let per_source = match per_source {
-            0 => ((workers + queue) / 4).max(1),
+            0 => ((workers + queue) / 4).max(workers + 1),
             n => n,
         };
         HashPool {
@@ -376,5 +377,6 @@ mod tests {
         drop(held);
         assert!(pool.admit_from(Some(flood)).is_ok(), "places come back");
         assert_eq!(HashPool::new(1, 63, 0).per_source(), 16);
+        assert_eq!(HashPool::new(2, 1, 0).per_source(), 3);
     }
 }

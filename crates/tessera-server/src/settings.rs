@@ -44,7 +44,7 @@ pub struct AuthSettings {
     /// Most cached decisions.
     pub cache_capacity: usize,
     /// Most places in the hashing pool (running or waiting) one client address may hold; 0 means
-    /// a quarter of `hash_workers + hash_queue`.
+    /// a quarter of `hash_workers + hash_queue`, at least the workers plus one.
     pub hash_per_source: usize,
     /// Most WatchRevocations streams open at once per caller.
     pub watch_streams_per_caller: usize,

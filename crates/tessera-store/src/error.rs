@@ -44,6 +44,12 @@ impl From<sqlx::Error> for StoreError {
                 {
                     StoreError::Unavailable(err)
                 }
+                // A read-only transaction: the connection reached a standby (a router that sent
+                // it to a node still in recovery during a failover). No primary answers here.
+                Some("25006") => {
+                    crate::standby::seen();
+                    StoreError::Unavailable(err)
+                }
                 _ => StoreError::Database(err),
             },
             _ => StoreError::Database(err),

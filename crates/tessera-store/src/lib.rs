@@ -19,6 +19,7 @@ pub mod users;
 use std::time::Duration;
 
 pub use error::StoreError;
+mod standby;
 /// Re-exported so callers can name sqlx errors without depending on sqlx.
 pub use sqlx::Error as SqlxError;
 use sqlx::{migrate::Migrator, postgres::PgPoolOptions};
@@ -36,7 +37,10 @@ pub struct PoolSettings {
     /// Most connections held open at once.
     pub max_connections: u32,
     /// How long a caller waits for a connection before the store answers `Unavailable`: short, so
-    /// an unreachable database fails requests fast and closed instead of queueing them.
+    /// an unreachable database fails requests fast and closed instead of queueing them. It also
+    /// bounds recovery after a failover: a connection attempt started while no primary answered
+    /// (a router such as haproxy holds it open) is given up after this long, and its place in
+    /// the pool goes to an attempt that reaches the new primary.
     pub acquire_timeout: Duration,
 }
 
@@ -44,7 +48,7 @@ impl Default for PoolSettings {
     fn default() -> Self {
         Self {
             max_connections: 16,
-            acquire_timeout: Duration::from_secs(2),
+            acquire_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -62,10 +66,29 @@ pub fn connect_lazy(url: &str, settings: &PoolSettings) -> Result<PgPool, StoreE
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                // While a standby was seen lately (a failover), every connection proves it
+                // reaches the primary before use; one that does not is dropped.
+                if standby::lately() {
+                    return Ok(standby::is_primary(conn).await);
+                }
                 if meta.idle_for < PING_AFTER_IDLE {
                     return Ok(true);
                 }
                 Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
+        // Tessera writes on every path that matters (uses, sessions, revocations): a new
+        // connection that reached a standby is refused (UNAVAILABLE) rather than kept.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                if standby::is_primary(conn).await {
+                    Ok(())
+                } else {
+                    standby::seen();
+                    Err(sqlx::Error::Io(std::io::Error::other(
+                        "the database answered as a standby (in recovery); waiting for a primary",
+                    )))
+                }
             })
         })
         .connect_lazy(url)

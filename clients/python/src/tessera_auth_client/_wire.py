@@ -58,12 +58,18 @@ class RetryPolicy:
     max_backoff: float = 2.0
     """Seconds the backoff never exceeds."""
     multiplier: float = 2.0
+    watch_reconnect_window: float = 30.0
+    """Seconds a ``watch_revocations`` stream keeps reconnecting through ``UNAVAILABLE`` (a
+    replica restarting, a database failover) before it raises; ``max_attempts`` bounds one call,
+    this a long-lived stream. With ``max_attempts`` 1 a watch does not reconnect."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
             raise ValueError("backoffs must be non-negative and multiplier at least 1")
+        if self.watch_reconnect_window < 0:
+            raise ValueError("watch_reconnect_window must be non-negative")
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
@@ -107,6 +113,20 @@ def retry_delay(
     if deadline is not None and time.monotonic() + delay >= deadline:
         return None
     return delay
+
+
+def watch_reconnect_delay(
+    policy: RetryPolicy, error: TesseraError, failures: int, failing_since: float
+) -> float | None:
+    """Seconds to wait before reconnecting a watch after its ``failures``-th consecutive failure
+    (the first at ``failing_since``, ``time.monotonic()``), or ``None`` to raise: the failure is
+    not ``UNAVAILABLE``, retries are off, or the stream has failed for longer than the policy's
+    ``watch_reconnect_window``."""
+    if not isinstance(error, Unavailable) or policy.max_attempts <= 1:
+        return None
+    if time.monotonic() - failing_since >= policy.watch_reconnect_window:
+        return None
+    return policy.backoff(failures)
 
 
 def seconds(value: float | timedelta) -> float:

@@ -379,6 +379,7 @@ class AsyncRevocationWatch(AsyncIterator[Revocation]):
         ) = None
         self._closed = False
         self._failures = 0
+        self._failing_since = 0.0
         self._endpoint: _Endpoint | None = None
 
     def __aiter__(self) -> AsyncRevocationWatch:
@@ -423,12 +424,15 @@ class AsyncRevocationWatch(AsyncIterator[Revocation]):
                     if self._endpoint is not None:
                         connection.failed(self._endpoint)
                     if self._failures == 0:
+                        self._failing_since = time.monotonic()
                         self._failures += 1
                         self._call = None
                         continue
+                if self._failures == 0:
+                    self._failing_since = time.monotonic()
                 self._failures += 1
-                delay = _wire.retry_delay(
-                    self._client._retry, error, self._failures, retry=True, deadline=None
+                delay = _wire.watch_reconnect_delay(
+                    self._client._retry, error, self._failures, self._failing_since
                 )
                 if delay is None:
                     await self.aclose()

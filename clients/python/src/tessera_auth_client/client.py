@@ -326,6 +326,7 @@ class RevocationWatch(Iterator[Revocation]):
         self._call: Iterator[pb.WatchRevocationsResponse] | None = None
         self._closed = False
         self._failures = 0
+        self._failing_since = 0.0
         self._endpoint: _Endpoint | None = None
 
     def __iter__(self) -> RevocationWatch:
@@ -363,13 +364,16 @@ class RevocationWatch(Iterator[Revocation]):
                     if endpoint is not None:
                         self._client._replicas.failed(endpoint)
                     if self._failures == 0:
+                        self._failing_since = time.monotonic()
                         self._failures += 1
                         with self._lock:
                             self._call = None
                         continue
+                if self._failures == 0:
+                    self._failing_since = time.monotonic()
                 self._failures += 1
-                delay = _wire.retry_delay(
-                    self._client._retry, error, self._failures, retry=True, deadline=None
+                delay = _wire.watch_reconnect_delay(
+                    self._client._retry, error, self._failures, self._failing_since
                 )
                 if delay is None:
                     self.close()

@@ -132,7 +132,8 @@ pub struct AuthArgs {
     pub hash_queue: usize,
     /// Most password checks (running or waiting) one client address may have in flight, so a
     /// flood from one address cannot take every place from the others; past it, RESOURCE_EXHAUSTED
-    /// at once. 0 means a quarter of --hash-workers plus --hash-queue.
+    /// at once. 0 means a quarter of --hash-workers plus --hash-queue (at least the workers plus
+    /// one).
     #[arg(long, env = "TESSERA_HASH_PER_SOURCE", default_value_t = 0)]
     pub hash_per_source: usize,
     /// Disable the per-replica decision cache (every Introspect reads PostgreSQL).

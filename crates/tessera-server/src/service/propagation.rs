@@ -78,6 +78,7 @@ impl Authority {
         let give_up = tokio::time::Instant::now() + feed.lease() * 2 + Duration::from_secs(1);
         let mut waited_for: HashMap<Uuid, String> = HashMap::new();
         let mut acknowledged = None;
+        let mut unreadable = false;
         loop {
             acks.borrow_and_update();
             let first = acknowledged.is_none();
@@ -85,9 +86,21 @@ impl Authority {
                 .instrument(super::store_span("SELECT", "leases::unacknowledged"));
             let (waiting, acked) = match tokio::time::timeout_at(give_up, look).await {
                 Ok(Ok(found)) => found,
+                // The followers cannot be read (the database is failing over, say): a follower
+                // may still hold a lease and serve the revoked tokens from its cache, so Revoke
+                // may not return yet. It looks again until every lease that could exist has run
+                // out (`give_up`), never returning early (issue 32: a revoked token was accepted
+                // after a Revoke that returned here at once).
                 Ok(Err(err)) => {
-                    warn!(error = %err, sequence, "could not read the feed's followers; Revoke returns without knowing how far the revocation reached");
-                    return Propagation::not_waited();
+                    if !unreadable {
+                        warn!(error = %err, sequence, "could not read the feed's followers; Revoke waits until their leases have run out");
+                        unreadable = true;
+                    }
+                    tokio::time::sleep(LOOK_AGAIN).await;
+                    if tokio::time::Instant::now() >= give_up {
+                        break;
+                    }
+                    continue;
                 }
                 Err(_) => break,
             };

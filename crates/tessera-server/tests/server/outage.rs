@@ -118,3 +118,34 @@ async fn introspect_fails_closed_while_postgres_is_down_and_recovers() {
     drop(server);
     postgres.shutdown().await.unwrap();
 }
+
+/// Issue 32: during a failover a router may send a connection to a node still in recovery, whose
+/// writes fail "read-only transaction" (SQLSTATE 25006). That is no primary answering: the store
+/// says UNAVAILABLE (the call fails closed, retryable), never a database error (INTERNAL).
+#[tokio::test]
+async fn a_read_only_answer_is_unavailable_not_internal() {
+    let db = tessera_store::testing::TestDatabase::new(&tessera_store::MIGRATOR)
+        .await
+        .expect("test database");
+    let pool = tessera_store::connect_lazy(&db.url, &Default::default()).unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET default_transaction_read_only = on")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let refused = sqlx::query("DELETE FROM login_decoys WHERE slot = -1")
+        .execute(&mut *conn)
+        .await
+        .unwrap_err();
+    let refused = tessera_store::StoreError::from(refused);
+    assert!(
+        matches!(refused, tessera_store::StoreError::Unavailable(_)),
+        "{refused:?}"
+    );
+    // The connection leaves the pool once it is next checked out: it proves it reaches a primary
+    // first, and this one (a primary in read-only mode) does, so it is kept and still works.
+    drop(conn);
+    tessera_store::ping(&pool)
+        .await
+        .expect("the pool still serves");
+}
