@@ -86,6 +86,10 @@ pub struct Login {
     pub password: Secret,
     /// The current TOTP code, for an account that has TOTP.
     pub totp_code: Option<Secret>,
+    /// For an edge logging a browser in: the browser's address, which the server counts the
+    /// attempt against instead of the edge's own (sent only with a service token holding
+    /// `introspect`; see [`tessera_proto::CLIENT_ADDRESS_HEADER`]).
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 impl Login {
@@ -95,12 +99,19 @@ impl Login {
             username: username.into(),
             password,
             totp_code: None,
+            client_address: None,
         }
     }
 
     /// With a TOTP code.
     pub fn totp(mut self, code: impl Into<String>) -> Login {
         self.totp_code = Some(Secret::new(code.into()));
+        self
+    }
+
+    /// On behalf of the client at `address` (an edge's login page).
+    pub fn for_client(mut self, address: std::net::IpAddr) -> Login {
+        self.client_address = Some(address);
         self
     }
 }
@@ -297,8 +308,16 @@ impl Client {
                 .map(|c| c.expose().to_owned())
                 .unwrap_or_default(),
         };
-        self.unary(Repeat::Unsafe, message, |channel, request| async move {
-            AuthServiceClient::new(channel).login(request).await
+        let client_address = login
+            .client_address
+            .and_then(|ip| tonic::metadata::MetadataValue::try_from(ip.to_string()).ok());
+        self.unary(Repeat::Unsafe, message, |channel, mut request| {
+            if let Some(address) = &client_address {
+                request
+                    .metadata_mut()
+                    .insert(tessera_proto::CLIENT_ADDRESS_HEADER, address.clone());
+            }
+            async move { AuthServiceClient::new(channel).login(request).await }
         })
         .await
         .map(Session::from)

@@ -177,12 +177,15 @@ impl HttpAuthority {
     }
 
     /// Opens a session.
+    /// With the browser's address named (`Login::for_client`), the call carries the edge's service
+    /// token, the credential Tessera asks of whoever names a client's address.
     pub async fn login(&self, login: Login) -> Result<Session, Failure> {
-        self.service
-            .without_token()
-            .login(login)
-            .await
-            .map_err(Failure::from)
+        let caller = if login.client_address.is_some() {
+            self.service.clone()
+        } else {
+            self.service.without_token()
+        };
+        caller.login(login).await.map_err(Failure::from)
     }
 
     /// Elevates the session `session`.

@@ -192,8 +192,14 @@ pub async fn submit(State(state): State<Arc<AppState>>, request: Request) -> Res
         check_not_cross_origin(&state.policy, &parts.headers, own.as_ref())
             .map_err(|_| Answer::cross_origin())?;
         username = fields.username.clone();
+        let client = crate::origin::client_ip(
+            &state.policy,
+            &parts.headers,
+            parts.extensions.get::<crate::server::ClientAddr>().copied(),
+        );
         open_session(
             &state,
+            client,
             std::mem::take(&mut fields.username),
             std::mem::take(&mut fields.password),
             std::mem::take(&mut fields.totp_code),

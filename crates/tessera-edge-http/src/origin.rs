@@ -36,6 +36,29 @@ fn first_forwarded(headers: &HeaderMap, name: &str) -> Option<String> {
     (!first.is_empty()).then(|| first.to_owned())
 }
 
+/// The client's IP address: the last `X-Forwarded-For` entry from a trusted proxy (the one that
+/// proxy appended; earlier ones are the client's own word), else the connection's peer.
+pub fn client_ip(
+    policy: &Policy,
+    headers: &HeaderMap,
+    peer: Option<crate::server::ClientAddr>,
+) -> Option<std::net::IpAddr> {
+    if policy.trust_proxy {
+        let appended = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .rfind(|entry| !entry.is_empty())
+            .and_then(|entry| entry.parse::<std::net::IpAddr>().ok());
+        if appended.is_some() {
+            return appended;
+        }
+    }
+    peer.map(|crate::server::ClientAddr(addr)| addr.ip())
+}
+
 /// The scheme the client used: TLS at the edge, or `X-Forwarded-Proto` from a trusted proxy.
 pub fn scheme(policy: &Policy, headers: &HeaderMap) -> Scheme {
     if policy.tls {

@@ -134,8 +134,12 @@ fn validate_login(username: &str, password: &str, totp_code: &str) -> Result<(),
 }
 
 /// Checks and performs a login: the session cookie to set and the account's public view.
+///
+/// `client` is the browser's address: Tessera counts the attempt against it, not against the edge,
+/// so one client's flood leaves the others room in its hashing pool.
 pub async fn open_session(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     username: String,
     password: String,
     totp_code: String,
@@ -144,6 +148,9 @@ pub async fn open_session(
     let mut request = tessera_client::Login::new(username, tessera_client::Secret::new(password));
     if !totp_code.is_empty() {
         request = request.totp(totp_code);
+    }
+    if let Some(client) = client {
+        request = request.for_client(client);
     }
     let session = state
         .gate
@@ -177,7 +184,12 @@ pub async fn login(State(state): State<Arc<AppState>>, request: Request) -> Resp
         check_not_cross_origin(&state.policy, &parts.headers, own.as_ref())
             .map_err(|_| Answer::cross_origin())?;
         let body: LoginBody = read_json(&parts.headers, body, state.policy.max_json_bytes).await?;
-        open_session(&state, body.username, body.password, body.totp_code).await
+        let client = crate::origin::client_ip(
+            &state.policy,
+            &parts.headers,
+            parts.extensions.get::<crate::server::ClientAddr>().copied(),
+        );
+        open_session(&state, client, body.username, body.password, body.totp_code).await
     }
     .await;
     match result {

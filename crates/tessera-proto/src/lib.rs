@@ -28,3 +28,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 /// The `google.rpc.ErrorInfo` domain of every Tessera error.
 pub const ERROR_DOMAIN: &str = "tessera";
+
+/// gRPC metadata by which an edge names the client it logs in (`Login` from a login page): the
+/// client's IP address, counted in the server's hashing pool instead of the edge's. The server
+/// takes it only from a caller whose token holds `introspect` and sees every token (a service
+/// token issued by an admin); from anyone else it is ignored.
+pub const CLIENT_ADDRESS_HEADER: &str = "tessera-client-address";

@@ -170,3 +170,24 @@ fn safe_methods_do_not_change_state() {
     assert!(changes_state(&Method::DELETE));
     assert!(changes_state(&Method::from_bytes(b"PURGE").unwrap()));
 }
+
+#[test]
+fn the_client_address_is_the_peer_or_what_the_trusted_proxy_appended() {
+    let peer = Some(crate::server::ClientAddr("10.0.0.7:4444".parse().unwrap()));
+    let forwarded = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9")]);
+    // The entries before the proxy's own are the client's word: only the last one counts.
+    assert_eq!(
+        client_ip(&policy(false, true), &forwarded, peer),
+        Some("203.0.113.9".parse().unwrap())
+    );
+    // Without a trusted proxy the header is the client's word altogether.
+    assert_eq!(
+        client_ip(&policy(false, false), &forwarded, peer),
+        Some("10.0.0.7".parse().unwrap())
+    );
+    let garbage = headers(&[("x-forwarded-for", "not-an-address")]);
+    assert_eq!(
+        client_ip(&policy(false, true), &garbage, peer),
+        Some("10.0.0.7".parse().unwrap())
+    );
+}

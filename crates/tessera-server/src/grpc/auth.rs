@@ -77,6 +77,37 @@ impl AuthApi {
         AuthApi { authority }
     }
 
+    /// Whose address a Login counts against in the hashing pool ([`crate::hash_pool`]): the
+    /// connection's, unless an edge logging a browser in says whose it is. An edge's word is
+    /// taken only with a token that holds `introspect` and sees every token (a service token an
+    /// admin issued); from anyone else the header is ignored, so a client cannot spread its own
+    /// flood over invented addresses.
+    async fn login_source(&self, request: &Request<pb::LoginRequest>) -> Option<std::net::IpAddr> {
+        let peer = crate::tls::peer_ip(request);
+        let Some(named) = request
+            .metadata()
+            .get(tessera_proto::CLIENT_ADDRESS_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.trim().parse::<std::net::IpAddr>().ok())
+        else {
+            return peer;
+        };
+        match super::authenticate(&self.authority, request).await {
+            Ok(edge)
+                if edge.sees_every_token()
+                    && edge
+                        .permissions
+                        .permits(tessera_rules::permission::INTROSPECT) =>
+            {
+                Some(named)
+            }
+            _ => {
+                tracing::debug!(?peer, "a client address from an untrusted caller; ignored");
+                peer
+            }
+        }
+    }
+
     async fn caller<T: super::limits::Bounded>(
         &self,
         request: &Request<T>,
@@ -125,7 +156,7 @@ impl pb::auth_service_server::AuthService for AuthApi {
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
         use super::limits::Bounded;
-        let source = crate::tls::peer_ip(&request);
+        let source = self.login_source(&request).await;
         let req = request.into_inner();
         req.check_bounds()?;
         let outcome = self

@@ -586,3 +586,80 @@ async fn a_flood_from_one_address_leaves_room_for_real_logins() {
         "the flood was served its share"
     );
 }
+
+/// An edge logging browsers in names each browser's address, and the hashing pool counts the
+/// attempt against it, not against the edge: one browser's flood leaves the others room. Only a
+/// token that holds `introspect` and sees every token may name an address; anyone else's header
+/// is ignored, so a client cannot spread its own flood over invented addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_names_the_client_a_login_counts_against() {
+    let server = TestServer::start_with(|s| tessera_server::settings::AuthSettings {
+        hash_workers: 1,
+        hash_queue: 7,
+        ..s
+    })
+    .await;
+    server
+        .add_user("frank", "correct horse battery", Role::User)
+        .await;
+    let (_, admin) = server.session(Role::Admin).await;
+    let edge = server
+        .issue(
+            &admin,
+            pb::IssueTokenRequest {
+                permissions: vec!["introspect".into()],
+                token_type: pb::TokenType::Service.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .token;
+    let (_, user) = server.session(Role::User).await;
+    let login_as = |caller: String, address: String, password: &'static str| {
+        let mut client = server.client();
+        async move {
+            let mut request = authed(login_req("frank", password, ""), &caller);
+            request.metadata_mut().insert(
+                tessera_proto::CLIENT_ADDRESS_HEADER,
+                address.parse().unwrap(),
+            );
+            client.login(request).await
+        }
+    };
+    let busy = |outcomes: &[Result<tonic::Response<pb::LoginResponse>, tonic::Status>]| {
+        outcomes
+            .iter()
+            .filter(|o| {
+                o.as_ref()
+                    .is_err_and(|s| s.message().contains("from this address"))
+            })
+            .count()
+    };
+
+    // One browser floods through the edge; another logs in at the same moment.
+    let flood: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(login_as(edge.clone(), "10.9.9.9".into(), "guess")))
+        .collect();
+    let real = login_as(edge.clone(), "10.1.1.1".into(), "correct horse battery").await;
+    let mut outcomes = Vec::new();
+    for call in flood {
+        outcomes.push(call.await.unwrap());
+    }
+    assert!(
+        busy(&outcomes) > 0,
+        "the flooding address held only its share"
+    );
+    assert!(real.is_ok(), "the other browser logged in: {real:?}");
+
+    // A user's session naming a new address each time gains nothing: its calls count against
+    // the connection's own address.
+    let spoofed: Vec<_> = (0..10)
+        .map(|i| tokio::spawn(login_as(user.clone(), format!("10.0.0.{i}"), "guess")))
+        .collect();
+    let mut outcomes = Vec::new();
+    for call in spoofed {
+        outcomes.push(call.await.unwrap());
+    }
+    assert!(busy(&outcomes) > 0, "invented addresses were ignored");
+}
