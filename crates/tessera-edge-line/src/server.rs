@@ -1,14 +1,15 @@
 //! The listener: connection limit, a cap per source address on connections that have not yet
 //! authenticated, optional TLS, one task per client.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tessera_process::admission::{
+    AdmissionLimits, AdmittedConnection, ConnectionRefusal, ListenerAdmission,
+};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, info, warn, Instrument};
 
@@ -16,58 +17,12 @@ use crate::reply::EdgeReply;
 use crate::session::{self, EdgeContext};
 use crate::BoxedIo;
 
-/// Connections per source address that have not authenticated yet.
-#[derive(Debug, Default)]
-struct Unauthenticated {
-    by_source: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One connection's place among its source's unauthenticated ones; freed when it authenticates
-/// (dropped by the session) or ends.
-#[derive(Debug)]
-pub struct PreAuthSlot {
-    table: Arc<Unauthenticated>,
-    source: IpAddr,
-}
-
-impl Unauthenticated {
-    fn admit(table: &Arc<Unauthenticated>, source: IpAddr, limit: usize) -> Option<PreAuthSlot> {
-        let mut by_source = table.by_source.lock().unwrap_or_else(|p| p.into_inner());
-        let count = by_source.entry(source).or_insert(0);
-        if *count >= limit {
-            return None;
-        }
-        *count += 1;
-        Some(PreAuthSlot {
-            table: Arc::clone(table),
-            source,
-        })
-    }
-}
-
-impl Drop for PreAuthSlot {
-    fn drop(&mut self) {
-        let mut by_source = self
-            .table
-            .by_source
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = by_source.get_mut(&self.source) {
-            *count -= 1;
-            if *count == 0 {
-                by_source.remove(&self.source);
-            }
-        }
-    }
-}
-
 /// Accepts clients and serves each on its own task.
 pub struct EdgeServer {
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     ctx: Arc<EdgeContext>,
-    permits: Arc<Semaphore>,
-    unauthenticated: Arc<Unauthenticated>,
+    admission: ListenerAdmission,
 }
 
 impl EdgeServer {
@@ -77,13 +32,15 @@ impl EdgeServer {
         tls: Option<Arc<rustls::ServerConfig>>,
         ctx: Arc<EdgeContext>,
     ) -> Self {
-        let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
+        let admission = ListenerAdmission::new(AdmissionLimits {
+            max_connections: ctx.limits.max_connections,
+            max_pending_per_source: ctx.limits.max_unauthenticated_per_source,
+        });
         Self {
             listener,
             tls: tls.map(tokio_rustls::TlsAcceptor::from),
             ctx,
-            permits,
-            unauthenticated: Arc::default(),
+            admission,
         }
     }
 
@@ -119,24 +76,27 @@ impl EdgeServer {
                     }
                 },
             };
-            let limit = self.ctx.limits.max_unauthenticated_per_source;
-            let Some(pre_auth) = Unauthenticated::admit(&self.unauthenticated, peer.ip(), limit)
-            else {
-                debug!(%peer, limit, "too many connections from this source waiting for their AUTH");
-                self.refuse(&stream);
-                continue;
-            };
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                warn!(%peer, limit = self.ctx.limits.max_connections, "connection limit reached");
-                self.refuse(&stream);
-                continue;
+            let AdmittedConnection { slot, pending } = match self.admission.admit(peer.ip()) {
+                Ok(admitted) => admitted,
+                Err(refusal @ ConnectionRefusal::SourceBusy) => {
+                    let limit = self.ctx.limits.max_unauthenticated_per_source;
+                    debug!(%peer, limit, reason = refusal.as_str(), "too many connections from this source waiting for their AUTH");
+                    self.refuse(&stream);
+                    continue;
+                }
+                Err(refusal @ ConnectionRefusal::Full) => {
+                    let limit = self.ctx.limits.max_connections;
+                    warn!(%peer, limit, reason = refusal.as_str(), "connection limit reached");
+                    self.refuse(&stream);
+                    continue;
+                }
             };
             let ctx = self.ctx.clone();
             let tls = self.tls.clone();
             let span = tracing::info_span!("client", %peer);
             tokio::spawn(
                 async move {
-                    let _permit = permit;
+                    let _slot = slot;
                     let deadline = Instant::now() + ctx.limits.auth_timeout;
                     let _ = stream.set_nodelay(true);
                     let io: BoxedIo = match tls {
@@ -155,7 +115,7 @@ impl EdgeServer {
                             }
                         }
                     };
-                    session::serve(io, ctx, deadline, pre_auth).await;
+                    session::serve(io, ctx, deadline, pending).await;
                     debug!("connection closed");
                 }
                 .instrument(span),
