@@ -19,15 +19,11 @@ use std::{
     io,
     net::{IpAddr, SocketAddr},
     pin::Pin,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
-use hyper::body::{Body, Frame, SizeHint};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
@@ -39,12 +35,19 @@ use tokio::{
     sync::OwnedSemaphorePermit,
     time::{Instant, Sleep},
 };
-use tokio_rustls::{server::TlsStream, TlsAcceptor};
+use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 use tracing::{debug, warn};
 
 use crate::tls::ClientCertificate;
+
+mod open_streams;
+mod transport;
+
+use open_streams::OpenStreams;
+pub use open_streams::{CallBody, OpenStreamsLayer, OpenStreamsService};
+use transport::Transport;
 
 /// What every HTTP/2 client sends first (RFC 9113 §3.4).
 const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -131,52 +134,6 @@ pub struct PeerIdentity {
     streams: OpenStreams,
 }
 
-/// The calls open on one connection, and when the last one started or ended.
-#[derive(Debug, Clone)]
-struct OpenStreams(Arc<StreamCount>);
-
-#[derive(Debug)]
-struct StreamCount {
-    open: AtomicUsize,
-    last_change: Mutex<Instant>,
-}
-
-impl OpenStreams {
-    fn new() -> OpenStreams {
-        OpenStreams(Arc::new(StreamCount {
-            open: AtomicUsize::new(0),
-            last_change: Mutex::new(Instant::now()),
-        }))
-    }
-
-    fn touch(&self) {
-        *self.0.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-    }
-
-    fn start(&self) -> StreamGuard {
-        self.0.open.fetch_add(1, Ordering::AcqRel);
-        self.touch();
-        StreamGuard(self.clone())
-    }
-
-    /// When the connection went idle, or `None` while a call is open.
-    fn idle_since(&self) -> Option<Instant> {
-        let since = *self.0.last_change.lock().unwrap_or_else(|p| p.into_inner());
-        (self.0.open.load(Ordering::Acquire) == 0).then_some(since)
-    }
-}
-
-/// One open call; ends when dropped.
-#[derive(Debug)]
-struct StreamGuard(OpenStreams);
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0 .0.open.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// Accepts TCP connections (Nagle off), admits them, completes their TLS handshakes (when
 /// `tls`) and checks their HTTP/2 prefaces concurrently, and yields the connections that pass to
 /// the gRPC server. Stops accepting (closing the listener) once the server stops taking them.
@@ -253,12 +210,6 @@ pub fn incoming(
     ReceiverStream::new(rx)
 }
 
-/// The transport under a connection.
-enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
 /// Completes the TLS handshake, if any, and reads the HTTP/2 client preface.
 async fn preface(tcp: TcpStream, acceptor: Option<TlsAcceptor>) -> io::Result<Transport> {
     let mut transport = match acceptor {
@@ -268,12 +219,37 @@ async fn preface(tcp: TcpStream, acceptor: Option<TlsAcceptor>) -> io::Result<Tr
     let mut first = [0u8; HTTP2_PREFACE.len()];
     transport.read_exact(&mut first).await?;
     if &first != HTTP2_PREFACE {
+        refuse_not_http2(&mut transport).await;
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "not an http/2 preface",
         ));
     }
     Ok(transport)
+}
+
+/// A GOAWAY frame (stream 0, last stream 0, PROTOCOL_ERROR).
+const GOAWAY_PROTOCOL_ERROR: [u8; 17] = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+/// Answers a client that did not open with the preface as an HTTP/2 server does, with a GOAWAY:
+/// a TLS client dialling this plaintext port then reads a record that is not TLS, and says so
+/// ("the server speaks plaintext"). Then reads what the client already sent, up to a bound and
+/// within the caller's deadline, so that closing does not reset the connection before the client
+/// has read the answer.
+async fn refuse_not_http2(transport: &mut Transport) {
+    use tokio::io::AsyncWriteExt;
+    if transport.write_all(&GOAWAY_PROTOCOL_ERROR).await.is_err() {
+        return;
+    }
+    let _ = transport.flush().await;
+    let mut drained = 0usize;
+    let mut buffer = [0u8; 4096];
+    while drained < 64 * 1024 {
+        match transport.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 /// A connection past its preface, as the gRPC server reads it: the preface (already read and
@@ -369,19 +345,6 @@ impl Connected for GrpcConnection {
     }
 }
 
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Transport::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
-        }
-    }
-}
-
 impl AsyncRead for GrpcConnection {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -416,24 +379,15 @@ impl AsyncWrite for GrpcConnection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.transport {
-            Transport::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Transport::Tls(stream) => Pin::new(stream).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.transport).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.transport {
-            Transport::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Transport::Tls(stream) => Pin::new(stream).poll_flush(cx),
-        }
+        Pin::new(&mut self.transport).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.transport {
-            Transport::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Transport::Tls(stream) => Pin::new(stream).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.transport).poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -441,90 +395,10 @@ impl AsyncWrite for GrpcConnection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.transport {
-            Transport::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Transport::Tls(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.transport).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.transport {
-            Transport::Plain(stream) => stream.is_write_vectored(),
-            Transport::Tls(stream) => stream.is_write_vectored(),
-        }
-    }
-}
-
-/// Counts each call as open on its connection from its arrival until its response body is done
-/// or dropped, so the idle timeout never closes a connection under a call or a stream.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OpenStreamsLayer;
-
-impl<S> tower::Layer<S> for OpenStreamsLayer {
-    type Service = OpenStreamsService<S>;
-
-    fn layer(&self, inner: S) -> OpenStreamsService<S> {
-        OpenStreamsService { inner }
-    }
-}
-
-/// The service of [`OpenStreamsLayer`].
-#[derive(Debug, Clone)]
-pub struct OpenStreamsService<S> {
-    inner: S,
-}
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
-impl<S, B, RB> tower::Service<http::Request<B>> for OpenStreamsService<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<CallBody<RB>>;
-    type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let call = request
-            .extensions()
-            .get::<PeerIdentity>()
-            .map(|peer| peer.streams.start());
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await?;
-            Ok(response.map(|body| CallBody { body, _call: call }))
-        })
-    }
-}
-
-/// A response body that keeps its call counted as open until it is dropped.
-#[derive(Debug)]
-pub struct CallBody<B> {
-    body: B,
-    _call: Option<StreamGuard>,
-}
-
-impl<B: Body + Unpin> Body for CallBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.transport.is_write_vectored()
     }
 }
