@@ -23,14 +23,14 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tessera_process::admission::{
-    AdmissionLimits, AdmittedConnection, ConnectionRefusal, ListenerAdmission, PendingSlot,
+    AdmissionLimits, AdmittedConnection, ListenerAdmission, PendingSlot,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::answer::Answer;
 
@@ -87,38 +87,18 @@ pub async fn serve(
     let acceptor = tls.map(TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    warn!(error = %error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+        let (stream, peer, admitted) = tokio::select! {
+            accepted = admission.accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        let admitted = match admission.admit(peer.ip()) {
-            Ok(admitted) => admitted,
-            Err(refusal) => {
-                match refusal {
-                    ConnectionRefusal::SourceBusy => {
-                        debug!(%peer, limit = limits.max_pending_per_source, "too many connections from this source without a request; refused")
-                    }
-                    ConnectionRefusal::Full => {
-                        warn!(%peer, limit = limits.max_connections, "connection limit reached; refused")
-                    }
-                }
-                // Best effort and never blocking: the accept loop must not wait on a refused
-                // client. Under TLS nothing can be said before a handshake, so it is just closed.
-                if acceptor.is_none() {
-                    let _ = stream.try_write(&busy);
-                }
-                continue;
+        let Ok(admitted) = admitted else {
+            // Best effort and never blocking: the accept loop must not wait on a refused client.
+            // Under TLS nothing can be said before a handshake, so it is just closed.
+            if acceptor.is_none() {
+                let _ = stream.try_write(&busy);
             }
+            continue;
         };
-        let _ = stream.set_nodelay(true);
         let connection = Connection {
             app: app.clone(),
             builder: builder.clone(),

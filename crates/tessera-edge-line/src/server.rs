@@ -4,14 +4,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tessera_process::admission::{
-    AdmissionLimits, AdmittedConnection, ConnectionRefusal, ListenerAdmission,
-};
+use tessera_process::admission::{AdmissionLimits, AdmittedConnection, ListenerAdmission};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, Instrument};
 
 use crate::reply::EdgeReply;
 use crate::session::{self, EdgeContext};
@@ -61,35 +58,16 @@ impl EdgeServer {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let (stream, peer) = tokio::select! {
+            let (stream, peer, admitted) = tokio::select! {
                 () = &mut shutdown => {
                     info!("shutting down");
                     return;
                 }
-                accepted = self.listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Typically out of file descriptors: back off briefly instead of spinning.
-                        warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
+                accepted = self.admission.accept(&self.listener) => accepted,
             };
-            let AdmittedConnection { slot, pending } = match self.admission.admit(peer.ip()) {
-                Ok(admitted) => admitted,
-                Err(refusal @ ConnectionRefusal::SourceBusy) => {
-                    let limit = self.ctx.limits.max_unauthenticated_per_source;
-                    debug!(%peer, limit, reason = refusal.as_str(), "too many connections from this source waiting for their AUTH");
-                    self.refuse(&stream);
-                    continue;
-                }
-                Err(refusal @ ConnectionRefusal::Full) => {
-                    let limit = self.ctx.limits.max_connections;
-                    warn!(%peer, limit, reason = refusal.as_str(), "connection limit reached");
-                    self.refuse(&stream);
-                    continue;
-                }
+            let Ok(AdmittedConnection { slot, pending }) = admitted else {
+                self.refuse(&stream);
+                continue;
             };
             let ctx = self.ctx.clone();
             let tls = self.tls.clone();
@@ -98,7 +76,6 @@ impl EdgeServer {
                 async move {
                     let _slot = slot;
                     let deadline = Instant::now() + ctx.limits.auth_timeout;
-                    let _ = stream.set_nodelay(true);
                     let io: BoxedIo = match tls {
                         None => Box::new(stream),
                         Some(acceptor) => {

@@ -8,10 +8,20 @@
 //! [`ListenerAdmission`]; each decides for itself what "shown" means and how a refusal is answered.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, warn};
+
+/// A connection just accepted, with the admission's verdict on it.
+pub type Accepted = (
+    TcpStream,
+    SocketAddr,
+    Result<AdmittedConnection, ConnectionRefusal>,
+);
 
 /// The two caps of a listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +109,38 @@ impl ListenerAdmission {
             .try_acquire_owned()
             .map_err(|_| ConnectionRefusal::Full)?;
         Ok(AdmittedConnection { slot, pending })
+    }
+
+    /// Accepts the next connection on `listener` (Nagle off) and admits it or says why not,
+    /// logging a refusal with the peer's address only (debug for a busy source, warn when every
+    /// slot is taken). Failed accepts (out of file descriptors and the like) are logged and
+    /// retried after a pause instead of spinning. Cancel-safe.
+    pub async fn accept(&self, listener: &TcpListener) -> Accepted {
+        let (stream, peer) = loop {
+            match listener.accept().await {
+                Ok(accepted) => break accepted,
+                Err(error) => {
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let admitted = self.admit(peer.ip());
+        match admitted {
+            Err(ConnectionRefusal::SourceBusy) => debug!(
+                %peer,
+                limit = self.limits.max_pending_per_source,
+                "too many connections from this source not yet past their opening; refused"
+            ),
+            Err(ConnectionRefusal::Full) => warn!(
+                %peer,
+                limit = self.limits.max_connections,
+                "connection limit reached; refused"
+            ),
+            Ok(_) => {}
+        }
+        (stream, peer, admitted)
     }
 
     /// Connections holding a slot now.

@@ -28,7 +28,7 @@ use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
 };
-use tessera_process::admission::{AdmissionLimits, ConnectionRefusal, ListenerAdmission};
+use tessera_process::admission::{AdmissionLimits, ListenerAdmission};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -38,7 +38,7 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::tls::ClientCertificate;
 
@@ -151,34 +151,17 @@ pub fn incoming(
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
-            let (tcp, peer) = tokio::select! {
+            let (tcp, peer, admitted) = tokio::select! {
                 () = tx.closed() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        warn!(error = %err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
+                accepted = admission.accept(&listener) => accepted,
             };
-            let admitted = match admission.admit(peer.ip()) {
+            let admitted = match admitted {
                 Ok(admitted) => admitted,
                 Err(refusal) => {
-                    match refusal {
-                        ConnectionRefusal::SourceBusy => {
-                            debug!(%peer, limit = limits.max_pending_per_source, "too many connections from this source before their preface; closed")
-                        }
-                        ConnectionRefusal::Full => {
-                            warn!(%peer, limit = limits.max_connections, "connection limit reached; closed")
-                        }
-                    }
                     stats.refused(refusal.as_str());
                     continue;
                 }
             };
-            let _ = tcp.set_nodelay(true);
             let (acceptor, tx, stats) = (acceptor.clone(), tx.clone(), stats.clone());
             tokio::spawn(async move {
                 let deadline = Instant::now() + limits.preface_timeout;
