@@ -1,5 +1,6 @@
 //! The listener: connection limit, a cap per source address on connections that have not yet
-//! authenticated, optional TLS, one task per client.
+//! authenticated (both through `tessera_process::admission`, shared with the other listeners),
+//! optional TLS, one task per client.
 
 use std::future::Future;
 use std::net::SocketAddr;
