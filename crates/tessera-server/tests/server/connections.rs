@@ -2,17 +2,26 @@
 //! closed after the preface deadline; one source address cannot hold more than its cap of such
 //! connections, nor can anyone hold more than `max_connections`, and over either cap a connection
 //! is closed at once; a connection with no call open is closed after the idle timeout, one with a
-//! stream open is not.
+//! stream open is not. Under TLS the handshake and the preface share the one deadline.
 
 use std::{
     net::{IpAddr, SocketAddr},
+    sync::Arc,
     time::Duration,
 };
 
-use tessera_harness::server::TestServer;
-use tessera_server::{connections::ConnectionLimits, settings::ServeSettings};
+use rustls::pki_types::{pem::PemObject as _, CertificateDer, ServerName};
+use tessera_core::clock::SystemClock;
+use tessera_harness::{pki::Pki, server::TestServer};
+use tessera_server::{
+    connections::ConnectionLimits,
+    server::Server,
+    settings::{AuthSettings, ServeSettings},
+    tls::TlsFiles,
+};
+use tessera_store::testing::TestDatabase;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
 };
 use tonic::transport::Channel;
@@ -45,7 +54,7 @@ async fn connect_from(last: u8, addr: SocketAddr) -> TcpStream {
 }
 
 /// Reads until the server closes the connection; panics if it has not within `deadline`.
-async fn closed_within(stream: &mut TcpStream, deadline: Duration, what: &str) {
+async fn closed_within(stream: &mut (impl AsyncRead + Unpin), deadline: Duration, what: &str) {
     let read = async {
         let mut buffer = [0u8; 4096];
         while let Ok(n) = stream.read(&mut buffer).await {
@@ -196,4 +205,72 @@ async fn idle_connections_are_closed_and_streams_keep_theirs() {
         Err(_) => {}
         Ok(answer) => panic!("the watch ended: {answer:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_tls_a_client_that_stops_after_the_handshake_is_closed_too() {
+    let db = TestDatabase::new(&tessera_store::MIGRATOR).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new("connections");
+    pki.write_server_files(dir.path()).unwrap();
+    let serve = ServeSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: Some(TlsFiles {
+            cert: dir.path().join("tls.crt"),
+            key: dir.path().join("tls.key"),
+            client_ca: None,
+            watch_interval: Duration::from_secs(60),
+        }),
+        connections: ConnectionLimits {
+            preface_timeout: Duration::from_secs(1),
+            ..ConnectionLimits::default()
+        },
+        ..ServeSettings::default()
+    };
+    let server = Server::bind(
+        db.pool.clone(),
+        Arc::new(SystemClock),
+        AuthSettings::default(),
+        serve,
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pki.ca.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+
+    let mut silent = connect_from(2, addr).await;
+    let tcp = connect_from(2, addr).await;
+    let mut handshaken = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("tls handshake");
+    closed_within(&mut silent, SOON, "silent connection").await;
+    closed_within(&mut handshaken, SOON, "tls without a preface").await;
+
+    // A client that goes on to the preface is served.
+    let tcp = connect_from(3, addr).await;
+    let mut speaks = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("tls handshake");
+    speaks.write_all(PREFACE_AND_SETTINGS).await.unwrap();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(SOON, speaks.read(&mut byte)).await;
+    assert!(
+        matches!(read, Ok(Ok(1))),
+        "no SETTINGS from the server: {read:?}"
+    );
 }
