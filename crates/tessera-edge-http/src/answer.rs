@@ -166,6 +166,18 @@ impl Answer {
         answer
     }
 
+    /// 503 `busy`: the listener refused the connection (every slot taken, or its address holds
+    /// too many connections that have not sent a request yet).
+    pub fn busy() -> Self {
+        let mut answer = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many connections; retry shortly",
+        );
+        answer.retry_after = Some(1);
+        answer
+    }
+
     /// 502 / 504: the upstream could not be reached or did not answer.
     pub fn bad_gateway(status: StatusCode, description: impl Into<String>) -> Self {
         Self::new(status, "upstream_unavailable", description)
@@ -320,6 +332,26 @@ impl Answer {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    /// The answer as a whole HTTP/1.1 response that closes the connection, for the listener,
+    /// which refuses a connection before any HTTP has been read.
+    pub fn to_http1_bytes(&self) -> Vec<u8> {
+        let body = self.body().to_string();
+        let mut headers = http::HeaderMap::new();
+        self.apply_headers(&mut headers);
+        let reason = self.status.canonical_reason().unwrap_or("");
+        let mut text = format!("HTTP/1.1 {} {reason}\r\n", self.status.as_u16());
+        for (name, value) in &headers {
+            if let Ok(value) = value.to_str() {
+                text.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        text.push_str(&format!(
+            "content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        text.into_bytes()
     }
 }
 

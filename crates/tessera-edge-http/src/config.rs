@@ -127,11 +127,23 @@ pub struct Cli {
     #[arg(long, env = "TESSERA_HTTP_MAX_JSON_BYTES", default_value_t = 16384)]
     pub max_json_bytes: usize,
 
-    /// Most client connections served at once; further connections wait to be accepted.
+    /// Most client connections served at once; further ones are refused at once (plain HTTP:
+    /// `503` `busy` with `Retry-After: 1`; TLS: closed) rather than left waiting.
     #[arg(long, env = "TESSERA_HTTP_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
-    /// Time a client has to finish the TLS handshake and send a complete request head.
+    /// Most connections one source address may hold before their first request head; more from
+    /// it are refused at once like those over --max-connections, so slow or silent clients from
+    /// one address cannot take every slot from everyone else.
+    #[arg(
+        long,
+        env = "TESSERA_HTTP_MAX_PENDING_PER_SOURCE",
+        default_value_t = 256
+    )]
+    pub max_pending_per_source: usize,
+
+    /// Time a client has to finish the TLS handshake and send its first complete request head
+    /// (both within this of connecting), and each later request head.
     #[arg(long, env = "TESSERA_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
@@ -251,6 +263,12 @@ fn check_limits(cli: &Cli) -> anyhow::Result<()> {
     if cli.max_connections == 0 {
         bail!("--max-connections must be at least 1");
     }
+    if cli.max_pending_per_source == 0 {
+        bail!("--max-pending-per-source must be at least 1");
+    }
+    if cli.header_timeout.is_zero() {
+        bail!("--header-timeout must be above 0");
+    }
     if cli.decision_cache_ttl > MAX_DECISION_CACHE_TTL {
         bail!("--decision-cache-ttl must be at most {MAX_DECISION_CACHE_TTL:?} (0 turns it off)");
     }
@@ -315,6 +333,7 @@ impl Settings {
                 max_header_bytes: cli.max_header_bytes,
                 header_timeout: cli.header_timeout,
                 max_connections: cli.max_connections,
+                max_pending_per_source: cli.max_pending_per_source,
             },
             tessera_timeout: cli.service.tessera_timeout,
             upstream_timeout: cli.upstream_timeout,

@@ -1,73 +1,26 @@
 //! The listener: connection limit, a cap per source address on connections that have not yet
-//! authenticated, optional TLS, one task per client.
+//! authenticated (both through `tessera_process::admission`, shared with the other listeners),
+//! optional TLS, one task per client.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
+use tessera_process::admission::{AdmissionLimits, AdmittedConnection, ListenerAdmission};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, Instrument};
 
 use crate::reply::EdgeReply;
 use crate::session::{self, EdgeContext};
 use crate::BoxedIo;
-
-/// Connections per source address that have not authenticated yet.
-#[derive(Debug, Default)]
-struct Unauthenticated {
-    by_source: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One connection's place among its source's unauthenticated ones; freed when it authenticates
-/// (dropped by the session) or ends.
-#[derive(Debug)]
-pub struct PreAuthSlot {
-    table: Arc<Unauthenticated>,
-    source: IpAddr,
-}
-
-impl Unauthenticated {
-    fn admit(table: &Arc<Unauthenticated>, source: IpAddr, limit: usize) -> Option<PreAuthSlot> {
-        let mut by_source = table.by_source.lock().unwrap_or_else(|p| p.into_inner());
-        let count = by_source.entry(source).or_insert(0);
-        if *count >= limit {
-            return None;
-        }
-        *count += 1;
-        Some(PreAuthSlot {
-            table: Arc::clone(table),
-            source,
-        })
-    }
-}
-
-impl Drop for PreAuthSlot {
-    fn drop(&mut self) {
-        let mut by_source = self
-            .table
-            .by_source
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = by_source.get_mut(&self.source) {
-            *count -= 1;
-            if *count == 0 {
-                by_source.remove(&self.source);
-            }
-        }
-    }
-}
 
 /// Accepts clients and serves each on its own task.
 pub struct EdgeServer {
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     ctx: Arc<EdgeContext>,
-    permits: Arc<Semaphore>,
-    unauthenticated: Arc<Unauthenticated>,
+    admission: ListenerAdmission,
 }
 
 impl EdgeServer {
@@ -77,13 +30,15 @@ impl EdgeServer {
         tls: Option<Arc<rustls::ServerConfig>>,
         ctx: Arc<EdgeContext>,
     ) -> Self {
-        let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
+        let admission = ListenerAdmission::new(AdmissionLimits {
+            max_connections: ctx.limits.max_connections,
+            max_pending_per_source: ctx.limits.max_unauthenticated_per_source,
+        });
         Self {
             listener,
             tls: tls.map(tokio_rustls::TlsAcceptor::from),
             ctx,
-            permits,
-            unauthenticated: Arc::default(),
+            admission,
         }
     }
 
@@ -104,30 +59,14 @@ impl EdgeServer {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let (stream, peer) = tokio::select! {
+            let (stream, peer, admitted) = tokio::select! {
                 () = &mut shutdown => {
                     info!("shutting down");
                     return;
                 }
-                accepted = self.listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Typically out of file descriptors: back off briefly instead of spinning.
-                        warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
+                accepted = self.admission.accept(&self.listener) => accepted,
             };
-            let limit = self.ctx.limits.max_unauthenticated_per_source;
-            let Some(pre_auth) = Unauthenticated::admit(&self.unauthenticated, peer.ip(), limit)
-            else {
-                debug!(%peer, limit, "too many connections from this source waiting for their AUTH");
-                self.refuse(&stream);
-                continue;
-            };
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                warn!(%peer, limit = self.ctx.limits.max_connections, "connection limit reached");
+            let Ok(AdmittedConnection { slot, pending }) = admitted else {
                 self.refuse(&stream);
                 continue;
             };
@@ -136,9 +75,8 @@ impl EdgeServer {
             let span = tracing::info_span!("client", %peer);
             tokio::spawn(
                 async move {
-                    let _permit = permit;
+                    let _slot = slot;
                     let deadline = Instant::now() + ctx.limits.auth_timeout;
-                    let _ = stream.set_nodelay(true);
                     let io: BoxedIo = match tls {
                         None => Box::new(stream),
                         Some(acceptor) => {
@@ -155,7 +93,7 @@ impl EdgeServer {
                             }
                         }
                     };
-                    session::serve(io, ctx, deadline, pre_auth).await;
+                    session::serve(io, ctx, deadline, pending).await;
                     debug!("connection closed");
                 }
                 .instrument(span),

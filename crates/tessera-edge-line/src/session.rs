@@ -82,7 +82,7 @@ pub async fn serve(
     io: BoxedIo,
     ctx: Arc<EdgeContext>,
     deadline: Instant,
-    pre_auth: crate::server::PreAuthSlot,
+    pre_auth: tessera_process::admission::PendingSlot,
 ) {
     let (read, mut write) = tokio::io::split(io);
     // A CR is the upstream's byte like any other (ztick keeps it in the last token), so the

@@ -46,9 +46,6 @@ fn record_not_after(key: &CertifiedKey) {
     }
 }
 
-/// How long a client may take to finish its TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Where the listener's certificate, key and (for mutual TLS) client CA are.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {

@@ -1,7 +1,7 @@
 //! Tessera's server as a library: the use cases (`service`, over the pure domain of
 //! `tessera-core` and the store), the gRPC adapters (`grpc`: thin translations between the
 //! `tessera.v1` wire types and the use cases, with the one error table in `error`), and the wiring
-//! that puts them on a socket (`server`, with TLS, draining, metrics, the decision cache, the
+//! that puts them on a socket (`server`, with connection limits, TLS, draining, metrics, the decision cache, the
 //! password-hashing pool and the background work beside it).
 //!
 //! This is the only crate that sees both the wire (`tessera-proto`) and the store
@@ -10,6 +10,7 @@
 
 pub mod bootstrap;
 pub mod cache;
+pub mod connections;
 pub mod drain;
 pub mod error;
 pub mod grpc;

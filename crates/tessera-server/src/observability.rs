@@ -6,6 +6,8 @@
 //!   of `tessera-telemetry`, mounted once around every service.
 //! * Decision-cache hits, misses and revocation lag (commit on the revoking replica to the local
 //!   drop of the entry): counted by the cache itself ([`crate::cache::CacheStats`]).
+//! * Connections open, refused at accept and closed by the server (preface timeout, idle):
+//!   counted by the listener ([`ConnectionStats`]).
 //! * Cache size and trust, argon2 pool depth and refused logins, certificate expiry: read at
 //!   scrape time ([`ServerGauges`]).
 //!
@@ -14,7 +16,8 @@
 //! `tessera_cache_misses_total`, `tessera_cache_entries`, `tessera_cache_trusted`,
 //! `tessera_argon2_running`, `tessera_argon2_queue_depth`, `tessera_argon2_capacity`,
 //! `tessera_logins_rejected_total`, `tessera_tls_certificate_expiry_timestamp_seconds`,
-//! `tessera_revocation_lag_seconds`.
+//! `tessera_revocation_lag_seconds`, `tessera_connections_open`,
+//! `tessera_connections_refused_total`, `tessera_connections_closed_total`.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -24,12 +27,15 @@ use prometheus_client::metrics::MetricType;
 use tessera_telemetry::grpc::RpcMetrics;
 use tessera_telemetry::metrics::Registry;
 
+use crate::connections::ConnectionStats;
 use crate::service::Authority;
 
-/// The registry of one server: RPC series (returned, for the layer) plus the authority's.
-pub fn registry(authority: &Authority) -> (Registry, RpcMetrics) {
+/// The registry of one server: RPC series (returned, for the layer) plus the authority's and the
+/// listener's.
+pub fn registry(authority: &Authority, connections: &ConnectionStats) -> (Registry, RpcMetrics) {
     let mut registry = Registry::default();
     let rpc = RpcMetrics::register(&mut registry);
+    connections.register(&mut registry);
     let stats = authority.cache().stats().clone();
     // prometheus-client appends `_total` to counters.
     registry.register(

@@ -10,14 +10,14 @@ use tessera_proto::v1::{
 use tessera_store::PgPool;
 use tessera_telemetry::{
     grpc::{RpcMetricsLayer, ServerSpanLayer},
-    metrics::MetricsEndpoint,
+    metrics::{MetricsEndpoint, MetricsTask},
 };
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tracing::{info, warn};
 
 use crate::{
+    connections::{self, ConnectionStats, OpenStreamsLayer},
     error::ApiError,
     grpc::{extract_credential, AdminApi, AuthApi},
     service::{Authority, FeedSource},
@@ -27,6 +27,12 @@ use crate::{
 
 /// The fully qualified name health reports for the auth service.
 pub const AUTH_SERVICE_NAME: &str = "tessera.v1.AuthService";
+
+/// How often a connection's peer is pinged (HTTP/2 PING) while it holds the connection.
+const HTTP2_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a ping may go unanswered before the connection is closed.
+const HTTP2_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A bound, not yet serving, Tessera server.
 pub struct Server {
@@ -159,22 +165,21 @@ impl Server {
             drain.start();
             let _ = fired_tx.send(());
         };
-        let (rpc_metrics, _metrics_task) = match self.metrics {
-            Some(endpoint) => {
-                let (registry, rpc) = crate::observability::registry(&self.authority);
-                (
-                    RpcMetricsLayer::new(Some(rpc)),
-                    Some(endpoint.spawn(Arc::new(registry))),
-                )
-            }
-            None => (RpcMetricsLayer::new(None), None),
-        };
+        let connection_stats = ConnectionStats::default();
+        let (rpc_metrics, _metrics_task) =
+            serve_metrics(self.metrics, &self.authority, &connection_stats);
         let router = tonic::transport::Server::builder()
             .layer(rpc_metrics)
             // One span per call, continuing the caller's `traceparent`.
             .layer(ServerSpanLayer)
             .layer(tls::ClientCertificateLayer)
+            // Calls open per connection, for the idle timeout (see `connections`).
+            .layer(OpenStreamsLayer)
             .timeout(self.serve.request_timeout)
+            // Pings find peers that vanished while holding a stream open (an idle connection is
+            // closed by the idle timeout instead).
+            .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
             // A cap per connection, so one client cannot hold open thousands of streams; the
             // per-caller WatchRevocations limit (AuthSettings) covers many connections.
             .max_concurrent_streams(self.serve.max_concurrent_streams)
@@ -183,18 +188,15 @@ impl Server {
             .add_service(reflection_v1alpha)
             .add_service(auth)
             .add_service(admin);
-        let serving: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match self.tls {
-            Some(config) => Box::pin(
-                router.serve_with_incoming_shutdown(tls::incoming(self.listener, config), signal),
-            ),
-            // Nagle off on every accepted socket: with it on, a grpc-go client waits out its
-            // delayed ACK (~40 ms) on every unary call. tonic's `Server::tcp_nodelay` only applies
-            // to listeners it binds itself, so the accepted stream is configured here.
-            None => Box::pin(router.serve_with_incoming_shutdown(
-                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
-                signal,
-            )),
-        };
+        // Nagle off on every accepted socket (in `connections`): with it on, a grpc-go client
+        // waits out its delayed ACK (~40 ms) on every unary call.
+        let incoming = connections::incoming(
+            self.listener,
+            self.tls,
+            self.serve.connections,
+            connection_stats,
+        );
+        let serving = router.serve_with_incoming_shutdown(incoming, signal);
         let grace_over = async move {
             match fired_rx.await {
                 Ok(()) => tokio::time::sleep(grace).await,
@@ -212,6 +214,24 @@ impl Server {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), authority.release_lease())
             .await;
         Ok(())
+    }
+}
+
+/// The RPC metrics layer, and the `/metrics` listener serving every series when one is bound.
+fn serve_metrics(
+    endpoint: Option<MetricsEndpoint>,
+    authority: &Authority,
+    connections: &ConnectionStats,
+) -> (RpcMetricsLayer, Option<MetricsTask>) {
+    match endpoint {
+        Some(endpoint) => {
+            let (registry, rpc) = crate::observability::registry(authority, connections);
+            (
+                RpcMetricsLayer::new(Some(rpc)),
+                Some(endpoint.spawn(Arc::new(registry))),
+            )
+        }
+        None => (RpcMetricsLayer::new(None), None),
     }
 }
 

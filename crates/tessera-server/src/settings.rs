@@ -103,6 +103,8 @@ pub struct ServeSettings {
     pub max_concurrent_streams: u32,
     /// How long in-flight calls may run on after SIGTERM before they are cut.
     pub shutdown_grace: StdDuration,
+    /// Connection caps, the preface deadline and the idle timeout.
+    pub connections: crate::connections::ConnectionLimits,
 }
 
 impl Default for ServeSettings {
@@ -115,6 +117,7 @@ impl Default for ServeSettings {
             tls: None,
             max_concurrent_streams: 256,
             shutdown_grace: crate::drain::DEFAULT_SHUTDOWN_GRACE,
+            connections: crate::connections::ConnectionLimits::default(),
         }
     }
 }

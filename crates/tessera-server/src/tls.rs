@@ -1,29 +1,15 @@
 //! TLS on the gRPC listener: the serving certificate comes from `tessera_process::tls` (reloaded
-//! without a restart); here are the accept loop and mutual TLS, whose client identity is put into
-//! each request's extensions for the audit trail.
-//!
-//! The handshake runs per connection in its own task, bounded by a timeout, so one slow or silent
-//! client never holds up the others' accepts.
+//! without a restart); here is mutual TLS, whose client identity (read once at the handshake by
+//! [`crate::connections`], which also runs the handshakes) is put into each request's extensions
+//! for the audit trail.
 
-use std::{
-    io,
-    pin::Pin,
-    sync::Arc,
-    task::{Context as TaskContext, Poll},
-    time::Duration,
-};
+use std::task::{Context as TaskContext, Poll};
 
 use rustls::pki_types::CertificateDer;
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
-};
-use tokio_rustls::{server::TlsStream, TlsAcceptor};
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::server::Connected;
-use tracing::{debug, warn};
 
-pub use tessera_process::tls::{certificate_not_after, ReloadingCert, TlsFiles, HANDSHAKE_TIMEOUT};
+pub use tessera_process::tls::{certificate_not_after, ReloadingCert, TlsFiles};
+
+use crate::connections::PeerIdentity;
 
 /// A verified client certificate, as the audit trail records it: subject and issuer as RFC 4514
 /// strings (every special or control character escaped, so a CN containing `, O=Trusted Corp`
@@ -65,24 +51,8 @@ impl ClientCertificate {
     }
 }
 
-/// A TLS connection with its client's identity, read once at the handshake. tonic puts its
-/// [`PeerIdentity`] into every request's extensions.
-pub struct TlsConnection {
-    stream: TlsStream<TcpStream>,
-    identity: PeerIdentity,
-}
-
-/// Who is at the other end of a connection: its address and, under mutual TLS, its certificate.
-#[derive(Debug, Clone)]
-pub struct PeerIdentity {
-    /// The client's socket address.
-    pub remote_addr: Option<std::net::SocketAddr>,
-    /// The verified client certificate's subject, under mutual TLS.
-    pub client_certificate: Option<ClientCertificate>,
-}
-
-/// The client's IP address: from the TLS connection's identity, else from the plain TCP
-/// connection tonic describes.
+/// The client's IP address: from the connection's identity ([`crate::connections`]), else from
+/// the plain TCP connection tonic describes.
 pub fn peer_ip<T>(request: &tonic::Request<T>) -> Option<std::net::IpAddr> {
     request
         .extensions()
@@ -90,108 +60,6 @@ pub fn peer_ip<T>(request: &tonic::Request<T>) -> Option<std::net::IpAddr> {
         .and_then(|peer| peer.remote_addr)
         .or_else(|| request.remote_addr())
         .map(|addr| addr.ip())
-}
-
-impl TlsConnection {
-    fn new(stream: TlsStream<TcpStream>) -> TlsConnection {
-        let (tcp, session) = stream.get_ref();
-        let client_certificate = session
-            .peer_certificates()
-            .and_then(|chain| chain.first())
-            .and_then(ClientCertificate::of);
-        let identity = PeerIdentity {
-            remote_addr: tcp.peer_addr().ok(),
-            client_certificate,
-        };
-        TlsConnection { stream, identity }
-    }
-}
-
-impl Connected for TlsConnection {
-    type ConnectInfo = PeerIdentity;
-
-    fn connect_info(&self) -> PeerIdentity {
-        self.identity.clone()
-    }
-}
-
-impl AsyncRead for TlsConnection {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsConnection {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-}
-
-/// Accepts TCP connections (Nagle off), completes their TLS handshakes concurrently, and yields
-/// the finished connections to the gRPC server.
-pub fn incoming(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-) -> ReceiverStream<io::Result<TlsConnection>> {
-    let acceptor = TlsAcceptor::from(config);
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            if tx.is_closed() {
-                return;
-            }
-            let acceptor = acceptor.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(TlsConnection::new(stream))).await;
-                    }
-                    Ok(Err(err)) => debug!(%peer, error = %err, "tls handshake failed"),
-                    Err(_) => debug!(%peer, "tls handshake timed out"),
-                }
-            });
-        }
-    });
-    ReceiverStream::new(rx)
 }
 
 tokio::task_local! {

@@ -8,6 +8,7 @@ use tessera_core::seal::SealingKey;
 use tessera_rules::ttl::parse_ttl;
 use tessera_server::{
     bootstrap::{self, BootstrapPlan},
+    connections::ConnectionLimits,
     settings::{AuthSettings, Redacted, ServeSettings, UNLOCK_TTL_CEILING},
     sweeper::{check_revocation_retention, longest_lifetime, Retention, SweeperSettings},
     tls::TlsFiles,
@@ -95,6 +96,22 @@ pub struct ListenArgs {
     /// elsewhere), no new connections are taken, and in-flight calls get this long to finish, e.g. 10s.
     #[arg(long, env = "TESSERA_SHUTDOWN_GRACE", default_value = "10s")]
     pub shutdown_grace: String,
+    /// Most gRPC client connections open at once; more are closed at once, not queued.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Most connections one source address may hold before their TLS handshake and HTTP/2
+    /// preface; more from it are closed at once, so silent clients from one address cannot take
+    /// every slot.
+    #[arg(long, env = "TESSERA_MAX_PENDING_PER_SOURCE", default_value_t = 256)]
+    pub max_pending_per_source: usize,
+    /// Time a new connection has to finish its TLS handshake and send the HTTP/2 preface, e.g. 5s;
+    /// a connection that has not is closed.
+    #[arg(long, env = "TESSERA_PREFACE_TIMEOUT", default_value = "5s")]
+    pub preface_timeout: String,
+    /// A connection with no call open for this long is closed, e.g. 5m (clients reconnect on
+    /// their next call; a WatchRevocations stream keeps its connection).
+    #[arg(long, env = "TESSERA_IDLE_TIMEOUT", default_value = "5m")]
+    pub idle_timeout: String,
 }
 
 /// Authentication policy flags shared by `serve` and `dev`.
@@ -349,7 +366,38 @@ impl ListenArgs {
             tls,
             max_concurrent_streams: self.max_concurrent_streams,
             shutdown_grace,
+            connections: self.connection_limits()?,
             ..ServeSettings::default()
+        })
+    }
+
+    /// The listener's caps and deadlines, each checked and named when wrong.
+    fn connection_limits(&self) -> anyhow::Result<ConnectionLimits> {
+        if self.max_connections == 0 {
+            anyhow::bail!("--max-connections (TESSERA_MAX_CONNECTIONS) must be at least 1");
+        }
+        if self.max_pending_per_source == 0 {
+            anyhow::bail!(
+                "--max-pending-per-source (TESSERA_MAX_PENDING_PER_SOURCE) must be at least 1"
+            );
+        }
+        let positive = |text: &str, flag: &str| {
+            let duration = parse_ttl(text)
+                .map_err(|e| anyhow::anyhow!("{flag}: {e}"))?
+                .unsigned_abs();
+            if duration.is_zero() {
+                anyhow::bail!("{flag}: must be above 0");
+            }
+            Ok(duration)
+        };
+        Ok(ConnectionLimits {
+            max_connections: self.max_connections,
+            max_pending_per_source: self.max_pending_per_source,
+            preface_timeout: positive(
+                &self.preface_timeout,
+                "--preface-timeout (TESSERA_PREFACE_TIMEOUT)",
+            )?,
+            idle_timeout: positive(&self.idle_timeout, "--idle-timeout (TESSERA_IDLE_TIMEOUT)")?,
         })
     }
 }
@@ -374,5 +422,32 @@ mod tests {
         };
         let err = dev.auth.settings().unwrap_err().to_string();
         assert!(err.contains("--session-ttl"), "{err}");
+    }
+
+    #[test]
+    fn connection_limits_are_checked_and_name_the_flag() {
+        for (args, flag) in [
+            (["--max-connections", "0"], "--max-connections"),
+            (
+                ["--max-pending-per-source", "0"],
+                "--max-pending-per-source",
+            ),
+            (["--preface-timeout", "0s"], "--preface-timeout"),
+            (["--idle-timeout", "soon"], "--idle-timeout"),
+        ] {
+            let cli = Cli::try_parse_from(["tessera", "dev"].into_iter().chain(args)).unwrap();
+            let Command::Dev(dev) = cli.command else {
+                panic!("dev")
+            };
+            let err = dev.listen.settings().unwrap_err().to_string();
+            assert!(err.contains(flag), "{err}");
+        }
+        let cli = Cli::try_parse_from(["tessera", "dev", "--preface-timeout", "3s"]).unwrap();
+        let Command::Dev(dev) = cli.command else {
+            panic!("dev")
+        };
+        let limits = dev.listen.settings().unwrap().connections;
+        assert_eq!(limits.preface_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(limits.max_pending_per_source, 256);
     }
 }

@@ -14,6 +14,7 @@ mod edge;
 mod envoy;
 mod front_proxies;
 mod fuzz_inputs;
+mod limits;
 mod namespace_rules;
 mod oauth;
 mod oauth_counterparts;

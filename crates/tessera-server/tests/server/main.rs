@@ -9,6 +9,7 @@
 mod common;
 
 mod batch;
+mod connections;
 mod inputs;
 mod invariant;
 mod jwt;

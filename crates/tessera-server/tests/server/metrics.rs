@@ -248,6 +248,11 @@ async fn metrics_endpoint_serves_prometheus_text() {
         "{text}"
     );
     assert!(text.contains("# TYPE tessera_revocation_lag_seconds histogram"));
+    // The test's own client connection.
+    assert!(
+        sample(&text, "tessera_connections_open").unwrap() >= 1.0,
+        "{text}"
+    );
 
     let (status, _) = http_get(metrics, "/elsewhere").await;
     assert!(status.contains("404"), "{status}");

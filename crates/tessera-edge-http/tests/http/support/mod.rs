@@ -259,11 +259,29 @@ impl Edge {
             .unwrap_or_else(|failure| panic!("edge did not start: {failure:?}"))
     }
 
+    /// [`Edge::start`] with `env` set for the edge (settings an older edge would ignore rather
+    /// than refuse, e.g. to run a test against it).
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Edge {
+        let tessera = tessera();
+        Edge::launch(&tessera.uri(), &tessera.ready.service_token, args, env)
+            .await
+            .unwrap_or_else(|failure| panic!("edge did not start: {failure:?}"))
+    }
+
     /// Starts an edge with an explicit Tessera address and service token.
     pub async fn start_with(
         tessera: &str,
         service_token: &str,
         args: &[&str],
+    ) -> Result<Edge, EdgeFailure> {
+        Edge::launch(tessera, service_token, args, &[]).await
+    }
+
+    async fn launch(
+        tessera: &str,
+        service_token: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
     ) -> Result<Edge, EdgeFailure> {
         let dir = tempfile::tempdir().expect("tempdir");
         let ready_file = dir.path().join("ready.json");
@@ -276,6 +294,7 @@ impl Edge {
             .args(args)
             .env("TESSERA_SERVICE_TOKEN", service_token)
             .env("TESSERA_LOG", "info,tessera_edge_http=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
