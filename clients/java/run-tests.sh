@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Gates of the Java client: one Maven run that compiles (javac -Xlint) and runs the JUnit tests against
+# Gates of the Java client: one Maven run that checks the formatting (Spotless with google-java-format,
+# generated stubs excluded), compiles (javac -Xlint -Werror) and runs the JUnit tests against
 # the real Tessera server (the tests start `tessera dev` and `tessera serve` replicas themselves). The
 # proto gates (generated-code drift among them) are scripts/check-protos.sh, which scripts/test.sh
 # runs for every language. Maven's repository is $TESSERA_MAVEN_REPO (default ~/.m2/repository, which
@@ -34,10 +35,11 @@ offline=()
 [ -f "$marker" ] && offline=(-o)
 
 rm -rf "$here/target/surefire-reports"
-step "mvn test ${offline[*]:-(resolving from Maven Central)}"
+step "mvn spotless:check test ${offline[*]:-(resolving from Maven Central)}"
 cd "$here"
 set +e
-mvn -B -ntp "${offline[@]}" -Dmaven.repo.local="$repo" test "$@"
+# A formatting violation fails the run before anything compiles; `mvn spotless:apply` fixes it.
+mvn -B -ntp "${offline[@]}" -Dmaven.repo.local="$repo" spotless:check test "$@"
 status=$?
 set -e
 # Everything resolved once the test phase ran (pass or fail): later runs need no network.
