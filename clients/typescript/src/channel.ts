@@ -76,7 +76,10 @@ class ReplicasResolver implements experimental.Resolver {
   private readonly addresses: { host: string; port: number }[];
   private destroyed = false;
 
-  constructor(target: experimental.GrpcUri, private readonly listener: experimental.ResolverListener) {
+  constructor(
+    target: experimental.GrpcUri,
+    private readonly listener: experimental.ResolverListener,
+  ) {
     this.addresses = target.path.split(",").map((hp) => {
       const at = hp.lastIndexOf(":");
       return { host: hp.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(hp.slice(at + 1)) };
@@ -96,12 +99,7 @@ class ReplicasResolver implements experimental.Resolver {
       },
       (error: Error) => {
         if (!this.destroyed) {
-          this.listener(
-            experimental.statusOrFromError({ code: 14, details: `resolving the replicas: ${error.message}` }),
-            {},
-            null,
-            "",
-          );
+          this.listener(experimental.statusOrFromError({ code: 14, details: `resolving the replicas: ${error.message}` }), {}, null, "");
         }
       },
     );

@@ -106,7 +106,11 @@ export class TesseraClient {
 
   /** The AdminService calls, with this client's token and deadline. */
   admin(): AdminClient {
-    return new AdminClient(this.#grpc, () => this.metadata(), () => this.deadline());
+    return new AdminClient(
+      this.#grpc,
+      () => this.metadata(),
+      () => this.deadline(),
+    );
   }
 
   /** Closes the channel, for this client and every copy. */
@@ -151,8 +155,21 @@ export class TesseraClient {
   /** Mints a short-lived elevated child of this client's session ("sudo mode"). */
   async unlock(password: string, options: { totpCode?: string; ttlSeconds?: number } = {}): Promise<IssuedToken> {
     const ttl = formatTtl(options.ttlSeconds);
-    const r = await unary(this.#grpc, AuthService.method.unlock, { password, totpCode: options.totpCode ?? "", ttl }, this.metadata(), this.deadline());
-    return { token: new Secret(r.token), tokenId: r.tokenId, expiresAt: timeOf(r.expiresAt), namespace: "", permissions: [], maxUses: undefined };
+    const r = await unary(
+      this.#grpc,
+      AuthService.method.unlock,
+      { password, totpCode: options.totpCode ?? "", ttl },
+      this.metadata(),
+      this.deadline(),
+    );
+    return {
+      token: new Secret(r.token),
+      tokenId: r.tokenId,
+      expiresAt: timeOf(r.expiresAt),
+      namespace: "",
+      permissions: [],
+      maxUses: undefined,
+    };
   }
 
   /**
@@ -204,7 +221,13 @@ export class TesseraClient {
    * This client's token needs the introspect permission.
    */
   async introspect(token: string, options: { peek?: boolean } = {}): Promise<Introspection> {
-    const r = await unary(this.#grpc, AuthService.method.introspect, { token, peek: options.peek ?? false }, this.metadata(), this.deadline());
+    const r = await unary(
+      this.#grpc,
+      AuthService.method.introspect,
+      { token, peek: options.peek ?? false },
+      this.metadata(),
+      this.deadline(),
+    );
     return introspection(r);
   }
 

@@ -112,9 +112,7 @@ export class Watch {
   }
 
   #follow(head: { value: boolean }): Promise<{ progressed: boolean; error: TesseraError | undefined }> {
-    const request = head.value
-      ? { fromHead: true }
-      : { afterSequence: this.#lastSequence, afterAnchor: this.#lastAnchor };
+    const request = head.value ? { fromHead: true } : { afterSequence: this.#lastSequence, afterAnchor: this.#lastAnchor };
     const stream = serverStream(this.grpc, AuthService.method.watchRevocations, request, this.metadata());
     this.#stream = stream;
     let progressed = false;

@@ -13,10 +13,18 @@ test("failover when a replica dies mid-load", async () => {
   const first = await replica(server, pki, "first");
   const second = await replica(server, pki, "second", "--client-ca", pki.clientCa);
   const tls = { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey };
-  const admin = new TesseraClient([`https://${first.addr}`, `https://${second.addr}`], { tls, token: server.admin_token, timeoutMs: 20_000 });
+  const admin = new TesseraClient([`https://${first.addr}`, `https://${second.addr}`], {
+    tls,
+    token: server.admin_token,
+    timeoutMs: 20_000,
+  });
   const without = new TesseraClient(`https://${second.addr}`, { tls: { caFile: pki.ca }, token: server.service_token, timeoutMs: 5000 });
   try {
-    await assert.rejects(without.introspect(server.service_token, { peek: true }), (e) => e.kind === "UNAVAILABLE", "mutual TLS refuses a client without a certificate");
+    await assert.rejects(
+      without.introspect(server.service_token, { peek: true }),
+      (e) => e.kind === "UNAVAILABLE",
+      "mutual TLS refuses a client without a certificate",
+    );
     const service = admin.withToken(server.service_token);
     // A revocation watch through the same replicas must ride out the kill: it reconnects to the
     // other replica and resumes after the last sequence, so it sees every revocation once.
@@ -69,9 +77,17 @@ test("failover when a replica dies mid-load", async () => {
     await watch.close();
     assert.deepEqual(watchErrors, [], "the watch ended");
     assert.equal(new Set(ids()).size, ids().length, "the watch delivered a revocation twice");
-    assert.ok(acknowledged.every((id) => ids().includes(id)), "the watch missed revocations across the failover");
-    assert.ok(watched.every((r, i) => i === 0 || r.sequence >= watched[i - 1].sequence), "out of order");
-    console.log(`typescript failover: ${failover.toFixed(1)} ms from kill to the next successful call, ${ambiguous} call(s) in flight failed, ${acceptedAfterRevoke} revoked tokens accepted, ${acknowledged.length} acknowledged revocations kept`);
+    assert.ok(
+      acknowledged.every((id) => ids().includes(id)),
+      "the watch missed revocations across the failover",
+    );
+    assert.ok(
+      watched.every((r, i) => i === 0 || r.sequence >= watched[i - 1].sequence),
+      "out of order",
+    );
+    console.log(
+      `typescript failover: ${failover.toFixed(1)} ms from kill to the next successful call, ${ambiguous} call(s) in flight failed, ${acceptedAfterRevoke} revoked tokens accepted, ${acknowledged.length} acknowledged revocations kept`,
+    );
   } finally {
     admin.close();
     without.close();
