@@ -94,3 +94,41 @@ test("failover when a replica dies mid-load", async () => {
     second.child.kill("SIGKILL");
   }
 });
+
+// grpc-js checks one host name per channel; the client gives each replica's connections their own,
+// so replicas may hold certificates for different names. Here the first names only localhost and the
+// second only 127.0.0.1: checked against the first address's name, the second would be refused.
+test("TLS over several replicas checks each certificate against its own replica's host name", async () => {
+  const server = await dev();
+  const pki = makePki();
+  const named = await replica(server, { serverCert: pki.localhostCert.cert, serverKey: pki.localhostCert.key }, "named");
+  const numbered = await replica(server, { serverCert: pki.ipCert.cert, serverKey: pki.ipCert.key }, "numbered");
+  const port = (r) => r.addr.slice(r.addr.lastIndexOf(":") + 1);
+  const options = { tls: { caFile: pki.ca }, token: server.service_token, timeoutMs: 5000 };
+  const tessera = new TesseraClient([`https://localhost:${port(named)}`, `https://127.0.0.1:${port(numbered)}`], options);
+  // The same replicas under each other's names: both certificates must be refused.
+  const swapped = new TesseraClient([`https://127.0.0.1:${port(named)}`, `https://localhost:${port(numbered)}`], options);
+  try {
+    await assert.rejects(swapped.getJwks(), (e) => e.kind === "UNAVAILABLE", "a certificate for another name was accepted");
+    assert.ok((await tessera.introspect(server.service_token, { peek: true })).active);
+    named.child.kill("SIGKILL");
+    let last;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      try {
+        last = undefined;
+        assert.ok((await tessera.introspect(server.service_token, { peek: true })).active);
+        break;
+      } catch (e) {
+        // The connection to the killed replica fails first; then only a refused certificate fails.
+        assert.equal(e.kind, "UNAVAILABLE", String(e));
+        last = e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert.equal(last, undefined, `the replica named 127.0.0.1 was never reached: ${last}`);
+  } finally {
+    tessera.close();
+    swapped.close();
+    numbered.child.kill("SIGKILL");
+  }
+});

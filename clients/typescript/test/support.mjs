@@ -131,13 +131,18 @@ export async function replica(server, pki, name, ...extra) {
 }
 
 let pki;
-/** PEM files made with openssl: a server CA and its certificate for 127.0.0.1, a client CA and its certificate. */
+/**
+ * PEM files made with openssl: a server CA and its certificate for 127.0.0.1 and localhost (and one
+ * for each name alone: localhostCert, ipCert), a client CA and its certificate.
+ */
 export function makePki() {
   if (pki) return pki;
   const dir = join(scratchDir(), "pki");
   mkdirSync(dir);
   const openssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  writeFileSync(join(dir, "localhost.ext"), "subjectAltName=DNS:localhost\n");
+  writeFileSync(join(dir, "ip.ext"), "subjectAltName=IP:127.0.0.1\n");
   for (const ca of ["server-ca", "client-ca"]) {
     openssl(
       "req",
@@ -157,9 +162,11 @@ export function makePki() {
       `/CN=ts test ${ca}`,
     );
   }
-  for (const [leaf, ca] of [
-    ["server", "server-ca"],
-    ["client", "client-ca"],
+  for (const [leaf, ca, ext] of [
+    ["server", "server-ca", "san.ext"],
+    ["server-localhost", "server-ca", "localhost.ext"],
+    ["server-ip", "server-ca", "ip.ext"],
+    ["client", "client-ca", "san.ext"],
   ]) {
     openssl(
       "req",
@@ -190,7 +197,7 @@ export function makePki() {
       "-days",
       "2",
       "-extfile",
-      "san.ext",
+      ext,
     );
   }
   const at = (f) => join(dir, f);
@@ -198,6 +205,8 @@ export function makePki() {
     ca: at("server-ca.pem"),
     serverCert: at("server.pem"),
     serverKey: at("server.key"),
+    localhostCert: { cert: at("server-localhost.pem"), key: at("server-localhost.key") },
+    ipCert: { cert: at("server-ip.pem"), key: at("server-ip.key") },
     clientCa: at("client-ca.pem"),
     clientCert: at("client.pem"),
     clientKey: at("client.key"),
