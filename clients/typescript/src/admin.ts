@@ -24,7 +24,7 @@ export type AuditEvent = MessageShape<typeof AuditEventSchema>;
 export class AdminClient {
   constructor(
     private readonly grpc: Client,
-    private readonly metadata: () => Metadata,
+    private readonly metadata: () => Promise<Metadata>,
     private readonly deadline: () => Date,
   ) {}
 
