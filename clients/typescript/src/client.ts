@@ -161,7 +161,7 @@ export class TesseraClient {
       return token;
     } catch (e) {
       if (e instanceof TesseraError) throw e;
-      throw new TesseraError(Code.UNKNOWN, "", "", `the token source failed: ${(e as Error)?.message ?? String(e)}`, 0n, { cause: e });
+      throw new TesseraError(Code.INTERNAL, "", "", `the token source failed: ${(e as Error)?.message ?? String(e)}`, 0n, { cause: e });
     } finally {
       clearTimeout(timer);
     }

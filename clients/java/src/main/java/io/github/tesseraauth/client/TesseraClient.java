@@ -20,15 +20,10 @@ import io.github.tesseraauth.tessera.v1.TokenFormat;
 import io.github.tesseraauth.tessera.v1.TokenType;
 import io.github.tesseraauth.tessera.v1.UnlockRequest;
 import io.github.tesseraauth.tessera.v1.UnlockResponse;
-import io.grpc.CallOptions;
 import io.grpc.Channel;
-import io.grpc.ClientCall;
-import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
-import io.grpc.ForwardingClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
 import io.grpc.StatusRuntimeException;
 import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.OpenTelemetry;
@@ -59,13 +54,19 @@ public final class TesseraClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final Channel intercepted;
   private final String token;
+  private final TokenSource source;
   private final Duration timeout;
 
   private TesseraClient(
-      ManagedChannel channel, Channel intercepted, String token, Duration timeout) {
+      ManagedChannel channel,
+      Channel intercepted,
+      String token,
+      TokenSource source,
+      Duration timeout) {
     this.channel = channel;
     this.intercepted = intercepted;
     this.token = token;
+    this.source = source;
     this.timeout = timeout;
   }
 
@@ -93,6 +94,7 @@ public final class TesseraClient implements AutoCloseable {
   public static final class Builder {
     private final List<String> addresses;
     private String token = "";
+    private TokenSource source;
     private Duration timeout = Duration.ofSeconds(10);
     private boolean tls;
     private String caFile;
@@ -107,6 +109,17 @@ public final class TesseraClient implements AutoCloseable {
     /** The bearer token every call sends (a service token with introspect, for a guard). */
     public Builder token(String token) {
       this.token = token == null ? "" : token;
+      this.source = null;
+      return this;
+    }
+
+    /**
+     * Asks {@code source} for the bearer token of every call instead of a fixed {@link #token}, for
+     * a token that is rotated under the client (see {@link TokenSource}).
+     */
+    public Builder tokenSource(TokenSource source) {
+      this.source = source;
+      this.token = "";
       return this;
     }
 
@@ -188,13 +201,16 @@ public final class TesseraClient implements AutoCloseable {
           Channels.open(parsed, Channels.credentials(useTls, caFile, certFile, keyFile));
       Channel base =
           otel == null ? channel : ClientInterceptors.intercept(channel, new Tracing(otel));
-      return new TesseraClient(channel, base, token, timeout);
+      return new TesseraClient(channel, base, token, source, timeout);
     }
   }
 
-  /** A copy that calls with {@code token} as its bearer token, sharing the channel. */
+  /**
+   * A copy that calls with {@code token} as its bearer token (instead of any token source), sharing
+   * the channel.
+   */
   public TesseraClient withToken(String token) {
-    return new TesseraClient(channel, intercepted, token == null ? "" : token, timeout);
+    return new TesseraClient(channel, intercepted, token == null ? "" : token, null, timeout);
   }
 
   /** The AdminService calls, with this client's token and deadline. */
@@ -219,6 +235,9 @@ public final class TesseraClient implements AutoCloseable {
   }
 
   private Channel bearerChannel() {
+    if (source != null) {
+      return ClientInterceptors.intercept(intercepted, new Bearer(source));
+    }
     return token.isEmpty()
         ? intercepted
         : ClientInterceptors.intercept(intercepted, new Bearer(token));
@@ -440,11 +459,12 @@ public final class TesseraClient implements AutoCloseable {
    * and without admin rights (AUTH_FAILED, AUTH_DENIED or OVER_PRIVILEGED otherwise).
    */
   public void verifyServiceToken() {
-    if (token.isEmpty()) {
+    String own = source == null ? token : call(() -> Bearer.ask(source));
+    if (own.isEmpty()) {
       throw TesseraException.refused(
           Reason.AUTH_REQUIRED, "", "the client has no token of its own to verify");
     }
-    Introspection info = introspect(token, true);
+    Introspection info = introspect(own, true);
     if (!info.active()) {
       throw TesseraException.refused(
           Reason.AUTH_FAILED, "", "the client's own token is not active");
@@ -485,31 +505,5 @@ public final class TesseraClient implements AutoCloseable {
         },
         MoreExecutors.directExecutor());
     return out;
-  }
-
-  /** Adds "authorization: Bearer <token>" to every call. */
-  static final class Bearer implements ClientInterceptor {
-    private final String value;
-
-    Bearer(String token) {
-      this.value = "Bearer " + token;
-    }
-
-    @Override
-    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
-        MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
-      return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
-        @Override
-        public void start(Listener<RespT> listener, Metadata headers) {
-          headers.put(AUTHORIZATION, value);
-          super.start(listener, headers);
-        }
-      };
-    }
-
-    @Override
-    public String toString() {
-      return "Bearer[redacted]";
-    }
   }
 }
