@@ -72,7 +72,7 @@ final class Convert {
       throw TesseraException.refused(
           Reason.INVALID_ARGUMENT, "ttl", "ttl must be at least one second, got " + d);
     }
-    long s = d.getSeconds();
+    long s = d.toSeconds();
     long[] lengths = {7 * 86400, 86400, 3600, 60, 1};
     String[] units = {"w", "d", "h", "m", "s"};
     StringBuilder out = new StringBuilder();

@@ -31,7 +31,8 @@ record ServerAddress(String host, int port, Boolean tls) {
     if (rest.endsWith("/")) {
       rest = rest.substring(0, rest.length() - 1);
     }
-    for (char c : rest.toCharArray()) {
+    for (int i = 0; i < rest.length(); i++) {
+      char c = rest.charAt(i);
       if ("/?#@".indexOf(c) >= 0 || Character.isWhitespace(c)) {
         throw refuse(text, "only host and port, no path, query or user");
       }

@@ -207,6 +207,7 @@ class ClientTest {
   }
 
   @Test
+  @SuppressWarnings("ModifiedButNotUsed") // the accepted sockets are only held open, never read
   void aServerThatNeverAnswersMeetsTheDefaultDeadline() throws IOException {
     try (ServerSocket silent = new ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress())) {
       List<Socket> held = new ArrayList<>();

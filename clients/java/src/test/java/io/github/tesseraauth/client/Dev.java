@@ -47,6 +47,8 @@ final class Dev {
     this.serviceToken = ready.get("service_token");
   }
 
+  // The start's failure is kept so every later test fails with it rather than starting again.
+  @SuppressWarnings("StaticAssignmentOfThrowable")
   static synchronized Dev shared() {
     if (sharedError != null) {
       throw sharedError;
@@ -399,7 +401,7 @@ final class Dev {
     java.io.ByteArrayOutputStream key = new java.io.ByteArrayOutputStream();
     int buffer = 0;
     int bits = 0;
-    for (char c : base32.toUpperCase().replace("=", "").toCharArray()) {
+    for (char c : base32.toUpperCase(java.util.Locale.ROOT).replace("=", "").toCharArray()) {
       buffer = (buffer << 5) | alphabet.indexOf(c);
       bits += 5;
       if (bits >= 8) {

@@ -193,7 +193,8 @@ class GuardTest {
   @Test
   void servletFilterProtectsAnHttpApplication() throws Exception {
     org.eclipse.jetty.server.Server jetty =
-        new org.eclipse.jetty.server.Server(new java.net.InetSocketAddress("127.0.0.1", 0));
+        new org.eclipse.jetty.server.Server(
+            new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
     ServletContextHandler context = new ServletContextHandler();
     context.addServlet(
         new ServletHolder(
@@ -280,7 +281,7 @@ class GuardTest {
     assertThrows(
         ClassCastException.class,
         () -> {
-          String s = (String) Guard.bearer(List.of());
+          String unused = (String) Guard.bearer(List.of());
         });
   }
 }
