@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Gates of the Java client: one Maven run that checks the formatting (Spotless with google-java-format,
 # generated stubs excluded), compiles with the linters (javac -Xlint and Error Prone, warnings as
-# errors) and runs the JUnit tests against
-# the real Tessera server (the tests start `tessera dev` and `tessera serve` replicas themselves). The
+# errors) and runs the JUnit tests against the real Tessera server (the tests start `tessera dev` and
+# `tessera serve` replicas themselves). The
 # proto gates (generated-code drift among them) are scripts/check-protos.sh, which scripts/test.sh
 # runs for every language. Maven's repository is $TESSERA_MAVEN_REPO (default ~/.m2/repository, which
 # outlives a clone as Go's module cache does): the first run with a pom.xml resolves from Maven
