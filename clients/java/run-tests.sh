@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Gates of the Java client: one Maven run that compiles (javac -Xlint) and runs the JUnit tests against
-# the real Tessera server (the tests start `tessera dev` and `tessera serve` replicas themselves). The
+# Gates of the Java client: one Maven run that checks the formatting (Spotless with google-java-format,
+# generated stubs excluded), compiles with the linters (javac -Xlint and Error Prone, warnings as
+# errors) and runs the JUnit tests against the real Tessera server (the tests start `tessera dev` and
+# `tessera serve` replicas themselves). The
 # proto gates (generated-code drift among them) are scripts/check-protos.sh, which scripts/test.sh
 # runs for every language. Maven's repository is $TESSERA_MAVEN_REPO (default ~/.m2/repository, which
 # outlives a clone as Go's module cache does): the first run with a pom.xml resolves from Maven
@@ -34,10 +36,11 @@ offline=()
 [ -f "$marker" ] && offline=(-o)
 
 rm -rf "$here/target/surefire-reports"
-step "mvn test ${offline[*]:-(resolving from Maven Central)}"
+step "mvn spotless:check test ${offline[*]:-(resolving from Maven Central)}"
 cd "$here"
 set +e
-mvn -B -ntp "${offline[@]}" -Dmaven.repo.local="$repo" test "$@"
+# A formatting violation fails the run before anything compiles; `mvn spotless:apply` fixes it.
+mvn -B -ntp "${offline[@]}" -Dmaven.repo.local="$repo" spotless:check test "$@"
 status=$?
 set -e
 # Everything resolved once the test phase ran (pass or fail): later runs need no network.

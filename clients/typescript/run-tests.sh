@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Gates of the TypeScript client: the build (tsc, strict, ESM and CommonJS outputs) and the tests
+# Gates of the TypeScript client: formatting (Prettier) and lint (ESLint with typescript-eslint's
+# recommended rules), generated stubs excluded; the build (tsc, strict, ESM and CommonJS outputs) and the tests
 # (node's test runner, one process) against the real Tessera server (the tests start `tessera dev`
 # and `tessera serve` replicas themselves). The proto gates (generated-code drift among them) are
 # scripts/check-protos.sh, which scripts/test.sh runs for every language. Dependencies come from
@@ -15,6 +16,9 @@ step() { printf '\n==> typescript client: %s\n' "$*"; }
 
 step "installing tools (npm ci from the lockfile among them)"
 bash scripts/install-tools.sh
+
+step "prettier --check, eslint (npm run lint; npm run format fixes the formatting)"
+(cd "$here" && npm run --silent lint)
 
 step "build (tsc: ESM and CommonJS)"
 (cd "$here" && npm run --silent build)

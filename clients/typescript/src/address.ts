@@ -2,8 +2,7 @@ import { isIP } from "node:net";
 import { refused } from "./errors.js";
 
 /** The address forms every Tessera client accepts, as an error shows them. */
-export const ADDRESS_FORMS =
-  "host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051";
+export const ADDRESS_FORMS = "host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051";
 
 /** One parsed address; tls is undefined for the bare form (plaintext unless TLS is configured). */
 export interface ServerAddress {

@@ -24,13 +24,19 @@ export type AuditEvent = MessageShape<typeof AuditEventSchema>;
 export class AdminClient {
   constructor(
     private readonly grpc: Client,
-    private readonly metadata: () => Metadata,
+    private readonly metadata: () => Promise<Metadata>,
     private readonly deadline: () => Date,
   ) {}
 
   /** Creates an account (USER_EXISTS when the name is taken). */
   async createUser(user: { username: string; password: string; displayName?: string; role?: string }): Promise<User> {
-    const r = await unary(this.grpc, AdminService.method.createUser, { displayName: "", role: "", ...user }, this.metadata(), this.deadline());
+    const r = await unary(
+      this.grpc,
+      AdminService.method.createUser,
+      { displayName: "", role: "", ...user },
+      this.metadata(),
+      this.deadline(),
+    );
     return r.user!;
   }
 
@@ -63,7 +69,8 @@ export class AdminClient {
   }
 
   async confirmTotpEnrollment(username: string, secret: string, code: string): Promise<User> {
-    return (await unary(this.grpc, AdminService.method.confirmTotpEnrollment, { username, secret, code }, this.metadata(), this.deadline())).user!;
+    return (await unary(this.grpc, AdminService.method.confirmTotpEnrollment, { username, secret, code }, this.metadata(), this.deadline()))
+      .user!;
   }
 
   async removeTotp(username: string): Promise<User> {

@@ -1,5 +1,6 @@
-// The one gRPC channel a client (and every copy of it) uses: credentials, the replicas resolver,
-// pick_first and the retry policy of calls that are safe to repeat.
+// The one gRPC channel a client (and every copy of it) uses: credentials, the replicas resolver and
+// load balancer (pick_first, each replica's TLS checked against its own host name) and the retry
+// policy of calls that are safe to repeat.
 import { readFileSync } from "node:fs";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
@@ -26,21 +27,23 @@ export const RETRIED: ReadonlyArray<readonly [string, string]> = [
   ["tessera.v1.AdminService", "ListAuditEvents"],
 ];
 
-const SERVICE_CONFIG = JSON.stringify({
-  loadBalancingConfig: [{ pick_first: {} }],
-  methodConfig: [
-    {
-      name: RETRIED.map(([service, method]) => ({ service, method })),
-      retryPolicy: {
-        maxAttempts: 4,
-        initialBackoff: "0.05s",
-        maxBackoff: "1s",
-        backoffMultiplier: 2,
-        retryableStatusCodes: ["UNAVAILABLE"],
+function serviceConfig(loadBalancer: string): string {
+  return JSON.stringify({
+    loadBalancingConfig: [{ [loadBalancer]: {} }],
+    methodConfig: [
+      {
+        name: RETRIED.map(([service, method]) => ({ service, method })),
+        retryPolicy: {
+          maxAttempts: 4,
+          initialBackoff: "0.05s",
+          maxBackoff: "1s",
+          backoffMultiplier: 2,
+          retryableStatusCodes: ["UNAVAILABLE"],
+        },
       },
-    },
-  ],
-});
+    ],
+  });
+}
 
 /** TLS settings: PEM files, read when the client is built. */
 export interface TlsFiles {
@@ -69,6 +72,10 @@ export function channelCredentials(tls: boolean, files: TlsFiles | undefined): C
 }
 
 const SCHEME = "tessera-replicas";
+const LOAD_BALANCER = "tessera_replicas";
+// The resolver's map from each resolved address ("ip:port") to the host name its replica was given
+// as. The prefix keeps it out of the subchannels' own options.
+const REPLICA_NAMES = `${experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.tessera_replica_names`;
 let registered = false;
 
 /** A fixed list of replicas in order of preference, host names looked up at each resolution. */
@@ -76,7 +83,10 @@ class ReplicasResolver implements experimental.Resolver {
   private readonly addresses: { host: string; port: number }[];
   private destroyed = false;
 
-  constructor(target: experimental.GrpcUri, private readonly listener: experimental.ResolverListener) {
+  constructor(
+    target: experimental.GrpcUri,
+    private readonly listener: experimental.ResolverListener,
+  ) {
     this.addresses = target.path.split(",").map((hp) => {
       const at = hp.lastIndexOf(":");
       return { host: hp.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(hp.slice(at + 1)) };
@@ -88,20 +98,21 @@ class ReplicasResolver implements experimental.Resolver {
     void Promise.all(
       this.addresses.map(async ({ host, port }) => {
         const ips = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-        return { addresses: ips.map((ip) => ({ host: ip, port })) };
+        return { name: host, addresses: ips.map((ip) => ({ host: ip, port })) };
       }),
     ).then(
-      (endpoints) => {
-        if (!this.destroyed) this.listener(experimental.statusOrFromValue(endpoints), {}, null, "");
+      (resolved) => {
+        if (this.destroyed) return;
+        const names = new Map<string, string>();
+        for (const { name, addresses } of resolved) {
+          for (const a of addresses) names.set(experimental.subchannelAddressToString(a), name);
+        }
+        const endpoints = resolved.map(({ addresses }) => ({ addresses }));
+        this.listener(experimental.statusOrFromValue(endpoints), { [REPLICA_NAMES]: names }, null, "");
       },
       (error: Error) => {
         if (!this.destroyed) {
-          this.listener(
-            experimental.statusOrFromError({ code: 14, details: `resolving the replicas: ${error.message}` }),
-            {},
-            null,
-            "",
-          );
+          this.listener(experimental.statusOrFromError({ code: 14, details: `resolving the replicas: ${error.message}` }), {}, null, "");
         }
       },
     );
@@ -116,24 +127,87 @@ class ReplicasResolver implements experimental.Resolver {
   }
 }
 
+const PICK_FIRST = experimental.parseLoadBalancingConfig({ pick_first: {} });
+
+/**
+ * pick_first over the replicas, whose connections each check the server's certificate against the
+ * host name of their own replica: grpc-js checks one name per channel (the target's first host) unless
+ * a subchannel is given its own grpc.ssl_target_name_override, which this balancer does.
+ */
+class ReplicasLoadBalancer implements experimental.LoadBalancer {
+  readonly #child: experimental.ChildLoadBalancerHandler;
+
+  constructor(helper: experimental.ChannelControlHelper) {
+    this.#child = new experimental.ChildLoadBalancerHandler(
+      experimental.createChildChannelControlHelper(helper, {
+        createSubchannel: (address, args) => {
+          const names = args[REPLICA_NAMES] as Map<string, string> | undefined;
+          const name = names?.get(experimental.subchannelAddressToString(address));
+          return helper.createSubchannel(address, name === undefined ? args : { ...args, "grpc.ssl_target_name_override": name });
+        },
+      }),
+    );
+  }
+
+  updateAddressList(
+    endpoints: experimental.StatusOr<experimental.Endpoint[]>,
+    _config: experimental.TypedLoadBalancingConfig,
+    options: ChannelOptions,
+    resolutionNote: string,
+  ): boolean {
+    return this.#child.updateAddressList(endpoints, PICK_FIRST, options, resolutionNote);
+  }
+
+  exitIdle(): void {
+    this.#child.exitIdle();
+  }
+
+  resetBackoff(): void {
+    this.#child.resetBackoff();
+  }
+
+  destroy(): void {
+    this.#child.destroy();
+  }
+
+  getTypeName(): string {
+    return LOAD_BALANCER;
+  }
+}
+
+class ReplicasLoadBalancingConfig implements experimental.TypedLoadBalancingConfig {
+  getLoadBalancerName(): string {
+    return LOAD_BALANCER;
+  }
+
+  toJsonObject(): object {
+    return { [LOAD_BALANCER]: {} };
+  }
+
+  static createFromJson(): ReplicasLoadBalancingConfig {
+    return new ReplicasLoadBalancingConfig();
+  }
+}
+
 /** Opens the channel: one address dials it directly, several go through the replicas resolver. */
 export function openChannel(addresses: ServerAddress[], creds: ChannelCredentials, extra: ChannelOptions = {}): Client {
   let target: string;
-  const options: ChannelOptions = {
-    "grpc.service_config": SERVICE_CONFIG,
-    "grpc.enable_retries": 1,
-    ...extra,
-  };
+  let loadBalancer = "pick_first";
   if (addresses.length === 1) {
     target = authority(addresses[0]!);
   } else {
     if (!registered) {
       experimental.registerResolver(SCHEME, ReplicasResolver);
+      experimental.registerLoadBalancerType(LOAD_BALANCER, ReplicasLoadBalancer, ReplicasLoadBalancingConfig);
       registered = true;
     }
     target = `${SCHEME}:///${addresses.map(authority).join(",")}`;
-    // TLS checks every replica's certificate against the first address's host name (grpc-js
-    // checks one name per channel); give replicas certificates for one shared name.
+    loadBalancer = LOAD_BALANCER;
   }
+  const options: ChannelOptions = {
+    "grpc.service_config": serviceConfig(loadBalancer),
+    "grpc.enable_retries": 1,
+    ...extra,
+  };
   return new Client(target, creds, options);
 }

@@ -1,8 +1,8 @@
-import { Metadata, type Client } from "@grpc/grpc-js";
+import { Metadata, status as Code, type Client } from "@grpc/grpc-js";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { ADDRESS_FORMS, parseAddress, type ServerAddress } from "./address.js";
 import { channelCredentials, openChannel, type TlsFiles } from "./channel.js";
-import { refused } from "./errors.js";
+import { refused, TesseraError } from "./errors.js";
 import { unary } from "./rpc.js";
 import { tracingInterceptor } from "./tracing.js";
 import {
@@ -28,10 +28,20 @@ import {
 } from "./gen/tessera/v1/auth_pb.js";
 import { AdminClient } from "./admin.js";
 
+/**
+ * Supplies the bearer token of each call, e.g. a service token a secret store rotates in a file. It
+ * is asked once per call (and per watch connection), so it should answer quickly: from memory or a
+ * small file. A call fails with its error (a TesseraError of kind INTERNAL naming the token source)
+ * or, when it has not answered by the call's deadline, with DEADLINE_EXCEEDED.
+ */
+export type TokenSource = () => string | Promise<string>;
+
 /** Options of a TesseraClient; every one is checked when the client is built. */
 export interface ClientOptions {
   /** The bearer token every call sends (a service token with introspect, for a guard). */
   token?: string;
+  /** Asked for the bearer token of every call instead of a fixed token (not both). */
+  tokenSource?: TokenSource;
   /** The deadline of every unary call in milliseconds (default 10 000). Watches have none. */
   timeoutMs?: number;
   /**
@@ -69,6 +79,7 @@ export function timestampOf(at: Date): Timestamp {
 export class TesseraClient {
   readonly #grpc: Client;
   readonly #token: string;
+  readonly #source: TokenSource | undefined;
   readonly #timeoutMs: number;
 
   constructor(address: string | string[], options?: ClientOptions);
@@ -77,7 +88,14 @@ export class TesseraClient {
   constructor(address: string | string[] | Client, options: ClientOptions = {}) {
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (!(timeoutMs > 0)) throw refused("INVALID_ARGUMENT", "timeout", "the default timeout must be positive");
+    if (options.tokenSource !== undefined && typeof options.tokenSource !== "function") {
+      throw refused("INVALID_ARGUMENT", "tokenSource", "the token source must be a function answering the token");
+    }
+    if (options.tokenSource && options.token) {
+      throw refused("INVALID_ARGUMENT", "tokenSource", "give a token or a token source, not both");
+    }
     this.#token = options.token ?? "";
+    this.#source = options.tokenSource;
     this.#timeoutMs = timeoutMs;
     if (typeof address === "object" && !Array.isArray(address)) {
       this.#grpc = address;
@@ -99,14 +117,18 @@ export class TesseraClient {
     this.#grpc = openChannel(parsed, channelCredentials(tls, files), options.tracing ? { interceptors: [tracingInterceptor] } : {});
   }
 
-  /** A copy that calls with token as its bearer token, sharing the channel. */
+  /** A copy that calls with token as its bearer token (instead of any token source), sharing the channel. */
   withToken(token: string): TesseraClient {
     return new TesseraClient(this.#grpc, { token, timeoutMs: this.#timeoutMs });
   }
 
   /** The AdminService calls, with this client's token and deadline. */
   admin(): AdminClient {
-    return new AdminClient(this.#grpc, () => this.metadata(), () => this.deadline());
+    return new AdminClient(
+      this.#grpc,
+      () => this.metadata(),
+      () => this.deadline(),
+    );
   }
 
   /** Closes the channel, for this client and every copy. */
@@ -114,11 +136,35 @@ export class TesseraClient {
     this.#grpc.close();
   }
 
-  /** @internal */
-  metadata(): Metadata {
+  /** @internal the headers of one call: the fixed token, else the token source's answer */
+  async metadata(): Promise<Metadata> {
     const md = new Metadata();
-    if (this.#token) md.set("authorization", `Bearer ${this.#token}`);
+    const token = await this.#ownToken();
+    if (token) md.set("authorization", `Bearer ${token}`);
     return md;
+  }
+
+  /** The fixed token, else the source's, bounded by the default deadline. */
+  async #ownToken(): Promise<string> {
+    const source = this.#source;
+    if (this.#token || !source) return this.#token;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TesseraError(Code.DEADLINE_EXCEEDED, "", "", `the token source did not answer within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+    });
+    try {
+      const token = await Promise.race([Promise.resolve().then(source), late]);
+      if (typeof token !== "string") throw new Error(`it answered ${typeof token}, not a string`);
+      return token;
+    } catch (e) {
+      if (e instanceof TesseraError) throw e;
+      throw new TesseraError(Code.INTERNAL, "", "", `the token source failed: ${(e as Error)?.message ?? String(e)}`, 0n, { cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** @internal */
@@ -151,8 +197,21 @@ export class TesseraClient {
   /** Mints a short-lived elevated child of this client's session ("sudo mode"). */
   async unlock(password: string, options: { totpCode?: string; ttlSeconds?: number } = {}): Promise<IssuedToken> {
     const ttl = formatTtl(options.ttlSeconds);
-    const r = await unary(this.#grpc, AuthService.method.unlock, { password, totpCode: options.totpCode ?? "", ttl }, this.metadata(), this.deadline());
-    return { token: new Secret(r.token), tokenId: r.tokenId, expiresAt: timeOf(r.expiresAt), namespace: "", permissions: [], maxUses: undefined };
+    const r = await unary(
+      this.#grpc,
+      AuthService.method.unlock,
+      { password, totpCode: options.totpCode ?? "", ttl },
+      this.metadata(),
+      this.deadline(),
+    );
+    return {
+      token: new Secret(r.token),
+      tokenId: r.tokenId,
+      expiresAt: timeOf(r.expiresAt),
+      namespace: "",
+      permissions: [],
+      maxUses: undefined,
+    };
   }
 
   /**
@@ -204,7 +263,13 @@ export class TesseraClient {
    * This client's token needs the introspect permission.
    */
   async introspect(token: string, options: { peek?: boolean } = {}): Promise<Introspection> {
-    const r = await unary(this.#grpc, AuthService.method.introspect, { token, peek: options.peek ?? false }, this.metadata(), this.deadline());
+    const r = await unary(
+      this.#grpc,
+      AuthService.method.introspect,
+      { token, peek: options.peek ?? false },
+      this.metadata(),
+      this.deadline(),
+    );
     return introspection(r);
   }
 
@@ -260,8 +325,9 @@ export class TesseraClient {
    * and without admin rights (AUTH_FAILED, AUTH_DENIED or OVER_PRIVILEGED otherwise).
    */
   async verifyServiceToken(): Promise<void> {
-    if (!this.#token) throw refused("AUTH_REQUIRED", "", "the client has no token of its own to verify");
-    const info = await this.introspect(this.#token, { peek: true });
+    const own = await this.#ownToken();
+    if (!own) throw refused("AUTH_REQUIRED", "", "the client has no token of its own to verify");
+    const info = await this.introspect(own, { peek: true });
     if (!info.active) throw refused("AUTH_FAILED", "", "the client's own token is not active");
     const p = info.identity.permissions;
     const permits = (x: string) => p.includes("*") || p.includes(x);

@@ -64,7 +64,12 @@ export interface GuardOptions {
 }
 
 /** Decides on token for access: the one decision every guard makes. */
-export async function authorize(client: TesseraClient, token: string, access: Access | undefined, options: GuardOptions = {}): Promise<Decision> {
+export async function authorize(
+  client: TesseraClient,
+  token: string,
+  access: Access | undefined,
+  options: GuardOptions = {},
+): Promise<Decision> {
   try {
     if (access && access.identifiers.length > 0) {
       const ns = await client.checkNamespace(token, access.identifiers, access.action ?? "");
@@ -79,7 +84,12 @@ export async function authorize(client: TesseraClient, token: string, access: Ac
     const e = fromGrpcError(error);
     if (e.kind === "INVALID_ARGUMENT") {
       if (e.field === "token") return decision("invalidToken", "the token is not active", "AUTH_FAILED", e.field);
-      return decision("badRequest", e.field ? `tessera rejected field ${e.field}` : "tessera rejected the request", "INVALID_ARGUMENT", e.field);
+      return decision(
+        "badRequest",
+        e.field ? `tessera rejected field ${e.field}` : "tessera rejected the request",
+        "INVALID_ARGUMENT",
+        e.field,
+      );
     }
     options.onUndecided?.(e);
     const kind = e.kind ?? "UNAVAILABLE";
@@ -197,11 +207,15 @@ export function identityFromMetadata(metadata: Metadata): Identity | undefined {
 
 function grpcAnswer(d: Decision) {
   const reason: Reason =
-    d.verdict === "noToken" ? "AUTH_REQUIRED"
-    : d.verdict === "invalidToken" || d.verdict === "malformed" ? "AUTH_FAILED"
-    : d.verdict === "outOfScope" ? "AUTH_DENIED"
-    : d.verdict === "badRequest" ? "INVALID_ARGUMENT"
-    : "UNAVAILABLE";
+    d.verdict === "noToken"
+      ? "AUTH_REQUIRED"
+      : d.verdict === "invalidToken" || d.verdict === "malformed"
+        ? "AUTH_FAILED"
+        : d.verdict === "outOfScope"
+          ? "AUTH_DENIED"
+          : d.verdict === "badRequest"
+            ? "INVALID_ARGUMENT"
+            : "UNAVAILABLE";
   return statusWithReason(reason, d.verdict === "badRequest" ? d.field : "", d.detail);
 }
 
@@ -280,4 +294,3 @@ export function tesseraServerInterceptor(
     });
   };
 }
-

@@ -4,7 +4,7 @@
  * TLS and mutual TLS from files, a revocation watch with resume and resync, OpenTelemetry
  * propagation, default deadlines, and guards for Express/Connect (Fastify) and grpc-js servers.
  */
-export { TesseraClient, type ClientOptions } from "./client.js";
+export { TesseraClient, type ClientOptions, type TokenSource } from "./client.js";
 export { AdminClient, type AuditEvent, type TokenInfo, type User, type UserSummary } from "./admin.js";
 export { ADDRESS_FORMS, parseAddress, type ServerAddress } from "./address.js";
 export { fromGrpcError, isReason, REASON_CODES, TesseraError, type Reason } from "./errors.js";

@@ -25,13 +25,15 @@ export function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
 
-export function unary<I extends DescMessage, O extends DescMessage>(
+export async function unary<I extends DescMessage, O extends DescMessage>(
   client: Client,
   method: DescMethodUnary<I, O>,
   request: MessageInitShape<I>,
-  metadata: Metadata,
+  metadata: Metadata | Promise<Metadata>,
   deadline: Date,
 ): Promise<MessageShape<O>> {
+  // The token source (if any) answers first; its failure is the call's.
+  const headers = await metadata;
   const message = create(method.input, request);
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
@@ -39,7 +41,7 @@ export function unary<I extends DescMessage, O extends DescMessage>(
       (m: MessageShape<I>) => encode(method.input, m),
       (b: Buffer) => fromBinary(method.output, b),
       message,
-      metadata,
+      headers,
       { deadline },
       (error, response) => (error ? reject(fromGrpcError(error)) : resolve(response!)),
     );

@@ -94,12 +94,7 @@ export interface IssueParams {
 }
 
 /** What Revoke revokes, with everything derived from it: exactly one key. */
-export type RevokeTarget =
-  | { token: string }
-  | { tokenId: string }
-  | { tokenIds: string[] }
-  | { sessionId: string }
-  | { subject: string };
+export type RevokeTarget = { token: string } | { tokenId: string } | { tokenIds: string[] } | { sessionId: string } | { subject: string };
 
 /** Revoke's answer. */
 export interface RevokeResult {
@@ -144,7 +139,13 @@ export function formatTtl(seconds: number | undefined): string {
   if (!(seconds >= 1)) throw refused("INVALID_ARGUMENT", "ttl", `ttl must be at least one second, got ${seconds}`);
   let s = Math.floor(seconds);
   let out = "";
-  for (const [unit, length] of [["w", 604800], ["d", 86400], ["h", 3600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, length] of [
+    ["w", 604800],
+    ["d", 86400],
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     const n = Math.floor(s / length);
     if (n > 0) {
       out += `${n}${unit}`;

@@ -52,7 +52,7 @@ export class Watch {
 
   constructor(
     private readonly grpc: Client,
-    private readonly metadata: () => Metadata,
+    private readonly metadata: () => Promise<Metadata>,
     private readonly options: WatchOptions,
     private readonly handlers: WatchHandlers,
   ) {
@@ -111,11 +111,17 @@ export class Watch {
     }
   }
 
-  #follow(head: { value: boolean }): Promise<{ progressed: boolean; error: TesseraError | undefined }> {
-    const request = head.value
-      ? { fromHead: true }
-      : { afterSequence: this.#lastSequence, afterAnchor: this.#lastAnchor };
-    const stream = serverStream(this.grpc, AuthService.method.watchRevocations, request, this.metadata());
+  async #follow(head: { value: boolean }): Promise<{ progressed: boolean; error: TesseraError | undefined }> {
+    const request = head.value ? { fromHead: true } : { afterSequence: this.#lastSequence, afterAnchor: this.#lastAnchor };
+    let metadata: Metadata;
+    try {
+      metadata = await this.metadata();
+    } catch (e) {
+      // The token source failed: retried with backoff like a transport failure (onRetry sees it).
+      return { progressed: false, error: fromGrpcError(e) };
+    }
+    if (this.#closed) return { progressed: false, error: undefined };
+    const stream = serverStream(this.grpc, AuthService.method.watchRevocations, request, metadata);
     this.#stream = stream;
     let progressed = false;
     let failed: TesseraError | undefined;

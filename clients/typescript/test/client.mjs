@@ -24,7 +24,13 @@ describe("client against tessera dev", () => {
   });
 
   test("issue, introspect, check and revoke", async () => {
-    const token = await admin.issueToken({ ttlSeconds: 3600, namespace: "deploy.", permissions: ["introspect"], maxUses: 3, description: "ts test" });
+    const token = await admin.issueToken({
+      ttlSeconds: 3600,
+      namespace: "deploy.",
+      permissions: ["introspect"],
+      maxUses: 3,
+      description: "ts test",
+    });
     assert.equal(token.namespace, "deploy.");
     assert.equal(token.maxUses, 3);
     const info = await service.introspect(token.token.expose());
@@ -37,8 +43,18 @@ describe("client against tessera dev", () => {
     const ns = await service.checkNamespace(token.token.expose(), ["deploy.web", "backup.db"]);
     assert.ok(ns.active);
     assert.equal(ns.allowed, false);
-    assert.deepEqual([...ns.results], [["deploy.web", true], ["backup.db", false]]);
-    assert.equal((await service.checkNamespace(token.token.expose(), ["deploy.web"], "admin")).allowed, false, "the action is a permission the token must hold");
+    assert.deepEqual(
+      [...ns.results],
+      [
+        ["deploy.web", true],
+        ["backup.db", false],
+      ],
+    );
+    assert.equal(
+      (await service.checkNamespace(token.token.expose(), ["deploy.web"], "admin")).allowed,
+      false,
+      "the action is a permission the token must hold",
+    );
 
     const revoked = await admin.revoke({ tokenId: token.tokenId }, "ts test");
     assert.equal(revoked.revokedCount, 1n);

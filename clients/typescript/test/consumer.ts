@@ -8,7 +8,13 @@ import {
   type Identity,
   type Reason,
   type RevokeResult,
+  type TokenSource,
 } from "tessera-auth-client";
+
+// A rotated token: a source may answer synchronously or with a promise.
+const fromMemory: TokenSource = () => "tsr_svc_x";
+const fromStore: TokenSource = async () => "tsr_svc_y";
+export const rotating = [fromMemory, fromStore].map((tokenSource) => new TesseraClient("https://h:1", { tokenSource }));
 
 export async function consumer(client: TesseraClient): Promise<Reason | undefined> {
   const info = await client.introspect("tsr_api_x", { peek: true });

@@ -8,7 +8,15 @@ import { client, dev, fails } from "./support.mjs";
 // jobs.Jobs/Run: a job name in (UTF-8), "ran <job> for <username> <token id>" out.
 const utf8 = { serialize: (s) => Buffer.from(s), deserialize: (b) => b.toString() };
 const jobs = {
-  run: { path: "/jobs.Jobs/Run", requestStream: false, responseStream: false, requestSerialize: utf8.serialize, requestDeserialize: utf8.deserialize, responseSerialize: utf8.serialize, responseDeserialize: utf8.deserialize },
+  run: {
+    path: "/jobs.Jobs/Run",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: utf8.serialize,
+    requestDeserialize: utf8.deserialize,
+    responseSerialize: utf8.serialize,
+    responseDeserialize: utf8.deserialize,
+  },
 };
 
 async function grpcServer(interceptor) {
@@ -32,7 +40,13 @@ async function grpcServer(interceptor) {
       md.set("x-tessera-identity", JSON.stringify({ username: "forged", tokenId: "forged" }));
       stub.run(job, md, { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(fromGrpcError(e)) : resolve(r)));
     });
-  return { run, close: () => { stub.close(); server.forceShutdown(); } };
+  return {
+    run,
+    close: () => {
+      stub.close();
+      server.forceShutdown();
+    },
+  };
 }
 
 describe("guards", () => {
@@ -49,7 +63,10 @@ describe("guards", () => {
     const jobsServer = await grpcServer(tesseraServerInterceptor(guardClient, { access: (_path, job) => ({ identifiers: [job] }) }));
     try {
       const token = await deployToken();
-      assert.equal(await jobsServer.run(token.token.expose(), "deploy.daily"), `ran deploy.daily for ${server.admin_username} ${token.tokenId}`);
+      assert.equal(
+        await jobsServer.run(token.token.expose(), "deploy.daily"),
+        `ran deploy.daily for ${server.admin_username} ${token.tokenId}`,
+      );
       await fails("AUTH_DENIED", jobsServer.run(token.token.expose(), "backup.daily"));
       await fails("AUTH_REQUIRED", jobsServer.run(undefined, "deploy.daily"));
       await fails("AUTH_FAILED", jobsServer.run("tsr_api_unknown", "deploy.daily"));

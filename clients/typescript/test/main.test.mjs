@@ -4,6 +4,7 @@ import { after } from "node:test";
 import { removeScratch, stopAll } from "./support.mjs";
 import "./units.mjs";
 import "./client.mjs";
+import "./token-source.mjs";
 import "./watch.mjs";
 import "./guard.mjs";
 import "./tracing.mjs";

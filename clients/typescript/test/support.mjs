@@ -58,9 +58,7 @@ let shared;
 /** The shared server (a promise, started on first use). */
 export function dev() {
   shared ??= start("shared", {
-    TESSERA_BOOTSTRAP_ACCOUNTS_JSON: JSON.stringify([
-      { username: "alice", password: ALICE_PASSWORD, role: "user", display_name: "Alice" },
-    ]),
+    TESSERA_BOOTSTRAP_ACCOUNTS_JSON: JSON.stringify([{ username: "alice", password: ALICE_PASSWORD, role: "user", display_name: "Alice" }]),
     TESSERA_SESSION_TTL: "30d",
   });
   return shared;
@@ -96,7 +94,19 @@ export async function replica(server, pki, name, ...extra) {
   const log = join(scratchDir(), `${name}-${Date.now()}.log`);
   const child = spawn(
     bin(),
-    ["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--skip-migrations", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, ...extra],
+    [
+      "--log-format",
+      "json",
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--skip-migrations",
+      "--tls-cert",
+      pki.serverCert,
+      "--tls-key",
+      pki.serverKey,
+      ...extra,
+    ],
     {
       env: env({ TESSERA_DATABASE_URL: server.database_url, TESSERA_TOTP_KEY: server.totpKey(), TESSERA_LOG: "info" }),
       stdio: ["ignore", openSync(log, "w"), openSync(log, "a")],
@@ -121,22 +131,86 @@ export async function replica(server, pki, name, ...extra) {
 }
 
 let pki;
-/** PEM files made with openssl: a server CA and its certificate for 127.0.0.1, a client CA and its certificate. */
+/**
+ * PEM files made with openssl: a server CA and its certificate for 127.0.0.1 and localhost (and one
+ * for each name alone: localhostCert, ipCert), a client CA and its certificate.
+ */
 export function makePki() {
   if (pki) return pki;
   const dir = join(scratchDir(), "pki");
   mkdirSync(dir);
   const openssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  writeFileSync(join(dir, "localhost.ext"), "subjectAltName=DNS:localhost\n");
+  writeFileSync(join(dir, "ip.ext"), "subjectAltName=IP:127.0.0.1\n");
   for (const ca of ["server-ca", "client-ca"]) {
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "2", "-subj", `/CN=ts test ${ca}`);
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      `${ca}.key`,
+      "-out",
+      `${ca}.pem`,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=ts test ${ca}`,
+    );
   }
-  for (const [leaf, ca] of [["server", "server-ca"], ["client", "client-ca"]]) {
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${leaf}.key`, "-out", `${leaf}.csr`, "-subj", `/CN=tessera ${leaf}`);
-    openssl("x509", "-req", "-in", `${leaf}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${leaf}.pem`, "-days", "2", "-extfile", "san.ext");
+  for (const [leaf, ca, ext] of [
+    ["server", "server-ca", "san.ext"],
+    ["server-localhost", "server-ca", "localhost.ext"],
+    ["server-ip", "server-ca", "ip.ext"],
+    ["client", "client-ca", "san.ext"],
+  ]) {
+    openssl(
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      `${leaf}.key`,
+      "-out",
+      `${leaf}.csr`,
+      "-subj",
+      `/CN=tessera ${leaf}`,
+    );
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${leaf}.csr`,
+      "-CA",
+      `${ca}.pem`,
+      "-CAkey",
+      `${ca}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${leaf}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      ext,
+    );
   }
   const at = (f) => join(dir, f);
-  pki = { ca: at("server-ca.pem"), serverCert: at("server.pem"), serverKey: at("server.key"), clientCa: at("client-ca.pem"), clientCert: at("client.pem"), clientKey: at("client.key") };
+  pki = {
+    ca: at("server-ca.pem"),
+    serverCert: at("server.pem"),
+    serverKey: at("server.key"),
+    localhostCert: { cert: at("server-localhost.pem"), key: at("server-localhost.key") },
+    ipCert: { cert: at("server-ip.pem"), key: at("server-ip.key") },
+    clientCa: at("client-ca.pem"),
+    clientCert: at("client.pem"),
+    clientKey: at("client.key"),
+  };
   return pki;
 }
 

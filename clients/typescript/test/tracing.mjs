@@ -45,7 +45,8 @@ test("tracing records client spans and propagates them", async () => {
     const [traceparent] = received[0].get("traceparent");
     assert.ok(String(traceparent).startsWith(`00-${app.spanContext().traceId}-${call.spanContext().spanId}-`), String(traceparent));
     assert.deepEqual(received[0].get("authorization"), ["Bearer planted-service-token"]);
-    for (const s of exporter.getFinishedSpans()) assert.ok(!JSON.stringify(s.attributes).includes("planted"), `span ${s.name} holds a secret`);
+    for (const s of exporter.getFinishedSpans())
+      assert.ok(!JSON.stringify(s.attributes).includes("planted"), `span ${s.name} holds a secret`);
   } finally {
     client.close();
     server.forceShutdown();

@@ -8,8 +8,26 @@ test("address forms: the three forms with the Rust client's meaning, malformed o
   assert.equal(parseAddress("http://localhost:50051/").tls, false);
   assert.equal(parseAddress("https://auth.example.com:443").tls, true);
   assert.equal(parseAddress("[::1]:50051").host, "::1");
-  for (const bad of ["", "h", "http://h", "http://h:1/path", "grpc://h:1", "http://user@h:1", "h:0", "h:65536", "h:x", ":50051", "::1:50051", "h:1?x"]) {
-    assert.throws(() => new TesseraClient(bad), (e) => e instanceof TesseraError && e.reason === "INVALID_ARGUMENT" && e.field === "addr" && e.message.includes("http://127.0.0.1:50051"), bad);
+  for (const bad of [
+    "",
+    "h",
+    "http://h",
+    "http://h:1/path",
+    "grpc://h:1",
+    "http://user@h:1",
+    "h:0",
+    "h:65536",
+    "h:x",
+    ":50051",
+    "::1:50051",
+    "h:1?x",
+  ]) {
+    assert.throws(
+      () => new TesseraClient(bad),
+      (e) =>
+        e instanceof TesseraError && e.reason === "INVALID_ARGUMENT" && e.field === "addr" && e.message.includes("http://127.0.0.1:50051"),
+      bad,
+    );
   }
   assert.throws(() => new TesseraClient([]), /no address/);
   assert.throws(() => new TesseraClient(["https://h:1", "http://h:2"]), /mixed/);
@@ -22,7 +40,10 @@ test("ttl grammar", () => {
   assert.equal(formatTtl(90 * 60 + 15), "1h30m15s");
   assert.equal(formatTtl(8 * 86400), "1w1d");
   assert.equal(formatTtl(undefined), "");
-  assert.throws(() => formatTtl(0.5), (e) => e.field === "ttl");
+  assert.throws(
+    () => formatTtl(0.5),
+    (e) => e.field === "ttl",
+  );
 });
 
 test("bearer parsing follows the HTTP edge", () => {
@@ -44,7 +65,10 @@ test("CommonJS consumers get the same package", () => {
   const cjs = require("tessera-auth-client");
   assert.equal(typeof cjs.TesseraClient, "function");
   assert.equal(typeof cjs.tesseraMiddleware, "function");
-  assert.throws(() => new cjs.TesseraClient("nope"), (e) => e.reason === "INVALID_ARGUMENT");
+  assert.throws(
+    () => new cjs.TesseraClient("nope"),
+    (e) => e.reason === "INVALID_ARGUMENT",
+  );
 });
 
 test("every reason survives the wire with its code and field", async () => {

@@ -51,7 +51,12 @@ describe("revocation watch", () => {
       assert.ok(rev.sequence > checkpoint.sequence);
       assert.equal(fromHead.lastSequence, rev.sequence);
 
-      const ack = await service.acknowledgeRevocations({ followerId: randomUUID(), appliedSequence: rev.sequence, appliedAnchor: rev.anchor, name: "ts watch test" });
+      const ack = await service.acknowledgeRevocations({
+        followerId: randomUUID(),
+        appliedSequence: rev.sequence,
+        appliedAnchor: rev.anchor,
+        name: "ts watch test",
+      });
       assert.equal(ack.current, true);
       assert.ok(ack.leaseMs > 0);
       assert.ok(ack.headSequence >= rev.sequence);
@@ -66,7 +71,10 @@ describe("revocation watch", () => {
 
       // Another revocation's anchor at that sequence (as after a restore): resync, then replay from 0.
       const resync = events();
-      const wrong = service.watchRevocations({ afterSequence: rev.sequence, afterAnchor: next.anchor, minBackoffMs: 20, maxBackoffMs: 100 }, resync.handlers);
+      const wrong = service.watchRevocations(
+        { afterSequence: rev.sequence, afterAnchor: next.anchor, minBackoffMs: 20, maxBackoffMs: 100 },
+        resync.handlers,
+      );
       assert.equal(await resync.next(), "resync");
       const replayed = await resync.next();
       await wrong.close();

@@ -41,14 +41,23 @@ public final class AdminClient {
   }
 
   private AdminServiceGrpc.AdminServiceBlockingStub stub() {
-    return AdminServiceGrpc.newBlockingStub(channel).withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    return AdminServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /** Creates an account (USER_EXISTS when the name is taken). */
   public User createUser(String username, String displayName, String role, String password) {
-    return TesseraClient.call(() -> stub().createUser(CreateUserRequest.newBuilder().setUsername(username)
-        .setDisplayName(displayName == null ? "" : displayName).setRole(role == null ? "" : role)
-        .setPassword(password).build())).getUser();
+    return TesseraClient.call(
+            () ->
+                stub()
+                    .createUser(
+                        CreateUserRequest.newBuilder()
+                            .setUsername(username)
+                            .setDisplayName(displayName == null ? "" : displayName)
+                            .setRole(role == null ? "" : role)
+                            .setPassword(password)
+                            .build()))
+        .getUser();
   }
 
   /** Every account, all pages. */
@@ -57,7 +66,9 @@ public final class AdminClient {
     String page = "";
     do {
       String token = page;
-      ListUsersResponse r = TesseraClient.call(() -> stub().listUsers(ListUsersRequest.newBuilder().setPageToken(token).build()));
+      ListUsersResponse r =
+          TesseraClient.call(
+              () -> stub().listUsers(ListUsersRequest.newBuilder().setPageToken(token).build()));
       out.addAll(r.getUsersList());
       page = r.getNextPageToken();
     } while (!page.isEmpty());
@@ -65,50 +76,96 @@ public final class AdminClient {
   }
 
   public UserSummary setUserDisabled(String username, boolean disabled) {
-    return TesseraClient.call(() -> stub().setUserDisabled(SetUserDisabledRequest.newBuilder()
-        .setUsername(username).setDisabled(disabled).build())).getUser();
+    return TesseraClient.call(
+            () ->
+                stub()
+                    .setUserDisabled(
+                        SetUserDisabledRequest.newBuilder()
+                            .setUsername(username)
+                            .setDisabled(disabled)
+                            .build()))
+        .getUser();
   }
 
   public User setRole(String username, String role) {
-    return TesseraClient.call(() -> stub().setRole(SetRoleRequest.newBuilder().setUsername(username).setRole(role).build())).getUser();
+    return TesseraClient.call(
+            () ->
+                stub()
+                    .setRole(
+                        SetRoleRequest.newBuilder().setUsername(username).setRole(role).build()))
+        .getUser();
   }
 
   public void setPassword(String username, String password) {
-    TesseraClient.call(() -> stub().setPassword(SetPasswordRequest.newBuilder().setUsername(username).setPassword(password).build()));
+    TesseraClient.call(
+        () ->
+            stub()
+                .setPassword(
+                    SetPasswordRequest.newBuilder()
+                        .setUsername(username)
+                        .setPassword(password)
+                        .build()));
   }
 
   /** Starts TOTP enrollment: the secret and its otpauth:// URI (both secrets). */
   public BeginTotpEnrollmentResponse beginTotpEnrollment(String username) {
-    return TesseraClient.call(() -> stub().beginTotpEnrollment(BeginTotpEnrollmentRequest.newBuilder().setUsername(username).build()));
+    return TesseraClient.call(
+        () ->
+            stub()
+                .beginTotpEnrollment(
+                    BeginTotpEnrollmentRequest.newBuilder().setUsername(username).build()));
   }
 
   public User confirmTotpEnrollment(String username, String secret, String code) {
-    return TesseraClient.call(() -> stub().confirmTotpEnrollment(ConfirmTotpEnrollmentRequest.newBuilder()
-        .setUsername(username).setSecret(secret).setCode(code).build())).getUser();
+    return TesseraClient.call(
+            () ->
+                stub()
+                    .confirmTotpEnrollment(
+                        ConfirmTotpEnrollmentRequest.newBuilder()
+                            .setUsername(username)
+                            .setSecret(secret)
+                            .setCode(code)
+                            .build()))
+        .getUser();
   }
 
   public User removeTotp(String username) {
-    return TesseraClient.call(() -> stub().removeTotp(RemoveTotpRequest.newBuilder().setUsername(username).build())).getUser();
+    return TesseraClient.call(
+            () -> stub().removeTotp(RemoveTotpRequest.newBuilder().setUsername(username).build()))
+        .getUser();
   }
 
   /** An account's tokens; with {@code includeInactive} also expired and revoked ones. */
   public List<TokenInfo> listTokens(String username, boolean includeInactive) {
-    return TesseraClient.call(() -> stub().listTokens(ListTokensRequest.newBuilder().setUsername(username)
-        .setIncludeInactive(includeInactive).build())).getTokensList();
+    return TesseraClient.call(
+            () ->
+                stub()
+                    .listTokens(
+                        ListTokensRequest.newBuilder()
+                            .setUsername(username)
+                            .setIncludeInactive(includeInactive)
+                            .build()))
+        .getTokensList();
   }
 
   /** One token by id (TOKEN_NOT_FOUND when there is none). */
   public TokenInfo getToken(String tokenId) {
-    return TesseraClient.call(() -> stub().getToken(GetTokenRequest.newBuilder().setTokenId(tokenId).build())).getToken();
+    return TesseraClient.call(
+            () -> stub().getToken(GetTokenRequest.newBuilder().setTokenId(tokenId).build()))
+        .getToken();
   }
 
   /** Audit events, newest first, all pages; empty strings and null instants filter nothing. */
-  public List<AuditEvent> listAuditEvents(String actor, String action, Instant since, Instant until) {
+  public List<AuditEvent> listAuditEvents(
+      String actor, String action, Instant since, Instant until) {
     List<AuditEvent> out = new ArrayList<>();
     String page = "";
     do {
-      ListAuditEventsRequest.Builder req = ListAuditEventsRequest.newBuilder().setPageToken(page)
-          .setActor(actor == null ? "" : actor).setAction(action == null ? "" : action);
+      ListAuditEventsRequest.Builder req =
+          ListAuditEventsRequest.newBuilder()
+              .setPageToken(page)
+              .setActor(actor == null ? "" : actor)
+              .setAction(action == null ? "" : action);
       if (since != null) {
         req.setSince(Convert.timestamp(since));
       }

@@ -22,22 +22,23 @@ final class Channels {
   private Channels() {}
 
   /**
-   * Calls that are safe to repeat and so retried on UNAVAILABLE (on the next replica when one died).
-   * Login, Unlock, IssueToken and Introspect (which may consume a use) are not: gRPC re-sends them
-   * only when they surely never left the client.
+   * Calls that are safe to repeat and so retried on UNAVAILABLE (on the next replica when one
+   * died). Login, Unlock, IssueToken and Introspect (which may consume a use) are not: gRPC
+   * re-sends them only when they surely never left the client.
    */
-  static final List<String[]> RETRIED = List.of(
-      new String[] {"tessera.v1.AuthService", "Revoke"},
-      new String[] {"tessera.v1.AuthService", "CheckNamespace"},
-      new String[] {"tessera.v1.AuthService", "GetJwks"},
-      new String[] {"tessera.v1.AuthService", "AcknowledgeRevocations"},
-      new String[] {"tessera.v1.AdminService", "ListUsers"},
-      new String[] {"tessera.v1.AdminService", "SetUserDisabled"},
-      new String[] {"tessera.v1.AdminService", "SetRole"},
-      new String[] {"tessera.v1.AdminService", "RemoveTotp"},
-      new String[] {"tessera.v1.AdminService", "ListTokens"},
-      new String[] {"tessera.v1.AdminService", "GetToken"},
-      new String[] {"tessera.v1.AdminService", "ListAuditEvents"});
+  static final List<String[]> RETRIED =
+      List.of(
+          new String[] {"tessera.v1.AuthService", "Revoke"},
+          new String[] {"tessera.v1.AuthService", "CheckNamespace"},
+          new String[] {"tessera.v1.AuthService", "GetJwks"},
+          new String[] {"tessera.v1.AuthService", "AcknowledgeRevocations"},
+          new String[] {"tessera.v1.AdminService", "ListUsers"},
+          new String[] {"tessera.v1.AdminService", "SetUserDisabled"},
+          new String[] {"tessera.v1.AdminService", "SetRole"},
+          new String[] {"tessera.v1.AdminService", "RemoveTotp"},
+          new String[] {"tessera.v1.AdminService", "ListTokens"},
+          new String[] {"tessera.v1.AdminService", "GetToken"},
+          new String[] {"tessera.v1.AdminService", "ListAuditEvents"});
 
   /** One connection at a time (pick_first walks the addresses in order) and the retry policy. */
   static Map<String, Object> serviceConfig() {
@@ -45,18 +46,25 @@ final class Channels {
     for (String[] m : RETRIED) {
       names.add(Map.of("service", m[0], "method", m[1]));
     }
-    Map<String, Object> retry = Map.of(
-        "maxAttempts", 4.0,
-        "initialBackoff", "0.05s",
-        "maxBackoff", "1s",
-        "backoffMultiplier", 2.0,
-        "retryableStatusCodes", List.of("UNAVAILABLE"));
+    Map<String, Object> retry =
+        Map.of(
+            "maxAttempts",
+            4.0,
+            "initialBackoff",
+            "0.05s",
+            "maxBackoff",
+            "1s",
+            "backoffMultiplier",
+            2.0,
+            "retryableStatusCodes",
+            List.of("UNAVAILABLE"));
     return Map.of(
         "loadBalancingConfig", List.of(Map.of("pick_first", Map.of())),
         "methodConfig", List.of(Map.of("name", names, "retryPolicy", retry)));
   }
 
-  static ChannelCredentials credentials(boolean tls, String caFile, String certFile, String keyFile) {
+  static ChannelCredentials credentials(
+      boolean tls, String caFile, String certFile, String keyFile) {
     if (!tls) {
       return InsecureChannelCredentials.create();
     }
@@ -69,19 +77,23 @@ final class Channels {
         builder.keyManager(new File(certFile), new File(keyFile));
       }
     } catch (IOException | IllegalArgumentException e) {
-      throw TesseraException.refused(Reason.INVALID_ARGUMENT, "tls", "reading the TLS files: " + e.getMessage());
+      throw TesseraException.refused(
+          Reason.INVALID_ARGUMENT, "tls", "reading the TLS files: " + e.getMessage());
     }
     return builder.build();
   }
 
-  @SuppressWarnings("deprecation") // nameResolverFactory: the plain way to hand a channel a fixed list
+  @SuppressWarnings(
+      "deprecation") // nameResolverFactory: the plain way to hand a channel a fixed list
   static ManagedChannel open(List<ServerAddress> addresses, ChannelCredentials credentials) {
     ManagedChannelBuilder<?> builder;
     if (addresses.size() == 1) {
       builder = Grpc.newChannelBuilder(addresses.get(0).authority(), credentials);
     } else {
-      builder = Grpc.newChannelBuilder(Replicas.SCHEME + ":///" + addresses.get(0).authority(), credentials)
-          .nameResolverFactory(new Replicas(addresses));
+      builder =
+          Grpc.newChannelBuilder(
+                  Replicas.SCHEME + ":///" + addresses.get(0).authority(), credentials)
+              .nameResolverFactory(new Replicas(addresses));
     }
     return builder.defaultServiceConfig(serviceConfig()).enableRetry().build();
   }
@@ -102,9 +114,12 @@ final class Channels {
       }
       List<EquivalentAddressGroup> groups = new ArrayList<>();
       for (ServerAddress a : addresses) {
-        groups.add(new EquivalentAddressGroup(
-            new InetSocketAddress(a.host(), a.port()),
-            Attributes.newBuilder().set(EquivalentAddressGroup.ATTR_AUTHORITY_OVERRIDE, a.authority()).build()));
+        groups.add(
+            new EquivalentAddressGroup(
+                new InetSocketAddress(a.host(), a.port()),
+                Attributes.newBuilder()
+                    .set(EquivalentAddressGroup.ATTR_AUTHORITY_OVERRIDE, a.authority())
+                    .build()));
       }
       String authority = addresses.get(0).authority();
       return new NameResolver() {
@@ -115,8 +130,10 @@ final class Channels {
 
         @Override
         public void start(Listener2 listener) {
-          listener.onResult(ResolutionResult.newBuilder().setAddressesOrError(
-              io.grpc.StatusOr.fromValue(groups)).build());
+          listener.onResult(
+              ResolutionResult.newBuilder()
+                  .setAddressesOrError(io.grpc.StatusOr.fromValue(groups))
+                  .build());
         }
 
         @Override

@@ -30,13 +30,25 @@ final class Convert {
   }
 
   static Introspection introspection(IntrospectResponse r) {
-    Identity identity = new Identity(
-        r.getSubject(), r.getUsername(), r.getTokenId(), tokenType(r.getTokenType()),
-        List.copyOf(r.getRolesList()), List.copyOf(r.getPermissionsList()), r.getNamespace(),
-        r.getElevated(), r.getSessionId(), r.hasExpiresAt() ? instant(r.getExpiresAt()) : null);
+    Identity identity =
+        new Identity(
+            r.getSubject(),
+            r.getUsername(),
+            r.getTokenId(),
+            tokenType(r.getTokenType()),
+            List.copyOf(r.getRolesList()),
+            List.copyOf(r.getPermissionsList()),
+            r.getNamespace(),
+            r.getElevated(),
+            r.getSessionId(),
+            r.hasExpiresAt() ? instant(r.getExpiresAt()) : null);
     return new Introspection(
-        r.getActive(), identity, r.hasIssuedAt() ? instant(r.getIssuedAt()) : null,
-        r.hasUsesRemaining() ? OptionalLong.of(Integer.toUnsignedLong(r.getUsesRemaining())) : OptionalLong.empty());
+        r.getActive(),
+        identity,
+        r.hasIssuedAt() ? instant(r.getIssuedAt()) : null,
+        r.hasUsesRemaining()
+            ? OptionalLong.of(Integer.toUnsignedLong(r.getUsesRemaining()))
+            : OptionalLong.empty());
   }
 
   static NamespaceDecision decision(CheckNamespaceResponse r) {
@@ -44,21 +56,23 @@ final class Convert {
     for (IdentifierDecision d : r.getResultsList()) {
       results.put(d.getIdentifier(), d.getAllowed());
     }
-    return new NamespaceDecision(r.getActive(), r.getAllowed(), r.getNamespace(), r.getTokenId(), results);
+    return new NamespaceDecision(
+        r.getActive(), r.getAllowed(), r.getNamespace(), r.getTokenId(), results);
   }
 
   /**
-   * The server's TTL grammar: whole seconds, largest unit first (w, d, h, m, s); "" for the server's
-   * default. Fractions of a second are dropped: a token never outlives what was asked for.
+   * The server's TTL grammar: whole seconds, largest unit first (w, d, h, m, s); "" for the
+   * server's default. Fractions of a second are dropped: a token never outlives what was asked for.
    */
   static String ttl(Duration d) {
     if (d == null || d.isZero()) {
       return "";
     }
     if (d.isNegative() || d.compareTo(Duration.ofSeconds(1)) < 0) {
-      throw TesseraException.refused(Reason.INVALID_ARGUMENT, "ttl", "ttl must be at least one second, got " + d);
+      throw TesseraException.refused(
+          Reason.INVALID_ARGUMENT, "ttl", "ttl must be at least one second, got " + d);
     }
-    long s = d.getSeconds();
+    long s = d.toSeconds();
     long[] lengths = {7 * 86400, 86400, 3600, 60, 1};
     String[] units = {"w", "d", "h", "m", "s"};
     StringBuilder out = new StringBuilder();

@@ -12,7 +12,15 @@ import java.util.logging.Logger;
 final class Guard {
   private static final Logger LOG = Logger.getLogger(Guard.class.getName());
 
-  enum Verdict { ALLOWED, NO_TOKEN, MALFORMED, INVALID_TOKEN, OUT_OF_SCOPE, BAD_REQUEST, UNAVAILABLE }
+  enum Verdict {
+    ALLOWED,
+    NO_TOKEN,
+    MALFORMED,
+    INVALID_TOKEN,
+    OUT_OF_SCOPE,
+    BAD_REQUEST,
+    UNAVAILABLE
+  }
 
   /** A verdict with what the answer says about it; never a secret. */
   record Decision(Verdict verdict, String detail, Reason reason, String field, Identity identity) {
@@ -56,9 +64,13 @@ final class Guard {
     Reason kind = e.kind();
     if (kind == Reason.INVALID_ARGUMENT) {
       if ("token".equals(e.field())) {
-        return new Decision(Verdict.INVALID_TOKEN, "the token is not active", kind, e.field(), null);
+        return new Decision(
+            Verdict.INVALID_TOKEN, "the token is not active", kind, e.field(), null);
       }
-      String detail = e.field().isEmpty() ? "tessera rejected the request" : "tessera rejected field " + e.field();
+      String detail =
+          e.field().isEmpty()
+              ? "tessera rejected the request"
+              : "tessera rejected field " + e.field();
       return new Decision(Verdict.BAD_REQUEST, detail, kind, e.field(), null);
     }
     LOG.log(Level.WARNING, "tessera could not decide; request refused: {0}", e.getMessage());
@@ -87,8 +99,8 @@ final class Guard {
 
   /**
    * Reads a bearer credential as Tessera's HTTP edge does: another scheme is no bearer token at all
-   * (it may be meant for the handler), while a Bearer credential that cannot be a token is malformed.
-   * Returns the token, or a refusal.
+   * (it may be meant for the handler), while a Bearer credential that cannot be a token is
+   * malformed. Returns the token, or a refusal.
    */
   static Object bearer(java.util.List<String> values) {
     if (values.isEmpty()) {

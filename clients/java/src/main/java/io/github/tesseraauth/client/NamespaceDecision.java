@@ -10,4 +10,8 @@ import java.util.Map;
  * @param results each identifier with its decision, in the order asked
  */
 public record NamespaceDecision(
-    boolean active, boolean allowed, String namespace, String tokenId, Map<String, Boolean> results) {}
+    boolean active,
+    boolean allowed,
+    String namespace,
+    String tokenId,
+    Map<String, Boolean> results) {}

@@ -3,9 +3,9 @@ package io.github.tesseraauth.client;
 import io.grpc.Status;
 
 /**
- * The machine-readable cause Tessera puts in {@code google.rpc.ErrorInfo} (domain {@code "tessera"}):
- * the one reason table of {@code proto/tessera/v1/auth.proto}, with the gRPC code each travels with.
- * Branch on it, never on message text.
+ * The machine-readable cause Tessera puts in {@code google.rpc.ErrorInfo} (domain {@code
+ * "tessera"}): the one reason table of {@code proto/tessera/v1/auth.proto}, with the gRPC code each
+ * travels with. Branch on it, never on message text.
  */
 public enum Reason {
   /** No bearer token where one is needed. */

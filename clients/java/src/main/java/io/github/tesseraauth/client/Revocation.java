@@ -12,4 +12,9 @@ import java.time.Instant;
  * @param tokenHash lowercase hex SHA-256 of the token secret, the key a cache holds
  */
 public record Revocation(
-    long sequence, String tokenId, String tokenHash, Instant revokedAt, String anchor, boolean checkpoint) {}
+    long sequence,
+    String tokenId,
+    String tokenHash,
+    Instant revokedAt,
+    String anchor,
+    boolean checkpoint) {}

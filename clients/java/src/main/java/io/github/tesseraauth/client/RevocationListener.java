@@ -17,6 +17,8 @@ public interface RevocationListener {
   /** A transient failure; the watch reconnects with backoff and resumes where it was. */
   default void onRetry(TesseraException error) {}
 
-  /** A permanent failure (the watch's token refused, revoked, lacking permission): the watch ended. */
+  /**
+   * A permanent failure (the watch's token refused, revoked, lacking permission): the watch ended.
+   */
   default void onError(TesseraException error) {}
 }

@@ -1,6 +1,9 @@
 package io.github.tesseraauth.client;
 
-/** A token secret that does not print itself: {@link #toString()} hides it; {@link #expose()} reveals it. */
+/**
+ * A token secret that does not print itself: {@link #toString()} hides it; {@link #expose()}
+ * reveals it.
+ */
 public final class Secret {
   private final String value;
 

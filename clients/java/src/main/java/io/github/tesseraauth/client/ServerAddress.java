@@ -4,15 +4,18 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 
 /**
- * One address in the form every Tessera client accepts: {@code host:port} or {@code http://host:port}
- * (plaintext, as the Rust client reads a bare address) or {@code https://host:port} (TLS). Anything
- * else is refused when the client is built, never at the first call.
+ * One address in the form every Tessera client accepts: {@code host:port} or {@code
+ * http://host:port} (plaintext, as the Rust client reads a bare address) or {@code
+ * https://host:port} (TLS). Anything else is refused when the client is built, never at the first
+ * call.
  */
 record ServerAddress(String host, int port, Boolean tls) {
   static final String FORMS =
       "host:port, http://host:port (plaintext) or https://host:port (TLS), e.g. http://127.0.0.1:50051";
 
-  /** {@code tls} is {@code null} for the bare form, which means plaintext unless TLS is configured. */
+  /**
+   * {@code tls} is {@code null} for the bare form, which means plaintext unless TLS is configured.
+   */
   static ServerAddress parse(String text) {
     String rest = text == null ? "" : text.strip();
     Boolean tls = null;
@@ -28,7 +31,8 @@ record ServerAddress(String host, int port, Boolean tls) {
     if (rest.endsWith("/")) {
       rest = rest.substring(0, rest.length() - 1);
     }
-    for (char c : rest.toCharArray()) {
+    for (int i = 0; i < rest.length(); i++) {
+      char c = rest.charAt(i);
       if ("/?#@".indexOf(c) >= 0 || Character.isWhitespace(c)) {
         throw refuse(text, "only host and port, no path, query or user");
       }
@@ -42,7 +46,9 @@ record ServerAddress(String host, int port, Boolean tls) {
     boolean hostOk;
     if (host.startsWith("[") && host.endsWith("]")) {
       String inner = host.substring(1, host.length() - 1);
-      hostOk = inner.contains(":") && inner.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
+      hostOk =
+          inner.contains(":")
+              && inner.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
       if (hostOk) {
         try {
           InetAddress.getByName(inner);
@@ -59,8 +65,10 @@ record ServerAddress(String host, int port, Boolean tls) {
     }
     int number;
     try {
-      number = port.chars().allMatch(Character::isDigit) && !port.isEmpty() && port.length() <= 5
-          ? Integer.parseInt(port) : -1;
+      number =
+          port.chars().allMatch(Character::isDigit) && !port.isEmpty() && port.length() <= 5
+              ? Integer.parseInt(port)
+              : -1;
     } catch (NumberFormatException e) {
       number = -1;
     }

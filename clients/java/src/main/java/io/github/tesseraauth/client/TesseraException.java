@@ -17,7 +17,9 @@ import java.util.Locale;
 public final class TesseraException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
-  /** The google.rpc.ErrorInfo domain of Tessera's own errors; others (a proxy, a mesh) are ignored. */
+  /**
+   * The google.rpc.ErrorInfo domain of Tessera's own errors; others (a proxy, a mesh) are ignored.
+   */
   static final String DOMAIN = "tessera";
 
   private final Status.Code code;
@@ -27,8 +29,13 @@ public final class TesseraException extends RuntimeException {
   private final long oldestSequence;
 
   TesseraException(
-      Status.Code code, Reason reason, String wireReason, String field, String message,
-      long oldestSequence, Throwable cause) {
+      Status.Code code,
+      Reason reason,
+      String wireReason,
+      String field,
+      String message,
+      long oldestSequence,
+      Throwable cause) {
     super(render(code, wireReason, message), cause);
     this.code = code;
     this.reason = reason;

@@ -16,10 +16,11 @@ import java.util.function.Function;
 
 /**
  * Guards Servlet applications (Spring Boot among them: register it as a {@code
- * FilterRegistrationBean} or a {@code @Bean Filter}; Spring is no dependency of this artifact). It reads
- * "Authorization: Bearer &lt;token&gt;", asks Tessera and puts the caller's {@link Identity} in the
- * request attribute {@link #IDENTITY_ATTRIBUTE}. Refusals are those of Tessera's HTTP edge (RFC 6750,
- * JSON bodies {"error", "error_description", "tessera_reason"}, Cache-Control: no-store):
+ * FilterRegistrationBean} or a {@code @Bean Filter}; Spring is no dependency of this artifact). It
+ * reads "Authorization: Bearer &lt;token&gt;", asks Tessera and puts the caller's {@link Identity}
+ * in the request attribute {@link #IDENTITY_ATTRIBUTE}. Refusals are those of Tessera's HTTP edge
+ * (RFC 6750, JSON bodies {"error", "error_description", "tessera_reason"}, Cache-Control:
+ * no-store):
  *
  * <ul>
  *   <li>401 invalid_token: no bearer token, or one Tessera says is not active (revoked, expired…);
@@ -100,12 +101,19 @@ public final class TesseraFilter implements Filter {
       default:
         response.setHeader("Retry-After", "1");
     }
-    StringBuilder body = new StringBuilder("{\"error\":").append(json(code))
-        .append(",\"error_description\":").append(json(d.detail()));
-    Reason reason = d.reason() != null ? d.reason()
-        : d.verdict() == Guard.Verdict.INVALID_TOKEN ? Reason.AUTH_FAILED
-        : d.verdict() == Guard.Verdict.NO_TOKEN ? Reason.AUTH_REQUIRED
-        : d.verdict() == Guard.Verdict.OUT_OF_SCOPE ? Reason.AUTH_DENIED : null;
+    StringBuilder body =
+        new StringBuilder("{\"error\":")
+            .append(json(code))
+            .append(",\"error_description\":")
+            .append(json(d.detail()));
+    Reason reason =
+        d.reason() != null
+            ? d.reason()
+            : d.verdict() == Guard.Verdict.INVALID_TOKEN
+                ? Reason.AUTH_FAILED
+                : d.verdict() == Guard.Verdict.NO_TOKEN
+                    ? Reason.AUTH_REQUIRED
+                    : d.verdict() == Guard.Verdict.OUT_OF_SCOPE ? Reason.AUTH_DENIED : null;
     if (reason != null) {
       body.append(",\"tessera_reason\":").append(json(reason.wire().toLowerCase(Locale.ROOT)));
     }
@@ -114,8 +122,13 @@ public final class TesseraFilter implements Filter {
     }
     body.append("}");
     if (!challenge.isEmpty()) {
-      response.setHeader("WWW-Authenticate", "Bearer realm=\"tessera\", error=\"" + challenge
-          + "\", error_description=\"" + d.detail().replace('"', '\'').replace('\\', '\'') + "\"");
+      response.setHeader(
+          "WWW-Authenticate",
+          "Bearer realm=\"tessera\", error=\""
+              + challenge
+              + "\", error_description=\""
+              + d.detail().replace('"', '\'').replace('\\', '\'')
+              + "\"");
     }
     response.setStatus(status);
     response.setHeader("Cache-Control", "no-store");
@@ -128,7 +141,8 @@ public final class TesseraFilter implements Filter {
 
   private static String json(String text) {
     StringBuilder out = new StringBuilder("\"");
-    for (char c : text.toCharArray()) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
       if (c == '"' || c == '\\') {
         out.append('\\').append(c);
       } else if (c < 0x20) {

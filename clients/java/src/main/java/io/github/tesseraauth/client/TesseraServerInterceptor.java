@@ -11,13 +11,13 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Guards a grpc-java server: reads "authorization: Bearer &lt;token&gt;", asks Tessera (CheckNamespace
- * when the access rule names identifiers, then Introspect) and runs the handler with the caller's
- * {@link Identity} in {@link #IDENTITY}. Refusals carry ErrorInfo like Tessera's own, so {@link
- * TesseraException#from} reads them: UNAUTHENTICATED AUTH_REQUIRED (no token), UNAUTHENTICATED
- * AUTH_FAILED (malformed or inactive, revoked tokens among them), PERMISSION_DENIED AUTH_DENIED
- * (outside the caller's namespace), INVALID_ARGUMENT (an identifier Tessera refuses), UNAVAILABLE
- * (Tessera cannot answer, or refuses the guard's own token: fail closed).
+ * Guards a grpc-java server: reads "authorization: Bearer &lt;token&gt;", asks Tessera
+ * (CheckNamespace when the access rule names identifiers, then Introspect) and runs the handler
+ * with the caller's {@link Identity} in {@link #IDENTITY}. Refusals carry ErrorInfo like Tessera's
+ * own, so {@link TesseraException#from} reads them: UNAUTHENTICATED AUTH_REQUIRED (no token),
+ * UNAUTHENTICATED AUTH_FAILED (malformed or inactive, revoked tokens among them), PERMISSION_DENIED
+ * AUTH_DENIED (outside the caller's namespace), INVALID_ARGUMENT (an identifier Tessera refuses),
+ * UNAVAILABLE (Tessera cannot answer, or refuses the guard's own token: fail closed).
  *
  * <pre>{@code
  * Server server = ServerBuilder.forPort(8443)
@@ -32,7 +32,9 @@ import java.util.Set;
  * calls without one, when the client half-closes); the handler runs only once it is allowed.
  */
 public final class TesseraServerInterceptor implements ServerInterceptor {
-  /** The identity of the caller, for the handler: {@code TesseraServerInterceptor.IDENTITY.get()}. */
+  /**
+   * The identity of the caller, for the handler: {@code TesseraServerInterceptor.IDENTITY.get()}.
+   */
   public static final Context.Key<Identity> IDENTITY = Context.key("tessera-identity");
 
   /** What a call touches, from its full method name and first request message. */
@@ -97,7 +99,8 @@ public final class TesseraServerInterceptor implements ServerInterceptor {
     Object bearer = Guard.bearer(list);
     if (bearer instanceof Guard.Decision) {
       Guard.Decision d = (Guard.Decision) bearer;
-      Reason reason = d.verdict() == Guard.Verdict.NO_TOKEN ? Reason.AUTH_REQUIRED : Reason.AUTH_FAILED;
+      Reason reason =
+          d.verdict() == Guard.Verdict.NO_TOKEN ? Reason.AUTH_REQUIRED : Reason.AUTH_FAILED;
       refuse(call, TesseraException.statusWithReason(reason, "", d.detail()));
       return new ServerCall.Listener<>() {};
     }
@@ -136,8 +139,12 @@ public final class TesseraServerInterceptor implements ServerInterceptor {
     private Context context;
     private boolean refused;
 
-    Deciding(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next,
-        String method, String token) {
+    Deciding(
+        ServerCall<ReqT, RespT> call,
+        Metadata headers,
+        ServerCallHandler<ReqT, RespT> next,
+        String method,
+        String token) {
       this.call = call;
       this.headers = headers;
       this.next = next;
@@ -154,7 +161,8 @@ public final class TesseraServerInterceptor implements ServerInterceptor {
       if (delegate != null) {
         return true;
       }
-      Guard.Decision d = guard.authorize(token, request == null ? Access.NONE : rule.access(method, request));
+      Guard.Decision d =
+          guard.authorize(token, request == null ? Access.NONE : rule.access(method, request));
       if (d.verdict() != Guard.Verdict.ALLOWED) {
         refused = true;
         refuse(call, answer(d));

@@ -26,7 +26,8 @@ import io.opentelemetry.context.propagation.TextMapSetter;
  */
 final class Tracing implements ClientInterceptor {
   private static final TextMapSetter<Metadata> SETTER =
-      (carrier, key, value) -> carrier.put(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER), value);
+      (carrier, key, value) ->
+          carrier.put(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER), value);
 
   private final OpenTelemetry otel;
   private final Tracer tracer;
@@ -40,12 +41,14 @@ final class Tracing implements ClientInterceptor {
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
     String full = method.getFullMethodName();
-    Span span = tracer.spanBuilder(full)
-        .setSpanKind(SpanKind.CLIENT)
-        .setAttribute("rpc.system", "grpc")
-        .setAttribute("rpc.service", method.getServiceName())
-        .setAttribute("rpc.method", full.substring(full.indexOf('/') + 1))
-        .startSpan();
+    Span span =
+        tracer
+            .spanBuilder(full)
+            .setSpanKind(SpanKind.CLIENT)
+            .setAttribute("rpc.system", "grpc")
+            .setAttribute("rpc.service", method.getServiceName())
+            .setAttribute("rpc.method", full.substring(full.indexOf('/') + 1))
+            .startSpan();
     Context context = Context.current().with(span);
     return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
       @Override
@@ -53,17 +56,19 @@ final class Tracing implements ClientInterceptor {
         try (Scope ignored = context.makeCurrent()) {
           otel.getPropagators().getTextMapPropagator().inject(context, headers, SETTER);
         }
-        super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
-          @Override
-          public void onClose(Status status, Metadata trailers) {
-            span.setAttribute("rpc.grpc.status_code", status.getCode().value());
-            if (!status.isOk()) {
-              span.setStatus(StatusCode.ERROR, status.getCode().name());
-            }
-            span.end();
-            super.onClose(status, trailers);
-          }
-        }, headers);
+        super.start(
+            new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+              @Override
+              public void onClose(Status status, Metadata trailers) {
+                span.setAttribute("rpc.grpc.status_code", status.getCode().value());
+                if (!status.isOk()) {
+                  span.setStatus(StatusCode.ERROR, status.getCode().name());
+                }
+                span.end();
+                super.onClose(status, trailers);
+              }
+            },
+            headers);
       }
     };
   }

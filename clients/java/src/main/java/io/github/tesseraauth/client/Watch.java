@@ -27,7 +27,10 @@ public final class Watch implements AutoCloseable {
   private volatile long lastSequence;
   private volatile String lastAnchor;
 
-  Watch(Supplier<AuthServiceGrpc.AuthServiceBlockingStub> stubs, WatchOptions options, RevocationListener listener) {
+  Watch(
+      Supplier<AuthServiceGrpc.AuthServiceBlockingStub> stubs,
+      WatchOptions options,
+      RevocationListener listener) {
     this.stubs = stubs;
     this.options = options;
     this.listener = listener;
@@ -87,7 +90,12 @@ public final class Watch implements AutoCloseable {
         failure = TesseraException.from(e);
       } catch (RuntimeException e) {
         // The listener threw: the watch cannot know what it applied, so it stops.
-        failure = TesseraException.from(Status.INTERNAL.withDescription("listener failed: " + e).withCause(e).asRuntimeException());
+        failure =
+            TesseraException.from(
+                Status.INTERNAL
+                    .withDescription("listener failed: " + e)
+                    .withCause(e)
+                    .asRuntimeException());
         if (!closed) {
           listener.onError(failure);
         }
@@ -148,10 +156,14 @@ public final class Watch implements AutoCloseable {
       head[0] = false;
       lastSequence = msg.getSequence();
       lastAnchor = msg.getAnchor();
-      listener.onRevocation(new Revocation(
-          msg.getSequence(), msg.getTokenId(), msg.getTokenHash(),
-          msg.hasRevokedAt() ? Convert.instant(msg.getRevokedAt()) : null,
-          msg.getAnchor(), msg.getCheckpoint()));
+      listener.onRevocation(
+          new Revocation(
+              msg.getSequence(),
+              msg.getTokenId(),
+              msg.getTokenHash(),
+              msg.hasRevokedAt() ? Convert.instant(msg.getRevokedAt()) : null,
+              msg.getAnchor(),
+              msg.getCheckpoint()));
     }
   }
 

@@ -11,7 +11,11 @@ import java.time.Duration;
  * @param fromHead start at the newest revocation: the first message is a checkpoint naming it
  */
 public record WatchOptions(
-    long afterSequence, String afterAnchor, boolean fromHead, Duration minBackoff, Duration maxBackoff) {
+    long afterSequence,
+    String afterAnchor,
+    boolean fromHead,
+    Duration minBackoff,
+    Duration maxBackoff) {
 
   private static final Duration MIN = Duration.ofMillis(100);
   private static final Duration MAX = Duration.ofSeconds(5);
@@ -33,6 +37,7 @@ public record WatchOptions(
 
   /** Waits min at first after a failure, doubling up to max while failures repeat (100 ms, 5 s). */
   public WatchOptions withBackoff(Duration min, Duration max) {
-    return new WatchOptions(afterSequence, afterAnchor, fromHead, min, max.compareTo(min) < 0 ? min : max);
+    return new WatchOptions(
+        afterSequence, afterAnchor, fromHead, min, max.compareTo(min) < 0 ? min : max);
   }
 }

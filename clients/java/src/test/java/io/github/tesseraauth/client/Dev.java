@@ -47,16 +47,24 @@ final class Dev {
     this.serviceToken = ready.get("service_token");
   }
 
+  // The start's failure is kept so every later test fails with it rather than starting again.
+  @SuppressWarnings("StaticAssignmentOfThrowable")
   static synchronized Dev shared() {
     if (sharedError != null) {
       throw sharedError;
     }
     if (shared == null) {
       try {
-        shared = start("shared", Map.of(
-            "TESSERA_BOOTSTRAP_ACCOUNTS_JSON",
-            "[{\"username\":\"alice\",\"password\":\"" + ALICE_PASSWORD + "\",\"role\":\"user\",\"display_name\":\"Alice\"}]",
-            "TESSERA_SESSION_TTL", "30d"));
+        shared =
+            start(
+                "shared",
+                Map.of(
+                    "TESSERA_BOOTSTRAP_ACCOUNTS_JSON",
+                    "[{\"username\":\"alice\",\"password\":\""
+                        + ALICE_PASSWORD
+                        + "\",\"role\":\"user\",\"display_name\":\"Alice\"}]",
+                    "TESSERA_SESSION_TTL",
+                    "30d"));
       } catch (RuntimeException e) {
         sharedError = e;
         throw e;
@@ -89,18 +97,23 @@ final class Dev {
         throw new IllegalStateException(e);
       }
       Path dir = scratch;
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        List<Process> processes;
-        synchronized (Dev.class) {
-          processes = new ArrayList<>(STARTED);
-        }
-        processes.forEach(Dev::stop);
-        try (var paths = Files.walk(dir)) {
-          paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-          // best effort: a temporary directory
-        }
-      }));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    List<Process> processes;
+                    synchronized (Dev.class) {
+                      processes = new ArrayList<>(STARTED);
+                    }
+                    processes.forEach(Dev::stop);
+                    try (var paths = Files.walk(dir)) {
+                      paths
+                          .sorted(java.util.Comparator.reverseOrder())
+                          .forEach(p -> p.toFile().delete());
+                    } catch (IOException e) {
+                      // best effort: a temporary directory
+                    }
+                  }));
     }
     return scratch;
   }
@@ -111,7 +124,9 @@ final class Dev {
 
   /** The environment without a developer's own TESSERA_* settings, plus {@code extra}. */
   static void environment(ProcessBuilder pb, Map<String, String> extra) {
-    pb.environment().keySet().removeIf(k -> k.startsWith("TESSERA_") && !k.equals("TESSERA_PG_BIN"));
+    pb.environment()
+        .keySet()
+        .removeIf(k -> k.startsWith("TESSERA_") && !k.equals("TESSERA_PG_BIN"));
     pb.environment().putAll(extra);
   }
 
@@ -121,8 +136,16 @@ final class Dev {
       Files.createDirectory(dir);
       Path log = dir.resolve("server.log");
       Path readyFile = dir.resolve("ready.json");
-      ProcessBuilder pb = new ProcessBuilder(bin(), "dev", "--data-dir", dir.resolve("data").toString(),
-          "--listen", "127.0.0.1:0", "--ready-file", readyFile.toString());
+      ProcessBuilder pb =
+          new ProcessBuilder(
+              bin(),
+              "dev",
+              "--data-dir",
+              dir.resolve("data").toString(),
+              "--listen",
+              "127.0.0.1:0",
+              "--ready-file",
+              readyFile.toString());
       environment(pb, env);
       pb.redirectErrorStream(true).redirectOutput(log.toFile());
       Process process = pb.start();
@@ -138,7 +161,8 @@ final class Dev {
         }
         if (Instant.now().isAfter(deadline)) {
           stop(process);
-          throw new IllegalStateException("tessera dev not ready within " + READY_TIMEOUT + ":\n" + tail(log));
+          throw new IllegalStateException(
+              "tessera dev not ready within " + READY_TIMEOUT + ":\n" + tail(log));
         }
         Thread.sleep(50);
       }
@@ -173,9 +197,13 @@ final class Dev {
   /** The string and number fields of a flat JSON object (the ready file has no nesting). */
   static Map<String, String> flatJson(String json) {
     Map<String, String> out = new java.util.HashMap<>();
-    Matcher m = Pattern.compile("\"([a-z_]+)\"\\s*:\\s*(?:\"((?:[^\"\\\\]|\\\\.)*)\"|(-?[0-9]+))").matcher(json);
+    Matcher m =
+        Pattern.compile("\"([a-z_]+)\"\\s*:\\s*(?:\"((?:[^\"\\\\]|\\\\.)*)\"|(-?[0-9]+))")
+            .matcher(json);
     while (m.find()) {
-      out.put(m.group(1), m.group(2) != null ? m.group(2).replace("\\/", "/").replace("\\\"", "\"") : m.group(3));
+      out.put(
+          m.group(1),
+          m.group(2) != null ? m.group(2).replace("\\/", "/").replace("\\\"", "\"") : m.group(3));
     }
     return out;
   }
@@ -189,23 +217,48 @@ final class Dev {
   }
 
   TesseraClient client(String token) {
-    return TesseraClient.builder("http://" + grpcAddr).token(token).defaultTimeout(Duration.ofSeconds(20)).build();
+    return TesseraClient.builder("http://" + grpcAddr)
+        .token(token)
+        .defaultTimeout(Duration.ofSeconds(20))
+        .build();
   }
 
   /** One {@code tessera serve} over TLS on this server's database. */
   Replica replica(Pki pki, String name, String... extra) {
-    List<String> args = new ArrayList<>(List.of(bin(), "--log-format", "json", "serve", "--listen", "127.0.0.1:0",
-        "--skip-migrations", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                bin(),
+                "--log-format",
+                "json",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--skip-migrations",
+                "--tls-cert",
+                pki.serverCert,
+                "--tls-key",
+                pki.serverKey));
     args.addAll(List.of(extra));
     try {
       Path log = Files.createTempFile(scratch(), name, ".log");
       ProcessBuilder pb = new ProcessBuilder(args);
-      environment(pb, Map.of("TESSERA_DATABASE_URL", databaseUrl, "TESSERA_TOTP_KEY", totpKey(), "TESSERA_LOG", "info"));
+      environment(
+          pb,
+          Map.of(
+              "TESSERA_DATABASE_URL",
+              databaseUrl,
+              "TESSERA_TOTP_KEY",
+              totpKey(),
+              "TESSERA_LOG",
+              "info"));
       pb.redirectErrorStream(true).redirectOutput(log.toFile());
       Process process = pb.start();
       started(process);
       Instant deadline = Instant.now().plus(READY_TIMEOUT);
-      Pattern serving = Pattern.compile("\"message\":\"tessera serving gRPC\".*?\"addr\":\"([^\"]+)\"|\"addr\":\"([^\"]+)\".*?\"message\":\"tessera serving gRPC\"");
+      Pattern serving =
+          Pattern.compile(
+              "\"message\":\"tessera serving gRPC\".*?\"addr\":\"([^\"]+)\"|\"addr\":\"([^\"]+)\".*?\"message\":\"tessera serving gRPC\"");
       while (true) {
         for (String line : Files.readAllLines(log)) {
           Matcher m = serving.matcher(line);
@@ -237,8 +290,17 @@ final class Dev {
     }
   }
 
-  /** PEM files made with openssl: a server CA and its certificate for 127.0.0.1, a client CA and its certificate. */
-  record Pki(String ca, String serverCert, String serverKey, String clientCa, String clientCert, String clientKey) {
+  /**
+   * PEM files made with openssl: a server CA and its certificate for 127.0.0.1, a client CA and its
+   * certificate.
+   */
+  record Pki(
+      String ca,
+      String serverCert,
+      String serverKey,
+      String clientCa,
+      String clientCert,
+      String clientKey) {
     static synchronized Pki make() {
       Path dir = scratch().resolve("pki");
       if (Files.exists(dir.resolve("client.pem"))) {
@@ -249,14 +311,57 @@ final class Dev {
         Path ext = dir.resolve("san.ext");
         Files.writeString(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
         for (String ca : List.of("server-ca", "client-ca")) {
-          openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-              "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "2", "-subj", "/CN=java test " + ca);
+          openssl(
+              dir,
+              "req",
+              "-x509",
+              "-newkey",
+              "ec",
+              "-pkeyopt",
+              "ec_paramgen_curve:P-256",
+              "-nodes",
+              "-keyout",
+              ca + ".key",
+              "-out",
+              ca + ".pem",
+              "-days",
+              "2",
+              "-subj",
+              "/CN=java test " + ca);
         }
-        for (String[] leaf : List.of(new String[] {"server", "server-ca"}, new String[] {"client", "client-ca"})) {
-          openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-              "-keyout", leaf[0] + ".key", "-out", leaf[0] + ".csr", "-subj", "/CN=tessera " + leaf[0]);
-          openssl(dir, "x509", "-req", "-in", leaf[0] + ".csr", "-CA", leaf[1] + ".pem", "-CAkey", leaf[1] + ".key",
-              "-CAcreateserial", "-out", leaf[0] + ".pem", "-days", "2", "-extfile", "san.ext");
+        for (String[] leaf :
+            List.of(new String[] {"server", "server-ca"}, new String[] {"client", "client-ca"})) {
+          openssl(
+              dir,
+              "req",
+              "-newkey",
+              "ec",
+              "-pkeyopt",
+              "ec_paramgen_curve:P-256",
+              "-nodes",
+              "-keyout",
+              leaf[0] + ".key",
+              "-out",
+              leaf[0] + ".csr",
+              "-subj",
+              "/CN=tessera " + leaf[0]);
+          openssl(
+              dir,
+              "x509",
+              "-req",
+              "-in",
+              leaf[0] + ".csr",
+              "-CA",
+              leaf[1] + ".pem",
+              "-CAkey",
+              leaf[1] + ".key",
+              "-CAcreateserial",
+              "-out",
+              leaf[0] + ".pem",
+              "-days",
+              "2",
+              "-extfile",
+              "san.ext");
         }
         return at(dir);
       } catch (IOException e) {
@@ -265,9 +370,13 @@ final class Dev {
     }
 
     private static Pki at(Path dir) {
-      return new Pki(dir.resolve("server-ca.pem").toString(), dir.resolve("server.pem").toString(),
-          dir.resolve("server.key").toString(), dir.resolve("client-ca.pem").toString(),
-          dir.resolve("client.pem").toString(), dir.resolve("client.key").toString());
+      return new Pki(
+          dir.resolve("server-ca.pem").toString(),
+          dir.resolve("server.pem").toString(),
+          dir.resolve("server.key").toString(),
+          dir.resolve("client-ca.pem").toString(),
+          dir.resolve("client.pem").toString(),
+          dir.resolve("client.key").toString());
     }
 
     private static void openssl(Path dir, String... args) throws IOException {
@@ -292,7 +401,7 @@ final class Dev {
     java.io.ByteArrayOutputStream key = new java.io.ByteArrayOutputStream();
     int buffer = 0;
     int bits = 0;
-    for (char c : base32.toUpperCase().replace("=", "").toCharArray()) {
+    for (char c : base32.toUpperCase(java.util.Locale.ROOT).replace("=", "").toCharArray()) {
       buffer = (buffer << 5) | alphabet.indexOf(c);
       bits += 5;
       if (bits >= 8) {
@@ -303,9 +412,15 @@ final class Dev {
     try {
       javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA1");
       mac.init(new javax.crypto.spec.SecretKeySpec(key.toByteArray(), "HmacSHA1"));
-      byte[] h = mac.doFinal(java.nio.ByteBuffer.allocate(8).putLong(at.getEpochSecond() / 30).array());
+      byte[] h =
+          mac.doFinal(java.nio.ByteBuffer.allocate(8).putLong(at.getEpochSecond() / 30).array());
       int o = h[h.length - 1] & 0xf;
-      int code = ((h[o] & 0x7f) << 24 | (h[o + 1] & 0xff) << 16 | (h[o + 2] & 0xff) << 8 | (h[o + 3] & 0xff)) % 1_000_000;
+      int code =
+          ((h[o] & 0x7f) << 24
+                  | (h[o + 1] & 0xff) << 16
+                  | (h[o + 2] & 0xff) << 8
+                  | (h[o + 3] & 0xff))
+              % 1_000_000;
       return String.format("%06d", code);
     } catch (java.security.GeneralSecurityException e) {
       throw new IllegalStateException(e);
@@ -318,8 +433,18 @@ final class Dev {
       call.run();
     } catch (TesseraException e) {
       if (e.reason() != reason || e.code() != reason.code()) {
-        throw new AssertionError("want " + reason + " (" + reason.code() + "), got reason " + e.reason()
-            + " code " + e.code() + ": " + e.getMessage(), e);
+        throw new AssertionError(
+            "want "
+                + reason
+                + " ("
+                + reason.code()
+                + "), got reason "
+                + e.reason()
+                + " code "
+                + e.code()
+                + ": "
+                + e.getMessage(),
+            e);
       }
       return e;
     }

@@ -11,7 +11,8 @@ class ErrorsTest {
   @Test
   void everyReasonSurvivesTheWireWithItsCodeAndField() {
     for (Reason reason : Reason.values()) {
-      TesseraException e = TesseraException.from(TesseraException.statusWithReason(reason, "token", "m"));
+      TesseraException e =
+          TesseraException.from(TesseraException.statusWithReason(reason, "token", "m"));
       assertEquals(reason, e.reason());
       assertEquals(reason.code(), e.code());
       assertEquals("token", e.field());
@@ -21,15 +22,23 @@ class ErrorsTest {
 
   @Test
   void failuresWithoutAReasonAreJudgedByTheirCode() {
-    TesseraException plain = TesseraException.from(Status.PERMISSION_DENIED.withDescription("proxy").asRuntimeException());
+    TesseraException plain =
+        TesseraException.from(
+            Status.PERMISSION_DENIED.withDescription("proxy").asRuntimeException());
     assertNull(plain.reason());
     assertEquals(Reason.AUTH_DENIED, plain.kind());
-    // A connection that broke mid-call, as grpc-java reports a killed TLS peer: a transport failure.
-    TesseraException broken = TesseraException.from(Status.UNKNOWN.withDescription("channel closed")
-        .withCause(new ClosedChannelException()).asRuntimeException());
+    // A connection that broke mid-call, as grpc-java reports a killed TLS peer: a transport
+    // failure.
+    TesseraException broken =
+        TesseraException.from(
+            Status.UNKNOWN
+                .withDescription("channel closed")
+                .withCause(new ClosedChannelException())
+                .asRuntimeException());
     assertEquals(Status.Code.UNAVAILABLE, broken.code());
     assertEquals(Reason.UNAVAILABLE, broken.kind());
-    assertEquals(Reason.INTERNAL, TesseraException.from(Status.UNKNOWN.asRuntimeException()).kind());
+    assertEquals(
+        Reason.INTERNAL, TesseraException.from(Status.UNKNOWN.asRuntimeException()).kind());
     assertNull(TesseraException.from(Status.NOT_FOUND.asRuntimeException()).kind());
   }
 }

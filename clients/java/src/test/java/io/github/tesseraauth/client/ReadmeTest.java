@@ -24,15 +24,21 @@ class ReadmeTest {
     Path source = dir.resolve("QuickStart.java");
     Files.writeString(source, program);
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), source.toString())
-        .redirectErrorStream(true);
+    ProcessBuilder pb =
+        new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), source.toString())
+            .redirectErrorStream(true);
     pb.environment().put("TESSERA_ADDR", "http://" + dev.grpcAddr);
     pb.environment().put("TESSERA_ADMIN_PASSWORD", dev.adminPassword);
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(2, TimeUnit.MINUTES));
     assertEquals(0, p.exitValue(), out);
-    for (String want : List.of("wrong password: true", "active: true namespace: deploy.", "accounts:", "unknown user: true")) {
+    for (String want :
+        List.of(
+            "wrong password: true",
+            "active: true namespace: deploy.",
+            "accounts:",
+            "unknown user: true")) {
       assertTrue(out.contains(want), "output lacks " + want + ":\n" + out);
     }
   }

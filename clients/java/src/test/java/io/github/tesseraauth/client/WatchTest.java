@@ -42,7 +42,10 @@ class WatchTest {
       return event;
     }
 
-    /** The next revocation of tokenId, skipping others (the shared server revokes in other tests too). */
+    /**
+     * The next revocation of tokenId, skipping others (the shared server revokes in other tests
+     * too).
+     */
     Revocation revocationOf(String tokenId) throws InterruptedException {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
       while (System.nanoTime() < deadline) {
@@ -77,8 +80,13 @@ class WatchTest {
         assertTrue(rev.sequence() > checkpoint.sequence());
         assertEquals(rev.sequence(), fromHead.lastSequence());
 
-        Acknowledgement ack = service.acknowledgeRevocations(UUID.randomUUID().toString(), rev.sequence(), rev.anchor(),
-            "java watch test", false);
+        Acknowledgement ack =
+            service.acknowledgeRevocations(
+                UUID.randomUUID().toString(),
+                rev.sequence(),
+                rev.anchor(),
+                "java watch test",
+                false);
         assertTrue(ack.current());
         assertTrue(ack.lease().compareTo(Duration.ZERO) > 0);
         assertTrue(ack.headSequence() >= rev.sequence());
@@ -88,28 +96,42 @@ class WatchTest {
         admin.revoke(RevokeTarget.tokenId(second.tokenId()), "watch test");
         Events resumed = new Events();
         String secondAnchor;
-        try (Watch after = service.watchRevocations(WatchOptions.after(rev.sequence(), rev.anchor()), resumed)) {
+        try (Watch after =
+            service.watchRevocations(WatchOptions.after(rev.sequence(), rev.anchor()), resumed)) {
           Revocation next = (Revocation) resumed.next();
-          assertTrue(next.sequence() > rev.sequence(), "nothing at or before the resume point is repeated");
+          assertTrue(
+              next.sequence() > rev.sequence(),
+              "nothing at or before the resume point is repeated");
           assertEquals(second.tokenId(), next.tokenId());
           secondAnchor = next.anchor();
         }
 
-        // A resume point the feed does not hold (another revocation's anchor at that sequence, as after a
+        // A resume point the feed does not hold (another revocation's anchor at that sequence, as
+        // after a
         // restore): resync, then replay from 0.
         Events resync = new Events();
-        try (Watch wrong = service.watchRevocations(
-            WatchOptions.after(rev.sequence(), secondAnchor).withBackoff(Duration.ofMillis(20), Duration.ofMillis(100)), resync)) {
+        try (Watch wrong =
+            service.watchRevocations(
+                WatchOptions.after(rev.sequence(), secondAnchor)
+                    .withBackoff(Duration.ofMillis(20), Duration.ofMillis(100)),
+                resync)) {
           assertEquals("resync", resync.next());
           Revocation replayed = (Revocation) resync.next();
-          assertTrue(replayed.sequence() <= rev.sequence(), "after a resync the watch replays the retained feed");
+          assertTrue(
+              replayed.sequence() <= rev.sequence(),
+              "after a resync the watch replays the retained feed");
         }
       }
 
       // A permanent failure ends the watch: a token without introspect.
-      IssuedToken noIntrospect = admin.issueToken(IssueParams.ttl(Duration.ofMinutes(10)).withPermissions(List.of("issue")));
+      IssuedToken noIntrospect =
+          admin.issueToken(
+              IssueParams.ttl(Duration.ofMinutes(10)).withPermissions(List.of("issue")));
       Events denied = new Events();
-      try (Watch w = admin.withToken(noIntrospect.token().expose()).watchRevocations(WatchOptions.replay(), denied)) {
+      try (Watch w =
+          admin
+              .withToken(noIntrospect.token().expose())
+              .watchRevocations(WatchOptions.replay(), denied)) {
         Object event = denied.next();
         assertTrue(event instanceof TesseraException, String.valueOf(event));
         assertEquals(Reason.AUTH_DENIED, ((TesseraException) event).reason());
