@@ -37,15 +37,7 @@ class Replica:
             database_url,
             *extra,
         ]
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                args,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = launch(args, env, self.log)
         self.addr = wait_for(f"tessera {name} serving", self._serving, 90, 0.05)
 
     def _serving(self) -> str | None:
@@ -87,15 +79,7 @@ class Edge:
             "nginx",
         ]
         env = {**os.environ, "TESSERA_SERVICE_TOKEN": service_token}
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                args,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = launch(args, env, self.log)
 
         def up() -> bool:
             if self.process.poll() is not None:
@@ -124,6 +108,20 @@ class Edge:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+def launch(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Starts a process in a session of its own (so a stop reaches its children), its output in
+    `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
