@@ -56,6 +56,9 @@ public final class TesseraClient implements AutoCloseable {
   private final String token;
   private final TokenSource source;
   private final Duration timeout;
+  // The channel with the bearer token (fixed, or asked of the source per call), built once: every
+  // call would otherwise allocate an interceptor and an intercepting channel before it starts.
+  private final Channel bearer;
 
   private TesseraClient(
       ManagedChannel channel,
@@ -68,6 +71,14 @@ public final class TesseraClient implements AutoCloseable {
     this.token = token;
     this.source = source;
     this.timeout = timeout;
+    if (source != null) {
+      this.bearer = ClientInterceptors.intercept(intercepted, new Bearer(source));
+    } else {
+      this.bearer =
+          token.isEmpty()
+              ? intercepted
+              : ClientInterceptors.intercept(intercepted, new Bearer(token));
+    }
   }
 
   /**
@@ -235,12 +246,7 @@ public final class TesseraClient implements AutoCloseable {
   }
 
   private Channel bearerChannel() {
-    if (source != null) {
-      return ClientInterceptors.intercept(intercepted, new Bearer(source));
-    }
-    return token.isEmpty()
-        ? intercepted
-        : ClientInterceptors.intercept(intercepted, new Bearer(token));
+    return bearer;
   }
 
   private AuthServiceGrpc.AuthServiceBlockingStub blocking() {
