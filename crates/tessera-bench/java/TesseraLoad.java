@@ -15,6 +15,8 @@ import io.grpc.CallOptions;
 import io.grpc.MethodDescriptor;
 import io.grpc.stub.ClientCalls;
 import java.io.ByteArrayInputStream;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
@@ -53,7 +55,14 @@ public final class TesseraLoad {
     }
   }
 
+  /** Sequential calls per round of the warm-up before a sequential measurement. */
   static final int SEQUENTIAL_WARMUP = 2000;
+
+  /** A warm-up round with at most this much compilation (ms, all compiler threads) ends it. */
+  static final long QUIET_COMPILATION_MILLIS = 20;
+
+  /** The longest warm-up before a sequential measurement. */
+  static final long WARMUP_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(15);
 
   interface Call {
     void run() throws Exception;
@@ -93,17 +102,15 @@ public final class TesseraLoad {
         }
       }
       int sequential = Integer.parseInt(args.get("sequential"));
+      double seconds = Double.parseDouble(args.get("phase"));
+      int concurrency = Integer.parseInt(args.get("concurrency"));
       if (sequential > 0) {
         for (String name : names) {
-          // Unmeasured warm-up long enough for the JIT to compile the call path, as in a service
-          // that has been running (50 calls would measure the interpreter).
-          phase(name, calls.get(name), 0, 1, 0, Math.max(sequential, SEQUENTIAL_WARMUP));
+          warmUp(name, calls.get(name), concurrency);
           System.out.println(phase(name, calls.get(name), 0, 1, 0, sequential));
         }
         return;
       }
-      double seconds = Double.parseDouble(args.get("phase"));
-      int concurrency = Integer.parseInt(args.get("concurrency"));
       // Unmeasured warm-up: connections up, caller and target cached, the JIT through the hot path.
       for (String name : names) {
         phase(name, calls.get(name), Math.min(seconds, 0.5), concurrency, -1, 0);
@@ -115,6 +122,32 @@ public final class TesseraLoad {
         }
       }
     }
+  }
+
+  /**
+   * Unmeasured warm-up before a sequential measurement, until the JIT has compiled the call path
+   * as in a service that has been running. A fresh JVM reaches its optimising compiler (C2) only
+   * after thousands of calls per method (the tier-4 thresholds are 5,000 invocations and 15,000
+   * invocations plus loops): after 2,000 sequential calls most of grpc-java's and Netty's path is
+   * still C1 code with full profiling, and a sequential Introspect's p50 is about twice the
+   * settled one. So: {@code concurrency} threads for a second (the call path's methods counted from
+   * every thread), then sequential calls in rounds of {@link #SEQUENTIAL_WARMUP} until a round
+   * passes with (almost) no compilation, at most {@link #WARMUP_LIMIT_NANOS} in all.
+   */
+  static void warmUp(String name, Call call, int concurrency) throws InterruptedException {
+    long limit = System.nanoTime() + WARMUP_LIMIT_NANOS;
+    phase(name, call, 1.0, concurrency, -1, 0);
+    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+    long compiled = timed ? jit.getTotalCompilationTime() : 0;
+    do {
+      phase(name, call, 0, 1, -1, SEQUENTIAL_WARMUP);
+      long before = compiled;
+      compiled = timed ? jit.getTotalCompilationTime() : 0;
+      if (compiled - before <= QUIET_COMPILATION_MILLIS) {
+        return;
+      }
+    } while (System.nanoTime() < limit);
   }
 
   /** One phase: concurrency threads calling until the phase ends (or, sequential, that many calls). */
