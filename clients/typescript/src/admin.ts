@@ -24,7 +24,7 @@ export type AuditEvent = MessageShape<typeof AuditEventSchema>;
 export class AdminClient {
   constructor(
     private readonly grpc: Client,
-    private readonly metadata: () => Promise<Metadata>,
+    private readonly metadata: () => Metadata | Promise<Metadata>,
     private readonly deadline: () => Date,
   ) {}
 

@@ -3,7 +3,15 @@ import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/prot
 import { ADDRESS_FORMS, parseAddress, type ServerAddress } from "./address.js";
 import { channelCredentials, openChannel, type TlsFiles } from "./channel.js";
 import { refused, TesseraError } from "./errors.js";
-import { unary } from "./rpc.js";
+import { call, encoded, methodPath, unary } from "./rpc.js";
+import {
+  decodeIntrospection,
+  decodeNamespaceDecision,
+  encodeCheckNamespaceRequest,
+  encodeIntrospectRequest,
+  plainCheckNamespace,
+  plainIntrospect,
+} from "./wire.js";
 import { tracingInterceptor } from "./tracing.js";
 import {
   formatTtl,
@@ -81,6 +89,9 @@ export class TesseraClient {
   readonly #token: string;
   readonly #source: TokenSource | undefined;
   readonly #timeoutMs: number;
+  // The headers of every call with a fixed token, built once and copied per call (interceptors,
+  // the tracing one among them, add to a call's headers).
+  readonly #fixed: Metadata | undefined;
 
   constructor(address: string | string[], options?: ClientOptions);
   /** @internal a copy sharing the channel */
@@ -97,6 +108,10 @@ export class TesseraClient {
     this.#token = options.token ?? "";
     this.#source = options.tokenSource;
     this.#timeoutMs = timeoutMs;
+    if (!this.#source) {
+      this.#fixed = new Metadata();
+      if (this.#token) this.#fixed.set("authorization", `Bearer ${this.#token}`);
+    }
     if (typeof address === "object" && !Array.isArray(address)) {
       this.#grpc = address;
       return;
@@ -136,8 +151,15 @@ export class TesseraClient {
     this.#grpc.close();
   }
 
-  /** @internal the headers of one call: the fixed token, else the token source's answer */
-  async metadata(): Promise<Metadata> {
+  /**
+   * @internal the headers of one call: the fixed token's at once, else (a promise of) the token
+   * source's answer
+   */
+  metadata(): Metadata | Promise<Metadata> {
+    return this.#fixed ? this.#fixed.clone() : this.#sourceMetadata();
+  }
+
+  async #sourceMetadata(): Promise<Metadata> {
     const md = new Metadata();
     const token = await this.#ownToken();
     if (token) md.set("authorization", `Bearer ${token}`);
@@ -263,14 +285,19 @@ export class TesseraClient {
    * This client's token needs the introspect permission.
    */
   async introspect(token: string, options: { peek?: boolean } = {}): Promise<Introspection> {
-    const r = await unary(
+    const peek = options.peek ?? false;
+    if (!plainIntrospect(token, peek)) {
+      return introspection(await unary(this.#grpc, AuthService.method.introspect, { token, peek }, this.metadata(), this.deadline()));
+    }
+    return await call(
       this.#grpc,
-      AuthService.method.introspect,
-      { token, peek: options.peek ?? false },
+      INTROSPECT,
+      encodeIntrospectRequest(token, peek),
+      encoded,
+      decodeIntrospection,
       this.metadata(),
       this.deadline(),
     );
-    return introspection(r);
   }
 
   /**
@@ -278,8 +305,18 @@ export class TesseraClient {
    * when it starts with the token's namespace), and holds action when one is named. Never consumes a use.
    */
   async checkNamespace(token: string, identifiers: string[], action = ""): Promise<NamespaceDecision> {
-    const r = await unary(this.#grpc, AuthService.method.checkNamespace, { token, identifiers, action }, this.metadata(), this.deadline());
-    return namespaceDecision(r);
+    if (!plainCheckNamespace(token, identifiers, action)) {
+      const r = await unary(
+        this.#grpc,
+        AuthService.method.checkNamespace,
+        { token, identifiers, action },
+        this.metadata(),
+        this.deadline(),
+      );
+      return namespaceDecision(r);
+    }
+    const request = encodeCheckNamespaceRequest(token, identifiers, action);
+    return await call(this.#grpc, CHECK_NAMESPACE, request, encoded, decodeNamespaceDecision, this.metadata(), this.deadline());
   }
 
   /** The JSON Web Key Set that verifies Tessera JWTs (RFC 7517), as JSON text. Needs no token. */
@@ -338,6 +375,9 @@ export class TesseraClient {
     }
   }
 }
+
+const INTROSPECT = methodPath(AuthService.method.introspect);
+const CHECK_NAMESPACE = methodPath(AuthService.method.checkNamespace);
 
 function revokeTarget(target: RevokeTarget): RevokeRequest["target"] {
   if ("token" in target) return { case: "token", value: target.token };

@@ -25,28 +25,59 @@ export function methodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
 
-export async function unary<I extends DescMessage, O extends DescMessage>(
+/**
+ * One unary call. The headers may be a promise (a token source answering); with a fixed token they
+ * are at hand and the call starts at once, without waiting a turn of the event loop for them.
+ */
+export function unary<I extends DescMessage, O extends DescMessage>(
   client: Client,
   method: DescMethodUnary<I, O>,
   request: MessageInitShape<I>,
   metadata: Metadata | Promise<Metadata>,
   deadline: Date,
 ): Promise<MessageShape<O>> {
-  // The token source (if any) answers first; its failure is the call's.
-  const headers = await metadata;
-  const message = create(method.input, request);
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
+  const send = (headers: Metadata) =>
+    call(
+      client,
       methodPath(method),
+      create(method.input, request),
       (m: MessageShape<I>) => encode(method.input, m),
       (b: Buffer) => fromBinary(method.output, b),
-      message,
       headers,
-      { deadline },
-      (error, response) => (error ? reject(fromGrpcError(error)) : resolve(response!)),
+      deadline,
+    );
+  // The token source (if any) answers first; its failure is the call's.
+  if (metadata instanceof Promise) return metadata.then(send);
+  try {
+    return send(metadata);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * A unary call with its own codec: grpc-js encodes the request with serialize (the identity,
+ * `encoded`, for a request wire.ts already encoded) and decodes the answer with deserialize.
+ */
+export function call<Req, Res>(
+  client: Client,
+  path: string,
+  request: Req,
+  serialize: (request: Req) => Buffer,
+  deserialize: (bytes: Buffer) => Res,
+  headers: Metadata | Promise<Metadata>,
+  deadline: Date,
+): Promise<Res> {
+  if (headers instanceof Promise) return headers.then((h) => call(client, path, request, serialize, deserialize, h, deadline));
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(path, serialize, deserialize, request, headers, { deadline }, (error, response) =>
+      error ? reject(fromGrpcError(error)) : resolve(response!),
     );
   });
 }
+
+/** The identity serializer of a request encoded beforehand. */
+export const encoded = (b: Buffer): Buffer => b;
 
 export function serverStream<I extends DescMessage, O extends DescMessage>(
   client: Client,

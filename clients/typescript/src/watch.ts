@@ -52,7 +52,7 @@ export class Watch {
 
   constructor(
     private readonly grpc: Client,
-    private readonly metadata: () => Promise<Metadata>,
+    private readonly metadata: () => Metadata | Promise<Metadata>,
     private readonly options: WatchOptions,
     private readonly handlers: WatchHandlers,
   ) {
