@@ -1,5 +1,6 @@
-//! Tokens, stored only as SHA-256 hashes: issuing, the one-statement introspection that also counts
-//! a use, revocation with cascade to every derived token, and the expiry sweep.
+//! Tokens, stored only as SHA-256 hashes: issuing, introspection (a plain indexed read, and a
+//! use-counting write only for limited-use tokens), revocation with cascade to every derived
+//! token, and the expiry sweep.
 
 use sqlx::{PgConnection, PgPool};
 use tessera_rules::token::{TokenHash, TokenKind};
@@ -198,6 +199,17 @@ pub struct TokenRecord {
 }
 
 impl TokenRecord {
+    /// Whether a consuming read of this row, as read, would spend a use: a limited-use token
+    /// with uses left that is live at `now`. Only then is the use-consuming statement sent; it
+    /// checks every condition again under the row lock, so this is a filter, not the decision.
+    pub(crate) fn may_spend_use(&self, now: OffsetDateTime) -> bool {
+        self.uses_remaining.is_some_and(|left| left > 0)
+            && self.revoked_at.is_none()
+            && self.expires_at.is_none_or(|at| at > now)
+            && self.user_disabled != Some(true)
+            && !self.credentials_changed
+    }
+
     /// The token's kind.
     pub fn kind(&self) -> Result<TokenKind, StoreError> {
         self.kind
@@ -206,19 +218,56 @@ impl TokenRecord {
     }
 }
 
-/// Reads a token by hash in exactly one SQL statement. With `consume`, a limited-use token that is
-/// live loses one use in the same statement; the row lock makes concurrent callers queue, so a
-/// single-use token is consumed exactly once however many present it at the same moment.
+/// The columns every token read answers with (the token, its account, nothing consumed), for
+/// [`TokenRecord`]; `t` is the token row and `u` its account.
+macro_rules! record_columns {
+    () => {
+        "t.id, t.kind, t.subject, t.parent_id, t.session_id, t.namespace, t.permissions,
+         t.elevated, t.issued_at, t.expires_at, t.revoked_at, t.uses_remaining,
+         false AS consumed, u.username, u.role, u.disabled AS user_disabled,
+         COALESCE(u.generation <> t.generation, false) AS credentials_changed"
+    };
+}
+pub(crate) use record_columns;
+
+/// Reads a token by hash. A token without a use limit (nearly all of them), and any token read
+/// without `consume`, costs one plain indexed `SELECT`: no row lock, no write. Only when `consume`
+/// is asked and the row read is a live limited-use token does a second statement count the use
+/// ([`consume_use`]), under the row lock, so concurrent callers queue and a single-use token is
+/// consumed exactly once however many present it at the same moment.
 pub async fn lookup(
     pool: &PgPool,
     hash: &TokenHash,
     now: OffsetDateTime,
     consume: bool,
 ) -> Result<Option<TokenRecord>, StoreError> {
+    let record = sqlx::query_as::<_, TokenRecord>(concat!(
+        "SELECT ",
+        record_columns!(),
+        " FROM tokens t LEFT JOIN users u ON u.id = t.subject WHERE t.hash = $1"
+    ))
+    .bind(&hash.as_bytes()[..])
+    .fetch_optional(pool)
+    .await?;
+    match record {
+        Some(record) if consume && record.may_spend_use(now) => consume_use(pool, hash, now).await,
+        other => Ok(other),
+    }
+}
+
+/// Counts one use of a limited-use token and reads it back in one statement: the row is locked
+/// and decremented only if the token is live (unrevoked, unexpired at `now`, uses left, its
+/// account enabled and its credentials unchanged); either way the answer is the row as it stands
+/// afterwards, with `consumed` saying whether this call spent the use.
+async fn consume_use(
+    pool: &PgPool,
+    hash: &TokenHash,
+    now: OffsetDateTime,
+) -> Result<Option<TokenRecord>, StoreError> {
     let record = sqlx::query_as::<_, TokenRecord>(
         "WITH consumed AS (
              UPDATE tokens SET uses_remaining = uses_remaining - 1
-             WHERE hash = $1 AND $3 AND uses_remaining > 0 AND revoked_at IS NULL
+             WHERE hash = $1 AND uses_remaining > 0 AND revoked_at IS NULL
                AND (expires_at IS NULL OR expires_at > $2)
                AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = tokens.subject
                                AND (users.disabled OR users.generation <> tokens.generation))
@@ -237,7 +286,6 @@ pub async fn lookup(
     )
     .bind(&hash.as_bytes()[..])
     .bind(now)
-    .bind(consume)
     .fetch_optional(pool)
     .await?;
     Ok(record)

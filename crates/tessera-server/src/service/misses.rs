@@ -8,6 +8,10 @@
 //! wake-up) once per batch instead of once per call. Two slots let PostgreSQL execute one
 //! statement while the replica answers the previous one's callers.
 //!
+//! A read is a plain indexed `SELECT`; only keys that spend a use of a live limited-use token add
+//! a second, use-counting statement (see `tokens::lookup_many`), so an unlimited token never costs
+//! a write.
+//!
 //! Uses stay exact: a statement decrements a row at most once, so two waiting callers who both
 //! consume the same token are never answered from one decrement. The first goes in the batch; the
 //! others take its answer only when it consumed nothing (an unlimited token, or one found

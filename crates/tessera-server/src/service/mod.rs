@@ -185,8 +185,8 @@ impl Authority {
             .map_err(|e| ApiError::Internal(format!("hashing failed: {e}")))
     }
 
-    /// Reads a token: from the cache when possible, else in one SQL statement that, with `consume`,
-    /// also counts one use of a limited-use token.
+    /// Reads a token: from the cache when possible, else with one plain indexed read; only a live
+    /// limited-use token read with `consume` costs a second statement, the one that counts its use.
     ///
     /// A JWT is judged by its own signature first: a forged, foreign or expired one is inactive
     /// without a database read. A genuine one is then read like any token (by the hash of its

@@ -1,5 +1,6 @@
 //! Many token reads in one statement: the coalesced form of [`super::lookup`], for a replica whose
-//! concurrent cache misses wait on one another instead of each paying a round trip.
+//! concurrent cache misses wait on one another instead of each paying a round trip. As there,
+//! only limited-use tokens asked to spend a use cost a second, use-counting statement.
 
 use sqlx::PgPool;
 use tessera_rules::token::TokenHash;
@@ -29,16 +30,16 @@ struct BatchRow {
     record: TokenRecord,
 }
 
-/// Reads every key's token in exactly one SQL statement; the answer has one entry per key, in
-/// order (`None`: no such token).
+/// Reads every key's token; the answer has one entry per key, in order (`None`: no such token).
 ///
-/// Each consuming key counts one use of its token, with the same conditions as [`super::lookup`]
-/// and under the same row lock, so concurrent statements (other batches, other replicas, lone
-/// reads) still queue on the row and a single-use token is consumed exactly once. One statement can
-/// decrement a row only once, so at most one consuming key per token hash is allowed here: a
-/// second one is refused with [`StoreError::Corrupt`] before anything is sent (the caller defers
-/// it to its next statement). Rows are locked in id order, as revocation locks them, so a batch
-/// cannot deadlock with a revocation or with another batch.
+/// All keys are read in one plain `SELECT`. Keys that ask to consume and found a live limited-use
+/// token then count their use in one more statement, with the same conditions as
+/// [`super::lookup`] and under the same row lock, so concurrent statements (other batches, other
+/// replicas, lone reads) still queue on the row and a single-use token is consumed exactly once.
+/// One statement can decrement a row only once, so at most one consuming key per token hash is
+/// allowed here: a second one is refused with [`StoreError::Corrupt`] before anything is sent
+/// (the caller defers it to its next statement). Rows are locked in id order, as revocation locks
+/// them, so a batch cannot deadlock with a revocation or with another batch.
 pub async fn lookup_many(
     pool: &PgPool,
     keys: &[LookupKey],
@@ -59,17 +60,67 @@ pub async fn lookup_many(
         ));
     }
     let hashes: Vec<&[u8]> = keys.iter().map(|k| &k.hash.as_bytes()[..]).collect();
-    let nows: Vec<OffsetDateTime> = keys.iter().map(|k| k.now).collect();
-    let consumes: Vec<bool> = keys.iter().map(|k| k.consume).collect();
+    let rows = sqlx::query_as::<_, BatchRow>(concat!(
+        "SELECT req.idx, ",
+        super::record_columns!(),
+        " FROM unnest($1::bytea[]) WITH ORDINALITY AS req(hash, idx)
+          JOIN tokens t ON t.hash = req.hash
+          LEFT JOIN users u ON u.id = t.subject"
+    ))
+    .bind(hashes)
+    .fetch_all(pool)
+    .await?;
+    let mut records = place(keys.len(), rows)?;
+    let spending: Vec<usize> = keys
+        .iter()
+        .zip(&records)
+        .enumerate()
+        .filter(|(_, (key, record))| {
+            key.consume && record.as_ref().is_some_and(|r| r.may_spend_use(key.now))
+        })
+        .map(|(idx, _)| idx)
+        .collect();
+    if !spending.is_empty() {
+        let spent = consume_uses(pool, spending.iter().map(|&idx| keys[idx])).await?;
+        for (idx, record) in spending.into_iter().zip(spent) {
+            records[idx] = record;
+        }
+    }
+    Ok(records)
+}
+
+/// Puts each row in its key's slot (`idx` counts from 1).
+fn place(count: usize, rows: Vec<BatchRow>) -> Result<Vec<Option<TokenRecord>>, StoreError> {
+    let mut records: Vec<Option<TokenRecord>> = vec![None; count];
+    for row in rows {
+        let slot = usize::try_from(row.idx)
+            .ok()
+            .and_then(|idx| idx.checked_sub(1))
+            .and_then(|idx| records.get_mut(idx))
+            .ok_or_else(|| StoreError::Corrupt("batched lookup answered an unknown key".into()))?;
+        *slot = Some(row.record);
+    }
+    Ok(records)
+}
+
+/// Counts one use of each key's limited-use token and reads it back, in one statement; one entry
+/// per key, in order. Distinct hashes only (checked by the caller).
+async fn consume_uses(
+    pool: &PgPool,
+    keys: impl Iterator<Item = LookupKey>,
+) -> Result<Vec<Option<TokenRecord>>, StoreError> {
+    let (hashes, nows): (Vec<[u8; 32]>, Vec<OffsetDateTime>) =
+        keys.map(|k| (*k.hash.as_bytes(), k.now)).unzip();
+    let hashes: Vec<&[u8]> = hashes.iter().map(|h| &h[..]).collect();
+    let count = hashes.len();
     let rows = sqlx::query_as::<_, BatchRow>(
         "WITH req AS (
-             SELECT r.hash, r.now, r.consume, r.idx
-             FROM unnest($1::bytea[], $2::timestamptz[], $3::bool[])
-                  WITH ORDINALITY AS r(hash, now, consume, idx)
+             SELECT r.hash, r.now, r.idx
+             FROM unnest($1::bytea[], $2::timestamptz[]) WITH ORDINALITY AS r(hash, now, idx)
          ),
          locked AS (
              SELECT tokens.id, req.now FROM tokens JOIN req ON req.hash = tokens.hash
-             WHERE req.consume AND tokens.uses_remaining > 0
+             WHERE tokens.uses_remaining > 0
              ORDER BY tokens.id
              FOR UPDATE OF tokens
          ),
@@ -85,31 +136,20 @@ pub async fn lookup_many(
          )
          SELECT req.idx, t.id, t.kind, t.subject, t.parent_id, t.session_id, t.namespace,
                 t.permissions, t.elevated, t.issued_at, t.expires_at, t.revoked_at,
-                CASE WHEN req.consume THEN COALESCE(c.uses_remaining, t.uses_remaining)
-                     ELSE t.uses_remaining END AS uses_remaining,
+                COALESCE(c.uses_remaining, t.uses_remaining) AS uses_remaining,
                 (c.id IS NOT NULL) AS consumed,
                 u.username, u.role, u.disabled AS user_disabled,
                 COALESCE(u.generation <> t.generation, false) AS credentials_changed
          FROM req
          JOIN tokens t ON t.hash = req.hash
-         LEFT JOIN consumed c ON c.id = t.id AND req.consume
+         LEFT JOIN consumed c ON c.id = t.id
          LEFT JOIN users u ON u.id = t.subject",
     )
     .bind(hashes)
     .bind(nows)
-    .bind(consumes)
     .fetch_all(pool)
     .await?;
-    let mut records: Vec<Option<TokenRecord>> = vec![None; keys.len()];
-    for row in rows {
-        let slot = usize::try_from(row.idx)
-            .ok()
-            .and_then(|idx| idx.checked_sub(1))
-            .and_then(|idx| records.get_mut(idx))
-            .ok_or_else(|| StoreError::Corrupt("batched lookup answered an unknown key".into()))?;
-        *slot = Some(row.record);
-    }
-    Ok(records)
+    place(count, rows)
 }
 
 #[cfg(test)]

@@ -174,3 +174,60 @@ async fn concurrent_batches_spend_each_use_exactly_once() -> anyhow::Result<()> 
     db.cleanup().await?;
     Ok(())
 }
+
+/// The cold path's promise: a token without a use limit, or any token read without `consume`,
+/// costs one plain read and no write, alone or batched. A pool whose sessions are read-only
+/// proves it: those reads pass there, and only spending a use of a limited token needs a write.
+#[tokio::test]
+async fn only_spending_a_limited_use_writes() -> anyhow::Result<()> {
+    let db = TestDatabase::new(&crate::MIGRATOR).await?;
+    let now = OffsetDateTime::from_unix_timestamp(1_800_000_000)?;
+    let unlimited = store(&db.pool, "unlimited", now, None, None).await;
+    let limited = store(&db.pool, "limited", now, None, Some(2)).await;
+    let exhausted = store(&db.pool, "exhausted", now, None, Some(1)).await;
+    assert!(lookup(&db.pool, &exhausted, now, true)
+        .await?
+        .is_some_and(|r| r.consumed));
+    let read_only = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *conn, "SET default_transaction_read_only = on")
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect(&db.url)
+        .await?;
+    let lone = lookup(&read_only, &unlimited, now, true).await?;
+    assert_eq!(uses(&lone), Some((None, false)));
+    let peek = lookup(&read_only, &limited, now, false).await?;
+    assert_eq!(uses(&peek), Some((Some(2), false)));
+    // Nothing left to spend: answered from the read, no write attempted.
+    let used_up = lookup(&read_only, &exhausted, now, true).await?;
+    assert_eq!(uses(&used_up), Some((Some(0), false)));
+    let batch = lookup_many(
+        &read_only,
+        &[
+            key(unlimited, now, true),
+            key(limited, now, false),
+            key(exhausted, now, true),
+            key(TokenHash::of("unknown"), now, true),
+        ],
+    )
+    .await?;
+    assert_eq!(uses(&batch[0]), Some((None, false)));
+    assert_eq!(uses(&batch[1]), Some((Some(2), false)));
+    assert_eq!(uses(&batch[2]), Some((Some(0), false)));
+    assert!(batch[3].is_none());
+    // Spending a use is the one write: refused on the read-only session, counted on a normal one.
+    assert!(lookup(&read_only, &limited, now, true).await.is_err());
+    assert!(lookup_many(&read_only, &[key(limited, now, true)])
+        .await
+        .is_err());
+    let spent = lookup(&db.pool, &limited, now, true).await?;
+    assert_eq!(uses(&spent), Some((Some(1), true)));
+    read_only.close().await;
+    db.cleanup().await?;
+    Ok(())
+}
