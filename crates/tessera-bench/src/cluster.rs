@@ -43,6 +43,15 @@ impl Postgres {
     /// Starts a fresh cluster in a temporary directory (or `data_dir`), with `pg_stat_statements`
     /// preloaded (which takes one restart after `initdb`), and creates both databases.
     pub async fn start(bin_dir: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Self> {
+        Postgres::start_with(bin_dir, data_dir, None).await
+    }
+
+    /// [`Postgres::start`] with `shared_buffers` set (e.g. `6GB`), in the same restart.
+    pub async fn start_with(
+        bin_dir: Option<&Path>,
+        data_dir: Option<&Path>,
+        shared_buffers: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir(bin_dir)?;
         let (dir, data_dir) = match data_dir {
             Some(dir) => (None, dir.to_path_buf()),
@@ -70,7 +79,15 @@ impl Postgres {
         let (preloaded,): (String,) = sqlx::query_as("SHOW shared_preload_libraries")
             .fetch_one(&mut conn)
             .await?;
-        if !preloaded.contains("pg_stat_statements") {
+        if let Some(size) = shared_buffers {
+            anyhow::ensure!(
+                size.chars().all(|c| c.is_ascii_alphanumeric()),
+                "shared_buffers {size:?}: a size such as 6GB"
+            );
+            conn.execute(format!("ALTER SYSTEM SET shared_buffers = '{size}'").as_str())
+                .await?;
+        }
+        if !preloaded.contains("pg_stat_statements") || shared_buffers.is_some() {
             conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
                 .await?;
             conn.close().await?;
@@ -94,12 +111,19 @@ impl Postgres {
             .fetch_one(&mut conn)
             .await?;
         conn.close().await?;
+        crate::cpu::count_postgres_of(server.pid());
         Ok(Postgres {
             server: Some(server),
             bin_dir,
             _dir: dir,
             version,
         })
+    }
+
+    /// Creates database `db` unless it exists.
+    pub async fn ensure_database(&self, db: &str) -> anyhow::Result<()> {
+        self.server().ensure_database(db).await?;
+        Ok(())
     }
 
     fn server(&self) -> &EmbeddedPostgres {

@@ -10,6 +10,9 @@
 //!
 //! `--soak 30m` instead runs issue 19's soak (see [`soak`]): steady load and churn for a long
 //! time, sampled, with a verdict on what grows.
+//!
+//! `--scale` instead runs issue 33's scale scenario (see [`scale`]): the cold path, a Revoke by
+//! account and the sweeper at 10⁴ against 10⁷ live tokens, and a replica's memory per cached entry.
 
 // A scenario is a script read top to bottom (start, load, measure, report in the report's
 // order): the bench's functions are exempt from the 80-line rule of production code.
@@ -25,6 +28,7 @@ pub mod soak;
 use std::{path::PathBuf, time::Duration};
 
 pub use report::{GoalVerdict, Report};
+pub use scenarios::scale::{scale, ScaleOptions};
 
 /// How hard and how long to measure.
 #[derive(Debug, Clone)]

@@ -62,6 +62,16 @@ struct Args {
     /// machine, others' disk writes stall the flushes and drown what the soak looks for).
     #[arg(long, requires = "soak")]
     synchronous_commit: bool,
+    /// Scale instead (issue 33): seeds 10⁴ and 10⁷ live tokens (about 8 GB of disk and 5 minutes
+    /// for the seeding) and measures uncached Introspect and CheckNamespace, a Revoke of an
+    /// account's 10⁴ tokens and a sweeper pass at each size, then a replica's memory per cached
+    /// entry at 10⁶ entries. With --smoke: 10³ against 10⁵ tokens.
+    #[arg(long, conflicts_with = "soak")]
+    scale: bool,
+    /// Scale: PostgreSQL's shared_buffers, e.g. 6GB, or `default` for its 128MB (default: a
+    /// quarter of the machine's memory, as PostgreSQL advises for a dedicated server).
+    #[arg(long, value_name = "SIZE", requires = "scale")]
+    shared_buffers: Option<String>,
 }
 
 /// Runs the soak of `args`; the exit status as for the scenarios.
@@ -98,13 +108,54 @@ async fn soak(args: &Args, duration: &str) -> anyhow::Result<bool> {
 /// in this process, so they also get the log layer `tessera serve` has by default (text at
 /// `info`): its spans cost every call something, and a bench without it measured a cheaper server
 /// than operators run. That layer's output is discarded.
+/// Runs the scale scenario of `args`; the exit status as for the scenarios.
+async fn scale(args: &Args) -> std::process::ExitCode {
+    let mut options = if args.smoke {
+        tessera_bench::ScaleOptions::smoke()
+    } else {
+        tessera_bench::ScaleOptions::full()
+    };
+    if let Some(rounds) = args.rounds {
+        options.rounds = rounds.max(1);
+    }
+    if let Some(concurrency) = args.concurrency {
+        options.concurrency = concurrency.max(1);
+    }
+    options.pg_bin.clone_from(&args.pg_bin);
+    match args.shared_buffers.as_deref() {
+        Some("default") => options.shared_buffers = None,
+        Some(size) => options.shared_buffers = Some(size.to_owned()),
+        None => {}
+    }
+    eprintln!("tessera-bench: scale run (seeding first; see --help for the disk it needs)");
+    match tessera_bench::scale(options).await {
+        Ok(report) => {
+            println!("{report}");
+            let missed = report.missed();
+            if !missed.is_empty() {
+                eprintln!("tessera-bench: {} goal(s) missed", missed.len());
+                if args.strict {
+                    return std::process::ExitCode::from(2);
+                }
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("tessera-bench: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn install_logs() {
     use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
     let own = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_filter(
             tracing_subscriber::EnvFilter::try_from_env("TESSERA_BENCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // sqlx warns of every statement over a second: the scale run's seeding is made of
+                // them, on purpose.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx::query=error")),
         );
     let as_served = tracing_subscriber::fmt::layer()
         .with_ansi(false)
@@ -129,6 +180,9 @@ async fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         };
+    }
+    if args.scale {
+        return scale(&args).await;
     }
     let mut options = if args.smoke {
         Options::smoke()

@@ -72,7 +72,7 @@ async fn store_tree(pool: &PgPool, size: usize) -> anyhow::Result<(Uuid, Vec<Uui
 
 /// An elevated token holding `admin` (as an Unlock gives), straight into the store: what may
 /// revoke tokens that are not its own. Returns its secret.
-async fn store_admin(pool: &PgPool) -> anyhow::Result<String> {
+pub(super) async fn store_admin(pool: &PgPool) -> anyhow::Result<String> {
     let secret = TokenSecret::generate(TokenKind::Elevated);
     let now = SystemClock.now();
     let mut tx = pool.begin().await?;
