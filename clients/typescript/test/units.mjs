@@ -177,4 +177,15 @@ test("the hand-written Introspect and CheckNamespace codecs agree with protoc-ge
   ]);
   assert.deepEqual(wire.decodeIntrospection(twice).issuedAt, timestampDate(fromBinary(M.introspect.output, twice).issuedAt));
   assert.throws(() => wire.decodeIntrospection(Buffer.from([0x12, 0x05, 0x61])), /premature end/);
+  // The codecs know these fields; a field added to the protos must be added to src/wire.ts too
+  // (and these lists), or its value would be dropped on the hot path.
+  const numbers = (desc) => desc.fields.map((f) => f.number);
+  assert.deepEqual(numbers(M.introspect.input), [1, 2], "IntrospectRequest changed: update src/wire.ts");
+  assert.deepEqual(
+    numbers(M.introspect.output),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+    "IntrospectResponse changed: update src/wire.ts",
+  );
+  assert.deepEqual(numbers(M.checkNamespace.input), [1, 2, 3], "CheckNamespaceRequest changed: update src/wire.ts");
+  assert.deepEqual(numbers(M.checkNamespace.output), [1, 2, 3, 4, 5], "CheckNamespaceResponse changed: update src/wire.ts");
 });
