@@ -128,23 +128,7 @@ async fn scale(args: &Args) -> std::process::ExitCode {
         None => {}
     }
     eprintln!("tessera-bench: scale run (seeding first; see --help for the disk it needs)");
-    match tessera_bench::scale(options).await {
-        Ok(report) => {
-            println!("{report}");
-            let missed = report.missed();
-            if !missed.is_empty() {
-                eprintln!("tessera-bench: {} goal(s) missed", missed.len());
-                if args.strict {
-                    return std::process::ExitCode::from(2);
-                }
-            }
-            std::process::ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("tessera-bench: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    conclude(tessera_bench::scale(options).await, args.strict)
 }
 
 fn install_logs() {
@@ -206,13 +190,22 @@ async fn main() -> std::process::ExitCode {
     options.pool_ping = !args.no_pool_ping;
     options.hash_workers = args.hash_workers;
     eprintln!("tessera-bench: {}", options_line(&options));
-    match tessera_bench::run(options).await {
+    conclude(tessera_bench::run(options).await, args.strict)
+}
+
+/// Prints a finished run's report; the exit status: 1 when it failed, 2 when a goal was missed
+/// and `strict`, else 0.
+fn conclude(
+    outcome: anyhow::Result<tessera_bench::Report>,
+    strict: bool,
+) -> std::process::ExitCode {
+    match outcome {
         Ok(report) => {
             println!("{report}");
             let missed = report.missed();
             if !missed.is_empty() {
                 eprintln!("tessera-bench: {} goal(s) missed", missed.len());
-                if args.strict {
+                if strict {
                     return std::process::ExitCode::from(2);
                 }
             }
