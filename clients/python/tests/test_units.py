@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import copy
+import dataclasses
+import pickle
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 import tessera_auth_client as tc
-from tessera_auth_client import Introspection, RetryPolicy, format_ttl
+from tessera_auth_client import Introspection, RetryPolicy, _wire, format_ttl
+from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 from tessera_auth_client.middleware import bearer_token
 
 
@@ -172,3 +176,75 @@ def test_several_addresses_are_each_checked() -> None:
         _wire.parse_targets([], False)
     with pytest.raises(ValueError, match="not a Tessera address"):
         _wire.parse_targets(["http://127.0.0.1:1", "ftp://x:2"], False)
+
+
+def test_results_read_from_the_reply_behave_as_the_dataclasses() -> None:
+    issued = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+    reply = pb.IntrospectResponse(
+        active=True,
+        token_id="t1",
+        token_type=pb.TOKEN_TYPE_API,
+        subject="s",
+        username="u",
+        roles=["admin"],
+        permissions=["read"],
+        namespace="deploy.",
+        issued_at=timestamp_pb2.Timestamp(seconds=int(issued.timestamp()), nanos=678_901_999),
+        session_id="sid",
+    )
+    plain = Introspection(
+        active=True,
+        token_id="t1",
+        token_type=tc.TokenType.API,
+        subject="s",
+        username="u",
+        roles=("admin",),
+        permissions=("read",),
+        namespace="deploy.",
+        issued_at=issued,
+        session_id="sid",
+    )
+    read = _wire.introspection(reply)
+    assert isinstance(read, Introspection) and dataclasses.is_dataclass(read)
+    assert read == plain and plain == read and hash(read) == hash(plain)
+    assert [read != plain, plain != read] == [False, False]
+    assert repr(read) == repr(plain)
+    assert dataclasses.asdict(read) == dataclasses.asdict(plain)
+    assert read.issued_at == reply.issued_at.ToDatetime(tzinfo=timezone.utc)
+    assert read.expires_at is None and read.uses_remaining is None
+    assert read.has_permission("read") and not read.has_permission("write")
+    assert read.may_touch("deploy.daily") and not read.may_touch("backup.x")
+    moved = dataclasses.replace(read, namespace="backup.")
+    assert type(moved) is Introspection and moved.namespace == "backup." and moved.token_id == "t1"
+    for copied in (copy.copy(read), copy.deepcopy(read), pickle.loads(pickle.dumps(read))):
+        assert type(copied) is Introspection and copied == plain
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.namespace = "x"  # type: ignore[misc]
+    assert _wire.introspection(pb.IntrospectResponse(active=False, token_id="x")) == Introspection(
+        active=False
+    )
+
+    check = _wire.namespace_check(
+        pb.CheckNamespaceResponse(
+            active=True,
+            allowed=False,
+            results=[
+                pb.IdentifierDecision(identifier="deploy.a", allowed=True),
+                pb.IdentifierDecision(identifier="backup.b", allowed=False),
+            ],
+            namespace="deploy.",
+            token_id="t1",
+        )
+    )
+    assert check == tc.NamespaceCheck(
+        active=True,
+        allowed=False,
+        results=(
+            tc.IdentifierDecision("deploy.a", True),
+            tc.IdentifierDecision("backup.b", False),
+        ),
+        namespace="deploy.",
+        token_id="t1",
+    )
+    assert check.allowed_identifiers == ("deploy.a",)
+    assert type(pickle.loads(pickle.dumps(check))) is tc.NamespaceCheck

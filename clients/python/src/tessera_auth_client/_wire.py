@@ -9,13 +9,14 @@ import os
 import random
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import grpc
 from google.protobuf import timestamp_pb2
+from grpc import aio
 
 from tessera_auth_client._proto.tessera.v1 import auth_pb2 as pb
 
@@ -39,6 +40,9 @@ TTL: TypeAlias = timedelta | str
 
 #: gRPC channel options, as ``grpc.insecure_channel`` takes them.
 ChannelOptions = Sequence[tuple[str, Any]]
+
+#: Call metadata as the clients pass it: pairs, or a ``grpc.aio.Metadata`` built once.
+Metadata: TypeAlias = "tuple[tuple[str, str], ...] | aio.Metadata"
 
 DEFAULT_TIMEOUT = timedelta(seconds=10)
 
@@ -346,11 +350,19 @@ def watch_request(after_sequence: int) -> pb.WatchRevocationsRequest:
 # --- responses ------------------------------------------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _instant(stamp: timestamp_pb2.Timestamp) -> datetime:
+    """``stamp.ToDatetime(tzinfo=timezone.utc)``, a third of its cost (nanos are in [0, 1e9))."""
+    return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
+
+
 def _time(message: Any, name: str) -> datetime | None:
     if not message.HasField(name):
         return None
     stamp: timestamp_pb2.Timestamp = getattr(message, name)
-    return stamp.ToDatetime(tzinfo=timezone.utc)
+    return _instant(stamp)
 
 
 def _token_type(value: int) -> TokenType:
@@ -396,34 +408,198 @@ def issued(response: pb.IssueTokenResponse) -> IssuedToken:
     )
 
 
+_INACTIVE = Introspection(active=False)
+
+
 def introspection(response: pb.IntrospectResponse) -> Introspection:
+    """The answer of an introspection, read from ``response`` field by field as it is used."""
     if not response.active:
-        return Introspection(active=False)
-    return Introspection(
-        active=True,
-        token_id=response.token_id,
-        token_type=_token_type(response.token_type),
-        subject=response.subject,
-        username=response.username,
-        roles=tuple(response.roles),
-        permissions=tuple(response.permissions),
-        namespace=response.namespace,
-        issued_at=_time(response, "issued_at"),
-        expires_at=_time(response, "expires_at"),
-        elevated=response.elevated,
-        uses_remaining=response.uses_remaining if response.HasField("uses_remaining") else None,
-        session_id=response.session_id,
-    )
+        return _INACTIVE
+    return _ReplyIntrospection.read(response)
 
 
 def namespace_check(response: pb.CheckNamespaceResponse) -> NamespaceCheck:
-    return NamespaceCheck(
-        active=response.active,
-        allowed=response.active and response.allowed,
-        results=tuple(IdentifierDecision(r.identifier, r.allowed) for r in response.results),
-        namespace=response.namespace,
-        token_id=response.token_id,
-    )
+    """The answer of a namespace check, read from ``response`` field by field as it is used."""
+    return _ReplyNamespaceCheck.read(response)
+
+
+class _FromReply:
+    """A result read lazily from its gRPC reply: a subclass of the public frozen dataclass whose
+    fields are properties that convert the reply's field on first use (and keep what they built).
+
+    Every call decodes the reply (protobuf, in C) anyway; what this saves is building the dataclass
+    and its tuples, datetimes and enums for fields the caller never reads, which costs a Python
+    service more than the rest of the SDK's per-call work together (a middleware reads ``active``
+    and ``permissions`` only). To the caller it is the public class: ``isinstance``,
+    ``dataclasses.fields`` / ``asdict`` / ``replace``, ``==`` and ``hash`` against a plain
+    instance, ``repr``, pickling and copying (which give the plain class) behave as for it."""
+
+    __slots__ = ()
+    _public: ClassVar[type[Any]]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # dataclasses.replace() builds type(obj)(**fields): a plain instance of the public class.
+        return cls._public(*args, **kwargs)
+
+    def plain(self) -> Any:
+        """The same result as an instance of the public dataclass itself."""
+        return self._public(*self._values())
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self._public))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _FromReply):
+            other = other.plain()
+        return bool(self.plain() == other)
+
+    def __hash__(self) -> int:
+        return hash(self.plain())
+
+    def __repr__(self) -> str:
+        return repr(self.plain())
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return self._public, self._values()
+
+
+class _ReplyIntrospection(_FromReply, Introspection):
+    """An active :class:`Introspection` read from its reply (see :class:`_FromReply`)."""
+
+    __slots__ = ("_expires_at", "_issued_at", "_permissions", "_reply", "_roles")
+    _public = Introspection
+    _reply: pb.IntrospectResponse
+    _roles: tuple[str, ...]
+    _permissions: tuple[str, ...]
+    _issued_at: datetime | None
+    _expires_at: datetime | None
+
+    @classmethod
+    def read(cls, response: pb.IntrospectResponse) -> _ReplyIntrospection:
+        result: _ReplyIntrospection = object.__new__(cls)
+        object.__setattr__(result, "_reply", response)
+        return result
+
+    @property
+    def active(self) -> bool:
+        return True
+
+    @property
+    def token_id(self) -> str:
+        return self._reply.token_id
+
+    @property
+    def token_type(self) -> TokenType:
+        return _token_type(self._reply.token_type)
+
+    @property
+    def subject(self) -> str:
+        return self._reply.subject
+
+    @property
+    def username(self) -> str:
+        return self._reply.username
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        try:
+            return self._roles
+        except AttributeError:
+            roles = tuple(self._reply.roles)
+            object.__setattr__(self, "_roles", roles)
+            return roles
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        try:
+            return self._permissions
+        except AttributeError:
+            permissions = tuple(self._reply.permissions)
+            object.__setattr__(self, "_permissions", permissions)
+            return permissions
+
+    @property
+    def namespace(self) -> str:
+        return self._reply.namespace
+
+    @property
+    def issued_at(self) -> datetime | None:
+        try:
+            return self._issued_at
+        except AttributeError:
+            issued_at = _time(self._reply, "issued_at")
+            object.__setattr__(self, "_issued_at", issued_at)
+            return issued_at
+
+    @property
+    def expires_at(self) -> datetime | None:
+        try:
+            return self._expires_at
+        except AttributeError:
+            expires_at = _time(self._reply, "expires_at")
+            object.__setattr__(self, "_expires_at", expires_at)
+            return expires_at
+
+    @property
+    def elevated(self) -> bool:
+        return self._reply.elevated
+
+    @property
+    def uses_remaining(self) -> int | None:
+        reply = self._reply
+        return reply.uses_remaining if reply.HasField("uses_remaining") else None
+
+    @property
+    def session_id(self) -> str:
+        return self._reply.session_id
+
+    def has_permission(self, permission: str) -> bool:
+        """See :meth:`Introspection.has_permission` (answered from the reply, building nothing)."""
+        held = self._reply.permissions
+        return "*" in held or permission in held
+
+
+class _ReplyNamespaceCheck(_FromReply, NamespaceCheck):
+    """A :class:`NamespaceCheck` read from its reply (see :class:`_FromReply`)."""
+
+    __slots__ = ("_reply", "_results")
+    _public = NamespaceCheck
+    _reply: pb.CheckNamespaceResponse
+    _results: tuple[IdentifierDecision, ...]
+
+    @classmethod
+    def read(cls, response: pb.CheckNamespaceResponse) -> _ReplyNamespaceCheck:
+        result: _ReplyNamespaceCheck = object.__new__(cls)
+        object.__setattr__(result, "_reply", response)
+        return result
+
+    @property
+    def active(self) -> bool:
+        return self._reply.active
+
+    @property
+    def allowed(self) -> bool:
+        reply = self._reply
+        return reply.active and reply.allowed
+
+    @property
+    def results(self) -> tuple[IdentifierDecision, ...]:
+        try:
+            return self._results
+        except AttributeError:
+            results = tuple(
+                IdentifierDecision(r.identifier, r.allowed) for r in self._reply.results
+            )
+            object.__setattr__(self, "_results", results)
+            return results
+
+    @property
+    def namespace(self) -> str:
+        return self._reply.namespace
+
+    @property
+    def token_id(self) -> str:
+        return self._reply.token_id
 
 
 def revocation(response: pb.WatchRevocationsResponse) -> Revocation:

@@ -102,6 +102,15 @@ class _Connection:
     ) -> None:
         self._endpoints = [_Endpoint(t, c, options, interceptors) for t, c in targets]
         self._current = 0
+        self.intercepted = bool(interceptors)
+
+    def call_metadata(self, metadata: tuple[tuple[str, str], ...]) -> _wire.Metadata:
+        """What unary calls pass as ``metadata``: a ``grpc.aio.Metadata`` built once, which
+        ``grpc.aio`` would otherwise build from the tuple on every call, unless interceptors might
+        change it in place (then the tuple, for a fresh one each call)."""
+        if self.intercepted or not metadata:
+            return metadata
+        return aio.Metadata(*metadata)
 
     def __len__(self) -> int:
         return len(self._endpoints)
@@ -153,6 +162,7 @@ class AsyncClient:
         self._connection = _Connection(targets, options, interceptors)
         self._owns_connection = True
         self._metadata = _wire.bearer_metadata(token)
+        self._call_metadata = self._connection.call_metadata(self._metadata)
         self._timeout = _wire.seconds(timeout)
         self._retry = retry
 
@@ -169,6 +179,7 @@ class AsyncClient:
         other._connection = self._connection
         other._owns_connection = False
         other._metadata = _wire.bearer_metadata(token)
+        other._call_metadata = other._connection.call_metadata(other._metadata)
         other._timeout = self._timeout
         other._retry = self._retry
         return other
@@ -326,7 +337,7 @@ class AsyncClient:
     ) -> _Resp:
         budget = self._timeout if timeout is None else _wire.seconds(timeout)
         deadline = time.monotonic() + budget
-        metadata = self._metadata if auth else ()
+        metadata = self._call_metadata if auth else ()
         attempt = 0
         failovers_left = len(self._connection) - 1
         while True:
@@ -334,7 +345,9 @@ class AsyncClient:
             endpoint = self._connection.current()
             try:
                 return await method(endpoint.stub())(
-                    request, timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
+                    request,
+                    timeout=budget if attempt == 1 else max(deadline - time.monotonic(), 0.001),
+                    metadata=metadata,
                 )
             except grpc.RpcError as rpc_error:
                 error = _wire.unary_failure(rpc_error)

@@ -278,7 +278,9 @@ class Client:
             endpoint = self._replicas.current()
             try:
                 return method(endpoint.stub)(
-                    request, timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
+                    request,
+                    timeout=budget if attempt == 1 else max(deadline - time.monotonic(), 0.001),
+                    metadata=metadata,
                 )
             except grpc.RpcError as rpc_error:
                 error = _wire.unary_failure(rpc_error)

@@ -85,7 +85,7 @@ impl Bench {
             &phases,
             &format!("Python client (grpcio aio): cached Introspect / Check ({n} in flight)"),
             &format!("Python client: CheckNamespace ({IDENTIFIERS} ids) / Check"),
-            (0.9, 0.85),
+            (0.85, 0.85),
         );
         let p50 = |call: &str| {
             median(
