@@ -11,6 +11,7 @@ import {
   encodeIntrospectRequest,
   plainCheckNamespace,
   plainIntrospect,
+  TOKEN_TYPES,
 } from "./wire.js";
 import { tracingInterceptor } from "./tracing.js";
 import {
@@ -387,15 +388,6 @@ function revokeTarget(target: RevokeTarget): RevokeRequest["target"] {
   if ("subject" in target) return { case: "subject", value: target.subject };
   throw refused("INVALID_ARGUMENT", "target", "name one of token, tokenId, tokenIds, sessionId or subject");
 }
-
-const TOKEN_TYPES: Record<number, string> = {
-  [TokenType.SESSION]: "SESSION",
-  [TokenType.ELEVATED]: "ELEVATED",
-  [TokenType.API]: "API",
-  [TokenType.SERVICE]: "SERVICE",
-  [TokenType.STATIC]: "STATIC",
-  [TokenType.MASTER]: "MASTER",
-};
 
 export function introspection(r: IntrospectResponse): Introspection {
   return {

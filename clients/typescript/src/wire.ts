@@ -180,7 +180,8 @@ function dateOf(ts: [number, number] | undefined): Date | undefined {
   return ts ? new Date(ts[0] * 1000 + Math.round(ts[1] / 1000000)) : undefined;
 }
 
-const TOKEN_TYPES: Record<number, string> = {
+/** Token type names as the client's types spell them, by wire value. */
+export const TOKEN_TYPES: Record<number, string> = {
   [TokenType.SESSION]: "SESSION",
   [TokenType.ELEVATED]: "ELEVATED",
   [TokenType.API]: "API",

@@ -32,6 +32,7 @@ use tessera_store::PgPool;
 
 use super::{
     big_revocations::store_admin, check_namespace, introspect, CallFuture, CallerToken, Clients,
+    Supply,
 };
 use crate::{
     cluster::{metric, scrape, Postgres, Replica, ReplicaConfig},
@@ -319,7 +320,10 @@ impl Target {
         count: usize,
         namespace: bool,
     ) -> anyhow::Result<Sample> {
-        let supply = Arc::new((self.seeded.fresh(count)?, AtomicUsize::new(0)));
+        let supply = Arc::new(Supply {
+            tokens: self.seeded.fresh(count)?,
+            next: AtomicUsize::new(0),
+        });
         let (clients, caller) = (Arc::clone(&self.clients), self.caller.clone());
         let identifiers: Arc<Vec<String>> = Arc::new(
             (0..IDENTIFIERS)
@@ -327,8 +331,7 @@ impl Target {
                 .collect(),
         );
         let sample = closed_loop(concurrency, Duration::from_secs(60), move |worker, _| {
-            let taken = supply.1.fetch_add(1, Ordering::Relaxed);
-            let token = supply.0.get(taken)?.clone();
+            let token = supply.take()?;
             let client = clients.auth(worker);
             Some(if namespace {
                 Box::pin(check_namespace(
@@ -707,11 +710,13 @@ async fn fill(
             .filter(|&i| i >= per_user)
             .map(secret)
             .collect();
-        let supply = Arc::new((tokens, AtomicUsize::new(0)));
+        let supply = Arc::new(Supply {
+            tokens,
+            next: AtomicUsize::new(0),
+        });
         let (clients, caller) = (Arc::clone(clients), caller.clone());
         let sample = closed_loop(concurrency, Duration::from_secs(600), move |worker, _| {
-            let taken = supply.1.fetch_add(1, Ordering::Relaxed);
-            let token = supply.0.get(taken)?.clone();
+            let token = supply.take()?;
             Some(Box::pin(introspect(clients.auth(worker), caller.clone(), token)) as CallFuture)
         })
         .await;
