@@ -137,10 +137,16 @@ describe("client against tessera dev", () => {
     const port = probe.address().port;
     await new Promise((r) => probe.close(r));
     const c = new TesseraClient(`http://127.0.0.1:${port}`, { token: "tsr_svc_x" });
+    const limit = Error.stackTraceLimit;
     try {
       await assert.rejects(c.introspect("tsr_api_x"), (e) => e.reason === undefined && e.kind === "UNAVAILABLE");
     } finally {
       c.close();
     }
+    // A call switches grpc-js's stack capture off only while it starts, also when grpc-js throws
+    // there (a closed channel): that error keeps a stack.
+    assert.equal(Error.stackTraceLimit, limit);
+    await assert.rejects(c.introspect("tsr_api_x"), (e) => /shut down/.test(e.message) && e.stack.includes("\n    at "));
+    assert.equal(Error.stackTraceLimit, limit);
   });
 });

@@ -4,7 +4,9 @@
 // crates/tessera-bench/python/tessera_load.py: the named calls alternate in rounds, each for one
 // phase per round with the same concurrency (threads making blocking calls) on one channel.
 // With --sequential N it instead makes N calls one after another per named call and reports their
-// latency quantiles, as clients/go/cmd/tessera-load does.
+// latency quantiles, as clients/go/cmd/tessera-load does. With --sequential N --interleave it
+// prints `ready` once warmed up, then measures one round of N calls per line read from standard
+// input (at most --rounds), so that the caller can measure its own client between them.
 //
 //   java -cp "$(cat classpath.txt):clients/java/target/classes" crates/tessera-bench/java/TesseraLoad.java \
 //       --addr 127.0.0.1:50051 --caller tsr_svc_… --target tsr_api_… \
@@ -14,11 +16,13 @@ import io.github.tesseraauth.client.TesseraClient;
 import io.grpc.CallOptions;
 import io.grpc.MethodDescriptor;
 import io.grpc.stub.ClientCalls;
+import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -71,8 +75,13 @@ public final class TesseraLoad {
   public static void main(String[] argv) throws Exception {
     Map<String, String> args = new HashMap<>(Map.of("calls", "check,introspect,checknamespace", "ids", "10",
         "rounds", "5", "phase", "2", "concurrency", "16", "sequential", "0"));
-    for (int i = 0; i + 1 < argv.length; i += 2) {
-      args.put(argv[i].replaceFirst("^--?", ""), argv[i + 1]);
+    for (int i = 0; i < argv.length; i++) {
+      String key = argv[i].replaceFirst("^--?", "");
+      if (key.equals("interleave")) {
+        args.put(key, "true");
+      } else if (i + 1 < argv.length) {
+        args.put(key, argv[++i]);
+      }
     }
     if (!args.containsKey("addr") || !args.containsKey("caller") || !args.containsKey("target")) {
       System.err.println("TesseraLoad: --addr, --caller and --target are required");
@@ -105,9 +114,22 @@ public final class TesseraLoad {
       double seconds = Double.parseDouble(args.get("phase"));
       int concurrency = Integer.parseInt(args.get("concurrency"));
       if (sequential > 0) {
+        boolean interleave = args.containsKey("interleave");
+        BufferedReader input = interleave ? new BufferedReader(new InputStreamReader(System.in)) : null;
         for (String name : names) {
           warmUp(name, calls.get(name), concurrency);
-          System.out.println(phase(name, calls.get(name), 0, 1, 0, sequential));
+          if (!interleave) {
+            System.out.println(phase(name, calls.get(name), 0, 1, 0, sequential));
+            continue;
+          }
+          // Warmed up: one round per line the caller writes, until its end.
+          System.out.println("ready");
+          System.out.flush();
+          int rounds = Integer.parseInt(args.get("rounds"));
+          for (int round = 0; round < rounds && input.readLine() != null; round++) {
+            System.out.println(phase(name, calls.get(name), 0, 1, round, sequential));
+            System.out.flush();
+          }
         }
         return;
       }

@@ -4,11 +4,15 @@
 // crates/tessera-bench/python/tessera_load.py: the named calls alternate in rounds, each for one
 // phase per round with the same concurrency (that many calls in flight) on one channel. With
 // --sequential N it instead makes N calls one after another per named call and reports their
-// latency quantiles, as clients/go/cmd/tessera-load does. Needs clients/typescript built (npm run build).
+// latency quantiles, as clients/go/cmd/tessera-load does. With --sequential N --interleave it measures
+// --rounds rounds of N, each when the caller asks: it prints `ready` once warmed up, then runs a round
+// per line read from standard input (until its end), so that the caller can measure its own client
+// between them on the same machine state. Needs clients/typescript built (npm run build).
 //
 //   node crates/tessera-bench/node/tessera_load.mjs --addr 127.0.0.1:50051 --caller tsr_svc_… \
 //       --target tsr_api_… --calls check,introspect,checknamespace --rounds 5 --phase 2 --concurrency 16
 import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 
 const sdk = new URL("../../../clients/typescript/", import.meta.url);
@@ -26,6 +30,7 @@ const { values: args } = parseArgs({
     phase: { type: "string", default: "2" },
     concurrency: { type: "string", default: "16" },
     sequential: { type: "string", default: "0" },
+    interleave: { type: "boolean", default: false },
   },
 });
 if (!args.addr || !args.caller || !args.target) {
@@ -40,7 +45,15 @@ const raw = (b) => b;
 const calls = {
   check: () =>
     new Promise((resolve, reject) =>
-      health.makeUnaryRequest("/grpc.health.v1.Health/Check", raw, raw, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r))),
+      health.makeUnaryRequest(
+        "/grpc.health.v1.Health/Check",
+        raw,
+        raw,
+        Buffer.alloc(0),
+        new grpc.Metadata(),
+        { deadline: Date.now() + 10_000 },
+        (e, r) => (e ? reject(e) : resolve(r)),
+      ),
     ),
   introspect: async () => {
     const answer = await client.introspect(args.target);
@@ -85,6 +98,13 @@ async function phase(name, call, seconds, concurrency, round, count = 0) {
   return line;
 }
 
+// Standard input a line at a time (null at its end), for --interleave.
+const input = args.interleave ? createInterface({ input: process.stdin })[Symbol.asyncIterator]() : null;
+async function nextLine() {
+  const { value, done } = await input.next();
+  return done ? null : value;
+}
+
 const sequential = Number(args.sequential);
 const seconds = Number(args.phase);
 const concurrency = Number(args.concurrency);
@@ -96,7 +116,14 @@ if (sequential > 0) {
     // 2,000 calls one at a time.
     await phase(name, calls[name], 1, concurrency, -1);
     await phase(name, calls[name], 0, 1, -1, Math.max(sequential, 2000));
-    console.log(JSON.stringify(await phase(name, calls[name], 0, 1, 0, sequential)));
+    if (!args.interleave) {
+      console.log(JSON.stringify(await phase(name, calls[name], 0, 1, 0, sequential)));
+      continue;
+    }
+    console.log("ready");
+    for (let round = 0; round < Number(args.rounds) && (await nextLine()) !== null; round++) {
+      console.log(JSON.stringify(await phase(name, calls[name], 0, 1, round, sequential)));
+    }
   }
 } else {
   // Unmeasured warm-up: connections up, caller and target cached, V8 through the hot path.
@@ -105,5 +132,6 @@ if (sequential > 0) {
     for (const name of names) console.log(JSON.stringify(await phase(name, calls[name], seconds, concurrency, round)));
   }
 }
+input?.return();
 client.close();
 health.close();

@@ -1,6 +1,8 @@
 //! Tessera's PostgreSQL store: one module per aggregate (`users`, `tokens`, `revocations`,
 //! `audit`, `keys`), the migrations runner, the revocation feed that tells every replica about
-//! every revocation (with the followers' leases and acknowledgements, `leases`), and the embedded PostgreSQL supervisor used by `tessera dev` and the tests.
+//! every revocation (with the followers' leases and acknowledgements, `leases`), the connections a
+//! hot path keeps between its statements (`kept`), and the embedded PostgreSQL supervisor used by
+//! `tessera dev` and the tests.
 //!
 //! SQL lives here and nowhere else. This crate knows the domain types of `tessera-core` but must not
 //! import tonic, prost or anything of the wire: the server crate translates between the two.
@@ -9,6 +11,7 @@ pub mod audit;
 pub mod embedded;
 mod error;
 pub mod feed;
+pub mod kept;
 pub mod keys;
 pub mod leases;
 pub mod revocations;

@@ -235,8 +235,10 @@ pub(crate) use record_columns;
 /// is asked and the row read is a live limited-use token does a second statement count the use
 /// ([`consume_use`]), under the row lock, so concurrent callers queue and a single-use token is
 /// consumed exactly once however many present it at the same moment.
+///
+/// `conn` is checked out by the caller (a kept one, see `crate::kept`, or the pool's).
 pub async fn lookup(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     hash: &TokenHash,
     now: OffsetDateTime,
     consume: bool,
@@ -247,10 +249,10 @@ pub async fn lookup(
         " FROM tokens t LEFT JOIN users u ON u.id = t.subject WHERE t.hash = $1"
     ))
     .bind(&hash.as_bytes()[..])
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     match record {
-        Some(record) if consume && record.may_spend_use(now) => consume_use(pool, hash, now).await,
+        Some(record) if consume && record.may_spend_use(now) => consume_use(conn, hash, now).await,
         other => Ok(other),
     }
 }
@@ -260,7 +262,7 @@ pub async fn lookup(
 /// account enabled and its credentials unchanged); either way the answer is the row as it stands
 /// afterwards, with `consumed` saying whether this call spent the use.
 async fn consume_use(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     hash: &TokenHash,
     now: OffsetDateTime,
 ) -> Result<Option<TokenRecord>, StoreError> {
@@ -286,7 +288,7 @@ async fn consume_use(
     )
     .bind(&hash.as_bytes()[..])
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     Ok(record)
 }

@@ -1,12 +1,20 @@
 //! Coalesced cache misses: while token reads are in flight to PostgreSQL, the misses that arrive
 //! meanwhile wait and then go together, as one statement (`tokens::lookup_many`).
 //!
-//! A miss that finds a free slot (fewer than [`IN_FLIGHT`] statements running) goes at once, as
-//! the lone one-row statement: without concurrency nothing is added, not even a task hop. Under
-//! concurrency each statement carries every miss that arrived while the others ran, so the replica
-//! and PostgreSQL pay the per-statement costs (pool checkout, protocol round trip, backend
-//! wake-up) once per batch instead of once per call. Two slots let PostgreSQL execute one
-//! statement while the replica answers the previous one's callers.
+//! A miss that finds no statement running goes at once, as the lone one-row statement: without
+//! concurrency nothing is added, not even a task hop. Under concurrency each statement carries
+//! every miss that arrived while the previous one ran, so the replica and PostgreSQL pay the
+//! per-statement costs (protocol round trip, backend wake-up, executor start-up) once per batch
+//! instead of once per call. One statement at a time is what makes the batches large: with two,
+//! the misses split between them, and PostgreSQL's CPU per uncached Introspect was twice as high
+//! (see BENCHMARKS.md). A statement runs on a kept connection (`tessera_store::kept`), so it is
+//! one round trip, without the pool's check of each connection handed back.
+//!
+//! One statement can stall: a use-counting write waits for a row lock that a large revocation
+//! holds for a second. Misses then need not wait behind it: once the running statement is
+//! [`STALLED`] old, the next miss opens another one (up to [`MOST_IN_FLIGHT`]), which takes
+//! every miss waiting. A database far away, whose every statement takes longer than that, gets
+//! statements in parallel the same way.
 //!
 //! A read is a plain indexed `SELECT`; only keys that spend a use of a live limited-use token add
 //! a second, use-counting statement (see `tokens::lookup_many`), so an unlimited token never costs
@@ -25,10 +33,12 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
     },
+    time::{Duration, Instant},
 };
 
 use tessera_rules::token::TokenHash;
 use tessera_store::{
+    kept::KeptConnections,
     tokens::{self as token_store, LookupKey, TokenRecord, MAX_BATCH},
     PgPool, SqlxError, StoreError,
 };
@@ -38,8 +48,11 @@ use tracing::warn;
 
 type Answer = Result<Option<TokenRecord>, StoreError>;
 
-/// Statements in flight at once per replica; further misses queue for the next free one.
-pub const IN_FLIGHT: usize = 2;
+/// Statements in flight at once per replica, at most; beyond the first only after a stall.
+pub const MOST_IN_FLIGHT: usize = 4;
+
+/// How long the latest statement may run before a miss opens another one beside it.
+pub const STALLED: Duration = Duration::from_millis(2);
 
 /// The replica's single queue of token reads that missed the cache.
 #[derive(Clone)]
@@ -48,17 +61,50 @@ pub struct MissBatcher {
 }
 
 struct MissQueue {
-    pool: PgPool,
+    /// The connections of the statements, kept between them.
+    connections: KeptConnections,
     state: Mutex<State>,
     stats: MissStats,
 }
 
 #[derive(Default)]
 struct State {
-    /// Statements running (lone reads and batch tasks); at [`IN_FLIGHT`], new misses queue in
-    /// `waiting`.
-    in_flight: usize,
+    /// When each running statement (lone read or batch) started; while any runs, new misses
+    /// queue in `waiting`.
+    running: Vec<Instant>,
     waiting: Vec<Waiter>,
+}
+
+impl State {
+    /// A statement starting now; its start, to end it with.
+    fn start(&mut self) -> Instant {
+        let at = Instant::now();
+        self.running.push(at);
+        at
+    }
+
+    /// The statement started at `at` ended.
+    fn end(&mut self, at: Instant) {
+        if let Some(i) = self.running.iter().position(|&s| s == at) {
+            self.running.swap_remove(i);
+        }
+    }
+
+    /// Whether every running statement has run for [`STALLED`] or longer, and another may open.
+    fn stalled(&self) -> bool {
+        self.running.len() < MOST_IN_FLIGHT && self.running.iter().all(|at| at.elapsed() >= STALLED)
+    }
+
+    /// The waiting misses for the next statement (at most [`MAX_BATCH`]), with its start.
+    fn next_batch(&mut self) -> (Vec<Waiter>, Instant) {
+        let take = self.waiting.len().min(MAX_BATCH);
+        let batch = if take == self.waiting.len() {
+            mem::take(&mut self.waiting)
+        } else {
+            self.waiting.drain(..take).collect()
+        };
+        (batch, self.start())
+    }
 }
 
 struct Waiter {
@@ -90,7 +136,7 @@ impl MissBatcher {
     pub fn new(pool: PgPool) -> MissBatcher {
         MissBatcher {
             inner: Arc::new(MissQueue {
-                pool,
+                connections: KeptConnections::new(pool, MOST_IN_FLIGHT),
                 state: Mutex::new(State::default()),
                 stats: MissStats::default(),
             }),
@@ -106,30 +152,44 @@ impl MissBatcher {
     /// answer and same use accounting as `tokens::lookup`.
     pub async fn lookup(&self, hash: TokenHash, now: OffsetDateTime, consume: bool) -> Answer {
         let key = LookupKey { hash, now, consume };
-        let queued = {
+        let turn = {
             let mut state = self.inner.lock();
-            if state.in_flight >= IN_FLIGHT {
+            if state.running.is_empty() {
+                Turn::Alone(state.start())
+            } else {
                 let (reply, answer) = oneshot::channel();
                 state.waiting.push(Waiter { key, reply });
-                Some(answer)
-            } else {
-                state.in_flight += 1;
-                None
+                // Every statement running is stalled: this miss and those before it go in
+                // another one rather than wait for them.
+                let another = state.stalled().then(|| state.next_batch());
+                Turn::Queued(answer, another)
             }
         };
-        if let Some(answer) = queued {
-            // The batch runs in its own task, so it completes even if this caller goes away;
-            // a lost reply (the task panicked) fails the call closed.
-            return answer
-                .await
-                .unwrap_or(Err(StoreError::Unavailable(SqlxError::WorkerCrashed)));
-        }
+        let started = match turn {
+            Turn::Alone(started) => started,
+            Turn::Queued(answer, another) => {
+                if let Some((batch, started)) = another {
+                    tokio::spawn(Arc::clone(&self.inner).drive(batch, started));
+                }
+                // The batch runs in its own task, so it completes even if this caller goes
+                // away; a lost reply (the task panicked) fails the call closed.
+                return answer
+                    .await
+                    .unwrap_or(Err(StoreError::Unavailable(SqlxError::WorkerCrashed)));
+            }
+        };
         // Whatever happens to this call (even cancellation mid-read), the guard passes the
         // queue on to a batch task.
-        let _hand_off = HandOff(Arc::clone(&self.inner));
+        let _hand_off = HandOff {
+            inner: Arc::clone(&self.inner),
+            started,
+        };
         self.inner.stats.reads.fetch_add(1, Ordering::Relaxed);
         self.inner.stats.statements.fetch_add(1, Ordering::Relaxed);
-        token_store::lookup(&self.inner.pool, &key.hash, key.now, key.consume).await
+        self.inner
+            .read(std::slice::from_ref(&key))
+            .await
+            .map(|mut answers| answers.pop().flatten())
     }
 }
 
@@ -138,44 +198,53 @@ impl MissQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Ends a statement: with nobody waiting its slot is freed, else the waiting misses are
-    /// taken for the next statement in the same slot.
-    fn next_batch(&self) -> Vec<Waiter> {
-        let mut state = self.lock();
-        if state.waiting.is_empty() {
-            state.in_flight -= 1;
-            return Vec::new();
-        }
-        let take = state.waiting.len().min(MAX_BATCH);
-        if take == state.waiting.len() {
-            mem::take(&mut state.waiting)
-        } else {
-            state.waiting.drain(..take).collect()
-        }
-    }
-
-    /// Runs batches until nobody waits.
-    async fn drive(self: Arc<Self>) {
-        let mut idle = Idle {
+    /// Runs `batch` (its statement started at `started`), then batches of whoever waits
+    /// meanwhile, until nobody waits.
+    async fn drive(self: Arc<Self>, mut batch: Vec<Waiter>, started: Instant) {
+        let mut current = Current {
             inner: &self,
-            reached: false,
+            started: Some(started),
         };
         loop {
-            let batch = self.next_batch();
-            if batch.is_empty() {
-                idle.reached = true;
-                return;
-            }
             let deferred = self.run(batch).await;
+            let mut state = self.lock();
             if !deferred.is_empty() {
                 // Callers whose token was consumed for another caller in this statement go
                 // first in the next one.
-                let mut state = self.lock();
                 let later = mem::take(&mut state.waiting);
                 state.waiting = deferred;
                 state.waiting.extend(later);
             }
+            if let Some(ended) = current.started.take() {
+                state.end(ended);
+            }
+            if state.waiting.is_empty() {
+                return;
+            }
+            let (next, started) = state.next_batch();
+            current.started = Some(started);
+            batch = next;
         }
+    }
+
+    /// Reads `keys` (one answer each, in order) in one statement, on a kept connection: one
+    /// that served the previous statement when it is fit (see `tessera_store::kept`), so a
+    /// statement costs one round trip to PostgreSQL, not a second one for the pool's check of
+    /// each connection handed back. A connection whose statement failed, or was cancelled with
+    /// its caller, goes back to the pool instead, which checks it.
+    async fn read(&self, keys: &[LookupKey]) -> Result<Vec<Option<TokenRecord>>, StoreError> {
+        let mut checkout = self.connections.take().await?;
+        let answers = if let [key] = keys {
+            token_store::lookup(checkout.conn(), &key.hash, key.now, key.consume)
+                .await
+                .map(|record| vec![record])
+        } else {
+            token_store::lookup_many(checkout.conn(), keys).await
+        };
+        if answers.is_ok() {
+            self.connections.put_back(checkout);
+        }
+        answers
     }
 
     /// One statement for `batch`; answers everyone it can and returns the callers that must
@@ -200,14 +269,7 @@ impl MissQueue {
             return Vec::new();
         }
         self.stats.statements.fetch_add(1, Ordering::Relaxed);
-        let answers = if let [key] = keys.as_slice() {
-            token_store::lookup(&self.pool, &key.hash, key.now, key.consume)
-                .await
-                .map(|record| vec![record])
-        } else {
-            token_store::lookup_many(&self.pool, &keys).await
-        };
-        let answers = match answers {
+        let answers = match self.read(&keys).await {
             Ok(answers) => answers,
             Err(err) => {
                 warn!(error = %err, keys = keys.len(), "batched token read failed");
@@ -241,45 +303,52 @@ impl MissQueue {
     }
 }
 
+/// How a miss goes: alone, as its own statement (started then), or queued for a batch (with the
+/// batch of another statement to open, when every running one is stalled).
+enum Turn {
+    Alone(Instant),
+    Queued(oneshot::Receiver<Answer>, Option<(Vec<Waiter>, Instant)>),
+}
+
 /// Passes the queue on when a lone read ends, however it ends.
-struct HandOff(Arc<MissQueue>);
+struct HandOff {
+    inner: Arc<MissQueue>,
+    started: Instant,
+}
 
 impl Drop for HandOff {
     fn drop(&mut self) {
-        let mut state = self.0.lock();
+        let mut state = self.inner.lock();
+        state.end(self.started);
         if state.waiting.is_empty() {
-            state.in_flight -= 1;
             return;
         }
-        drop(state);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(Arc::clone(&self.0).drive());
+                let (batch, started) = state.next_batch();
+                drop(state);
+                runtime.spawn(Arc::clone(&self.inner).drive(batch, started));
             }
             // No runtime (being shut down): the waiters' replies drop, and they fail closed.
-            Err(_) => {
-                let mut state = self.0.lock();
-                state.waiting.clear();
-                state.in_flight -= 1;
-            }
+            Err(_) => state.waiting.clear(),
         }
     }
 }
 
-/// Should a batch task end early (a panic, the runtime shutting down), its slot must not stay
-/// taken forever: the waiting callers' replies are dropped, so they fail closed, and the slot is
-/// freed.
-struct Idle<'a> {
+/// The statement a batch task runs. Should the task end early (a panic, the runtime shutting
+/// down), its statement must not count as running forever: it ends, and the waiting callers'
+/// replies are dropped, so they fail closed.
+struct Current<'a> {
     inner: &'a MissQueue,
-    reached: bool,
+    started: Option<Instant>,
 }
 
-impl Drop for Idle<'_> {
+impl Drop for Current<'_> {
     fn drop(&mut self) {
-        if !self.reached {
+        if let Some(started) = self.started {
             let mut state = self.inner.lock();
+            state.end(started);
             state.waiting.clear();
-            state.in_flight -= 1;
         }
     }
 }

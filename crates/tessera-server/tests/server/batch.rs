@@ -162,3 +162,70 @@ async fn concurrent_misses_share_statements_and_spend_exact_uses() {
         "concurrent misses were coalesced: {reads} reads in {statements} statements"
     );
 }
+
+/// One statement at a time makes the batches large, but a statement can stall: here its
+/// use-counting write waits for a row lock that another transaction holds, as a large revocation
+/// would. The misses behind it must not wait for the lock: once the statement is old enough they
+/// go in another one, and only the caller of the locked token waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_statement_does_not_hold_up_other_misses() {
+    let server = steady_server().await;
+    let watcher = watcher(&server).await;
+    let (_, session) = server.session(Role::User).await;
+    let locked = limited(&server, &session, 5).await;
+    let mut others = Vec::new();
+    for uses in [0, 2, 0, 3, 0, 4] {
+        others.push(limited(&server, &session, uses).await);
+    }
+    let hash = tessera_rules::token::TokenHash::of(&locked);
+    let mut holder = server.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM tokens WHERE hash = $1 FOR UPDATE")
+        .bind(&hash.as_bytes()[..])
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    let stuck = {
+        let (client, watcher, locked) = (server.client(), watcher.clone(), locked.clone());
+        tokio::spawn(async move {
+            let mut client = client;
+            client
+                .introspect(authed(
+                    pb::IntrospectRequest {
+                        token: locked,
+                        peek: false,
+                    },
+                    &watcher,
+                ))
+                .await
+                .map(|answer| answer.into_inner().active)
+        })
+    };
+    // The stuck call's statement is now waiting for the lock.
+    tokio::time::sleep(tessera_server::service::misses::STALLED * 25).await;
+    assert!(
+        !stuck.is_finished(),
+        "the locked token's use waits for the lock"
+    );
+
+    // Without another statement these would wait for the lock, which is released only after
+    // them: the timeout is a deadlock detector, not a latency goal.
+    for token in &others {
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            server.introspect(&watcher, token),
+        )
+        .await
+        .expect("a miss waited behind the stalled statement")
+        .unwrap();
+        assert!(answer.active);
+    }
+    assert!(!stuck.is_finished(), "still waiting for the lock");
+    holder.rollback().await.unwrap();
+    let spent = tokio::time::timeout(std::time::Duration::from_secs(20), stuck)
+        .await
+        .expect("the locked token's call ends once the lock is gone")
+        .unwrap()
+        .unwrap();
+    assert!(spent, "its use was counted once the lock was released");
+}

@@ -2,7 +2,7 @@
 //! concurrent cache misses wait on one another instead of each paying a round trip. As there,
 //! only limited-use tokens asked to spend a use cost a second, use-counting statement.
 
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use tessera_rules::token::TokenHash;
 use time::OffsetDateTime;
 
@@ -40,8 +40,10 @@ struct BatchRow {
 /// allowed here: a second one is refused with [`StoreError::Corrupt`] before anything is sent
 /// (the caller defers it to its next statement). Rows are locked in id order, as revocation locks
 /// them, so a batch cannot deadlock with a revocation or with another batch.
+///
+/// `conn` is checked out by the caller (a kept one, see `crate::kept`, or the pool's).
 pub async fn lookup_many(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     keys: &[LookupKey],
 ) -> Result<Vec<Option<TokenRecord>>, StoreError> {
     if keys.len() > MAX_BATCH {
@@ -68,7 +70,7 @@ pub async fn lookup_many(
           LEFT JOIN users u ON u.id = t.subject"
     ))
     .bind(hashes)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut records = place(keys.len(), rows)?;
     let spending: Vec<usize> = keys
@@ -81,7 +83,7 @@ pub async fn lookup_many(
         .map(|(idx, _)| idx)
         .collect();
     if !spending.is_empty() {
-        let spent = consume_uses(pool, spending.iter().map(|&idx| keys[idx])).await?;
+        let spent = consume_uses(conn, spending.iter().map(|&idx| keys[idx])).await?;
         for (idx, record) in spending.into_iter().zip(spent) {
             records[idx] = record;
         }
@@ -106,7 +108,7 @@ fn place(count: usize, rows: Vec<BatchRow>) -> Result<Vec<Option<TokenRecord>>, 
 /// Counts one use of each key's limited-use token and reads it back, in one statement; one entry
 /// per key, in order. Distinct hashes only (checked by the caller).
 async fn consume_uses(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     keys: impl Iterator<Item = LookupKey>,
 ) -> Result<Vec<Option<TokenRecord>>, StoreError> {
     let (hashes, nows): (Vec<[u8; 32]>, Vec<OffsetDateTime>) =
@@ -147,7 +149,7 @@ async fn consume_uses(
     )
     .bind(hashes)
     .bind(nows)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     place(count, rows)
 }

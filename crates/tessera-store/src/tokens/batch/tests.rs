@@ -5,6 +5,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use super::*;
+use crate::PgPool;
 use crate::{
     testing::TestDatabase,
     tokens::{insert, lookup, revoke, NewToken, RevokeTarget},
@@ -68,7 +69,7 @@ async fn one_statement_answers_each_key_as_a_lone_read_would() -> anyhow::Result
     let later = now + Duration::minutes(2);
 
     let answers = lookup_many(
-        &db.pool,
+        &mut *db.pool.acquire().await?,
         &[
             key(unlimited, now, true),
             key(two, now, true),
@@ -93,13 +94,21 @@ async fn one_statement_answers_each_key_as_a_lone_read_would() -> anyhow::Result
     assert!(answers[6].as_ref().unwrap().revoked_at.is_some());
 
     // An expired token is not consumed, whoever asks.
-    let expired = lookup_many(&db.pool, &[key(soon, later, true), key(two, now, true)]).await?;
+    let expired = lookup_many(
+        &mut *db.pool.acquire().await?,
+        &[key(soon, later, true), key(two, now, true)],
+    )
+    .await?;
     assert_eq!(uses(&expired[0]), Some((Some(4), false)));
     assert_eq!(uses(&expired[1]), Some((Some(0), true)));
     // Used up: nothing left to consume, and a lone read agrees.
-    let used_up = lookup_many(&db.pool, &[key(two, now, true), key(unlimited, now, true)]).await?;
+    let used_up = lookup_many(
+        &mut *db.pool.acquire().await?,
+        &[key(two, now, true), key(unlimited, now, true)],
+    )
+    .await?;
     assert_eq!(uses(&used_up[0]), Some((Some(0), false)));
-    let lone = lookup(&db.pool, &two, now, true).await?;
+    let lone = lookup(&mut *db.pool.acquire().await?, &two, now, true).await?;
     assert_eq!(uses(&lone), Some((Some(0), false)));
     db.cleanup().await?;
     Ok(())
@@ -110,12 +119,16 @@ async fn a_token_is_consumed_at_most_once_per_statement() -> anyhow::Result<()> 
     let db = TestDatabase::new(&crate::MIGRATOR).await?;
     let now = OffsetDateTime::from_unix_timestamp(1_800_000_000)?;
     let three = store(&db.pool, "three", now, None, Some(3)).await;
-    let refused = lookup_many(&db.pool, &[key(three, now, true), key(three, now, true)]).await;
+    let refused = lookup_many(
+        &mut *db.pool.acquire().await?,
+        &[key(three, now, true), key(three, now, true)],
+    )
+    .await;
     assert!(
         matches!(refused, Err(StoreError::Corrupt(_))),
         "{refused:?}"
     );
-    let left = lookup(&db.pool, &three, now, false).await?;
+    let left = lookup(&mut *db.pool.acquire().await?, &three, now, false).await?;
     assert_eq!(uses(&left), Some((Some(3), false)), "nothing was spent");
     db.cleanup().await?;
     Ok(())
@@ -152,7 +165,9 @@ async fn concurrent_batches_spend_each_use_exactly_once() -> anyhow::Result<()> 
                     .collect();
                 let keys: Vec<LookupKey> =
                     order.iter().map(|&i| key(tokens[i].0, now, true)).collect();
-                let answers = lookup_many(&pool, &keys).await.expect("batch");
+                let answers = lookup_many(&mut pool.acquire().await.expect("connection"), &keys)
+                    .await
+                    .expect("batch");
                 for (&i, answer) in order.iter().zip(&answers) {
                     if answer.as_ref().expect("known token").consumed {
                         accepted[i] += 1;
@@ -185,9 +200,11 @@ async fn only_spending_a_limited_use_writes() -> anyhow::Result<()> {
     let unlimited = store(&db.pool, "unlimited", now, None, None).await;
     let limited = store(&db.pool, "limited", now, None, Some(2)).await;
     let exhausted = store(&db.pool, "exhausted", now, None, Some(1)).await;
-    assert!(lookup(&db.pool, &exhausted, now, true)
-        .await?
-        .is_some_and(|r| r.consumed));
+    assert!(
+        lookup(&mut *db.pool.acquire().await?, &exhausted, now, true)
+            .await?
+            .is_some_and(|r| r.consumed)
+    );
     let read_only = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .after_connect(|conn, _| {
@@ -199,15 +216,15 @@ async fn only_spending_a_limited_use_writes() -> anyhow::Result<()> {
         })
         .connect(&db.url)
         .await?;
-    let lone = lookup(&read_only, &unlimited, now, true).await?;
+    let lone = lookup(&mut *read_only.acquire().await?, &unlimited, now, true).await?;
     assert_eq!(uses(&lone), Some((None, false)));
-    let peek = lookup(&read_only, &limited, now, false).await?;
+    let peek = lookup(&mut *read_only.acquire().await?, &limited, now, false).await?;
     assert_eq!(uses(&peek), Some((Some(2), false)));
     // Nothing left to spend: answered from the read, no write attempted.
-    let used_up = lookup(&read_only, &exhausted, now, true).await?;
+    let used_up = lookup(&mut *read_only.acquire().await?, &exhausted, now, true).await?;
     assert_eq!(uses(&used_up), Some((Some(0), false)));
     let batch = lookup_many(
-        &read_only,
+        &mut *read_only.acquire().await?,
         &[
             key(unlimited, now, true),
             key(limited, now, false),
@@ -221,11 +238,17 @@ async fn only_spending_a_limited_use_writes() -> anyhow::Result<()> {
     assert_eq!(uses(&batch[2]), Some((Some(0), false)));
     assert!(batch[3].is_none());
     // Spending a use is the one write: refused on the read-only session, counted on a normal one.
-    assert!(lookup(&read_only, &limited, now, true).await.is_err());
-    assert!(lookup_many(&read_only, &[key(limited, now, true)])
-        .await
-        .is_err());
-    let spent = lookup(&db.pool, &limited, now, true).await?;
+    assert!(
+        lookup(&mut *read_only.acquire().await?, &limited, now, true)
+            .await
+            .is_err()
+    );
+    assert!(
+        lookup_many(&mut *read_only.acquire().await?, &[key(limited, now, true)])
+            .await
+            .is_err()
+    );
+    let spent = lookup(&mut *db.pool.acquire().await?, &limited, now, true).await?;
     assert_eq!(uses(&spent), Some((Some(1), true)));
     read_only.close().await;
     db.cleanup().await?;
