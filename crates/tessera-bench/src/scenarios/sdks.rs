@@ -127,7 +127,8 @@ fn node() -> anyhow::Result<Sdk> {
 }
 
 impl Bench {
-    fn sdk_load(&self, sdk: &Sdk, args: &[String]) -> anyhow::Result<Vec<Phase>> {
+    /// The SDK's load program against replica A, with the caller's and the target's tokens.
+    fn sdk_command(&self, sdk: &Sdk) -> anyhow::Result<Command> {
         let (program, rest) = sdk.program.split_first().context("empty program")?;
         let mut command = Command::new(program);
         command
@@ -137,8 +138,13 @@ impl Bench {
             .arg("--caller")
             .arg(&self.caller_token)
             .arg("--target")
-            .arg(&self.hot)
-            .args(args);
+            .arg(&self.hot);
+        Ok(command)
+    }
+
+    fn sdk_load(&self, sdk: &Sdk, args: &[String]) -> anyhow::Result<Vec<Phase>> {
+        let mut command = self.sdk_command(sdk)?;
+        command.args(args);
         run_load_program(sdk.name, &mut command)
     }
 
@@ -200,15 +206,8 @@ impl Bench {
 
         // Sequential: one call at a time, in rounds of tonic's calls then the SDK's (the load
         // program, warmed up, waits for a line on its standard input before each of its rounds).
-        let (program, rest) = sdk.program.split_first().context("empty program")?;
-        let mut child = Command::new(program)
-            .args(rest)
-            .arg("--addr")
-            .arg(self.a.addr.to_string())
-            .arg("--caller")
-            .arg(&self.caller_token)
-            .arg("--target")
-            .arg(&self.hot)
+        let mut child = self
+            .sdk_command(&sdk)?
             .args(["--calls", "introspect", "--interleave", "--sequential"])
             .arg(SEQUENTIAL_CALLS.to_string())
             .arg("--rounds")
