@@ -66,11 +66,6 @@ impl KeptConnections {
         }
     }
 
-    /// The pool the connections come from.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// A kept connection when one is fit for use, else one checked out of the pool (which fails
     /// with `Unavailable` after the pool's acquire timeout).
     pub async fn take(&self) -> Result<Checkout, StoreError> {
@@ -107,11 +102,6 @@ impl KeptConnections {
                 used: Instant::now(),
             });
         }
-    }
-
-    /// Connections kept right now.
-    pub fn kept(&self) -> usize {
-        self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {

@@ -51,7 +51,7 @@ type Answer = Result<Option<TokenRecord>, StoreError>;
 /// Statements in flight at once per replica, at most; beyond the first only after a stall.
 pub const MOST_IN_FLIGHT: usize = 4;
 
-/// How long the latest statement may run before a miss opens another one beside it.
+/// How long every running statement must have run before a miss opens another one beside them.
 pub const STALLED: Duration = Duration::from_millis(2);
 
 /// The replica's single queue of token reads that missed the cache.
