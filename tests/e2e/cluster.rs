@@ -214,7 +214,20 @@ async fn the_cluster_script_keeps_serving_when_one_replica_drains() -> anyhow::R
         }
     };
     result.map_err(|e| {
-        e.context(std::fs::read_to_string(dir.path().join("script.err")).unwrap_or_default())
+        // What the script and each replica said, so that a failure here can be told apart
+        // (a replica that exited says why in its own log).
+        let mut said = std::fs::read_to_string(dir.path().join("script.err")).unwrap_or_default();
+        for name in ["a", "b", "c"] {
+            let log = std::fs::read_to_string(dir.path().join(format!("cluster/{name}.log")))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            said.push_str(&format!("\n--- replica {name}, last lines of its log:\n"));
+            for line in tail.into_iter().rev() {
+                said.push_str(line);
+                said.push('\n');
+            }
+        }
+        e.context(said)
     })?;
     anyhow::ensure!(stopped.is_some(), "cluster.sh did not stop on SIGTERM");
     Ok(())
