@@ -8,6 +8,10 @@
 // order): the bench's functions are exempt from the 80-line rule of production code.
 #![allow(clippy::too_many_lines)]
 
+// The replicas run in this process: the allocator `tessera serve` uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{path::PathBuf, time::Duration};
 
 use clap::Parser;
@@ -144,7 +148,9 @@ fn install_logs() {
     let as_served = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(std::io::sink)
-        .with_filter(tracing_subscriber::EnvFilter::new("info"));
+        .with_filter(tessera_telemetry::log_filter(
+            tracing_subscriber::EnvFilter::new("info"),
+        ));
     tracing_subscriber::registry()
         .with(own)
         .with(as_served)

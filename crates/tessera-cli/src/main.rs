@@ -7,6 +7,11 @@
 //! server host with no token (`user add --database-url`, `token what|reset|set`, `keys`) use
 //! `tessera-store`. One file per command group in `commands/`; `main` only routes.
 
+// mimalloc, not the C library's allocator: glibc's malloc and free (fastbin consolidation
+// among them) took a tenth of a replica's CPU per uncached Introspect (BENCHMARKS.md, issue 33).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal as _;
 
 use clap::Parser;

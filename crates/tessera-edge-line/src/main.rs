@@ -1,5 +1,10 @@
 //! The `tessera-edge-line` binary: parse settings, vet the service token, serve.
 
+// mimalloc, not the C library's allocator: glibc's malloc and free (fastbin consolidation
+// among them) took a tenth of a replica's CPU per uncached Introspect (BENCHMARKS.md, issue 33).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -16,6 +16,6 @@ mod subscriber;
 
 pub use propagation::{continue_trace, extract_grpc, extract_http, inject};
 pub use subscriber::{
-    build, init, run_program, LogArgs, LogFormat, LogSettings, ParentlessRule, SamplerSetting,
-    Telemetry, TraceArgs, TraceSettings,
+    build, init, log_filter, run_program, LogArgs, LogFormat, LogSettings, ParentlessRule,
+    SamplerSetting, Telemetry, TraceArgs, TraceSettings,
 };

@@ -7,7 +7,8 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use tracing::Dispatch;
-use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt as _, LevelFilter, Targets};
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::Layer as _;
 
@@ -146,7 +147,7 @@ pub enum LogFormat {
     /// Human-readable lines.
     #[default]
     Text,
-    /// One JSON object per line (fields, span context), for log shippers.
+    /// One JSON object per line (fields; the span context too when the log filter asks for DEBUG), for log shippers.
     Json,
 }
 
@@ -234,6 +235,27 @@ fn export_filter() -> Targets {
         .with_target("opentelemetry_otlp", tracing::Level::WARN)
 }
 
+/// What the log layer sees, from its `--log` filter: events only, unless the filter asks for
+/// DEBUG or finer somewhere. A span the log layer sees costs every request the formatting of its
+/// fields, in case an event inside it is written: a tenth of a replica's CPU per uncached
+/// Introspect (`grpc.server` and `db`; BENCHMARKS.md, issue 33), for the few events written at
+/// INFO and above within a request. Where the spans go, to a trace collector, they are kept
+/// (the export layer has its own filter); an operator who turns on DEBUG to follow requests gets
+/// each event's spans in the log as well.
+pub fn log_filter<S>(filter: EnvFilter) -> Box<dyn Filter<S> + Send + Sync + 'static>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let follows_requests = filter
+        .max_level_hint()
+        .is_none_or(|most| most >= LevelFilter::DEBUG);
+    if follows_requests {
+        Box::new(filter)
+    } else {
+        Box::new(filter.and(filter_fn(|metadata| metadata.is_event())))
+    }
+}
+
 /// Builds the subscriber without installing it (the bench runs a traced and an untraced server in
 /// one process). Must run inside a Tokio runtime when `traces` is set: the gRPC exporter's
 /// connection lives on it.
@@ -245,8 +267,8 @@ pub fn build(
         .with_writer(std::io::stderr)
         .with_ansi(log.ansi);
     let fmt = match log.format {
-        LogFormat::Text => fmt.with_filter(log.filter).boxed(),
-        LogFormat::Json => fmt.json().with_filter(log.filter).boxed(),
+        LogFormat::Text => fmt.with_filter(log_filter(log.filter)).boxed(),
+        LogFormat::Json => fmt.json().with_filter(log_filter(log.filter)).boxed(),
     };
     let registry = tracing_subscriber::registry().with(fmt);
     let Some(traces) = traces else {
@@ -409,6 +431,54 @@ mod tests {
         );
         let error = SamplerSetting::parse(Some("sometimes"), None).unwrap_err();
         assert!(error.to_string().contains("OTEL_TRACES_SAMPLER"), "{error}");
+    }
+
+    /// The log lines written while an event is logged inside a request-like span, with `--log`.
+    fn logged_inside_a_span(log: &str) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .with_filter(log_filter(EnvFilter::new(log)));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("grpc.server", rpc.method = "Introspect");
+            span.in_scope(|| tracing::warn!(keys = 3, "batched token read failed"));
+        });
+        let bytes = lines.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn logs_carry_spans_only_when_the_filter_asks_for_debug() {
+        let info = logged_inside_a_span("info");
+        assert!(info.contains("batched token read failed keys=3"), "{info}");
+        assert!(!info.contains("Introspect"), "{info}");
+        for debug in ["debug", "info,tessera_server=debug", "trace"] {
+            let lines = logged_inside_a_span(debug);
+            assert!(
+                lines.contains("grpc.server{rpc.method=\"Introspect\"}"),
+                "{debug}: {lines}"
+            );
+            assert!(
+                lines.contains("batched token read failed"),
+                "{debug}: {lines}"
+            );
+        }
+        assert_eq!(logged_inside_a_span("error"), "");
     }
 
     #[test]
