@@ -1,6 +1,6 @@
-import type { Client, Metadata } from "@grpc/grpc-js";
 import type { MessageShape } from "@bufbuild/protobuf";
 import { unary } from "./rpc.js";
+import type { Headers, Transport } from "./transport.js";
 import {
   AdminService,
   type AuditEventSchema,
@@ -22,19 +22,20 @@ export type AuditEvent = MessageShape<typeof AuditEventSchema>;
  * walk every page.
  */
 export class AdminClient {
+  /** @internal made by TesseraClient.admin() */
   constructor(
-    private readonly grpc: Client,
-    private readonly metadata: () => Metadata | Promise<Metadata>,
-    private readonly deadline: () => Date,
+    private readonly transport: Transport,
+    private readonly headers: () => Headers | Promise<Headers>,
+    private readonly deadline: () => number,
   ) {}
 
   /** Creates an account (USER_EXISTS when the name is taken). */
   async createUser(user: { username: string; password: string; displayName?: string; role?: string }): Promise<User> {
     const r = await unary(
-      this.grpc,
+      this.transport,
       AdminService.method.createUser,
       { displayName: "", role: "", ...user },
-      this.metadata(),
+      this.headers(),
       this.deadline(),
     );
     return r.user!;
@@ -44,7 +45,7 @@ export class AdminClient {
     const out: UserSummary[] = [];
     let pageToken = "";
     do {
-      const r = await unary(this.grpc, AdminService.method.listUsers, { pageToken }, this.metadata(), this.deadline());
+      const r = await unary(this.transport, AdminService.method.listUsers, { pageToken }, this.headers(), this.deadline());
       out.push(...r.users);
       pageToken = r.nextPageToken;
     } while (pageToken);
@@ -52,39 +53,42 @@ export class AdminClient {
   }
 
   async setUserDisabled(username: string, disabled: boolean): Promise<UserSummary> {
-    return (await unary(this.grpc, AdminService.method.setUserDisabled, { username, disabled }, this.metadata(), this.deadline())).user!;
+    return (await unary(this.transport, AdminService.method.setUserDisabled, { username, disabled }, this.headers(), this.deadline()))
+      .user!;
   }
 
   async setRole(username: string, role: string): Promise<User> {
-    return (await unary(this.grpc, AdminService.method.setRole, { username, role }, this.metadata(), this.deadline())).user!;
+    return (await unary(this.transport, AdminService.method.setRole, { username, role }, this.headers(), this.deadline())).user!;
   }
 
   async setPassword(username: string, password: string): Promise<void> {
-    await unary(this.grpc, AdminService.method.setPassword, { username, password }, this.metadata(), this.deadline());
+    await unary(this.transport, AdminService.method.setPassword, { username, password }, this.headers(), this.deadline());
   }
 
   /** Starts TOTP enrollment: the secret and its otpauth:// URI (both secrets). */
   async beginTotpEnrollment(username: string): Promise<BeginTotpEnrollmentResponse> {
-    return unary(this.grpc, AdminService.method.beginTotpEnrollment, { username }, this.metadata(), this.deadline());
+    return unary(this.transport, AdminService.method.beginTotpEnrollment, { username }, this.headers(), this.deadline());
   }
 
   async confirmTotpEnrollment(username: string, secret: string, code: string): Promise<User> {
-    return (await unary(this.grpc, AdminService.method.confirmTotpEnrollment, { username, secret, code }, this.metadata(), this.deadline()))
-      .user!;
+    return (
+      await unary(this.transport, AdminService.method.confirmTotpEnrollment, { username, secret, code }, this.headers(), this.deadline())
+    ).user!;
   }
 
   async removeTotp(username: string): Promise<User> {
-    return (await unary(this.grpc, AdminService.method.removeTotp, { username }, this.metadata(), this.deadline())).user!;
+    return (await unary(this.transport, AdminService.method.removeTotp, { username }, this.headers(), this.deadline())).user!;
   }
 
   /** An account's tokens; with includeInactive also expired and revoked ones. */
   async listTokens(username: string, includeInactive = false): Promise<TokenInfo[]> {
-    return (await unary(this.grpc, AdminService.method.listTokens, { username, includeInactive }, this.metadata(), this.deadline())).tokens;
+    return (await unary(this.transport, AdminService.method.listTokens, { username, includeInactive }, this.headers(), this.deadline()))
+      .tokens;
   }
 
   /** One token by id (TOKEN_NOT_FOUND when there is none). */
   async getToken(tokenId: string): Promise<TokenInfo> {
-    return (await unary(this.grpc, AdminService.method.getToken, { tokenId }, this.metadata(), this.deadline())).token!;
+    return (await unary(this.transport, AdminService.method.getToken, { tokenId }, this.headers(), this.deadline())).token!;
   }
 
   /** Audit events, newest first, all pages. */
@@ -93,7 +97,7 @@ export class AdminClient {
     let pageToken = "";
     do {
       const r = await unary(
-        this.grpc,
+        this.transport,
         AdminService.method.listAuditEvents,
         {
           actor: filter.actor ?? "",
@@ -102,7 +106,7 @@ export class AdminClient {
           until: filter.until ? timestampFromDate(filter.until) : undefined,
           pageToken,
         },
-        this.metadata(),
+        this.headers(),
         this.deadline(),
       );
       out.push(...r.events);

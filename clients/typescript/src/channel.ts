@@ -1,17 +1,20 @@
-// The one gRPC channel a client (and every copy of it) uses: credentials, the replicas resolver and
-// load balancer (pick_first, each replica's TLS checked against its own host name) and the retry
-// policy of calls that are safe to repeat.
+// What a client (and every copy of it) talks to Tessera over: the unary transport (transport.ts),
+// which retries the calls that are safe to repeat, and, opened on the first watch, a grpc-js
+// channel for server streaming with the same replicas (resolver and pick_first load balancer, each
+// replica's TLS checked against its own host name) and credentials.
 import { readFileSync } from "node:fs";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { Client, credentials, experimental, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import { authority, type ServerAddress } from "./address.js";
 import { refused } from "./errors.js";
+import { tracingInterceptor } from "./tracing.js";
+import { Transport, type TlsMaterial } from "./transport.js";
 
 /**
  * Calls that are safe to repeat, and so retried on UNAVAILABLE (on the next replica when one died).
- * Login, Unlock, IssueToken and Introspect (which may consume a use) are not: gRPC re-sends them
- * only when they surely never left the client.
+ * Login, Unlock, IssueToken and Introspect (which may consume a use) are not: the transport re-sends
+ * them only when they surely never left the client.
  */
 export const RETRIED: ReadonlyArray<readonly [string, string]> = [
   ["tessera.v1.AuthService", "Revoke"],
@@ -27,23 +30,7 @@ export const RETRIED: ReadonlyArray<readonly [string, string]> = [
   ["tessera.v1.AdminService", "ListAuditEvents"],
 ];
 
-function serviceConfig(loadBalancer: string): string {
-  return JSON.stringify({
-    loadBalancingConfig: [{ [loadBalancer]: {} }],
-    methodConfig: [
-      {
-        name: RETRIED.map(([service, method]) => ({ service, method })),
-        retryPolicy: {
-          maxAttempts: 4,
-          initialBackoff: "0.05s",
-          maxBackoff: "1s",
-          backoffMultiplier: 2,
-          retryableStatusCodes: ["UNAVAILABLE"],
-        },
-      },
-    ],
-  });
-}
+const RETRIED_PATHS: ReadonlySet<string> = new Set(RETRIED.map(([service, method]) => `/${service}/${method}`));
 
 /** TLS settings: PEM files, read when the client is built. */
 export interface TlsFiles {
@@ -54,21 +41,37 @@ export interface TlsFiles {
   keyFile?: string;
 }
 
-export function channelCredentials(tls: boolean, files: TlsFiles | undefined): ChannelCredentials {
-  if (!tls) return credentials.createInsecure();
-  if (!files) return credentials.createSsl();
-  if (Boolean(files.certFile) !== Boolean(files.keyFile)) {
+/**
+ * The PEM material of TLS, read when the client is built (undefined: plaintext). Without a CA file
+ * the roots are grpc-js's: GRPC_DEFAULT_SSL_ROOTS_FILE_PATH when set, else Node's.
+ */
+export function tlsMaterial(tls: boolean, files: TlsFiles | undefined): TlsMaterial | undefined {
+  if (!tls) return undefined;
+  if (files && Boolean(files.certFile) !== Boolean(files.keyFile)) {
     throw refused("INVALID_ARGUMENT", "tls", "give the client certificate and its key together");
   }
   const read = (path: string | undefined, what: string) => {
-    if (!path) return null;
+    if (!path) return undefined;
     try {
       return readFileSync(path);
     } catch (e) {
       throw refused("INVALID_ARGUMENT", "tls", `reading the ${what} file ${path}: ${(e as Error).message}`);
     }
   };
-  return credentials.createSsl(read(files.caFile, "CA"), read(files.keyFile, "key"), read(files.certFile, "certificate"));
+  let ca = read(files?.caFile, "CA");
+  const roots = process.env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH;
+  if (!ca && roots) {
+    try {
+      ca = readFileSync(roots);
+    } catch {
+      // As grpc-js: an unreadable default roots file leaves Node's roots.
+    }
+  }
+  return { ca, cert: read(files?.certFile, "certificate"), key: read(files?.keyFile, "key") };
+}
+
+function channelCredentials(tls: TlsMaterial | undefined): ChannelCredentials {
+  return tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
 }
 
 const SCHEME = "tessera-replicas";
@@ -189,8 +192,8 @@ class ReplicasLoadBalancingConfig implements experimental.TypedLoadBalancingConf
   }
 }
 
-/** Opens the channel: one address dials it directly, several go through the replicas resolver. */
-export function openChannel(addresses: ServerAddress[], creds: ChannelCredentials, extra: ChannelOptions = {}): Client {
+/** Opens the grpc-js channel: one address dials it directly, several go through the replicas resolver. */
+function openChannel(addresses: readonly ServerAddress[], creds: ChannelCredentials, extra: ChannelOptions): Client {
   let target: string;
   let loadBalancer = "pick_first";
   if (addresses.length === 1) {
@@ -205,12 +208,43 @@ export function openChannel(addresses: ServerAddress[], creds: ChannelCredential
     loadBalancer = LOAD_BALANCER;
   }
   const options: ChannelOptions = {
-    "grpc.service_config": serviceConfig(loadBalancer),
-    "grpc.enable_retries": 1,
+    "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ [loadBalancer]: {} }] }),
     // Channelz (grpc-js's introspection service, on by default) counts and timestamps every call
     // on the channel and subchannel for a debugging endpoint this client never serves.
     "grpc.enable_channelz": 0,
     ...extra,
   };
   return new Client(target, creds, options);
+}
+
+/** The connections of a client and its copies: unary calls' transport, the watches' grpc-js channel. */
+export class Connection {
+  readonly transport: Transport;
+  readonly #addresses: readonly ServerAddress[];
+  readonly #tls: TlsMaterial | undefined;
+  readonly #tracing: boolean;
+  #grpc: Client | undefined;
+  #closed = false;
+
+  constructor(addresses: readonly ServerAddress[], tls: TlsMaterial | undefined, tracing: boolean) {
+    this.#addresses = addresses;
+    this.#tls = tls;
+    this.#tracing = tracing;
+    this.transport = new Transport(addresses, tls, RETRIED_PATHS, tracing);
+  }
+
+  /** The grpc-js channel, opened on first use (a closed client's is shut down: its calls fail). */
+  get grpc(): Client {
+    if (!this.#grpc) {
+      this.#grpc = openChannel(this.#addresses, channelCredentials(this.#tls), this.#tracing ? { interceptors: [tracingInterceptor] } : {});
+      if (this.#closed) this.#grpc.close();
+    }
+    return this.#grpc;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.transport.close();
+    this.#grpc?.close();
+  }
 }

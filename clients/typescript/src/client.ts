@@ -1,9 +1,10 @@
-import { Metadata, status as Code, type Client } from "@grpc/grpc-js";
+import { Metadata, status as Code } from "@grpc/grpc-js";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { ADDRESS_FORMS, parseAddress, type ServerAddress } from "./address.js";
-import { channelCredentials, openChannel, type TlsFiles } from "./channel.js";
+import { Connection, tlsMaterial, type TlsFiles } from "./channel.js";
 import { refused, TesseraError } from "./errors.js";
-import { call, encoded, methodPath, unary } from "./rpc.js";
+import { methodPath, unary } from "./rpc.js";
+import { FRAME_PREFIX, type Headers, type Transport } from "./transport.js";
 import {
   decodeIntrospection,
   decodeNamespaceDecision,
@@ -13,7 +14,6 @@ import {
   plainIntrospect,
   TOKEN_TYPES,
 } from "./wire.js";
-import { tracingInterceptor } from "./tracing.js";
 import {
   formatTtl,
   Secret,
@@ -71,10 +71,15 @@ export function timestampOf(at: Date): Timestamp {
   return timestampFromDate(at);
 }
 
+/** Whether a token can travel in a header (printable ASCII, as gRPC metadata values). */
+function headerSafe(token: string): boolean {
+  return /^[\x20-\x7e]*$/.test(token);
+}
+
 /**
- * Talks to Tessera's AuthService (and, through admin(), its AdminService) over one gRPC channel.
- * Copies made with withToken share the channel. Every unary call has a deadline; failures are
- * TesseraErrors carrying the reason.
+ * Talks to Tessera's AuthService (and, through admin(), its AdminService) over one HTTP/2
+ * connection at a time (watches over a grpc-js channel of their own). Copies made with withToken
+ * share them. Every unary call has a deadline; failures are TesseraErrors carrying the reason.
  *
  *     const tessera = new TesseraClient("http://127.0.0.1:50051", { token: serviceToken });
  *     const info = await tessera.introspect(callerToken);
@@ -86,18 +91,18 @@ export function timestampOf(at: Date): Timestamp {
  * only when they surely never reached a server.
  */
 export class TesseraClient {
-  readonly #grpc: Client;
+  readonly #connection: Connection;
+  readonly #transport: Transport;
   readonly #token: string;
   readonly #source: TokenSource | undefined;
   readonly #timeoutMs: number;
-  // The headers of every call with a fixed token, built once and copied per call (interceptors,
-  // the tracing one among them, add to a call's headers).
-  readonly #fixed: Metadata | undefined;
+  // The headers of every call with a fixed token, built once (the transport only reads them).
+  readonly #fixed: Headers | undefined;
 
   constructor(address: string | string[], options?: ClientOptions);
-  /** @internal a copy sharing the channel */
-  constructor(address: Client, options: { token: string; timeoutMs: number });
-  constructor(address: string | string[] | Client, options: ClientOptions = {}) {
+  /** @internal a copy sharing the connection */
+  constructor(address: Connection, options: { token: string; timeoutMs: number });
+  constructor(address: string | string[] | Connection, options: ClientOptions = {}) {
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (!(timeoutMs > 0)) throw refused("INVALID_ARGUMENT", "timeout", "the default timeout must be positive");
     if (options.tokenSource !== undefined && typeof options.tokenSource !== "function") {
@@ -107,14 +112,13 @@ export class TesseraClient {
       throw refused("INVALID_ARGUMENT", "tokenSource", "give a token or a token source, not both");
     }
     this.#token = options.token ?? "";
+    if (!headerSafe(this.#token)) throw refused("INVALID_ARGUMENT", "token", "a token is printable ASCII");
     this.#source = options.tokenSource;
     this.#timeoutMs = timeoutMs;
-    if (!this.#source) {
-      this.#fixed = new Metadata();
-      if (this.#token) this.#fixed.set("authorization", `Bearer ${this.#token}`);
-    }
-    if (typeof address === "object" && !Array.isArray(address)) {
-      this.#grpc = address;
+    if (!this.#source) this.#fixed = this.#token ? Object.freeze({ authorization: `Bearer ${this.#token}` }) : NO_HEADERS;
+    if (address instanceof Connection) {
+      this.#connection = address;
+      this.#transport = address.transport;
       return;
     }
     const texts = Array.isArray(address) ? address : [address];
@@ -130,40 +134,46 @@ export class TesseraClient {
     }
     const tls = wantsTls || schemes.has(true);
     const files = typeof options.tls === "object" ? options.tls : undefined;
-    this.#grpc = openChannel(parsed, channelCredentials(tls, files), options.tracing ? { interceptors: [tracingInterceptor] } : {});
+    this.#connection = new Connection(parsed, tlsMaterial(tls, files), options.tracing ?? false);
+    this.#transport = this.#connection.transport;
   }
 
-  /** A copy that calls with token as its bearer token (instead of any token source), sharing the channel. */
+  /** A copy that calls with token as its bearer token (instead of any token source), sharing the connection. */
   withToken(token: string): TesseraClient {
-    return new TesseraClient(this.#grpc, { token, timeoutMs: this.#timeoutMs });
+    return new TesseraClient(this.#connection, { token, timeoutMs: this.#timeoutMs });
   }
 
   /** The AdminService calls, with this client's token and deadline. */
   admin(): AdminClient {
     return new AdminClient(
-      this.#grpc,
-      () => this.metadata(),
+      this.#transport,
+      () => this.headers(),
       () => this.deadline(),
     );
   }
 
-  /** Closes the channel, for this client and every copy. */
+  /** Closes the connections, for this client and every copy; calls in flight are still answered. */
   close(): void {
-    this.#grpc.close();
+    this.#connection.close();
   }
 
   /**
    * @internal the headers of one call: the fixed token's at once, else (a promise of) the token
    * source's answer
    */
-  metadata(): Metadata | Promise<Metadata> {
-    return this.#fixed ? this.#fixed.clone() : this.#sourceMetadata();
+  headers(): Headers | Promise<Headers> {
+    return this.#fixed ?? this.#sourceHeaders();
   }
 
-  async #sourceMetadata(): Promise<Metadata> {
-    const md = new Metadata();
+  async #sourceHeaders(): Promise<Headers> {
     const token = await this.#ownToken();
-    if (token) md.set("authorization", `Bearer ${token}`);
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
+  /** The headers of a watch's connection, as grpc-js metadata. */
+  async #watchMetadata(): Promise<Metadata> {
+    const md = new Metadata();
+    for (const [key, value] of Object.entries(await this.headers())) md.set(key, value);
     return md;
   }
 
@@ -181,6 +191,7 @@ export class TesseraClient {
     try {
       const token = await Promise.race([Promise.resolve().then(source), late]);
       if (typeof token !== "string") throw new Error(`it answered ${typeof token}, not a string`);
+      if (!headerSafe(token)) throw new Error("it answered a token that is not printable ASCII");
       return token;
     } catch (e) {
       if (e instanceof TesseraError) throw e;
@@ -190,9 +201,9 @@ export class TesseraClient {
     }
   }
 
-  /** @internal */
-  deadline(): Date {
-    return new Date(Date.now() + this.#timeoutMs);
+  /** @internal the deadline of a call starting now, in milliseconds since the epoch */
+  deadline(): number {
+    return Date.now() + this.#timeoutMs;
   }
 
   /**
@@ -200,7 +211,7 @@ export class TesseraClient {
    * password or code, deliberately alike), MFA_REQUIRED, ACCOUNT_LOCKED, RESOURCE_EXHAUSTED.
    */
   async login(username: string, password: string, totpCode = ""): Promise<Session> {
-    const r = await unary(this.#grpc, AuthService.method.login, { username, password, totpCode }, new Metadata(), this.deadline());
+    const r = await unary(this.#transport, AuthService.method.login, { username, password, totpCode }, NO_HEADERS, this.deadline());
     const u = r.user;
     return {
       token: new Secret(r.token),
@@ -221,10 +232,10 @@ export class TesseraClient {
   async unlock(password: string, options: { totpCode?: string; ttlSeconds?: number } = {}): Promise<IssuedToken> {
     const ttl = formatTtl(options.ttlSeconds);
     const r = await unary(
-      this.#grpc,
+      this.#transport,
       AuthService.method.unlock,
       { password, totpCode: options.totpCode ?? "", ttl },
-      this.metadata(),
+      this.headers(),
       this.deadline(),
     );
     return {
@@ -244,10 +255,10 @@ export class TesseraClient {
    */
   async revoke(target: RevokeTarget, reason = "", options: { noWait?: boolean } = {}): Promise<RevokeResult> {
     const r = await unary(
-      this.#grpc,
+      this.#transport,
       AuthService.method.revoke,
       { target: revokeTarget(target), reason, noWait: options.noWait ?? false },
-      this.metadata(),
+      this.headers(),
       this.deadline(),
     );
     return { revokedCount: r.revokedCount, everywhere: r.everywhere, acknowledged: r.acknowledged, lapsed: r.lapsed };
@@ -257,7 +268,7 @@ export class TesseraClient {
   async issueToken(params: IssueParams = {}): Promise<IssuedToken> {
     const ttl = formatTtl(params.ttlSeconds);
     const r = await unary(
-      this.#grpc,
+      this.#transport,
       AuthService.method.issueToken,
       {
         ttl,
@@ -268,7 +279,7 @@ export class TesseraClient {
         format: params.jwt ? TokenFormat.JWT : TokenFormat.UNSPECIFIED,
         tokenType: params.service ? TokenType.SERVICE : TokenType.API,
       },
-      this.metadata(),
+      this.headers(),
       this.deadline(),
     );
     return {
@@ -288,17 +299,10 @@ export class TesseraClient {
   async introspect(token: string, options: { peek?: boolean } = {}): Promise<Introspection> {
     const peek = options.peek ?? false;
     if (!plainIntrospect(token, peek)) {
-      return introspection(await unary(this.#grpc, AuthService.method.introspect, { token, peek }, this.metadata(), this.deadline()));
+      return introspection(await unary(this.#transport, AuthService.method.introspect, { token, peek }, this.headers(), this.deadline()));
     }
-    return await call(
-      this.#grpc,
-      INTROSPECT,
-      encodeIntrospectRequest(token, peek),
-      encoded,
-      decodeIntrospection,
-      this.metadata(),
-      this.deadline(),
-    );
+    const request = encodeIntrospectRequest(token, peek, FRAME_PREFIX);
+    return await this.#transport.unary(INTROSPECT, request, decodeIntrospection, this.headers(), this.deadline());
   }
 
   /**
@@ -308,21 +312,21 @@ export class TesseraClient {
   async checkNamespace(token: string, identifiers: string[], action = ""): Promise<NamespaceDecision> {
     if (!plainCheckNamespace(token, identifiers, action)) {
       const r = await unary(
-        this.#grpc,
+        this.#transport,
         AuthService.method.checkNamespace,
         { token, identifiers, action },
-        this.metadata(),
+        this.headers(),
         this.deadline(),
       );
       return namespaceDecision(r);
     }
-    const request = encodeCheckNamespaceRequest(token, identifiers, action);
-    return await call(this.#grpc, CHECK_NAMESPACE, request, encoded, decodeNamespaceDecision, this.metadata(), this.deadline());
+    const request = encodeCheckNamespaceRequest(token, identifiers, action, FRAME_PREFIX);
+    return await this.#transport.unary(CHECK_NAMESPACE, request, decodeNamespaceDecision, this.headers(), this.deadline());
   }
 
   /** The JSON Web Key Set that verifies Tessera JWTs (RFC 7517), as JSON text. Needs no token. */
   async getJwks(): Promise<string> {
-    return (await unary(this.#grpc, AuthService.method.getJwks, {}, this.metadata(), this.deadline())).jwksJson;
+    return (await unary(this.#transport, AuthService.method.getJwks, {}, this.headers(), this.deadline())).jwksJson;
   }
 
   /**
@@ -332,7 +336,7 @@ export class TesseraClient {
    * a static or master token). No deadline applies; close() the watch to stop.
    */
   watchRevocations(options: WatchOptions, handlers: WatchHandlers): Watch {
-    return new Watch(this.#grpc, () => this.metadata(), options, handlers);
+    return new Watch(this.#connection.grpc, () => this.#watchMetadata(), options, handlers);
   }
 
   /**
@@ -348,10 +352,10 @@ export class TesseraClient {
     acknowledgeOnly?: boolean;
   }): Promise<Acknowledgement> {
     const r = await unary(
-      this.#grpc,
+      this.#transport,
       AuthService.method.acknowledgeRevocations,
       { ...ack, name: ack.name ?? "", acknowledgeOnly: ack.acknowledgeOnly ?? false },
-      this.metadata(),
+      this.headers(),
       this.deadline(),
     );
     const lease = r.lease ? Number(r.lease.seconds) * 1000 + r.lease.nanos / 1e6 : 0;
@@ -377,6 +381,7 @@ export class TesseraClient {
   }
 }
 
+const NO_HEADERS: Headers = Object.freeze({});
 const INTROSPECT = methodPath(AuthService.method.introspect);
 const CHECK_NAMESPACE = methodPath(AuthService.method.checkNamespace);
 

@@ -114,12 +114,19 @@ export function fromGrpcError(error: unknown): TesseraError {
   if (typeof e?.code !== "number") {
     return new TesseraError(Code.UNKNOWN, "", "", String((error as Error)?.message ?? error), 0n, { cause: error });
   }
+  const details = (e.metadata?.get(DETAILS_KEY) ?? []).filter((raw): raw is Buffer => raw instanceof Uint8Array);
+  return statusError(e.code, e.details ?? "", details, error);
+}
+
+/**
+ * The TesseraError of a call's status: its code, message and grpc-status-details-bin (serialized
+ * google.rpc.Status messages), whose first ErrorInfo of domain "tessera" gives the reason.
+ */
+export function statusError(code: Code, message: string, details: readonly Uint8Array[], cause?: unknown): TesseraError {
   let wire = "";
   let field = "";
   let oldest = 0n;
-  const details = e.metadata?.get(DETAILS_KEY) ?? [];
   for (const raw of details) {
-    if (!(raw instanceof Uint8Array)) continue;
     const info = errorInfo(raw);
     if (info) {
       wire = info.reason;
@@ -132,7 +139,7 @@ export function fromGrpcError(error: unknown): TesseraError {
       break;
     }
   }
-  return new TesseraError(e.code, wire, field, e.details ?? "", oldest, { cause: error });
+  return new TesseraError(code, wire, field, message, oldest, cause === undefined ? undefined : { cause });
 }
 
 interface ErrorInfo {

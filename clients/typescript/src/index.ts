@@ -1,6 +1,6 @@
 /**
- * Tessera's Node.js/TypeScript client: typed calls to the AuthService and AdminService over
- * @grpc/grpc-js, errors carrying the reason of Tessera's one reason table, failover across replicas,
+ * Tessera's Node.js/TypeScript client: typed calls to the AuthService and AdminService (unary calls
+ * over the client's own HTTP/2 connections, revocation watches over @grpc/grpc-js), errors carrying the reason of Tessera's one reason table, failover across replicas,
  * TLS and mutual TLS from files, a revocation watch with resume and resync, OpenTelemetry
  * propagation, default deadlines, and guards for Express/Connect (Fastify) and grpc-js servers.
  */

@@ -2,23 +2,50 @@
 // attributes) and the caller's trace context propagated to Tessera in the call's metadata (W3C
 // traceparent with the propagator the application registered), so the server's spans join the
 // caller's trace. Spans carry the method and status code only: no token, password or TOTP code.
+// Unary calls (transport.ts) use clientSpan; watches, on grpc-js, the interceptor.
 import { InterceptingCall, ListenerBuilder, status as Code, type Interceptor } from "@grpc/grpc-js";
-import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span } from "@opentelemetry/api";
 
-export const tracingInterceptor: Interceptor = (options, nextCall) => {
-  const path = options.method_definition.path.slice(1);
-  const slash = path.indexOf("/");
-  const tracer = trace.getTracer("tessera-auth-client");
+/** The span of a call to path ("/tessera.v1.AuthService/Introspect"), a child of the active context. */
+function startSpan(path: string): { span: Span; ctx: Context } {
+  const name = path.slice(1);
+  const slash = name.indexOf("/");
   const parent = context.active();
-  const span = tracer.startSpan(
-    path,
+  const span = trace.getTracer("tessera-auth-client").startSpan(
+    name,
     {
       kind: SpanKind.CLIENT,
-      attributes: { "rpc.system": "grpc", "rpc.service": path.slice(0, slash), "rpc.method": path.slice(slash + 1) },
+      attributes: { "rpc.system": "grpc", "rpc.service": name.slice(0, slash), "rpc.method": name.slice(slash + 1) },
     },
     parent,
   );
-  const ctx = trace.setSpan(parent, span);
+  return { span, ctx: trace.setSpan(parent, span) };
+}
+
+function endSpan(span: Span, code: Code): void {
+  span.setAttribute("rpc.grpc.status_code", code);
+  if (code !== Code.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: Code[code] });
+  span.end();
+}
+
+/** A unary call's span: started now (under the caller's context), its context added to the headers. */
+export function clientSpan(path: string): {
+  inject(headers: Readonly<Record<string, string>>): Record<string, string>;
+  end(code: Code): void;
+} {
+  const { span, ctx } = startSpan(path);
+  return {
+    inject(headers) {
+      const carrier = { ...headers };
+      propagation.inject(ctx, carrier);
+      return carrier;
+    },
+    end: (code) => endSpan(span, code),
+  };
+}
+
+export const tracingInterceptor: Interceptor = (options, nextCall) => {
+  const { span, ctx } = startSpan(options.method_definition.path);
   return new InterceptingCall(nextCall(options), {
     start(metadata, listener, next) {
       propagation.inject(ctx, metadata, { set: (carrier, key, value) => carrier.set(key, value) });
@@ -26,9 +53,7 @@ export const tracingInterceptor: Interceptor = (options, nextCall) => {
         metadata,
         new ListenerBuilder()
           .withOnReceiveStatus((status, nextStatus) => {
-            span.setAttribute("rpc.grpc.status_code", status.code);
-            if (status.code !== Code.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: Code[status.code] });
-            span.end();
+            endSpan(span, status.code);
             nextStatus(status);
           })
           .build(),

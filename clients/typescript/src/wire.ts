@@ -1,7 +1,7 @@
 // Hand-written wire codecs of the two calls a service makes on the hot path, on every request it
 // guards: Introspect and CheckNamespace. protoc-gen-es's reflection codec (create, toBinary,
-// fromBinary, then a copy into the client's own types) costs more CPU than grpc-js's whole call
-// for a CheckNamespace of ten identifiers; these write the request bytes in one pass and read the
+// fromBinary, then a copy into the client's own types) cost more CPU than grpc-js's whole call
+// did for a CheckNamespace of ten identifiers; these write the request bytes in one pass and read the
 // answer straight into Introspection and NamespaceDecision. They follow proto/tessera/v1/auth.proto
 // (field numbers below); test/units.mjs checks them against protoc-gen-es's codec both ways, and
 // every other call keeps the generic codec of rpc.ts.
@@ -35,11 +35,14 @@ function putString(buf: Buffer, at: number, field: number, value: string, length
   return at + buf.write(value, at, length, "utf8");
 }
 
-/** IntrospectRequest { string token = 1; bool peek = 2; } */
-export function encodeIntrospectRequest(token: string, peek: boolean): Buffer {
+/**
+ * IntrospectRequest { string token = 1; bool peek = 2; }, after reserve bytes left for the caller
+ * (the transport's frame prefix).
+ */
+export function encodeIntrospectRequest(token: string, peek: boolean, reserve = 0): Buffer {
   const tokenLength = token === "" ? 0 : Buffer.byteLength(token, "utf8");
-  const buf = Buffer.allocUnsafe((tokenLength ? stringSize(tokenLength) : 0) + (peek ? 2 : 0));
-  let at = 0;
+  const buf = Buffer.allocUnsafe(reserve + (tokenLength ? stringSize(tokenLength) : 0) + (peek ? 2 : 0));
+  let at = reserve;
   if (tokenLength) at = putString(buf, at, 1, token, tokenLength);
   if (peek) {
     buf[at++] = (2 << 3) | VARINT;
@@ -48,19 +51,19 @@ export function encodeIntrospectRequest(token: string, peek: boolean): Buffer {
   return buf;
 }
 
-/** CheckNamespaceRequest { string token = 1; repeated string identifiers = 2; string action = 3; } */
-export function encodeCheckNamespaceRequest(token: string, identifiers: readonly string[], action: string): Buffer {
+/** CheckNamespaceRequest { string token = 1; repeated string identifiers = 2; string action = 3; }, after reserve bytes. */
+export function encodeCheckNamespaceRequest(token: string, identifiers: readonly string[], action: string, reserve = 0): Buffer {
   const tokenLength = token === "" ? 0 : Buffer.byteLength(token, "utf8");
   const actionLength = action === "" ? 0 : Buffer.byteLength(action, "utf8");
   const lengths = new Array<number>(identifiers.length);
-  let size = (tokenLength ? stringSize(tokenLength) : 0) + (actionLength ? stringSize(actionLength) : 0);
+  let size = reserve + (tokenLength ? stringSize(tokenLength) : 0) + (actionLength ? stringSize(actionLength) : 0);
   for (let i = 0; i < identifiers.length; i++) {
     const length = Buffer.byteLength(identifiers[i]!, "utf8");
     lengths[i] = length;
     size += stringSize(length);
   }
   const buf = Buffer.allocUnsafe(size);
-  let at = 0;
+  let at = reserve;
   if (tokenLength) at = putString(buf, at, 1, token, tokenLength);
   for (let i = 0; i < identifiers.length; i++) at = putString(buf, at, 2, identifiers[i]!, lengths[i]!);
   if (actionLength) putString(buf, at, 3, action, actionLength);

@@ -4,6 +4,8 @@ import { after } from "node:test";
 import { removeScratch, stopAll } from "./support.mjs";
 import "./units.mjs";
 import "./client.mjs";
+import "./transport.mjs";
+import "./h2.mjs";
 import "./token-source.mjs";
 import "./watch.mjs";
 import "./guard.mjs";

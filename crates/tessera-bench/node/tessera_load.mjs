@@ -1,6 +1,6 @@
-// Drives a Tessera server from Node.js through the clients/typescript TesseraClient (@grpc/grpc-js,
-// one channel), the way a Node service calls it; tessera-bench runs it to put a Node row beside the
-// tonic, grpc-go and Python rows. The same phases and JSON lines as
+// Drives a Tessera server from Node.js through the clients/typescript TesseraClient (one HTTP/2
+// connection, src/transport.ts), the way a Node service calls it; tessera-bench runs it to put a
+// Node row beside the tonic, grpc-go and Python rows. The same phases and JSON lines as
 // crates/tessera-bench/python/tessera_load.py: the named calls alternate in rounds, each for one
 // phase per round with the same concurrency (that many calls in flight) on one channel. With
 // --sequential N it instead makes N calls one after another per named call and reports their
@@ -11,13 +11,12 @@
 //
 //   node crates/tessera-bench/node/tessera_load.mjs --addr 127.0.0.1:50051 --caller tsr_svc_… \
 //       --target tsr_api_… --calls check,introspect,checknamespace --rounds 5 --phase 2 --concurrency 16
-import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 
 const sdk = new URL("../../../clients/typescript/", import.meta.url);
-const { TesseraClient } = await import(new URL("dist/esm/index.js", sdk).href);
-const grpc = createRequire(new URL("package.json", sdk))("@grpc/grpc-js");
+const { TesseraClient, parseAddress } = await import(new URL("dist/esm/index.js", sdk).href);
+const { Transport, framed } = await import(new URL("dist/esm/transport.js", sdk).href);
 
 const { values: args } = parseArgs({
   options: {
@@ -39,22 +38,13 @@ if (!args.addr || !args.caller || !args.target) {
 }
 const identifiers = Array.from({ length: Number(args.ids) }, (_, i) => (i % 2 === 0 ? `deploy.job${i}` : `backup.job${i}`));
 const client = new TesseraClient(args.addr, { token: args.caller, timeoutMs: 10_000 });
-// grpc.health.v1.Health/Check with an empty request, as raw bytes, on its own channel as Python's does.
-const health = new grpc.Client(args.addr, grpc.credentials.createInsecure());
+// grpc.health.v1.Health/Check with an empty request, as raw bytes, on a connection of its own (as
+// Python's has a channel of its own) through the transport of the SDK's unary calls: the ratios
+// compare the SDK's calls with the cheapest call over the same stack.
+const health = new Transport([parseAddress(args.addr)], undefined, new Set(), false);
 const raw = (b) => b;
 const calls = {
-  check: () =>
-    new Promise((resolve, reject) =>
-      health.makeUnaryRequest(
-        "/grpc.health.v1.Health/Check",
-        raw,
-        raw,
-        Buffer.alloc(0),
-        new grpc.Metadata(),
-        { deadline: Date.now() + 10_000 },
-        (e, r) => (e ? reject(e) : resolve(r)),
-      ),
-    ),
+  check: () => health.unary("/grpc.health.v1.Health/Check", framed(new Uint8Array(0)), raw, {}, Date.now() + 10_000),
   introspect: async () => {
     const answer = await client.introspect(args.target);
     if (!answer.active) throw new Error("target token inactive");
